@@ -1,0 +1,83 @@
+package fastpath
+
+import (
+	"net/netip"
+	"time"
+)
+
+// IP protocol numbers the fastpath serves.
+const (
+	ProtoTCP uint8 = 6
+	ProtoUDP uint8 = 17
+)
+
+// Default timers, used when a service leaves its timeout at zero.
+const (
+	// DefaultFinTimeout is 3 × MSL with Linux's MSL of 30 s (TCP_TIMEWAIT_LEN
+	// is 2 × MSL = 60 s); it covers the servers' own TIME-WAIT plus late
+	// retransmissions from the client.
+	DefaultFinTimeout = 90 * time.Second
+	// DefaultStaleTimeout is above the usual server-side TCP idle timeouts
+	// (nginx keepalive 75 s, Apache 5 s, HAProxy 50 s … and the 2 h TCP
+	// keepalive probe interval is rarely relied upon); 15 minutes is the
+	// value IBM Network Dispatcher shipped with (staletimeout 900 s).
+	DefaultStaleTimeout = 900 * time.Second
+	// DefaultWeightBound is the largest weight a server may carry (Fig. 8's
+	// weight bound) when a service does not set one.
+	DefaultWeightBound = 20
+	// MaxWeightBound caps every service's weight bound.
+	MaxWeightBound = 100
+)
+
+// MaxServers is the number of distinct ServerIDs a gateway can hold; counters
+// are kept in fixed arrays of this size so the fastpath never allocates.
+const MaxServers = 4096
+
+// MaxServices is the number of distinct ServiceIDs a gateway can hold.
+const MaxServices = 1024
+
+// ServerID names one server of one service (a row of the patent's node
+// table). IDs are assigned by the control plane and stay stable across
+// configuration snapshots, so connection entries and counters survive
+// reconfiguration.
+type ServerID uint16
+
+// ServiceID names one (VIP, protocol, port) service, stable across snapshots.
+type ServiceID uint16
+
+// Config is the fastpath's own description of what to serve. It is built by
+// the control plane from the operator's configuration and compiled by
+// NewSnapshot into the lookup structures the workers read.
+type Config struct {
+	// GatewayMAC is the source MAC of every frame the gateway sends.
+	GatewayMAC [6]byte
+	// GatewayIP is the gateway's own address; ARP requests for it are
+	// answered like those for the VIPs. Optional (the zero Addr disables it).
+	GatewayIP netip.Addr
+	Services  []ServiceConfig
+}
+
+// ServiceConfig is one entry of a cluster's port table (patent Fig. 8).
+type ServiceConfig struct {
+	ID    ServiceID
+	VIP   netip.Addr // IPv4
+	Proto uint8      // ProtoTCP or ProtoUDP
+	Port  uint16
+	// StaleTimeout removes an ACTIVE (or UDP) entry after this long without a
+	// packet; FinTimeout removes a FIN entry after this long without a packet.
+	// Zero selects the defaults above.
+	StaleTimeout time.Duration
+	FinTimeout   time.Duration
+	// WeightBound limits every server weight (Fig. 8); zero selects
+	// DefaultWeightBound.
+	WeightBound int
+	Servers     []ServerConfig
+}
+
+// ServerConfig is one server of a service (a node-table row).
+type ServerConfig struct {
+	ID     ServerID
+	IP     netip.Addr // IPv4
+	MAC    [6]byte
+	Weight int // 0 quiesces the server: no new connections
+}

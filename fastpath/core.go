@@ -1,0 +1,419 @@
+package fastpath
+
+import (
+	"encoding/binary"
+	"errors"
+	"time"
+)
+
+// MaxBurst is the largest burst ProcessBurst handles in one pass; longer
+// slices are processed in chunks.
+const MaxBurst = 256
+
+// DefaultReapSweep is how long the reaper takes to visit every slot of the
+// table once when the core was made with a zero sweep period. An entry is
+// removed at most this long after its timer ran out (a lookup finds it
+// expired sooner, so no packet is ever sent on an expired entry).
+const DefaultReapSweep = time.Second
+
+// maxReapSlots bounds the slots one Reap call examines, so a long pause
+// between calls cannot turn into one long stall of the poll loop.
+const maxReapSlots = 4096
+
+// Verdict is what the caller must do with one packet of a burst.
+type Verdict uint8
+
+// Verdicts. A drop verdict carries its DropReason: Verdict(verdictDropBase+r).
+const (
+	// VerdictForward: the frame's MACs were rewritten; send it out the port
+	// it came in on (one-armed direct server return).
+	VerdictForward Verdict = iota
+	// VerdictReply: the frame was turned into an ARP reply in place; send it
+	// out the port it came in on.
+	VerdictReply
+	verdictDropBase
+)
+
+// DropVerdict returns the verdict that drops a packet for reason r.
+func DropVerdict(r DropReason) Verdict { return verdictDropBase + Verdict(r) }
+
+// Transmits reports whether the packet is to be sent.
+func (v Verdict) Transmits() bool { return v < verdictDropBase }
+
+// DropReason returns why the packet was dropped; only for drop verdicts.
+func (v Verdict) DropReason() DropReason { return DropReason(v - verdictDropBase) }
+
+func (v Verdict) String() string {
+	switch v {
+	case VerdictForward:
+		return "forward"
+	case VerdictReply:
+		return "reply"
+	}
+	return "drop:" + v.DropReason().String()
+}
+
+// packetMeta is what the first pass over a burst learns about one flow
+// packet, so the second pass does not parse again.
+type packetMeta struct {
+	key      FlowKey
+	home     int
+	service  int32
+	tcpFlags uint8
+}
+
+// Core is one worker core's fastpath: its connection table, its WRR
+// positions and its counters. Exactly one goroutine uses a Core; nothing in
+// it is locked or shared.
+type Core struct {
+	snap  *Snapshot
+	table *Table
+	clock Clock
+
+	// The reaper visits len(slots) slots per reapSweep nanoseconds of clock
+	// time; reapCredit carries the fraction between calls (in slot·ns).
+	reapSweep  int64
+	lastReap   int64
+	reapCredit int64
+
+	wrr [MaxServices]wrrState // indexed by ServiceID
+
+	// Counters and Servers are written only by the owning goroutine.
+	Counters CoreCounters
+	Servers  [MaxServers]ServerCounters // indexed by ServerID
+
+	meta [MaxBurst]packetMeta
+}
+
+// NewCore builds a core over table, reading time from clock. reapSweep is
+// how long one pass of the reaper over the whole table takes (0 =
+// DefaultReapSweep).
+func NewCore(snap *Snapshot, table *Table, clock Clock, reapSweep time.Duration) (*Core, error) {
+	if snap == nil || table == nil || clock == nil {
+		return nil, errors.New("fastpath: NewCore needs a snapshot, a table and a clock")
+	}
+	if reapSweep <= 0 {
+		reapSweep = DefaultReapSweep
+	}
+	return &Core{snap: snap, table: table, clock: clock, reapSweep: int64(reapSweep), lastReap: clock.Now()}, nil
+}
+
+// SetSnapshot switches the core to a new configuration. Call it between
+// bursts, from the core's own goroutine. Connection entries and WRR positions
+// carry over: both are keyed by stable IDs.
+func (c *Core) SetSnapshot(s *Snapshot) { c.snap = s }
+
+// Snapshot returns the configuration the core is running.
+func (c *Core) Snapshot() *Snapshot { return c.snap }
+
+// Table returns the core's connection table (for the owning goroutine only).
+func (c *Core) Table() *Table { return c.table }
+
+// ProcessBurst decides every packet of a burst, rewriting frames in place,
+// and writes one verdict per packet into verdicts (len(verdicts) must be at
+// least len(pkts)). It reads the clock once per chunk of MaxBurst packets and
+// never allocates.
+func (c *Core) ProcessBurst(pkts [][]byte, verdicts []Verdict) {
+	verdicts = verdicts[:len(pkts)]
+	for len(pkts) > 0 {
+		n := min(len(pkts), MaxBurst)
+		c.processChunk(pkts[:n], verdicts[:n])
+		pkts, verdicts = pkts[n:], verdicts[n:]
+	}
+	c.Counters.Entries = uint64(c.table.count)
+}
+
+// isFlow marks, in the first pass, a packet whose verdict the second pass
+// decides. It is never a real verdict: drops start at verdictDropBase and
+// leave room for every reason below 255.
+const isFlow Verdict = 255
+
+func (c *Core) processChunk(pkts [][]byte, verdicts []Verdict) {
+	now := c.clock.Now()
+	c.Counters.RX += uint64(len(pkts))
+	// Pass 1: parse, classify, hash, and prefetch every flow's home slot so
+	// the cache misses of the whole burst overlap.
+	for i, p := range pkts {
+		v := c.classify(p, &c.meta[i])
+		verdicts[i] = v
+		if v == isFlow {
+			prefetch(c.table.slot(c.meta[i].home))
+		}
+	}
+	// Pass 2: the state machine, in arrival order.
+	for i, p := range pkts {
+		v := verdicts[i]
+		if v == isFlow {
+			v = c.handleFlow(p, &c.meta[i], now)
+			verdicts[i] = v
+		}
+		switch {
+		case v == VerdictForward:
+			c.Counters.TX++
+		case v == VerdictReply:
+			c.Counters.Replies++
+		default:
+			c.Counters.Drops[v.DropReason()]++
+		}
+	}
+}
+
+// classify parses one frame. It returns isFlow (and fills m) for a packet of
+// a configured service, VerdictReply for an ARP request it answered in
+// place, or a drop verdict.
+func (c *Core) classify(p []byte, m *packetMeta) Verdict {
+	eth := Ethernet(p)
+	if !eth.IsValid() {
+		return DropVerdict(DropMalformedEthernet)
+	}
+	s := c.snap
+	toUs := binary.BigEndian.Uint32(p[0:4]) == s.gatewayMACHi && binary.BigEndian.Uint16(p[4:6]) == s.gatewayMACLo
+	broadcast := binary.BigEndian.Uint32(p[0:4]) == 0xffffffff && binary.BigEndian.Uint16(p[4:6]) == 0xffff
+	if !toUs && !broadcast {
+		return DropVerdict(DropNotOurMAC)
+	}
+	switch eth.Type() {
+	case EtherTypeARP:
+		return c.answerARP(eth)
+	case EtherTypeIPv4:
+		if !toUs {
+			return DropVerdict(DropNotOurMAC)
+		}
+	default:
+		return DropVerdict(DropUnsupportedL3)
+	}
+	ip := IPv4(eth.Payload())
+	switch ip.Check() {
+	case IPv4OK:
+	case IPv4Truncated:
+		return DropVerdict(DropIPv4Truncated)
+	case IPv4BadVersion:
+		return DropVerdict(DropIPv4BadVersion)
+	case IPv4BadIHL:
+		return DropVerdict(DropIPv4BadIHL)
+	case IPv4BadTotalLength:
+		return DropVerdict(DropIPv4BadTotalLength)
+	case IPv4Fragment:
+		return DropVerdict(DropIPv4Fragment)
+	default:
+		return DropVerdict(DropIPv4Options)
+	}
+	var srcPort, dstPort uint16
+	proto := ip.Protocol()
+	switch proto {
+	case ProtoTCP:
+		t := TCP(ip.Payload())
+		switch t.Check() {
+		case TCPOK:
+		case TCPTruncated:
+			return DropVerdict(DropTCPTruncated)
+		default:
+			return DropVerdict(DropTCPBadDataOffset)
+		}
+		srcPort, dstPort, m.tcpFlags = t.SourcePort(), t.DestinationPort(), t.Flags()
+	case ProtoUDP:
+		u := UDP(ip.Payload())
+		switch u.Check() {
+		case UDPOK:
+		case UDPTruncated:
+			return DropVerdict(DropUDPTruncated)
+		default:
+			return DropVerdict(DropUDPBadLength)
+		}
+		srcPort, dstPort, m.tcpFlags = u.SourcePort(), u.DestinationPort(), 0
+	default:
+		return DropVerdict(DropNotForCluster)
+	}
+	dst := ip.Destination()
+	svc := s.findService(dst, dstPort, proto)
+	if svc < 0 {
+		return DropVerdict(DropNotForCluster)
+	}
+	m.key = FlowKey{SrcIP: ip.Source(), DstIP: dst, SrcPort: srcPort, DstPort: dstPort, Proto: proto}
+	m.home = c.table.home(c.table.hash(m.key))
+	m.service = int32(svc)
+	return isFlow
+}
+
+// handleFlow runs the per-packet state machine of patent Fig. 7A (an entry
+// exists) and Fig. 7B (none does) for a packet of a configured service.
+func (c *Core) handleFlow(p []byte, m *packetMeta, now int64) Verdict {
+	svc := &c.snap.services[m.service]
+	t := c.table
+	found, free := t.find(m.key, m.home)
+	if found >= 0 && c.expired(&t.slots[found], svc, now) {
+		// The reaper has not reached this entry yet; it is gone all the same.
+		c.removeEntry(found, expiryReason(&t.slots[found]))
+		found, free = t.find(m.key, m.home)
+	}
+	if found >= 0 {
+		return c.existing(p, found, m.tcpFlags, now)
+	}
+	// Fig. 7B: no entry. Only a SYN (or any UDP datagram) opens one.
+	if m.key.Proto == ProtoTCP && m.tcpFlags&TCPFlagSYN == 0 {
+		return DropVerdict(DropNonSYNMiss)
+	}
+	if svc.maxWeight == 0 {
+		return DropVerdict(DropNoServer)
+	}
+	if t.Full() {
+		victim := t.oldestFINNear(m.home)
+		if victim < 0 {
+			return DropVerdict(DropTableFull)
+		}
+		c.Counters.EvictedFIN++
+		c.removeEntry(victim, removeEvicted)
+		_, free = t.find(m.key, m.home)
+	}
+	server := svc.servers[c.wrr[svc.id].pick(svc.weights, svc.maxWeight)]
+	e := t.insertAt(free, m.key)
+	e.Server, e.Service, e.State, e.LastSeen = server, svc.id, StateActive, now
+	sc := &c.Servers[server]
+	sc.New++
+	sc.Active++
+	return c.forward(p, server)
+}
+
+// existing is Fig. 7A: RST deletes the entry, SYN (re)activates it, FIN marks
+// it FIN; the packet always goes to the entry's server.
+func (c *Core) existing(p []byte, slot int, flags uint8, now int64) Verdict {
+	e := &c.table.slots[slot]
+	server := e.Server
+	if flags&TCPFlagRST != 0 {
+		c.Counters.Resets++
+		c.removeEntry(slot, removeReset)
+		return c.forward(p, server)
+	}
+	sc := &c.Servers[server]
+	if flags&TCPFlagSYN != 0 && e.State != StateActive {
+		e.State = StateActive
+		sc.FIN--
+		sc.Active++
+	}
+	if flags&TCPFlagFIN != 0 && e.State != StateFIN {
+		e.State = StateFIN
+		sc.Active--
+		sc.FIN++
+	}
+	e.LastSeen = now
+	return c.forward(p, server)
+}
+
+// forward rewrites the frame for direct server return: destination MAC = the
+// server's, source MAC = the gateway's, nothing else.
+func (c *Core) forward(p []byte, server ServerID) Verdict {
+	copy(p[0:6], c.snap.serverMAC[server][:])
+	copy(p[6:12], c.snap.gatewayMAC[:])
+	sc := &c.Servers[server]
+	sc.Packets++
+	sc.Bytes += uint64(len(p))
+	return VerdictForward
+}
+
+type removeReason uint8
+
+const (
+	removeReset removeReason = iota
+	removeEvicted
+	removeStale
+	removeFINTimeout
+)
+
+func expiryReason(e *Entry) removeReason {
+	if e.State == StateFIN {
+		return removeFINTimeout
+	}
+	return removeStale
+}
+
+// expired reports whether e's timer (stale for ACTIVE, FIN for FIN) ran out.
+// svc is e's service, or nil when the snapshot no longer has it.
+func (c *Core) expired(e *Entry, svc *service, now int64) bool {
+	stale, fin := int64(DefaultStaleTimeout), int64(DefaultFinTimeout)
+	if svc != nil {
+		stale, fin = svc.staleTimeout, svc.finTimeout
+	}
+	if e.State == StateFIN {
+		return now-e.LastSeen > fin
+	}
+	return now-e.LastSeen > stale
+}
+
+// removeEntry deletes slot and settles its server's counters.
+func (c *Core) removeEntry(slot int, why removeReason) {
+	e := &c.table.slots[slot]
+	sc := &c.Servers[e.Server]
+	if e.State == StateFIN {
+		sc.FIN--
+	} else {
+		sc.Active--
+	}
+	sc.Completed++
+	switch why {
+	case removeStale:
+		c.Counters.ExpiredStale++
+	case removeFINTimeout:
+		c.Counters.ExpiredFIN++
+	}
+	c.table.deleteAt(slot)
+}
+
+// Reap removes entries whose timer ran out, a few slots at a time: called
+// once per poll iteration, it examines as many slots as the time since the
+// last call is worth (the whole table per sweep period, at most maxReapSlots
+// per call), so the work is spread evenly and never stops the world. It
+// returns how many entries it removed.
+func (c *Core) Reap() int {
+	now := c.clock.Now()
+	c.reapCredit += (now - c.lastReap) * int64(len(c.table.slots))
+	c.lastReap = now
+	slots := min(c.reapCredit/c.reapSweep, maxReapSlots)
+	c.reapCredit -= slots * c.reapSweep
+	c.reapCredit = min(c.reapCredit, c.reapSweep) // a stall does not pile up credit
+	return c.reapSlots(now, int(slots))
+}
+
+// reapSlots examines the next n slots from the reaper's cursor.
+func (c *Core) reapSlots(now int64, n int) int {
+	t := c.table
+	removed := 0
+	for range n {
+		e := &t.slots[t.cursor]
+		if !e.empty() && c.expired(e, c.snap.serviceByID(e.Service), now) {
+			// Backward-shift deletion may pull a later entry into this
+			// slot, so look at the same slot again next.
+			c.removeEntry(t.cursor, expiryReason(e))
+			removed++
+			continue
+		}
+		t.cursor = int(uint64(t.cursor+1) & t.mask)
+	}
+	c.Counters.Entries = uint64(t.count)
+	return removed
+}
+
+// answerARP turns an ARP request for a VIP or the gateway's address into
+// the reply, in place.
+func (c *Core) answerARP(eth Ethernet) Verdict {
+	a := ARP(eth.Payload())
+	if !a.IsValid() {
+		return DropVerdict(DropMalformedARP)
+	}
+	target := a.TargetIP()
+	if a.Op() != ARPRequest || a.SenderIP() == target {
+		return DropVerdict(DropARPIgnored) // replies and gratuitous ARP
+	}
+	if _, ours := c.snap.arpTargets[target]; !ours {
+		return DropVerdict(DropARPIgnored)
+	}
+	mac := c.snap.gatewayMAC
+	// Reply: target := sender, sender := us.
+	binary.BigEndian.PutUint16(a[6:8], ARPReply)
+	copy(a[18:24], a[8:14])  // target MAC = requester's MAC
+	copy(a[24:28], a[14:18]) // target IP  = requester's IP
+	copy(a[8:14], mac[:])
+	binary.BigEndian.PutUint32(a[14:18], target)
+	copy(eth[0:6], a[18:24])
+	copy(eth[6:12], mac[:])
+	return VerdictReply
+}

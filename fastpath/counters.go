@@ -1,0 +1,105 @@
+package fastpath
+
+// DropReason says why the fastpath dropped a packet. Every dropped packet is
+// counted under exactly one reason.
+type DropReason uint8
+
+// Drop reasons. Keep dropReasonNames in step.
+const (
+	DropNotOurMAC       DropReason = iota // unicast frame for another MAC, or multicast
+	DropUnsupportedL3                     // EtherType other than IPv4 or ARP
+	DropNotForCluster                     // IPv4 to an address/protocol/port no service owns
+	DropNonSYNMiss                        // TCP segment without SYN and without a table entry
+	DropNoServer                          // no server with a non-zero weight
+	DropTableFull                         // new connection while the table is full and nothing can be evicted
+	DropARPIgnored                        // ARP that needs no answer: a reply, gratuitous, or for another address
+	DropMalformedEthernet                 // truncated Ethernet header or 802.1Q tag
+	DropMalformedARP                      // truncated ARP, or not Ethernet/IPv4 ARP
+	DropIPv4Truncated                     // fewer than 20 bytes of IPv4 header
+	DropIPv4BadVersion                    // version field is not 4
+	DropIPv4BadIHL                        // IHL < 5 or the header runs past the frame
+	DropIPv4BadTotalLength                // total length < header length or past the frame
+	DropIPv4Fragment                      // fragments are not reassembled (yet)
+	DropIPv4Options                       // IP options are not supported (yet)
+	DropTCPTruncated                      // fewer than 20 bytes of TCP header
+	DropTCPBadDataOffset                  // data offset < 5 or past the segment
+	DropUDPTruncated                      // fewer than 8 bytes of UDP header
+	DropUDPBadLength                      // UDP length < 8 or past the datagram
+	NumDropReasons
+)
+
+var dropReasonNames = [NumDropReasons]string{
+	DropNotOurMAC:          "not_our_mac",
+	DropUnsupportedL3:      "unsupported_l3",
+	DropNotForCluster:      "not_for_cluster",
+	DropNonSYNMiss:         "non_syn_miss",
+	DropNoServer:           "no_server",
+	DropTableFull:          "table_full",
+	DropARPIgnored:         "arp_ignored",
+	DropMalformedEthernet:  "malformed_ethernet",
+	DropMalformedARP:       "malformed_arp",
+	DropIPv4Truncated:      "ipv4_truncated",
+	DropIPv4BadVersion:     "ipv4_bad_version",
+	DropIPv4BadIHL:         "ipv4_bad_ihl",
+	DropIPv4BadTotalLength: "ipv4_bad_total_length",
+	DropIPv4Fragment:       "ipv4_fragment",
+	DropIPv4Options:        "ipv4_options",
+	DropTCPTruncated:       "tcp_truncated",
+	DropTCPBadDataOffset:   "tcp_bad_data_offset",
+	DropUDPTruncated:       "udp_truncated",
+	DropUDPBadLength:       "udp_bad_length",
+}
+
+// String returns the reason's snake_case name, as used in metrics and logs.
+func (r DropReason) String() string {
+	if r < NumDropReasons {
+		return dropReasonNames[r]
+	}
+	return "unknown"
+}
+
+// CoreCounters are one worker core's packet counters. They are plain
+// integers owned by the core's goroutine; other goroutines read copies.
+// For every burst: RX == TX + Replies + Σ Drops.
+type CoreCounters struct {
+	RX      uint64 // packets handed to ProcessBurst
+	TX      uint64 // packets forwarded to a server
+	Replies uint64 // ARP replies sent back
+	Drops   [NumDropReasons]uint64
+
+	EvictedFIN   uint64 // FIN entries evicted to make room for a new connection
+	ExpiredStale uint64 // entries removed by the stale timer
+	ExpiredFIN   uint64 // entries removed by the FIN timer
+	Resets       uint64 // entries removed by a RST
+	Entries      uint64 // live entries in the table now
+}
+
+// TotalDrops returns Σ Drops.
+func (c *CoreCounters) TotalDrops() uint64 {
+	var sum uint64
+	for _, d := range c.Drops {
+		sum += d
+	}
+	return sum
+}
+
+// ServerCounters are one server's counters on one core (patent Fig. 8's node
+// characteristics). Active and FIN are gauges; the rest only grow.
+type ServerCounters struct {
+	Active    int64  // entries in ACTIVE state
+	FIN       int64  // entries in FIN state
+	Completed uint64 // entries removed (RST, FIN or stale timeout, eviction)
+	New       uint64 // connections assigned to this server
+	Packets   uint64 // packets forwarded to this server
+	Bytes     uint64 // frame bytes forwarded to this server
+}
+
+// Add accumulates o into c, for summing the cores' counters.
+func (c *ServerCounters) Add(o *ServerCounters) {
+	c.Active += o.Active
+	c.FIN += o.FIN
+	c.Completed += o.Completed
+	c.New += o.New
+	c.Packets += o.Packets
+	c.Bytes += o.Bytes
+}

@@ -1,0 +1,23 @@
+package fastpath
+
+import (
+	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// hugepageEntries maps n zeroed entries on 2 MiB hugepages, like the
+// daemon's tables, falling back to the Go heap (4 KiB pages, many more TLB
+// misses) when no hugepages are reserved; it logs which it got.
+func hugepageEntries(b *testing.B, n int) []Entry {
+	size := n * int(unsafe.Sizeof(Entry{}))
+	mem, err := unix.Mmap(-1, 0, size, unix.PROT_READ|unix.PROT_WRITE,
+		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_HUGETLB|unix.MAP_POPULATE)
+	if err != nil {
+		b.Logf("table on 4 KiB pages: hugepage mmap of %d MiB failed: %v", size>>20, err)
+		return make([]Entry, n)
+	}
+	b.Cleanup(func() { unix.Munmap(mem) })
+	return unsafe.Slice((*Entry)(unsafe.Pointer(&mem[0])), n)
+}

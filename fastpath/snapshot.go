@@ -1,0 +1,225 @@
+package fastpath
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+)
+
+// Snapshot is the compiled, read-only form of a Config that the worker cores
+// read on every packet. It is never modified after NewSnapshot, so every core
+// can share one; a configuration change builds a new Snapshot and each core
+// switches to it between bursts.
+type Snapshot struct {
+	gatewayMAC  [6]byte
+	gatewayMACHi uint32 // first four bytes of gatewayMAC, for a two-compare match
+	gatewayMACLo uint16
+	arpTargets  map[uint32]struct{} // the VIPs and the gateway's own address
+
+	// lookup is an open-addressed index from serviceKey to services index+1
+	// (0 = empty slot); its length is a power of two at least twice the
+	// number of services.
+	lookup     []serviceSlot
+	lookupMask uint64
+
+	services  []service                // dense, in Config order
+	byID      [MaxServices]int16       // ServiceID → services index, -1 if absent
+	serverMAC [MaxServers][6]byte      // ServerID → MAC
+}
+
+type serviceSlot struct {
+	key   uint64
+	index uint16 // services index + 1; 0 marks an empty slot
+}
+
+// service is a compiled ServiceConfig: the patent's port-table entry with its
+// node table.
+type service struct {
+	id           ServiceID
+	key          uint64
+	staleTimeout int64 // ns
+	finTimeout   int64 // ns
+	servers      []ServerID
+	weights      []uint8 // clamped to the weight bound
+	maxWeight    int
+}
+
+// serviceKey packs (VIP, port, protocol) into one integer.
+func serviceKey(vip uint32, port uint16, proto uint8) uint64 {
+	return uint64(vip)<<24 | uint64(port)<<8 | uint64(proto)
+}
+
+func (s *Snapshot) lookupHash(key uint64) uint64 {
+	key ^= key >> 29
+	key *= 0xbf58476d1ce4e5b9
+	return key ^ key>>32
+}
+
+// findService returns the services index for (vip, port, proto), or -1.
+func (s *Snapshot) findService(vip uint32, port uint16, proto uint8) int {
+	key := serviceKey(vip, port, proto)
+	i := s.lookupHash(key) & s.lookupMask
+	for {
+		slot := &s.lookup[i]
+		if slot.index == 0 {
+			return -1
+		}
+		if slot.key == key {
+			return int(slot.index) - 1
+		}
+		i = (i + 1) & s.lookupMask
+	}
+}
+
+// serviceByID returns the compiled service for id, or nil when the snapshot
+// no longer has it.
+func (s *Snapshot) serviceByID(id ServiceID) *service {
+	if int(id) >= MaxServices || s.byID[id] < 0 {
+		return nil
+	}
+	return &s.services[s.byID[id]]
+}
+
+// GatewayMAC returns the MAC the gateway sends from.
+func (s *Snapshot) GatewayMAC() [6]byte { return s.gatewayMAC }
+
+// ipv4 converts an address to the big-endian integer form the views use.
+func ipv4(a netip.Addr, field string) (uint32, error) {
+	if !a.Is4() {
+		return 0, fmt.Errorf("%s: %v is not an IPv4 address", field, a)
+	}
+	b := a.As4()
+	return binary.BigEndian.Uint32(b[:]), nil
+}
+
+// NewSnapshot validates cfg and compiles it. Weights above a service's
+// weight bound are clamped to the bound (patent Fig. 8: no node's weight may
+// exceed it); everything else that is wrong is an error naming the service
+// or server.
+func NewSnapshot(cfg *Config) (*Snapshot, error) {
+	s := &Snapshot{
+		gatewayMAC:   cfg.GatewayMAC,
+		gatewayMACHi: binary.BigEndian.Uint32(cfg.GatewayMAC[0:4]),
+		gatewayMACLo: binary.BigEndian.Uint16(cfg.GatewayMAC[4:6]),
+		arpTargets:   make(map[uint32]struct{}),
+		services:     make([]service, 0, len(cfg.Services)),
+	}
+	for i := range s.byID {
+		s.byID[i] = -1
+	}
+	if cfg.GatewayIP.IsValid() {
+		ip, err := ipv4(cfg.GatewayIP, "gateway IP")
+		if err != nil {
+			return nil, err
+		}
+		s.arpTargets[ip] = struct{}{}
+	}
+	if len(cfg.Services) > MaxServices {
+		return nil, fmt.Errorf("%d services exceed the limit of %d", len(cfg.Services), MaxServices)
+	}
+	serverSeen := make(map[ServerID]bool)
+	keySeen := make(map[uint64]bool)
+	for _, sc := range cfg.Services {
+		svc, err := compileService(&sc, serverSeen)
+		if err != nil {
+			return nil, err
+		}
+		if keySeen[svc.key] {
+			return nil, fmt.Errorf("service %d: %v %s/%d is defined twice", sc.ID, sc.VIP, protoName(sc.Proto), sc.Port)
+		}
+		keySeen[svc.key] = true
+		if s.byID[sc.ID] >= 0 {
+			return nil, fmt.Errorf("service %d: ID used twice", sc.ID)
+		}
+		s.byID[sc.ID] = int16(len(s.services))
+		s.services = append(s.services, svc)
+		s.arpTargets[uint32(svc.key>>24)] = struct{}{}
+		for _, srv := range sc.Servers {
+			s.serverMAC[srv.ID] = srv.MAC
+		}
+	}
+	size := 2
+	for size < 2*len(s.services) {
+		size *= 2
+	}
+	s.lookup = make([]serviceSlot, size)
+	s.lookupMask = uint64(size - 1)
+	for i := range s.services {
+		key := s.services[i].key
+		j := s.lookupHash(key) & s.lookupMask
+		for s.lookup[j].index != 0 {
+			j = (j + 1) & s.lookupMask
+		}
+		s.lookup[j] = serviceSlot{key: key, index: uint16(i + 1)}
+	}
+	return s, nil
+}
+
+func protoName(p uint8) string {
+	switch p {
+	case ProtoTCP:
+		return "tcp"
+	case ProtoUDP:
+		return "udp"
+	}
+	return fmt.Sprintf("proto-%d", p)
+}
+
+func compileService(sc *ServiceConfig, serverSeen map[ServerID]bool) (service, error) {
+	name := fmt.Sprintf("service %d (%v %s/%d)", sc.ID, sc.VIP, protoName(sc.Proto), sc.Port)
+	if int(sc.ID) >= MaxServices {
+		return service{}, fmt.Errorf("%s: ID is above the limit of %d", name, MaxServices-1)
+	}
+	vip, err := ipv4(sc.VIP, name+": VIP")
+	if err != nil {
+		return service{}, err
+	}
+	if sc.Proto != ProtoTCP && sc.Proto != ProtoUDP {
+		return service{}, fmt.Errorf("%s: protocol must be TCP or UDP", name)
+	}
+	if sc.Port == 0 {
+		return service{}, fmt.Errorf("%s: port 0", name)
+	}
+	bound := sc.WeightBound
+	if bound == 0 {
+		bound = DefaultWeightBound
+	}
+	if bound < 0 || bound > MaxWeightBound {
+		return service{}, fmt.Errorf("%s: weight bound %d is outside 1..%d", name, sc.WeightBound, MaxWeightBound)
+	}
+	stale, fin := sc.StaleTimeout, sc.FinTimeout
+	if stale == 0 {
+		stale = DefaultStaleTimeout
+	}
+	if fin == 0 {
+		fin = DefaultFinTimeout
+	}
+	if stale < 0 || fin < 0 {
+		return service{}, fmt.Errorf("%s: negative timeout", name)
+	}
+	svc := service{
+		id:           sc.ID,
+		key:          serviceKey(vip, sc.Port, sc.Proto),
+		staleTimeout: int64(stale),
+		finTimeout:   int64(fin),
+		servers:      make([]ServerID, len(sc.Servers)),
+		weights:      make([]uint8, len(sc.Servers)),
+	}
+	for i, srv := range sc.Servers {
+		if int(srv.ID) >= MaxServers {
+			return service{}, fmt.Errorf("%s: server %d: ID is above the limit of %d", name, srv.ID, MaxServers-1)
+		}
+		if serverSeen[srv.ID] {
+			return service{}, fmt.Errorf("%s: server ID %d used twice", name, srv.ID)
+		}
+		serverSeen[srv.ID] = true
+		if srv.Weight < 0 {
+			return service{}, fmt.Errorf("%s: server %d: negative weight %d", name, srv.ID, srv.Weight)
+		}
+		w := min(srv.Weight, bound)
+		svc.servers[i] = srv.ID
+		svc.weights[i] = uint8(w)
+		svc.maxWeight = max(svc.maxWeight, w)
+	}
+	return svc, nil
+}

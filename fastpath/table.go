@@ -1,0 +1,202 @@
+package fastpath
+
+import (
+	"fmt"
+	"math/bits"
+)
+
+// ConnState is a connection entry's state (patent Fig. 7A).
+type ConnState uint8
+
+// Connection states.
+const (
+	StateActive ConnState = 1
+	StateFIN    ConnState = 2
+)
+
+func (s ConnState) String() string {
+	switch s {
+	case StateActive:
+		return "ACTIVE"
+	case StateFIN:
+		return "FIN"
+	}
+	return "NONE"
+}
+
+// Entry is one connection-table slot: 32 bytes, two per cache line, no
+// pointers, so a table can live in hugepage memory handed over by DPDK.
+type Entry struct {
+	Key      FlowKey // Key.Proto == 0 marks an empty slot
+	LastSeen int64   // clock time of the last packet, in nanoseconds
+	Server   ServerID
+	Service  ServiceID
+	State    ConnState
+	_        [3]byte
+}
+
+func (e *Entry) empty() bool { return e.Key.Proto == 0 }
+
+// evictionWindow is how many slots from a key's home slot are searched for a
+// FIN entry to evict when the table is full.
+const evictionWindow = 16
+
+// Table is one core's connection table: open addressing with linear probing
+// over a power-of-two array of slots, at most half full, with backward-shift
+// deletion (no tombstones, so lookups never slow down with churn). It never
+// allocates after NewTable and is used by exactly one goroutine.
+type Table struct {
+	slots    []Entry
+	mask     uint64
+	seed     uint64
+	count    int
+	capacity int
+	cursor   int // next slot the incremental reaper looks at
+}
+
+// TableSlots returns how many slots a table for capacity live entries needs:
+// the next power of two at or above twice the capacity, which keeps the load
+// at or below 50 % and the average probe short.
+func TableSlots(capacity int) int {
+	if capacity < 1 {
+		capacity = 1
+	}
+	return 1 << bits.Len(uint(2*capacity-1))
+}
+
+// NewTable builds a table over memory the caller provides (a Go slice in
+// tests, hugepage memory in the daemon). len(slots) must be a power of two;
+// the table holds at most len(slots)/2 entries. The slots must be zeroed.
+// seed randomises the hash.
+func NewTable(slots []Entry, seed uint64) (*Table, error) {
+	n := len(slots)
+	if n < 2 || n&(n-1) != 0 {
+		return nil, fmt.Errorf("connection table: %d slots is not a power of two ≥ 2", n)
+	}
+	for i := range slots {
+		if !slots[i].empty() {
+			return nil, fmt.Errorf("connection table: slot %d is not zeroed", i)
+		}
+	}
+	return &Table{slots: slots, mask: uint64(n - 1), seed: seed, capacity: n / 2}, nil
+}
+
+// Len returns the number of live entries.
+func (t *Table) Len() int { return t.count }
+
+// Capacity returns the most entries the table will hold.
+func (t *Table) Capacity() int { return t.capacity }
+
+// Full reports whether an insert would exceed the capacity.
+func (t *Table) Full() bool { return t.count >= t.capacity }
+
+// hash returns the key's hash under this table's seed.
+func (t *Table) hash(k FlowKey) uint64 { return k.Hash(t.seed) }
+
+// home returns the slot index where a probe for hash h starts.
+func (t *Table) home(h uint64) int { return int(h & t.mask) }
+
+// slot returns a pointer to slot i, for prefetching.
+func (t *Table) slot(i int) *Entry { return &t.slots[i] }
+
+// find probes from home for k. It returns the index of k's entry, or -1 and
+// the first empty slot of the probe run (where k would be inserted).
+func (t *Table) find(k FlowKey, home int) (found, free int) {
+	i := home
+	for {
+		e := &t.slots[i]
+		if e.Key == k {
+			return i, -1
+		}
+		if e.empty() {
+			return -1, i
+		}
+		i = int(uint64(i+1) & t.mask)
+	}
+}
+
+// Lookup returns the entry for k, or nil.
+func (t *Table) Lookup(k FlowKey) *Entry {
+	i, _ := t.find(k, t.home(t.hash(k)))
+	if i < 0 {
+		return nil
+	}
+	return &t.slots[i]
+}
+
+// insertAt fills the empty slot free (from find) and returns the entry.
+func (t *Table) insertAt(free int, k FlowKey) *Entry {
+	e := &t.slots[free]
+	*e = Entry{Key: k}
+	t.count++
+	return e
+}
+
+// Insert adds k (which must not be present) and returns its zeroed entry, or
+// nil when the table is full.
+func (t *Table) Insert(k FlowKey) *Entry {
+	if t.Full() {
+		return nil
+	}
+	found, free := t.find(k, t.home(t.hash(k)))
+	if found >= 0 {
+		return &t.slots[found]
+	}
+	return t.insertAt(free, k)
+}
+
+// deleteAt empties slot i and shifts later entries of the same probe run
+// back into the hole (Knuth's algorithm R), so no tombstones are needed.
+// Entries only ever move to positions at or after i (cyclically).
+func (t *Table) deleteAt(i int) {
+	hole := i
+	j := i
+	for {
+		j = int(uint64(j+1) & t.mask)
+		e := &t.slots[j]
+		if e.empty() {
+			break
+		}
+		h := t.home(t.hash(e.Key))
+		// Move e into the hole unless its home lies cyclically in (hole, j].
+		if (j > hole && (h <= hole || h > j)) || (j < hole && h <= hole && h > j) {
+			t.slots[hole] = *e
+			hole = j
+		}
+	}
+	t.slots[hole] = Entry{}
+	t.count--
+}
+
+// Delete removes k if present and reports whether it was.
+func (t *Table) Delete(k FlowKey) bool {
+	i, _ := t.find(k, t.home(t.hash(k)))
+	if i < 0 {
+		return false
+	}
+	t.deleteAt(i)
+	return true
+}
+
+// oldestFINNear returns the index of the FIN entry with the oldest LastSeen
+// among the evictionWindow slots starting at home, or -1.
+func (t *Table) oldestFINNear(home int) int {
+	victim := -1
+	for n, i := 0, home; n < evictionWindow; n, i = n+1, int(uint64(i+1)&t.mask) {
+		e := &t.slots[i]
+		if e.State == StateFIN && (victim < 0 || e.LastSeen < t.slots[victim].LastSeen) {
+			victim = i
+		}
+	}
+	return victim
+}
+
+// Range calls fn for every live entry until fn returns false. It is for the
+// owning goroutine only (tests, connection listing on request).
+func (t *Table) Range(fn func(*Entry) bool) {
+	for i := range t.slots {
+		if !t.slots[i].empty() && !fn(&t.slots[i]) {
+			return
+		}
+	}
+}
