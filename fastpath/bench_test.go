@@ -34,7 +34,7 @@ func (p *benchPool) burst(flows []uint32) [][]byte {
 	for i, f := range out {
 		copy(f[0:6], gwMAC[:])
 		binary.BigEndian.PutUint32(f[26:30], 0xc0000000|flows[i]>>16) // source IP
-		binary.BigEndian.PutUint16(f[34:36], uint16(flows[i]))       // source port
+		binary.BigEndian.PutUint16(f[34:36], uint16(flows[i]))        // source port
 	}
 	return out
 }

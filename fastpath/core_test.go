@@ -377,7 +377,7 @@ func TestDropReasons(t *testing.T) {
 		{"fragment (MF)", edit(func(p []byte) []byte { p[20] = 0x20; return p }), DropIPv4Fragment},
 		{"fragment (offset)", edit(func(p []byte) []byte { p[20], p[21] = 0, 8; return p }), DropIPv4Fragment},
 		{"IP options", edit(func(p []byte) []byte { p[14] = 0x46; return p }), DropIPv4Options},
-		{"truncated TCP", edit(func(p []byte) []byte { p[16], p[17] = 0, 20 + 19; return p[:14+39] }), DropTCPTruncated},
+		{"truncated TCP", edit(func(p []byte) []byte { p[16], p[17] = 0, 20+19; return p[:14+39] }), DropTCPTruncated},
 		{"TCP data offset 4", edit(func(p []byte) []byte { p[46] = 0x40; return p }), DropTCPBadDataOffset},
 		{"TCP data offset past segment", edit(func(p []byte) []byte { p[46] = 0xf0; return p }), DropTCPBadDataOffset},
 		{"truncated UDP", pktbuild.UDP(udpFlow(5), nil)[:14+20+7], DropIPv4BadTotalLength},

@@ -6,25 +6,25 @@ type DropReason uint8
 
 // Drop reasons. Keep dropReasonNames in step.
 const (
-	DropNotOurMAC       DropReason = iota // unicast frame for another MAC, or multicast
-	DropUnsupportedL3                     // EtherType other than IPv4 or ARP
-	DropNotForCluster                     // IPv4 to an address/protocol/port no service owns
-	DropNonSYNMiss                        // TCP segment without SYN and without a table entry
-	DropNoServer                          // no server with a non-zero weight
-	DropTableFull                         // new connection while the table is full and nothing can be evicted
-	DropARPIgnored                        // ARP that needs no answer: a reply, gratuitous, or for another address
-	DropMalformedEthernet                 // truncated Ethernet header or 802.1Q tag
-	DropMalformedARP                      // truncated ARP, or not Ethernet/IPv4 ARP
-	DropIPv4Truncated                     // fewer than 20 bytes of IPv4 header
-	DropIPv4BadVersion                    // version field is not 4
-	DropIPv4BadIHL                        // IHL < 5 or the header runs past the frame
-	DropIPv4BadTotalLength                // total length < header length or past the frame
-	DropIPv4Fragment                      // fragments are not reassembled (yet)
-	DropIPv4Options                       // IP options are not supported (yet)
-	DropTCPTruncated                      // fewer than 20 bytes of TCP header
-	DropTCPBadDataOffset                  // data offset < 5 or past the segment
-	DropUDPTruncated                      // fewer than 8 bytes of UDP header
-	DropUDPBadLength                      // UDP length < 8 or past the datagram
+	DropNotOurMAC          DropReason = iota // unicast frame for another MAC, or multicast
+	DropUnsupportedL3                        // EtherType other than IPv4 or ARP
+	DropNotForCluster                        // IPv4 to an address/protocol/port no service owns
+	DropNonSYNMiss                           // TCP segment without SYN and without a table entry
+	DropNoServer                             // no server with a non-zero weight
+	DropTableFull                            // new connection while the table is full and nothing can be evicted
+	DropARPIgnored                           // ARP that needs no answer: a reply, gratuitous, or for another address
+	DropMalformedEthernet                    // truncated Ethernet header or 802.1Q tag
+	DropMalformedARP                         // truncated ARP, or not Ethernet/IPv4 ARP
+	DropIPv4Truncated                        // fewer than 20 bytes of IPv4 header
+	DropIPv4BadVersion                       // version field is not 4
+	DropIPv4BadIHL                           // IHL < 5 or the header runs past the frame
+	DropIPv4BadTotalLength                   // total length < header length or past the frame
+	DropIPv4Fragment                         // fragments are not reassembled (yet)
+	DropIPv4Options                          // IP options are not supported (yet)
+	DropTCPTruncated                         // fewer than 20 bytes of TCP header
+	DropTCPBadDataOffset                     // data offset < 5 or past the segment
+	DropUDPTruncated                         // fewer than 8 bytes of UDP header
+	DropUDPBadLength                         // UDP length < 8 or past the datagram
 	NumDropReasons
 )
 
@@ -86,12 +86,12 @@ func (c *CoreCounters) TotalDrops() uint64 {
 // ServerCounters are one server's counters on one core (patent Fig. 8's node
 // characteristics). Active and FIN are gauges; the rest only grow.
 type ServerCounters struct {
-	Active    int64  // entries in ACTIVE state
-	FIN       int64  // entries in FIN state
-	Completed uint64 // entries removed (RST, FIN or stale timeout, eviction)
-	New       uint64 // connections assigned to this server
-	Packets   uint64 // packets forwarded to this server
-	Bytes     uint64 // frame bytes forwarded to this server
+	Active    int64  `json:"active"`    // entries in ACTIVE state
+	FIN       int64  `json:"fin"`       // entries in FIN state
+	Completed uint64 `json:"completed"` // entries removed (RST, FIN or stale timeout, eviction)
+	New       uint64 `json:"new"`       // connections assigned to this server
+	Packets   uint64 `json:"packets"`   // packets forwarded to this server
+	Bytes     uint64 `json:"bytes"`     // frame bytes forwarded to this server
 }
 
 // Add accumulates o into c, for summing the cores' counters.

@@ -11,10 +11,10 @@ import (
 // can share one; a configuration change builds a new Snapshot and each core
 // switches to it between bursts.
 type Snapshot struct {
-	gatewayMAC  [6]byte
+	gatewayMAC   [6]byte
 	gatewayMACHi uint32 // first four bytes of gatewayMAC, for a two-compare match
 	gatewayMACLo uint16
-	arpTargets  map[uint32]struct{} // the VIPs and the gateway's own address
+	arpTargets   map[uint32]struct{} // the VIPs and the gateway's own address
 
 	// lookup is an open-addressed index from serviceKey to services index+1
 	// (0 = empty slot); its length is a power of two at least twice the
@@ -22,9 +22,9 @@ type Snapshot struct {
 	lookup     []serviceSlot
 	lookupMask uint64
 
-	services  []service                // dense, in Config order
-	byID      [MaxServices]int16       // ServiceID → services index, -1 if absent
-	serverMAC [MaxServers][6]byte      // ServerID → MAC
+	services  []service           // dense, in Config order
+	byID      [MaxServices]int16  // ServiceID → services index, -1 if absent
+	serverMAC [MaxServers][6]byte // ServerID → MAC
 }
 
 type serviceSlot struct {

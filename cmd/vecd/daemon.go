@@ -1,0 +1,227 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+
+	"vec/control/config"
+	"vec/dpdk"
+	"vec/fastpath"
+)
+
+// mbufDataRoom holds a 1500-byte MTU frame with its VLAN tag plus DPDK's
+// headroom.
+const mbufDataRoom = 2048 + 128
+
+// gateway is everything vecd brings up, in the order it is torn down again.
+type gateway struct {
+	log     *zap.Logger
+	rt      config.Runtime
+	cfg     *config.Config
+	ealUp   bool
+	pool    *dpdk.Mempool
+	ports   []*dpdk.Port
+	workers []*worker
+	done    []chan struct{}
+	frees   []func()
+}
+
+// ealArgs builds the EAL command line: only the control core is given to
+// EAL (workers are registered goroutine threads, not EAL lcores), memory is
+// in-process so threads can be registered, then the virtual devices and the
+// operator's extra arguments.
+func ealArgs(rt config.Runtime) []string {
+	args := []string{"vecd", "-l", strconv.Itoa(rt.ControlCore)}
+	if !slices.Contains(rt.EALArgs, "--in-memory") {
+		args = append(args, "--in-memory")
+	}
+	for _, v := range rt.VDevs {
+		args = append(args, "--vdev="+v)
+	}
+	return append(args, rt.EALArgs...)
+}
+
+// start brings the gateway up. On error everything already started is
+// released again by close.
+func (g *gateway) start() error {
+	rt := g.rt
+	args := ealArgs(rt)
+	g.log.Info("initialising DPDK", zap.Strings("eal_args", args))
+	if err := dpdk.Init(args); err != nil {
+		return err
+	}
+	g.ealUp = true
+	if err := keepControlOffWorkers(rt); err != nil {
+		return err
+	}
+	pool, err := dpdk.NewPktMempool("vec_mbufs", uint32(rt.MempoolSize), 256, mbufDataRoom, -1)
+	if err != nil {
+		return err
+	}
+	g.pool = pool
+	queues := uint16(len(rt.WorkerCores))
+	for _, dev := range rt.Ports {
+		id, err := dpdk.PortByName(dev)
+		if err != nil {
+			return fmt.Errorf("port %q: %w", dev, err)
+		}
+		p, err := dpdk.OpenPort(id, dpdk.PortConfig{RxQueues: queues, TxQueues: queues, Mempool: pool, Promiscuous: true})
+		if err != nil {
+			return fmt.Errorf("port %q: %w", dev, err)
+		}
+		g.ports = append(g.ports, p)
+	}
+	mac, err := g.ports[0].MAC()
+	if err != nil {
+		return err
+	}
+	fc, err := g.cfg.Fastpath(mac)
+	if err != nil {
+		return err
+	}
+	snap, err := fastpath.NewSnapshot(&fc)
+	if err != nil {
+		return fmt.Errorf("compiling the configuration: %w", err)
+	}
+	for _, p := range g.ports {
+		if err := p.Start(); err != nil {
+			return err
+		}
+		g.log.Info("port up", zap.String("device", p.Name()), zap.String("driver", p.Driver()),
+			zap.Int("queues", p.RxQueues()), zap.Bool("rss", p.RSSEnabled()))
+	}
+	portIDs := make([]uint16, len(g.ports))
+	for i, p := range g.ports {
+		portIDs[i] = p.ID
+	}
+	for i, cpu := range rt.WorkerCores {
+		w, err := g.newWorker(i, cpu, snap, portIDs)
+		if err != nil {
+			return err
+		}
+		started, done := make(chan error, 1), make(chan struct{})
+		go w.run(started, done)
+		if err := <-started; err != nil {
+			return fmt.Errorf("worker on core %d: %w", cpu, err)
+		}
+		g.workers = append(g.workers, w)
+		g.done = append(g.done, done)
+		g.log.Info("worker polling", zap.Int("core", cpu), zap.Int("queue", i),
+			zap.Int("table_capacity", rt.TableCapacity))
+	}
+	g.log.Info("gateway running", zap.String("mac", fmtMAC(fc.GatewayMAC)), zap.Int("services", len(fc.Services)))
+	return nil
+}
+
+// newWorker builds worker i: its connection table lives in hugepage memory.
+func (g *gateway) newWorker(i, cpu int, snap *fastpath.Snapshot, ports []uint16) (*worker, error) {
+	slots, free, err := dpdk.AllocSlice[fastpath.Entry](fmt.Sprintf("vec_table_%d", i), fastpath.TableSlots(g.rt.TableCapacity), -1)
+	if err != nil {
+		return nil, fmt.Errorf("connection table for worker %d: %w", i, err)
+	}
+	g.frees = append(g.frees, free)
+	table, err := fastpath.NewTable(slots, rand.Uint64())
+	if err != nil {
+		return nil, err
+	}
+	core, err := fastpath.NewCore(snap, table, fastpath.NewMonotonicClock(), 0)
+	if err != nil {
+		return nil, err
+	}
+	burst, err := dpdk.NewBurst(burstSize)
+	if err != nil {
+		return nil, err
+	}
+	g.frees = append(g.frees, burst.Free)
+	return &worker{cpu: cpu, queue: uint16(i), ports: ports, core: core, burst: burst,
+		stopWhenIdle: g.rt.RunUntilInputExhausted}, nil
+}
+
+// keepControlOffWorkers pins every thread of the process (the Go runtime's
+// and the control plane's) to the cores that are not workers, so a worker
+// core runs nothing but its poll loop. Worker threads pin themselves when
+// they register. Threads Go starts later are spawned by its template thread,
+// which is pinned here too, so they inherit the control cores.
+func keepControlOffWorkers(rt config.Runtime) error {
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil {
+		return fmt.Errorf("sched_getaffinity: %w", err)
+	}
+	for _, cpu := range rt.WorkerCores {
+		set.Clear(cpu)
+	}
+	if set.Count() == 0 {
+		set.Set(rt.ControlCore)
+	}
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return fmt.Errorf("listing threads: %w", err)
+	}
+	for _, t := range tasks {
+		tid, err := strconv.Atoi(t.Name())
+		if err != nil {
+			continue
+		}
+		if err := unix.SchedSetaffinity(tid, &set); err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("sched_setaffinity(thread %d): %w", tid, err)
+		}
+	}
+	return nil
+}
+
+// stop asks every worker to finish its current iteration and waits.
+func (g *gateway) stop() {
+	for _, w := range g.workers {
+		w.stop.Store(true)
+	}
+	g.wait()
+}
+
+// wait blocks until every worker has returned.
+func (g *gateway) wait() {
+	for _, d := range g.done {
+		<-d
+	}
+}
+
+// close stops ports and releases DPDK memory and the EAL. Call it after the
+// workers have stopped. It logs failures and carries on, so one failure
+// does not leak the rest.
+func (g *gateway) close() {
+	for _, p := range g.ports {
+		if err := p.Stop(); err != nil {
+			g.log.Warn("stopping port", zap.String("device", p.Name()), zap.Error(err))
+		}
+		if err := p.Close(); err != nil {
+			g.log.Warn("closing port", zap.String("device", p.Name()), zap.Error(err))
+		}
+	}
+	for _, free := range slices.Backward(g.frees) {
+		free()
+	}
+	if g.pool != nil {
+		g.pool.Free()
+	}
+	if !g.ealUp {
+		return
+	}
+	if err := dpdk.Cleanup(); err != nil {
+		g.log.Warn("EAL clean-up", zap.Error(err))
+	}
+}
+
+func fmtMAC(m [6]byte) string {
+	parts := make([]string, 6)
+	for i, b := range m {
+		parts[i] = fmt.Sprintf("%02x", b)
+	}
+	return strings.Join(parts, ":")
+}

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"vec/dpdk"
+	"vec/fastpath"
+)
+
+// burstSize is how many packets one rx call asks for.
+const burstSize = 32
+
+// idleStop is how long a worker in run-until-input-exhausted mode waits
+// without receiving anything before it decides the input is over. net_pcap
+// replays a file as fast as it is polled, so any real gap this long means
+// the capture has ended.
+const idleStop = 300 * time.Millisecond
+
+// worker is one poll loop: it owns queue `queue` of every port, its fastpath
+// core and its burst buffers. Only its own goroutine touches them while it
+// runs; main reads the counters after it has stopped.
+type worker struct {
+	cpu   int
+	queue uint16
+	ports []uint16
+	core  *fastpath.Core
+	burst *dpdk.Burst
+
+	verdicts [burstSize]fastpath.Verdict
+	txFull   uint64 // packets the TX ring had no room for
+
+	stopWhenIdle bool
+	stop         atomic.Bool
+}
+
+// run is the worker goroutine. It reports through started whether the
+// thread could be registered and pinned, then polls until stopped.
+func (w *worker) run(started chan<- error, done chan<- struct{}) {
+	defer close(done)
+	// The goroutine stays locked to this thread until it exits: EAL keeps
+	// per-thread state (lcore id, mempool cache) for registered threads.
+	runtime.LockOSThread()
+	unregister, err := dpdk.RegisterWorkerThread(w.cpu)
+	started <- err
+	if err != nil {
+		return
+	}
+	defer unregister()
+	w.poll()
+}
+
+func (w *worker) poll() {
+	lastRx := time.Now()
+	for idle := 0; !w.stop.Load(); {
+		got := 0
+		for _, port := range w.ports {
+			got += w.pollPort(port)
+		}
+		w.core.Reap()
+		if !w.stopWhenIdle {
+			continue
+		}
+		// Reading the clock on every empty poll would cost more than the
+		// poll itself; look only every 1024 empty iterations.
+		if got > 0 {
+			idle = 0
+			continue
+		}
+		if idle++; idle%1024 == 0 {
+			if time.Since(lastRx) > idleStop {
+				return
+			}
+		} else if idle == 1 {
+			lastRx = time.Now()
+		}
+	}
+}
+
+// pollPort receives one burst from port, decides it, and transmits what is
+// to be transmitted back out the same port: one cgo call each way.
+func (w *worker) pollPort(port uint16) int {
+	n := w.burst.Rx(port, w.queue)
+	if n == 0 {
+		return 0
+	}
+	verdicts := w.verdicts[:n]
+	w.core.ProcessBurst(w.burst.Packets(), verdicts)
+	keep := w.burst.Keep()
+	for i, v := range verdicts {
+		if v.Transmits() {
+			keep[i] = 1
+		} else {
+			keep[i] = 0
+		}
+	}
+	w.burst.SendKept(port, w.queue)
+	w.txFull += uint64(w.burst.TxFull())
+	return n
+}
