@@ -62,6 +62,10 @@ func (g *gateway) start() error {
 	if err := keepControlOffWorkers(rt); err != nil {
 		return err
 	}
+	if rt.ControlSharesWorkerCore {
+		g.log.Warn("a worker polls on the control core: the control plane gets only what that poll loop leaves over",
+			zap.Int("control_core", rt.ControlCore))
+	}
 	pool, err := dpdk.NewPktMempool("vec_mbufs", uint32(rt.MempoolSize), 256, mbufDataRoom, -1)
 	if err != nil {
 		return err

@@ -1,0 +1,276 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"vec/fastpath/pktbuild"
+	"vec/internal/pcapfile"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden captures in testdata/golden")
+
+var (
+	goldenGW     = pktbuild.MAC{0x02, 0, 0, 0, 0, 0x01}
+	goldenGWIP   = netip.MustParseAddr("10.1.0.1")
+	goldenVIPA   = netip.MustParseAddr("10.1.0.100")
+	goldenVIPB   = netip.MustParseAddr("10.1.0.200")
+	goldenClient = pktbuild.MAC{0x02, 0, 0, 0, 0, 0xc1}
+)
+
+func goldenServerMAC(n int) pktbuild.MAC { return pktbuild.MAC{0x02, 0, 0, 0, 0, byte(0x10 + n)} }
+
+// The configuration under test: VIP A has TCP/80 on s1 (weight 3) and s2
+// (weight 2) and UDP/53 on s3 and s4 (weight 1 each); VIP B has TCP/443 on
+// s5. A second configuration, for the two-queue test, reuses it.
+const goldenConfigClusters = `
+gateway: {ip: 10.1.0.1, mac: "02:00:00:00:00:01"}
+clusters:
+  - vip: 10.1.0.100
+    services:
+      - name: http
+        protocol: tcp
+        port: 80
+        servers:
+          - {name: s1, ip: 10.1.0.11, mac: "02:00:00:00:00:11", weight: 3}
+          - {name: s2, ip: 10.1.0.12, mac: "02:00:00:00:00:12", weight: 2}
+      - name: dns
+        protocol: udp
+        port: 53
+        servers:
+          - {name: s3, ip: 10.1.0.13, mac: "02:00:00:00:00:13", weight: 1}
+          - {name: s4, ip: 10.1.0.14, mac: "02:00:00:00:00:14", weight: 1}
+  - vip: 10.1.0.200
+    services:
+      - name: https
+        protocol: tcp
+        port: 443
+        servers:
+          - {name: s5, ip: 10.1.0.15, mac: "02:00:00:00:00:15", weight: 1}
+`
+
+// expectation is what vecd must do with one input frame.
+type expectation struct {
+	out  []byte // the frame it must send, nil for a drop
+	drop string // the drop reason counted, "" when sent
+}
+
+// scenario accumulates input frames and, independently of the fastpath's
+// code, what must come out of them.
+type scenario struct {
+	in     [][]byte
+	expect []expectation
+}
+
+// forward adds a frame that must leave with only its MACs rewritten.
+func (s *scenario) forward(p []byte, server int) {
+	out := bytes.Clone(p)
+	mac := goldenServerMAC(server)
+	copy(out[0:6], mac[:])
+	copy(out[6:12], goldenGW[:])
+	s.in = append(s.in, p)
+	s.expect = append(s.expect, expectation{out: out})
+}
+
+func (s *scenario) reply(p, want []byte) {
+	s.in = append(s.in, p)
+	s.expect = append(s.expect, expectation{out: want})
+}
+
+func (s *scenario) drop(p []byte, reason string) {
+	s.in = append(s.in, p)
+	s.expect = append(s.expect, expectation{drop: reason})
+}
+
+func clientFlow(clientIP string, port uint16, vip netip.Addr, vport uint16) pktbuild.Flow {
+	return pktbuild.Flow{SrcMAC: goldenClient, DstMAC: goldenGW, SrcIP: netip.MustParseAddr(clientIP),
+		DstIP: vip, SrcPort: port, DstPort: vport}
+}
+
+// goldenScenario: ARP, ten TCP conversations on VIP A (3:2 over s1 and s2),
+// two on VIP B, a reset connection, stray segments, UDP flows, foreign
+// traffic and malformed frames.
+func goldenScenario() *scenario {
+	s := &scenario{}
+	arp := func(target netip.Addr) []byte {
+		return pktbuild.ARP(1, pktbuild.Broadcast, goldenClient, netip.MustParseAddr("10.1.0.50"), target, pktbuild.MAC{})
+	}
+	arpReply := func(target netip.Addr) []byte {
+		return pktbuild.ARP(2, goldenClient, goldenGW, target, netip.MustParseAddr("10.1.0.50"), goldenClient)
+	}
+	for _, target := range []netip.Addr{goldenVIPA, goldenVIPB, goldenGWIP} {
+		s.reply(arp(target), arpReply(target))
+	}
+	s.drop(arp(netip.MustParseAddr("10.1.0.11")), "arp_ignored")
+
+	// Ten clients open connections to VIP A:80; Fig. 7C with weights 3, 2
+	// hands them out s1 s1 s2 s1 s2 | s1 s1 s2 s1 s2.
+	order := []int{1, 1, 2, 1, 2, 1, 1, 2, 1, 2}
+	flows := make([]pktbuild.Flow, len(order))
+	for i := range flows {
+		flows[i] = clientFlow(fmt.Sprintf("192.0.2.%d", 10+i), uint16(40000+i), goldenVIPA, 80)
+		s.forward(pktbuild.TCP(flows[i], pktbuild.SYN, 100, 0, nil), order[i])
+	}
+	for i, f := range flows {
+		s.forward(pktbuild.TCP(f, pktbuild.ACK, 101, 1, nil), order[i])
+		s.forward(pktbuild.TCP(f, pktbuild.ACK|pktbuild.PSH, 101, 1, []byte("GET / HTTP/1.1\r\nHost: a\r\n\r\n")), order[i])
+	}
+	for i, f := range flows[:9] {
+		s.forward(pktbuild.TCP(f, pktbuild.FIN|pktbuild.ACK, 128, 200, nil), order[i])
+		s.forward(pktbuild.TCP(f, pktbuild.ACK, 129, 201, nil), order[i])
+	}
+	// The tenth is reset; its next segment is a stray.
+	s.forward(pktbuild.TCP(flows[9], pktbuild.RST|pktbuild.ACK, 128, 200, nil), order[9])
+	s.drop(pktbuild.TCP(flows[9], pktbuild.ACK, 128, 200, nil), "non_syn_miss")
+	// A segment of a connection vecd never saw.
+	s.drop(pktbuild.TCP(clientFlow("192.0.2.99", 5555, goldenVIPA, 80), pktbuild.ACK|pktbuild.PSH, 7, 7, []byte("x")), "non_syn_miss")
+
+	// VIP B, a different service: both connections to s5.
+	for i := range 2 {
+		f := clientFlow(fmt.Sprintf("198.51.100.%d", i+1), uint16(50000+i), goldenVIPB, 443)
+		s.forward(pktbuild.TCP(f, pktbuild.SYN, 1, 0, nil), 5)
+		s.forward(pktbuild.TCP(f, pktbuild.ACK|pktbuild.PSH, 2, 1, []byte("hello")), 5)
+	}
+
+	// UDP to VIP A:53: four flows alternate s3, s4 and stick.
+	for round := range 2 {
+		for i := range 4 {
+			f := clientFlow("192.0.2.200", uint16(6000+i), goldenVIPA, 53)
+			s.forward(pktbuild.UDP(f, []byte(fmt.Sprintf("query %d/%d", i, round))), 3+i%2)
+		}
+	}
+
+	// Not for the cluster: unknown VIP, unknown port, wrong protocol.
+	s.drop(pktbuild.TCP(clientFlow("192.0.2.1", 1, netip.MustParseAddr("10.1.0.99"), 80), pktbuild.SYN, 1, 0, nil), "not_for_cluster")
+	s.drop(pktbuild.TCP(clientFlow("192.0.2.1", 1, goldenVIPA, 8080), pktbuild.SYN, 1, 0, nil), "not_for_cluster")
+	s.drop(pktbuild.UDP(clientFlow("192.0.2.1", 1, goldenVIPB, 443), []byte("q")), "not_for_cluster")
+	// Another host's frame (seen in promiscuous mode).
+	other := clientFlow("192.0.2.1", 1, goldenVIPA, 80)
+	other.DstMAC = pktbuild.MAC{0x02, 9, 9, 9, 9, 9}
+	s.drop(pktbuild.TCP(other, pktbuild.SYN, 1, 0, nil), "not_our_mac")
+
+	// Malformed frames, each under its own reason.
+	syn := func() []byte { return pktbuild.TCP(clientFlow("192.0.2.1", 2, goldenVIPA, 80), pktbuild.SYN, 1, 0, nil) }
+	edit := func(f func(p []byte) []byte) []byte { return f(syn()) }
+	s.drop(syn()[:12], "malformed_ethernet")
+	s.drop(edit(func(p []byte) []byte { p[14] = 0x44; return p }), "ipv4_bad_ihl")
+	s.drop(edit(func(p []byte) []byte { p[20] = 0x20; return p }), "ipv4_fragment")
+	s.drop(edit(func(p []byte) []byte { p[14] = 0x46; return p }), "ipv4_options")
+	s.drop(edit(func(p []byte) []byte { p[16], p[17] = 0x05, 0xdc; return p }), "ipv4_bad_total_length")
+	s.drop(edit(func(p []byte) []byte { p[46] = 0x30; return p }), "tcp_bad_data_offset")
+	s.drop(edit(func(p []byte) []byte { p[12], p[13] = 0x86, 0xdd; return p }), "unsupported_l3")
+	return s
+}
+
+func packets(frames [][]byte) []pcapfile.Packet {
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	pkts := make([]pcapfile.Packet, len(frames))
+	for i, f := range frames {
+		pkts[i] = pcapfile.Packet{Time: base.Add(time.Duration(i) * time.Millisecond), Data: f}
+	}
+	return pkts
+}
+
+// TestGoldenCapture replays testdata/golden/input.pcap through the real
+// daemon on a net_pcap port and compares what it sent, packet by packet,
+// with testdata/golden/expected.pcap, then checks the counters by reason.
+func TestGoldenCapture(t *testing.T) {
+	s := goldenScenario()
+	var expected [][]byte
+	wantDrops := map[string]uint64{}
+	for _, e := range s.expect {
+		if e.out != nil {
+			expected = append(expected, e.out)
+		} else {
+			wantDrops[e.drop]++
+		}
+	}
+	inPath, expPath := filepath.Join("testdata", "golden", "input.pcap"), filepath.Join("testdata", "golden", "expected.pcap")
+	if *update {
+		if err := pcapfile.Write(inPath, packets(s.in)); err != nil {
+			t.Fatal(err)
+		}
+		if err := pcapfile.Write(expPath, packets(expected)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The checked-in captures must be the ones this scenario describes.
+	compareCapture(t, inPath, s.in)
+	compareCapture(t, expPath, expected)
+
+	requireDPDK(t)
+	bin := buildVecd(t)
+	dir := t.TempDir()
+	outPath := filepath.Join(dir, "out.pcap")
+	absIn, _ := filepath.Abs(inPath)
+	cfg := fmt.Sprintf(`
+dpdk:
+  eal_args: ["--no-pci"]
+  vdevs: ["net_pcap0,rx_pcap=%s,tx_pcap=%s"]
+  mempool_size: 4095
+ports: [{device: net_pcap0}]
+workers: {cores: [1], control_core: 0, table_capacity: 4096, run_until_input_exhausted: true}
+log: {level: warn}
+`, absIn, outPath) + goldenConfigClusters
+	st, log := runVecd(t, bin, dir, cfg)
+	compareCapture(t, outPath, expected)
+
+	if len(st.Cores) != 1 {
+		t.Fatalf("%d cores in the counters", len(st.Cores))
+	}
+	c := st.Cores[0]
+	var drops uint64
+	for _, d := range c.Drops {
+		drops += d
+	}
+	if c.RX != uint64(len(s.in)) || c.RX != c.TX+c.Replies+drops {
+		t.Errorf("rx %d (sent %d) != tx %d + replies %d + drops %d", c.RX, len(s.in), c.TX, c.Replies, drops)
+	}
+	if c.Replies != 3 || c.TX != uint64(len(expected)-3) {
+		t.Errorf("tx %d replies %d, want %d and 3", c.TX, c.Replies, len(expected)-3)
+	}
+	for reason, n := range wantDrops {
+		if c.Drops[reason] != n {
+			t.Errorf("drops %s = %d, want %d", reason, c.Drops[reason], n)
+		}
+	}
+	for reason, n := range c.Drops {
+		if wantDrops[reason] == 0 {
+			t.Errorf("unexpected drops %s = %d", reason, n)
+		}
+	}
+	newConns := map[string]uint64{}
+	for _, srv := range st.Servers {
+		newConns[srv.Server] = srv.New
+	}
+	if want := map[string]uint64{"s1": 6, "s2": 4, "s3": 2, "s4": 2, "s5": 2}; fmt.Sprint(newConns) != fmt.Sprint(want) {
+		t.Errorf("new connections %v, want %v", newConns, want)
+	}
+	if t.Failed() {
+		t.Logf("vecd output:\n%s", log)
+	}
+}
+
+// compareCapture checks the capture at path holds exactly frames, in order.
+func compareCapture(t *testing.T, path string, frames [][]byte) {
+	t.Helper()
+	got, err := pcapfile.Read(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create the golden captures)", err)
+	}
+	for i := range max(len(got), len(frames)) {
+		switch {
+		case i >= len(got):
+			t.Fatalf("%s: missing packet %d of %d: %x", path, i, len(frames), frames[i])
+		case i >= len(frames):
+			t.Fatalf("%s: extra packet %d: %x", path, i, got[i].Data)
+		case !bytes.Equal(got[i].Data, frames[i]):
+			t.Fatalf("%s: packet %d differs:\n got %x\nwant %x", path, i, got[i].Data, frames[i])
+		}
+	}
+}

@@ -1,0 +1,108 @@
+package config
+
+import "time"
+
+// Config is the whole configuration file of vecd. Field tags are the YAML
+// names; see configs/vecd-example.yaml for a commented example.
+type Config struct {
+	DPDK     DPDK      `mapstructure:"dpdk"`
+	Ports    []Port    `mapstructure:"ports"`
+	Gateway  Gateway   `mapstructure:"gateway"`
+	Workers  Workers   `mapstructure:"workers"`
+	Log      Log       `mapstructure:"log"`
+	Clusters []Cluster `mapstructure:"clusters"`
+}
+
+// DPDK configures the DPDK environment abstraction layer (EAL).
+type DPDK struct {
+	// EALArgs are extra EAL arguments, e.g. --in-memory or -a <PCI address>.
+	// Cores and virtual devices have their own settings (workers, vdevs) and
+	// are rejected here.
+	EALArgs []string `mapstructure:"eal_args"`
+	// VDevs are virtual devices to create, one --vdev argument each, e.g.
+	// "net_pcap0,rx_pcap=in.pcap,tx_pcap=out.pcap".
+	VDevs []string `mapstructure:"vdevs"`
+	// MempoolSize is the number of packet buffers (mbufs) in the pool; zero
+	// selects DefaultMempoolSize.
+	MempoolSize int `mapstructure:"mempool_size"`
+}
+
+// Port is one DPDK port the gateway receives and sends on.
+type Port struct {
+	// Device is a PCI address (0000:03:00.0) or the name of a device in
+	// dpdk.vdevs (net_pcap0).
+	Device string `mapstructure:"device"`
+}
+
+// Gateway describes the gateway's own addresses.
+type Gateway struct {
+	// IP is the gateway's own IPv4 address; the gateway answers ARP for it.
+	// Optional.
+	IP string `mapstructure:"ip"`
+	// MAC overrides the source MAC of every frame the gateway sends; empty
+	// means the port's own MAC.
+	MAC string `mapstructure:"mac"`
+}
+
+// Workers configures the polled-mode worker cores.
+type Workers struct {
+	// Cores lists the CPU cores that run one poll loop each; every worker
+	// gets one receive and one transmit queue per port.
+	Cores []int `mapstructure:"cores"`
+	// ControlCore is the core of DPDK's main thread and the control plane.
+	// It should not be a worker core; it may be (a two-core machine needs
+	// that for two workers), and vecd then warns that the control plane
+	// shares the core with a poll loop.
+	ControlCore int `mapstructure:"control_core"`
+	// TableCapacity is the number of connection-table entries per worker.
+	TableCapacity int `mapstructure:"table_capacity"`
+	// RunUntilInputExhausted stops the workers once every port has stopped
+	// delivering packets: the mode for replaying captures in tests and demos.
+	RunUntilInputExhausted bool `mapstructure:"run_until_input_exhausted"`
+}
+
+// Log configures logging.
+type Log struct {
+	// Level is debug, info (the default), warn, error, dpanic, panic or fatal.
+	Level string `mapstructure:"level"`
+}
+
+// Cluster is one virtual IP address and the services offered on it (the
+// patent's encapsulated cluster and its port table).
+type Cluster struct {
+	VIP      string    `mapstructure:"vip"`
+	Services []Service `mapstructure:"services"`
+}
+
+// Service is one (protocol, port) of a cluster and the servers behind it.
+type Service struct {
+	Name     string `mapstructure:"name"`
+	Protocol string `mapstructure:"protocol"` // tcp or udp
+	Port     int    `mapstructure:"port"`
+	// Disabled keeps the service in the file but out of the fastpath: its
+	// packets are dropped like those of any unknown port.
+	Disabled bool `mapstructure:"disabled"`
+	// StaleTimeout ends an ACTIVE (or UDP) connection after this long
+	// without a packet; FinTimeout ends a closing TCP connection after this
+	// long without a packet. Zero selects the fastpath defaults.
+	StaleTimeout time.Duration `mapstructure:"stale_timeout"`
+	FinTimeout   time.Duration `mapstructure:"fin_timeout"`
+	// WeightBound is the largest weight a server of this service may have;
+	// absent selects fastpath.DefaultWeightBound.
+	WeightBound *int     `mapstructure:"weight_bound"`
+	Servers     []Server `mapstructure:"servers"`
+}
+
+// Server is one real server of a service (a row of the patent's node table).
+type Server struct {
+	Name string `mapstructure:"name"`
+	IP   string `mapstructure:"ip"`
+	// MAC is the server's MAC address on the gateway's network. It will be
+	// optional once the gateway resolves servers by ARP; for now it is
+	// required.
+	MAC string `mapstructure:"mac"`
+	// Weight is required: 0 quiesces the server (no new connections),
+	// otherwise it is the server's share of new connections, up to the
+	// service's weight_bound.
+	Weight *int `mapstructure:"weight"`
+}

@@ -1,0 +1,462 @@
+package config
+
+import (
+	"net"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strings"
+
+	"go.uber.org/zap/zapcore"
+
+	"vec/fastpath"
+)
+
+// DefaultMempoolSize is the packet-buffer pool size when dpdk.mempool_size
+// is zero. DPDK mempools are most memory-efficient at 2^q − 1 elements; 16383
+// buffers of ~2.2 KB are ~36 MB of hugepage memory.
+const DefaultMempoolSize = 16383
+
+// MaxLcore is RTE_MAX_LCORE of Debian's DPDK 22.11 build: EAL cannot use a
+// core numbered at or above it.
+const MaxLcore = 128
+
+// Runtime is the validated, typed form of everything the daemon needs
+// besides the fastpath configuration.
+type Runtime struct {
+	EALArgs []string // extra EAL arguments, verbatim
+	VDevs   []string // virtual devices, one --vdev argument each
+	// MempoolSize is the number of mbufs, defaults applied.
+	MempoolSize int
+	// Ports are the port devices in configuration order.
+	Ports       []string
+	WorkerCores []int
+	ControlCore int
+	// ControlSharesWorkerCore is set when a worker polls on the control
+	// core: allowed (a two-core machine needs it to run two workers), but
+	// the control plane then only gets what the poll loop leaves over.
+	ControlSharesWorkerCore bool
+	TableCapacity           int // connection-table entries per worker
+	RunUntilInputExhausted  bool
+	LogLevel                zapcore.Level
+}
+
+// Validate checks the whole configuration and returns an *Error listing
+// every problem, or nil.
+func (c *Config) Validate() error {
+	if _, err := c.compile(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Runtime returns the DPDK, port, worker and log settings of a valid
+// configuration, or the validation error.
+func (c *Config) Runtime() (Runtime, error) {
+	out, err := c.compile()
+	if err != nil {
+		return Runtime{}, err
+	}
+	return out.runtime, nil
+}
+
+// Fastpath returns the fastpath's description of a valid configuration, or
+// the validation error. portMAC is the MAC address of the gateway's port,
+// used as the source MAC unless gateway.mac overrides it. ServiceIDs and
+// ServerIDs are assigned in file order to every service and server,
+// disabled ones included, so disabling a service renumbers nothing; timeouts
+// and weight bounds left out in the file carry the fastpath defaults.
+func (c *Config) Fastpath(portMAC [6]byte) (fastpath.Config, error) {
+	out, err := c.compile()
+	if err != nil {
+		return fastpath.Config{}, err
+	}
+	fc := out.fastpath
+	fc.GatewayMAC = portMAC
+	if out.hasGatewayMAC {
+		fc.GatewayMAC = out.gatewayMAC
+	}
+	return fc, nil
+}
+
+// compiled is a configuration checked and translated in one pass, so the
+// checks and the translation cannot disagree.
+type compiled struct {
+	runtime       Runtime
+	fastpath      fastpath.Config // GatewayMAC is left for Fastpath to fill
+	gatewayMAC    [6]byte
+	hasGatewayMAC bool
+}
+
+func (c *Config) compile() (compiled, *Error) {
+	var (
+		ps  problems
+		out compiled
+	)
+	c.compileDPDK(&ps, &out.runtime)
+	c.compilePorts(&ps, &out.runtime)
+	if c.Gateway.IP != "" {
+		out.fastpath.GatewayIP, _ = parseIPv4(&ps, "gateway.ip", c.Gateway.IP)
+	}
+	if c.Gateway.MAC != "" {
+		out.gatewayMAC, out.hasGatewayMAC = parseMAC(&ps, "gateway.mac", c.Gateway.MAC)
+	}
+	c.compileWorkers(&ps, &out.runtime)
+	level, err := zapcore.ParseLevel(c.Log.Level)
+	if err != nil {
+		ps.add("log.level", "%q is not one of debug, info, warn, error, dpanic, panic, fatal", c.Log.Level)
+	}
+	out.runtime.LogLevel = level
+	out.fastpath.Services = c.compileClusters(&ps, out.fastpath.GatewayIP, out.gatewayMAC, out.hasGatewayMAC)
+	if err := ps.err(); err != nil {
+		return compiled{}, err
+	}
+	return out, nil
+}
+
+var vdevName = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+
+func (c *Config) compileDPDK(ps *problems, rt *Runtime) {
+	for i, arg := range c.DPDK.EALArgs {
+		path := index("dpdk.eal_args", i)
+		switch {
+		case strings.TrimSpace(arg) == "":
+			ps.add(path, "empty argument")
+		case isCoreArg(arg):
+			ps.add(path, "%q: cores come from workers.cores and workers.control_core, not from eal_args", arg)
+		case arg == "--vdev" || strings.HasPrefix(arg, "--vdev="):
+			ps.add(path, "%q: list virtual devices in dpdk.vdevs instead", arg)
+		}
+	}
+	rt.EALArgs = slices.Clone(c.DPDK.EALArgs)
+
+	seen := map[string]int{}
+	for i, spec := range c.DPDK.VDevs {
+		path := index("dpdk.vdevs", i)
+		name, _, _ := strings.Cut(spec, ",")
+		if !vdevName.MatchString(name) {
+			ps.add(path, "%q does not start with a device name such as net_pcap0", spec)
+			continue
+		}
+		if j, dup := seen[name]; dup {
+			ps.add(path, "device %s is already defined by dpdk.vdevs[%d]", name, j)
+			continue
+		}
+		seen[name] = i
+	}
+	rt.VDevs = slices.Clone(c.DPDK.VDevs)
+
+	switch {
+	case c.DPDK.MempoolSize < 0:
+		ps.add("dpdk.mempool_size", "%d is negative", c.DPDK.MempoolSize)
+	case c.DPDK.MempoolSize == 0:
+		rt.MempoolSize = DefaultMempoolSize
+	default:
+		rt.MempoolSize = c.DPDK.MempoolSize
+	}
+}
+
+// isCoreArg reports EAL options that choose cores, in any of their
+// spellings (-l 0-3, -l0-3, --lcores=…).
+func isCoreArg(arg string) bool {
+	for _, long := range []string{"--lcores", "--main-lcore", "--master-lcore"} {
+		if arg == long || strings.HasPrefix(arg, long+"=") {
+			return true
+		}
+	}
+	return strings.HasPrefix(arg, "-l") && !strings.HasPrefix(arg, "--") ||
+		strings.HasPrefix(arg, "-c") && !strings.HasPrefix(arg, "--")
+}
+
+// pciAddress matches DPDK's PCI device names, with or without the domain.
+var pciAddress = regexp.MustCompile(`^([0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$`)
+
+func (c *Config) compilePorts(ps *problems, rt *Runtime) {
+	if len(c.Ports) == 0 {
+		ps.add("ports", "at least one port is required")
+	}
+	vdevs := map[string]bool{}
+	for _, spec := range c.DPDK.VDevs {
+		name, _, _ := strings.Cut(spec, ",")
+		vdevs[name] = true
+	}
+	noPCI := slices.Contains(c.DPDK.EALArgs, "--no-pci")
+	seen := map[string]int{}
+	for i, p := range c.Ports {
+		path := field(index("ports", i), "device")
+		dev := p.Device
+		switch j, dup := seen[dev]; {
+		case dev == "":
+			ps.add(path, "device is required (a PCI address such as 0000:03:00.0, or a name from dpdk.vdevs)")
+		case dup:
+			ps.add(path, "%s is already ports[%d]", dev, j)
+		case pciAddress.MatchString(dev):
+			if noPCI {
+				ps.add(path, "%s is a PCI device, but dpdk.eal_args contains --no-pci", dev)
+			}
+		case !vdevs[dev]:
+			ps.add(path, "%q is neither a PCI address (0000:03:00.0) nor a device named in dpdk.vdevs", dev)
+		}
+		if _, dup := seen[dev]; !dup {
+			seen[dev] = i
+		}
+		rt.Ports = append(rt.Ports, dev)
+	}
+}
+
+func (c *Config) compileWorkers(ps *problems, rt *Runtime) {
+	w := c.Workers
+	if w.ControlCore < 0 || w.ControlCore >= MaxLcore {
+		ps.add("workers.control_core", "%d is not a core number in 0..%d", w.ControlCore, MaxLcore-1)
+	}
+	if len(w.Cores) == 0 {
+		ps.add("workers.cores", "at least one worker core is required")
+	}
+	seen := map[int]int{}
+	for i, core := range w.Cores {
+		path := index("workers.cores", i)
+		j, dup := seen[core]
+		switch {
+		case core < 0 || core >= MaxLcore:
+			ps.add(path, "%d is not a core number in 0..%d", core, MaxLcore-1)
+		case dup:
+			ps.add(path, "core %d is already workers.cores[%d]", core, j)
+		default:
+			seen[core] = i
+		}
+	}
+	if w.TableCapacity < 1 {
+		ps.add("workers.table_capacity", "%d is below 1 (it is the number of connection entries per worker)", w.TableCapacity)
+	}
+	rt.WorkerCores = slices.Clone(w.Cores)
+	rt.ControlCore = w.ControlCore
+	rt.ControlSharesWorkerCore = slices.Contains(w.Cores, w.ControlCore)
+	rt.TableCapacity = w.TableCapacity
+	rt.RunUntilInputExhausted = w.RunUntilInputExhausted
+}
+
+// name is what service and server names may look like: they become metric
+// labels and CLI arguments.
+var name = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+
+func checkName(ps *problems, path, s string, i int, seen map[string]int, sibling string) {
+	switch j, dup := seen[s]; {
+	case s == "":
+		ps.add(path, "name is required")
+	case !name.MatchString(s):
+		ps.add(path, "%q is not a valid name (up to 63 letters, digits, '.', '_' or '-', starting with a letter or digit)", s)
+	case dup:
+		ps.add(path, "%q is already the name of %s[%d]", s, sibling, j)
+	default:
+		seen[s] = i
+	}
+}
+
+type protoPort struct {
+	proto uint8
+	port  uint16
+}
+
+func (c *Config) compileClusters(ps *problems, gatewayIP netip.Addr, gatewayMAC [6]byte, hasGatewayMAC bool) []fastpath.ServiceConfig {
+	// VIPs are gathered first so that a server address can be checked
+	// against every VIP, including those of later clusters.
+	allVIPs := map[netip.Addr]bool{}
+	for _, cl := range c.Clusters {
+		if vip, err := netip.ParseAddr(cl.VIP); err == nil {
+			allVIPs[vip] = true
+		}
+	}
+
+	var (
+		services  []fastpath.ServiceConfig
+		vips      = map[netip.Addr]int{}
+		nServices int
+		nServers  int
+	)
+	for ci, cl := range c.Clusters {
+		cpath := index("clusters", ci)
+		vip, vipOK := parseIPv4(ps, field(cpath, "vip"), cl.VIP)
+		if vipOK {
+			if j, dup := vips[vip]; dup {
+				ps.add(field(cpath, "vip"), "%s is already the VIP of clusters[%d]", vip, j)
+			} else {
+				vips[vip] = ci
+			}
+			if vip == gatewayIP {
+				ps.add(field(cpath, "vip"), "%s is gateway.ip; a VIP must be an address of its own", vip)
+			}
+		}
+		if len(cl.Services) == 0 {
+			ps.add(field(cpath, "services"), "a cluster needs at least one service")
+		}
+
+		names := map[string]int{}
+		used := map[protoPort]int{}
+		for si, s := range cl.Services {
+			spath := index(field(cpath, "services"), si)
+			sc := fastpath.ServiceConfig{
+				ID:           fastpath.ServiceID(nServices),
+				VIP:          vip,
+				StaleTimeout: fastpath.DefaultStaleTimeout,
+				FinTimeout:   fastpath.DefaultFinTimeout,
+				WeightBound:  fastpath.DefaultWeightBound,
+			}
+			nServices++
+			checkName(ps, field(spath, "name"), s.Name, si, names, field(cpath, "services"))
+
+			protoOK := true
+			switch s.Protocol {
+			case "tcp":
+				sc.Proto = fastpath.ProtoTCP
+			case "udp":
+				sc.Proto = fastpath.ProtoUDP
+			case "":
+				ps.add(field(spath, "protocol"), "protocol is required (tcp or udp)")
+				protoOK = false
+			default:
+				ps.add(field(spath, "protocol"), "%q is not tcp or udp", s.Protocol)
+				protoOK = false
+			}
+			if s.Port < 1 || s.Port > 65535 {
+				ps.add(field(spath, "port"), "%d is not in 1..65535", s.Port)
+			} else {
+				sc.Port = uint16(s.Port)
+				if protoOK {
+					key := protoPort{sc.Proto, sc.Port}
+					if j, dup := used[key]; dup {
+						ps.add(field(spath, "port"), "%s/%d is already served by %s[%d]", s.Protocol, s.Port, field(cpath, "services"), j)
+					} else {
+						used[key] = si
+					}
+				}
+			}
+
+			switch {
+			case s.StaleTimeout < 0:
+				ps.add(field(spath, "stale_timeout"), "%s is negative", s.StaleTimeout)
+			case s.StaleTimeout > 0:
+				sc.StaleTimeout = s.StaleTimeout
+			}
+			switch {
+			case s.FinTimeout < 0:
+				ps.add(field(spath, "fin_timeout"), "%s is negative", s.FinTimeout)
+			case s.FinTimeout > 0:
+				sc.FinTimeout = s.FinTimeout
+			}
+			boundOK := true
+			if s.WeightBound != nil {
+				if b := *s.WeightBound; b < 1 || b > fastpath.MaxWeightBound {
+					ps.add(field(spath, "weight_bound"), "%d is not in 1..%d", b, fastpath.MaxWeightBound)
+					boundOK = false
+				} else {
+					sc.WeightBound = b
+				}
+			}
+
+			if !s.Disabled && len(s.Servers) == 0 {
+				ps.add(field(spath, "servers"), "an enabled service needs at least one server (or set disabled: true)")
+			}
+			serverNames := map[string]int{}
+			serverIPs := map[netip.Addr]int{}
+			for vi, sv := range s.Servers {
+				vpath := index(field(spath, "servers"), vi)
+				server := fastpath.ServerConfig{ID: fastpath.ServerID(nServers)}
+				nServers++
+				checkName(ps, field(vpath, "name"), sv.Name, vi, serverNames, field(spath, "servers"))
+
+				if ip, ok := parseIPv4(ps, field(vpath, "ip"), sv.IP); ok {
+					server.IP = ip
+					if j, dup := serverIPs[ip]; dup {
+						ps.add(field(vpath, "ip"), "%s is already %s[%d]", ip, field(spath, "servers"), j)
+					} else {
+						serverIPs[ip] = vi
+					}
+					switch {
+					case allVIPs[ip]:
+						ps.add(field(vpath, "ip"), "%s is a VIP; a server needs an address of its own (it carries the VIP on a loopback alias)", ip)
+					case ip == gatewayIP:
+						ps.add(field(vpath, "ip"), "%s is gateway.ip", ip)
+					}
+				}
+
+				if sv.MAC == "" {
+					ps.add(field(vpath, "mac"), "mac is required (ARP resolution not implemented yet)")
+				} else if mac, ok := parseMAC(ps, field(vpath, "mac"), sv.MAC); ok {
+					server.MAC = mac
+					if hasGatewayMAC && mac == gatewayMAC {
+						ps.add(field(vpath, "mac"), "%s is gateway.mac; frames would come back to the gateway", sv.MAC)
+					}
+				}
+
+				switch {
+				case sv.Weight == nil:
+					ps.add(field(vpath, "weight"), "weight is required (0 quiesces the server)")
+				case *sv.Weight < 0:
+					ps.add(field(vpath, "weight"), "%d is negative (0 quiesces the server)", *sv.Weight)
+				case boundOK && *sv.Weight > sc.WeightBound:
+					if s.WeightBound == nil {
+						ps.add(field(vpath, "weight"), "%d is above the default weight_bound %d", *sv.Weight, sc.WeightBound)
+					} else {
+						ps.add(field(vpath, "weight"), "%d is above weight_bound %d", *sv.Weight, sc.WeightBound)
+					}
+				default:
+					server.Weight = *sv.Weight
+				}
+				sc.Servers = append(sc.Servers, server)
+			}
+			if !s.Disabled {
+				services = append(services, sc)
+			}
+		}
+	}
+	if nServices > fastpath.MaxServices {
+		ps.add("clusters", "%d services in total; the gateway holds at most %d", nServices, fastpath.MaxServices)
+	}
+	if nServers > fastpath.MaxServers {
+		ps.add("clusters", "%d servers in total (each service's servers counted); the gateway holds at most %d", nServers, fastpath.MaxServers)
+	}
+	return services
+}
+
+// parseIPv4 parses a required IPv4 unicast address.
+func parseIPv4(ps *problems, path, s string) (netip.Addr, bool) {
+	if s == "" {
+		ps.add(path, "address is required")
+		return netip.Addr{}, false
+	}
+	a, err := netip.ParseAddr(s)
+	switch {
+	case err != nil:
+		ps.add(path, "%q is not an IPv4 address", s)
+	case !a.Is4():
+		ps.add(path, "%s is not an IPv4 address (IPv6 is not supported yet)", s)
+	case a.IsLoopback():
+		ps.add(path, "%s is a loopback address", s)
+	case a.IsMulticast():
+		ps.add(path, "%s is a multicast address", s)
+	case a.As4()[0] == 0 || a.As4()[0] >= 240:
+		// 0.0.0.0/8 is "this network", 240.0.0.0/4 is reserved and holds
+		// the broadcast address: neither can be a host's address.
+		ps.add(path, "%s is not a usable host address", s)
+	default:
+		return a, true
+	}
+	return netip.Addr{}, false
+}
+
+// parseMAC parses a unicast Ethernet address.
+func parseMAC(ps *problems, path, s string) ([6]byte, bool) {
+	var mac [6]byte
+	hw, err := net.ParseMAC(s)
+	switch {
+	case err != nil || len(hw) != len(mac):
+		ps.add(path, "%q is not a MAC address (write e.g. 02:00:00:00:00:11)", s)
+	case hw[0]&1 != 0:
+		ps.add(path, "%s is a multicast address, not a station's", s)
+	case [6]byte(hw) == mac:
+		ps.add(path, "%s is the zero address", s)
+	default:
+		return [6]byte(hw), true
+	}
+	return mac, false
+}
