@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"vec/gateway"
 )
 
 // requireDPDK stops a test that cannot run vecd here: it needs root and
@@ -57,7 +59,7 @@ func buildVecd(t *testing.T) string {
 
 // runVecd runs vecd with the configuration text and returns its final
 // counters (parsed from -stats-json) and combined output.
-func runVecd(t *testing.T, bin, dir, configYAML string) (finalStats, string) {
+func runVecd(t *testing.T, bin, dir, configYAML string) (gateway.Counters, string) {
 	t.Helper()
 	cfgPath := filepath.Join(dir, "vecd.yaml")
 	if err := os.WriteFile(cfgPath, []byte(configYAML), 0o644); err != nil {
@@ -73,7 +75,7 @@ func runVecd(t *testing.T, bin, dir, configYAML string) (finalStats, string) {
 	if err != nil {
 		t.Fatalf("reading final counters: %v\n%s", err, out)
 	}
-	var st finalStats
+	var st gateway.Counters
 	if err := json.Unmarshal(b, &st); err != nil {
 		t.Fatal(err)
 	}

@@ -155,7 +155,9 @@ func goldenScenario() *scenario {
 	s.drop(pktbuild.TCP(other, pktbuild.SYN, 1, 0, nil), "not_our_mac")
 
 	// Malformed frames, each under its own reason.
-	syn := func() []byte { return pktbuild.TCP(clientFlow("192.0.2.1", 2, goldenVIPA, 80), pktbuild.SYN, 1, 0, nil) }
+	syn := func() []byte {
+		return pktbuild.TCP(clientFlow("192.0.2.1", 2, goldenVIPA, 80), pktbuild.SYN, 1, 0, nil)
+	}
 	edit := func(f func(p []byte) []byte) []byte { return f(syn()) }
 	s.drop(syn()[:12], "malformed_ethernet")
 	s.drop(edit(func(p []byte) []byte { p[14] = 0x44; return p }), "ipv4_bad_ihl")

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"vec/control/config"
+	"vec/gateway"
 )
 
 func main() {
@@ -43,27 +44,27 @@ func run(configPath, statsJSON string) int {
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
 
-	g := &gateway{log: log, rt: rt, cfg: cfg}
-	if err := g.start(); err != nil {
+	g := gateway.New(log, cfg, rt)
+	if err := g.Start(); err != nil {
 		log.Error("start-up failed", zap.Error(err))
-		g.stop()
-		g.close()
+		g.Stop()
+		g.Close()
 		return 1
 	}
 	finished := make(chan struct{})
-	go func() { g.wait(); close(finished) }()
+	go func() { g.Wait(); close(finished) }()
 	select {
 	case sig := <-signals:
 		log.Info("stopping", zap.Stringer("signal", sig))
 	case <-finished:
 		log.Info("input exhausted, stopping")
 	}
-	g.stop()
-	stats := g.collectStats()
-	g.close()
-	stats.print(os.Stdout)
+	g.Stop()
+	counters := g.Counters()
+	g.Close()
+	counters.Print(os.Stdout)
 	if statsJSON != "" {
-		if err := stats.writeJSON(statsJSON); err != nil {
+		if err := counters.WriteJSON(statsJSON); err != nil {
 			log.Error("writing final counters", zap.Error(err))
 			return 1
 		}

@@ -1,4 +1,4 @@
-package main
+package gateway
 
 import (
 	"errors"
@@ -21,8 +21,9 @@ import (
 // headroom.
 const mbufDataRoom = 2048 + 128
 
-// gateway is everything vecd brings up, in the order it is torn down again.
-type gateway struct {
+// Gateway is a running vec gateway: everything it brings up, in the order
+// it is torn down again.
+type Gateway struct {
 	log     *zap.Logger
 	rt      config.Runtime
 	cfg     *config.Config
@@ -49,9 +50,14 @@ func ealArgs(rt config.Runtime) []string {
 	return append(args, rt.EALArgs...)
 }
 
-// start brings the gateway up. On error everything already started is
-// released again by close.
-func (g *gateway) start() error {
+// New prepares a gateway for a validated configuration; Start brings it up.
+func New(log *zap.Logger, cfg *config.Config, rt config.Runtime) *Gateway {
+	return &Gateway{log: log, cfg: cfg, rt: rt}
+}
+
+// Start brings the gateway up: EAL, mempool, ports, one worker per core.
+// On error, Stop and Close release whatever was already started.
+func (g *Gateway) Start() error {
 	rt := g.rt
 	args := ealArgs(rt)
 	g.log.Info("initialising DPDK", zap.Strings("eal_args", args))
@@ -126,7 +132,7 @@ func (g *gateway) start() error {
 }
 
 // newWorker builds worker i: its connection table lives in hugepage memory.
-func (g *gateway) newWorker(i, cpu int, snap *fastpath.Snapshot, ports []uint16) (*worker, error) {
+func (g *Gateway) newWorker(i, cpu int, snap *fastpath.Snapshot, ports []uint16) (*worker, error) {
 	slots, free, err := dpdk.AllocSlice[fastpath.Entry](fmt.Sprintf("vec_table_%d", i), fastpath.TableSlots(g.rt.TableCapacity), -1)
 	if err != nil {
 		return nil, fmt.Errorf("connection table for worker %d: %w", i, err)
@@ -181,25 +187,25 @@ func keepControlOffWorkers(rt config.Runtime) error {
 	return nil
 }
 
-// stop asks every worker to finish its current iteration and waits.
-func (g *gateway) stop() {
+// Stop asks every worker to finish its current iteration and waits.
+func (g *Gateway) Stop() {
 	for _, w := range g.workers {
 		w.stop.Store(true)
 	}
-	g.wait()
+	g.Wait()
 }
 
-// wait blocks until every worker has returned.
-func (g *gateway) wait() {
+// Wait blocks until every worker has returned.
+func (g *Gateway) Wait() {
 	for _, d := range g.done {
 		<-d
 	}
 }
 
-// close stops ports and releases DPDK memory and the EAL. Call it after the
-// workers have stopped. It logs failures and carries on, so one failure
+// Close stops ports and releases DPDK memory and the EAL. Call it after
+// Stop. It logs failures and carries on, so one failure
 // does not leak the rest.
-func (g *gateway) close() {
+func (g *Gateway) Close() {
 	for _, p := range g.ports {
 		if err := p.Stop(); err != nil {
 			g.log.Warn("stopping port", zap.String("device", p.Name()), zap.Error(err))

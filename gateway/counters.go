@@ -1,4 +1,4 @@
-package main
+package gateway
 
 import (
 	"encoding/json"
@@ -13,15 +13,16 @@ import (
 	"vec/fastpath"
 )
 
-// finalStats are the counters vecd prints when it stops. The JSON form is
-// what tests and scripts read.
-type finalStats struct {
-	Cores   []coreStats   `json:"cores"`
-	Servers []serverStats `json:"servers"`
-	Ports   []portStats   `json:"ports"`
+// Counters are a gateway's counters: per worker core, per server (summed
+// over the cores) and per port. vecd prints them when it stops; the JSON
+// form is what tests and scripts read.
+type Counters struct {
+	Cores   []CoreCounters   `json:"cores"`
+	Servers []ServerCounters `json:"servers"`
+	Ports   []PortCounters   `json:"ports"`
 }
 
-type coreStats struct {
+type CoreCounters struct {
 	Core         int               `json:"core"`
 	RX           uint64            `json:"rx"`
 	TX           uint64            `json:"tx"`
@@ -35,7 +36,7 @@ type coreStats struct {
 	Entries      uint64            `json:"entries"`
 }
 
-type serverStats struct {
+type ServerCounters struct {
 	ID      fastpath.ServerID `json:"id"`
 	VIP     string            `json:"vip"`
 	Service string            `json:"service"`
@@ -44,7 +45,7 @@ type serverStats struct {
 	fastpath.ServerCounters
 }
 
-type portStats struct {
+type PortCounters struct {
 	Device   string `json:"device"`
 	IPackets uint64 `json:"ipackets"`
 	OPackets uint64 `json:"opackets"`
@@ -52,12 +53,12 @@ type portStats struct {
 	RxNoMbuf uint64 `json:"rx_nombuf"`
 }
 
-// collectStats reads every worker's counters; the workers must have stopped.
-func (g *gateway) collectStats() finalStats {
-	var st finalStats
+// Counters reads every worker's counters; call it after Stop.
+func (g *Gateway) Counters() Counters {
+	var st Counters
 	for _, w := range g.workers {
 		c := &w.core.Counters
-		cs := coreStats{Core: w.cpu, RX: c.RX, TX: c.TX, Replies: c.Replies, TxFull: w.txFull,
+		cs := CoreCounters{Core: w.cpu, RX: c.RX, TX: c.TX, Replies: c.Replies, TxFull: w.txFull,
 			Drops: make(map[string]uint64), EvictedFIN: c.EvictedFIN, ExpiredStale: c.ExpiredStale,
 			ExpiredFIN: c.ExpiredFIN, Resets: c.Resets, Entries: c.Entries}
 		for r := range fastpath.NumDropReasons {
@@ -73,7 +74,7 @@ func (g *gateway) collectStats() finalStats {
 	for _, cl := range g.cfg.Clusters {
 		for _, svc := range cl.Services {
 			for _, srv := range svc.Servers {
-				ss := serverStats{ID: fastpath.ServerID(id), VIP: cl.VIP, Service: svc.Name, Server: srv.Name, IP: srv.IP}
+				ss := ServerCounters{ID: fastpath.ServerID(id), VIP: cl.VIP, Service: svc.Name, Server: srv.Name, IP: srv.IP}
 				for _, w := range g.workers {
 					ss.ServerCounters.Add(&w.core.Servers[id])
 				}
@@ -88,13 +89,13 @@ func (g *gateway) collectStats() finalStats {
 			g.log.Warn("reading port counters", zap.String("device", p.Name()), zap.Error(err))
 			continue
 		}
-		st.Ports = append(st.Ports, portStats{Device: p.Name(), IPackets: ps.IPackets, OPackets: ps.OPackets,
+		st.Ports = append(st.Ports, PortCounters{Device: p.Name(), IPackets: ps.IPackets, OPackets: ps.OPackets,
 			IMissed: ps.IMissed, RxNoMbuf: ps.RxNoMbuf})
 	}
 	return st
 }
 
-func (st *finalStats) print(out io.Writer) {
+func (st *Counters) Print(out io.Writer) {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "core\trx\ttx\treplies\tdrops\ttx_full\tentries\t")
 	for _, c := range st.Cores {
@@ -129,7 +130,7 @@ func sortedKeys(m map[string]uint64) []string {
 	return keys
 }
 
-func (st *finalStats) writeJSON(path string) error {
+func (st *Counters) WriteJSON(path string) error {
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err
