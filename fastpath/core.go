@@ -229,8 +229,10 @@ func (c *Core) classify(p []byte, m *packetMeta) Verdict {
 	if svc < 0 {
 		return DropVerdict(DropNotForCluster)
 	}
-	m.key = FlowKey{SrcIP: ip.Source(), DstIP: dst, SrcPort: srcPort, DstPort: dstPort, Proto: proto}
-	m.home = c.table.home(c.table.hash(m.key))
+	src := ip.Source()
+	k := &m.key
+	k.SrcIP, k.DstIP, k.SrcPort, k.DstPort, k.Proto = src, dst, srcPort, dstPort, proto
+	m.home = c.table.home(hashTuple(src, dst, srcPort, dstPort, proto, c.table.seed))
 	m.service = int32(svc)
 	return isFlow
 }

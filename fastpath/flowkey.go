@@ -25,8 +25,15 @@ func NewFlowKey(proto uint8, srcIP uint32, srcPort uint16, dstIP uint32, dstPort
 // seeded per table so that an attacker who can choose tuples cannot aim at
 // one probe run without knowing the seed.
 func (k FlowKey) Hash(seed uint64) uint64 {
-	a := uint64(k.SrcIP)<<32 | uint64(k.DstIP)
-	b := uint64(k.SrcPort)<<32 | uint64(k.DstPort)<<16 | uint64(k.Proto)
+	return hashTuple(k.SrcIP, k.DstIP, k.SrcPort, k.DstPort, k.Proto, seed)
+}
+
+// hashTuple is FlowKey.Hash on the tuple's fields, for callers that have
+// them in registers: building a FlowKey on the stack and reading it back
+// whole stalls store-to-load forwarding on the hot path.
+func hashTuple(srcIP, dstIP uint32, srcPort, dstPort uint16, proto uint8, seed uint64) uint64 {
+	a := uint64(srcIP)<<32 | uint64(dstIP)
+	b := uint64(srcPort)<<32 | uint64(dstPort)<<16 | uint64(proto)
 	hi, lo := bits.Mul64(a^seed, 0x9e3779b97f4a7c15)
 	h := hi ^ lo
 	hi, lo = bits.Mul64(h^b, 0xbf58476d1ce4e5b9)

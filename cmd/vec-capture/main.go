@@ -1,0 +1,260 @@
+// Command vec-capture makes and reads the captures of vecd's replay demo.
+//
+//	vec-capture generate -config demo.yaml -out in.pcap [-clients 20]
+//	vec-capture report   -config demo.yaml -in in.pcap -out out.pcap
+//
+// generate writes, for every TCP service of the configuration, a short
+// conversation (SYN, request, FIN) from each of -clients client addresses,
+// and two datagrams per client for every UDP service, all addressed to the
+// gateway's MAC. report matches what vecd sent (out.pcap) to the flows of
+// in.pcap and prints where each flow went, by server name, and the split
+// per service against the configured weights.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"vec/control/config"
+	"vec/fastpath"
+	"vec/fastpath/pktbuild"
+	"vec/internal/pcapfile"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+	}
+	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
+	configPath := fs.String("config", "configs/demo-pcap.yaml", "vecd configuration the capture is for")
+	in := fs.String("in", "", "input capture (report)")
+	out := fs.String("out", "", "capture to write (generate) or vecd's output capture (report)")
+	clients := fs.Int("clients", 20, "client addresses per service (generate)")
+	fs.Parse(os.Args[2:])
+	cfg, err := config.Load(*configPath)
+	if err == nil {
+		err = cfg.Validate()
+	}
+	if err != nil {
+		fail(err)
+	}
+	switch os.Args[1] {
+	case "generate":
+		err = generate(cfg, *out, *clients)
+	case "report":
+		err = report(cfg, *in, *out)
+	default:
+		usage()
+	}
+	if err != nil {
+		fail(err)
+	}
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: vec-capture generate|report -config FILE [-in FILE] -out FILE [-clients N]")
+	os.Exit(2)
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "vec-capture:", err)
+	os.Exit(1)
+}
+
+var clientMAC = pktbuild.MAC{0x02, 0xc1, 0, 0, 0, 0x01}
+
+func gatewayMAC(cfg *config.Config) (pktbuild.MAC, error) {
+	if cfg.Gateway.MAC == "" {
+		return pktbuild.MAC{}, errors.New("the demo needs gateway.mac set, so the capture can be addressed to it")
+	}
+	hw, err := net.ParseMAC(cfg.Gateway.MAC)
+	if err != nil {
+		return pktbuild.MAC{}, err
+	}
+	return pktbuild.MAC(hw), nil
+}
+
+// clientAddr is the i-th demo client: 198.18.0.0/15 is reserved for
+// benchmarking, so it can never be a real host.
+func clientAddr(i int) netip.Addr {
+	return netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(1 + i%250)})
+}
+
+func generate(cfg *config.Config, out string, clients int) error {
+	if out == "" {
+		return errors.New("generate needs -out")
+	}
+	gw, err := gatewayMAC(cfg)
+	if err != nil {
+		return err
+	}
+	var frames [][]byte
+	for _, cl := range cfg.Clusters {
+		vip := netip.MustParseAddr(cl.VIP)
+		for _, svc := range cl.Services {
+			for i := range clients {
+				f := pktbuild.Flow{SrcMAC: clientMAC, DstMAC: gw, SrcIP: clientAddr(i), DstIP: vip,
+					SrcPort: uint16(40000 + i), DstPort: uint16(svc.Port)}
+				if svc.Protocol == "udp" {
+					frames = append(frames, pktbuild.UDP(f, []byte("query 1")), pktbuild.UDP(f, []byte("query 2")))
+					continue
+				}
+				frames = append(frames,
+					pktbuild.TCP(f, pktbuild.SYN, 1000, 0, nil),
+					pktbuild.TCP(f, pktbuild.ACK|pktbuild.PSH, 1001, 1, []byte("GET / HTTP/1.1\r\nHost: demo\r\n\r\n")),
+					pktbuild.TCP(f, pktbuild.FIN|pktbuild.ACK, 1031, 100, nil))
+			}
+		}
+	}
+	pkts := make([]pcapfile.Packet, len(frames))
+	start := time.Now()
+	for i, f := range frames {
+		pkts[i] = pcapfile.Packet{Time: start.Add(time.Duration(i) * time.Microsecond), Data: f}
+	}
+	if err := pcapfile.Write(out, pkts); err != nil {
+		return err
+	}
+	fmt.Printf("wrote %d frames (%d clients per service) to %s\n", len(frames), clients, out)
+	return nil
+}
+
+// serverKey identifies a server of one service by what the capture shows:
+// the destination MAC of a forwarded frame and the service it was for.
+type serverKey struct {
+	mac   pktbuild.MAC
+	vip   netip.Addr
+	proto uint8
+	port  uint16
+}
+
+type serverInfo struct {
+	name   string
+	weight int
+	flows  int
+}
+
+func report(cfg *config.Config, in, out string) error {
+	if in == "" || out == "" {
+		return errors.New("report needs -in and -out")
+	}
+	sent, err := pcapfile.Read(in)
+	if err != nil {
+		return err
+	}
+	got, err := pcapfile.Read(out)
+	if err != nil {
+		return err
+	}
+	servers := map[serverKey]*serverInfo{}
+	type serviceName struct {
+		label string
+		keys  []serverKey
+	}
+	var services []serviceName
+	for _, cl := range cfg.Clusters {
+		vip := netip.MustParseAddr(cl.VIP)
+		for _, svc := range cl.Services {
+			proto := fastpath.ProtoTCP
+			if svc.Protocol == "udp" {
+				proto = fastpath.ProtoUDP
+			}
+			sn := serviceName{label: fmt.Sprintf("%s %s/%d (%s)", cl.VIP, svc.Protocol, svc.Port, svc.Name)}
+			for _, srv := range svc.Servers {
+				hw, err := net.ParseMAC(srv.MAC)
+				if err != nil {
+					return fmt.Errorf("server %s: %w", srv.Name, err)
+				}
+				k := serverKey{pktbuild.MAC(hw), vip, proto, uint16(svc.Port)}
+				servers[k] = &serverInfo{name: srv.Name, weight: *srv.Weight}
+				sn.keys = append(sn.keys, k)
+			}
+			services = append(services, sn)
+		}
+	}
+	// Each flow's destination, from the frames vecd forwarded.
+	flowServer := map[string]string{}
+	var flowOrder []string
+	for _, p := range got {
+		d := p.Data
+		if len(d) < 38 || d[12] != 0x08 || d[13] != 0x00 {
+			continue // ARP replies and anything else that is not IPv4
+		}
+		ip := fastpath.IPv4(d[14:])
+		if !ip.IsValid() || (ip.Protocol() != fastpath.ProtoTCP && ip.Protocol() != fastpath.ProtoUDP) {
+			continue
+		}
+		l4 := ip.Payload()
+		src := netip.AddrFrom4([4]byte(d[26:30]))
+		dst := netip.AddrFrom4([4]byte(d[30:34]))
+		sport, dport := uint16(l4[0])<<8|uint16(l4[1]), uint16(l4[2])<<8|uint16(l4[3])
+		flow := fmt.Sprintf("%s %s:%d → %s:%d", protoName(ip.Protocol()), src, sport, dst, dport)
+		info := servers[serverKey{pktbuild.MAC(d[0:6]), dst, ip.Protocol(), dport}]
+		name := fmt.Sprintf("unknown MAC %x", d[0:6])
+		if info != nil {
+			name = info.name
+		}
+		if prev, seen := flowServer[flow]; seen {
+			if prev != name {
+				flowServer[flow] = prev + " AND " + name + " (split!)"
+			}
+			continue
+		}
+		flowServer[flow] = name
+		flowOrder = append(flowOrder, flow)
+		if info != nil {
+			info.flows++
+		}
+	}
+	fmt.Printf("vecd received %d frames and sent %d\n\n", len(sent), len(got))
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "flow\tserver")
+	for _, f := range flowOrder {
+		fmt.Fprintf(tw, "%s\t%s\n", f, flowServer[f])
+	}
+	tw.Flush()
+	fmt.Println()
+	tw = tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "service\tserver\tweight\tflows\tshare\tweight share")
+	for _, sn := range services {
+		total, totalWeight := 0, 0
+		for _, k := range sn.keys {
+			total += servers[k].flows
+			totalWeight += servers[k].weight
+		}
+		sort.SliceStable(sn.keys, func(i, j int) bool { return servers[sn.keys[i]].name < servers[sn.keys[j]].name })
+		for _, k := range sn.keys {
+			s := servers[k]
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\n", sn.label, s.name, s.weight, s.flows,
+				percent(s.flows, total), percent(s.weight, totalWeight))
+		}
+	}
+	tw.Flush()
+	for _, f := range flowOrder {
+		if strings.Contains(flowServer[f], "split!") {
+			return fmt.Errorf("flow %s went to more than one server", f)
+		}
+	}
+	return nil
+}
+
+func percent(n, total int) string {
+	if total == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f%%", 100*float64(n)/float64(total))
+}
+
+func protoName(p uint8) string {
+	if p == fastpath.ProtoUDP {
+		return "udp"
+	}
+	return "tcp"
+}

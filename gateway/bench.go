@@ -1,0 +1,290 @@
+package gateway
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"runtime"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"vec/dpdk"
+	"vec/fastpath"
+	"vec/fastpath/pktbuild"
+)
+
+// BenchMode selects what RunBenchmark measures on one net_null port.
+type BenchMode string
+
+// Benchmark modes.
+const (
+	// BenchPlain: rx → tx, packets untouched: the cost of DPDK from Go.
+	BenchPlain BenchMode = "plain"
+	// BenchRewrite: rx → write a fresh flow tuple into each packet → tx:
+	// the part of the worker benchmark that stands in for the NIC.
+	BenchRewrite BenchMode = "rewrite"
+	// BenchWorker: vecd's worker loop (fastpath included) over live flows.
+	BenchWorker BenchMode = "worker"
+)
+
+// BenchOptions configure RunBenchmark.
+type BenchOptions struct {
+	Mode        BenchMode
+	Flows       int // live flows (worker and rewrite modes)
+	Duration    time.Duration
+	ControlCore int
+	WorkerCore  int
+}
+
+// BenchResult is one measurement.
+type BenchResult struct {
+	Mode     BenchMode `json:"mode"`
+	Flows    int       `json:"flows"`
+	Packets  uint64    `json:"packets"`
+	Seconds  float64   `json:"seconds"`
+	Mpps     float64   `json:"mpps"`
+	Dropped  uint64    `json:"dropped"`  // packets the fastpath dropped while measured
+	Entries  uint64    `json:"entries"`  // live connection entries at the end
+	Hugepage bool      `json:"hugepage"` // the table lived in hugepage memory
+}
+
+// benchFeed writes fresh packets into received buffers, the NIC's job: a
+// SYN for each of the flows first (so they are all live), then data
+// segments of flows taken in a random order.
+type benchFeed struct {
+	gatewayMAC [6]byte
+	order      []uint32 // flow numbers in the order they send data
+	next       int
+	sent       uint64
+	warmFlows  uint64 // SYNs to send before data
+	warmDone   time.Time
+	warmSent   uint64
+	warm       atomic.Bool // set once the SYNs have been handed to the fastpath
+}
+
+func (f *benchFeed) prepare(pkts [][]byte) {
+	for _, p := range pkts {
+		var flow uint32
+		flags := uint8(pktbuild.ACK)
+		if f.sent < f.warmFlows {
+			flow, flags = uint32(f.sent), pktbuild.SYN
+		} else {
+			flow = f.order[f.next]
+			if f.next++; f.next == len(f.order) {
+				f.next = 0
+			}
+		}
+		copy(p[0:6], f.gatewayMAC[:])
+		binary.BigEndian.PutUint32(p[26:30], 0x0a800000|flow>>16) // client 10.128.x.y
+		binary.BigEndian.PutUint16(p[34:36], uint16(flow))
+		p[47] = flags
+		if f.sent++; f.sent == f.warmFlows {
+			f.warmDone, f.warmSent = time.Now(), f.sent
+			f.warm.Store(true)
+		}
+	}
+}
+
+// RunBenchmark measures one mode for opts.Duration on a net_null port and
+// returns the packet rate. It initialises and cleans up the EAL itself, so
+// it must be called from the main goroutine, once per process.
+func RunBenchmark(opts BenchOptions) (BenchResult, error) {
+	res := BenchResult{Mode: opts.Mode, Flows: opts.Flows}
+	args := []string{"vec-bench", "-l", strconv.Itoa(opts.ControlCore), "--in-memory", "--no-pci", "--vdev=net_null0,size=64"}
+	if err := dpdk.Init(args); err != nil {
+		return res, err
+	}
+	defer dpdk.Cleanup()
+	pool, err := dpdk.NewPktMempool("bench_mbufs", 8191, 256, mbufDataRoom, -1)
+	if err != nil {
+		return res, err
+	}
+	defer pool.Free()
+	id, err := dpdk.PortByName("net_null0")
+	if err != nil {
+		return res, err
+	}
+	port, err := dpdk.OpenPort(id, dpdk.PortConfig{Mempool: pool})
+	if err != nil {
+		return res, err
+	}
+	defer port.Close()
+	template := pktbuild.TCP(pktbuild.Flow{
+		SrcMAC: pktbuild.MAC{2, 0, 0, 0, 0, 0xc1}, DstMAC: pktbuild.MAC{2, 0, 0, 0, 0, 1},
+		SrcIP: netip.MustParseAddr("10.128.0.1"), DstIP: netip.MustParseAddr("10.10.0.100"),
+		SrcPort: 1, DstPort: 80,
+	}, pktbuild.ACK, 1, 1, nil)
+	template = append(template, make([]byte, 64-len(template))...)
+	if err := fillPool(pool, template); err != nil {
+		return res, err
+	}
+	if err := port.Start(); err != nil {
+		return res, err
+	}
+	defer port.Stop()
+
+	switch opts.Mode {
+	case BenchPlain, BenchRewrite:
+		return runLoopBenchmark(opts, port.ID, res)
+	case BenchWorker:
+		return runWorkerBenchmark(opts, port.ID, res)
+	}
+	return res, fmt.Errorf("unknown benchmark mode %q", opts.Mode)
+}
+
+// fillPool writes template into every buffer of the pool, so net_null,
+// which hands out buffers without writing them, delivers that frame.
+func fillPool(pool *dpdk.Mempool, template []byte) error {
+	var bursts []*dpdk.Burst
+	defer func() {
+		for _, b := range bursts {
+			b.Free() // frees the held buffers back to the pool, then the burst
+		}
+	}()
+	for pool.Available() > 0 {
+		b, err := dpdk.NewBurst(32)
+		if err != nil {
+			return err
+		}
+		bursts = append(bursts, b)
+		if err := b.Alloc(pool, min(32, pool.Available()), len(template)); err != nil {
+			return err
+		}
+		for _, p := range b.Packets() {
+			copy(p, template)
+		}
+	}
+	return nil
+}
+
+func newBenchFeed(flows int, warm bool) *benchFeed {
+	f := &benchFeed{gatewayMAC: [6]byte{2, 0, 0, 0, 0, 1}, order: make([]uint32, flows)}
+	for i := range f.order {
+		f.order[i] = uint32(i)
+	}
+	rand.New(rand.NewPCG(1, 2)).Shuffle(flows, func(i, j int) { f.order[i], f.order[j] = f.order[j], f.order[i] })
+	if warm {
+		f.warmFlows = uint64(flows)
+	}
+	return f
+}
+
+// runLoopBenchmark is a bare rx → tx loop on a registered, pinned thread,
+// optionally rewriting each packet like the worker benchmark's feed.
+func runLoopBenchmark(opts BenchOptions, port uint16, res BenchResult) (BenchResult, error) {
+	type outcome struct {
+		packets uint64
+		elapsed time.Duration
+		err     error
+	}
+	done := make(chan outcome)
+	go func() {
+		runtime.LockOSThread()
+		unregister, err := dpdk.RegisterWorkerThread(opts.WorkerCore)
+		if err != nil {
+			done <- outcome{err: err}
+			return
+		}
+		defer unregister()
+		burst, err := dpdk.NewBurst(burstSize)
+		if err != nil {
+			done <- outcome{err: err}
+			return
+		}
+		defer burst.Free()
+		var feed *benchFeed
+		if opts.Mode == BenchRewrite {
+			feed = newBenchFeed(opts.Flows, false)
+		}
+		var packets uint64
+		start := time.Now()
+		deadline := start.Add(opts.Duration)
+		for i := 0; ; i++ {
+			burst.Rx(port, 0)
+			if feed != nil {
+				feed.prepare(burst.Packets())
+			}
+			packets += uint64(burst.SendAll(port, 0))
+			if i&1023 == 0 && time.Now().After(deadline) {
+				break
+			}
+		}
+		done <- outcome{packets: packets, elapsed: time.Since(start)}
+	}()
+	o := <-done
+	if o.err != nil {
+		return res, o.err
+	}
+	res.Packets, res.Seconds = o.packets, o.elapsed.Seconds()
+	res.Mpps = float64(o.packets) / o.elapsed.Seconds() / 1e6
+	return res, nil
+}
+
+// runWorkerBenchmark runs the gateway's own worker loop, with the feed
+// standing in for the NIC, and measures from the moment every flow is live.
+func runWorkerBenchmark(opts BenchOptions, port uint16, res BenchResult) (BenchResult, error) {
+	snap, err := fastpath.NewSnapshot(&fastpath.Config{
+		GatewayMAC: [6]byte{2, 0, 0, 0, 0, 1},
+		Services: []fastpath.ServiceConfig{{
+			ID: 0, VIP: netip.MustParseAddr("10.10.0.100"), Proto: fastpath.ProtoTCP, Port: 80,
+			Servers: []fastpath.ServerConfig{
+				{ID: 0, MAC: [6]byte{2, 0, 0, 0, 0, 0x11}, Weight: 3},
+				{ID: 1, MAC: [6]byte{2, 0, 0, 0, 0, 0x12}, Weight: 2},
+			},
+		}},
+	})
+	if err != nil {
+		return res, err
+	}
+	slots, free, err := dpdk.AllocSlice[fastpath.Entry]("bench_table", fastpath.TableSlots(opts.Flows), -1)
+	if err != nil {
+		return res, err
+	}
+	defer free()
+	res.Hugepage = true
+	table, err := fastpath.NewTable(slots, rand.Uint64())
+	if err != nil {
+		return res, err
+	}
+	core, err := fastpath.NewCore(snap, table, fastpath.NewMonotonicClock(), 0)
+	if err != nil {
+		return res, err
+	}
+	burst, err := dpdk.NewBurst(burstSize)
+	if err != nil {
+		return res, err
+	}
+	defer burst.Free()
+	feed := newBenchFeed(opts.Flows, true)
+	w := &worker{cpu: opts.WorkerCore, ports: []uint16{port}, core: core, burst: burst, prepare: feed.prepare}
+	started, done := make(chan error, 1), make(chan struct{})
+	go w.run(started, done)
+	if err := <-started; err != nil {
+		return res, err
+	}
+	// Wait for the warm-up SYNs to go through, then measure.
+	for warmLimit := time.Now().Add(time.Minute); !feed.warm.Load() && time.Now().Before(warmLimit); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if feed.warm.Load() {
+		time.Sleep(opts.Duration)
+	}
+	w.stop.Store(true)
+	<-done
+	end := time.Now()
+	if !feed.warm.Load() {
+		return res, fmt.Errorf("warm-up did not finish within a minute: %d of %d SYNs sent", feed.sent, opts.Flows)
+	}
+	if table.Len() != opts.Flows {
+		return res, fmt.Errorf("after warm-up the table holds %d entries, want %d", table.Len(), opts.Flows)
+	}
+	c := &core.Counters
+	res.Packets = c.RX - feed.warmSent
+	res.Seconds = end.Sub(feed.warmDone).Seconds()
+	res.Mpps = float64(res.Packets) / res.Seconds / 1e6
+	res.Dropped = c.TotalDrops()
+	res.Entries = c.Entries
+	return res, nil
+}
