@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -53,17 +54,60 @@ type PortCounters struct {
 	RxNoMbuf uint64 `json:"rx_nombuf"`
 }
 
-// Counters reads every worker's counters; call it after Stop.
+// coreReading is one worker's counters, read by the worker itself (through
+// its mailbox) or by the control plane once the worker has stopped.
+type coreReading struct {
+	cpu      int
+	counters fastpath.CoreCounters
+	servers  []fastpath.ServerCounters // indexed by ServerID
+	txFull   uint64
+}
+
+// Counters reads every worker's counters directly; call it after Stop.
 func (g *Gateway) Counters() Counters {
+	readings := make([]coreReading, len(g.workers))
+	for i, w := range g.workers {
+		readings[i] = coreReading{cpu: w.cpu, counters: w.core.Counters, txFull: w.txFull,
+			servers: w.core.Servers[:g.serverCount()]}
+	}
+	return g.assemble(readings)
+}
+
+// LiveCounters asks every running worker for a copy of its counters,
+// through its mailbox, and waits for all of them or ctx.
+func (g *Gateway) LiveCounters(ctx context.Context) (Counters, error) {
+	readings := make([]coreReading, len(g.workers))
+	for i, w := range g.workers {
+		req := &request{kind: reqCounters, servers: make([]fastpath.ServerCounters, g.serverCount())}
+		if err := w.mailbox.send(ctx, req); err != nil {
+			return Counters{}, fmt.Errorf("worker on core %d: %w", w.cpu, err)
+		}
+		readings[i] = coreReading{cpu: w.cpu, counters: req.counters, servers: req.servers, txFull: req.txFull}
+	}
+	return g.assemble(readings), nil
+}
+
+// serverCount is how many ServerIDs the configuration uses.
+func (g *Gateway) serverCount() int {
+	n := 0
+	for _, cl := range g.cfg.Clusters {
+		for _, svc := range cl.Services {
+			n += len(svc.Servers)
+		}
+	}
+	return n
+}
+
+func (g *Gateway) assemble(readings []coreReading) Counters {
 	var st Counters
-	for _, w := range g.workers {
-		c := &w.core.Counters
-		cs := CoreCounters{Core: w.cpu, RX: c.RX, TX: c.TX, Replies: c.Replies, TxFull: w.txFull,
+	for _, r := range readings {
+		c := &r.counters
+		cs := CoreCounters{Core: r.cpu, RX: c.RX, TX: c.TX, Replies: c.Replies, TxFull: r.txFull,
 			Drops: make(map[string]uint64), EvictedFIN: c.EvictedFIN, ExpiredStale: c.ExpiredStale,
 			ExpiredFIN: c.ExpiredFIN, Resets: c.Resets, Entries: c.Entries}
-		for r := range fastpath.NumDropReasons {
-			if c.Drops[r] != 0 {
-				cs.Drops[r.String()] = c.Drops[r]
+		for reason := range fastpath.NumDropReasons {
+			if c.Drops[reason] != 0 {
+				cs.Drops[reason.String()] = c.Drops[reason]
 			}
 		}
 		st.Cores = append(st.Cores, cs)
@@ -75,8 +119,8 @@ func (g *Gateway) Counters() Counters {
 		for _, svc := range cl.Services {
 			for _, srv := range svc.Servers {
 				ss := ServerCounters{ID: fastpath.ServerID(id), VIP: cl.VIP, Service: svc.Name, Server: srv.Name, IP: srv.IP}
-				for _, w := range g.workers {
-					ss.ServerCounters.Add(&w.core.Servers[id])
+				for _, r := range readings {
+					ss.ServerCounters.Add(&r.servers[id])
 				}
 				st.Servers = append(st.Servers, ss)
 				id++
@@ -130,10 +174,16 @@ func sortedKeys(m map[string]uint64) []string {
 	return keys
 }
 
+// WriteJSON writes the counters to path atomically (a temporary file
+// renamed over it), so a reader never sees half a file.
 func (st *Counters) WriteJSON(path string) error {
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }

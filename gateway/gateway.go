@@ -151,7 +151,12 @@ func (g *Gateway) newWorker(i, cpu int, snap *fastpath.Snapshot, ports []uint16)
 		return nil, err
 	}
 	g.frees = append(g.frees, burst.Free)
-	return &worker{cpu: cpu, queue: uint16(i), ports: ports, core: core, burst: burst,
+	mb, err := newMailbox(fmt.Sprintf("vec_mailbox_%d", i))
+	if err != nil {
+		return nil, err
+	}
+	g.frees = append(g.frees, mb.ring.Free)
+	return &worker{cpu: cpu, queue: uint16(i), ports: ports, core: core, burst: burst, mailbox: mb,
 		stopWhenIdle: g.rt.RunUntilInputExhausted}, nil
 }
 

@@ -33,6 +33,7 @@ type worker struct {
 
 	stopWhenIdle bool
 	stop         atomic.Bool
+	mailbox      *mailbox
 
 	// prepare, when set, sees every received burst before the fastpath
 	// does. Only the benchmark sets it, to write fresh packets into the
@@ -64,6 +65,7 @@ func (w *worker) poll() {
 			got += w.pollPort(port)
 		}
 		w.core.Reap()
+		w.serveMailbox()
 		if !w.stopWhenIdle {
 			continue
 		}
