@@ -55,6 +55,10 @@ type Config struct {
 	// answered like those for the VIPs. Optional (the zero Addr disables it).
 	GatewayIP netip.Addr
 	Services  []ServiceConfig
+	// Neighbors holds the MACs learned by ARP for servers configured
+	// without one; required when any server's MAC is zero. The same table
+	// is passed to every snapshot.
+	Neighbors *Neighbors
 }
 
 // ServiceConfig is one entry of a cluster's port table (patent Fig. 8).
@@ -76,8 +80,14 @@ type ServiceConfig struct {
 
 // ServerConfig is one server of a service (a node-table row).
 type ServerConfig struct {
-	ID     ServerID
-	IP     netip.Addr // IPv4
+	ID ServerID
+	IP netip.Addr // IPv4
+	// MAC is the server's address; all zero means "resolve IP by ARP"
+	// (Config.Neighbors).
 	MAC    [6]byte
 	Weight int // 0 quiesces the server: no new connections
+	// Resolved tells, for a server resolved by ARP, that it has answered
+	// recently; until then it gets no new connections. The control plane
+	// sets it from Neighbors and compiles a new snapshot when it changes.
+	Resolved bool
 }

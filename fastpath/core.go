@@ -134,7 +134,7 @@ func (c *Core) processChunk(pkts [][]byte, verdicts []Verdict) {
 	// Pass 1: parse, classify, hash, and prefetch every flow's home slot so
 	// the cache misses of the whole burst overlap.
 	for i, p := range pkts {
-		v := c.classify(p, &c.meta[i])
+		v := c.classify(p, &c.meta[i], now)
 		verdicts[i] = v
 		if v == isFlow {
 			prefetch(c.table.slot(c.meta[i].home))
@@ -161,7 +161,7 @@ func (c *Core) processChunk(pkts [][]byte, verdicts []Verdict) {
 // classify parses one frame. It returns isFlow (and fills m) for a packet of
 // a configured service, VerdictReply for an ARP request it answered in
 // place, or a drop verdict.
-func (c *Core) classify(p []byte, m *packetMeta) Verdict {
+func (c *Core) classify(p []byte, m *packetMeta, now int64) Verdict {
 	eth := Ethernet(p)
 	if !eth.IsValid() {
 		return DropVerdict(DropMalformedEthernet)
@@ -174,7 +174,7 @@ func (c *Core) classify(p []byte, m *packetMeta) Verdict {
 	}
 	switch eth.Type() {
 	case EtherTypeARP:
-		return c.answerARP(eth)
+		return c.handleARP(eth, now)
 	case EtherTypeIPv4:
 		if !toUs {
 			return DropVerdict(DropNotOurMAC)
@@ -256,6 +256,9 @@ func (c *Core) handleFlow(p []byte, m *packetMeta, now int64) Verdict {
 		return DropVerdict(DropNonSYNMiss)
 	}
 	if svc.maxWeight == 0 {
+		if svc.unresolved {
+			return DropVerdict(DropServerUnresolved)
+		}
 		return DropVerdict(DropNoServer)
 	}
 	if t.Full() {
@@ -304,7 +307,11 @@ func (c *Core) existing(p []byte, slot int, flags uint8, now int64) Verdict {
 // forward rewrites the frame for direct server return: destination MAC = the
 // server's, source MAC = the gateway's, nothing else.
 func (c *Core) forward(p []byte, server ServerID) Verdict {
-	copy(p[0:6], c.snap.serverMAC[server][:])
+	if slot := c.snap.serverNeighbor[server]; slot >= 0 {
+		c.snap.neighbors.macOf(int(slot), p[0:6])
+	} else {
+		copy(p[0:6], c.snap.serverMAC[server][:])
+	}
 	copy(p[6:12], c.snap.gatewayMAC[:])
 	sc := &c.Servers[server]
 	sc.Packets++
@@ -394,14 +401,21 @@ func (c *Core) reapSlots(now int64, n int) int {
 	return removed
 }
 
-// answerARP turns an ARP request for a VIP or the gateway's address into
-// the reply, in place.
-func (c *Core) answerARP(eth Ethernet) Verdict {
+// handleARP learns the MAC of a server resolved by ARP from any ARP packet
+// it sends, and turns an ARP request for a VIP or the gateway's address
+// into the reply, in place.
+func (c *Core) handleARP(eth Ethernet, now int64) Verdict {
 	a := ARP(eth.Payload())
 	if !a.IsValid() {
 		return DropVerdict(DropMalformedARP)
 	}
 	target := a.TargetIP()
+	if slot, ok := c.snap.neighborByIP[a.SenderIP()]; ok && a.SenderIP() != target {
+		c.snap.neighbors.learn(slot, a.SenderMAC(), now)
+		if a.Op() == ARPReply {
+			return DropVerdict(DropARPLearned)
+		}
+	}
 	if a.Op() != ARPRequest || a.SenderIP() == target {
 		return DropVerdict(DropARPIgnored) // replies and gratuitous ARP
 	}

@@ -25,6 +25,8 @@ const (
 	DropTCPBadDataOffset                     // data offset < 5 or past the segment
 	DropUDPTruncated                         // fewer than 8 bytes of UDP header
 	DropUDPBadLength                         // UDP length < 8 or past the datagram
+	DropServerUnresolved                     // new connection while the servers that could take it have not answered ARP
+	DropARPLearned                           // an ARP reply from a server, consumed to learn its MAC
 	NumDropReasons
 )
 
@@ -48,6 +50,8 @@ var dropReasonNames = [NumDropReasons]string{
 	DropTCPBadDataOffset:   "tcp_bad_data_offset",
 	DropUDPTruncated:       "udp_truncated",
 	DropUDPBadLength:       "udp_bad_length",
+	DropServerUnresolved:   "server_unresolved",
+	DropARPLearned:         "arp_learned",
 }
 
 // String returns the reason's snake_case name, as used in metrics and logs.

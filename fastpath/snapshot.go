@@ -2,6 +2,7 @@ package fastpath
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net/netip"
 )
@@ -24,7 +25,15 @@ type Snapshot struct {
 
 	services  []service           // dense, in Config order
 	byID      [MaxServices]int16  // ServiceID → services index, -1 if absent
-	serverMAC [MaxServers][6]byte // ServerID → MAC
+	serverMAC [MaxServers][6]byte // ServerID → MAC, for servers with a static MAC
+
+	// Servers resolved by ARP: their Neighbors slot (-1 for a static MAC),
+	// the distinct slots to ask for, and the slot of each address.
+	gatewayIP      uint32
+	neighbors      *Neighbors
+	serverNeighbor [MaxServers]int32
+	neighborSlots  []int
+	neighborByIP   map[uint32]int
 }
 
 type serviceSlot struct {
@@ -40,8 +49,11 @@ type service struct {
 	staleTimeout int64 // ns
 	finTimeout   int64 // ns
 	servers      []ServerID
-	weights      []uint8 // clamped to the weight bound
+	weights      []uint8 // clamped to the weight bound; 0 for an unresolved server
 	maxWeight    int
+	// unresolved: some server would take connections but has not answered
+	// ARP yet, so an all-zero maxWeight is counted as server_unresolved.
+	unresolved bool
 }
 
 // serviceKey packs (VIP, port, protocol) into one integer.
@@ -103,9 +115,14 @@ func NewSnapshot(cfg *Config) (*Snapshot, error) {
 		gatewayMACLo: binary.BigEndian.Uint16(cfg.GatewayMAC[4:6]),
 		arpTargets:   make(map[uint32]struct{}),
 		services:     make([]service, 0, len(cfg.Services)),
+		neighbors:    cfg.Neighbors,
+		neighborByIP: make(map[uint32]int),
 	}
 	for i := range s.byID {
 		s.byID[i] = -1
+	}
+	for i := range s.serverNeighbor {
+		s.serverNeighbor[i] = -1
 	}
 	if cfg.GatewayIP.IsValid() {
 		ip, err := ipv4(cfg.GatewayIP, "gateway IP")
@@ -113,6 +130,7 @@ func NewSnapshot(cfg *Config) (*Snapshot, error) {
 			return nil, err
 		}
 		s.arpTargets[ip] = struct{}{}
+		s.gatewayIP = ip
 	}
 	if len(cfg.Services) > MaxServices {
 		return nil, fmt.Errorf("%d services exceed the limit of %d", len(cfg.Services), MaxServices)
@@ -135,7 +153,9 @@ func NewSnapshot(cfg *Config) (*Snapshot, error) {
 		s.services = append(s.services, svc)
 		s.arpTargets[uint32(svc.key>>24)] = struct{}{}
 		for _, srv := range sc.Servers {
-			s.serverMAC[srv.ID] = srv.MAC
+			if err := s.placeServer(&srv); err != nil {
+				return nil, fmt.Errorf("service %d: server %d: %w", sc.ID, srv.ID, err)
+			}
 		}
 	}
 	size := 2
@@ -153,6 +173,32 @@ func NewSnapshot(cfg *Config) (*Snapshot, error) {
 		s.lookup[j] = serviceSlot{key: key, index: uint16(i + 1)}
 	}
 	return s, nil
+}
+
+// placeServer records where a server's MAC comes from: the configuration,
+// or the Neighbors table when the configuration has none.
+func (s *Snapshot) placeServer(srv *ServerConfig) error {
+	if srv.MAC != ([6]byte{}) {
+		s.serverMAC[srv.ID] = srv.MAC
+		return nil
+	}
+	if s.neighbors == nil || s.gatewayIP == 0 {
+		return errors.New("no MAC, and no neighbor table and gateway address to resolve one by ARP")
+	}
+	ip, err := ipv4(srv.IP, "IP")
+	if err != nil {
+		return err
+	}
+	slot, err := s.neighbors.slot(ip)
+	if err != nil {
+		return err
+	}
+	s.serverNeighbor[srv.ID] = int32(slot)
+	if _, seen := s.neighborByIP[ip]; !seen {
+		s.neighborByIP[ip] = slot
+		s.neighborSlots = append(s.neighborSlots, slot)
+	}
+	return nil
 }
 
 func protoName(p uint8) string {
@@ -217,6 +263,9 @@ func compileService(sc *ServiceConfig, serverSeen map[ServerID]bool) (service, e
 			return service{}, fmt.Errorf("%s: server %d: negative weight %d", name, srv.ID, srv.Weight)
 		}
 		w := min(srv.Weight, bound)
+		if srv.MAC == ([6]byte{}) && !srv.Resolved && w > 0 {
+			w, svc.unresolved = 0, true
+		}
 		svc.servers[i] = srv.ID
 		svc.weights[i] = uint8(w)
 		svc.maxWeight = max(svc.maxWeight, w)

@@ -63,7 +63,7 @@ func TestWRRAllZeroPicksNothing(t *testing.T) {
 func TestWRRWeightBoundClamps(t *testing.T) {
 	cfg := &Config{Services: []ServiceConfig{{
 		ID: 0, VIP: netip.MustParseAddr("10.0.0.100"), Proto: ProtoTCP, Port: 80, WeightBound: 4,
-		Servers: []ServerConfig{{ID: 0, Weight: 10}, {ID: 1, Weight: 2}},
+		Servers: []ServerConfig{{ID: 0, MAC: serverMAC(0), Weight: 10}, {ID: 1, MAC: serverMAC(1), Weight: 2}},
 	}}}
 	snap, err := NewSnapshot(cfg)
 	if err != nil {

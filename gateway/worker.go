@@ -35,6 +35,13 @@ type worker struct {
 	stop         atomic.Bool
 	mailbox      *mailbox
 
+	// probe, pool and clock are set on the worker that sends the ARP
+	// requests for servers configured without a MAC.
+	probe     *dpdk.Burst
+	pool      *dpdk.Mempool
+	clock     fastpath.Clock
+	nextProbe int64
+
 	// prepare, when set, sees every received burst before the fastpath
 	// does. Only the benchmark sets it, to write fresh packets into the
 	// buffers net_null hands out, as a NIC would.
@@ -59,13 +66,16 @@ func (w *worker) run(started chan<- error, done chan<- struct{}) {
 
 func (w *worker) poll() {
 	lastRx := time.Now()
-	for idle := 0; !w.stop.Load(); {
+	for idle, iter := 0, 0; !w.stop.Load(); iter++ {
 		got := 0
 		for _, port := range w.ports {
 			got += w.pollPort(port)
 		}
 		w.core.Reap()
 		w.serveMailbox()
+		if w.probe != nil && iter%1024 == 0 {
+			w.sendARPRequests()
+		}
 		if !w.stopWhenIdle {
 			continue
 		}
@@ -109,4 +119,29 @@ func (w *worker) pollPort(port uint16) int {
 	w.burst.SendKept(port, w.queue)
 	w.txFull += uint64(w.burst.TxFull())
 	return n
+}
+
+// sendARPRequests asks, once per probe interval, every server given by IP
+// alone that is unresolved or due for a refresh, on every port.
+func (w *worker) sendARPRequests() {
+	now := w.clock.Now()
+	if now < w.nextProbe {
+		return
+	}
+	w.nextProbe = now + int64(fastpath.NeighborProbeInterval)
+	snap := w.core.Snapshot()
+	for _, port := range w.ports {
+		if err := w.probe.Alloc(w.pool, burstSize, fastpath.ARPRequestLen); err != nil {
+			return // no buffers now: the next interval tries again
+		}
+		n := snap.WriteARPRequests(w.probe.Packets(), now)
+		keep := w.probe.Keep()
+		for i := range keep {
+			keep[i] = 0
+			if i < n {
+				keep[i] = 1
+			}
+		}
+		w.probe.SendKept(port, w.queue)
+	}
 }

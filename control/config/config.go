@@ -97,9 +97,10 @@ type Service struct {
 type Server struct {
 	Name string `mapstructure:"name"`
 	IP   string `mapstructure:"ip"`
-	// MAC is the server's MAC address on the gateway's network. It will be
-	// optional once the gateway resolves servers by ARP; for now it is
-	// required.
+	// MAC is the server's MAC address on the gateway's network. Left out,
+	// the gateway resolves it by ARP (asking from gateway.ip, which is then
+	// required) and refreshes it; until the server answers it gets no new
+	// connections.
 	MAC string `mapstructure:"mac"`
 	// Weight is required: 0 quiesces the server (no new connections),
 	// otherwise it is the server's share of new connections, up to the

@@ -423,8 +423,8 @@ func TestRejections(t *testing.T) {
 			wantField: "clusters[0].services[0].servers[0].ip", wantMsg: "10.10.0.200 is a VIP"},
 		{name: "server ip is the gateway", mutate: func(c *Config) { srv(c).IP = "10.10.0.1" },
 			wantField: "clusters[0].services[0].servers[0].ip", wantMsg: "10.10.0.1 is gateway.ip"},
-		{name: "missing server mac", mutate: func(c *Config) { srv(c).MAC = "" },
-			wantField: "clusters[0].services[0].servers[0].mac", wantMsg: "mac is required (ARP resolution not implemented yet)"},
+		{name: "server mac to resolve without gateway ip", mutate: func(c *Config) { srv(c).MAC = ""; c.Gateway.IP = "" },
+			wantField: "clusters[0].services[0].servers[0].mac", wantMsg: "no mac given, and resolving it by ARP needs gateway.ip"},
 		{name: "malformed server mac", mutate: func(c *Config) { srv(c).MAC = "02:00:00:00:00:1g" },
 			wantField: "clusters[0].services[0].servers[0].mac", wantMsg: `"02:00:00:00:00:1g" is not a MAC address`},
 		{name: "EUI-64 server mac", mutate: func(c *Config) { srv(c).MAC = "02:00:00:00:00:00:00:11" },
@@ -494,7 +494,7 @@ func TestAllProblemsReported(t *testing.T) {
 	cfg.Ports = nil
 	cfg.Workers.Cores = []int{1, 1}
 	cfg.Clusters[0].Services[0].Servers[1].Weight = new(11)
-	cfg.Clusters[0].Services[1].Servers[0].MAC = ""
+	cfg.Clusters[0].Services[1].Servers[0].MAC = "02:00:00:00:00:1g"
 	cfg.Clusters[1].VIP = "10.10.0.100"
 	err := cfg.Validate()
 	var ce *Error
@@ -505,7 +505,7 @@ func TestAllProblemsReported(t *testing.T) {
 		"ports: at least one port is required",
 		"workers.cores[1]: core 1 is already workers.cores[0]",
 		"clusters[0].services[0].servers[1].weight: 11 is above weight_bound 10",
-		"clusters[0].services[1].servers[0].mac: mac is required (ARP resolution not implemented yet)",
+		"clusters[0].services[1].servers[0].mac: \"02:00:00:00:00:1g\" is not a MAC address (write e.g. 02:00:00:00:00:11)",
 		"clusters[1].vip: 10.10.0.100 is already the VIP of clusters[0]",
 	}
 	var got []string
@@ -602,5 +602,19 @@ func TestWorkerOnControlCoreIsReported(t *testing.T) {
 	cfg.Workers.Cores = []int{cfg.Workers.ControlCore + 1}
 	if rt, _ = cfg.Runtime(); rt.ControlSharesWorkerCore {
 		t.Fatal("shared control core reported without one")
+	}
+}
+
+// A server without a MAC is resolved by ARP: valid with gateway.ip, and
+// it reaches the fastpath with a zero MAC.
+func TestServerWithoutMACIsResolvedByARP(t *testing.T) {
+	cfg := parseFull(t)
+	cfg.Clusters[0].Services[0].Servers[0].MAC = ""
+	fc, err := cfg.Fastpath([6]byte{2, 0, 0, 0, 0, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mac := fc.Services[0].Servers[0].MAC; mac != ([6]byte{}) {
+		t.Fatalf("server MAC %x, want zero (resolve by ARP)", mac)
 	}
 }

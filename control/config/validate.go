@@ -380,7 +380,10 @@ func (c *Config) compileClusters(ps *problems, gatewayIP netip.Addr, gatewayMAC 
 				}
 
 				if sv.MAC == "" {
-					ps.add(field(vpath, "mac"), "mac is required (ARP resolution not implemented yet)")
+					// Resolved by ARP from gateway.ip.
+					if !gatewayIP.IsValid() {
+						ps.add(field(vpath, "mac"), "no mac given, and resolving it by ARP needs gateway.ip")
+					}
 				} else if mac, ok := parseMAC(ps, field(vpath, "mac"), sv.MAC); ok {
 					server.MAC = mac
 					if hasGatewayMAC && mac == gatewayMAC {

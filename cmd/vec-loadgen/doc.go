@@ -1,0 +1,19 @@
+// Command vec-loadgen is the test client run in the client namespace of the
+// test cluster (scripts/netns.sh) against vec-backend, through the gateway's
+// VIP or straight to a server's address:
+//
+//	-mode http      -n 2000 -c 32: one fresh TCP connection per request
+//	                (Connection: close), counts replies per server
+//	-mode download  -parallel 50 -size 20000000: checks every body's SHA-256
+//	                against the deterministic stream
+//	-mode udp       -n 1000 -flows 50: datagrams from several source ports,
+//	                records which server answered each flow
+//	-mode stray     ACK+PSH segments of a connection that does not exist, sent
+//	                with a raw socket; reports whether anything came back
+//
+// Requests are spread round-robin over -sources (default: every non-loopback
+// IPv4 address of the namespace). Every run is bounded by -n and -timeout.
+// -json prints a traffic.Report. Exit status: 0 every check held, 1 some
+// check failed (the report says which; for stray, an answer is a failure),
+// 2 bad usage or setup.
+package main

@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"vec/e2e"
+	"vec/e2e/traffic"
+)
+
+var loopback = netip.MustParseAddr("127.0.0.1")
+
+func testConfig(t *testing.T, mode, target string, extra ...string) config {
+	t.Helper()
+	args := append([]string{"-mode", mode, "-target", target, "-sources", "127.0.0.1"}, extra...)
+	cfg, _, err := parseFlags(args, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func runOK(t *testing.T, cfg config) *traffic.Report {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.timeout)
+	defer cancel()
+	rep, err := run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+// twoServers answers "/" as s1 and s2 alternately, and /bytes with the
+// stream for seed+corruptSeed (0: the right one).
+func twoServers(t *testing.T, corruptSeed uint64) string {
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := fmt.Sprintf("s%d", 1+n.Add(1)%2)
+		w.Header().Set(traffic.ServerHeader, name)
+		if r.URL.Path == traffic.BytesPath {
+			size, _ := strconv.ParseInt(r.URL.Query().Get("n"), 10, 64)
+			seed, _ := strconv.ParseUint(r.URL.Query().Get("seed"), 10, 64)
+			io.CopyN(w, traffic.NewStream(seed+corruptSeed), size)
+			return
+		}
+		io.WriteString(w, traffic.HTTPBody(name))
+	}))
+	t.Cleanup(srv.Close)
+	return srv.Listener.Addr().String()
+}
+
+func TestHTTPCountsPerServer(t *testing.T) {
+	target := twoServers(t, 0)
+	rep := runOK(t, testConfig(t, "http", target, "-n", "40", "-c", "4"))
+	h := rep.HTTP
+	if !rep.Passed() || h.OK != 40 || h.PerServer["s1"] != 20 || h.PerServer["s2"] != 20 || h.PerSource["127.0.0.1"] != 40 {
+		t.Fatalf("%+v %v", h, rep.Failures)
+	}
+}
+
+func TestHTTPReportsBadRepliesAndRefusals(t *testing.T) {
+	liar := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(traffic.ServerHeader, "s1")
+		io.WriteString(w, "s2\n") // body and header disagree
+	}))
+	defer liar.Close()
+	rep := runOK(t, testConfig(t, "http", liar.Listener.Addr().String(), "-n", "5", "-c", "2"))
+	if rep.Passed() || rep.HTTP.Failed != 5 || rep.HTTP.Errors.ByClass["bad-reply"] != 5 {
+		t.Fatalf("%+v", rep.HTTP)
+	}
+
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	ln.Close()
+	rep = runOK(t, testConfig(t, "http", closed, "-n", "3", "-c", "1"))
+	if rep.Passed() || rep.HTTP.Errors.ByClass["refused"] != 3 {
+		t.Fatalf("%+v", rep.HTTP)
+	}
+}
+
+func TestHTTPIsBoundedByTimeout(t *testing.T) {
+	hang := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-hang }))
+	defer srv.Close()
+	defer close(hang)
+	start := time.Now()
+	rep := runOK(t, testConfig(t, "http", srv.Listener.Addr().String(), "-n", "1000", "-c", "2", "-timeout", "300ms"))
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("run took %v despite -timeout 300ms", d)
+	}
+	if rep.Passed() || !rep.TimedOut || rep.HTTP.NotRun == 0 {
+		t.Fatalf("%+v %+v", rep, rep.HTTP)
+	}
+}
+
+func TestDownloadChecksSHA256(t *testing.T) {
+	rep := runOK(t, testConfig(t, "download", twoServers(t, 0), "-parallel", "4", "-size", "300001", "-seed", "5"))
+	if d := rep.Download; !rep.Passed() || d.OK != 4 || d.Bytes != 4*300001 || d.PerServer["s1"]+d.PerServer["s2"] != 4 {
+		t.Fatalf("%+v %v", d, rep.Failures)
+	}
+	rep = runOK(t, testConfig(t, "download", twoServers(t, 1), "-parallel", "3", "-size", "300001", "-seed", "5"))
+	if d := rep.Download; rep.Passed() || d.Mismatches != 3 || d.OK != 0 {
+		t.Fatalf("wrong stream not caught: %+v", d)
+	}
+}
+
+// udpEcho answers like vec-backend; name picks the server name per datagram.
+func udpEcho(t *testing.T, name func(i int) string, replyFrom *net.UDPConn) string {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: loopback.AsSlice()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	out := c
+	if replyFrom != nil {
+		out = replyFrom
+	}
+	go func() {
+		buf := make([]byte, 2048)
+		for i := 0; ; i++ {
+			n, from, err := c.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			out.WriteToUDP(traffic.UDPReply(name(i), buf[:n]), from)
+		}
+	}()
+	return c.LocalAddr().String()
+}
+
+func TestUDPFlowsAndTheirServers(t *testing.T) {
+	target := udpEcho(t, func(int) string { return "s1" }, nil)
+	rep := runOK(t, testConfig(t, "udp", target, "-n", "40", "-flows", "8"))
+	u := rep.UDP
+	if !rep.Passed() || u.Sent != 40 || u.Received != 40 || u.PerServer["s1"] != 8 || len(u.FlowList) != 8 {
+		t.Fatalf("%+v %v", u, rep.Failures)
+	}
+
+	// Alternating answers split every flow.
+	target = udpEcho(t, func(i int) string { return fmt.Sprintf("s%d", 1+i%2) }, nil)
+	rep = runOK(t, testConfig(t, "udp", target, "-n", "4", "-flows", "1"))
+	if rep.Passed() || rep.UDP.SplitFlows != 1 {
+		t.Fatalf("split flow not caught: %+v", rep.UDP)
+	}
+
+	// Echoes from another socket, as a DSR server without IP_PKTINFO would
+	// send them from its own address.
+	other, err := net.ListenUDP("udp4", &net.UDPAddr{IP: loopback.AsSlice()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	target = udpEcho(t, func(int) string { return "s1" }, other)
+	rep = runOK(t, testConfig(t, "udp", target, "-n", "3", "-flows", "1"))
+	if rep.Passed() || rep.UDP.WrongSource != 3 {
+		t.Fatalf("wrong source not caught: %+v", rep.UDP)
+	}
+
+	// Nobody listening: every datagram lost, the run still bounded.
+	ln, _ := net.ListenUDP("udp4", &net.UDPAddr{IP: loopback.AsSlice()})
+	silent := ln.LocalAddr().String()
+	defer ln.Close()
+	rep = runOK(t, testConfig(t, "udp", silent, "-n", "2", "-flows", "2", "-reply-wait", "100ms"))
+	if rep.Passed() || rep.UDP.Lost != 2 {
+		t.Fatalf("loss not counted: %+v", rep.UDP)
+	}
+}
+
+func TestTCPSegmentChecksum(t *testing.T) {
+	src, dst := netip.MustParseAddr("10.99.0.21"), netip.MustParseAddr("10.99.0.100")
+	seg := tcpSegment(src, dst, 40000, 80, 1, 2, tcpACK|tcpPSH, []byte("odd"))
+	// Summing the pseudo-header and the segment, checksum included, gives
+	// 0xffff, i.e. checksum() of it is 0.
+	s, d := src.As4(), dst.As4()
+	all := append(append(append(append([]byte{}, s[:]...), d[:]...), 0, 6), byte(len(seg)>>8), byte(len(seg)))
+	all = append(all, seg...)
+	if c := checksum(all); c != 0 {
+		t.Fatalf("segment does not verify: residue %#04x", c)
+	}
+	if binary.BigEndian.Uint16(seg[0:2]) != 40000 || seg[13] != tcpACK|tcpPSH || seg[12]>>4 != 5 {
+		t.Fatalf("header % x", seg[:20])
+	}
+	if flagString(tcpRST|tcpACK) != "RST|ACK" {
+		t.Fatal(flagString(tcpRST | tcpACK))
+	}
+}
+
+func TestStrayOnLoopback(t *testing.T) {
+	if os.Geteuid() != 0 {
+		e2e.SkipOrFail(t, "stray mode needs a raw socket (root)")
+	}
+	// A closed port answers a stray segment with RST; a port whose
+	// segments are dropped answers nothing.
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	ln.Close()
+	rep := runOK(t, testConfig(t, "stray", closed, "-n", "2", "-reply-wait", "300ms"))
+	if rep.Passed() || !rep.Stray.Answered || rep.Stray.Sent != 2 || rep.Stray.Replies[0].Flags != "RST|ACK" && rep.Stray.Replies[0].Flags != "RST" {
+		t.Fatalf("%+v", rep.Stray)
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	cfg, _, err := parseFlags([]string{"-mode", "udp", "-sources", "10.99.0.21,10.99.0.22"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.target.String() != "10.99.0.100:5353" || cfg.n != 1000 || len(cfg.sources) != 2 {
+		t.Fatalf("%+v", cfg)
+	}
+	for _, bad := range [][]string{
+		{"-mode", "nope"},
+		{"-target", "::1"},
+		{"-target", "example.org"},
+		{"-sources", "x"},
+		{"-mode", "udp", "-n", "3", "-flows", "4", "-sources", "10.0.0.1"},
+		{"-n", "-1", "-sources", "10.0.0.1"},
+		{"-timeout", "0s", "-sources", "10.0.0.1"},
+		{"extra", "-sources", "10.0.0.1"},
+	} {
+		if _, _, err := parseFlags(bad, io.Discard); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+}

@@ -1,0 +1,145 @@
+package dpdk
+
+/*
+#include <errno.h>
+#include "vecdpdk.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"math"
+	"syscall"
+	"unsafe"
+)
+
+// Burst is a batch of mbufs for one RX or TX call. It owns C memory: the
+// mbuf pointers, each packet's data pointer and length, and a keep
+// (verdict) byte per packet. Go reads and writes these directly, so each
+// Rx and each send is exactly one cgo call whatever the number of packets.
+//
+// A Burst holds at most Size mbufs between an Rx (or Alloc) and the next
+// send; Rx and Alloc free whatever it still holds first, so nothing leaks.
+// A Burst is not safe for concurrent use; give each worker its own.
+type Burst struct {
+	c    *C.struct_vec_burst
+	n    int
+	data []unsafe.Pointer // C array: data pointer of each held mbuf
+	lens []uint16         // C array: data length of each held mbuf
+	keep []byte           // C array: verdicts
+	pkts [][]byte         // Go array of views, rebuilt by Packets
+}
+
+// NewBurst allocates a burst of up to size packets (1 .. 65535; 32 is the
+// usual choice) in hugepage memory.
+func NewBurst(size int) (*Burst, error) {
+	if size < 1 || size > math.MaxUint16 {
+		return nil, fmt.Errorf("dpdk.NewBurst: size %d out of range 1..%d", size, math.MaxUint16)
+	}
+	c := C.vec_burst_new(C.uint16_t(size))
+	if c == nil {
+		return nil, &Error{Op: fmt.Sprintf("rte_zmalloc(burst of %d)", size), Errno: int(syscall.ENOMEM)}
+	}
+	return &Burst{
+		c:    c,
+		data: unsafe.Slice((*unsafe.Pointer)(unsafe.Pointer(c.data)), size),
+		lens: unsafe.Slice((*uint16)(unsafe.Pointer(c.len)), size),
+		keep: unsafe.Slice((*byte)(unsafe.Pointer(c.keep)), size),
+		pkts: make([][]byte, size),
+	}, nil
+}
+
+// Size returns the most packets the burst holds.
+func (b *Burst) Size() int { return len(b.pkts) }
+
+// Len returns the number of packets the burst holds now.
+func (b *Burst) Len() int { return b.n }
+
+// Rx receives up to Size packets from port's RX queue (rte_eth_rx_burst)
+// and returns how many. It records each packet's data pointer and length
+// for Packets and clears every keep byte to 0.
+func (b *Burst) Rx(port, queue uint16) int {
+	b.n = int(C.vec_burst_rx(b.c, C.uint16_t(port), C.uint16_t(queue)))
+	return b.n
+}
+
+// Packets returns views of the held packets' data (first segment only;
+// the PMDs used here produce single-segment mbufs). Writing through them
+// changes the packets. The slice and the views are valid until the next
+// Rx, Alloc, send, Drop or Free. It allocates nothing.
+func (b *Burst) Packets() [][]byte {
+	for i := range b.n {
+		b.pkts[i] = unsafe.Slice((*byte)(b.data[i]), int(b.lens[i]))
+	}
+	return b.pkts[:b.n]
+}
+
+// Keep returns the verdict bytes of the held packets, in C memory: write 1
+// for a packet SendKept should transmit, 0 for one it should free. Rx and
+// Alloc set them all to 0.
+func (b *Burst) Keep() []byte { return b.keep[:b.n] }
+
+// SendKept transmits the packets whose keep byte is non-zero, in order, on
+// port's TX queue (rte_eth_tx_burst, retried a few times while the TX ring
+// is full), and frees the others and any kept packet that could not be
+// sent (TxFull says how many of those there were). One cgo call. The burst
+// is empty afterwards.
+func (b *Burst) SendKept(port, queue uint16) (sent, freed int) {
+	n := b.n
+	sent = int(C.vec_burst_send_kept(b.c, C.uint16_t(port), C.uint16_t(queue)))
+	b.n = 0
+	return sent, n - sent
+}
+
+// SendAll transmits every held packet on port's TX queue, frees those the
+// TX ring had no room for, and returns how many were sent. One cgo call.
+func (b *Burst) SendAll(port, queue uint16) int {
+	sent := int(C.vec_burst_send_all(b.c, C.uint16_t(port), C.uint16_t(queue)))
+	b.n = 0
+	return sent
+}
+
+// TxFull returns how many packets the last SendKept or SendAll meant to
+// transmit but freed because the TX ring stayed full.
+func (b *Burst) TxFull() int { return int(b.c.tx_full) }
+
+// Alloc replaces the burst's content with n new mbufs from pool
+// (rte_pktmbuf_alloc_bulk), each with length bytes of uninitialised data:
+// fill them through Packets, then send them.
+func (b *Burst) Alloc(pool *Mempool, n int, length int) error {
+	if pool == nil || pool.c == nil {
+		return fmt.Errorf("dpdk.Burst.Alloc: %w", errNilMempool)
+	}
+	if n < 0 || n > b.Size() {
+		return fmt.Errorf("dpdk.Burst.Alloc: %d packets, the burst holds %d", n, b.Size())
+	}
+	if length < 0 || length > math.MaxUint16 {
+		return fmt.Errorf("dpdk.Burst.Alloc: length %d out of range", length)
+	}
+	ret := C.vec_burst_alloc(b.c, pool.c, C.uint16_t(n), C.uint16_t(length))
+	b.n = int(b.c.n)
+	switch {
+	case ret == 0:
+		return nil
+	case -ret == C.EINVAL:
+		return callError(fmt.Sprintf("rte_pktmbuf_append(%d bytes)", length), ret)
+	default:
+		return callError(fmt.Sprintf("rte_pktmbuf_alloc_bulk(%q, %d)", pool.name, n), ret)
+	}
+}
+
+// Drop frees the held packets.
+func (b *Burst) Drop() {
+	C.vec_burst_drop(b.c)
+	b.n = 0
+}
+
+// Free frees the held packets and the burst's memory. Calling Free twice
+// is a no-op.
+func (b *Burst) Free() {
+	if b.c == nil {
+		return
+	}
+	C.vec_burst_free(b.c)
+	*b = Burst{}
+}

@@ -1,0 +1,106 @@
+package dpdk
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// Virtual devices the tests use; each test that opens a port owns one.
+var testVdevs = []string{
+	"net_ring0", // loopback round trip
+	"net_ring1", // SendKept
+	"net_ring2", // multiple queues, TX ring full
+	"net_null0", // plain null port
+	"net_null1", // allocation test
+	"net_null2", // benchmark
+	"net_null3", // RSS
+	"net_null4", // Close
+}
+
+var (
+	procsBeforeInit    int
+	affinityBeforeInit []int
+)
+
+func TestMain(m *testing.M) {
+	procsBeforeInit = runtime.GOMAXPROCS(0)
+	var err error
+	if affinityBeforeInit, err = ThreadAffinity(); err != nil {
+		fmt.Fprintln(os.Stderr, "dpdk tests:", err)
+		os.Exit(1)
+	}
+	// The main lcore is the first CPU the process may use (CPU 0 on the
+	// project's machines), so that a restricted cpuset does not fail EAL.
+	args := []string{"dpdk.test", "--in-memory", "--no-pci", "--no-telemetry", "-l", strconv.Itoa(affinityBeforeInit[0])}
+	for _, v := range testVdevs {
+		args = append(args, "--vdev="+v)
+	}
+	if err := Init(args); err != nil {
+		why := fmt.Sprintf("dpdk tests: EAL cannot initialise (%v); they need root and hugepages "+
+			"(echo 1024 > /proc/sys/vm/nr_hugepages, hugetlbfs on /dev/hugepages)", err)
+		if os.Getenv("CI") == "true" {
+			fmt.Fprintln(os.Stderr, why)
+			os.Exit(1)
+		}
+		fmt.Println(why, "- skipping")
+		os.Exit(0)
+	}
+	code := m.Run()
+	if err := Cleanup(); err != nil {
+		fmt.Fprintln(os.Stderr, "dpdk tests:", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// mainThreadCPUs reads the main thread's allowed CPUs from /proc, as
+// "0-1" or "0,2".
+func mainThreadCPUs(t *testing.T) string {
+	t.Helper()
+	status, err := os.ReadFile(fmt.Sprintf("/proc/self/task/%d/status", os.Getpid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(status)) {
+		if v, ok := strings.CutPrefix(line, "Cpus_allowed_list:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	t.Fatal("no Cpus_allowed_list in thread status")
+	return ""
+}
+
+func cpuListString(cpus []int) string {
+	var parts []string
+	for i := 0; i < len(cpus); {
+		j := i
+		for j+1 < len(cpus) && cpus[j+1] == cpus[j]+1 {
+			j++
+		}
+		if j == i {
+			parts = append(parts, fmt.Sprint(cpus[i]))
+		} else {
+			parts = append(parts, fmt.Sprintf("%d-%d", cpus[i], cpus[j]))
+		}
+		i = j + 1
+	}
+	return strings.Join(parts, ",")
+}
+
+func TestInitRestoresAffinityAndGOMAXPROCS(t *testing.T) {
+	if got := runtime.GOMAXPROCS(0); got != procsBeforeInit {
+		t.Errorf("GOMAXPROCS after Init = %d, before = %d", got, procsBeforeInit)
+	}
+	if got, want := mainThreadCPUs(t), cpuListString(affinityBeforeInit); got != want {
+		t.Errorf("main thread CPUs after Init = %q, before = %q", got, want)
+	}
+	if err := Init([]string{"again"}); err == nil {
+		t.Error("second Init from a test goroutine succeeded")
+	}
+}

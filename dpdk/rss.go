@@ -1,0 +1,98 @@
+package dpdk
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// DefaultRSSKey is the 40-byte Toeplitz key OpenPort programs when
+// PortConfig.RSSKey is nil: the key from Microsoft's RSS specification,
+// which is also the default of many NIC drivers. Pass DefaultRSSKey[:] to
+// ToeplitzHash.
+var DefaultRSSKey = [40]byte{
+	0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2,
+	0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3, 0x8f, 0xb0,
+	0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4,
+	0x77, 0xcb, 0x2d, 0xa3, 0x80, 0x30, 0xf2, 0x0c,
+	0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
+}
+
+// RSSRetaPeriod is the period of the redirection table that Port.Start
+// programs: reta[i] = (i % RSSRetaPeriod) % nqueues. Because it divides
+// every usual table size (64, 128, 512 ...), a packet's queue depends only
+// on the low 6 bits of its hash, whatever the device; for a power-of-two
+// queue count this is the same as the default table reta[i] = i % nqueues.
+const RSSRetaPeriod = 64
+
+// ToeplitzHash computes the Toeplitz hash of input under key, as NICs do
+// for RSS. key must be at least len(input)+4 bytes long (it panics
+// otherwise); the 40-byte keys cover inputs up to 36 bytes (IPv6 4-tuple).
+func ToeplitzHash(key, input []byte) uint32 {
+	if len(key) < len(input)+4 {
+		panic(fmt.Sprintf("dpdk.ToeplitzHash: %d-byte key too short for %d bytes of input", len(key), len(input)))
+	}
+	var hash uint32
+	// window holds key bits [p, p+32) while input bit p is looked at.
+	window := binary.BigEndian.Uint32(key)
+	for i, b := range input {
+		next := key[i+4]
+		for bit := 7; bit >= 0; bit-- {
+			if b&(1<<bit) != 0 {
+				hash ^= window
+			}
+			window = window<<1 | uint32(next>>bit)&1
+		}
+	}
+	return hash
+}
+
+// RSSInputIPv4 returns the RSS hash input of an IPv4 TCP or UDP packet as
+// DPDK and NICs build it: source address, destination address, source
+// port, destination port, all big-endian. Its first 8 bytes are the input
+// for IPv4 packets hashed on addresses only (other protocols, fragments).
+func RSSInputIPv4(src, dst [4]byte, srcPort, dstPort uint16) [12]byte {
+	var in [12]byte
+	copy(in[0:4], src[:])
+	copy(in[4:8], dst[:])
+	binary.BigEndian.PutUint16(in[8:10], srcPort)
+	binary.BigEndian.PutUint16(in[10:12], dstPort)
+	return in
+}
+
+// RSSHashIPv4 is the RSS hash of an IPv4 TCP or UDP packet with the given
+// 4-tuple (ports are hashed: RTE_ETH_RSS_TCP / RTE_ETH_RSS_UDP).
+func RSSHashIPv4(key []byte, src, dst [4]byte, srcPort, dstPort uint16) uint32 {
+	in := RSSInputIPv4(src, dst, srcPort, dstPort)
+	return ToeplitzHash(key, in[:])
+}
+
+// RSSQueue returns the RX queue out of nqueues that a packet with RSS hash
+// hash is delivered to by a port that Start configured (see RSSRetaPeriod).
+// Port.RSSQueue is the same for that port's queue count, and also right on
+// a device whose table is smaller than RSSRetaPeriod.
+func RSSQueue(hash uint32, nqueues int) int {
+	if nqueues <= 1 {
+		return 0
+	}
+	return int(hash&(RSSRetaPeriod-1)) % nqueues
+}
+
+// rssKeyFor returns the key OpenPort programs on a device with keys of
+// size bytes (0: the device takes no key and keeps its own, so nil is
+// returned and software hashes will not match it).
+func rssKeyFor(key []byte, size int) ([]byte, error) {
+	if key != nil {
+		if len(key) != size {
+			return nil, fmt.Errorf("RSS key of %d bytes, the device needs %d", len(key), size)
+		}
+		return key, nil
+	}
+	if size == 0 {
+		return nil, nil
+	}
+	out := make([]byte, size)
+	for i := range out {
+		out[i] = DefaultRSSKey[i%len(DefaultRSSKey)]
+	}
+	return out, nil
+}

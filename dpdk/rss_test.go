@@ -1,0 +1,86 @@
+package dpdk
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// Verification vectors from Microsoft's RSS specification ("Verifying the
+// RSS Hash Calculation") for its default key, which is DefaultRSSKey.
+var msRSSVectors = []struct {
+	src, dst         [4]byte
+	srcPort, dstPort uint16
+	ipv4, ipv4TCP    uint32
+}{
+	{[4]byte{66, 9, 149, 187}, [4]byte{161, 142, 100, 80}, 2794, 1766, 0x323e8fc2, 0x51ccc178},
+	{[4]byte{199, 92, 111, 2}, [4]byte{65, 69, 140, 83}, 14230, 4739, 0xd718262a, 0xc626b0ea},
+	{[4]byte{24, 19, 198, 95}, [4]byte{12, 22, 207, 184}, 12898, 38024, 0xd2d0a5de, 0x5c2b394a},
+	{[4]byte{38, 27, 205, 30}, [4]byte{209, 142, 163, 6}, 48228, 2217, 0x82989176, 0xafc7327f},
+	{[4]byte{153, 39, 163, 191}, [4]byte{202, 188, 127, 2}, 44251, 1303, 0x5d1809c5, 0x10e828a2},
+}
+
+func TestToeplitzKnownVectors(t *testing.T) {
+	for _, v := range msRSSVectors {
+		in := RSSInputIPv4(v.src, v.dst, v.srcPort, v.dstPort)
+		if got := ToeplitzHash(DefaultRSSKey[:], in[:8]); got != v.ipv4 {
+			t.Errorf("%v -> %v: IPv4 hash %#x, want %#x", v.src, v.dst, got, v.ipv4)
+		}
+		if got := RSSHashIPv4(DefaultRSSKey[:], v.src, v.dst, v.srcPort, v.dstPort); got != v.ipv4TCP {
+			t.Errorf("%v:%d -> %v:%d: TCP hash %#x, want %#x", v.src, v.srcPort, v.dst, v.dstPort, got, v.ipv4TCP)
+		}
+	}
+}
+
+func TestToeplitzMatchesDPDKSoftRSS(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var otherKey [40]byte
+	for i := range otherKey {
+		otherKey[i] = byte(rng.Uint32())
+	}
+	for _, key := range [][]byte{DefaultRSSKey[:], otherKey[:]} {
+		for i := range 200 {
+			var src, dst [4]byte
+			for j := range 4 {
+				src[j], dst[j] = byte(rng.Uint32()), byte(rng.Uint32())
+			}
+			sp, dp := uint16(rng.Uint32()), uint16(rng.Uint32())
+			if i == 0 { // edges: all zero and all ones
+				src, dst, sp, dp = [4]byte{}, [4]byte{}, 0, 0
+			} else if i == 1 {
+				src, dst, sp, dp = [4]byte{255, 255, 255, 255}, [4]byte{255, 255, 255, 255}, 0xffff, 0xffff
+			}
+			in := RSSInputIPv4(src, dst, sp, dp)
+			if got, want := RSSHashIPv4(key, src, dst, sp, dp), softRSSIPv4(key, src, dst, sp, dp, true); got != want {
+				t.Fatalf("%v:%d -> %v:%d: Go %#x, rte_softrss %#x", src, sp, dst, dp, got, want)
+			}
+			if got, want := ToeplitzHash(key, in[:8]), softRSSIPv4(key, src, dst, sp, dp, false); got != want {
+				t.Fatalf("%v -> %v (addresses only): Go %#x, rte_softrss %#x", src, dst, got, want)
+			}
+		}
+	}
+}
+
+func TestRSSQueue(t *testing.T) {
+	for _, nq := range []int{1, 2, 3, 4, 8} {
+		counts := make([]int, nq)
+		for h := range uint32(RSSRetaPeriod) {
+			q := RSSQueue(h|0xabcd00c0, nq) // only the low 6 bits matter
+			if q != int(h)%nq {
+				t.Fatalf("RSSQueue(%#x, %d) = %d", h, nq, q)
+			}
+			counts[q]++
+		}
+		for q, c := range counts {
+			if c < RSSRetaPeriod/nq {
+				t.Errorf("%d queues: queue %d gets %d of %d table entries", nq, q, c, RSSRetaPeriod)
+			}
+		}
+	}
+}
+
+func TestToeplitzDoesNotAllocate(t *testing.T) {
+	src, dst := [4]byte{10, 0, 0, 1}, [4]byte{10, 0, 0, 2}
+	if a := testing.AllocsPerRun(100, func() { RSSHashIPv4(DefaultRSSKey[:], src, dst, 1, 2) }); a != 0 {
+		t.Errorf("%v allocations per hash", a)
+	}
+}

@@ -1,0 +1,26 @@
+package dpdk
+
+/*
+#include "vecdpdk.h"
+*/
+import "C"
+
+import (
+	"encoding/binary"
+	"unsafe"
+)
+
+// softRSSIPv4 is DPDK's own software Toeplitz hash (rte_softrss) of an
+// IPv4 tuple: the reference the pure-Go ToeplitzHash is tested against.
+// l4 includes the ports. key must be at least 16 bytes.
+func softRSSIPv4(key []byte, src, dst [4]byte, srcPort, dstPort uint16, l4 bool) uint32 {
+	if len(key) < 16 {
+		panic("dpdk.softRSSIPv4: key shorter than 16 bytes")
+	}
+	withPorts := C.int(0)
+	if l4 {
+		withPorts = 1
+	}
+	return uint32(C.vec_softrss_ipv4(C.uint32_t(binary.BigEndian.Uint32(src[:])), C.uint32_t(binary.BigEndian.Uint32(dst[:])),
+		C.uint16_t(srcPort), C.uint16_t(dstPort), withPorts, (*C.uint8_t)(unsafe.Pointer(&key[0]))))
+}

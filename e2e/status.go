@@ -1,0 +1,181 @@
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// Status is the topology as `scripts/netns.sh status` reports it.
+type Status struct {
+	// State is "up", "partial" or "down"; only "up" fills the rest.
+	State    string
+	Subnet   netip.Prefix
+	BridgeNS string
+	Bridge   string
+	// VIPs are held by every server on lo; the first is the default one.
+	VIPs     []netip.Addr
+	Gateways []Gateway
+	Client   Client
+	Servers  []Server
+	// Raw holds every KEY=VALUE line as printed.
+	Raw map[string]string
+}
+
+// Gateway is one gateway namespace. Iface is the interface vecd drives with
+// net_af_packet (no kernel address, no kernel ARP); Addr is the address vecd
+// answers ARP for, configured in no kernel. The management interface is an
+// ordinary kernel interface for the control plane (advisors, agents, HA).
+type Gateway struct {
+	Index     int
+	NS        string
+	Iface     string
+	MAC       net.HardwareAddr
+	Addr      netip.Addr
+	MgmtIface string
+	MgmtMAC   net.HardwareAddr
+	MgmtAddr  netip.Addr
+}
+
+// Client is the client namespace and its source addresses.
+type Client struct {
+	NS    string
+	Iface string
+	MAC   net.HardwareAddr
+	Addrs []netip.Addr
+}
+
+// Server is one server namespace. Name ("s1", …) is what its vec-backend
+// reports when started by StartBackends.
+type Server struct {
+	Index int
+	Name  string
+	NS    string
+	Iface string
+	MAC   net.HardwareAddr
+	Addr  netip.Addr
+}
+
+// ParseStatus reads the KEY=VALUE output of `netns.sh status`.
+func ParseStatus(text string) (Status, error) {
+	st := Status{Raw: map[string]string{}}
+	sc := bufio.NewScanner(strings.NewReader(text))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			return st, fmt.Errorf("status line %q is not KEY=VALUE", line)
+		}
+		st.Raw[k] = v
+	}
+	p := statusParser{raw: st.Raw}
+	st.State = p.str("STATE")
+	if st.State != "up" {
+		// down or partial: nothing but the state to report.
+		return st, p.err
+	}
+	st.Subnet = p.prefix("SUBNET")
+	st.BridgeNS, st.Bridge = p.str("BRIDGE_NS"), p.str("BRIDGE")
+	st.VIPs = p.addrs("VIPS")
+	for k := 1; k <= p.int("GATEWAYS"); k++ {
+		pre := fmt.Sprintf("GW%d_", k)
+		st.Gateways = append(st.Gateways, Gateway{
+			Index: k, NS: p.str(pre + "NS"), Iface: p.str(pre + "IFACE"), MAC: p.mac(pre + "MAC"),
+			Addr: p.addr(pre + "ADDR"), MgmtIface: p.str(pre + "MGMT_IFACE"),
+			MgmtMAC: p.mac(pre + "MGMT_MAC"), MgmtAddr: p.addr(pre + "MGMT_ADDR"),
+		})
+	}
+	st.Client = Client{NS: p.str("CLIENT_NS"), Iface: p.str("CLIENT_IFACE"), MAC: p.mac("CLIENT_MAC"), Addrs: p.addrs("CLIENT_ADDRS")}
+	for i := 1; i <= p.int("SERVERS"); i++ {
+		pre := fmt.Sprintf("S%d_", i)
+		st.Servers = append(st.Servers, Server{
+			Index: i, Name: fmt.Sprintf("s%d", i), NS: p.str(pre + "NS"), Iface: p.str(pre + "IFACE"),
+			MAC: p.mac(pre + "MAC"), Addr: p.addr(pre + "ADDR"),
+		})
+	}
+	if p.err != nil {
+		return st, p.err
+	}
+	if len(st.VIPs) == 0 || len(st.Gateways) == 0 || len(st.Servers) == 0 || len(st.Client.Addrs) == 0 {
+		return st, fmt.Errorf("status %s lacks VIPs, gateways, servers or client addresses", st.State)
+	}
+	return st, nil
+}
+
+// statusParser keeps the first error so ParseStatus reads straight through.
+type statusParser struct {
+	raw map[string]string
+	err error
+}
+
+func (p *statusParser) fail(key, v, what string) {
+	if p.err == nil {
+		p.err = fmt.Errorf("status %s=%q: not %s", key, v, what)
+	}
+}
+
+func (p *statusParser) str(key string) string {
+	v, ok := p.raw[key]
+	if !ok && p.err == nil {
+		p.err = fmt.Errorf("status lacks %s", key)
+	}
+	return v
+}
+
+func (p *statusParser) int(key string) int {
+	v := p.str(key)
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		p.fail(key, v, "a number")
+	}
+	return n
+}
+
+func (p *statusParser) mac(key string) net.HardwareAddr {
+	v := p.str(key)
+	m, err := net.ParseMAC(v)
+	if err != nil {
+		p.fail(key, v, "a MAC address")
+	}
+	return m
+}
+
+func (p *statusParser) addr(key string) netip.Addr {
+	v := p.str(key)
+	a, err := netip.ParseAddr(v)
+	if err != nil {
+		p.fail(key, v, "an address")
+	}
+	return a
+}
+
+func (p *statusParser) prefix(key string) netip.Prefix {
+	v := p.str(key)
+	a, err := netip.ParsePrefix(v)
+	if err != nil {
+		p.fail(key, v, "a prefix")
+	}
+	return a
+}
+
+func (p *statusParser) addrs(key string) []netip.Addr {
+	v := p.str(key)
+	var out []netip.Addr
+	for _, f := range strings.Split(v, ",") {
+		if f == "" {
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			p.fail(key, v, "a list of addresses")
+		}
+		out = append(out, a)
+	}
+	return out
+}

@@ -1,0 +1,152 @@
+package fastpath
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ARP timing for servers configured without a MAC address.
+const (
+	// NeighborProbeInterval: an unresolved server is asked this often.
+	NeighborProbeInterval = time.Second
+	// NeighborRefreshInterval: a resolved server is asked again this often.
+	NeighborRefreshInterval = 30 * time.Second
+	// NeighborStaleAfter: a server that has not answered for this long is
+	// unresolved again (three missed refreshes): it gets no new connections,
+	// while its existing ones keep the last MAC it had.
+	NeighborStaleAfter = 3 * NeighborRefreshInterval
+)
+
+// Neighbors holds the MAC addresses of servers configured by IP alone, as
+// learned from their ARP replies. It is shared by every core and every
+// snapshot: whichever core receives a reply stores the MAC, every core
+// forwarding to the server reads it, all through atomics. Slots are handed
+// out by the control plane (Slot) and never reused.
+type Neighbors struct {
+	slots []neighborSlot
+
+	mu     sync.Mutex // control plane only
+	byIP   map[uint32]int
+	nextID int
+}
+
+type neighborSlot struct {
+	ip   uint32
+	mac  atomic.Uint64 // MAC in the low 48 bits; 0 = never resolved
+	seen atomic.Int64  // clock time of the last reply
+}
+
+// NewNeighbors makes a table for up to capacity server addresses.
+func NewNeighbors(capacity int) *Neighbors {
+	return &Neighbors{slots: make([]neighborSlot, capacity), byIP: make(map[uint32]int)}
+}
+
+// slot returns ip's slot, assigning one the first time.
+func (n *Neighbors) slot(ip uint32) (int, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if i, ok := n.byIP[ip]; ok {
+		return i, nil
+	}
+	if n.nextID == len(n.slots) {
+		return 0, fmt.Errorf("more than %d servers resolved by ARP", len(n.slots))
+	}
+	i := n.nextID
+	n.nextID++
+	n.slots[i].ip = ip
+	n.byIP[ip] = i
+	return i, nil
+}
+
+// learn records a reply from slot i's server.
+func (n *Neighbors) learn(i int, mac []byte, now int64) {
+	var v uint64
+	for _, b := range mac[:6] {
+		v = v<<8 | uint64(b)
+	}
+	s := &n.slots[i]
+	s.mac.Store(v)
+	s.seen.Store(now)
+}
+
+// macOf writes slot i's MAC into dst.
+func (n *Neighbors) macOf(i int, dst []byte) {
+	v := n.slots[i].mac.Load()
+	_ = dst[5]
+	dst[0], dst[1], dst[2] = byte(v>>40), byte(v>>32), byte(v>>24)
+	dst[3], dst[4], dst[5] = byte(v>>16), byte(v>>8), byte(v)
+}
+
+// resolved reports whether slot i's server answered within
+// NeighborStaleAfter of now.
+func (n *Neighbors) resolved(i int, now int64) bool {
+	s := &n.slots[i]
+	return s.mac.Load() != 0 && now-s.seen.Load() <= int64(NeighborStaleAfter)
+}
+
+// due reports whether slot i's server should be asked again now.
+func (n *Neighbors) due(i int, now int64) bool {
+	return !n.resolved(i, now) || now-n.slots[i].seen.Load() >= int64(NeighborRefreshInterval)
+}
+
+// ResolvedIPs returns the addresses (big-endian integers) resolved at now,
+// for the control plane to notice changes.
+func (n *Neighbors) ResolvedIPs(now int64) map[uint32]bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := make(map[uint32]bool, len(n.byIP))
+	for ip, i := range n.byIP {
+		out[ip] = n.resolved(i, now)
+	}
+	return out
+}
+
+// WriteARPRequests writes into frames (each at least 42 bytes, typically
+// freshly allocated packet buffers) one broadcast ARP request per server of
+// the snapshot that needs asking at now, and returns how many it wrote.
+// The requests come from the gateway's MAC and address.
+func (s *Snapshot) WriteARPRequests(frames [][]byte, now int64) int {
+	if s.neighbors == nil || s.gatewayIP == 0 {
+		return 0
+	}
+	n := 0
+	for _, slot := range s.neighborSlots {
+		if n == len(frames) {
+			break
+		}
+		if !s.neighbors.due(slot, now) {
+			continue
+		}
+		writeARPRequest(frames[n], s.gatewayMAC, s.gatewayIP, s.neighbors.slots[slot].ip)
+		n++
+	}
+	return n
+}
+
+// ARPRequestLen is the length of the frames WriteARPRequests writes.
+const ARPRequestLen = EthernetHeaderLen + ARPIPv4Len
+
+var broadcastMAC = [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+
+func writeARPRequest(b []byte, srcMAC [6]byte, srcIP, targetIP uint32) {
+	b = b[:ARPRequestLen]
+	copy(b[0:6], broadcastMAC[:])
+	copy(b[6:12], srcMAC[:])
+	binary.BigEndian.PutUint16(b[12:14], EtherTypeARP)
+	a := b[14:]
+	binary.BigEndian.PutUint16(a[0:2], 1)
+	binary.BigEndian.PutUint16(a[2:4], EtherTypeIPv4)
+	a[4], a[5] = 6, 4
+	binary.BigEndian.PutUint16(a[6:8], ARPRequest)
+	copy(a[8:14], srcMAC[:])
+	binary.BigEndian.PutUint32(a[14:18], srcIP)
+	clear(a[18:24])
+	binary.BigEndian.PutUint32(a[24:28], targetIP)
+}
+
+// NeighborSlots returns the neighbor-table slots of the snapshot's servers
+// resolved by ARP (empty when every server has a static MAC).
+func (s *Snapshot) NeighborSlots() []int { return s.neighborSlots }

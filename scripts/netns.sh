@@ -1,0 +1,365 @@
+#!/usr/bin/env bash
+# netns.sh — the vec test cluster in network namespaces (see docs/test-cluster.md).
+#
+#   scripts/netns.sh up [--servers N] [--gateways G] [--clients C] [--vips A,B]
+#   scripts/netns.sh down
+#   scripts/netns.sh status      KEY=VALUE lines; exit 0 up, 1 partial, 3 down
+#                                (partial and down print STATE and NAMESPACES only)
+#   scripts/netns.sh check       connectivity and ARP checks, KEY=VALUE lines
+#
+# Every namespace and interface it creates is named vec*, and every address
+# lives inside those namespaces: the host's own network is never touched.
+# `up` converges to the requested topology (running it twice is a no-op),
+# `down` removes whatever exists of it, also after a failed or interrupted
+# `up`, which cleans up after itself through a trap.
+#
+# Defaults may also come from the environment: VEC_SERVERS, VEC_GATEWAYS,
+# VEC_CLIENTS, VEC_VIPS.
+set -euo pipefail
+
+readonly NET=10.99.0
+readonly PLEN=24
+readonly BR_NS=vecbr
+readonly BR=vecbr0
+readonly CLIENT_NS=vecc
+readonly CLIENT_IF=vecc0
+readonly GW_IF=vecgw0
+readonly GW_MGMT_IF=vecgwm
+readonly MAX_SERVERS=9
+readonly MAX_GATEWAYS=4
+readonly MAX_CLIENTS=20
+readonly LOCK=/run/vec-netns.lock
+# Exactly the namespace names this script creates; `down` removes these only.
+readonly NS_PATTERN='^vec(br|c|gw[0-9]*|s[0-9]+)$'
+
+servers=${VEC_SERVERS:-3}
+gateways=${VEC_GATEWAYS:-1}
+clients=${VEC_CLIENTS:-4}
+vips=${VEC_VIPS:-$NET.100}
+
+die() { echo "netns.sh: $*" >&2; exit 2; }
+log() { echo "netns.sh: $*" >&2; }
+
+# ---- address and name plan ------------------------------------------------
+# .1-.4 gateway (vecd) addresses, answered by vecd, never configured in a kernel
+# .5-.8 gateway management addresses (kernel, for vecd's control plane)
+# .11-.19 servers, .21-.40 client source addresses, VIPs from .41 up (.100 default)
+gw_ns() { if [ "$1" -eq 1 ]; then echo vecgw; else echo "vecgw$1"; fi; }
+gw_addr() { echo "$NET.$1"; }
+gw_mgmt_addr() { echo "$NET.$((4 + $1))"; }
+srv_ns() { echo "vecs$1"; }
+srv_if() { echo "vecs$1eth"; }
+srv_addr() { echo "$NET.$((10 + $1))"; }
+client_addr() { echo "$NET.$((20 + $1))"; }
+# Fixed, locally administered MACs make captures readable; tests still read
+# them from `status` rather than assuming them.
+mac() { printf '02:99:00:00:%02x:%02x\n' "$1" "$2"; }
+
+nsx() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+sysctl_set() { local ns=$1; shift; local kv; for kv in "$@"; do nsx "$ns" sysctl -qw "$kv" >/dev/null; done; }
+
+# The vec namespaces that exist now.
+vec_namespaces() { ip netns list 2>/dev/null | awk '{print $1}' | grep -E "$NS_PATTERN" || true; }
+ns_exists() { [ -e "/run/netns/$1" ]; }
+link_exists() { ip -n "$1" link show dev "$2" >/dev/null 2>&1; }
+
+# ---- up ----------------------------------------------------------------------
+ensure_ns() {
+	local ns=$1
+	ns_exists "$ns" || ip netns add "$ns"
+	ip -n "$ns" link set lo up
+	# No IPv6 anywhere: keeps the segment free of ND/MLD/router-solicitation
+	# chatter that would show up in captures and in vecd's drop counters.
+	# default.* must be set before the veths arrive so they inherit it.
+	sysctl_set "$ns" net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+}
+
+# Checksum offload off (and GRO off) on one veth end: a packet socket, as
+# DPDK's net_af_packet uses, reads the frame as the kernel holds it, and with
+# tx offload on that means a TCP/UDP checksum that was never filled in.
+no_offload() { nsx "$1" ethtool -K "$2" tx off rx off gro off >/dev/null; }
+
+# plug NS IF PORT MAC: a veth from IF in namespace NS to bridge port PORT.
+plug() {
+	local ns=$1 ifname=$2 port=$3 mac=$4
+	if ! link_exists "$BR_NS" "$port"; then
+		ip -n "$BR_NS" link add "$port" type veth peer name "$ifname" netns "$ns" address "$mac"
+	fi
+	ip -n "$BR_NS" link set "$port" master "$BR"
+	no_offload "$BR_NS" "$port"
+	no_offload "$ns" "$ifname"
+	ip -n "$BR_NS" link set "$port" up
+	ip -n "$ns" link set "$ifname" up
+}
+
+# sync_addrs NS IF PLEN ADDR...: exactly these IPv4 addresses on IF.
+sync_addrs() {
+	local ns=$1 ifname=$2 plen=$3; shift 3
+	local want=" $* " a
+	for a in $(ip -n "$ns" -4 -o addr show dev "$ifname" scope global | awk '{print $4}'); do
+		case "$want" in *" ${a%/*} "*) ;; *) ip -n "$ns" addr del "$a" dev "$ifname" ;; esac
+	done
+	for a in "$@"; do ip -n "$ns" addr replace "$a/$plen" dev "$ifname"; done
+}
+
+remove_ns() {
+	local ns=$1 pids pid i
+	ns_exists "$ns" || return 0
+	# Processes left running inside a vec namespace (backends, vecd) would keep
+	# it alive after `ip netns del`; end them by pid, TERM first.
+	pids=$(ip netns pids "$ns" 2>/dev/null || true)
+	if [ -n "$pids" ]; then
+		for pid in $pids; do kill -TERM "$pid" 2>/dev/null || true; done
+		for i in $(seq 30); do
+			pids=$(ip netns pids "$ns" 2>/dev/null || true)
+			[ -z "$pids" ] && break
+			sleep 0.1
+		done
+		for pid in $pids; do kill -KILL "$pid" 2>/dev/null || true; done
+	fi
+	ip netns del "$ns"
+}
+
+up_bridge() {
+	ensure_ns "$BR_NS"
+	link_exists "$BR_NS" "$BR" || ip -n "$BR_NS" link add "$BR" type bridge stp_state 0 forward_delay 0
+	# No IGMP snooping: the segment carries no multicast we care about and
+	# snooping would add queries to captures.
+	ip -n "$BR_NS" link set "$BR" type bridge mcast_snooping 0
+	ip -n "$BR_NS" link set "$BR" up
+}
+
+up_client() {
+	local i addrs=()
+	ensure_ns "$CLIENT_NS"
+	# Thousands of short connections from one namespace exhaust ephemeral
+	# ports in TIME_WAIT (dpdk-notes): reuse them and widen the range.
+	sysctl_set "$CLIENT_NS" net.ipv4.tcp_tw_reuse=1 "net.ipv4.ip_local_port_range=1024 65535"
+	plug "$CLIENT_NS" "$CLIENT_IF" vecpc "$(mac 4 1)"
+	for i in $(seq "$clients"); do addrs+=("$(client_addr "$i")"); done
+	sync_addrs "$CLIENT_NS" "$CLIENT_IF" "$PLEN" "${addrs[@]}"
+}
+
+up_gateway() {
+	local k=$1 ns
+	ns=$(gw_ns "$k")
+	ensure_ns "$ns"
+	# The kernel must never forward what it sees on the DPDK interface (it
+	# receives the same frames vecd does), and must answer ARP for the
+	# management address only on the management interface.
+	sysctl_set "$ns" net.ipv4.ip_forward=0 \
+		net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2
+	plug "$ns" "$GW_IF" "vecpg$k" "$(mac 1 "$k")"
+	# vecd owns vecgw0: no kernel address, no kernel ARP; promiscuous so the
+	# packet socket sees every frame the bridge hands it.
+	sync_addrs "$ns" "$GW_IF" "$PLEN"
+	ip -n "$ns" link set "$GW_IF" arp off promisc on
+	plug "$ns" "$GW_MGMT_IF" "vecpm$k" "$(mac 2 "$k")"
+	sync_addrs "$ns" "$GW_MGMT_IF" "$PLEN" "$(gw_mgmt_addr "$k")"
+}
+
+up_server() {
+	local i=$1 ns ifname v lo_addrs=()
+	ns=$(srv_ns "$i")
+	ifname=$(srv_if "$i")
+	ensure_ns "$ns"
+	plug "$ns" "$ifname" "vecps$i" "$(mac 3 "$i")"
+	sync_addrs "$ns" "$ifname" "$PLEN" "$(srv_addr "$i")"
+	# The VIP is local (so the server accepts frames for it) but hidden:
+	# arp_ignore=1 answers ARP only for addresses of the receiving interface,
+	# arp_announce=2 never uses the VIP as sender of the server's own ARP
+	# requests, rp_filter=0 because DSR traffic is asymmetric by design.
+	sysctl_set "$ns" \
+		net.ipv4.conf.all.arp_ignore=1 "net.ipv4.conf.$ifname.arp_ignore=1" \
+		net.ipv4.conf.all.arp_announce=2 "net.ipv4.conf.$ifname.arp_announce=2" \
+		net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
+		"net.ipv4.conf.$ifname.rp_filter=0" net.ipv4.conf.lo.rp_filter=0
+	for v in ${vips//,/ }; do lo_addrs+=("$v"); done
+	sync_addrs "$ns" lo 32 "${lo_addrs[@]}"
+}
+
+in_range() { [[ $1 =~ ^[0-9]+$ ]] && [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]; }
+
+validate_up_args() {
+	local v
+	in_range "$servers" 1 $MAX_SERVERS || die "--servers must be 1..$MAX_SERVERS (addresses $NET.11-$NET.19), got '$servers'"
+	in_range "$gateways" 1 $MAX_GATEWAYS || die "--gateways must be 1..$MAX_GATEWAYS, got '$gateways'"
+	in_range "$clients" 1 $MAX_CLIENTS || die "--clients must be 1..$MAX_CLIENTS, got '$clients'"
+	[ -n "$vips" ] || die "--vips must name at least one address"
+	for v in ${vips//,/ }; do
+		[[ $v =~ ^10\.99\.0\.([0-9]+)$ ]] || die "VIP '$v' is not in $NET.0/$PLEN"
+		in_range "${BASH_REMATCH[1]}" 41 254 || die "VIP '$v' must be $NET.41-$NET.254 (lower addresses are taken)"
+	done
+}
+
+up_in_progress=0
+on_up_exit() {
+	local rc=$?
+	if [ "$up_in_progress" = 1 ] && [ "$rc" -ne 0 ]; then
+		log "up did not complete (exit $rc); removing the partial topology"
+		do_down || true
+	fi
+	exit "$rc"
+}
+
+do_up() {
+	local i k ns
+	validate_up_args
+	up_in_progress=1
+	trap on_up_exit EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	trap 'exit 129' HUP
+	up_bridge
+	up_client
+	for k in $(seq "$gateways"); do up_gateway "$k"; done
+	for i in $(seq "$servers"); do up_server "$i"; done
+	# Converge: drop servers and gateways beyond the requested counts.
+	for ns in $(vec_namespaces); do
+		if [[ $ns =~ ^vecs([0-9]+)$ ]] && [ "${BASH_REMATCH[1]}" -gt "$servers" ]; then remove_ns "$ns"; fi
+		if [[ $ns =~ ^vecgw([0-9]+)$ ]] && [ "${BASH_REMATCH[1]}" -gt "$gateways" ]; then remove_ns "$ns"; fi
+	done
+	up_in_progress=0
+	log "up: $servers server(s), $gateways gateway(s), $clients client address(es), VIPs $vips"
+}
+
+# ---- down --------------------------------------------------------------------
+do_down() {
+	local ns l
+	for ns in $(vec_namespaces); do remove_ns "$ns"; done
+	# The veths are created inside the namespaces, so nothing of ours should
+	# ever be in the host's namespace; remove any leftovers of exactly our
+	# port and interface names all the same.
+	for l in $(ip -o link show 2>/dev/null | awk -F': ' '{sub(/@.*/, "", $2); print $2}' |
+		grep -E '^(vecp(c|g[0-9]+|m[0-9]+|s[0-9]+)|vecc0|vecgw0|vecgwm|vecs[0-9]+eth|vecbr0)$' || true); do
+		ip link del "$l" 2>/dev/null || true
+	done
+}
+
+# ---- status ------------------------------------------------------------------
+if_mac() { ip -n "$1" -br link show dev "$2" 2>/dev/null | awk '{print $3}'; }
+if_addrs() { ip -n "$1" -4 -o addr show dev "$2" scope global 2>/dev/null | awk '{sub(/\/.*/, "", $4); print $4}' | paste -sd, -; }
+
+do_status() {
+	local all ns n_srv=0 n_gw=0 i k have_client=0 have_br=0 state
+	all=$(vec_namespaces)
+	if [ -z "$all" ]; then echo STATE=down; return 3; fi
+	for ns in $all; do
+		case $ns in
+		"$BR_NS") have_br=1 ;;
+		"$CLIENT_NS") have_client=1 ;;
+		vecgw | vecgw[0-9]*) n_gw=$((n_gw + 1)) ;;
+		vecs[0-9]*) n_srv=$((n_srv + 1)) ;;
+		esac
+	done
+	state=up
+	[ $have_br = 1 ] && [ $have_client = 1 ] && [ $n_gw -ge 1 ] && [ $n_srv -ge 1 ] || state=partial
+	for i in $(seq "$n_srv"); do ns_exists "$(srv_ns "$i")" || state=partial; done
+	for k in $(seq "$n_gw"); do ns_exists "$(gw_ns "$k")" || state=partial; done
+	echo "STATE=$state"
+	echo "NAMESPACES=$(echo "$all" | sort | paste -sd, -)"
+	# A partial topology (failed up, hand-made leftovers) has no layout to
+	# report beyond its namespaces; `down` removes it.
+	[ $state = up ] || return 1
+	echo "SUBNET=$NET.0/$PLEN"
+	echo "BRIDGE_NS=$BR_NS"
+	echo "BRIDGE=$BR"
+	local vips_now=""
+	if ns_exists vecs1; then vips_now=$(ip -n vecs1 -4 -o addr show dev lo scope global | awk '{sub(/\/.*/, "", $4); print $4}' | paste -sd, -); fi
+	echo "VIP=${vips_now%%,*}"
+	echo "VIPS=$vips_now"
+	echo "GATEWAYS=$n_gw"
+	for k in $(seq "$n_gw"); do
+		ns=$(gw_ns "$k")
+		echo "GW${k}_NS=$ns"
+		echo "GW${k}_IFACE=$GW_IF"
+		echo "GW${k}_MAC=$(if_mac "$ns" "$GW_IF")"
+		echo "GW${k}_ADDR=$(gw_addr "$k")"
+		echo "GW${k}_MGMT_IFACE=$GW_MGMT_IF"
+		echo "GW${k}_MGMT_MAC=$(if_mac "$ns" "$GW_MGMT_IF")"
+		echo "GW${k}_MGMT_ADDR=$(if_addrs "$ns" "$GW_MGMT_IF")"
+	done
+	echo "CLIENT_NS=$CLIENT_NS"
+	echo "CLIENT_IFACE=$CLIENT_IF"
+	echo "CLIENT_MAC=$(if_mac "$CLIENT_NS" "$CLIENT_IF")"
+	echo "CLIENT_ADDRS=$(if_addrs "$CLIENT_NS" "$CLIENT_IF")"
+	echo "SERVERS=$n_srv"
+	for i in $(seq "$n_srv"); do
+		ns=$(srv_ns "$i")
+		echo "S${i}_NS=$ns"
+		echo "S${i}_IFACE=$(srv_if "$i")"
+		echo "S${i}_MAC=$(if_mac "$ns" "$(srv_if "$i")")"
+		echo "S${i}_ADDR=$(if_addrs "$ns" "$(srv_if "$i")")"
+	done
+}
+
+# ---- check -------------------------------------------------------------------
+# arp_macs NS IF SRC TARGET: the MACs (lower case, unique) that answer ARP for TARGET.
+arp_macs() {
+	nsx "$1" arping -I "$2" -s "$3" -c 2 -w 3 "$4" 2>/dev/null |
+		sed -n 's/.*reply from [0-9.]* \[\([0-9A-Fa-f:]*\)\].*/\1/p' | tr 'A-F' 'a-f' | sort -u | paste -sd, - || true
+}
+
+do_check() {
+	local st failed=0 i n_srv n_gw k src v got want gw_macs="" flags
+	st=$(do_status) || { echo "$st"; echo "CHECK=FAIL topology is not up"; return 1; }
+	get() { echo "$st" | sed -n "s/^$1=//p"; }
+	n_srv=$(get SERVERS)
+	n_gw=$(get GATEWAYS)
+	src=$(get CLIENT_ADDRS); src=${src%%,*}
+	for k in $(seq "$n_gw"); do
+		gw_macs="$gw_macs $(get "GW${k}_MAC")"
+		flags=$(ip -n "$(get "GW${k}_NS")" -o link show dev "$GW_IF")
+		case $flags in *NOARP*PROMISC* | *PROMISC*NOARP*) echo "CHECK_GW${k}_IFACE=ok" ;;
+		*) echo "CHECK_GW${k}_IFACE=FAIL $GW_IF lacks NOARP/PROMISC"; failed=1 ;; esac
+		if [ -n "$(if_addrs "$(get "GW${k}_NS")" "$GW_IF")" ]; then
+			echo "CHECK_GW${k}_NOADDR=FAIL $GW_IF has a kernel address"; failed=1
+		else echo "CHECK_GW${k}_NOADDR=ok"; fi
+	done
+	for i in $(seq "$n_srv"); do
+		want=$(get "S${i}_MAC")
+		got=$(arp_macs "$CLIENT_NS" "$CLIENT_IF" "$src" "$(get "S${i}_ADDR")")
+		if [ "$got" = "$want" ]; then echo "CHECK_S${i}_ARP=ok"; else echo "CHECK_S${i}_ARP=FAIL answered by '$got', want $want"; failed=1; fi
+		if nsx "$CLIENT_NS" ping -c 1 -W 2 -I "$src" "$(get "S${i}_ADDR")" >/dev/null 2>&1; then echo "CHECK_S${i}_PING=ok"
+		else echo "CHECK_S${i}_PING=FAIL"; failed=1; fi
+	done
+	# Only a gateway (vecd) may answer ARP for a VIP: with vecd stopped nobody
+	# answers; with vecd running only gateway MACs do.
+	for v in $(get VIPS | tr , ' '); do
+		got=$(arp_macs "$CLIENT_NS" "$CLIENT_IF" "$src" "$v")
+		echo "VIP_ARP_REPLIES_${v//./_}=${got:-none}"
+		for k in ${got//,/ }; do
+			case " $gw_macs " in *" $k "*) ;; *) echo "CHECK_VIP_ARP=FAIL $v answered by non-gateway $k"; failed=1 ;; esac
+		done
+	done
+	if [ $failed = 0 ]; then echo CHECK=ok; else echo CHECK=FAIL; return 1; fi
+}
+
+# ---- main --------------------------------------------------------------------
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2; exit 2; }
+
+[ $# -ge 1 ] || usage
+cmd=$1; shift
+while [ $# -gt 0 ]; do
+	case $1 in
+	--servers) servers=${2:?}; shift 2 ;;
+	--gateways) gateways=${2:?}; shift 2 ;;
+	--clients) clients=${2:?}; shift 2 ;;
+	--vips) vips=${2:?}; shift 2 ;;
+	*) usage ;;
+	esac
+done
+[ "$(id -u)" = 0 ] || die "must run as root (network namespaces)"
+for tool in ip ethtool flock; do command -v $tool >/dev/null || die "$tool not found (apt-get install iproute2 ethtool util-linux)"; done
+
+# One topology per machine: serialise concurrent callers.
+exec 9>"$LOCK"
+flock -w 120 9 || die "another netns.sh holds $LOCK"
+
+case $cmd in
+up) do_up ;;
+down) do_down ;;
+status) do_status ;;
+check) command -v arping >/dev/null || die "arping not found (apt-get install iputils-arping iputils-ping)"; do_check ;;
+*) usage ;;
+esac

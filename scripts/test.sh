@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# test.sh — set the machine up and run every check and test of vec.
+#
+#   sudo ./scripts/test.sh
+#
+# Runs scripts/setup.sh (packages, Go, hugepages), then gofmt, go vet and
+# go test over the whole module. go test also replays every fuzz target's
+# seed corpus (testdata/fuzz/<Target>/ and the f.Add seeds); `make fuzz`
+# does the actual fuzzing. Tests that need root, hugepages, DPDK or network
+# namespaces run for real here; with CI=true (as .ci/run sets it) such a
+# test fails instead of skipping when its environment is missing.
+#
+# Environment: VEC_TEST_TIMEOUT (go test -timeout, default 20m).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+./scripts/setup.sh
+export PATH=/usr/local/go/bin:$PATH
+
+# Every stage runs even when an earlier one failed, so one run reports
+# everything that is wrong; the exit status says whether all passed.
+failed=()
+
+echo "test: gofmt"
+# gofmt itself fails on a file that does not parse (and says which).
+if ! unformatted=$(find . -name '*.go' -not -path './.git/*' -not -path '*/testdata/*' -print0 | xargs -0 gofmt -l); then
+	failed+=(gofmt)
+elif [[ -n $unformatted ]]; then
+	printf 'test: not gofmt-formatted:\n%s\n' "$unformatted" >&2
+	failed+=(gofmt)
+fi
+
+echo "test: go vet ./..."
+go vet ./... || failed+=("go vet")
+
+echo "test: go test ./..."
+go test -count=1 -timeout "${VEC_TEST_TIMEOUT:-20m}" ./... || failed+=("go test")
+
+if ((${#failed[@]} > 0)); then
+	printf 'test: FAILED: %s\n' "${failed[*]}" >&2
+	exit 1
+fi
+echo "test: all passed"
