@@ -18,8 +18,14 @@ test:
 demo:
 	./scripts/demo.sh
 
+# The fastpath's own benchmarks (pure Go, tables in hugepages when reserved),
+# then the worker loop on DPDK net_null next to a plain Go loop and testpmd
+# measured in the same run (needs root and scripts/setup.sh).
 bench:
-	$(GO) test -run='^$$' -bench=. ./fastpath/
+	$(GO) test -run='^$$' -bench=. -benchtime=3s ./fastpath/
+	mkdir -p bin
+	$(GO) build -o bin/ ./cmd/vec-bench
+	bin/vec-bench -out bench/results.json
 
 # Runs every fuzz target of the module for FUZZTIME each, one after another
 # (go test -fuzz takes one target at a time).

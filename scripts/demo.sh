@@ -30,7 +30,7 @@ echo "demo: go build ./..."
 go build ./...
 [[ -d cmd/vecd ]] || fail "vecd not built yet: cmd/vecd does not exist in this tree"
 mkdir -p bin
-go build -o bin/ ./cmd/vecd
+go build -o bin/ ./cmd/vecd ./cmd/vec-capture
 [[ -f $INPUT && -f $EXPECTED ]] || fail "the demo captures $INPUT and $EXPECTED are missing"
 
 mkdir -p "$OUT_DIR"
@@ -40,13 +40,19 @@ echo "demo: bin/vecd -config $CONFIG"
 timeout --signal=INT --kill-after=10 120 bin/vecd -config "$CONFIG" ||
 	fail "vecd exited with status $?"
 
-show() { tcpdump -r "$1" -n -e -t 2>/dev/null; }
+# `|| true`: head closing the pipe early kills tcpdump with SIGPIPE, which
+# pipefail would otherwise turn into a failed demo.
+show() { tcpdump -r "$1" -n -e -t 2>/dev/null || true; }
 frames() { tcpdump -r "$1" -n -e -t -xx 2>/dev/null; } # every byte, in hex
 echo
 echo "demo: first frames in ($INPUT):"
 show "$INPUT" | head -n 6
 echo "demo: first frames out ($OUT_DIR/out.pcap): same packets, new MAC addresses"
 show "$OUT_DIR/out.pcap" | head -n 6
+echo
+echo "demo: where each flow went (bin/vec-capture report):"
+bin/vec-capture report -config "$CONFIG" -in "$INPUT" -out "$OUT_DIR/out.pcap" ||
+	fail "a flow was split between servers"
 echo
 # Record timestamps differ between runs; the frames must not.
 if diff <(frames "$EXPECTED") <(frames "$OUT_DIR/out.pcap") >"$OUT_DIR/diff.txt"; then

@@ -1,14 +1,11 @@
-// Command vec-capture makes and reads the captures of vecd's replay demo.
+// Command vec-capture reads the captures of vecd's replay demo.
 //
-//	vec-capture generate -config demo.yaml -out in.pcap [-clients 20]
-//	vec-capture report   -config demo.yaml -in in.pcap -out out.pcap
+//	vec-capture report -config demo.yaml -in in.pcap -out out.pcap
 //
-// generate writes, for every TCP service of the configuration, a short
-// conversation (SYN, request, FIN) from each of -clients client addresses,
-// and two datagrams per client for every UDP service, all addressed to the
-// gateway's MAC. report matches what vecd sent (out.pcap) to the flows of
-// in.pcap and prints where each flow went, by server name, and the split
-// per service against the configured weights.
+// report reads what vecd sent (out.pcap, written by a net_pcap port) and
+// prints where each flow went, by server name, and the split per service
+// against the configured weights. It fails if a flow went to more than one
+// server.
 package main
 
 import (
@@ -21,7 +18,6 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"vec/control/config"
 	"vec/fastpath"
@@ -35,9 +31,8 @@ func main() {
 	}
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
 	configPath := fs.String("config", "configs/demo-pcap.yaml", "vecd configuration the capture is for")
-	in := fs.String("in", "", "input capture (report)")
-	out := fs.String("out", "", "capture to write (generate) or vecd's output capture (report)")
-	clients := fs.Int("clients", 20, "client addresses per service (generate)")
+	in := fs.String("in", "", "the capture vecd replayed")
+	out := fs.String("out", "", "the capture vecd wrote")
 	fs.Parse(os.Args[2:])
 	cfg, err := config.Load(*configPath)
 	if err == nil {
@@ -46,84 +41,22 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	switch os.Args[1] {
-	case "generate":
-		err = generate(cfg, *out, *clients)
-	case "report":
-		err = report(cfg, *in, *out)
-	default:
+	if os.Args[1] != "report" {
 		usage()
 	}
-	if err != nil {
+	if err := report(cfg, *in, *out); err != nil {
 		fail(err)
 	}
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: vec-capture generate|report -config FILE [-in FILE] -out FILE [-clients N]")
+	fmt.Fprintln(os.Stderr, "usage: vec-capture report -config FILE -in FILE -out FILE")
 	os.Exit(2)
 }
 
 func fail(err error) {
 	fmt.Fprintln(os.Stderr, "vec-capture:", err)
 	os.Exit(1)
-}
-
-var clientMAC = pktbuild.MAC{0x02, 0xc1, 0, 0, 0, 0x01}
-
-func gatewayMAC(cfg *config.Config) (pktbuild.MAC, error) {
-	if cfg.Gateway.MAC == "" {
-		return pktbuild.MAC{}, errors.New("the demo needs gateway.mac set, so the capture can be addressed to it")
-	}
-	hw, err := net.ParseMAC(cfg.Gateway.MAC)
-	if err != nil {
-		return pktbuild.MAC{}, err
-	}
-	return pktbuild.MAC(hw), nil
-}
-
-// clientAddr is the i-th demo client: 198.18.0.0/15 is reserved for
-// benchmarking, so it can never be a real host.
-func clientAddr(i int) netip.Addr {
-	return netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(1 + i%250)})
-}
-
-func generate(cfg *config.Config, out string, clients int) error {
-	if out == "" {
-		return errors.New("generate needs -out")
-	}
-	gw, err := gatewayMAC(cfg)
-	if err != nil {
-		return err
-	}
-	var frames [][]byte
-	for _, cl := range cfg.Clusters {
-		vip := netip.MustParseAddr(cl.VIP)
-		for _, svc := range cl.Services {
-			for i := range clients {
-				f := pktbuild.Flow{SrcMAC: clientMAC, DstMAC: gw, SrcIP: clientAddr(i), DstIP: vip,
-					SrcPort: uint16(40000 + i), DstPort: uint16(svc.Port)}
-				if svc.Protocol == "udp" {
-					frames = append(frames, pktbuild.UDP(f, []byte("query 1")), pktbuild.UDP(f, []byte("query 2")))
-					continue
-				}
-				frames = append(frames,
-					pktbuild.TCP(f, pktbuild.SYN, 1000, 0, nil),
-					pktbuild.TCP(f, pktbuild.ACK|pktbuild.PSH, 1001, 1, []byte("GET / HTTP/1.1\r\nHost: demo\r\n\r\n")),
-					pktbuild.TCP(f, pktbuild.FIN|pktbuild.ACK, 1031, 100, nil))
-			}
-		}
-	}
-	pkts := make([]pcapfile.Packet, len(frames))
-	start := time.Now()
-	for i, f := range frames {
-		pkts[i] = pcapfile.Packet{Time: start.Add(time.Duration(i) * time.Microsecond), Data: f}
-	}
-	if err := pcapfile.Write(out, pkts); err != nil {
-		return err
-	}
-	fmt.Printf("wrote %d frames (%d clients per service) to %s\n", len(frames), clients, out)
-	return nil
 }
 
 // serverKey identifies a server of one service by what the capture shows:
