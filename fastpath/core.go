@@ -83,6 +83,15 @@ type Core struct {
 	Servers  [MaxServers]ServerCounters // indexed by ServerID
 
 	meta [MaxBurst]packetMeta
+
+	// lastService remembers the last service lookup: traffic comes in runs
+	// of packets for the same VIP and port.
+	lastService serviceCache
+}
+
+type serviceCache struct {
+	key   uint64
+	index int32 // services index + 1; 0 = nothing cached
 }
 
 // NewCore builds a core over table, reading time from clock. reapSweep is
@@ -101,7 +110,10 @@ func NewCore(snap *Snapshot, table *Table, clock Clock, reapSweep time.Duration)
 // SetSnapshot switches the core to a new configuration. Call it between
 // bursts, from the core's own goroutine. Connection entries and WRR positions
 // carry over: both are keyed by stable IDs.
-func (c *Core) SetSnapshot(s *Snapshot) { c.snap = s }
+func (c *Core) SetSnapshot(s *Snapshot) {
+	c.snap = s
+	c.lastService = serviceCache{}
+}
 
 // Snapshot returns the configuration the core is running.
 func (c *Core) Snapshot() *Snapshot { return c.snap }
@@ -162,6 +174,57 @@ func (c *Core) processChunk(pkts [][]byte, verdicts []Verdict) {
 // a configured service, VerdictReply for an ARP request it answered in
 // place, or a drop verdict.
 func (c *Core) classify(p []byte, m *packetMeta, now int64) Verdict {
+	if src, dst, srcPort, dstPort, proto, flags, ok := c.parseCommon(p); ok {
+		return c.flowPacket(m, src, dst, srcPort, dstPort, proto, flags)
+	}
+	return c.classifyAny(p, m, now)
+}
+
+// parseCommon recognises, with one length check and fixed offsets, the
+// frame nearly every packet is: addressed to the gateway, untagged IPv4
+// without options or fragmentation, carrying a whole TCP or UDP header. It
+// accepts only what classifyAny would accept with the same result; anything
+// else takes that longer way, which also names the drop reason.
+func (c *Core) parseCommon(p []byte) (src, dst uint32, srcPort, dstPort uint16, proto, flags uint8, ok bool) {
+	if len(p) < EthernetHeaderLen+IPv4MinHeaderLen+UDPHeaderLen {
+		return
+	}
+	be := binary.BigEndian
+	s := c.snap
+	if be.Uint32(p[0:4]) != s.gatewayMACHi || be.Uint16(p[4:6]) != s.gatewayMACLo ||
+		be.Uint16(p[12:14]) != EtherTypeIPv4 || p[14] != 0x45 || be.Uint16(p[20:22])&0x3fff != 0 {
+		return
+	}
+	total := int(be.Uint16(p[16:18]))
+	if total > len(p)-EthernetHeaderLen {
+		return
+	}
+	l4 := total - IPv4MinHeaderLen // bytes of TCP or UDP
+	switch proto = p[23]; proto {
+	case ProtoTCP:
+		if l4 < TCPMinHeaderLen || len(p) < 54 {
+			return
+		}
+		if off := int(p[46]>>4) * 4; off < TCPMinHeaderLen || off > l4 {
+			return
+		}
+		flags = p[47]
+	case ProtoUDP:
+		if l4 < UDPHeaderLen {
+			return
+		}
+		if ul := int(be.Uint16(p[38:40])); ul < UDPHeaderLen || ul > l4 {
+			return
+		}
+	default:
+		return
+	}
+	return be.Uint32(p[26:30]), be.Uint32(p[30:34]), be.Uint16(p[34:36]), be.Uint16(p[36:38]), proto, flags, true
+}
+
+// classifyAny parses any frame, header by header, naming the reason for
+// every drop.
+func (c *Core) classifyAny(p []byte, m *packetMeta, now int64) Verdict {
 	eth := Ethernet(p)
 	if !eth.IsValid() {
 		return DropVerdict(DropMalformedEthernet)
@@ -224,14 +287,24 @@ func (c *Core) classify(p []byte, m *packetMeta, now int64) Verdict {
 	default:
 		return DropVerdict(DropNotForCluster)
 	}
-	dst := ip.Destination()
-	svc := s.findService(dst, dstPort, proto)
-	if svc < 0 {
-		return DropVerdict(DropNotForCluster)
+	return c.flowPacket(m, ip.Source(), ip.Destination(), srcPort, dstPort, proto, m.tcpFlags)
+}
+
+// flowPacket finds the service of a parsed TCP or UDP packet and fills m
+// for the second pass, or drops a packet no service owns.
+func (c *Core) flowPacket(m *packetMeta, src, dst uint32, srcPort, dstPort uint16, proto, flags uint8) Verdict {
+	var svc int
+	if key := serviceKey(dst, dstPort, proto); c.lastService.index != 0 && c.lastService.key == key {
+		svc = int(c.lastService.index) - 1
+	} else {
+		if svc = c.snap.findService(dst, dstPort, proto); svc < 0 {
+			return DropVerdict(DropNotForCluster)
+		}
+		c.lastService = serviceCache{key: key, index: int32(svc) + 1}
 	}
-	src := ip.Source()
 	k := &m.key
 	k.SrcIP, k.DstIP, k.SrcPort, k.DstPort, k.Proto = src, dst, srcPort, dstPort, proto
+	m.tcpFlags = flags
 	m.home = c.table.home(hashTuple(src, dst, srcPort, dstPort, proto, c.table.seed))
 	m.service = int32(svc)
 	return isFlow
@@ -307,12 +380,13 @@ func (c *Core) existing(p []byte, slot int, flags uint8, now int64) Verdict {
 // forward rewrites the frame for direct server return: destination MAC = the
 // server's, source MAC = the gateway's, nothing else.
 func (c *Core) forward(p []byte, server ServerID) Verdict {
-	if slot := c.snap.serverNeighbor[server]; slot >= 0 {
-		c.snap.neighbors.macOf(int(slot), p[0:6])
-	} else {
-		copy(p[0:6], c.snap.serverMAC[server][:])
+	s := c.snap
+	mac := s.serverMAC[server]
+	if slot := s.serverNeighbor[server]; slot >= 0 {
+		mac = s.neighbors.slots[slot].mac.Load()
 	}
-	copy(p[6:12], c.snap.gatewayMAC[:])
+	putMAC(p[0:6], mac)
+	putMAC(p[6:12], s.gatewayMAC64)
 	sc := &c.Servers[server]
 	sc.Packets++
 	sc.Bytes += uint64(len(p))

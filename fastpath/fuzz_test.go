@@ -1,6 +1,7 @@
 package fastpath
 
 import (
+	"bytes"
 	"encoding/binary"
 	"testing"
 	"time"
@@ -109,6 +110,28 @@ func FuzzBurst(f *testing.F) {
 		}
 		if live != int64(h.core.table.Len()) || h.core.Counters.Entries != uint64(h.core.table.Len()) {
 			t.Fatalf("table holds %d entries, servers count %d", h.core.table.Len(), live)
+		}
+	})
+}
+
+// FuzzCommonPathAgrees checks the fixed-offset parser against the full
+// one: whatever parseCommon accepts, classifyAny must accept with the same
+// tuple, flags and service.
+func FuzzCommonPathAgrees(f *testing.F) {
+	for _, p := range seedFrames() {
+		f.Add(p)
+	}
+	h := newHarness(f, testConfig(), 8)
+	f.Fuzz(func(t *testing.T, p []byte) {
+		src, dst, sport, dport, proto, flags, ok := h.core.parseCommon(p)
+		if !ok {
+			return
+		}
+		var fast, slow packetMeta
+		vFast := h.core.flowPacket(&fast, src, dst, sport, dport, proto, flags)
+		vSlow := h.core.classifyAny(bytes.Clone(p), &slow, 0)
+		if vFast != vSlow || fast != slow {
+			t.Fatalf("common path %v %+v, full parse %v %+v", vFast, fast, vSlow, slow)
 		}
 	})
 }

@@ -35,7 +35,7 @@ type Neighbors struct {
 
 type neighborSlot struct {
 	ip   uint32
-	mac  atomic.Uint64 // MAC in the low 48 bits; 0 = never resolved
+	mac  atomic.Uint64 // macToUint64 of the MAC; 0 = never resolved
 	seen atomic.Int64  // clock time of the last reply
 }
 
@@ -63,21 +63,9 @@ func (n *Neighbors) slot(ip uint32) (int, error) {
 
 // learn records a reply from slot i's server.
 func (n *Neighbors) learn(i int, mac []byte, now int64) {
-	var v uint64
-	for _, b := range mac[:6] {
-		v = v<<8 | uint64(b)
-	}
 	s := &n.slots[i]
-	s.mac.Store(v)
+	s.mac.Store(macToUint64(mac))
 	s.seen.Store(now)
-}
-
-// macOf writes slot i's MAC into dst.
-func (n *Neighbors) macOf(i int, dst []byte) {
-	v := n.slots[i].mac.Load()
-	_ = dst[5]
-	dst[0], dst[1], dst[2] = byte(v>>40), byte(v>>32), byte(v>>24)
-	dst[3], dst[4], dst[5] = byte(v>>16), byte(v>>8), byte(v)
 }
 
 // resolved reports whether slot i's server answered within

@@ -13,6 +13,7 @@ import (
 // switches to it between bursts.
 type Snapshot struct {
 	gatewayMAC   [6]byte
+	gatewayMAC64 uint64 // gatewayMAC as an integer, for writing it
 	gatewayMACHi uint32 // first four bytes of gatewayMAC, for a two-compare match
 	gatewayMACLo uint16
 	arpTargets   map[uint32]struct{} // the VIPs and the gateway's own address
@@ -23,9 +24,9 @@ type Snapshot struct {
 	lookup     []serviceSlot
 	lookupMask uint64
 
-	services  []service           // dense, in Config order
-	byID      [MaxServices]int16  // ServiceID → services index, -1 if absent
-	serverMAC [MaxServers][6]byte // ServerID → MAC, for servers with a static MAC
+	services  []service          // dense, in Config order
+	byID      [MaxServices]int16 // ServiceID → services index, -1 if absent
+	serverMAC [MaxServers]uint64 // ServerID → MAC (as macToUint64), for servers with a static MAC
 
 	// Servers resolved by ARP: their Neighbors slot (-1 for a static MAC),
 	// the distinct slots to ask for, and the slot of each address.
@@ -111,6 +112,7 @@ func ipv4(a netip.Addr, field string) (uint32, error) {
 func NewSnapshot(cfg *Config) (*Snapshot, error) {
 	s := &Snapshot{
 		gatewayMAC:   cfg.GatewayMAC,
+		gatewayMAC64: macToUint64(cfg.GatewayMAC[:]),
 		gatewayMACHi: binary.BigEndian.Uint32(cfg.GatewayMAC[0:4]),
 		gatewayMACLo: binary.BigEndian.Uint16(cfg.GatewayMAC[4:6]),
 		arpTargets:   make(map[uint32]struct{}),
@@ -179,7 +181,7 @@ func NewSnapshot(cfg *Config) (*Snapshot, error) {
 // or the Neighbors table when the configuration has none.
 func (s *Snapshot) placeServer(srv *ServerConfig) error {
 	if srv.MAC != ([6]byte{}) {
-		s.serverMAC[srv.ID] = srv.MAC
+		s.serverMAC[srv.ID] = macToUint64(srv.MAC[:])
 		return nil
 	}
 	if s.neighbors == nil || s.gatewayIP == 0 {
@@ -271,4 +273,18 @@ func compileService(sc *ServiceConfig, serverSeen map[ServerID]bool) (service, e
 		svc.maxWeight = max(svc.maxWeight, w)
 	}
 	return svc, nil
+}
+
+// macToUint64 packs a MAC into the low 48 bits of an integer, first byte
+// highest.
+func macToUint64(mac []byte) uint64 {
+	_ = mac[5]
+	return uint64(binary.BigEndian.Uint32(mac[0:4]))<<16 | uint64(binary.BigEndian.Uint16(mac[4:6]))
+}
+
+// putMAC writes a MAC packed by macToUint64 into b[0:6].
+func putMAC(b []byte, mac uint64) {
+	_ = b[5]
+	binary.BigEndian.PutUint32(b[0:4], uint32(mac>>16))
+	binary.BigEndian.PutUint16(b[4:6], uint16(mac))
 }
