@@ -1,0 +1,214 @@
+package wire
+
+import (
+	"cmp"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// Proto is a shadow-table entry's transport protocol (IP protocol number).
+type Proto uint8
+
+// Protocols.
+const (
+	ProtoTCP Proto = 6
+	ProtoUDP Proto = 17
+)
+
+func (p Proto) String() string {
+	switch p {
+	case ProtoTCP:
+		return "tcp"
+	case ProtoUDP:
+		return "udp"
+	}
+	return fmt.Sprintf("proto(%d)", uint8(p))
+}
+
+// ParseProto parses "tcp" or "udp".
+func ParseProto(s string) (Proto, error) {
+	switch s {
+	case "tcp":
+		return ProtoTCP, nil
+	case "udp":
+		return ProtoUDP, nil
+	}
+	return 0, fmt.Errorf("unknown protocol %q (want tcp or udp)", s)
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (p Proto) MarshalText() ([]byte, error) {
+	if p != ProtoTCP && p != ProtoUDP {
+		return nil, fmt.Errorf("cannot encode protocol %d", uint8(p))
+	}
+	return []byte(p.String()), nil
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (p *Proto) UnmarshalText(b []byte) error {
+	v, err := ParseProto(string(b))
+	*p = v
+	return err
+}
+
+// State is the gateway's view of a connection (patent Fig. 7A), the same
+// values and names as the fastpath's connection states: ACTIVE after the
+// SYN, FIN once either side has sent a FIN.
+type State uint8
+
+// States.
+const (
+	StateActive State = 1
+	StateFIN    State = 2
+)
+
+func (s State) String() string {
+	switch s {
+	case StateActive:
+		return "ACTIVE"
+	case StateFIN:
+		return "FIN"
+	}
+	return fmt.Sprintf("state(%d)", uint8(s))
+}
+
+// ParseState parses "ACTIVE" or "FIN".
+func ParseState(s string) (State, error) {
+	switch s {
+	case "ACTIVE":
+		return StateActive, nil
+	case "FIN":
+		return StateFIN, nil
+	}
+	return 0, fmt.Errorf("unknown state %q (want ACTIVE or FIN)", s)
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s State) MarshalText() ([]byte, error) {
+	if s != StateActive && s != StateFIN {
+		return nil, fmt.Errorf("cannot encode state %d", uint8(s))
+	}
+	return []byte(s.String()), nil
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *State) UnmarshalText(b []byte) error {
+	v, err := ParseState(string(b))
+	*s = v
+	return err
+}
+
+// Entry is one row of a server's shadow connection table: a connection (or
+// a UDP socket) whose server-side address is a VIP.
+type Entry struct {
+	Proto Proto `json:"proto"`
+	// Client is the peer; the zero AddrPort (encoded "") for a UDP socket
+	// that is bound to the VIP but not connected.
+	Client netip.AddrPort `json:"client"`
+	VIP    netip.AddrPort `json:"vip"`
+	State  State          `json:"state"`
+}
+
+// Compare orders entries by protocol, VIP and client, each endpoint by its
+// address's 16-byte form (IPv4 as ::ffff:a.b.c.d, no address as ::) and then
+// its port; the state is not part of an entry's identity. Replies list
+// entries in this order, which is what makes cursors work. (Entries never
+// hold v4-mapped IPv6 addresses, so the 16-byte form is unambiguous.)
+func Compare(a, b Entry) int {
+	if a.Proto != b.Proto {
+		return cmp.Compare(a.Proto, b.Proto)
+	}
+	if c := compareEndpoint(a.VIP, b.VIP); c != 0 {
+		return c
+	}
+	return compareEndpoint(a.Client, b.Client)
+}
+
+func compareEndpoint(x, y netip.AddrPort) int {
+	xa, ya := x.Addr().As16(), y.Addr().As16()
+	if c := cmp.Compare(binary.BigEndian.Uint64(xa[:8]), binary.BigEndian.Uint64(ya[:8])); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(binary.BigEndian.Uint64(xa[8:]), binary.BigEndian.Uint64(ya[8:])); c != 0 {
+		return c
+	}
+	return cmp.Compare(x.Port(), y.Port())
+}
+
+// AppendJSON appends the entry's JSON object, byte for byte what
+// encoding/json produces, without reflection or escaping (none of the
+// fields can hold a character that needs it). The agent uses it to build
+// pages of known size quickly.
+func (e Entry) AppendJSON(b []byte) []byte {
+	b = append(b, `{"proto":"`...)
+	b = append(b, e.Proto.String()...)
+	b = append(b, `","client":"`...)
+	if e.Client.IsValid() {
+		b = e.Client.AppendTo(b)
+	}
+	b = append(b, `","vip":"`...)
+	b = e.VIP.AppendTo(b)
+	b = append(b, `","state":"`...)
+	b = append(b, e.State.String()...)
+	return append(b, `"}`...)
+}
+
+// cursorSeparator separates a cursor's fields; it occurs in none of them.
+const cursorSeparator = "|"
+
+// MaxCursorLen bounds a cursor's encoded length (a cursor names one entry).
+const MaxCursorLen = 200
+
+// Cursor is where a paged listing resumes: after entry After (compared by
+// Compare), in the agent's listing Snapshot if the agent still holds it, in
+// a fresh listing otherwise. Clients pass cursors back without reading them.
+type Cursor struct {
+	Snapshot uint64
+	After    Entry
+}
+
+// Encode returns the cursor's text form.
+func (c Cursor) Encode() string {
+	text := strconv.FormatUint(c.Snapshot, 10) + cursorSeparator +
+		c.After.Proto.String() + cursorSeparator + c.After.VIP.String() + cursorSeparator
+	if c.After.Client.IsValid() {
+		text += c.After.Client.String()
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(text))
+}
+
+// ParseCursor decodes a cursor's text form.
+func ParseCursor(text string) (Cursor, error) {
+	if len(text) > MaxCursorLen {
+		return Cursor{}, fmt.Errorf("cursor longer than %d bytes", MaxCursorLen)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(text)
+	if err != nil {
+		return Cursor{}, fmt.Errorf("cursor is not base64url: %w", err)
+	}
+	fields := strings.Split(string(raw), cursorSeparator)
+	if len(fields) != 4 {
+		return Cursor{}, errors.New("cursor does not hold snapshot|protocol|vip|client")
+	}
+	var c Cursor
+	if c.Snapshot, err = strconv.ParseUint(fields[0], 10, 64); err != nil {
+		return Cursor{}, fmt.Errorf("cursor snapshot: %w", err)
+	}
+	if c.After.Proto, err = ParseProto(fields[1]); err != nil {
+		return Cursor{}, fmt.Errorf("cursor: %w", err)
+	}
+	if c.After.VIP, err = netip.ParseAddrPort(fields[2]); err != nil {
+		return Cursor{}, fmt.Errorf("cursor: %w", err)
+	}
+	if fields[3] != "" {
+		if c.After.Client, err = netip.ParseAddrPort(fields[3]); err != nil {
+			return Cursor{}, fmt.Errorf("cursor: %w", err)
+		}
+	}
+	return c, nil
+}
