@@ -47,6 +47,7 @@ type Cluster struct {
 func StartCluster(t testing.TB, opts Options) *Cluster {
 	t.Helper()
 	RequireRoot(t)
+	lockCluster(t)
 	root, err := RepoRoot()
 	if err != nil {
 		t.Fatal(err)

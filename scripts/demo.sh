@@ -1,62 +1,211 @@
 #!/usr/bin/env bash
-# demo.sh — set the machine up, build vec and run the capture-replay demo.
+# demo.sh — vecd in front of real servers, in network namespaces.
 #
-#   sudo ./scripts/demo.sh
+#   sudo ./scripts/demo.sh [--keep] [-n REQUESTS]
 #
-# vecd replays a recorded mix of client traffic (TCP connections to two VIPs,
-# UDP queries, ARP, stray packets) through the real DPDK fastpath on a
-# net_pcap port (configs/demo-pcap.yaml), prints its counters, and the
-# script then shows what went in and what came out and checks the output
-# against the expected capture. The demo with real TCP clients and servers
-# in network namespaces is not part of this script yet.
+# Sets the machine up (scripts/setup.sh), builds bin/vecd, bin/vec-backend
+# and bin/vec-loadgen, brings up the namespace cluster (scripts/netns.sh: a
+# client, the gateway namespace, three servers), runs vecd with
+# configs/cluster-demo.yaml on the gateway's port, starts vec-backend on
+# every server and sends REQUESTS (default 3000) HTTP requests, each on a
+# new TCP connection, from the client to the VIP. It prints how vecd spread
+# them over the servers against their weights (3:2:1), and vecd's counters,
+# then tears everything down. With --keep it leaves the cluster and vecd
+# running and prints how to reach and stop them.
+#
+# Exit status 0 when every request succeeded and every server's share was
+# within ±5 % of its weight's share; 1 otherwise. Logs: /tmp/vec-cluster-demo.
+# The cluster has fixed names: do not run this while the e2e tests run.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-readonly CONFIG=configs/demo-pcap.yaml
-readonly INPUT=cmd/vecd/testdata/golden/input.pcap
-readonly EXPECTED=cmd/vecd/testdata/golden/expected.pcap
-readonly OUT_DIR=/tmp/vec-demo # tx_pcap in $CONFIG writes here
+readonly CONFIG=configs/cluster-demo.yaml
+readonly LOG_DIR=/tmp/vec-cluster-demo
+readonly STATS=$LOG_DIR/stats.json
+readonly TOLERANCE=0.05 # relative to each server's weight share, as in e2e
+readonly CLUSTER_LOCK=/run/vec-cluster.lock
 
+keep=false
+requests=3000
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2; exit 2; }
+while (($# > 0)); do
+	case $1 in
+	--keep) keep=true; shift ;;
+	-n) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || usage; requests=$2; shift 2 ;;
+	*) usage ;;
+	esac
+done
+
+say() { printf 'demo: %s\n' "$*"; }
 fail() {
 	printf 'demo: FAILED: %s\n' "$*" >&2
 	exit 1
 }
 
+[[ $(id -u) -eq 0 ]] || fail "run as root (network namespaces, hugepages)"
+
+# The cluster has fixed names, so it has one user at a time: the e2e tests
+# of vecd take the same lock. vecd and the backends inherit it, so with
+# --keep it is held until `netns.sh down` ends them.
+exec 8>"$CLUSTER_LOCK"
+if ! flock -n 8; then
+	say "waiting for $CLUSTER_LOCK: a test or another demo is using the namespace cluster"
+	flock -w 300 8 || fail "the namespace cluster stayed busy for 5 minutes ($CLUSTER_LOCK)"
+fi
+
 ./scripts/setup.sh
 export PATH=/usr/local/go/bin:$PATH
+command -v arping >/dev/null || fail "arping not found (apt-get install iputils-arping)"
 
-echo "demo: go build ./..."
-go build ./...
-[[ -d cmd/vecd ]] || fail "vecd not built yet: cmd/vecd does not exist in this tree"
+say "go build -o bin/ ./cmd/vecd ./cmd/vec-backend ./cmd/vec-loadgen"
 mkdir -p bin
-go build -o bin/ ./cmd/vecd ./cmd/vec-capture
-[[ -f $INPUT && -f $EXPECTED ]] || fail "the demo captures $INPUT and $EXPECTED are missing"
+go build -o bin/ ./cmd/vecd ./cmd/vec-backend ./cmd/vec-loadgen
 
-mkdir -p "$OUT_DIR"
-rm -f "$OUT_DIR/out.pcap"
-echo "demo: bin/vecd -config $CONFIG"
-# The replay takes well under a second; the bound only stops a hung run.
-timeout --signal=INT --kill-after=10 120 bin/vecd -config "$CONFIG" ||
-	fail "vecd exited with status $?"
+# Tear the cluster down on every exit unless --keep: netns.sh down ends
+# every process in the namespaces (vecd, the backends) before deleting them.
+cleanup() {
+	local rc=$?
+	if $keep; then
+		((rc == 0)) || say "--keep: leaving the cluster up for inspection (logs in $LOG_DIR)"
+	else
+		./scripts/netns.sh down || true
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
-# `|| true`: head closing the pipe early kills tcpdump with SIGPIPE, which
-# pipefail would otherwise turn into a failed demo.
-show() { tcpdump -r "$1" -n -e -t 2>/dev/null || true; }
-frames() { tcpdump -r "$1" -n -e -t -xx 2>/dev/null; } # every byte, in hex
+rm -rf "$LOG_DIR"
+mkdir -p "$LOG_DIR"
+./scripts/netns.sh down
+./scripts/netns.sh up --servers 3 2>"$LOG_DIR/netns.log" || fail "netns.sh up: $(cat "$LOG_DIR/netns.log")"
+status=$(./scripts/netns.sh status) || fail "the cluster is not up"
+eval "$status"
+grep -q "vip: $VIP\$" "$CONFIG" || fail "$CONFIG does not serve the cluster's VIP $VIP"
+
+# Processes that must outlive this script with --keep: their own session,
+# no terminal, output to log files. setsid and ip netns exec both exec, so
+# $! is the program's own pid.
+background() {
+	local log=$1
+	shift
+	setsid "$@" </dev/null >"$log" 2>&1 &
+	last_pid=$!
+}
+
+for i in $(seq "$SERVERS"); do
+	ns=S${i}_NS
+	background "$LOG_DIR/s$i.log" ip netns exec "${!ns}" bin/vec-backend -name "s$i"
+done
+for i in $(seq "$SERVERS"); do
+	ns=S${i}_NS addr=S${i}_ADDR
+	for _ in $(seq 50); do
+		ip netns exec "$CLIENT_NS" bin/vec-loadgen -mode http -target "${!addr}" -n 1 -timeout 2s >/dev/null 2>&1 && continue 2
+		sleep 0.1
+	done
+	fail "vec-backend s$i does not answer on ${!addr} (log: $LOG_DIR/s$i.log)"
+done
+say "backends s1..s$SERVERS answer on their own addresses"
+
+say "ip netns exec $GW1_NS bin/vecd -config $CONFIG (port $GW1_IFACE, MAC $GW1_MAC)"
+background "$LOG_DIR/vecd.log" ip netns exec "$GW1_NS" bin/vecd -config "$CONFIG" -stats-json "$STATS" -stats-interval 500ms
+vecd_pid=$last_pid
+# vip_answered WAIT: does vecd (its port's MAC) answer ARP for the VIP?
+vip_answered() {
+	local out
+	out=$(ip netns exec "$CLIENT_NS" arping -I "$CLIENT_IFACE" -c 1 -w "$1" "$VIP" 2>/dev/null || true)
+	[[ ${out,,} == *"[${GW1_MAC,,}]"* ]]
+}
+answered=false
+for _ in $(seq 60); do
+	kill -0 "$vecd_pid" 2>/dev/null || fail "vecd exited:$(printf '\n'; tail -n 20 "$LOG_DIR/vecd.log")"
+	if vip_answered 1; then
+		answered=true
+		break
+	fi
+done
+$answered || fail "vecd does not answer ARP for $VIP:$(printf '\n'; tail -n 20 "$LOG_DIR/vecd.log")"
+say "vecd answers ARP for $VIP with $GW1_MAC"
+
+# The servers are configured by address only: vecd resolves their MACs by
+# ARP and gives a server connections once it has answered. Wait until all
+# of them have taken one.
+for _ in $(seq 30); do
+	line=$(ip netns exec "$CLIENT_NS" bin/vec-loadgen -mode http -n 12 -c 4 -req-timeout 1s -timeout 10s 2>/dev/null | grep '^per server:' || true)
+	all=true
+	for i in $(seq "$SERVERS"); do [[ $line == *" s$i="* ]] || all=false; done
+	$all && break
+done
+$all || fail "not every server answered through vecd within 30 tries (last: ${line:-nothing})"
+say "vecd has resolved every server; sending $requests requests to http://$VIP/"
+
+set +e
+ip netns exec "$CLIENT_NS" bin/vec-loadgen -mode http -n "$requests" -c 32 >"$LOG_DIR/loadgen.txt" 2>&1
+loadgen_rc=$?
+set -e
+cat "$LOG_DIR/loadgen.txt"
+((loadgen_rc == 0)) || fail "vec-loadgen reported failed requests (exit $loadgen_rc)"
+
+# The spread: requests each server answered (as the client saw them)
+# against its weight in the configuration's http service.
+per_server=$(sed -n 's/^per server: //p' "$LOG_DIR/loadgen.txt")
+weights=$(awk '/name: http$/ { on = 1; next } /- name:/ { on = 0 } on && /ip:.*weight:/ {
+	gsub(/[{},]/, " "); for (i = 1; i < NF; i++) { if ($i == "name:") n = $(i + 1); if ($i == "weight:") w = $(i + 1) }
+	print n "=" w }' "$CONFIG")
 echo
-echo "demo: first frames in ($INPUT):"
-show "$INPUT" | head -n 6
-echo "demo: first frames out ($OUT_DIR/out.pcap): same packets, new MAC addresses"
-show "$OUT_DIR/out.pcap" | head -n 6
+awk -v counts="$per_server" -v weights="$weights" -v tol="$TOLERANCE" 'BEGIN {
+	n = split(counts, c, " "); for (i = 1; i <= n; i++) { split(c[i], kv, "="); got[kv[1]] = kv[2]; total += kv[2] }
+	m = split(weights, w, "\n"); for (i = 1; i <= m; i++) { split(w[i], kv, "="); name[i] = kv[1]; weight[i] = kv[2]; wsum += kv[2] }
+	printf "%-8s %6s %9s %7s %13s\n", "server", "weight", "requests", "share", "weight share"
+	bad = 0
+	for (i = 1; i <= m; i++) {
+		s = name[i]; share = got[s] / total; want = weight[i] / wsum
+		mark = ""
+		if (share < want * (1 - tol) || share > want * (1 + tol)) { mark = "  <- outside ±5 %"; bad = 1 }
+		printf "%-8s %6d %9d %6.1f%% %12.1f%%%s\n", s, weight[i], got[s], 100 * share, 100 * want, mark
+	}
+	printf "%-8s %6d %9d\n", "total", wsum, total
+	exit bad
+}' || fail "the spread does not follow the weights"
+
+# vecd's own view, from the counters it rewrites every 500 ms.
+sleep 1
 echo
-echo "demo: where each flow went (bin/vec-capture report):"
-bin/vec-capture report -config "$CONFIG" -in "$INPUT" -out "$OUT_DIR/out.pcap" ||
-	fail "a flow was split between servers"
+say "vecd's counters ($STATS):"
+awk '
+	/"cores": \[/ { sec = "cores" } /"servers": \[/ { sec = "servers" } /"ports": \[/ { sec = "ports" }
+	{ line = $0; gsub(/[",]/, "", line); split(line, kv, ": "); key = kv[1]; gsub(/ /, "", key); val = kv[2] }
+	sec == "cores" && key == "core" { core = val }
+	sec == "cores" && key ~ /^(rx|tx|replies|entries)$/ { cv[key] = val }
+	sec == "cores" && /"drops": \{\}/ { drops = ""; next }
+	sec == "cores" && /"drops": \{/ { indrops = 1; drops = ""; next }
+	indrops && /}/ { indrops = 0 }
+	indrops { drops = drops " " key "=" val }
+	sec == "cores" && key == "entries" {
+		printf "  core %s: rx %s tx %s arp replies %s, table entries %s, drops:%s\n", core, cv["rx"], cv["tx"], cv["replies"], val, (drops == "" ? " none" : drops)
+	}
+	sec == "servers" && key == "service" { svc = val }
+	sec == "servers" && key == "server" { srv = val }
+	sec == "servers" && key ~ /^(new|active|fin|completed|packets)$/ { sv[key] = val }
+	sec == "servers" && key == "bytes" {
+		if (!hdr) { printf "  %-8s %-6s %7s %7s %7s %10s %9s %11s\n", "service", "server", "new", "active", "fin", "completed", "packets", "bytes"; hdr = 1 }
+		printf "  %-8s %-6s %7s %7s %7s %10s %9s %11s\n", svc, srv, sv["new"], sv["active"], sv["fin"], sv["completed"], sv["packets"], val
+	}
+' "$STATS"
 echo
-# Record timestamps differ between runs; the frames must not.
-if diff <(frames "$EXPECTED") <(frames "$OUT_DIR/out.pcap") >"$OUT_DIR/diff.txt"; then
-	echo "demo: all $(show "$OUT_DIR/out.pcap" | wc -l) frames vecd sent match $EXPECTED"
-else
-	fail "vecd's output differs from $EXPECTED (see $OUT_DIR/diff.txt)"
+
+if $keep; then
+	cat <<EOF
+demo: the cluster and vecd keep running; logs and live counters are in $LOG_DIR.
+  one request through vecd:  ip netns exec $CLIENT_NS curl http://$VIP/
+  many requests:             ip netns exec $CLIENT_NS $PWD/bin/vec-loadgen -n 2000   (also -mode udp, download, stray)
+  vecd's counters:           cat $STATS   (rewritten every 500 ms)
+  stop everything:           sudo $PWD/scripts/netns.sh down
+                             (ends vecd and the backends, removes the namespaces;
+                             vecd's final counters go to $LOG_DIR/vecd.log)
+EOF
+	exit 0
 fi
+say "ok: $requests requests through vecd, spread by weight; tearing down"

@@ -24,6 +24,7 @@ readonly PACKAGES=(
 	dpdk dpdk-dev libdpdk-dev pkg-config # DPDK 22.11 from Debian, linked dynamically
 	libpcap-dev                          # net_pcap captures
 	tcpdump ethtool iproute2             # looking at captures, veth offloads, namespaces
+	iputils-arping iputils-ping procps util-linux # the namespace cluster (arping, sysctl, flock)
 	make gcc git ca-certificates
 )
 # Virtual-device drivers the tests and demos open (see docs, dpdk-notes).
