@@ -8,4 +8,12 @@
 //
 //   - config: the operator's YAML configuration — schema, parsing, whole-file
 //     validation and translation into the fastpath's internal types.
+//   - ids: ServiceIDs and ServerIDs that stay stable across changes, and the
+//     draining of removed services and servers.
+//   - manager: the configuration in force; every change (file reload, API,
+//     ARP resolution, end of a drain) validated as a whole and applied to
+//     every worker atomically.
+//   - api: the authenticated HTTP/JSON control API (cmd/vecctl is its
+//     client).
+//   - metrics: the Prometheus endpoint, read from the workers at scrape time.
 package control

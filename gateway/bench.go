@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"vec/control/config"
 	"vec/dpdk"
 	"vec/fastpath"
 	"vec/fastpath/pktbuild"
@@ -27,6 +28,15 @@ const (
 	BenchRewrite BenchMode = "rewrite"
 	// BenchWorker: vecd's worker loop (fastpath included) over live flows.
 	BenchWorker BenchMode = "worker"
+	// BenchWorkerAPI: the worker loop while the control plane serves a
+	// steady load of control API and /metrics requests in the same
+	// process (see controlLoad), to measure what the control plane's
+	// allocations cost the poll loop.
+	BenchWorkerAPI BenchMode = "worker-api"
+	// BenchWorkerBusy: the worker loop while a goroutine spins on the
+	// control core without allocating or talking to the worker: the
+	// control for what a busy neighbouring core alone costs.
+	BenchWorkerBusy BenchMode = "worker-busy"
 )
 
 // BenchOptions configure RunBenchmark.
@@ -36,6 +46,9 @@ type BenchOptions struct {
 	Duration    time.Duration
 	ControlCore int
 	WorkerCore  int
+	// APIRate is the control requests per second of BenchWorkerAPI (0:
+	// as fast as one goroutine can send them).
+	APIRate int
 }
 
 // BenchResult is one measurement.
@@ -48,6 +61,13 @@ type BenchResult struct {
 	Dropped  uint64    `json:"dropped"`  // packets the fastpath dropped while measured
 	Entries  uint64    `json:"entries"`  // live connection entries at the end
 	Hugepage bool      `json:"hugepage"` // the table lived in hugepage memory
+
+	// While measured: control requests served (BenchWorkerAPI), their
+	// rate, what the process allocated per second, and GC cycles.
+	APIRequests uint64  `json:"api_requests,omitempty"`
+	APIPerSec   float64 `json:"api_per_s,omitempty"`
+	AllocMBps   float64 `json:"alloc_mb_per_s"`
+	GCCycles    uint32  `json:"gc_cycles"`
 }
 
 // benchFeed writes fresh packets into received buffers, the NIC's job: a
@@ -97,6 +117,10 @@ func RunBenchmark(opts BenchOptions) (BenchResult, error) {
 		return res, err
 	}
 	defer dpdk.Cleanup()
+	// As in vecd: every thread but the measured loop's stays off its core.
+	if err := keepControlOffWorkers(config.Runtime{WorkerCores: []int{opts.WorkerCore}, ControlCore: opts.ControlCore}); err != nil {
+		return res, err
+	}
 	pool, err := dpdk.NewPktMempool("bench_mbufs", 8191, 256, mbufDataRoom, -1)
 	if err != nil {
 		return res, err
@@ -128,7 +152,7 @@ func RunBenchmark(opts BenchOptions) (BenchResult, error) {
 	switch opts.Mode {
 	case BenchPlain, BenchRewrite:
 		return runLoopBenchmark(opts, port.ID, res)
-	case BenchWorker:
+	case BenchWorker, BenchWorkerAPI, BenchWorkerBusy:
 		return runWorkerBenchmark(opts, port.ID, res)
 	}
 	return res, fmt.Errorf("unknown benchmark mode %q", opts.Mode)
@@ -224,17 +248,16 @@ func runLoopBenchmark(opts BenchOptions, port uint16, res BenchResult) (BenchRes
 
 // runWorkerBenchmark runs the gateway's own worker loop, with the feed
 // standing in for the NIC, and measures from the moment every flow is live.
+//
+// Both worker modes build the snapshot through the control plane's manager
+// and give the worker a mailbox, so they differ only in the control load.
 func runWorkerBenchmark(opts BenchOptions, port uint16, res BenchResult) (BenchResult, error) {
-	snap, err := fastpath.NewSnapshot(&fastpath.Config{
-		GatewayMAC: [6]byte{2, 0, 0, 0, 0, 1},
-		Services: []fastpath.ServiceConfig{{
-			ID: 0, VIP: netip.MustParseAddr("10.10.0.100"), Proto: fastpath.ProtoTCP, Port: 80,
-			Servers: []fastpath.ServerConfig{
-				{ID: 0, MAC: [6]byte{2, 0, 0, 0, 0, 0x11}, Weight: 3},
-				{ID: 1, MAC: [6]byte{2, 0, 0, 0, 0, 0x12}, Weight: 2},
-			},
-		}},
-	})
+	ctl, err := newBenchControl(opts)
+	if err != nil {
+		return res, err
+	}
+	defer ctl.close()
+	snap, err := ctl.m.Initial([6]byte{2, 0, 0, 0, 0, 1})
 	if err != nil {
 		return res, err
 	}
@@ -258,22 +281,47 @@ func runWorkerBenchmark(opts BenchOptions, port uint16, res BenchResult) (BenchR
 	}
 	defer burst.Free()
 	feed := newBenchFeed(opts.Flows, true)
-	w := &worker{cpu: opts.WorkerCore, ports: []uint16{port}, core: core, burst: burst, prepare: feed.prepare}
+	mb, err := newMailbox("bench_mailbox")
+	if err != nil {
+		return res, err
+	}
+	defer mb.ring.Free()
+	w := &worker{cpu: opts.WorkerCore, ports: []uint16{port}, core: core, burst: burst, prepare: feed.prepare, mailbox: mb}
 	started, done := make(chan error, 1), make(chan struct{})
 	go w.run(started, done)
 	if err := <-started; err != nil {
 		return res, err
 	}
+	ctl.m.Attach(&Gateway{log: ctl.log, workers: []*worker{w}})
 	// Wait for the warm-up SYNs to go through, then measure.
 	for warmLimit := time.Now().Add(time.Minute); !feed.warm.Load() && time.Now().Before(warmLimit); {
 		time.Sleep(10 * time.Millisecond)
 	}
+	var mem0, mem1 runtime.MemStats
+	runtime.ReadMemStats(&mem0)
+	var load *controlLoad
 	if feed.warm.Load() {
+		switch opts.Mode {
+		case BenchWorkerAPI:
+			load = ctl.start(opts.APIRate)
+		case BenchWorkerBusy:
+			load = ctl.spin()
+		}
 		time.Sleep(opts.Duration)
+	}
+	if load != nil {
+		res.APIRequests = load.stop()
+		if opts.Mode == BenchWorkerBusy {
+			res.APIRequests = 0
+		}
 	}
 	w.stop.Store(true)
 	<-done
 	end := time.Now()
+	runtime.ReadMemStats(&mem1)
+	if load != nil && load.err != nil {
+		return res, fmt.Errorf("control load: %w", load.err)
+	}
 	if !feed.warm.Load() {
 		return res, fmt.Errorf("warm-up did not finish within a minute: %d of %d SYNs sent", feed.sent, opts.Flows)
 	}
@@ -286,5 +334,8 @@ func runWorkerBenchmark(opts BenchOptions, port uint16, res BenchResult) (BenchR
 	res.Mpps = float64(res.Packets) / res.Seconds / 1e6
 	res.Dropped = c.TotalDrops()
 	res.Entries = c.Entries
+	res.APIPerSec = float64(res.APIRequests) / res.Seconds
+	res.AllocMBps = float64(mem1.TotalAlloc-mem0.TotalAlloc) / res.Seconds / 1e6
+	res.GCCycles = mem1.NumGC - mem0.NumGC
 	return res, nil
 }

@@ -1,19 +1,13 @@
 package gateway
 
 import (
-	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"maps"
 	"math/rand/v2"
-	"net/netip"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
 
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
@@ -22,13 +16,6 @@ import (
 	"vec/dpdk"
 	"vec/fastpath"
 )
-
-// neighborWatchInterval is how often the control plane looks for servers
-// whose ARP resolution changed.
-const neighborWatchInterval = 200 * time.Millisecond
-
-// applyTimeout bounds the wait for every worker to take a new snapshot.
-const applyTimeout = 2 * time.Second
 
 // mbufDataRoom holds a 1500-byte MTU frame with its VLAN tag plus DPDK's
 // headroom.
@@ -39,14 +26,9 @@ const mbufDataRoom = 2048 + 128
 type Gateway struct {
 	log       *zap.Logger
 	rt        config.Runtime
-	cfg       *config.Config
 	clock     fastpath.Clock // shared by the workers and the control plane
 	neighbors *fastpath.Neighbors
 	portMAC   [6]byte
-
-	stopControl chan struct{}
-	stopOnce    sync.Once
-	controlDone sync.WaitGroup
 
 	ealUp   bool
 	pool    *dpdk.Mempool
@@ -71,15 +53,24 @@ func ealArgs(rt config.Runtime) []string {
 	return append(args, rt.EALArgs...)
 }
 
-// New prepares a gateway for a validated configuration; Start brings it up.
-func New(log *zap.Logger, cfg *config.Config, rt config.Runtime) *Gateway {
-	return &Gateway{log: log, cfg: cfg, rt: rt, clock: fastpath.NewMonotonicClock(),
-		neighbors: fastpath.NewNeighbors(fastpath.MaxServers), stopControl: make(chan struct{})}
+// New prepares a gateway for validated run-time settings; Start brings it
+// up.
+func New(log *zap.Logger, rt config.Runtime) *Gateway {
+	return &Gateway{log: log, rt: rt, clock: fastpath.NewMonotonicClock(),
+		neighbors: fastpath.NewNeighbors(fastpath.MaxServers)}
 }
 
+// Neighbors is the table of server MACs learned by ARP that every
+// snapshot must use.
+func (g *Gateway) Neighbors() *fastpath.Neighbors { return g.neighbors }
+
+// Clock is the workers' clock: connection entries' times are in it.
+func (g *Gateway) Clock() fastpath.Clock { return g.clock }
+
 // Start brings the gateway up: EAL, mempool, ports, one worker per core.
+// initial builds the first snapshot once the first port's MAC is known.
 // On error, Stop and Close release whatever was already started.
-func (g *Gateway) Start() error {
+func (g *Gateway) Start(initial func(portMAC [6]byte) (*fastpath.Snapshot, error)) error {
 	rt := g.rt
 	args := ealArgs(rt)
 	g.log.Info("initialising DPDK", zap.Strings("eal_args", args))
@@ -114,7 +105,7 @@ func (g *Gateway) Start() error {
 	if g.portMAC, err = g.ports[0].MAC(); err != nil {
 		return err
 	}
-	snap, fc, err := g.compile(nil)
+	snap, err := initial(g.portMAC)
 	if err != nil {
 		return err
 	}
@@ -144,88 +135,8 @@ func (g *Gateway) Start() error {
 		g.log.Info("worker polling", zap.Int("core", cpu), zap.Int("queue", i),
 			zap.Int("table_capacity", rt.TableCapacity))
 	}
-	if len(snap.NeighborSlots()) > 0 {
-		g.controlDone.Add(1)
-		go g.watchNeighbors()
-	}
-	g.log.Info("gateway running", zap.String("mac", fmtMAC(fc.GatewayMAC)), zap.Int("services", len(fc.Services)))
+	g.log.Info("gateway running", zap.String("mac", fmtMAC(snap.GatewayMAC())))
 	return nil
-}
-
-// compile builds the fastpath snapshot of the configuration, marking the
-// servers resolved by ARP that have answered (resolved, keyed by address;
-// nil before any could have).
-func (g *Gateway) compile(resolved map[uint32]bool) (*fastpath.Snapshot, fastpath.Config, error) {
-	fc, err := g.cfg.Fastpath(g.portMAC)
-	if err != nil {
-		return nil, fc, err
-	}
-	fc.Neighbors = g.neighbors
-	for i := range fc.Services {
-		for j := range fc.Services[i].Servers {
-			srv := &fc.Services[i].Servers[j]
-			ip := srv.IP.As4()
-			srv.Resolved = resolved[binary.BigEndian.Uint32(ip[:])]
-		}
-	}
-	snap, err := fastpath.NewSnapshot(&fc)
-	if err != nil {
-		return nil, fc, fmt.Errorf("compiling the configuration: %w", err)
-	}
-	return snap, fc, nil
-}
-
-// watchNeighbors notices servers resolved by ARP answering for the first
-// time or going silent, and hands every worker a snapshot that gives them
-// new connections, or stops doing so.
-func (g *Gateway) watchNeighbors() {
-	defer g.controlDone.Done()
-	ticker := time.NewTicker(neighborWatchInterval)
-	defer ticker.Stop()
-	var last map[uint32]bool
-	for {
-		select {
-		case <-g.stopControl:
-			return
-		case <-ticker.C:
-		}
-		resolved := g.neighbors.ResolvedIPs(g.clock.Now())
-		if maps.Equal(resolved, last) {
-			continue
-		}
-		snap, _, err := g.compile(resolved)
-		if err == nil {
-			err = g.apply(snap)
-		}
-		if err != nil {
-			g.log.Error("applying server ARP resolution", zap.Error(err))
-			continue
-		}
-		for ip, ok := range resolved {
-			if ok != last[ip] {
-				g.log.Info("server ARP resolution changed", zap.Stringer("ip", ipString(ip)), zap.Bool("resolved", ok))
-			}
-		}
-		last = resolved
-	}
-}
-
-// apply hands every worker the snapshot and waits until all run it.
-func (g *Gateway) apply(snap *fastpath.Snapshot) error {
-	ctx, cancel := context.WithTimeout(context.Background(), applyTimeout)
-	defer cancel()
-	for _, w := range g.workers {
-		if err := w.mailbox.send(ctx, &request{kind: reqSnapshot, snap: snap}); err != nil {
-			return fmt.Errorf("worker on core %d: %w", w.cpu, err)
-		}
-	}
-	return nil
-}
-
-type ipString uint32
-
-func (ip ipString) String() string {
-	return netip.AddrFrom4([4]byte{byte(ip >> 24), byte(ip >> 16), byte(ip >> 8), byte(ip)}).String()
 }
 
 // newWorker builds worker i: its connection table lives in hugepage memory.
@@ -255,9 +166,9 @@ func (g *Gateway) newWorker(i, cpu int, snap *fastpath.Snapshot, ports []uint16)
 	g.frees = append(g.frees, mb.ring.Free)
 	w := &worker{cpu: cpu, queue: uint16(i), ports: ports, core: core, burst: burst, mailbox: mb,
 		stopWhenIdle: g.rt.RunUntilInputExhausted}
-	if i == 0 && len(snap.NeighborSlots()) > 0 {
+	if i == 0 {
 		// The first worker sends the ARP requests for servers given by
-		// IP alone.
+		// IP alone (a later configuration may add such servers).
 		if w.probe, err = dpdk.NewBurst(burstSize); err != nil {
 			return nil, err
 		}
@@ -299,11 +210,9 @@ func keepControlOffWorkers(rt config.Runtime) error {
 	return nil
 }
 
-// Stop ends the control goroutines, asks every worker to finish its
-// current iteration, and waits for them.
+// Stop asks every worker to finish its current iteration and waits for
+// them. The control plane must be done with the gateway by then.
 func (g *Gateway) Stop() {
-	g.stopOnce.Do(func() { close(g.stopControl) })
-	g.controlDone.Wait()
 	for _, w := range g.workers {
 		w.stop.Store(true)
 	}

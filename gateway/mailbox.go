@@ -6,18 +6,27 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
+	"vec/control/manager"
 	"vec/dpdk"
 	"vec/fastpath"
+	"vec/gateway/coreops"
 )
 
 // The control plane never writes a worker's memory: it hands a worker a
 // request through the worker's mailbox, an rte_ring of 64-bit tokens, and the
 // worker carries it out between bursts and acknowledges it. A token is the
-// index of a slot holding the request; rings carry no Go pointers.
+// index of a slot holding the request; rings carry no Go pointers. Whatever
+// a worker copies out (counters, connection entries) goes into buffers the
+// control plane allocated and put in the request.
 
 // mailboxSlots bounds the requests in flight to one worker.
 const mailboxSlots = 64
+
+// purgeBatch is how many connection keys a worker collects per pass over
+// its table when it drops the entries of servers whose drain ended.
+const purgeBatch = 1024
 
 // requestKind says what a request asks of a worker.
 type requestKind uint8
@@ -25,8 +34,11 @@ type requestKind uint8
 const (
 	// reqCounters: copy the core's counters into the request.
 	reqCounters requestKind = iota + 1
-	// reqSnapshot: switch to the request's configuration snapshot.
+	// reqSnapshot: switch to the request's configuration snapshot, and
+	// drop the connection entries of the servers in purge.
 	reqSnapshot
+	// reqConnections: copy a page of matching connection entries.
+	reqConnections
 )
 
 // request is one message to a worker. The control plane fills it before
@@ -35,12 +47,32 @@ type request struct {
 	kind requestKind
 	snap *fastpath.Snapshot // reqSnapshot
 
+	// reqSnapshot: servers whose entries to drop and counters to reset
+	// (indexed by ServerID, nil for none), and the buffer for the keys.
+	purge     []bool
+	purgeKeys []fastpath.FlowKey
+	purged    uint64   // result: entries dropped
+	silent    []uint32 // VIPs whose ARP requests go unanswered
+
 	// reqCounters results.
 	counters fastpath.CoreCounters
 	servers  []fastpath.ServerCounters // len = servers to copy
 	txFull   uint64
+	dropped  uint64 // entries ever dropped by purges
+	silenced uint64 // ARP replies for removed VIPs not sent
 
-	done chan struct{}
+	// reqConnections: skip matching entries, then copy into entries
+	// (its length is the page size); results: how many were copied and
+	// skipped, and whether a further one matches.
+	query   *manager.ConnQuery
+	skip    int
+	entries []fastpath.Entry
+	copied  int
+	skipped int
+	more    bool
+
+	ackedAt time.Time // when the worker finished, read after done
+	done    chan struct{}
 }
 
 // mailbox is one worker's inbox.
@@ -67,13 +99,13 @@ func newMailbox(name string) (*mailbox, error) {
 
 var errMailboxFull = errors.New("worker mailbox full: the worker is not taking requests")
 
-// send posts req and waits until the worker has carried it out or ctx ends.
-func (mb *mailbox) send(ctx context.Context, req *request) error {
+// post hands req to the worker without waiting; wait then waits for it.
+func (mb *mailbox) post(req *request) (int, error) {
 	req.done = make(chan struct{})
 	mb.mu.Lock()
+	defer mb.mu.Unlock()
 	if len(mb.free) == 0 {
-		mb.mu.Unlock()
-		return errMailboxFull
+		return 0, errMailboxFull
 	}
 	slot := mb.free[len(mb.free)-1]
 	mb.free = mb.free[:len(mb.free)-1]
@@ -81,11 +113,15 @@ func (mb *mailbox) send(ctx context.Context, req *request) error {
 	if !mb.ring.Enqueue(uint64(slot)) {
 		mb.slots[slot].Store(nil)
 		mb.free = append(mb.free, slot)
-		mb.mu.Unlock()
-		return errMailboxFull
+		return 0, errMailboxFull
 	}
 	mb.pending.Add(1)
-	mb.mu.Unlock()
+	return slot, nil
+}
+
+// wait waits until the worker has carried out the request posted in slot,
+// or ctx ends.
+func (mb *mailbox) wait(ctx context.Context, req *request, slot int) error {
 	select {
 	case <-req.done:
 	case <-ctx.Done():
@@ -97,6 +133,15 @@ func (mb *mailbox) send(ctx context.Context, req *request) error {
 	return nil
 }
 
+// send posts req and waits until the worker has carried it out or ctx ends.
+func (mb *mailbox) send(ctx context.Context, req *request) error {
+	slot, err := mb.post(req)
+	if err != nil {
+		return err
+	}
+	return mb.wait(ctx, req, slot)
+}
+
 func (mb *mailbox) release(slot int) {
 	mb.mu.Lock()
 	mb.slots[slot].Store(nil)
@@ -104,7 +149,7 @@ func (mb *mailbox) release(slot int) {
 	mb.mu.Unlock()
 }
 
-// serve is called by the worker between bursts: it carries out every
+// serveMailbox is called by the worker between bursts: it carries out every
 // pending request. With nothing pending it costs one atomic load.
 func (w *worker) serveMailbox() {
 	mb := w.mailbox
@@ -121,9 +166,19 @@ func (w *worker) serveMailbox() {
 			req.counters = w.core.Counters
 			copy(req.servers, w.core.Servers[:len(req.servers)])
 			req.txFull = w.txFull
+			req.dropped = w.purged
+			req.silenced = w.arpSilenced
 		case reqSnapshot:
 			w.core.SetSnapshot(req.snap)
+			w.silentVIPs = req.silent
+			if req.purge != nil {
+				req.purged = coreops.Purge(w.core, req.purge, req.purgeKeys)
+				w.purged += req.purged
+			}
+		case reqConnections:
+			req.copied, req.skipped, req.more = coreops.List(w.core, req.query, req.skip, req.entries)
 		}
+		req.ackedAt = time.Now()
 		close(req.done)
 	}
 }

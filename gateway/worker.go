@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"encoding/binary"
 	"runtime"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -30,6 +32,12 @@ type worker struct {
 
 	verdicts [burstSize]fastpath.Verdict
 	txFull   uint64 // packets the TX ring had no room for
+	purged   uint64 // entries dropped because their server's drain ended
+	// silentVIPs are removed clusters still draining: the fastpath
+	// answers ARP for them (they are in its snapshot), the worker does
+	// not send those replies. arpSilenced counts them.
+	silentVIPs  []uint32
+	arpSilenced uint64
 
 	stopWhenIdle bool
 	stop         atomic.Bool
@@ -112,6 +120,9 @@ func (w *worker) pollPort(port uint16) int {
 	for i, v := range verdicts {
 		if v.Transmits() {
 			keep[i] = 1
+			if v == fastpath.VerdictReply && len(w.silentVIPs) > 0 && w.silenced(pkts[i]) {
+				keep[i] = 0
+			}
 		} else {
 			keep[i] = 0
 		}
@@ -119,6 +130,21 @@ func (w *worker) pollPort(port uint16) int {
 	w.burst.SendKept(port, w.queue)
 	w.txFull += uint64(w.burst.TxFull())
 	return n
+}
+
+// silenced reports whether an ARP reply the fastpath wrote answers for a
+// removed VIP: its sender address (bytes 28..31 of the frame) is one of
+// silentVIPs.
+func (w *worker) silenced(reply []byte) bool {
+	if len(reply) < 32 {
+		return false
+	}
+	ip := binary.BigEndian.Uint32(reply[28:32])
+	if slices.Contains(w.silentVIPs, ip) {
+		w.arpSilenced++
+		return true
+	}
+	return false
 }
 
 // sendARPRequests asks, once per probe interval, every server given by IP
@@ -130,6 +156,9 @@ func (w *worker) sendARPRequests() {
 	}
 	w.nextProbe = now + int64(fastpath.NeighborProbeInterval)
 	snap := w.core.Snapshot()
+	if len(snap.NeighborSlots()) == 0 {
+		return // every server has a static MAC
+	}
 	for _, port := range w.ports {
 		if err := w.probe.Alloc(w.pool, burstSize, fastpath.ARPRequestLen); err != nil {
 			return // no buffers now: the next interval tries again

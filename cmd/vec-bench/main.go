@@ -6,6 +6,15 @@
 // ratio to testpmd and writes the results as JSON.
 //
 //	vec-bench [-duration 5s] [-flows 1000,100000,1000000] [-out bench/results.json]
+//	vec-bench -control [-duration 4s] [-flows 100000] [-api-rate 1000] [-rounds 2]
+//
+// -control measures what the control plane costs the worker instead: the
+// worker loop alone, next to a goroutine that only spins on the control
+// core (what a busy neighbouring core costs by itself), and while the
+// process serves a steady load of control API and /metrics requests (and
+// applies a weight change every 50 requests), alternated for -rounds
+// rounds; it reports the ratios of the packet rates with the allocation
+// rate and GC cycles of each run.
 //
 // Each measurement runs in a child process of its own (vec-bench -run MODE),
 // since a process initialises DPDK's EAL only once.
@@ -31,7 +40,11 @@ import (
 )
 
 func main() {
-	run := flag.String("run", "", "run one measurement in this process: plain, rewrite or worker (internal)")
+	run := flag.String("run", "", "run one measurement in this process: plain, rewrite, worker or worker-api (internal)")
+	control := flag.Bool("control", false, "measure the worker with and without control API load (see the package comment)")
+	apiRate := flag.Int("api-rate", 1000, "-control: control requests per second (0: as fast as one goroutine goes)")
+	rounds := flag.Int("rounds", 2, "-control: alternating rounds of the two measurements")
+	defaultGC := flag.Bool("default-gc", false, "-control: keep Go's default garbage collector pacing instead of vecd's (gateway.TuneGC)")
 	duration := flag.Duration("duration", 5*time.Second, "how long each measurement runs")
 	flowList := flag.String("flows", "1000,100000,1000000", "live-flow counts for the worker measurements")
 	out := flag.String("out", "bench/results.json", "where to write the results as JSON")
@@ -39,12 +52,26 @@ func main() {
 	workerCore := flag.Int("worker-core", 1, "core of the measured loop (and of testpmd's forwarding lcore)")
 	flag.Parse()
 	if *run != "" {
-		os.Exit(runOne(gateway.BenchMode(*run), *duration, *flowList, *controlCore, *workerCore))
+		if !*defaultGC {
+			gateway.TuneGC()
+		}
+		os.Exit(runOne(gateway.BenchMode(*run), *duration, *flowList, *controlCore, *workerCore, *apiRate))
 	}
 	flows, err := parseFlows(*flowList)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "vec-bench:", err)
 		os.Exit(2)
+	}
+	if *control {
+		if len(flows) != 1 || *rounds < 1 || *apiRate < 0 {
+			fmt.Fprintln(os.Stderr, "vec-bench: -control takes one -flows value, -rounds ≥ 1 and -api-rate ≥ 0")
+			os.Exit(2)
+		}
+		if err := orchestrateControl(*duration, flows[0], *apiRate, *rounds, *defaultGC, *out, *controlCore, *workerCore); err != nil {
+			fmt.Fprintln(os.Stderr, "vec-bench:", err)
+			os.Exit(1)
+		}
+		return
 	}
 	if err := orchestrate(*duration, flows, *out, *controlCore, *workerCore); err != nil {
 		fmt.Fprintln(os.Stderr, "vec-bench:", err)
@@ -65,14 +92,14 @@ func parseFlows(s string) ([]int, error) {
 }
 
 // runOne is the child: one measurement, its result as JSON on stdout.
-func runOne(mode gateway.BenchMode, duration time.Duration, flowList string, controlCore, workerCore int) int {
+func runOne(mode gateway.BenchMode, duration time.Duration, flowList string, controlCore, workerCore, apiRate int) int {
 	flows, err := parseFlows(flowList)
 	if err != nil || len(flows) != 1 {
 		fmt.Fprintln(os.Stderr, "vec-bench -run needs exactly one -flows value")
 		return 2
 	}
 	res, err := gateway.RunBenchmark(gateway.BenchOptions{Mode: mode, Flows: flows[0], Duration: duration,
-		ControlCore: controlCore, WorkerCore: workerCore})
+		ControlCore: controlCore, WorkerCore: workerCore, APIRate: apiRate})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "vec-bench:", err)
 		return 1
@@ -106,19 +133,19 @@ func orchestrate(duration time.Duration, flows []int, out string, controlCore, w
 		return fmt.Errorf("testpmd baseline: %w", err)
 	}
 	rep.Rows = append(rep.Rows, row{Name: "testpmd io-fwd", Result: testpmd})
-	plain, err := child(gateway.BenchPlain, duration, 1, controlCore, workerCore)
+	plain, err := child(gateway.BenchPlain, duration, 1, controlCore, workerCore, 0)
 	if err != nil {
 		return err
 	}
 	rep.Rows = append(rep.Rows, row{Name: "Go rx→tx loop", Result: plain})
 	maxFlows := flows[len(flows)-1]
-	rewrite, err := child(gateway.BenchRewrite, duration, maxFlows, controlCore, workerCore)
+	rewrite, err := child(gateway.BenchRewrite, duration, maxFlows, controlCore, workerCore, 0)
 	if err != nil {
 		return err
 	}
 	rep.Rows = append(rep.Rows, row{Name: "Go rx→rewrite→tx loop", Result: rewrite})
 	for _, n := range flows {
-		res, err := child(gateway.BenchWorker, duration, n, controlCore, workerCore)
+		res, err := child(gateway.BenchWorker, duration, n, controlCore, workerCore, 0)
 		if err != nil {
 			return err
 		}
@@ -146,14 +173,20 @@ func orchestrate(duration time.Duration, flows []int, out string, controlCore, w
 }
 
 // child runs one measurement in a fresh process.
-func child(mode gateway.BenchMode, duration time.Duration, flows, controlCore, workerCore int) (gateway.BenchResult, error) {
+func child(mode gateway.BenchMode, duration time.Duration, flows, controlCore, workerCore, apiRate int) (gateway.BenchResult, error) {
+	return childGC(mode, duration, flows, controlCore, workerCore, apiRate, false)
+}
+
+// childGC is child, optionally with Go's default GC pacing.
+func childGC(mode gateway.BenchMode, duration time.Duration, flows, controlCore, workerCore, apiRate int, defaultGC bool) (gateway.BenchResult, error) {
 	var res gateway.BenchResult
 	self, err := os.Executable()
 	if err != nil {
 		return res, err
 	}
 	cmd := exec.Command(self, "-run", string(mode), "-duration", duration.String(), "-flows", strconv.Itoa(flows),
-		"-control-core", strconv.Itoa(controlCore), "-worker-core", strconv.Itoa(workerCore))
+		"-control-core", strconv.Itoa(controlCore), "-worker-core", strconv.Itoa(workerCore), "-api-rate", strconv.Itoa(apiRate),
+		"-default-gc="+strconv.FormatBool(defaultGC))
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -222,4 +255,79 @@ func runTestpmd(duration time.Duration, controlCore, workerCore int) (gateway.Be
 	res.Seconds = float64(len(rates))
 	res.Packets = uint64(sum)
 	return res, nil
+}
+
+// controlReport is what -control writes.
+type controlReport struct {
+	Date        string                `json:"date"`
+	Flows       int                   `json:"flows"`
+	APIRate     int                   `json:"api_rate_asked"`
+	DefaultGC   bool                  `json:"default_gc"`
+	ControlCore int                   `json:"control_core"`
+	WorkerCore  int                   `json:"worker_core"`
+	Alone       []gateway.BenchResult `json:"worker_alone"`
+	Busy        []gateway.BenchResult `json:"worker_next_to_a_busy_core"`
+	Loaded      []gateway.BenchResult `json:"worker_with_api_load"`
+	AloneMpps   float64               `json:"worker_alone_mpps"`
+	BusyMpps    float64               `json:"worker_next_to_a_busy_core_mpps"`
+	LoadedMpps  float64               `json:"worker_with_api_load_mpps"`
+	// Ratio is loaded / alone; RatioToBusy is loaded / busy: what the
+	// control plane costs beyond keeping the other core busy.
+	Ratio       float64 `json:"ratio"`
+	RatioToBusy float64 `json:"ratio_to_busy_core"`
+}
+
+// orchestrateControl alternates the worker alone and the worker under
+// control API load, rounds times each, and reports the ratio of the mean
+// packet rates.
+func orchestrateControl(duration time.Duration, flows, apiRate, rounds int, defaultGC bool, out string, controlCore, workerCore int) error {
+	gc := "vecd's (GOGC off, limit 128 MiB)"
+	if defaultGC {
+		gc = "Go's default (GOGC=100)"
+	}
+	fmt.Printf("worker loop on core %d, control plane (API and /metrics load) on core %d, %d flows, %v per run, GC pacing %s\n",
+		workerCore, controlCore, flows, duration, gc)
+	rep := controlReport{Date: time.Now().UTC().Format(time.RFC3339), Flows: flows, APIRate: apiRate,
+		ControlCore: controlCore, WorkerCore: workerCore, DefaultGC: defaultGC}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "run\tMpps\tAPI req/s\talloc MB/s\tGC cycles\tdropped")
+	mean := func(rs []gateway.BenchResult) float64 {
+		var sum float64
+		for _, r := range rs {
+			sum += r.Mpps
+		}
+		return sum / float64(len(rs))
+	}
+	for i := range rounds {
+		for _, mode := range []gateway.BenchMode{gateway.BenchWorker, gateway.BenchWorkerBusy, gateway.BenchWorkerAPI} {
+			res, err := childGC(mode, duration, flows, controlCore, workerCore, apiRate, defaultGC)
+			if err != nil {
+				return err
+			}
+			switch mode {
+			case gateway.BenchWorker:
+				rep.Alone = append(rep.Alone, res)
+			case gateway.BenchWorkerBusy:
+				rep.Busy = append(rep.Busy, res)
+			default:
+				rep.Loaded = append(rep.Loaded, res)
+			}
+			fmt.Fprintf(tw, "%s #%d\t%.2f\t%.0f\t%.1f\t%d\t%d\n", mode, i+1, res.Mpps, res.APIPerSec, res.AllocMBps, res.GCCycles, res.Dropped)
+		}
+	}
+	rep.AloneMpps, rep.BusyMpps, rep.LoadedMpps = mean(rep.Alone), mean(rep.Busy), mean(rep.Loaded)
+	rep.Ratio, rep.RatioToBusy = rep.LoadedMpps/rep.AloneMpps, rep.LoadedMpps/rep.BusyMpps
+	fmt.Fprintf(tw, "mean alone\t%.2f\t\t\t\t\nmean next to a busy core\t%.2f\t\t\t\t\nmean under API load\t%.2f\t\t\t\t\n",
+		rep.AloneMpps, rep.BusyMpps, rep.LoadedMpps)
+	fmt.Fprintf(tw, "ratio API load / alone\t%.3f\t\t\t\t\nratio API load / busy core\t%.3f\t\t\t\t\n", rep.Ratio, rep.RatioToBusy)
+	tw.Flush()
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return err
+	}
+	b, _ := json.MarshalIndent(rep, "", "  ")
+	if err := os.WriteFile(out, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	fmt.Println("results written to", out)
+	return nil
 }

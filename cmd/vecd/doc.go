@@ -6,5 +6,13 @@
 // final counters; with workers.run_until_input_exhausted it stops by itself
 // once a replayed capture has been consumed.
 //
+// While it runs, the configuration can change: SIGHUP or an edit of the
+// file (watched with fsnotify unless control.watch_file is false) reloads
+// it, and the control API (control.tokens_file; see docs/control-api.md and
+// vecctl) changes clusters, services, servers and weights. Every change is
+// validated as a whole and applied to every worker atomically, or rejected
+// with nothing changed. Prometheus metrics are served on metrics.listen
+// (default 127.0.0.1:9100; docs/metrics.md).
+//
 //	vecd -config /etc/vec/vecd.yaml [-stats-json /run/vec/final.json]
 package main

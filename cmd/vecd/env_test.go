@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"vec/gateway"
+	"vec/control/manager"
 )
 
 // requireDPDK stops a test that cannot run vecd here: it needs root and
@@ -59,7 +59,7 @@ func buildVecd(t *testing.T) string {
 
 // runVecd runs vecd with the configuration text and returns its final
 // counters (parsed from -stats-json) and combined output.
-func runVecd(t *testing.T, bin, dir, configYAML string) (gateway.Counters, string) {
+func runVecd(t *testing.T, bin, dir, configYAML string) (manager.Counters, string) {
 	t.Helper()
 	cfgPath := filepath.Join(dir, "vecd.yaml")
 	if err := os.WriteFile(cfgPath, []byte(configYAML), 0o644); err != nil {
@@ -75,7 +75,7 @@ func runVecd(t *testing.T, bin, dir, configYAML string) (gateway.Counters, strin
 	if err != nil {
 		t.Fatalf("reading final counters: %v\n%s", err, out)
 	}
-	var st gateway.Counters
+	var st manager.Counters
 	if err := json.Unmarshal(b, &st); err != nil {
 		t.Fatal(err)
 	}

@@ -218,6 +218,7 @@ dpdk:
 ports: [{device: net_pcap0}]
 workers: {cores: [1], control_core: 0, table_capacity: 4096, run_until_input_exhausted: true}
 log: {level: warn}
+metrics: {disabled: true} # the host may run another exporter on 9100
 `, absIn, outPath) + goldenConfigClusters
 	st, log := runVecd(t, bin, dir, cfg)
 	compareCapture(t, outPath, expected)

@@ -7,13 +7,17 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"vec/control/api"
 	"vec/control/config"
+	"vec/control/manager"
+	"vec/control/metrics"
 	"vec/gateway"
 )
 
@@ -29,8 +33,15 @@ func main() {
 	os.Exit(run(*configPath, *statsJSON, *statsInterval))
 }
 
+// shutdownGrace bounds how long API and metrics requests in flight may take
+// to finish at shutdown.
+const shutdownGrace = 2 * time.Second
+
 // run is main without os.Exit, so deferred clean-up always runs.
 func run(configPath, statsJSON string, statsInterval time.Duration) int {
+	if abs, err := filepath.Abs(configPath); err == nil {
+		configPath = abs
+	}
 	cfg, err := config.Load(configPath)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "vecd: refusing to start: %v\n", err)
@@ -41,23 +52,53 @@ func run(configPath, statsJSON string, statsInterval time.Duration) int {
 		fmt.Fprintf(os.Stderr, "vecd: refusing to start: %v\n", err)
 		return 2
 	}
-	log, err := newLogger(rt.LogLevel)
+	tokens := &api.Tokens{}
+	if rt.Control.Enabled {
+		if err := tokens.Load(rt.Control.TokensFile); err != nil {
+			fmt.Fprintf(os.Stderr, "vecd: refusing to start: %v\n", err)
+			return 2
+		}
+	}
+	level := zap.NewAtomicLevelAt(rt.LogLevel)
+	log, err := newLogger(level)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "vecd: %v\n", err)
 		return 1
 	}
 	defer log.Sync()
+	if gateway.TuneGC() {
+		log.Info("garbage collection only near the memory limit", zap.Int("limit_mib", gateway.GCMemoryLimit>>20))
+	} else {
+		log.Info("garbage collection as GOGC/GOMEMLIMIT say", zap.String("GOGC", os.Getenv("GOGC")), zap.String("GOMEMLIMIT", os.Getenv("GOMEMLIMIT")))
+	}
 
 	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 
-	g := gateway.New(log, cfg, rt)
-	if err := g.Start(); err != nil {
+	g := gateway.New(log, rt)
+	m := manager.New(manager.Options{Log: log, Level: level, Path: configPath, Config: cfg,
+		Neighbors: g.Neighbors(), Clock: g.Clock()})
+	if err := g.Start(m.Initial); err != nil {
 		log.Error("start-up failed", zap.Error(err))
 		g.Stop()
 		g.Close()
 		return 1
 	}
+	m.Attach(g)
+	ctx, cancel := context.WithCancel(context.Background())
+	managerDone := make(chan struct{})
+	go func() { m.Run(ctx); close(managerDone) }()
+
+	cp, err := startControlPlane(ctx, log, rt, m, tokens, configPath)
+	if err != nil {
+		log.Error("start-up failed", zap.Error(err))
+		cancel()
+		<-managerDone
+		g.Stop()
+		g.Close()
+		return 1
+	}
+
 	finished := make(chan struct{})
 	go func() { g.Wait(); close(finished) }()
 	var tick <-chan time.Time
@@ -70,21 +111,28 @@ wait:
 	for {
 		select {
 		case sig := <-signals:
+			if sig == syscall.SIGHUP {
+				reload(ctx, log, m, tokens, rt, "SIGHUP", false)
+				continue
+			}
 			log.Info("stopping", zap.Stringer("signal", sig))
 			break wait
 		case <-finished:
 			log.Info("input exhausted, stopping")
 			break wait
 		case <-tick:
-			writeLiveCounters(g, statsJSON, statsInterval, log)
+			writeLiveCounters(m, statsJSON, statsInterval, log)
 		}
 	}
+	cp.close()
+	cancel()
+	<-managerDone
 	g.Stop()
-	counters := g.Counters()
+	counters := m.Assemble(g.ReadStopped(m.MaxServerID()))
 	g.Close()
 	counters.Print(os.Stdout)
 	if statsJSON != "" {
-		if err := counters.WriteJSON(statsJSON); err != nil {
+		if err := writeJSON(&counters, statsJSON); err != nil {
 			log.Error("writing final counters", zap.Error(err))
 			return 1
 		}
@@ -92,22 +140,94 @@ wait:
 	return 0
 }
 
+// controlPlane is what serves the operator while vecd runs.
+type controlPlane struct {
+	api     *api.Listener
+	metrics *metrics.Server
+}
+
+// startControlPlane starts the control API, the metrics endpoint and the
+// watch of the configuration file, as configured.
+func startControlPlane(ctx context.Context, log *zap.Logger, rt config.Runtime, m *manager.Manager,
+	tokens *api.Tokens, configPath string) (*controlPlane, error) {
+	cp := &controlPlane{}
+	if rt.Control.Enabled {
+		h := api.NewHandler(api.Options{Backend: m, Tokens: tokens, Log: log.Named("api"),
+			ReloadTokens: func() error { return tokens.Load(rt.Control.TokensFile) }})
+		l, err := api.Listen(rt.Control, h, log)
+		if err != nil {
+			return nil, err
+		}
+		cp.api = l
+		l.Serve()
+		log.Info("control API listening", zap.Strings("addresses", l.Addrs()))
+	} else {
+		log.Info("control API off: no control.tokens_file in the configuration")
+	}
+	if rt.MetricsListen != "" {
+		s, err := metrics.Listen(rt.MetricsListen, metrics.NewCollector(m, rt.TableCapacity, log), log)
+		if err != nil {
+			cp.close()
+			return nil, fmt.Errorf("metrics endpoint on %s: %w", rt.MetricsListen, err)
+		}
+		cp.metrics = s
+		s.Serve()
+		log.Info("metrics endpoint listening", zap.String("address", "http://"+s.Addr()+"/metrics"))
+	}
+	if rt.Control.WatchFile {
+		err := watchFile(ctx, log, configPath, func() { reload(ctx, log, m, tokens, rt, "file watch", true) })
+		if err != nil {
+			cp.close()
+			return nil, fmt.Errorf("watching %s: %w", configPath, err)
+		}
+	}
+	return cp, nil
+}
+
+func (cp *controlPlane) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if cp.api != nil {
+		cp.api.Close(ctx)
+	}
+	if cp.metrics != nil {
+		cp.metrics.Close(ctx)
+	}
+}
+
+// reload replaces the running configuration with the file (and re-reads
+// the tokens), logging the outcome; a rejected file changes nothing.
+func reload(ctx context.Context, log *zap.Logger, m *manager.Manager, tokens *api.Tokens, rt config.Runtime, source string, onlyIfChanged bool) {
+	if rt.Control.Enabled {
+		if err := tokens.Load(rt.Control.TokensFile); err != nil {
+			log.Error("reloading the tokens file; the old tokens stay", zap.String("source", source), zap.Error(err))
+		}
+	}
+	ch, err := m.Reload(ctx, source, onlyIfChanged)
+	switch {
+	case err != nil:
+		log.Error("configuration reload rejected; the running configuration stays", zap.String("source", source), zap.Error(err))
+	case ch.Generation == 0:
+		log.Debug("configuration file unchanged", zap.String("source", source))
+	}
+}
+
 // writeLiveCounters asks the workers for their counters and rewrites path.
-func writeLiveCounters(g *gateway.Gateway, path string, interval time.Duration, log *zap.Logger) {
+func writeLiveCounters(m *manager.Manager, path string, interval time.Duration, log *zap.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), max(interval, time.Second))
 	defer cancel()
-	counters, err := g.LiveCounters(ctx)
+	counters, err := m.Counters(ctx)
 	if err == nil {
-		err = counters.WriteJSON(path)
+		err = writeJSON(&counters, path)
 	}
 	if err != nil {
 		log.Warn("live counters", zap.Error(err))
 	}
 }
 
-func newLogger(level zapcore.Level) (*zap.Logger, error) {
+func newLogger(level zap.AtomicLevel) (*zap.Logger, error) {
 	zc := zap.NewProductionConfig()
-	zc.Level = zap.NewAtomicLevelAt(level)
+	zc.Level = level
 	zc.Encoding = "console"
 	zc.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
 	log, err := zc.Build()

@@ -70,6 +70,7 @@ dpdk:
 ports: [{device: net_pcap0}]
 workers: {cores: [1, 0], control_core: 0, table_capacity: 4096, run_until_input_exhausted: true}
 log: {level: warn}
+metrics: {disabled: true}
 `, rx[0], rx[1], tx[0], tx[1]) + goldenConfigClusters
 	st, log := runVecd(t, buildVecd(t), dir, cfg)
 	if len(st.Cores) != queues {

@@ -10,7 +10,40 @@ type Config struct {
 	Gateway  Gateway   `mapstructure:"gateway"`
 	Workers  Workers   `mapstructure:"workers"`
 	Log      Log       `mapstructure:"log"`
+	Control  Control   `mapstructure:"control"`
+	Metrics  Metrics   `mapstructure:"metrics"`
 	Clusters []Cluster `mapstructure:"clusters"`
+}
+
+// Control configures the control API (docs/control-api.md) and how vecd
+// picks up changes to this file. Unlike clusters, gateway and log, these
+// settings (like dpdk, ports and workers) take effect only at start-up; a
+// reload that changes them is rejected.
+type Control struct {
+	// TokensFile is a file of bearer tokens, one per line: "<role> <name>
+	// <token>", role admin or read-only. The control API runs only when it
+	// is set. It is read again on every reload.
+	TokensFile string `mapstructure:"tokens_file"`
+	// Socket is the Unix socket the API listens on; empty selects
+	// DefaultControlSocket.
+	Socket string `mapstructure:"socket"`
+	// Listen, when set, also serves the API on this TCP address, with TLS
+	// from TLSCert and TLSKey (both required then).
+	Listen  string `mapstructure:"listen"`
+	TLSCert string `mapstructure:"tls_cert"`
+	TLSKey  string `mapstructure:"tls_key"`
+	// WatchFile reloads the configuration when this file changes on disk
+	// (besides SIGHUP and the API's reload); absent means true.
+	WatchFile *bool `mapstructure:"watch_file"`
+}
+
+// Metrics configures the Prometheus endpoint.
+type Metrics struct {
+	// Listen is the TCP address of /metrics; empty selects
+	// DefaultMetricsListen.
+	Listen string `mapstructure:"listen"`
+	// Disabled turns the endpoint off.
+	Disabled bool `mapstructure:"disabled"`
 }
 
 // DPDK configures the DPDK environment abstraction layer (EAL).
@@ -89,8 +122,13 @@ type Service struct {
 	FinTimeout   time.Duration `mapstructure:"fin_timeout"`
 	// WeightBound is the largest weight a server of this service may have;
 	// absent selects fastpath.DefaultWeightBound.
-	WeightBound *int     `mapstructure:"weight_bound"`
-	Servers     []Server `mapstructure:"servers"`
+	WeightBound *int `mapstructure:"weight_bound"`
+	// DrainTimeout is how long the open connections of a server (or of
+	// the whole service) removed while vecd runs may go on; when it has
+	// passed, whatever is left is cut. Zero selects the stale timeout,
+	// capped at DefaultMaxDrain.
+	DrainTimeout time.Duration `mapstructure:"drain_timeout"`
+	Servers      []Server      `mapstructure:"servers"`
 }
 
 // Server is one real server of a service (a row of the patent's node table).
@@ -106,4 +144,7 @@ type Server struct {
 	// otherwise it is the server's share of new connections, up to the
 	// service's weight_bound.
 	Weight *int `mapstructure:"weight"`
+	// Quiesced gives the server no new connections while keeping Weight
+	// for when it is unquiesced; its open connections go on.
+	Quiesced bool `mapstructure:"quiesced"`
 }

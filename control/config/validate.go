@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"go.uber.org/zap/zapcore"
 
@@ -39,7 +40,34 @@ type Runtime struct {
 	TableCapacity           int // connection-table entries per worker
 	RunUntilInputExhausted  bool
 	LogLevel                zapcore.Level
+	Control                 ControlRuntime
+	// MetricsListen is the TCP address of the Prometheus endpoint; empty
+	// when metrics.disabled is set.
+	MetricsListen string
 }
+
+// ControlRuntime is the control API's part of Runtime.
+type ControlRuntime struct {
+	// Enabled is set when control.tokens_file is: without tokens nobody
+	// could use the API, so it does not run.
+	Enabled    bool
+	TokensFile string
+	Socket     string // defaults applied
+	Listen     string // TCP address, "" for none
+	TLSCert    string
+	TLSKey     string
+	WatchFile  bool
+}
+
+// Defaults of the control and metrics sections.
+const (
+	DefaultControlSocket = "/run/vec/vecd.sock"
+	DefaultMetricsListen = "127.0.0.1:9100"
+	// DefaultMaxDrain caps the default drain_timeout (the stale timeout):
+	// a removed server's idle connections are not kept for 15 minutes
+	// unless a service asks for it.
+	DefaultMaxDrain = 5 * time.Minute
+)
 
 // Validate checks the whole configuration and returns an *Error listing
 // every problem, or nil.
@@ -66,24 +94,51 @@ func (c *Config) Runtime() (Runtime, error) {
 // ServerIDs are assigned in file order to every service and server,
 // disabled ones included, so disabling a service renumbers nothing; timeouts
 // and weight bounds left out in the file carry the fastpath defaults.
+//
+// This numbering suits a configuration that is compiled once (tools,
+// tests); a running vecd numbers through control/ids instead, which keeps
+// IDs stable across changes.
 func (c *Config) Fastpath(portMAC [6]byte) (fastpath.Config, error) {
-	out, err := c.compile()
+	live, err := c.Live(portMAC)
 	if err != nil {
 		return fastpath.Config{}, err
 	}
-	fc := out.fastpath
-	fc.GatewayMAC = portMAC
-	if out.hasGatewayMAC {
-		fc.GatewayMAC = out.gatewayMAC
+	fc := fastpath.Config{GatewayMAC: live.GatewayMAC, GatewayIP: live.GatewayIP}
+	nServers := 0
+	for i, spec := range live.Services {
+		sc := spec.Fastpath(fastpath.ServiceID(i))
+		for j := range sc.Servers {
+			sc.Servers[j].ID = fastpath.ServerID(nServers)
+			nServers++
+		}
+		if !spec.Disabled {
+			fc.Services = append(fc.Services, sc)
+		}
 	}
 	return fc, nil
+}
+
+// Live returns the part of a valid configuration that may change while
+// vecd runs, typed and with every default applied, or the validation error.
+// portMAC is as for Fastpath.
+func (c *Config) Live(portMAC [6]byte) (Live, error) {
+	out, err := c.compile()
+	if err != nil {
+		return Live{}, err
+	}
+	live := out.live
+	live.GatewayMAC = portMAC
+	if out.hasGatewayMAC {
+		live.GatewayMAC = out.gatewayMAC
+	}
+	return live, nil
 }
 
 // compiled is a configuration checked and translated in one pass, so the
 // checks and the translation cannot disagree.
 type compiled struct {
 	runtime       Runtime
-	fastpath      fastpath.Config // GatewayMAC is left for Fastpath to fill
+	live          Live // GatewayMAC is left for Live to fill
 	gatewayMAC    [6]byte
 	hasGatewayMAC bool
 }
@@ -95,8 +150,9 @@ func (c *Config) compile() (compiled, *Error) {
 	)
 	c.compileDPDK(&ps, &out.runtime)
 	c.compilePorts(&ps, &out.runtime)
+	c.compileControl(&ps, &out.runtime)
 	if c.Gateway.IP != "" {
-		out.fastpath.GatewayIP, _ = parseIPv4(&ps, "gateway.ip", c.Gateway.IP)
+		out.live.GatewayIP, _ = parseIPv4(&ps, "gateway.ip", c.Gateway.IP)
 	}
 	if c.Gateway.MAC != "" {
 		out.gatewayMAC, out.hasGatewayMAC = parseMAC(&ps, "gateway.mac", c.Gateway.MAC)
@@ -107,7 +163,7 @@ func (c *Config) compile() (compiled, *Error) {
 		ps.add("log.level", "%q is not one of debug, info, warn, error, dpanic, panic, fatal", c.Log.Level)
 	}
 	out.runtime.LogLevel = level
-	out.fastpath.Services = c.compileClusters(&ps, out.fastpath.GatewayIP, out.gatewayMAC, out.hasGatewayMAC)
+	out.live.Services = c.compileClusters(&ps, out.live.GatewayIP, out.gatewayMAC, out.hasGatewayMAC)
 	if err := ps.err(); err != nil {
 		return compiled{}, err
 	}
@@ -257,7 +313,7 @@ type protoPort struct {
 	port  uint16
 }
 
-func (c *Config) compileClusters(ps *problems, gatewayIP netip.Addr, gatewayMAC [6]byte, hasGatewayMAC bool) []fastpath.ServiceConfig {
+func (c *Config) compileClusters(ps *problems, gatewayIP netip.Addr, gatewayMAC [6]byte, hasGatewayMAC bool) []ServiceSpec {
 	// VIPs are gathered first so that a server address can be checked
 	// against every VIP, including those of later clusters.
 	allVIPs := map[netip.Addr]bool{}
@@ -268,7 +324,7 @@ func (c *Config) compileClusters(ps *problems, gatewayIP netip.Addr, gatewayMAC 
 	}
 
 	var (
-		services  []fastpath.ServiceConfig
+		services  []ServiceSpec
 		vips      = map[netip.Addr]int{}
 		nServices int
 		nServers  int
@@ -294,9 +350,10 @@ func (c *Config) compileClusters(ps *problems, gatewayIP netip.Addr, gatewayMAC 
 		used := map[protoPort]int{}
 		for si, s := range cl.Services {
 			spath := index(field(cpath, "services"), si)
-			sc := fastpath.ServiceConfig{
-				ID:           fastpath.ServiceID(nServices),
+			sc := ServiceSpec{
 				VIP:          vip,
+				Name:         s.Name,
+				Disabled:     s.Disabled,
 				StaleTimeout: fastpath.DefaultStaleTimeout,
 				FinTimeout:   fastpath.DefaultFinTimeout,
 				WeightBound:  fastpath.DefaultWeightBound,
@@ -343,6 +400,14 @@ func (c *Config) compileClusters(ps *problems, gatewayIP netip.Addr, gatewayMAC 
 			case s.FinTimeout > 0:
 				sc.FinTimeout = s.FinTimeout
 			}
+			switch {
+			case s.DrainTimeout < 0:
+				ps.add(field(spath, "drain_timeout"), "%s is negative", s.DrainTimeout)
+			case s.DrainTimeout > 0:
+				sc.DrainTimeout = s.DrainTimeout
+			default:
+				sc.DrainTimeout = min(sc.StaleTimeout, DefaultMaxDrain)
+			}
 			boundOK := true
 			if s.WeightBound != nil {
 				if b := *s.WeightBound; b < 1 || b > fastpath.MaxWeightBound {
@@ -360,7 +425,7 @@ func (c *Config) compileClusters(ps *problems, gatewayIP netip.Addr, gatewayMAC 
 			serverIPs := map[netip.Addr]int{}
 			for vi, sv := range s.Servers {
 				vpath := index(field(spath, "servers"), vi)
-				server := fastpath.ServerConfig{ID: fastpath.ServerID(nServers)}
+				server := ServerSpec{Name: sv.Name, Quiesced: sv.Quiesced}
 				nServers++
 				checkName(ps, field(vpath, "name"), sv.Name, vi, serverNames, field(spath, "servers"))
 
@@ -407,9 +472,7 @@ func (c *Config) compileClusters(ps *problems, gatewayIP netip.Addr, gatewayMAC 
 				}
 				sc.Servers = append(sc.Servers, server)
 			}
-			if !s.Disabled {
-				services = append(services, sc)
-			}
+			services = append(services, sc)
 		}
 	}
 	if nServices > fastpath.MaxServices {

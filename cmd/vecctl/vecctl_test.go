@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.uber.org/zap"
+
+	"vec/control/api"
+	"vec/control/config"
+	"vec/control/manager"
+	"vec/control/manager/managertest"
+	"vec/fastpath"
+)
+
+const testToken = "vecctl-test-token-0123456789"
+
+// serve runs the control API of a manager over a fake dataplane on a Unix
+// socket and returns vecctl's connection flags.
+func serve(t *testing.T) []string {
+	t.Helper()
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "vecd.yaml")
+	os.WriteFile(cfgPath, []byte(`
+dpdk: {eal_args: ["--no-pci"], vdevs: ["net_null0"]}
+ports: [{device: net_null0}]
+workers: {cores: [1], control_core: 0, table_capacity: 64}
+clusters:
+  - vip: 10.1.0.100
+    services:
+      - name: http
+        protocol: tcp
+        port: 80
+        servers:
+          - {name: s1, ip: 10.1.0.11, mac: "02:00:00:00:00:11", weight: 1}
+`), 0o644)
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := &fastpath.ManualClock{}
+	m := manager.New(manager.Options{Log: zap.NewNop(), Level: zap.NewAtomicLevel(), Path: cfgPath, Config: cfg, Clock: clock})
+	snap, err := m.Initial([6]byte{2, 0, 0, 0, 0, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dp, err := managertest.New(1, 64, snap, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Attach(dp)
+	tokens := filepath.Join(dir, "tokens")
+	os.WriteFile(tokens, []byte("admin t "+testToken+"\n"), 0o600)
+	tk := &api.Tokens{}
+	if err := tk.Load(tokens); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "vecd.sock")
+	l, err := api.Listen(config.ControlRuntime{Socket: sock}, api.NewHandler(api.Options{Backend: m, Tokens: tk}), zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Serve()
+	t.Cleanup(func() { l.Close(context.Background()) })
+	tokenFile := filepath.Join(dir, "token")
+	os.WriteFile(tokenFile, []byte(testToken+"\n"), 0o600)
+	return []string{"--socket", sock, "--token-file", tokenFile}
+}
+
+// capture runs vecctl and returns its exit status and standard output.
+func capture(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout := os.Stdout
+	os.Stdout = w
+	done := make(chan string)
+	go func() { b, _ := io.ReadAll(r); done <- string(b) }()
+	code := execute(args)
+	w.Close()
+	os.Stdout = stdout
+	return code, <-done
+}
+
+func TestExitCodesAndJSON(t *testing.T) {
+	flags := serve(t)
+	code, out := capture(t, append(flags, "server", "set", "10.1.0.100:http:s1", "--weight", "4", "-o", "json")...)
+	var ch manager.Change
+	if code != exitOK || json.Unmarshal([]byte(out), &ch) != nil || ch.Generation != 2 || len(ch.PerWorkerMs) != 1 {
+		t.Errorf("server set: exit %d, %s", code, out)
+	}
+	code, out = capture(t, append(flags, "server", "list", "-o", "json")...)
+	var servers []manager.ServerCounters
+	if code != exitOK || json.Unmarshal([]byte(out), &servers) != nil || len(servers) != 1 || servers[0].Weight != 4 {
+		t.Errorf("server list: exit %d, %s", code, out)
+	}
+	// The server refuses: exit 1, and with -o json the error body.
+	code, out = capture(t, append(flags, "server", "set", "10.1.0.100:http:s1", "--weight", "99", "-o", "json")...)
+	var e struct {
+		Error struct{ Code string } `json:"error"`
+	}
+	if code != exitServer || json.Unmarshal([]byte(out), &e) != nil || e.Error.Code != "invalid_config" {
+		t.Errorf("weight 99: exit %d, %s", code, out)
+	}
+	if code, _ := capture(t, append(flags, "server", "remove", "10.1.0.100:http:nope")...); code != exitServer {
+		t.Errorf("unknown server: exit %d", code)
+	}
+	// Usage errors: exit 2.
+	for _, args := range [][]string{
+		{"server", "set", "10.1.0.100:http", "--weight", "1"},
+		{"server", "set", "10.1.0.100:http:s1"},
+		{"server", "add", "10.1.0.100:http:s2", "--weight", "1"},
+		{"cluster", "add", "10.1.0.200", "--server", "name=a,ip=10.1.0.21"},
+		{"status", "extra"},
+		{"nonsense"},
+		{"status", "--no-such-flag"},
+		{"status", "-o", "yaml"},
+	} {
+		if code, _ := capture(t, append(flags, args...)...); code != exitUsage {
+			t.Errorf("vecctl %s: exit %d, want %d", strings.Join(args, " "), code, exitUsage)
+		}
+	}
+	// No vecd, or a refused token: exit 3.
+	if code, _ := capture(t, "--socket", filepath.Join(t.TempDir(), "none.sock"), "--token-file", flags[3], "status"); code != exitNoAccess {
+		t.Errorf("no vecd: exit %d", code)
+	}
+	bad := filepath.Join(t.TempDir(), "bad")
+	os.WriteFile(bad, []byte("# comment\nadmin x wrong-token-0123456789\n"), 0o600)
+	if code, _ := capture(t, "--socket", flags[1], "--token-file", bad, "status"); code != exitNoAccess {
+		t.Errorf("refused token: exit %d", code)
+	}
+	// Table output works too.
+	if code, out := capture(t, append(flags, "status")...); code != exitOK {
+		t.Errorf("status: exit %d %s", code, out)
+	}
+}
+
+func TestParseServerSpec(t *testing.T) {
+	s, err := parseServerSpec("name=s1,ip=10.0.0.1,weight=3,mac=02:00:00:00:00:01,quiesced=true")
+	if err != nil || s.Name != "s1" || s.IP != "10.0.0.1" || *s.Weight != 3 || s.MAC != "02:00:00:00:00:01" || !s.Quiesced {
+		t.Errorf("%+v %v", s, err)
+	}
+	for _, bad := range []string{"name=s1,ip=10.0.0.1", "name=s1,ip=10.0.0.1,weight=x", "name=s1,colour=red,ip=1,weight=1", "s1"} {
+		if _, err := parseServerSpec(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}

@@ -1,0 +1,201 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"vec/control/config"
+)
+
+// MaxRequestBody bounds a request body: a whole cluster with hundreds of
+// servers fits many times over.
+const MaxRequestBody = 1 << 20
+
+// The request and reply bodies. Field names are those of the
+// configuration file; durations are strings with a unit ("90s").
+
+// Cluster is a cluster (VIP) with its services.
+type Cluster struct {
+	VIP      string    `json:"vip"`
+	Services []Service `json:"services"`
+}
+
+// Service is a service with its servers.
+type Service struct {
+	Name         string   `json:"name"`
+	Protocol     string   `json:"protocol"`
+	Port         int      `json:"port"`
+	Disabled     bool     `json:"disabled,omitempty"`
+	StaleTimeout string   `json:"stale_timeout,omitempty"`
+	FinTimeout   string   `json:"fin_timeout,omitempty"`
+	DrainTimeout string   `json:"drain_timeout,omitempty"`
+	WeightBound  *int     `json:"weight_bound,omitempty"`
+	Servers      []Server `json:"servers"`
+}
+
+// Server is one server.
+type Server struct {
+	Name     string `json:"name"`
+	IP       string `json:"ip"`
+	MAC      string `json:"mac,omitempty"`
+	Weight   *int   `json:"weight"`
+	Quiesced bool   `json:"quiesced,omitempty"`
+}
+
+// ServicePatch changes a service's settings; absent fields stay.
+type ServicePatch struct {
+	StaleTimeout *string `json:"stale_timeout"`
+	FinTimeout   *string `json:"fin_timeout"`
+	DrainTimeout *string `json:"drain_timeout"`
+	WeightBound  *int    `json:"weight_bound"`
+	Disabled     *bool   `json:"disabled"`
+}
+
+// ServerPatch changes a server; absent fields stay.
+type ServerPatch struct {
+	Weight   *int    `json:"weight"`
+	MAC      *string `json:"mac"`
+	Quiesced *bool   `json:"quiesced"`
+}
+
+// LogLevel is the body of PUT /v1/log/level and its reply.
+type LogLevel struct {
+	Level string `json:"level"`
+}
+
+// requestError is a request the API cannot read: HTTP 400.
+type requestError struct{ msg string }
+
+func (e *requestError) Error() string { return e.msg }
+
+func badRequest(format string, args ...any) error {
+	return &requestError{msg: fmt.Sprintf(format, args...)}
+}
+
+// decodeJSON reads exactly one JSON value of type T from r, refusing
+// unknown fields, trailing data and bodies over MaxRequestBody.
+func decodeJSON[T any](r io.Reader) (T, error) {
+	var v T
+	data, err := io.ReadAll(io.LimitReader(r, MaxRequestBody+1))
+	if err != nil {
+		return v, badRequest("reading the request body: %v", err)
+	}
+	if len(data) > MaxRequestBody {
+		return v, badRequest("the request body is larger than %d bytes", MaxRequestBody)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return v, badRequest("the request needs a JSON body")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&v); err != nil {
+		return v, badRequest("request body: %s", describeJSONError(err))
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return v, badRequest("request body: more than one JSON value")
+	}
+	return v, nil
+}
+
+func describeJSONError(err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Sprintf("not valid JSON at byte %d: %v", se.Offset, se)
+	case errors.As(err, &te):
+		if te.Field != "" {
+			return fmt.Sprintf("field %q: expected %s, got JSON %s", te.Field, te.Type, te.Value)
+		}
+		return fmt.Sprintf("expected %s, got JSON %s", te.Type, te.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "the JSON ends early"
+	}
+	return err.Error()
+}
+
+// duration parses an optional duration field ("" = 0 = the default).
+func duration(field, s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, badRequest("%s: %q is not a duration (write e.g. 90s or 15m)", field, s)
+	}
+	return d, nil
+}
+
+// toConfig converts a cluster from the API to the configuration's types.
+func (c Cluster) toConfig() (config.Cluster, error) {
+	out := config.Cluster{VIP: c.VIP}
+	for i, s := range c.Services {
+		sc, err := s.toConfig()
+		if err != nil {
+			return config.Cluster{}, badRequest("services[%d].%v", i, err)
+		}
+		out.Services = append(out.Services, sc)
+	}
+	return out, nil
+}
+
+func (s Service) toConfig() (config.Service, error) {
+	out := config.Service{Name: s.Name, Protocol: s.Protocol, Port: s.Port, Disabled: s.Disabled}
+	var err error
+	if out.StaleTimeout, err = duration("stale_timeout", s.StaleTimeout); err != nil {
+		return out, err
+	}
+	if out.FinTimeout, err = duration("fin_timeout", s.FinTimeout); err != nil {
+		return out, err
+	}
+	if out.DrainTimeout, err = duration("drain_timeout", s.DrainTimeout); err != nil {
+		return out, err
+	}
+	if s.WeightBound != nil {
+		b := *s.WeightBound
+		out.WeightBound = &b
+	}
+	for _, sv := range s.Servers {
+		out.Servers = append(out.Servers, sv.toConfig())
+	}
+	return out, nil
+}
+
+func (s Server) toConfig() config.Server {
+	out := config.Server{Name: s.Name, IP: s.IP, MAC: s.MAC, Quiesced: s.Quiesced}
+	if s.Weight != nil {
+		w := *s.Weight
+		out.Weight = &w
+	}
+	return out
+}
+
+func fromConfigCluster(c config.Cluster) Cluster {
+	out := Cluster{VIP: c.VIP, Services: []Service{}}
+	for _, s := range c.Services {
+		out.Services = append(out.Services, fromConfigService(s))
+	}
+	return out
+}
+
+func fromConfigService(s config.Service) Service {
+	out := Service{Name: s.Name, Protocol: s.Protocol, Port: s.Port, Disabled: s.Disabled,
+		WeightBound: s.WeightBound, Servers: []Server{}}
+	if s.StaleTimeout != 0 {
+		out.StaleTimeout = s.StaleTimeout.String()
+	}
+	if s.FinTimeout != 0 {
+		out.FinTimeout = s.FinTimeout.String()
+	}
+	if s.DrainTimeout != 0 {
+		out.DrainTimeout = s.DrainTimeout.String()
+	}
+	for _, sv := range s.Servers {
+		out.Servers = append(out.Servers, Server{Name: sv.Name, IP: sv.IP, MAC: sv.MAC, Weight: sv.Weight, Quiesced: sv.Quiesced})
+	}
+	return out
+}

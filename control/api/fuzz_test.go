@@ -1,0 +1,117 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"testing"
+
+	"vec/control/config"
+	"vec/control/manager"
+)
+
+// FuzzDecodeRequest feeds arbitrary bodies to the decoder of every request
+// type. It must never panic; it must reject with a *requestError or return
+// a value that survives a JSON round trip unchanged and that converts to
+// the configuration's types (which then validate or not, without
+// panicking). The seed corpus is testdata/fuzz/FuzzDecodeRequest.
+func FuzzDecodeRequest(f *testing.F) {
+	f.Add(uint8(0), []byte(`{"vip": "10.1.0.200", "services": [{"name": "web", "protocol": "tcp", "port": 80, "servers": [{"name": "b1", "ip": "10.1.0.21", "weight": 1}]}]}`))
+	f.Add(uint8(3), []byte(`{"weight": 4, "quiesced": true}`))
+	f.Fuzz(func(t *testing.T, kind uint8, data []byte) {
+		switch kind % 6 {
+		case 0:
+			checkDecode[Cluster](t, data, func(c Cluster) {
+				cl, err := c.toConfig()
+				if err != nil {
+					requireRequestError(t, err)
+					return
+				}
+				cfg := baseConfig(t)
+				if err := manager.AddCluster(cfg, cl); err == nil {
+					_ = cfg.Validate()
+				}
+			})
+		case 1:
+			checkDecode[Service](t, data, func(s Service) {
+				sc, err := s.toConfig()
+				if err != nil {
+					requireRequestError(t, err)
+					return
+				}
+				cfg := baseConfig(t)
+				if err := manager.AddService(cfg, "10.1.0.100", sc); err == nil {
+					_ = cfg.Validate()
+				}
+			})
+		case 2:
+			checkDecode[Server](t, data, func(s Server) {
+				cfg := baseConfig(t)
+				if err := manager.AddServer(cfg, "10.1.0.100", "http", s.toConfig()); err == nil {
+					_ = cfg.Validate()
+				}
+			})
+		case 3:
+			checkDecode[ServerPatch](t, data, func(p ServerPatch) {
+				cfg := baseConfig(t)
+				mp := manager.ServerPatch{Weight: p.Weight, MAC: p.MAC, Quiesced: p.Quiesced}
+				if err := manager.UpdateServer(cfg, "10.1.0.100", "http", "s1", mp); err != nil {
+					t.Fatalf("patching a known server: %v", err)
+				}
+				_ = cfg.Validate()
+			})
+		case 4:
+			checkDecode[ServicePatch](t, data, func(p ServicePatch) {
+				mp, err := p.toManager()
+				if err != nil {
+					requireRequestError(t, err)
+					return
+				}
+				cfg := baseConfig(t)
+				if err := manager.UpdateService(cfg, "10.1.0.100", "http", mp); err != nil {
+					t.Fatalf("patching a known service: %v", err)
+				}
+				_ = cfg.Validate()
+			})
+		case 5:
+			checkDecode[LogLevel](t, data, func(LogLevel) {})
+		}
+	})
+}
+
+func baseConfig(t *testing.T) *config.Config {
+	cfg, err := config.ParseBytes([]byte(testYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func requireRequestError(t *testing.T, err error) {
+	t.Helper()
+	var re *requestError
+	if !errors.As(err, &re) || re.msg == "" {
+		t.Fatalf("rejection %T %v, want a *requestError with a message", err, err)
+	}
+}
+
+func checkDecode[T any](t *testing.T, data []byte, use func(T)) {
+	v, err := decodeJSON[T](bytes.NewReader(data))
+	if err != nil {
+		requireRequestError(t, err)
+		return
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatalf("an accepted %T does not encode: %v", v, err)
+	}
+	back, err := decodeJSON[T](bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("an accepted %T, encoded again, is rejected: %v\n%s", v, err, b)
+	}
+	if !reflect.DeepEqual(back, v) {
+		t.Fatalf("round trip changed %T:\n%+v\n%+v", v, v, back)
+	}
+	use(v)
+}

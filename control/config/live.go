@@ -1,0 +1,244 @@
+package config
+
+import (
+	"net"
+	"net/netip"
+	"path/filepath"
+	"reflect"
+	"time"
+
+	"vec/fastpath"
+)
+
+// Live is the part of a configuration that can change while vecd runs —
+// the gateway's addresses and every cluster, service and server — checked,
+// typed and with every default applied. It carries no IDs: a running vecd
+// numbers services and servers with control/ids, so that an unchanged
+// service or server keeps its ID from one configuration to the next.
+type Live struct {
+	GatewayMAC [6]byte
+	GatewayIP  netip.Addr // zero when gateway.ip is not set
+	// Services lists every service in file order, disabled ones included.
+	Services []ServiceSpec
+}
+
+// ServiceSpec is one service of a cluster.
+type ServiceSpec struct {
+	VIP      netip.Addr
+	Name     string
+	Proto    uint8 // fastpath.ProtoTCP or fastpath.ProtoUDP
+	Port     uint16
+	Disabled bool
+	// Timers and the weight bound, defaults applied.
+	StaleTimeout time.Duration
+	FinTimeout   time.Duration
+	DrainTimeout time.Duration
+	WeightBound  int
+	Servers      []ServerSpec
+}
+
+// ServerSpec is one server of a service.
+type ServerSpec struct {
+	Name string
+	IP   netip.Addr
+	MAC  [6]byte // zero: resolved by ARP
+	// Weight is the configured weight; EffectiveWeight is what the
+	// fastpath uses (0 while quiesced).
+	Weight   int
+	Quiesced bool
+}
+
+// EffectiveWeight is the weight the fastpath gets: 0 while quiesced.
+func (s ServerSpec) EffectiveWeight() int {
+	if s.Quiesced {
+		return 0
+	}
+	return s.Weight
+}
+
+// Fastpath translates the service for the fastpath under the given ID; the
+// caller fills in the servers' IDs.
+func (s ServiceSpec) Fastpath(id fastpath.ServiceID) fastpath.ServiceConfig {
+	sc := fastpath.ServiceConfig{ID: id, VIP: s.VIP, Proto: s.Proto, Port: s.Port,
+		StaleTimeout: s.StaleTimeout, FinTimeout: s.FinTimeout, WeightBound: s.WeightBound,
+		Servers: make([]fastpath.ServerConfig, len(s.Servers))}
+	for i, srv := range s.Servers {
+		sc.Servers[i] = fastpath.ServerConfig{IP: srv.IP, MAC: srv.MAC, Weight: srv.EffectiveWeight()}
+	}
+	return sc
+}
+
+// ProtoName is "tcp" or "udp".
+func ProtoName(proto uint8) string {
+	if proto == fastpath.ProtoUDP {
+		return "udp"
+	}
+	return "tcp"
+}
+
+func (c *Config) compileControl(ps *problems, rt *Runtime) {
+	ct := c.Control
+	cr := ControlRuntime{Enabled: ct.TokensFile != "", TokensFile: ct.TokensFile, Socket: ct.Socket,
+		Listen: ct.Listen, TLSCert: ct.TLSCert, TLSKey: ct.TLSKey, WatchFile: ct.WatchFile == nil || *ct.WatchFile}
+	if cr.Socket == "" {
+		cr.Socket = DefaultControlSocket
+	} else if !filepath.IsAbs(cr.Socket) {
+		ps.add("control.socket", "%q is not an absolute path", cr.Socket)
+	}
+	if ct.Listen != "" {
+		checkListen(ps, "control.listen", ct.Listen)
+		if ct.TLSCert == "" || ct.TLSKey == "" {
+			ps.add("control.listen", "the API is served on TCP only with TLS: set control.tls_cert and control.tls_key")
+		}
+	} else if ct.TLSCert != "" || ct.TLSKey != "" {
+		ps.add("control.tls_cert", "TLS is for the TCP listener: set control.listen too")
+	}
+	if !cr.Enabled && (ct.Socket != "" || ct.Listen != "") {
+		ps.add("control.tokens_file", "the control API needs a tokens file (every request carries a bearer token)")
+	}
+	rt.Control = cr
+
+	switch {
+	case c.Metrics.Disabled:
+	case c.Metrics.Listen == "":
+		rt.MetricsListen = DefaultMetricsListen
+	default:
+		if checkListen(ps, "metrics.listen", c.Metrics.Listen) {
+			rt.MetricsListen = c.Metrics.Listen
+		}
+	}
+}
+
+// checkListen checks a TCP listen address host:port (an empty host means
+// every address).
+func checkListen(ps *problems, path, addr string) bool {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		ps.add(path, "%q is not host:port (e.g. 127.0.0.1:9100)", addr)
+		return false
+	}
+	if host != "" {
+		if _, err := netip.ParseAddr(host); err != nil {
+			ps.add(path, "%q: the host must be an IP address", addr)
+			return false
+		}
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		ps.add(path, "%q: %q is not a port", addr, port)
+		return false
+	}
+	return true
+}
+
+// RestartOnly lists, as problems, the settings that differ between c and
+// running but take effect only at start-up (dpdk, ports, workers,
+// control, metrics): a reload or API change with such a difference is
+// rejected as a whole.
+func (c *Config) RestartOnly(running *Config) error {
+	var ps problems
+	sections := []struct {
+		name     string
+		new, old any
+	}{
+		{"dpdk", c.DPDK, running.DPDK},
+		{"ports", c.Ports, running.Ports},
+		{"workers", c.Workers, running.Workers},
+		{"control", c.Control, running.Control},
+		{"metrics", c.Metrics, running.Metrics},
+	}
+	for _, s := range sections {
+		if !reflect.DeepEqual(normalise(s.new), normalise(s.old)) {
+			ps.add(s.name, "cannot change while vecd runs (restart vecd for that); the running value is kept")
+		}
+	}
+	if err := ps.err(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// normalise makes empty and nil slices compare equal.
+func normalise(v any) any {
+	switch x := v.(type) {
+	case []Port:
+		if len(x) == 0 {
+			return []Port(nil)
+		}
+	case DPDK:
+		if len(x.EALArgs) == 0 {
+			x.EALArgs = nil
+		}
+		if len(x.VDevs) == 0 {
+			x.VDevs = nil
+		}
+		return x
+	case Workers:
+		if len(x.Cores) == 0 {
+			x.Cores = nil
+		}
+		return x
+	}
+	return v
+}
+
+// Clone returns a deep copy of c, for changing a configuration without
+// touching the one in use.
+func (c *Config) Clone() *Config {
+	out := *c
+	out.DPDK.EALArgs = cloneSlice(c.DPDK.EALArgs)
+	out.DPDK.VDevs = cloneSlice(c.DPDK.VDevs)
+	out.Ports = cloneSlice(c.Ports)
+	out.Workers.Cores = cloneSlice(c.Workers.Cores)
+	out.Control.WatchFile = clonePtr(c.Control.WatchFile)
+	out.Clusters = make([]Cluster, len(c.Clusters))
+	for i, cl := range c.Clusters {
+		out.Clusters[i] = cl.Clone()
+	}
+	if c.Clusters == nil {
+		out.Clusters = nil
+	}
+	return &out
+}
+
+// Clone returns a deep copy of the cluster.
+func (cl Cluster) Clone() Cluster {
+	out := cl
+	out.Services = nil
+	for _, s := range cl.Services {
+		out.Services = append(out.Services, s.Clone())
+	}
+	return out
+}
+
+// Clone returns a deep copy of the service.
+func (s Service) Clone() Service {
+	out := s
+	out.WeightBound = clonePtr(s.WeightBound)
+	out.Servers = nil
+	for _, sv := range s.Servers {
+		out.Servers = append(out.Servers, sv.Clone())
+	}
+	return out
+}
+
+// Clone returns a deep copy of the server.
+func (sv Server) Clone() Server {
+	out := sv
+	out.Weight = clonePtr(sv.Weight)
+	return out
+}
+
+func cloneSlice[T any](s []T) []T {
+	if s == nil {
+		return nil
+	}
+	return append([]T(nil), s...)
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
+}

@@ -1,0 +1,121 @@
+package manager
+
+import (
+	"context"
+	"time"
+
+	"vec/fastpath"
+)
+
+// Dataplane is what the manager needs of the gateway's workers. Every call
+// goes through the workers' mailboxes: the workers act between bursts and
+// acknowledge, and the control plane never reads or writes their memory
+// directly.
+type Dataplane interface {
+	// Apply hands every worker the update and waits until all of them
+	// run it. An error means some worker did not acknowledge in time.
+	Apply(ctx context.Context, u Update) (ApplyReport, error)
+	// Read asks every worker for a copy of its counters, including the
+	// per-server counters of ServerIDs below servers.
+	Read(ctx context.Context, servers int) (Reading, error)
+	// Connections asks the workers for a page of their connection
+	// entries, each worker copying into a buffer the control plane
+	// provides.
+	Connections(ctx context.Context, q ConnQuery) (ConnPage, error)
+	// Workers describes the workers and their mailboxes.
+	Workers() []WorkerStatus
+}
+
+// Update is what the workers switch to between two bursts.
+type Update struct {
+	Snapshot *fastpath.Snapshot
+	// Purge lists servers whose remaining connection entries the workers
+	// must drop (and whose counters they reset) as they switch: servers
+	// whose drain ended.
+	Purge []fastpath.ServerID
+	// SilentVIPs are VIPs whose services all drain: the cluster was
+	// removed, so the workers stop answering ARP for them while the
+	// snapshot still forwards their open connections. Big-endian IPv4.
+	SilentVIPs []uint32
+}
+
+// ApplyReport tells how fast the workers took a snapshot.
+type ApplyReport struct {
+	// AckLatency is, per worker, the time from posting the snapshot to
+	// the worker's acknowledgement; Max is the largest: the time until
+	// the change was live everywhere.
+	AckLatency []time.Duration
+	Max        time.Duration
+}
+
+// Reading is every worker's counters and the ports'.
+type Reading struct {
+	Cores []CoreReading
+	Ports []PortCounters
+}
+
+// CoreReading is one worker's counters.
+type CoreReading struct {
+	Core     int
+	Counters fastpath.CoreCounters
+	Servers  []fastpath.ServerCounters // indexed by ServerID
+	TxFull   uint64
+	// Purged counts the entries the worker dropped because their
+	// server's drain ended with connections left.
+	Purged uint64
+	// ARPSilenced counts ARP replies for removed VIPs the worker did not
+	// send.
+	ARPSilenced uint64
+}
+
+// PortCounters are one port's hardware counters.
+type PortCounters struct {
+	Device   string `json:"device"`
+	IPackets uint64 `json:"ipackets"`
+	OPackets uint64 `json:"opackets"`
+	IMissed  uint64 `json:"imissed"`
+	RxNoMbuf uint64 `json:"rx_nombuf"`
+}
+
+// ConnQuery selects connection entries. Nil sets and zero values match
+// everything.
+type ConnQuery struct {
+	VIP      uint32 // big-endian IPv4, 0 = any
+	Services []bool // indexed by ServiceID; nil = any
+	Servers  []bool // indexed by ServerID; nil = any
+	State    fastpath.ConnState
+	// Offset matching entries are skipped (over the workers in order),
+	// then up to Limit are returned.
+	Offset, Limit int
+}
+
+// Match reports whether e is selected (for the worker's scan).
+func (q *ConnQuery) Match(e *fastpath.Entry) bool {
+	return (q.VIP == 0 || e.Key.DstIP == q.VIP) &&
+		(q.Services == nil || q.Services[e.Service]) &&
+		(q.Servers == nil || q.Servers[e.Server]) &&
+		(q.State == 0 || e.State == q.State)
+}
+
+// ConnPage is a page of connection entries.
+type ConnPage struct {
+	Entries []ConnEntry
+	// More is set when entries beyond the page may match.
+	More bool
+}
+
+// ConnEntry is one connection entry and the worker that holds it.
+type ConnEntry struct {
+	Core  int
+	Entry fastpath.Entry
+}
+
+// WorkerStatus describes one worker.
+type WorkerStatus struct {
+	Core  int `json:"core"`
+	Queue int `json:"queue"`
+	// MailboxDepth is the number of requests posted and not yet taken;
+	// MailboxCapacity the most that can be in flight.
+	MailboxDepth    int `json:"mailbox_depth"`
+	MailboxCapacity int `json:"mailbox_capacity"`
+}

@@ -1,0 +1,501 @@
+package manager
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"maps"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"vec/control/config"
+	"vec/control/ids"
+	"vec/fastpath"
+)
+
+// applyTimeout bounds the wait for every worker to take a snapshot.
+const applyTimeout = 2 * time.Second
+
+// Intervals of the background loops.
+const (
+	// NeighborWatchInterval is how often the manager looks for servers
+	// whose ARP resolution changed.
+	NeighborWatchInterval = 200 * time.Millisecond
+	// DrainCheckInterval is how often draining servers are checked for
+	// connections left and expired deadlines.
+	DrainCheckInterval = time.Second
+)
+
+// Options configure a Manager.
+type Options struct {
+	Log *zap.Logger
+	// Level is the logger's level; the manager sets it from log.level on
+	// every change.
+	Level zap.AtomicLevel
+	// Path is the configuration file (reloads, saves); Config is what was
+	// loaded from it at start-up.
+	Path   string
+	Config *config.Config
+	// Neighbors and Clock are the gateway's: servers given without a MAC
+	// are resolved there, and connection ages are in Clock's time.
+	Neighbors *fastpath.Neighbors
+	Clock     fastpath.Clock
+	// Now is the wall clock for drain deadlines; nil means time.Now.
+	Now func() time.Time
+}
+
+// Manager is the control plane's state; see the package comment. Its
+// methods are safe for concurrent use: changes are serialised.
+type Manager struct {
+	log       *zap.Logger
+	level     zap.AtomicLevel
+	path      string
+	neighbors *fastpath.Neighbors
+	clock     fastpath.Clock
+	now       func() time.Time
+	started   time.Time
+
+	mu         sync.Mutex
+	dp         Dataplane
+	cfg        *config.Config
+	live       config.Live
+	ids        ids.State
+	portMAC    [6]byte
+	resolved   map[uint32]bool
+	generation uint64 // configurations applied
+	snapshots  uint64 // snapshots applied, for any reason
+	last       Change
+	fileHash   [32]byte // of the file as last read or written
+}
+
+// Change reports an applied change.
+type Change struct {
+	Generation uint64    `json:"generation"`
+	Source     string    `json:"source"`
+	At         time.Time `json:"at"`
+	// AckLatency is the time from handing the snapshot to the workers to
+	// the last worker's acknowledgement: the change was live on every
+	// worker before the call returned.
+	AckLatency   time.Duration   `json:"-"`
+	AckLatencyMs float64         `json:"ack_latency_ms"`
+	PerWorkerMs  []float64       `json:"per_worker_ack_ms"`
+	Summary      []string        `json:"summary,omitempty"`
+	Draining     []DrainingEntry `json:"draining,omitempty"`
+}
+
+// DrainingEntry is a removed server whose connections may still go on.
+type DrainingEntry struct {
+	VIP     string    `json:"vip"`
+	Service string    `json:"service"`
+	Server  string    `json:"server"`
+	IP      string    `json:"ip"`
+	Until   time.Time `json:"until"`
+}
+
+// New makes a manager for the configuration loaded at start-up. Call
+// Initial once the port's MAC is known, then Attach once the workers run.
+func New(opts Options) *Manager {
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	m := &Manager{log: opts.Log, level: opts.Level, path: opts.Path, cfg: opts.Config, neighbors: opts.Neighbors,
+		clock: opts.Clock, now: now, started: now()}
+	if opts.Path != "" {
+		if b, err := os.ReadFile(opts.Path); err == nil {
+			m.fileHash = sha256.Sum256(b)
+		}
+	}
+	return m
+}
+
+// Initial compiles the start-up configuration for a gateway whose port
+// has portMAC: the snapshot the workers start with (generation 1).
+func (m *Manager) Initial(portMAC [6]byte) (*fastpath.Snapshot, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.portMAC = portMAC
+	live, err := m.cfg.Live(portMAC)
+	if err != nil {
+		return nil, err
+	}
+	state, err := ids.State{}.Plan(live.Services, m.now())
+	if err != nil {
+		return nil, err
+	}
+	snap, err := m.compile(state, live)
+	if err != nil {
+		return nil, err
+	}
+	m.live, m.ids = live, state
+	m.generation, m.snapshots = 1, 1
+	m.last = Change{Generation: 1, Source: "start-up", At: m.now()}
+	return snap, nil
+}
+
+// Attach connects the manager to the running workers.
+func (m *Manager) Attach(dp Dataplane) {
+	m.mu.Lock()
+	m.dp = dp
+	m.mu.Unlock()
+}
+
+// compile builds the fastpath snapshot of an ID state, marking the servers
+// resolved by ARP that have answered.
+func (m *Manager) compile(state ids.State, live config.Live) (*fastpath.Snapshot, error) {
+	fc := state.Fastpath(live.GatewayMAC, live.GatewayIP)
+	fc.Neighbors = m.neighbors
+	for i := range fc.Services {
+		for j := range fc.Services[i].Servers {
+			srv := &fc.Services[i].Servers[j]
+			srv.Resolved = m.resolved[ipKey(srv.IP)]
+		}
+	}
+	snap, err := fastpath.NewSnapshot(&fc)
+	if err != nil {
+		return nil, fmt.Errorf("compiling the configuration: %w", err)
+	}
+	return snap, nil
+}
+
+func ipKey(a netip.Addr) uint32 {
+	if !a.Is4() {
+		return 0
+	}
+	b := a.As4()
+	return binary.BigEndian.Uint32(b[:])
+}
+
+// Config returns a copy of the configuration in force and its generation.
+func (m *Manager) Config() (*config.Config, uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.cfg.Clone(), m.generation
+}
+
+// Replace validates next as a whole against the running gateway and
+// applies it, or rejects it (*RejectedError) with nothing changed.
+func (m *Manager) Replace(ctx context.Context, next *config.Config, source string) (Change, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.replaceLocked(ctx, next, source)
+}
+
+// Mutate applies change to a copy of the configuration in force and
+// replaces it with the result, as Replace. An error from change (such as
+// *NotFoundError) is returned as it is, with nothing changed.
+func (m *Manager) Mutate(ctx context.Context, source string, change func(*config.Config) error) (Change, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	next := m.cfg.Clone()
+	if err := change(next); err != nil {
+		return Change{}, err
+	}
+	return m.replaceLocked(ctx, next, source)
+}
+
+// Reload reads the configuration file and replaces the running
+// configuration with it — runtime changes that were not saved are lost.
+// With onlyIfChanged (the file watch), a file identical to the one last
+// read or written is ignored: the returned Change is then zero.
+func (m *Manager) Reload(ctx context.Context, source string, onlyIfChanged bool) (Change, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	data, err := os.ReadFile(m.path)
+	if err != nil {
+		return Change{}, rejected(fmt.Errorf("reading %s: %w", m.path, err))
+	}
+	hash := sha256.Sum256(data)
+	if onlyIfChanged && hash == m.fileHash {
+		return Change{}, nil
+	}
+	next, err := config.ParseBytes(data)
+	if err != nil {
+		return Change{}, rejected(err)
+	}
+	ch, err := m.replaceLocked(ctx, next, source)
+	if err == nil {
+		m.fileHash = hash
+	}
+	return ch, err
+}
+
+// Save writes the configuration in force to the configuration file (a
+// temporary file renamed over it), so that it survives a restart and a
+// reload. The file's comments are not kept.
+func (m *Manager) Save() (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	data, err := config.Marshal(m.cfg)
+	if err != nil {
+		return "", err
+	}
+	header := []byte("# Written by vecd (vecctl config save): the configuration in force at " +
+		m.now().UTC().Format(time.RFC3339) + ".\n")
+	data = append(header, data...)
+	tmp := filepath.Join(filepath.Dir(m.path), "."+filepath.Base(m.path)+".tmp")
+	mode := os.FileMode(0o644)
+	if fi, err := os.Stat(m.path); err == nil {
+		mode = fi.Mode().Perm()
+	}
+	if err := os.WriteFile(tmp, data, mode); err != nil {
+		return "", fmt.Errorf("saving the configuration: %w", err)
+	}
+	if err := os.Rename(tmp, m.path); err != nil {
+		os.Remove(tmp)
+		return "", fmt.Errorf("saving the configuration: %w", err)
+	}
+	m.fileHash = sha256.Sum256(data)
+	m.log.Info("configuration saved", zap.String("file", m.path), zap.Uint64("generation", m.generation))
+	return m.path, nil
+}
+
+func (m *Manager) replaceLocked(ctx context.Context, next *config.Config, source string) (Change, error) {
+	if err := next.Validate(); err != nil {
+		return Change{}, rejected(err)
+	}
+	if err := next.RestartOnly(m.cfg); err != nil {
+		return Change{}, rejected(err)
+	}
+	live, err := next.Live(m.portMAC)
+	if err != nil {
+		return Change{}, rejected(err)
+	}
+	level, err := zapcore.ParseLevel(next.Log.Level)
+	if err != nil {
+		return Change{}, rejected(err)
+	}
+	state, err := m.ids.Plan(live.Services, m.now())
+	if err != nil {
+		return Change{}, rejected(err)
+	}
+	snap, err := m.compile(state, live)
+	if err != nil {
+		return Change{}, rejected(err)
+	}
+	report, err := m.applyLocked(ctx, Update{Snapshot: snap, SilentVIPs: silentVIPs(state)})
+	if err != nil {
+		return Change{}, err
+	}
+	summary := describe(m.ids, state)
+	m.cfg, m.live, m.ids = next, live, state
+	m.generation++
+	m.level.SetLevel(level)
+	m.last = Change{Generation: m.generation, Source: source, At: m.now(), AckLatency: report.Max,
+		AckLatencyMs: ms(report.Max), Summary: summary}
+	for _, d := range report.AckLatency {
+		m.last.PerWorkerMs = append(m.last.PerWorkerMs, ms(d))
+	}
+	m.last.Draining = m.drainingLocked()
+	m.log.Info("configuration applied", zap.Uint64("generation", m.generation), zap.String("source", source),
+		zap.Duration("ack_latency", report.Max), zap.Strings("changes", summary))
+	return m.last, nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// applyLocked hands snap to every worker. When some worker does not
+// acknowledge, the snapshot in force is sent again, so that the workers,
+// which take requests in order, all end up on it.
+func (m *Manager) applyLocked(ctx context.Context, u Update) (ApplyReport, error) {
+	if m.dp == nil {
+		return ApplyReport{}, &ApplyError{Err: errors.New("the workers are not running")}
+	}
+	ctx, cancel := context.WithTimeout(ctx, applyTimeout)
+	defer cancel()
+	report, err := m.dp.Apply(ctx, u)
+	if err != nil {
+		if old, cerr := m.compile(m.ids, m.live); cerr == nil {
+			rctx, rcancel := context.WithTimeout(context.Background(), applyTimeout)
+			if _, rerr := m.dp.Apply(rctx, Update{Snapshot: old, SilentVIPs: silentVIPs(m.ids)}); rerr != nil {
+				m.log.Error("re-sending the snapshot in force after a failed change", zap.Error(rerr))
+			}
+			rcancel()
+		}
+		return report, &ApplyError{Err: err}
+	}
+	m.snapshots++
+	return report, nil
+}
+
+// silentVIPs lists the VIPs that only draining services have: removed
+// clusters, whose ARP the workers stop answering.
+func silentVIPs(s ids.State) []uint32 {
+	live := map[netip.Addr]bool{}
+	for _, svc := range s.Services {
+		if !svc.Draining {
+			live[svc.Key.VIP] = true
+		}
+	}
+	var out []uint32
+	for _, svc := range s.Services {
+		if ip := ipKey(svc.Key.VIP); svc.Draining && !live[svc.Key.VIP] && !slices.Contains(out, ip) {
+			out = append(out, ip)
+		}
+	}
+	return out
+}
+
+// describe lists in words what changed between two ID states.
+func describe(before, after ids.State) []string {
+	type row struct {
+		name  string
+		state string
+	}
+	index := func(s ids.State) map[fastpath.ServerID]ids.Name {
+		out := map[fastpath.ServerID]ids.Name{}
+		for _, n := range s.Servers() {
+			out[n.ServerID] = n
+		}
+		return out
+	}
+	b, a := index(before), index(after)
+	var out []string
+	for _, id := range slices.Sorted(maps.Keys(a)) {
+		n := a[id]
+		label := fmt.Sprintf("%s/%s/%s (%s, id %d)", n.VIP, n.Service, n.Server, n.IP, id)
+		o, had := b[id]
+		switch {
+		case !had:
+			out = append(out, fmt.Sprintf("added %s weight %d", label, n.EffectiveWeight))
+		case n.Draining && !o.Draining:
+			out = append(out, fmt.Sprintf("removed %s: draining until %s", label, n.DrainUntil.UTC().Format(time.RFC3339)))
+		case o.Draining && !n.Draining:
+			out = append(out, fmt.Sprintf("re-added %s weight %d", label, n.EffectiveWeight))
+		case o.EffectiveWeight != n.EffectiveWeight:
+			out = append(out, fmt.Sprintf("weight of %s %d → %d", label, o.EffectiveWeight, n.EffectiveWeight))
+		}
+	}
+	return out
+}
+
+func (m *Manager) drainingLocked() []DrainingEntry {
+	var out []DrainingEntry
+	for _, n := range m.ids.Servers() {
+		if n.Draining {
+			out = append(out, DrainingEntry{VIP: n.VIP, Service: n.Service, Server: n.Server, IP: n.IP, Until: n.DrainUntil})
+		}
+	}
+	return out
+}
+
+// Run runs the background loops — ARP resolution changes and drains —
+// until ctx ends.
+func (m *Manager) Run(ctx context.Context) {
+	neighborTick := time.NewTicker(NeighborWatchInterval)
+	defer neighborTick.Stop()
+	drainTick := time.NewTicker(DrainCheckInterval)
+	defer drainTick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-neighborTick.C:
+			m.checkNeighbors(ctx)
+		case <-drainTick.C:
+			m.checkDrains(ctx)
+		}
+	}
+}
+
+// checkNeighbors hands the workers a new snapshot when a server resolved
+// by ARP answers for the first time or goes silent.
+func (m *Manager) checkNeighbors(ctx context.Context) {
+	if m.neighbors == nil || m.clock == nil {
+		return
+	}
+	resolved := m.neighbors.ResolvedIPs(m.clock.Now())
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if maps.Equal(resolved, m.resolved) {
+		return
+	}
+	previous := m.resolved
+	m.resolved = resolved
+	snap, err := m.compile(m.ids, m.live)
+	if err == nil {
+		_, err = m.applyLocked(ctx, Update{Snapshot: snap, SilentVIPs: silentVIPs(m.ids)})
+	}
+	if err != nil {
+		m.resolved = previous // try again on the next tick
+		m.log.Error("applying server ARP resolution", zap.Error(err))
+		return
+	}
+	for ip, ok := range resolved {
+		if ok != previous[ip] {
+			m.log.Info("server ARP resolution changed", zap.Stringer("ip", addrOf(ip)), zap.Bool("resolved", ok))
+		}
+	}
+}
+
+func addrOf(ip uint32) netip.Addr {
+	return netip.AddrFrom4([4]byte{byte(ip >> 24), byte(ip >> 16), byte(ip >> 8), byte(ip)})
+}
+
+// checkDrains ends the drain of every removed server whose connections
+// have all ended or whose deadline has passed: the workers switch to a
+// snapshot without it and drop its remaining entries, then its ID is
+// released.
+func (m *Manager) checkDrains(ctx context.Context) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	draining := m.ids.Draining()
+	if len(draining) == 0 || m.dp == nil {
+		return
+	}
+	rctx, cancel := context.WithTimeout(ctx, applyTimeout)
+	reading, err := m.dp.Read(rctx, m.ids.MaxServerID())
+	cancel()
+	if err != nil {
+		m.log.Warn("reading counters for draining servers", zap.Error(err))
+		return
+	}
+	now := m.now()
+	done := map[fastpath.ServerID]bool{}
+	var purge []fastpath.ServerID
+	left := map[fastpath.ServerID]int64{}
+	for _, srv := range draining {
+		var open int64
+		for _, c := range reading.Cores {
+			if int(srv.ID) < len(c.Servers) {
+				open += c.Servers[srv.ID].Active + c.Servers[srv.ID].FIN
+			}
+		}
+		if open == 0 || !now.Before(srv.DrainUntil) {
+			done[srv.ID] = true
+			purge = append(purge, srv.ID)
+			left[srv.ID] = open
+		}
+	}
+	if len(done) == 0 {
+		return
+	}
+	names := map[fastpath.ServerID]ids.Name{}
+	for _, n := range m.ids.Servers() {
+		names[n.ServerID] = n
+	}
+	state := m.ids.Release(done)
+	snap, err := m.compile(state, m.live)
+	if err == nil {
+		_, err = m.applyLocked(ctx, Update{Snapshot: snap, Purge: purge, SilentVIPs: silentVIPs(state)})
+	}
+	if err != nil {
+		m.log.Error("ending drains", zap.Error(err))
+		return
+	}
+	m.ids = state
+	for _, id := range purge {
+		n := names[id]
+		m.log.Info("drain ended", zap.String("vip", n.VIP), zap.String("service", n.Service), zap.String("server", n.Server),
+			zap.String("ip", n.IP), zap.Uint16("id", uint16(id)), zap.Int64("connections_cut", left[id]))
+	}
+}

@@ -1,0 +1,299 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+
+	"vec/control/manager"
+)
+
+// Source is where the collector reads from: the manager.
+type Source interface {
+	Counters(ctx context.Context) (manager.Counters, error)
+	Status() manager.Status
+}
+
+// scrapeTimeout bounds the wait for the workers' counters.
+const scrapeTimeout = 2 * time.Second
+
+type desc struct {
+	d *prometheus.Desc
+	t prometheus.ValueType
+}
+
+func newDesc(name, help string, t prometheus.ValueType, labels ...string) desc {
+	return desc{prometheus.NewDesc("vec_"+name, help, labels, nil), t}
+}
+
+var (
+	coreLabels    = []string{"core"}
+	serverLabels  = []string{"vip", "service", "server", "ip"}
+	serviceLabels = []string{"vip", "service"}
+	vipLabels     = []string{"vip"}
+)
+
+// flow are the per-server counters, also summed per service and per VIP.
+type flow struct {
+	packets, bytes, newConns, completed, active, fin desc
+}
+
+func newFlow(scope, what string, labels []string) flow {
+	return flow{
+		packets:   newDesc(scope+"_packets_total", "Packets forwarded to the servers of this "+what+".", prometheus.CounterValue, labels...),
+		bytes:     newDesc(scope+"_bytes_total", "Frame bytes forwarded to the servers of this "+what+".", prometheus.CounterValue, labels...),
+		newConns:  newDesc(scope+"_new_connections_total", "New connections assigned to the servers of this "+what+".", prometheus.CounterValue, labels...),
+		completed: newDesc(scope+"_completed_connections_total", "Connections of this "+what+" whose entry was removed (RST, FIN or stale timer, eviction).", prometheus.CounterValue, labels...),
+		active:    newDesc(scope+"_active_connections", "Connection entries of this "+what+" in ACTIVE state.", prometheus.GaugeValue, labels...),
+		fin:       newDesc(scope+"_fin_connections", "Connection entries of this "+what+" in FIN state.", prometheus.GaugeValue, labels...),
+	}
+}
+
+// Collector is the prometheus.Collector of vecd's counters.
+type Collector struct {
+	src           Source
+	log           *zap.Logger
+	tableCapacity int
+
+	rx, tx, replies, txFull, drops, evicted, expired, resets, purged, silenced, entries, capacity desc
+	mailboxDepth, mailboxCapacity                                                                 desc
+	portRX, portTX, portMissed, portNoMbuf                                                        desc
+	server, service, vip                                                                          flow
+	weight, configuredWeight, draining, quiesced                                                  desc
+	generation, snapshots, ackSeconds, drainingServers, up                                        desc
+}
+
+// NewCollector makes a collector over src; tableCapacity is each worker's
+// connection-table capacity.
+func NewCollector(src Source, tableCapacity int, log *zap.Logger) *Collector {
+	c := &Collector{src: src, log: log, tableCapacity: tableCapacity}
+	cv, gv := prometheus.CounterValue, prometheus.GaugeValue
+	c.rx = newDesc("core_rx_packets_total", "Packets a worker received.", cv, coreLabels...)
+	c.tx = newDesc("core_tx_packets_total", "Packets a worker forwarded to a server.", cv, coreLabels...)
+	c.replies = newDesc("core_arp_replies_total", "ARP replies a worker sent for the VIPs and the gateway address.", cv, coreLabels...)
+	c.txFull = newDesc("core_tx_full_total", "Packets a worker could not send because the TX ring was full.", cv, coreLabels...)
+	c.drops = newDesc("core_drops_total", "Packets a worker dropped, by reason.", cv, "core", "reason")
+	c.evicted = newDesc("core_evicted_fin_total", "FIN entries evicted to make room for a new connection.", cv, coreLabels...)
+	c.expired = newDesc("core_expired_total", "Connection entries removed by a timer (stale or fin).", cv, "core", "timer")
+	c.resets = newDesc("core_resets_total", "Connection entries removed by a RST.", cv, coreLabels...)
+	c.silenced = newDesc("core_arp_silenced_total", "ARP replies for removed VIPs (still draining) that a worker did not send.", cv, coreLabels...)
+	c.purged = newDesc("core_purged_total", "Connection entries dropped when a removed server's drain limit passed.", cv, coreLabels...)
+	c.entries = newDesc("core_table_entries", "Live connection entries in a worker's table.", gv, coreLabels...)
+	c.capacity = newDesc("core_table_capacity", "Connection entries a worker's table holds at most.", gv, coreLabels...)
+	c.mailboxDepth = newDesc("worker_mailbox_depth", "Control requests posted to a worker's ring and not yet taken.", gv, coreLabels...)
+	c.mailboxCapacity = newDesc("worker_mailbox_capacity", "Control requests a worker's ring holds.", gv, coreLabels...)
+	c.portRX = newDesc("port_rx_packets_total", "Packets a port received (hardware counter).", cv, "device")
+	c.portTX = newDesc("port_tx_packets_total", "Packets a port sent (hardware counter).", cv, "device")
+	c.portMissed = newDesc("port_rx_missed_total", "Packets a port dropped because the RX queues were full.", cv, "device")
+	c.portNoMbuf = newDesc("port_rx_nombuf_total", "Receive failures for want of packet buffers.", cv, "device")
+	c.server = newFlow("server", "server", serverLabels)
+	c.service = newFlow("service", "service", serviceLabels)
+	c.vip = newFlow("vip", "VIP", vipLabels)
+	c.weight = newDesc("server_weight", "The weight the fastpath uses for new connections (0 when quiesced or draining).", gv, serverLabels...)
+	c.configuredWeight = newDesc("server_configured_weight", "The configured weight (kept while quiesced).", gv, serverLabels...)
+	c.draining = newDesc("server_draining", "1 while a removed server's open connections drain.", gv, serverLabels...)
+	c.quiesced = newDesc("server_quiesced", "1 while a server is quiesced.", gv, serverLabels...)
+	c.generation = newDesc("config_generation", "Generation of the configuration in force (1 at start-up, +1 per applied change).", gv)
+	c.snapshots = newDesc("snapshots_applied_total", "Snapshots handed to the workers (changes, ARP resolution, drains).", cv)
+	c.ackSeconds = newDesc("config_last_ack_seconds", "Time from posting the last configuration change to the last worker's acknowledgement.", gv)
+	c.drainingServers = newDesc("draining_servers", "Removed servers whose connections are draining.", gv)
+	c.up = newDesc("workers_up", "1 when every worker answered the scrape's counter request.", gv)
+	return c
+}
+
+func (c *Collector) all() []desc {
+	out := []desc{c.rx, c.tx, c.replies, c.txFull, c.drops, c.evicted, c.expired, c.resets, c.purged, c.silenced, c.entries, c.capacity,
+		c.mailboxDepth, c.mailboxCapacity, c.portRX, c.portTX, c.portMissed, c.portNoMbuf,
+		c.weight, c.configuredWeight, c.draining, c.quiesced, c.generation, c.snapshots, c.ackSeconds, c.drainingServers, c.up}
+	for _, f := range []flow{c.server, c.service, c.vip} {
+		out = append(out, f.packets, f.bytes, f.newConns, f.completed, f.active, f.fin)
+	}
+	return out
+}
+
+// Describe implements prometheus.Collector.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.all() {
+		ch <- d.d
+	}
+}
+
+type sums struct {
+	packets, bytes, newConns, completed uint64
+	active, fin                         int64
+}
+
+func (s *sums) add(sc *manager.ServerCounters) {
+	s.packets += sc.Packets
+	s.bytes += sc.Bytes
+	s.newConns += sc.New
+	s.completed += sc.Completed
+	s.active += sc.Active
+	s.fin += sc.FIN
+}
+
+// Collect implements prometheus.Collector: one counter request to every
+// worker per scrape.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	emit := func(d desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d.d, d.t, v, labels...)
+	}
+	status := c.src.Status()
+	emit(c.generation, float64(status.Generation))
+	emit(c.snapshots, float64(status.Snapshots))
+	emit(c.ackSeconds, status.LastChange.AckLatency.Seconds())
+	emit(c.drainingServers, float64(len(status.Draining)))
+	for _, w := range status.Workers {
+		core := strconv.Itoa(w.Core)
+		emit(c.mailboxDepth, float64(w.MailboxDepth), core)
+		emit(c.mailboxCapacity, float64(w.MailboxCapacity), core)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
+	defer cancel()
+	st, err := c.src.Counters(ctx)
+	if err != nil {
+		c.log.Warn("metrics scrape: reading the workers' counters", zap.Error(err))
+		emit(c.up, 0)
+		return
+	}
+	emit(c.up, 1)
+	for _, k := range st.Cores {
+		core := strconv.Itoa(k.Core)
+		emit(c.rx, float64(k.RX), core)
+		emit(c.tx, float64(k.TX), core)
+		emit(c.replies, float64(k.Replies), core)
+		emit(c.txFull, float64(k.TxFull), core)
+		for reason, n := range k.Drops {
+			emit(c.drops, float64(n), core, reason)
+		}
+		emit(c.evicted, float64(k.EvictedFIN), core)
+		emit(c.expired, float64(k.ExpiredStale), core, "stale")
+		emit(c.expired, float64(k.ExpiredFIN), core, "fin")
+		emit(c.resets, float64(k.Resets), core)
+		emit(c.purged, float64(k.Purged), core)
+		emit(c.silenced, float64(k.ARPSilenced), core)
+		emit(c.entries, float64(k.Entries), core)
+		emit(c.capacity, float64(c.tableCapacity), core)
+	}
+	for _, p := range st.Ports {
+		emit(c.portRX, float64(p.IPackets), p.Device)
+		emit(c.portTX, float64(p.OPackets), p.Device)
+		emit(c.portMissed, float64(p.IMissed), p.Device)
+		emit(c.portNoMbuf, float64(p.RxNoMbuf), p.Device)
+	}
+	type svcKey struct{ vip, service string }
+	services, vips := map[svcKey]*sums{}, map[string]*sums{}
+	var svcOrder []svcKey
+	var vipOrder []string
+	for i := range st.Servers {
+		s := &st.Servers[i]
+		l := []string{s.VIP, s.Service, s.Server, s.IP}
+		c.emitFlow(ch, c.server, sumsOf(s), l...)
+		emit(c.weight, float64(s.EffectiveWeight), l...)
+		emit(c.configuredWeight, float64(s.Weight), l...)
+		emit(c.draining, b2f(s.Draining), l...)
+		emit(c.quiesced, b2f(s.Quiesced), l...)
+		k := svcKey{s.VIP, s.Service}
+		if services[k] == nil {
+			services[k] = &sums{}
+			svcOrder = append(svcOrder, k)
+		}
+		services[k].add(s)
+		if vips[s.VIP] == nil {
+			vips[s.VIP] = &sums{}
+			vipOrder = append(vipOrder, s.VIP)
+		}
+		vips[s.VIP].add(s)
+	}
+	for _, k := range svcOrder {
+		c.emitFlow(ch, c.service, *services[k], k.vip, k.service)
+	}
+	for _, v := range vipOrder {
+		c.emitFlow(ch, c.vip, *vips[v], v)
+	}
+}
+
+func sumsOf(s *manager.ServerCounters) sums {
+	var out sums
+	out.add(s)
+	return out
+}
+
+func (c *Collector) emitFlow(ch chan<- prometheus.Metric, f flow, s sums, labels ...string) {
+	for _, m := range []struct {
+		d desc
+		v float64
+	}{{f.packets, float64(s.packets)}, {f.bytes, float64(s.bytes)}, {f.newConns, float64(s.newConns)},
+		{f.completed, float64(s.completed)}, {f.active, float64(s.active)}, {f.fin, float64(s.fin)}} {
+		ch <- prometheus.MustNewConstMetric(m.d.d, m.d.t, m.v, labels...)
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Handler returns the /metrics handler over a registry holding the
+// collector and Go's runtime and process metrics.
+func Handler(c *Collector) (http.Handler, error) {
+	reg := prometheus.NewRegistry()
+	for _, col := range []prometheus.Collector{c, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+		if err := reg.Register(col); err != nil {
+			return nil, err
+		}
+	}
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}), nil
+}
+
+// Server serves /metrics on a TCP address.
+type Server struct {
+	http *http.Server
+	ln   net.Listener
+	log  *zap.Logger
+}
+
+// Listen opens addr for the metrics endpoint; Serve serves it.
+func Listen(addr string, c *Collector, log *zap.Logger) (*Server, error) {
+	h, err := Handler(c)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return &Server{ln: ln, log: log, http: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second,
+		WriteTimeout: 30 * time.Second, ErrorLog: zap.NewStdLog(log.Named("metrics"))}}, nil
+}
+
+// Addr is the address served.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Serve serves until Close.
+func (s *Server) Serve() {
+	go func() {
+		if err := s.http.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("metrics endpoint stopped", zap.Error(err))
+		}
+	}()
+}
+
+// Close stops serving.
+func (s *Server) Close(ctx context.Context) {
+	if err := s.http.Shutdown(ctx); err != nil {
+		s.http.Close()
+	}
+}
