@@ -321,6 +321,16 @@ func (c *Core) handleFlow(p []byte, m *packetMeta, now int64) Verdict {
 		c.removeEntry(found, expiryReason(&t.slots[found]))
 		found, free = t.find(m.key, m.home)
 	}
+	if found >= 0 && m.tcpFlags&(TCPFlagSYN|TCPFlagRST) == TCPFlagSYN && t.slots[found].State == StateFIN &&
+		!c.snap.serverTakesNew[t.slots[found].Server] {
+		// A client reusing the ports of a closing connection whose server
+		// no longer takes new connections (quiesced, draining, removed):
+		// this SYN opens a new connection, so it must not follow the old
+		// one there. Everywhere else Fig. 7A holds: the entry re-activates.
+		c.Counters.ReusedFromIdle++
+		c.removeEntry(found, removeReused)
+		found, free = t.find(m.key, m.home)
+	}
 	if found >= 0 {
 		return c.existing(p, found, m.tcpFlags, now)
 	}
@@ -398,6 +408,7 @@ type removeReason uint8
 const (
 	removeReset removeReason = iota
 	removeEvicted
+	removeReused
 	removeStale
 	removeFINTimeout
 )

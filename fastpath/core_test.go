@@ -489,3 +489,29 @@ func TestReapPacesBySweepPeriod(t *testing.T) {
 		t.Fatalf("removed %d, %d left", removed, h.core.table.Len())
 	}
 }
+
+// A SYN reusing the ports of a closing connection whose server no longer
+// takes new connections is a new connection: it goes to an eligible server,
+// not back to the quiesced one.
+func TestSYNOnFINEntryOfQuiescedServerPicksAgain(t *testing.T) {
+	h := newHarness(t, testConfig(), 16)
+	old := h.open(1000) // server 1, the first pick
+	h.send(pktbuild.TCP(tcpFlow(1000), pktbuild.FIN|pktbuild.ACK, 2, 1, nil))
+	cfg := testConfig()
+	cfg.Services[0].Servers[0].Weight = 0 // quiesce server 1
+	h.core.SetSnapshot(mustSnapshot(t, cfg))
+	if old != 1 {
+		t.Fatalf("first connection went to %d, want 1", old)
+	}
+	p := pktbuild.TCP(tcpFlow(1000), pktbuild.SYN, 900, 0, nil)
+	if v := h.send(p); v != VerdictForward || dstServer(t, p) != 2 {
+		t.Fatalf("SYN reusing the ports: %v to %d, want server 2", v, dstServer(t, p))
+	}
+	if e := h.entry(1000); e.Server != 2 || e.State != StateActive {
+		t.Fatalf("entry %+v", e)
+	}
+	c := h.core
+	if c.Counters.ReusedFromIdle != 1 || c.Servers[1].FIN != 0 || c.Servers[1].Completed != 1 || c.Servers[2].New != 1 {
+		t.Fatalf("counters: reused %d, server 1 %+v, server 2 %+v", c.Counters.ReusedFromIdle, c.Servers[1], c.Servers[2])
+	}
+}

@@ -75,7 +75,10 @@ type CoreCounters struct {
 	ExpiredStale uint64 // entries removed by the stale timer
 	ExpiredFIN   uint64 // entries removed by the FIN timer
 	Resets       uint64 // entries removed by a RST
-	Entries      uint64 // live entries in the table now
+	// ReusedFromIdle counts SYNs that found a FIN entry of a server that
+	// takes no new connections and started a new connection instead.
+	ReusedFromIdle uint64
+	Entries        uint64 // live entries in the table now
 }
 
 // TotalDrops returns Σ Drops.

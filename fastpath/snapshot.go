@@ -27,6 +27,8 @@ type Snapshot struct {
 	services  []service          // dense, in Config order
 	byID      [MaxServices]int16 // ServiceID → services index, -1 if absent
 	serverMAC [MaxServers]uint64 // ServerID → MAC (as macToUint64), for servers with a static MAC
+	// serverTakesNew: the server's effective weight is above 0.
+	serverTakesNew [MaxServers]bool
 
 	// Servers resolved by ARP: their Neighbors slot (-1 for a static MAC),
 	// the distinct slots to ask for, and the slot of each address.
@@ -153,6 +155,9 @@ func NewSnapshot(cfg *Config) (*Snapshot, error) {
 		}
 		s.byID[sc.ID] = int16(len(s.services))
 		s.services = append(s.services, svc)
+		for i, id := range svc.servers {
+			s.serverTakesNew[id] = svc.weights[i] > 0
+		}
 		s.arpTargets[uint32(svc.key>>24)] = struct{}{}
 		for _, srv := range sc.Servers {
 			if err := s.placeServer(&srv); err != nil {

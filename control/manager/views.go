@@ -36,6 +36,7 @@ type CoreCounters struct {
 	ExpiredStale uint64            `json:"expired_stale"`
 	ExpiredFIN   uint64            `json:"expired_fin"`
 	Resets       uint64            `json:"resets"`
+	ReusedIdle   uint64            `json:"reused_from_idle"`
 	Purged       uint64            `json:"purged"`
 	ARPSilenced  uint64            `json:"arp_silenced"`
 	Entries      uint64            `json:"entries"`
@@ -73,7 +74,7 @@ func assemble(r Reading, names []ids.Name, gen uint64) Counters {
 		k := &c.Counters
 		cs := CoreCounters{Core: c.Core, RX: k.RX, TX: k.TX, Replies: k.Replies, TxFull: c.TxFull,
 			Drops: map[string]uint64{}, EvictedFIN: k.EvictedFIN, ExpiredStale: k.ExpiredStale,
-			ExpiredFIN: k.ExpiredFIN, Resets: k.Resets, Purged: c.Purged, ARPSilenced: c.ARPSilenced, Entries: k.Entries}
+			ExpiredFIN: k.ExpiredFIN, Resets: k.Resets, ReusedIdle: k.ReusedFromIdle, Purged: c.Purged, ARPSilenced: c.ARPSilenced, Entries: k.Entries}
 		for reason := range fastpath.NumDropReasons {
 			if k.Drops[reason] != 0 {
 				cs.Drops[reason.String()] = k.Drops[reason]

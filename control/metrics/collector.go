@@ -63,12 +63,12 @@ type Collector struct {
 	log           *zap.Logger
 	tableCapacity int
 
-	rx, tx, replies, txFull, drops, evicted, expired, resets, purged, silenced, entries, capacity desc
-	mailboxDepth, mailboxCapacity                                                                 desc
-	portRX, portTX, portMissed, portNoMbuf                                                        desc
-	server, service, vip                                                                          flow
-	weight, configuredWeight, draining, quiesced                                                  desc
-	generation, snapshots, ackSeconds, drainingServers, up                                        desc
+	rx, tx, replies, txFull, drops, evicted, expired, resets, reused, purged, silenced, entries, capacity desc
+	mailboxDepth, mailboxCapacity                                                                         desc
+	portRX, portTX, portMissed, portNoMbuf                                                                desc
+	server, service, vip                                                                                  flow
+	weight, configuredWeight, draining, quiesced                                                          desc
+	generation, snapshots, ackSeconds, drainingServers, up                                                desc
 }
 
 // NewCollector makes a collector over src; tableCapacity is each worker's
@@ -84,6 +84,7 @@ func NewCollector(src Source, tableCapacity int, log *zap.Logger) *Collector {
 	c.evicted = newDesc("core_evicted_fin_total", "FIN entries evicted to make room for a new connection.", cv, coreLabels...)
 	c.expired = newDesc("core_expired_total", "Connection entries removed by a timer (stale or fin).", cv, "core", "timer")
 	c.resets = newDesc("core_resets_total", "Connection entries removed by a RST.", cv, coreLabels...)
+	c.reused = newDesc("core_reused_from_idle_total", "SYNs reusing a closing connection's ports whose server takes no new connections, started afresh.", cv, coreLabels...)
 	c.silenced = newDesc("core_arp_silenced_total", "ARP replies for removed VIPs (still draining) that a worker did not send.", cv, coreLabels...)
 	c.purged = newDesc("core_purged_total", "Connection entries dropped when a removed server's drain limit passed.", cv, coreLabels...)
 	c.entries = newDesc("core_table_entries", "Live connection entries in a worker's table.", gv, coreLabels...)
@@ -110,7 +111,7 @@ func NewCollector(src Source, tableCapacity int, log *zap.Logger) *Collector {
 }
 
 func (c *Collector) all() []desc {
-	out := []desc{c.rx, c.tx, c.replies, c.txFull, c.drops, c.evicted, c.expired, c.resets, c.purged, c.silenced, c.entries, c.capacity,
+	out := []desc{c.rx, c.tx, c.replies, c.txFull, c.drops, c.evicted, c.expired, c.resets, c.reused, c.purged, c.silenced, c.entries, c.capacity,
 		c.mailboxDepth, c.mailboxCapacity, c.portRX, c.portTX, c.portMissed, c.portNoMbuf,
 		c.weight, c.configuredWeight, c.draining, c.quiesced, c.generation, c.snapshots, c.ackSeconds, c.drainingServers, c.up}
 	for _, f := range []flow{c.server, c.service, c.vip} {
@@ -178,6 +179,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		emit(c.expired, float64(k.ExpiredStale), core, "stale")
 		emit(c.expired, float64(k.ExpiredFIN), core, "fin")
 		emit(c.resets, float64(k.Resets), core)
+		emit(c.reused, float64(k.ReusedIdle), core)
 		emit(c.purged, float64(k.Purged), core)
 		emit(c.silenced, float64(k.ARPSilenced), core)
 		emit(c.entries, float64(k.Entries), core)
