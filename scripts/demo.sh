@@ -58,9 +58,9 @@ fi
 export PATH=/usr/local/go/bin:$PATH
 command -v arping >/dev/null || fail "arping not found (apt-get install iputils-arping)"
 
-say "go build -o bin/ ./cmd/vecd ./cmd/vec-backend ./cmd/vec-loadgen"
+say "go build -o bin/ ./cmd/vecd ./cmd/vecctl ./cmd/vec-backend ./cmd/vec-loadgen"
 mkdir -p bin
-go build -o bin/ ./cmd/vecd ./cmd/vec-backend ./cmd/vec-loadgen
+go build -o bin/ ./cmd/vecd ./cmd/vecctl ./cmd/vec-backend ./cmd/vec-loadgen
 
 # Tear the cluster down on every exit unless --keep: netns.sh down ends
 # every process in the namespaces (vecd, the backends) before deleting them.
@@ -108,6 +108,12 @@ for i in $(seq "$SERVERS"); do
 	fail "vec-backend s$i does not answer on ${!addr} (log: $LOG_DIR/s$i.log)"
 done
 say "backends s1..s$SERVERS answer on their own addresses"
+
+# The control API's tokens (configs/cluster-demo.yaml names these files).
+install -d -m 0755 /run/vec
+token=$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')
+(umask 077 && printf 'admin demo %s\n' "$token" >/run/vec/demo.tokens && printf '%s\n' "$token" >/run/vec/demo-vecctl.token)
+vecctl() { bin/vecctl --socket /run/vec/demo.sock --token-file /run/vec/demo-vecctl.token "$@"; }
 
 say "ip netns exec $GW1_NS bin/vecd -config $CONFIG (port $GW1_IFACE, MAC $GW1_MAC)"
 background "$LOG_DIR/vecd.log" ip netns exec "$GW1_NS" bin/vecd -config "$CONFIG" -stats-json "$STATS" -stats-interval 500ms
@@ -173,6 +179,9 @@ awk -v counts="$per_server" -v weights="$weights" -v tol="$TOLERANCE" 'BEGIN {
 # vecd's own view, from the counters it rewrites every 500 ms.
 sleep 1
 echo
+say "the same through vecd's control API (bin/vecctl server list):"
+vecctl server list || fail "vecctl could not reach vecd's control API"
+echo
 say "vecd's counters ($STATS):"
 awk '
 	/"cores": \[/ { sec = "cores" } /"servers": \[/ { sec = "servers" } /"ports": \[/ { sec = "ports" }
@@ -202,6 +211,9 @@ demo: the cluster and vecd keep running; logs and live counters are in $LOG_DIR.
   one request through vecd:  ip netns exec $CLIENT_NS curl http://$VIP/
   many requests:             ip netns exec $CLIENT_NS $PWD/bin/vec-loadgen -n 2000   (also -mode udp, download, stray)
   vecd's counters:           cat $STATS   (rewritten every 500 ms)
+  control API:               $PWD/bin/vecctl --socket /run/vec/demo.sock --token-file /run/vec/demo-vecctl.token status
+                             (then: server list, server set 10.99.0.100:http:s1 --weight 1, server quiesce …, connections list)
+  metrics:                   ip netns exec $GW1_NS curl -s http://127.0.0.1:9100/metrics
   stop everything:           sudo $PWD/scripts/netns.sh down
                              (ends vecd and the backends, removes the namespaces;
                              vecd's final counters go to $LOG_DIR/vecd.log)
