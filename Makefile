@@ -6,7 +6,7 @@ FUZZTIME ?= 60s
 # Minimising a new interesting input can otherwise take a minute of its own.
 FUZZMINIMIZETIME ?= 10s
 
-.PHONY: build test demo bench fuzz vet clean
+.PHONY: build test demo replay-demo bench fuzz vet clean
 
 build:
 	mkdir -p bin
@@ -18,14 +18,26 @@ test:
 demo:
 	./scripts/demo.sh
 
+replay-demo:
+	./scripts/replay-demo.sh
+
 # The fastpath's own benchmarks (pure Go, tables in hugepages when reserved),
 # then the worker loop on DPDK net_null next to a plain Go loop and testpmd
-# measured in the same run (needs root and scripts/setup.sh).
+# measured in the same run, then vec-pktgen against testpmd io-fwd (the
+# ceiling) and vecd over a virtio-user/vhost-user pair: 1k, 100k and 1M
+# flows, SYN-only, mixed and unknown flows, each with its ratio to testpmd.
+# Writes bench/results.json (net_null results included) and
+# bench/results.svg. Needs root and scripts/setup.sh; see
+# docs/benchmarking.md. BENCHFLAGS go to `vec-pktgen suite`, e.g.
+# BENCHFLAGS="-duration 10s -perf".
+BENCHFLAGS ?=
 bench:
 	$(GO) test -run='^$$' -bench=. -benchtime=3s ./fastpath/
-	mkdir -p bin
-	$(GO) build -o bin/ ./cmd/vec-bench
-	bin/vec-bench -out bench/results.json
+	mkdir -p bin bench
+	$(GO) build -o bin/ ./cmd/vec-bench ./cmd/vecd ./cmd/vec-pktgen
+	bin/vec-bench -out bench/net_null.json
+	bin/vec-pktgen suite -vecd bin/vecd -include bench/net_null.json \
+		-out bench/results.json -chart bench/results.svg $(BENCHFLAGS)
 
 # Runs every fuzz target of the module for FUZZTIME each, one after another
 # (go test -fuzz takes one target at a time).

@@ -99,8 +99,21 @@ func (b *Burst) SendAll(port, queue uint16) int {
 	return sent
 }
 
+// SendHold transmits the held packets, in order, as many as port's TX
+// queue takes in one rte_eth_tx_burst, and keeps the rest: they move to the
+// front of the burst (Packets and Len show them) for the next SendHold. It
+// returns how many were sent; TxFull says how many are still held. A traffic
+// generator uses it so that a full ring delays packets instead of losing
+// them. One cgo call.
+func (b *Burst) SendHold(port, queue uint16) int {
+	sent := int(C.vec_burst_send_hold(b.c, C.uint16_t(port), C.uint16_t(queue)))
+	b.n -= sent
+	return sent
+}
+
 // TxFull returns how many packets the last SendKept or SendAll meant to
-// transmit but freed because the TX ring stayed full.
+// transmit but freed because the TX ring stayed full, or the last SendHold
+// kept.
 func (b *Burst) TxFull() int { return int(b.c.tx_full) }
 
 // Alloc replaces the burst's content with n new mbufs from pool
@@ -125,6 +138,31 @@ func (b *Burst) Alloc(pool *Mempool, n int, length int) error {
 		return callError(fmt.Sprintf("rte_pktmbuf_append(%d bytes)", length), ret)
 	default:
 		return callError(fmt.Sprintf("rte_pktmbuf_alloc_bulk(%q, %d)", pool.name, n), ret)
+	}
+}
+
+// AllocLens is Alloc with a length per packet: it replaces the burst's
+// content with len(lens) new mbufs, the i-th holding lens[i] bytes of
+// uninitialised data (a traffic generator mixing frame sizes in one burst).
+func (b *Burst) AllocLens(pool *Mempool, lens []uint16) error {
+	if pool == nil || pool.c == nil {
+		return fmt.Errorf("dpdk.Burst.AllocLens: %w", errNilMempool)
+	}
+	if len(lens) > b.Size() {
+		return fmt.Errorf("dpdk.Burst.AllocLens: %d packets, the burst holds %d", len(lens), b.Size())
+	}
+	// The lengths go to C through the burst's own length array, which the
+	// helper reads before it overwrites it with the mbufs' lengths.
+	copy(b.lens, lens)
+	ret := C.vec_burst_alloc_lens(b.c, pool.c, C.uint16_t(len(lens)))
+	b.n = int(b.c.n)
+	switch {
+	case ret == 0:
+		return nil
+	case -ret == C.EINVAL:
+		return callError(fmt.Sprintf("rte_pktmbuf_append(lengths %v)", lens), ret)
+	default:
+		return callError(fmt.Sprintf("rte_pktmbuf_alloc_bulk(%q, %d)", pool.name, len(lens)), ret)
 	}
 }
 

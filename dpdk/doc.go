@@ -8,11 +8,13 @@
 //   - EAL: Init, Cleanup, SetControlAffinity, ThreadAffinity,
 //     RegisterWorkerThread, LcoreID.
 //   - Mempools of mbufs (NewPktMempool), ports (PortByName, OpenPort,
-//     Port.Start/Stop/Close/Stats/MAC, RSS set-up and read-back).
+//     Port.Start/Stop/Close/Stats/MAC/LinkUp, RSS set-up and read-back).
 //   - Bursts: a Burst keeps mbuf pointers, data pointers, lengths and a
 //     keep (verdict) byte per packet in C memory. Rx and SendKept/SendAll
 //     are exactly one cgo call per burst; Packets and Keep are views over
-//     that memory and allocate nothing.
+//     that memory and allocate nothing. Alloc and AllocLens fill a burst
+//     with new mbufs to transmit (one length for all, or one per packet);
+//     SendHold transmits what the ring takes and keeps the rest.
 //   - Rings of 64-bit tokens (control plane → worker) and AllocSlice for
 //     pointer-free tables in hugepage memory.
 //   - A pure-Go Toeplitz hash (ToeplitzHash, RSSHashIPv4) and RSSQueue,

@@ -19,6 +19,8 @@ var testVdevs = []string{
 	"net_null2", // benchmark
 	"net_null3", // RSS
 	"net_null4", // Close
+	"net_ring3", // AllocLens, LinkUp
+	"net_ring4", // SendHold
 }
 
 var (

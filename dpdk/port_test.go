@@ -416,3 +416,121 @@ func TestRxPacketsSendKeptDoNotAllocate(t *testing.T) {
 		t.Errorf("%v allocations per Rx+Packets+Keep+SendKept, want 0", allocs)
 	}
 }
+
+func TestAllocLensAndLinkUp(t *testing.T) {
+	pool := newPool(t, "t_lens", 1023)
+	id, err := PortByName("net_ring3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := OpenPort(id, PortConfig{Mempool: pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if up, err := p.LinkUp(); err != nil || up {
+		t.Fatalf("LinkUp before Start = %v, %v; want down", up, err)
+	}
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if up, err := p.LinkUp(); err != nil || !up {
+		t.Fatalf("LinkUp after Start = %v, %v; want up", up, err)
+	}
+	b := newBurst(t, 32)
+	lens := []uint16{60, 1514, 64, 590, 60}
+	if err := b.AllocLens(pool, lens); err != nil {
+		t.Fatal(err)
+	}
+	for i, pkt := range b.Packets() {
+		if len(pkt) != int(lens[i]) {
+			t.Fatalf("packet %d has %d bytes, want %d", i, len(pkt), lens[i])
+		}
+		fillPattern(pkt, i)
+	}
+	if sent := b.SendAll(p.ID, 0); sent != len(lens) {
+		t.Fatalf("sent %d of %d", sent, len(lens))
+	}
+	// The lengths are the mbufs' own: they survive the round trip.
+	if n := b.Rx(p.ID, 0); n != len(lens) {
+		t.Fatalf("received %d of %d", n, len(lens))
+	}
+	for i, pkt := range b.Packets() {
+		want := make([]byte, lens[i])
+		fillPattern(want, i)
+		if !bytes.Equal(pkt, want) {
+			t.Fatalf("packet %d: %d bytes, want %d with its pattern", i, len(pkt), lens[i])
+		}
+	}
+	b.Drop()
+	if err := b.AllocLens(pool, make([]uint16, 33)); err == nil {
+		t.Error("AllocLens of 33 packets into a burst of 32 succeeded")
+	}
+	if err := b.AllocLens(pool, []uint16{60, 5000}); err == nil || !strings.Contains(err.Error(), "rte_pktmbuf_append") {
+		t.Errorf("AllocLens past the data room: %v", err)
+	}
+	if b.Len() != 0 {
+		t.Errorf("failed AllocLens left %d packets held", b.Len())
+	}
+	if err := p.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if up, err := p.LinkUp(); err != nil || up {
+		t.Errorf("LinkUp after Stop = %v, %v; want down", up, err)
+	}
+}
+
+func TestSendHoldKeepsWhatTheRingRefuses(t *testing.T) {
+	pool := newPool(t, "t_hold", 4095)
+	p := openPort(t, "net_ring4", PortConfig{Mempool: pool})
+	b := newBurst(t, 32)
+	rx := newBurst(t, 32)
+	// Fill the ring until a SendHold leaves packets held.
+	next, queued := 0, 0
+	for b.Len() == 0 && queued < 4096 {
+		if err := b.Alloc(pool, 32, 64); err != nil {
+			t.Fatal(err)
+		}
+		for _, pkt := range b.Packets() {
+			pkt[0], pkt[1] = byte(next), byte(next>>8)
+			next++
+		}
+		queued += b.SendHold(p.ID, 0)
+	}
+	held := b.Len()
+	if held == 0 || b.TxFull() != held {
+		t.Fatalf("ring never refused a packet (held %d, TxFull %d)", held, b.TxFull())
+	}
+	if pool.InUse() != queued+held {
+		t.Fatalf("in use %d, want %d queued + %d held", pool.InUse(), queued, held)
+	}
+	// The held packets are the last ones, in order, at the front.
+	for i, pkt := range b.Packets() {
+		if got, want := int(pkt[0])|int(pkt[1])<<8, next-held+i; got != want {
+			t.Fatalf("held packet %d is #%d, want #%d", i, got, want)
+		}
+	}
+	if again := b.SendHold(p.ID, 0); again != 0 || b.Len() != held {
+		t.Fatalf("SendHold into a full ring sent %d, holds %d", again, b.Len())
+	}
+	// Drain, then send the rest: every packet arrives once, in order.
+	seen := 0
+	drain := func() {
+		for n := rx.Rx(p.ID, 0); n > 0; n = rx.Rx(p.ID, 0) {
+			for _, pkt := range rx.Packets() {
+				if got := int(pkt[0]) | int(pkt[1])<<8; got != seen {
+					t.Fatalf("received #%d, want #%d", got, seen)
+				}
+				seen++
+			}
+		}
+	}
+	drain()
+	if sent := b.SendHold(p.ID, 0); sent != held || b.Len() != 0 || b.TxFull() != 0 {
+		t.Fatalf("second SendHold sent %d of %d, holds %d", sent, held, b.Len())
+	}
+	drain()
+	rx.Drop()
+	if seen != next {
+		t.Fatalf("received %d of %d packets", seen, next)
+	}
+}

@@ -179,6 +179,18 @@ int vec_reta_get(uint16_t port, uint16_t reta_size, uint16_t *out)
 	return 0;
 }
 
+int vec_link_up(uint16_t port)
+{
+	struct rte_eth_link link;
+	int r;
+
+	memset(&link, 0, sizeof(link));
+	r = rte_eth_link_get_nowait(port, &link);
+	if (r < 0)
+		return r;
+	return link.link_status == RTE_ETH_LINK_UP;
+}
+
 int vec_rss_hash_get(uint16_t port, uint8_t *key, uint8_t key_len,
 		uint64_t *hf)
 {
@@ -259,6 +271,18 @@ int vec_burst_alloc(struct vec_burst *b, struct rte_mempool *mp, uint16_t n,
 		uint16_t len)
 {
 	uint16_t i;
+
+	if (n > b->size)
+		return -EINVAL;
+	for (i = 0; i < n; i++)
+		b->len[i] = len;
+	return vec_burst_alloc_lens(b, mp, n);
+}
+
+int vec_burst_alloc_lens(struct vec_burst *b, struct rte_mempool *mp,
+		uint16_t n)
+{
+	uint16_t i;
 	int r;
 
 	vec_burst_drop(b);
@@ -269,7 +293,7 @@ int vec_burst_alloc(struct vec_burst *b, struct rte_mempool *mp, uint16_t n,
 		return r;
 	b->n = n;
 	for (i = 0; i < n; i++) {
-		if (rte_pktmbuf_append(b->mbufs[i], len) == NULL) {
+		if (rte_pktmbuf_append(b->mbufs[i], b->len[i]) == NULL) {
 			vec_burst_drop(b);
 			return -EINVAL;
 		}
@@ -318,6 +342,22 @@ uint16_t vec_burst_send_all(struct vec_burst *b, uint16_t port, uint16_t queue)
 	if (sent < b->n)
 		rte_pktmbuf_free_bulk(b->mbufs + sent, b->n - sent);
 	b->n = 0;
+	return sent;
+}
+
+uint16_t vec_burst_send_hold(struct vec_burst *b, uint16_t port,
+		uint16_t queue)
+{
+	uint16_t sent = b->n > 0 ? rte_eth_tx_burst(port, queue, b->mbufs, b->n) : 0;
+	uint16_t left = b->n - sent;
+
+	if (sent > 0 && left > 0) {
+		memmove(b->mbufs, b->mbufs + sent, left * sizeof(*b->mbufs));
+		memmove(b->data, b->data + sent, left * sizeof(*b->data));
+		memmove(b->len, b->len + sent, left * sizeof(*b->len));
+	}
+	b->n = left;
+	b->tx_full = left;
 	return sent;
 }
 

@@ -61,6 +61,7 @@ int vec_reta_set(uint16_t port, uint16_t reta_size, uint16_t nqueues,
 int vec_reta_get(uint16_t port, uint16_t reta_size, uint16_t *out);
 int vec_rss_hash_get(uint16_t port, uint8_t *key, uint8_t key_len,
 		uint64_t *hf);
+int vec_link_up(uint16_t port);
 
 struct vec_burst *vec_burst_new(uint16_t size);
 void vec_burst_free(struct vec_burst *b);
@@ -68,9 +69,16 @@ void vec_burst_drop(struct vec_burst *b);
 uint16_t vec_burst_rx(struct vec_burst *b, uint16_t port, uint16_t queue);
 int vec_burst_alloc(struct vec_burst *b, struct rte_mempool *mp, uint16_t n,
 		uint16_t len);
+/* Like vec_burst_alloc, with the i-th mbuf's length taken from b->len[i]. */
+int vec_burst_alloc_lens(struct vec_burst *b, struct rte_mempool *mp,
+		uint16_t n);
 uint16_t vec_burst_send_kept(struct vec_burst *b, uint16_t port,
 		uint16_t queue);
 uint16_t vec_burst_send_all(struct vec_burst *b, uint16_t port,
+		uint16_t queue);
+/* One rte_eth_tx_burst of the held mbufs; those the ring refused stay held,
+ * moved to the front of the burst. */
+uint16_t vec_burst_send_hold(struct vec_burst *b, uint16_t port,
 		uint16_t queue);
 
 struct rte_ring *vec_ring_create(const char *name, unsigned int count,
