@@ -305,7 +305,10 @@ func TestRingMultiQueueAndTxFull(t *testing.T) {
 
 func TestNullPort(t *testing.T) {
 	pool := newPool(t, "t_null", 1023)
-	p := openPort(t, "net_null0", PortConfig{Mempool: pool, Promiscuous: true})
+	p := openPort(t, "net_null0", PortConfig{Mempool: pool})
+	if err := p.EnablePromiscuous(); err != nil {
+		t.Fatal(err)
+	}
 	b := newBurst(t, 32)
 	// net_null receives a full burst of 64-byte packets on every call.
 	if n := b.Rx(p.ID, 0); n != 32 {

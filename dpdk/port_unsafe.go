@@ -60,8 +60,6 @@ type PortConfig struct {
 	// RSSHashFields: 0 means DefaultRSSHashFields. Masked to what the
 	// device supports; OpenPort fails if nothing is left.
 	RSSHashFields uint64
-	// Promiscuous enables promiscuous mode.
-	Promiscuous bool
 }
 
 // Port is a configured ethdev port.
@@ -80,7 +78,7 @@ type Port struct {
 
 // OpenPort configures port id: rte_eth_dev_info_get, rte_eth_dev_configure
 // (RSS when RxQueues > 1 and the device supports RSS), RX and TX queue
-// setup, promiscuous mode. Start then starts it.
+// setup. Start then starts it.
 //
 // On a device without RSS (flow_type_rss_offloads = 0, e.g. net_ring) more
 // than one RX queue is still configured, without RSS: RSSEnabled reports
@@ -168,10 +166,15 @@ func (p *Port) configure(cfg PortConfig, info *C.struct_vec_dev_info) error {
 			return callError(fmt.Sprintf("rte_eth_tx_queue_setup(port %d, queue %d)", p.ID, q), ret)
 		}
 	}
-	if cfg.Promiscuous {
-		if ret := C.rte_eth_promiscuous_enable(id); ret < 0 {
-			return callError(fmt.Sprintf("rte_eth_promiscuous_enable(port %d)", p.ID), ret)
-		}
+	return nil
+}
+
+// EnablePromiscuous makes the port receive frames for every MAC address
+// (rte_eth_promiscuous_enable). Some devices cannot (virtio-user without a
+// control queue): the error then wraps ENOTSUP.
+func (p *Port) EnablePromiscuous() error {
+	if ret := C.rte_eth_promiscuous_enable(C.uint16_t(p.ID)); ret < 0 {
+		return callError(fmt.Sprintf("rte_eth_promiscuous_enable(port %d)", p.ID), ret)
 	}
 	return nil
 }

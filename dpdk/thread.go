@@ -6,9 +6,14 @@ package dpdk
 import "C"
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"runtime"
+	"strconv"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // SetControlAffinity sets the CPU affinity of the calling OS thread
@@ -76,4 +81,34 @@ func RegisterWorkerThread(cpu int) (unregister func(), err error) {
 // the thread is neither an EAL thread nor registered.
 func LcoreID() int {
 	return int(C.vec_lcore_id())
+}
+
+// SetProcessAffinity sets the CPU affinity of every thread the process has
+// now (sched_setaffinity per entry of /proc/self/task): the Go runtime's,
+// EAL's control threads and the control plane's, which is how a daemon
+// keeps them off its worker cores. Threads created later inherit the
+// affinity of the thread that creates them; Go creates its own from
+// threads pinned here.
+func SetProcessAffinity(cpus []int) error {
+	var set unix.CPUSet
+	for _, cpu := range cpus {
+		set.Set(cpu)
+	}
+	if set.Count() == 0 {
+		return &Error{Op: "sched_setaffinity(no cpus)", Errno: int(syscall.EINVAL)}
+	}
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return fmt.Errorf("listing the process's threads: %w", err)
+	}
+	for _, t := range tasks {
+		tid, err := strconv.Atoi(t.Name())
+		if err != nil {
+			continue
+		}
+		if err := unix.SchedSetaffinity(tid, &set); err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("sched_setaffinity(thread %d, cpus %v): %w", tid, cpus, err)
+		}
+	}
+	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"os"
 	"os/exec"
 	"testing"
+
+	"vec/internal/testenv"
 )
 
 // RequireRoot stops the test when it cannot build namespaces: not root, or a
@@ -25,8 +27,5 @@ func RequireRoot(t testing.TB) {
 // pass in CI by skipping what it cannot do.
 func SkipOrFail(t testing.TB, format string, args ...any) {
 	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf(format, args...)
-	}
-	t.Skipf(format, args...)
+	testenv.SkipOrFail(t, format, args...)
 }

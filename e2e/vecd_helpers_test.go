@@ -20,6 +20,7 @@ import (
 
 	"vec/e2e/traffic"
 	"vec/internal/pcapfile"
+	"vec/internal/testenv"
 )
 
 // The helpers below run vecd, the real gateway, on the cluster's gateway
@@ -147,23 +148,11 @@ func vecdYAML(c *Cluster, services []vecdService) string {
 	return b.String()
 }
 
-// requireHugepages stops a test that cannot start DPDK: vecd needs free 2 MB
-// hugepages (scripts/setup.sh reserves them).
+// requireHugepages stops a test that cannot start DPDK (vecd needs free
+// hugepages; scripts/setup.sh reserves them).
 func requireHugepages(t *testing.T) {
 	t.Helper()
-	b, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		SkipOrFail(t, "reading /proc/meminfo: %v", err)
-	}
-	for line := range strings.Lines(string(b)) {
-		if rest, ok := strings.CutPrefix(line, "HugePages_Free:"); ok {
-			if n, _ := strconv.Atoi(strings.TrimSpace(rest)); n < 64 {
-				SkipOrFail(t, "vecd needs free hugepages: %d free, want 64 (run scripts/setup.sh)", n)
-			}
-			return
-		}
-	}
-	SkipOrFail(t, "no HugePages_Free in /proc/meminfo")
+	testenv.RequireDPDK(t)
 }
 
 // vecdProc is a vecd running in the gateway namespace.

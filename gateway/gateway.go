@@ -1,16 +1,13 @@
 package gateway
 
 import (
-	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
 
 	"go.uber.org/zap"
-	"golang.org/x/sys/unix"
 
 	"vec/control/config"
 	"vec/dpdk"
@@ -96,7 +93,7 @@ func (g *Gateway) Start(initial func(portMAC [6]byte) (*fastpath.Snapshot, error
 		if err != nil {
 			return fmt.Errorf("port %q: %w", dev, err)
 		}
-		p, err := dpdk.OpenPort(id, dpdk.PortConfig{RxQueues: queues, TxQueues: queues, Mempool: pool, Promiscuous: true})
+		p, err := dpdk.OpenPort(id, dpdk.PortConfig{RxQueues: queues, TxQueues: queues, Mempool: pool})
 		if err != nil {
 			return fmt.Errorf("port %q: %w", dev, err)
 		}
@@ -110,6 +107,9 @@ func (g *Gateway) Start(initial func(portMAC [6]byte) (*fastpath.Snapshot, error
 		return err
 	}
 	for _, p := range g.ports {
+		if err := receiveFor(p, snap.GatewayMAC()); err != nil {
+			return err
+		}
 		if err := p.Start(); err != nil {
 			return err
 		}
@@ -178,36 +178,36 @@ func (g *Gateway) newWorker(i, cpu int, snap *fastpath.Snapshot, ports []uint16)
 	return w, nil
 }
 
+// receiveFor makes port p deliver the frames addressed to the gateway's
+// MAC. That is the port's own MAC unless gateway.mac overrides it; only
+// then does the port have to be promiscuous.
+func receiveFor(p *dpdk.Port, gatewayMAC [6]byte) error {
+	mac, err := p.MAC()
+	if err != nil || mac == gatewayMAC {
+		return err
+	}
+	if err := p.EnablePromiscuous(); err != nil {
+		return fmt.Errorf("port %s: gateway.mac %s differs from the port's MAC %s, and the port cannot be made promiscuous: %w",
+			p.Name(), fmtMAC(gatewayMAC), fmtMAC(mac), err)
+	}
+	return nil
+}
+
 // keepControlOffWorkers pins every thread of the process (the Go runtime's
 // and the control plane's) to the cores that are not workers, so a worker
 // core runs nothing but its poll loop. Worker threads pin themselves when
 // they register. Threads Go starts later are spawned by its template thread,
 // which is pinned here too, so they inherit the control cores.
 func keepControlOffWorkers(rt config.Runtime) error {
-	var set unix.CPUSet
-	if err := unix.SchedGetaffinity(0, &set); err != nil {
-		return fmt.Errorf("sched_getaffinity: %w", err)
-	}
-	for _, cpu := range rt.WorkerCores {
-		set.Clear(cpu)
-	}
-	if set.Count() == 0 {
-		set.Set(rt.ControlCore)
-	}
-	tasks, err := os.ReadDir("/proc/self/task")
+	cpus, err := dpdk.ThreadAffinity()
 	if err != nil {
-		return fmt.Errorf("listing threads: %w", err)
+		return err
 	}
-	for _, t := range tasks {
-		tid, err := strconv.Atoi(t.Name())
-		if err != nil {
-			continue
-		}
-		if err := unix.SchedSetaffinity(tid, &set); err != nil && !errors.Is(err, unix.ESRCH) {
-			return fmt.Errorf("sched_setaffinity(thread %d): %w", tid, err)
-		}
+	control := slices.DeleteFunc(cpus, func(cpu int) bool { return slices.Contains(rt.WorkerCores, cpu) })
+	if len(control) == 0 {
+		control = []int{rt.ControlCore}
 	}
-	return nil
+	return dpdk.SetProcessAffinity(control)
 }
 
 // Stop asks every worker to finish its current iteration and waits for

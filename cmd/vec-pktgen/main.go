@@ -16,8 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"vec/dpdk"
 	"vec/fastpath/pktbuild"
 	"vec/internal/benchrun"
@@ -270,14 +268,14 @@ func run(cfg *genConfig) (*benchrun.GenResult, error) {
 	// A NIC must be promiscuous: the frames coming back are addressed to
 	// the servers' MACs. Virtual ports may not support it (ENOTSUP) and
 	// deliver every frame anyway.
-	port, err := dpdk.OpenPort(0, dpdk.PortConfig{Mempool: pool, Promiscuous: true})
-	if errors.Is(err, syscall.ENOTSUP) {
-		port, err = dpdk.OpenPort(0, dpdk.PortConfig{Mempool: pool})
-	}
+	port, err := dpdk.OpenPort(0, dpdk.PortConfig{Mempool: pool})
 	if err != nil {
 		return nil, err
 	}
 	defer port.Close()
+	if err := port.EnablePromiscuous(); err != nil && !errors.Is(err, syscall.ENOTSUP) {
+		return nil, err
+	}
 	if err := port.Start(); err != nil {
 		return nil, err
 	}
@@ -293,7 +291,7 @@ func run(cfg *genConfig) (*benchrun.GenResult, error) {
 	}
 	// EAL and the vhost driver start threads of their own: keep every
 	// thread but the worker on the main lcore's core.
-	if err := pinThreads(cfg.mainLcore); err != nil {
+	if err := dpdk.SetProcessAffinity([]int{cfg.mainLcore}); err != nil {
 		return nil, err
 	}
 	tr, err := newTraffic(&cfg.traffic)
@@ -407,26 +405,6 @@ func removeStaleSocket(vdev string) error {
 			return fmt.Errorf("%s exists and is not a socket", path)
 		}
 		return os.Remove(path)
-	}
-	return nil
-}
-
-// pinThreads sets the affinity of every thread of the process to cpu.
-func pinThreads(cpu int) error {
-	var set unix.CPUSet
-	set.Set(cpu)
-	tasks, err := os.ReadDir("/proc/self/task")
-	if err != nil {
-		return fmt.Errorf("listing threads: %w", err)
-	}
-	for _, t := range tasks {
-		tid, err := strconv.Atoi(t.Name())
-		if err != nil {
-			continue
-		}
-		if err := unix.SchedSetaffinity(tid, &set); err != nil && !errors.Is(err, unix.ESRCH) {
-			return fmt.Errorf("sched_setaffinity(thread %d, cpu %d): %w", tid, cpu, err)
-		}
 	}
 	return nil
 }

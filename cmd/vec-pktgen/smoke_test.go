@@ -5,13 +5,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"vec/internal/benchrun"
+	"vec/internal/testenv"
 )
 
 // smokeRate is the fixed rate of the smoke run: modest enough that no
@@ -35,7 +35,7 @@ const (
 // new connections were split by the weights, and exactly the unknown
 // flows were dropped.
 func TestSmokeVecdOverVirtio(t *testing.T) {
-	requireDPDK(t)
+	testenv.RequireDPDK(t)
 	// Logs, configurations and counters stay behind when the test fails.
 	dir, err := os.MkdirTemp("", "vec-pktgen-smoke-")
 	if err != nil {
@@ -150,38 +150,4 @@ func smokeLayout(t *testing.T) benchrun.Layout {
 func layoutString(l benchrun.Layout) string {
 	return "vec-pktgen worker on core " + strconv.Itoa(l.GeneratorWorker) + ", vecd worker on core " +
 		strconv.Itoa(l.ForwarderWorker) + " (control core " + strconv.Itoa(l.ForwarderMain) + ")"
-}
-
-// requireDPDK stops a test that cannot run DPDK here: it needs root and
-// free hugepages. In CI (CI=true) that is a failure, since the project's
-// set-up script provides both; elsewhere it is a skip.
-func requireDPDK(t *testing.T) {
-	t.Helper()
-	problem := ""
-	if os.Geteuid() != 0 {
-		problem = "needs root"
-	} else if free := freeHugepages(); free < 64 {
-		problem = "fewer than 64 free 2 MiB hugepages (run scripts/setup.sh)"
-	}
-	if problem == "" {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("cannot run vecd and vec-pktgen: %s", problem)
-	}
-	t.Skipf("cannot run vecd and vec-pktgen: %s", problem)
-}
-
-func freeHugepages() int {
-	b, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return 0
-	}
-	for line := range strings.Lines(string(b)) {
-		if rest, ok := strings.CutPrefix(line, "HugePages_Free:"); ok {
-			n, _ := strconv.Atoi(strings.TrimSpace(rest))
-			return n
-		}
-	}
-	return 0
 }

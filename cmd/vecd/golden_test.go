@@ -11,6 +11,7 @@ import (
 
 	"vec/fastpath/pktbuild"
 	"vec/internal/pcapfile"
+	"vec/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden captures in testdata/golden")
@@ -205,7 +206,7 @@ func TestGoldenCapture(t *testing.T) {
 	compareCapture(t, inPath, s.in)
 	compareCapture(t, expPath, expected)
 
-	requireDPDK(t)
+	testenv.RequireDPDK(t)
 	bin := buildVecd(t)
 	dir := t.TempDir()
 	outPath := filepath.Join(dir, "out.pcap")

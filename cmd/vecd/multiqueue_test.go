@@ -9,6 +9,7 @@ import (
 	"vec/dpdk"
 	"vec/fastpath/pktbuild"
 	"vec/internal/pcapfile"
+	"vec/internal/testenv"
 )
 
 // rssQueue is the queue a NIC with our RSS key and a round-robin
@@ -24,7 +25,7 @@ func rssQueue(f pktbuild.Flow, queues int) int {
 // handle exactly its own flows, and a segment that arrives on the other
 // worker's queue must find no entry there — the tables share nothing.
 func TestTwoWorkersOwnTheirFlows(t *testing.T) {
-	requireDPDK(t)
+	testenv.RequireDPDK(t)
 	const queues = 2
 	var in [queues][][]byte
 	flowQueue := map[string]int{}
