@@ -162,7 +162,8 @@ func BenchmarkList100k(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h, err := NewHandler(HandlerConfig{Name: "bench", Verifier: verifier, Table: table, Metrics: fakeMetrics{}, Logger: zap.NewNop()})
+	h, err := NewHandler(HandlerConfig{Name: "bench", Verifier: verifier, Table: table, Metrics: fakeMetrics{},
+		Witness: testWitness(b, nil), Logger: zap.NewNop()})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -34,6 +34,7 @@ type Config struct {
 	Auth             AuthConfig    `mapstructure:"auth"`
 	Limits           LimitsConfig  `mapstructure:"limits"`
 	Metrics          MetricsConfig `mapstructure:"metrics"`
+	Witness          WitnessConfig `mapstructure:"witness"`
 }
 
 // AuthConfig holds the request authentication settings.
@@ -56,6 +57,15 @@ type LimitsConfig struct {
 type MetricsConfig struct {
 	CPUInterval time.Duration  `mapstructure:"cpu_interval"`
 	Scripts     []ScriptConfig `mapstructure:"scripts"`
+}
+
+// WitnessConfig configures the agent's part in the gateways' split-brain
+// protection (lease requests, wire.PathLease).
+type WitnessConfig struct {
+	// MaxLease caps the lease granted to a gateway; it is also the quiet
+	// period after start, during which no lease is granted (one granted
+	// before a restart may still be live).
+	MaxLease time.Duration `mapstructure:"max_lease"`
 }
 
 // ScriptConfig is one operator-defined metric.
@@ -91,6 +101,7 @@ func LoadConfig(path string) (Config, error) {
 	v.SetDefault("limits.max_entries_per_page", wire.DefaultMaxEntries)
 	v.SetDefault("limits.max_reply_bytes", wire.DefaultMaxBytes)
 	v.SetDefault("metrics.cpu_interval", DefaultCPUInterval)
+	v.SetDefault("witness.max_lease", DefaultMaxLease)
 	if path != "" {
 		v.SetConfigFile(path)
 		v.SetConfigType("yaml")
@@ -170,6 +181,9 @@ func (c Config) Validate() error {
 		if s.Timeout <= 0 || s.Interval < s.Timeout {
 			bad("%s: want 0 < timeout (%s) <= interval (%s)", where, s.Timeout, s.Interval)
 		}
+	}
+	if c.Witness.MaxLease <= 0 || c.Witness.MaxLease > LimitMaxLease {
+		bad("witness.max_lease %s: want (0, %s]", c.Witness.MaxLease, LimitMaxLease)
 	}
 	if _, err := zapcore.ParseLevel(c.LogLevel); err != nil {
 		bad("log_level: %v", err)

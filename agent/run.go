@@ -63,11 +63,18 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
+	// The quiet period starts here, after the previous run (if any) ended:
+	// the leases it granted end at most max_lease after that.
+	witness, err := NewWitness(cfg.Witness.MaxLease, log.Named("witness"), nil)
+	if err != nil {
+		return err
+	}
 	handler, err := NewHandler(HandlerConfig{
 		Name:       cfg.Name,
 		Verifier:   verifier,
 		Table:      NewTable(diag, vips),
 		Metrics:    collector,
+		Witness:    witness,
 		MaxEntries: cfg.Limits.MaxEntriesPerPage,
 		MaxBytes:   cfg.Limits.MaxReplyBytes,
 		Logger:     log.Named("http"),
@@ -110,7 +117,8 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info("vec-agent serving", zap.String("name", cfg.Name), zap.Stringer("listen", ln.Addr()),
-		zap.Stringers("vips", vips), zap.Int("keys", len(keys)), zap.Int("metric_scripts", len(cfg.Metrics.Scripts)))
+		zap.Stringers("vips", vips), zap.Int("keys", len(keys)), zap.Int("metric_scripts", len(cfg.Metrics.Scripts)),
+		zap.Duration("max_lease", cfg.Witness.MaxLease))
 
 	select {
 	case err := <-serveErr:

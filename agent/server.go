@@ -41,6 +41,8 @@ type HandlerConfig struct {
 	Verifier *auth.Verifier
 	Table    EntrySource
 	Metrics  MetricSource
+	// Witness answers the gateways' lease requests.
+	Witness *Witness
 	// MaxEntries and MaxBytes cap a connections page (0: the wire defaults);
 	// a client may ask for less.
 	MaxEntries int
@@ -60,12 +62,12 @@ type handler struct {
 	snapshots snapshotStore
 }
 
-// NewHandler returns the agent's HTTP handler: wire.PathConnections and
-// wire.PathMetrics, both authenticated, every reply after authentication
-// signed.
+// NewHandler returns the agent's HTTP handler: wire.PathConnections,
+// wire.PathMetrics and wire.PathLease, all authenticated, every reply after
+// authentication signed.
 func NewHandler(cfg HandlerConfig) (http.Handler, error) {
-	if cfg.Verifier == nil || cfg.Table == nil || cfg.Metrics == nil || cfg.Logger == nil {
-		return nil, errors.New("agent handler: verifier, table, metrics and logger are required")
+	if cfg.Verifier == nil || cfg.Table == nil || cfg.Metrics == nil || cfg.Witness == nil || cfg.Logger == nil {
+		return nil, errors.New("agent handler: verifier, table, metrics, witness and logger are required")
 	}
 	if cfg.MaxEntries <= 0 {
 		cfg.MaxEntries = wire.DefaultMaxEntries
@@ -84,6 +86,7 @@ func NewHandler(cfg HandlerConfig) (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc(wire.PathConnections, h.authenticated(http.MethodPost, h.connections))
 	mux.HandleFunc(wire.PathMetrics, h.authenticated(http.MethodGet, h.metrics))
+	mux.HandleFunc(wire.PathLease, h.authenticated(http.MethodPost, h.lease))
 	return mux, nil
 }
 
@@ -141,15 +144,24 @@ func writeReply(w http.ResponseWriter, rep reply) {
 	_, _ = w.Write(rep.body)
 }
 
-func (h *handler) connections(body []byte) reply {
-	var req wire.ConnectionsRequest
+// decodeRequest decodes body, one JSON object of v's shape without unknown
+// fields, into v; what names the request in the error.
+func decodeRequest(what string, body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return errorReply(http.StatusBadRequest, "connections request: %v", err)
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	if dec.More() {
-		return errorReply(http.StatusBadRequest, "connections request: data after the JSON object")
+		return fmt.Errorf("%s: data after the JSON object", what)
+	}
+	return nil
+}
+
+func (h *handler) connections(body []byte) reply {
+	var req wire.ConnectionsRequest
+	if err := decodeRequest("connections request", body, &req); err != nil {
+		return errorReply(http.StatusBadRequest, "%v", err)
 	}
 	switch {
 	case len(req.VIPs) == 0:
@@ -298,6 +310,23 @@ func (h *handler) metrics(body []byte) reply {
 	out, err := json.Marshal(rep)
 	if err != nil {
 		return errorReply(http.StatusInternalServerError, "encode metrics: %v", err)
+	}
+	return reply{status: http.StatusOK, body: out}
+}
+
+func (h *handler) lease(body []byte) reply {
+	var req wire.LeaseRequest
+	if err := decodeRequest("lease request", body, &req); err != nil {
+		return errorReply(http.StatusBadRequest, "%v", err)
+	}
+	rep, err := h.cfg.Witness.Lease(req)
+	if err != nil {
+		return errorReply(http.StatusBadRequest, "%v", err)
+	}
+	rep.Server = h.cfg.Name
+	out, err := json.Marshal(rep)
+	if err != nil {
+		return errorReply(http.StatusInternalServerError, "encode lease reply: %v", err)
 	}
 	return reply{status: http.StatusOK, body: out}
 }

@@ -2,7 +2,9 @@ package agent
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,9 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
 	"vec/agent/auth"
+	"vec/agent/client"
 	"vec/agent/metrics"
 	"vec/agent/wire"
 )
@@ -91,6 +95,17 @@ func syntheticEntries(n int) []wire.Entry {
 	return out
 }
 
+// testWitness is a Witness with the default maximum lease on the clock now
+// (nil: time.Now).
+func testWitness(tb testing.TB, now func() time.Time) *Witness {
+	tb.Helper()
+	w, err := NewWitness(DefaultMaxLease, zap.NewNop(), now)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return w
+}
+
 type testAgent struct {
 	srv   *httptest.Server
 	key   auth.Key
@@ -110,7 +125,8 @@ func newTestAgent(t *testing.T, table EntrySource, maxEntries, maxBytes int) *te
 		t.Fatal(err)
 	}
 	h, err := NewHandler(HandlerConfig{Name: "srv1", Verifier: v, Table: table, Metrics: fakeMetrics{},
-		MaxEntries: maxEntries, MaxBytes: maxBytes, Logger: zaptest.NewLogger(t)})
+		MaxEntries: maxEntries, MaxBytes: maxBytes, Logger: zaptest.NewLogger(t),
+		Witness: testWitness(t, func() time.Time { return *ta.clock })})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,7 +345,7 @@ func TestHandlerPagesFromOneSnapshot(t *testing.T) {
 	table := newFakeTable([]netip.Addr{vipA, vipB}, syntheticEntries(30))
 	original := slices.Clone(table.entries)
 	h, err := NewHandler(HandlerConfig{Name: "srv1", Verifier: v, Table: table, Metrics: fakeMetrics{},
-		MaxEntries: 10, Logger: zaptest.NewLogger(t), Now: clock})
+		Witness: testWitness(t, clock), MaxEntries: 10, Logger: zaptest.NewLogger(t), Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -357,5 +373,119 @@ func TestHandlerPagesFromOneSnapshot(t *testing.T) {
 	p3 := page(p2.NextCursor)
 	if len(p3.Entries) != 0 || p3.NextCursor != "" {
 		t.Fatalf("after the snapshot expired: %v, cursor %q; want the fresh listing's (empty) rest", p3.Entries, p3.NextCursor)
+	}
+}
+
+// TestHandlerLease: the witness behind POST /v1/lease, authenticated and
+// signed like the other endpoints, refusing malformed requests.
+func TestHandlerLease(t *testing.T) {
+	ta := newTestAgent(t, newFakeTable([]netip.Addr{vipA}, nil), 0, 0)
+	lease := func(body string) (int, []byte) {
+		t.Helper()
+		status, reply, sigErr := ta.send(t, http.MethodPost, wire.PathLease, []byte(body), ta.key, *ta.clock)
+		if sigErr != nil {
+			t.Errorf("%s: reply not signed: %v", body, sigErr)
+		}
+		return status, reply
+	}
+	decode := func(reply []byte) wire.LeaseReply {
+		t.Helper()
+		var l wire.LeaseReply
+		if err := json.Unmarshal(reply, &l); err != nil {
+			t.Fatalf("lease reply %s: %v", reply, err)
+		}
+		return l
+	}
+
+	ask := `{"gateway":"gw1","term":1,"duration_ms":1500}`
+	status, reply := lease(ask)
+	if l := decode(reply); status != http.StatusOK || l != (wire.LeaseReply{Server: "srv1"}) {
+		t.Errorf("in the quiet period: %d %s", status, reply)
+	}
+	*ta.clock = ta.clock.Add(DefaultMaxLease)
+	status, reply = lease(ask)
+	if l := decode(reply); status != http.StatusOK || l != (wire.LeaseReply{Server: "srv1", Granted: true, Term: 1, Holder: "gw1", RemainingMs: 1500}) {
+		t.Errorf("after the quiet period: %d %s", status, reply)
+	}
+	if want := `{"server":"srv1","granted":true,"term":1,"holder":"gw1","remaining_ms":1500}`; string(reply) != want {
+		t.Errorf("encoding %s, want %s", reply, want)
+	}
+	status, reply = lease(`{"gateway":"gw2","term":2,"duration_ms":1500}`)
+	if l := decode(reply); status != http.StatusOK || l.Granted || l.Holder != "gw1" || l.Term != 1 {
+		t.Errorf("another gateway: %d %s", status, reply)
+	}
+	status, reply = lease(`{"gateway":"gw1","term":1,"duration_ms":0,"release":true}`)
+	if l := decode(reply); status != http.StatusOK || l != (wire.LeaseReply{Server: "srv1", Term: 1}) {
+		t.Errorf("release: %d %s", status, reply)
+	}
+
+	for _, c := range []struct{ body, want string }{
+		{`{"gateway":"gw1","term":1,"duration_ms":1000,"extra":1}`, "unknown field"},
+		{`{"gateway":"gw1","term":1,"duration_ms":1000} {}`, "data after"},
+		{`{"gateway":"gw1","term":-1,"duration_ms":1000}`, "lease request"},
+		{`{"gateway":"gw1","term":0,"duration_ms":1000}`, "term must be at least 1"},
+		{`{"gateway":"","term":1,"duration_ms":1000}`, `gateway ""`},
+		{`{"gateway":"gw1","term":1}`, "duration_ms 0"},
+	} {
+		status, reply := lease(c.body)
+		if status != http.StatusBadRequest || !strings.Contains(errorText(t, reply), c.want) {
+			t.Errorf("%s: %d %s, want 400 with %q", c.body, status, reply, c.want)
+		}
+	}
+	status, reply, _ = ta.send(t, http.MethodPost, wire.PathLease, []byte(ask), auth.Key{}, *ta.clock)
+	if status != http.StatusUnauthorized {
+		t.Errorf("unsigned lease request: %d %s", status, reply)
+	}
+	status, reply, _ = ta.send(t, http.MethodPost, wire.PathLease, bytes.Repeat([]byte(" "), wire.MaxRequestBytes+1), ta.key, *ta.clock)
+	if status != http.StatusRequestEntityTooLarge {
+		t.Errorf("oversize lease request: %d %s", status, reply)
+	}
+	status, reply, _ = ta.send(t, http.MethodGet, wire.PathLease, nil, ta.key, *ta.clock)
+	if status != http.StatusMethodNotAllowed {
+		t.Errorf("GET lease: %d %s", status, reply)
+	}
+}
+
+// TestLeaseWithPerAgentKeys: the gateway client asks two agents, each with
+// its own key, for a lease; each accepts only its own key.
+func TestLeaseWithPerAgentKeys(t *testing.T) {
+	now := time.Now()
+	clock := func() time.Time { return now }
+	var targets []client.Target
+	for i, name := range []string{"srv1", "srv2"} {
+		key, err := auth.NewKey(bytes.Repeat([]byte{byte(0x10 + i)}, 32))
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := auth.NewVerifier(auth.VerifierConfig{Agent: name, Keys: []auth.Key{key}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := NewHandler(HandlerConfig{Name: name, Verifier: v, Table: newFakeTable([]netip.Addr{vipA}, nil),
+			Metrics: fakeMetrics{}, Witness: testWitness(t, clock), Logger: zaptest.NewLogger(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(h)
+		t.Cleanup(srv.Close)
+		targets = append(targets, client.Target{Name: name, URL: srv.URL, Key: key})
+	}
+	now = now.Add(DefaultMaxLease) // past the quiet period
+	c, err := client.New(client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := wire.LeaseRequest{Gateway: "gw1", Term: 4, DurationMs: 1000}
+	for _, r := range c.LeaseAll(context.Background(), targets, req) {
+		want := wire.LeaseReply{Server: r.Target.Name, Granted: true, Term: 4, Holder: "gw1", RemainingMs: 1000}
+		if r.Err != nil || r.Reply != want {
+			t.Errorf("%s: %+v, %v", r.Target.Name, r.Reply, r.Err)
+		}
+	}
+	// srv2's key does not open srv1.
+	crossed := targets[0]
+	crossed.Key = targets[1].Key
+	if _, err := c.Lease(context.Background(), crossed, req); !errors.Is(err, client.ErrRefused) || !strings.Contains(err.Error(), "unknown key") {
+		t.Errorf("srv1 asked with srv2's key: %v", err)
 	}
 }

@@ -63,7 +63,7 @@ func newServer(t *testing.T, maxEntriesPerPage int) *server {
 		t.Fatal(err)
 	}
 	h, err := NewHandler(HandlerConfig{Name: "server-1", Verifier: v, Table: NewTable(diag, []netip.Addr{nsVIP4, nsVIP6}),
-		Metrics: fakeMetrics{}, Logger: zaptest.NewLogger(t)})
+		Metrics: fakeMetrics{}, Witness: testWitness(t, nil), Logger: zaptest.NewLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package dpdk
 
 import (
+	"encoding/binary"
 	"math/rand/v2"
 	"testing"
 )
@@ -83,4 +84,35 @@ func TestToeplitzDoesNotAllocate(t *testing.T) {
 	if a := testing.AllocsPerRun(100, func() { RSSHashIPv4(DefaultRSSKey[:], src, dst, 1, 2) }); a != 0 {
 		t.Errorf("%v allocations per hash", a)
 	}
+}
+
+// The byte tables give the bit-by-bit Toeplitz hash for any tuple.
+func TestRSSTableAgreesWithToeplitz(t *testing.T) {
+	tab := NewRSSTable(DefaultRSSKey[:])
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 10000 {
+		src, dst := rng.Uint32(), rng.Uint32()
+		sp, dp := uint16(rng.Uint32()), uint16(rng.Uint32())
+		var s, d [4]byte
+		binary.BigEndian.PutUint32(s[:], src)
+		binary.BigEndian.PutUint32(d[:], dst)
+		if got, want := tab.HashIPv4(src, dst, sp, dp), RSSHashIPv4(DefaultRSSKey[:], s, d, sp, dp); got != want {
+			t.Fatalf("%08x:%d → %08x:%d: table %08x, Toeplitz %08x", src, sp, dst, dp, got, want)
+		}
+	}
+}
+
+func BenchmarkRSSHash(b *testing.B) {
+	tab := NewRSSTable(DefaultRSSKey[:])
+	s, d := [4]byte{192, 0, 2, 1}, [4]byte{198, 51, 100, 10}
+	b.Run("toeplitz", func(b *testing.B) {
+		for i := range b.N {
+			RSSHashIPv4(DefaultRSSKey[:], s, d, uint16(i), 80)
+		}
+	})
+	b.Run("table", func(b *testing.B) {
+		for i := range b.N {
+			tab.HashIPv4(0xc0000201, 0xc633640a, uint16(i), 80)
+		}
+	})
 }

@@ -49,7 +49,7 @@ var testWeights = []int{3, 2, 1}
 // cluster that do not take the lock can still tear it down under a running
 // test: at the end the test checks that its gateway namespace is the one it
 // started with, so such a collision fails saying so.
-func startLockedCluster(t *testing.T, opts Options) *Cluster {
+func startLockedCluster(t testing.TB, opts Options) *Cluster {
 	t.Helper()
 	RequireRoot(t)
 	lockCluster(t)
@@ -150,14 +150,14 @@ func vecdYAML(c *Cluster, services []vecdService) string {
 
 // requireHugepages stops a test that cannot start DPDK (vecd needs free
 // hugepages; scripts/setup.sh reserves them).
-func requireHugepages(t *testing.T) {
+func requireHugepages(t testing.TB) {
 	t.Helper()
 	testenv.RequireDPDK(t)
 }
 
 // vecdProc is a vecd running in the gateway namespace.
 type vecdProc struct {
-	t     *testing.T
+	t     testing.TB
 	c     *Cluster
 	proc  *Proc
 	stats string // the -stats-json file
@@ -181,7 +181,7 @@ func portRX(c *Cluster) (uint64, error) {
 // until vecd answers ARP for the VIP with the port's MAC: its worker is
 // polling. The process is stopped at cleanup; when the test failed, its
 // output is logged then (Start does that).
-func startVecd(t *testing.T, c *Cluster, configYAML string, live bool) *vecdProc {
+func startVecd(t testing.TB, c *Cluster, configYAML string, live bool) *vecdProc {
 	t.Helper()
 	requireHugepages(t)
 	dir := t.TempDir()

@@ -70,6 +70,11 @@ type Core struct {
 	table *Table
 	clock Clock
 
+	// mode is set by SetMode; missReason is the drop reason of a TCP
+	// segment of an unknown flow in that mode.
+	mode       Mode
+	missReason DropReason
+
 	// The reaper visits len(slots) slots per reapSweep nanoseconds of clock
 	// time; reapCredit carries the fraction between calls (in slot·ns).
 	reapSweep  int64
@@ -104,7 +109,8 @@ func NewCore(snap *Snapshot, table *Table, clock Clock, reapSweep time.Duration)
 	if reapSweep <= 0 {
 		reapSweep = DefaultReapSweep
 	}
-	return &Core{snap: snap, table: table, clock: clock, reapSweep: int64(reapSweep), lastReap: clock.Now()}, nil
+	return &Core{snap: snap, table: table, clock: clock, reapSweep: int64(reapSweep), lastReap: clock.Now(),
+		missReason: DropNonSYNMiss}, nil
 }
 
 // SetSnapshot switches the core to a new configuration. Call it between
@@ -143,6 +149,10 @@ const isFlow Verdict = 255
 func (c *Core) processChunk(pkts [][]byte, verdicts []Verdict) {
 	now := c.clock.Now()
 	c.Counters.RX += uint64(len(pkts))
+	if c.mode == ModeStandby {
+		c.standbyChunk(pkts, verdicts, now)
+		return
+	}
 	// Pass 1: parse, classify, hash, and prefetch every flow's home slot so
 	// the cache misses of the whole burst overlap.
 	for i, p := range pkts {
@@ -159,14 +169,19 @@ func (c *Core) processChunk(pkts [][]byte, verdicts []Verdict) {
 			v = c.handleFlow(p, &c.meta[i], now)
 			verdicts[i] = v
 		}
-		switch {
-		case v == VerdictForward:
-			c.Counters.TX++
-		case v == VerdictReply:
-			c.Counters.Replies++
-		default:
-			c.Counters.Drops[v.DropReason()]++
-		}
+		c.count(v)
+	}
+}
+
+// count adds one packet's verdict to the core's counters.
+func (c *Core) count(v Verdict) {
+	switch {
+	case v == VerdictForward:
+		c.Counters.TX++
+	case v == VerdictReply:
+		c.Counters.Replies++
+	default:
+		c.Counters.Drops[v.DropReason()]++
 	}
 }
 
@@ -336,7 +351,7 @@ func (c *Core) handleFlow(p []byte, m *packetMeta, now int64) Verdict {
 	}
 	// Fig. 7B: no entry. Only a SYN (or any UDP datagram) opens one.
 	if m.key.Proto == ProtoTCP && m.tcpFlags&TCPFlagSYN == 0 {
-		return DropVerdict(DropNonSYNMiss)
+		return DropVerdict(c.missReason)
 	}
 	if svc.maxWeight == 0 {
 		if svc.unresolved {
@@ -393,7 +408,12 @@ func (c *Core) forward(p []byte, server ServerID) Verdict {
 	s := c.snap
 	mac := s.serverMAC[server]
 	if slot := s.serverNeighbor[server]; slot >= 0 {
-		mac = s.neighbors.slots[slot].mac.Load()
+		// An entry rebuilt from an agent may name a server that has not
+		// answered ARP yet (a gateway just started): hold its packets
+		// back until it has, TCP retransmits them.
+		if mac = s.neighbors.slots[slot].mac.Load(); mac == 0 {
+			return DropVerdict(DropServerUnresolved)
+		}
 	}
 	putMAC(p[0:6], mac)
 	putMAC(p[6:12], s.gatewayMAC64)
@@ -506,6 +526,9 @@ func (c *Core) handleARP(eth Ethernet, now int64) Verdict {
 	}
 	if _, ours := c.snap.arpTargets[target]; !ours {
 		return DropVerdict(DropARPIgnored)
+	}
+	if c.mode == ModeStandby && target != c.snap.gatewayIP {
+		return DropVerdict(DropStandby) // a backup claims no VIP
 	}
 	mac := c.snap.gatewayMAC
 	// Reply: target := sender, sender := us.

@@ -27,6 +27,8 @@ const (
 	DropUDPBadLength                         // UDP length < 8 or past the datagram
 	DropServerUnresolved                     // new connection while the servers that could take it have not answered ARP
 	DropARPLearned                           // an ARP reply from a server, consumed to learn its MAC
+	DropTakeoverMiss                         // TCP segment without SYN and without an entry while the table is being rebuilt
+	DropStandby                              // a backup gateway (ModeStandby) forwards nothing and claims no VIP
 	NumDropReasons
 )
 
@@ -52,6 +54,8 @@ var dropReasonNames = [NumDropReasons]string{
 	DropUDPBadLength:       "udp_bad_length",
 	DropServerUnresolved:   "server_unresolved",
 	DropARPLearned:         "arp_learned",
+	DropTakeoverMiss:       "takeover_miss",
+	DropStandby:            "standby",
 }
 
 // String returns the reason's snake_case name, as used in metrics and logs.
@@ -78,7 +82,15 @@ type CoreCounters struct {
 	// ReusedFromIdle counts SYNs that found a FIN entry of a server that
 	// takes no new connections and started a new connection instead.
 	ReusedFromIdle uint64
-	Entries        uint64 // live entries in the table now
+	// Installed counts entries rebuilt from the servers' agents (Install);
+	// InstallExisting the rebuilt entries not installed because the table
+	// already had the flow, InstallFull those the full table had no room for.
+	Installed       uint64
+	InstallExisting uint64
+	InstallFull     uint64
+	// Flushed counts the times the table was emptied on entering standby.
+	Flushed uint64
+	Entries uint64 // live entries in the table now
 }
 
 // TotalDrops returns Σ Drops.

@@ -27,6 +27,10 @@ const (
 // out by the control plane (Slot) and never reused.
 type Neighbors struct {
 	slots []neighborSlot
+	// learned is signalled (without blocking) when a server's MAC is
+	// learned or changes, so the control plane gives it connections at
+	// once instead of at its next look (Learned).
+	learned chan struct{}
 
 	mu     sync.Mutex // control plane only
 	byIP   map[uint32]int
@@ -41,8 +45,12 @@ type neighborSlot struct {
 
 // NewNeighbors makes a table for up to capacity server addresses.
 func NewNeighbors(capacity int) *Neighbors {
-	return &Neighbors{slots: make([]neighborSlot, capacity), byIP: make(map[uint32]int)}
+	return &Neighbors{slots: make([]neighborSlot, capacity), byIP: make(map[uint32]int), learned: make(chan struct{}, 1)}
 }
+
+// Learned is signalled when a server's MAC has been learned or has
+// changed since the last signal was taken.
+func (n *Neighbors) Learned() <-chan struct{} { return n.learned }
 
 // slot returns ip's slot, assigning one the first time.
 func (n *Neighbors) slot(ip uint32) (int, error) {
@@ -64,8 +72,13 @@ func (n *Neighbors) slot(ip uint32) (int, error) {
 // learn records a reply from slot i's server.
 func (n *Neighbors) learn(i int, mac []byte, now int64) {
 	s := &n.slots[i]
-	s.mac.Store(macToUint64(mac))
 	s.seen.Store(now)
+	if mac := macToUint64(mac); s.mac.Swap(mac) != mac {
+		select {
+		case n.learned <- struct{}{}:
+		default: // a signal is pending already
+		}
+	}
 }
 
 // resolved reports whether slot i's server answered within

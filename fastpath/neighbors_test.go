@@ -128,3 +128,35 @@ func mustSnapshot(t *testing.T, cfg *Config) *Snapshot {
 	}
 	return s
 }
+
+// Learning a server's MAC signals the control plane once; hearing the same
+// MAC again does not, a new MAC does.
+func TestNeighborsSignalWhatTheyLearn(t *testing.T) {
+	nb := NewNeighbors(8)
+	h := newHarness(t, arpConfig(nb), 16)
+	select {
+	case <-nb.Learned():
+		t.Fatal("signalled before any ARP reply")
+	default:
+	}
+	reply := pktbuild.ARP(2, gwMAC, s1MAC, s1IP, gwIP, gwMAC)
+	h.send(bytes.Clone(reply))
+	select {
+	case <-nb.Learned():
+	default:
+		t.Fatal("no signal after the server's first reply")
+	}
+	h.send(bytes.Clone(reply))
+	select {
+	case <-nb.Learned():
+		t.Fatal("signalled again for the same MAC")
+	default:
+	}
+	moved := pktbuild.ARP(2, gwMAC, pktbuild.MAC{0x02, 0xbb, 0, 0, 0, 0x11}, s1IP, gwIP, gwMAC)
+	h.send(moved)
+	select {
+	case <-nb.Learned():
+	default:
+		t.Fatal("no signal after the server's MAC changed")
+	}
+}

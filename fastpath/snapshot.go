@@ -16,7 +16,9 @@ type Snapshot struct {
 	gatewayMAC64 uint64 // gatewayMAC as an integer, for writing it
 	gatewayMACHi uint32 // first four bytes of gatewayMAC, for a two-compare match
 	gatewayMACLo uint16
-	arpTargets   map[uint32]struct{} // the VIPs and the gateway's own address
+	// arpTargets are the addresses ARP is answered for: the gateway's own
+	// and every VIP the gateway can serve (see NewSnapshot).
+	arpTargets map[uint32]struct{}
 
 	// lookup is an open-addressed index from serviceKey to services index+1
 	// (0 = empty slot); its length is a power of two at least twice the
@@ -141,6 +143,12 @@ func NewSnapshot(cfg *Config) (*Snapshot, error) {
 	}
 	serverSeen := make(map[ServerID]bool)
 	keySeen := make(map[uint64]bool)
+	// A VIP is claimed (ARP answered for it) once one of its services can
+	// take a connection or never will (all servers quiesced: open
+	// connections still need the gateway), but not while every service is
+	// still waiting for its servers to answer ARP: a gateway that has just
+	// started does not pull clients to itself before it can serve them.
+	claim := make(map[uint32]bool)
 	for _, sc := range cfg.Services {
 		svc, err := compileService(&sc, serverSeen)
 		if err != nil {
@@ -158,11 +166,17 @@ func NewSnapshot(cfg *Config) (*Snapshot, error) {
 		for i, id := range svc.servers {
 			s.serverTakesNew[id] = svc.weights[i] > 0
 		}
-		s.arpTargets[uint32(svc.key>>24)] = struct{}{}
+		vip := uint32(svc.key >> 24)
+		claim[vip] = claim[vip] || !(svc.unresolved && svc.maxWeight == 0)
 		for _, srv := range sc.Servers {
 			if err := s.placeServer(&srv); err != nil {
 				return nil, fmt.Errorf("service %d: server %d: %w", sc.ID, srv.ID, err)
 			}
+		}
+	}
+	for vip, ok := range claim {
+		if ok {
+			s.arpTargets[vip] = struct{}{}
 		}
 	}
 	size := 2

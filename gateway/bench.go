@@ -37,6 +37,15 @@ const (
 	// control core without allocating or talking to the worker: the
 	// control for what a busy neighbouring core alone costs.
 	BenchWorkerBusy BenchMode = "worker-busy"
+	// BenchInstallIdle: installing rebuilt connection entries through the
+	// mailboxes of workers that have no traffic and poll the way vecd's
+	// workers do by default (idle-adaptive; see benchinstall.go).
+	BenchInstallIdle BenchMode = "install-idle"
+	// BenchInstallBusy: the same with busy-polling workers.
+	BenchInstallBusy BenchMode = "install-busy"
+	// BenchInstallFwd: the same while the workers forward the worker
+	// benchmark's flows, with the packet rate before, during and after.
+	BenchInstallFwd BenchMode = "install-fwd"
 )
 
 // BenchOptions configure RunBenchmark.
@@ -49,6 +58,32 @@ type BenchOptions struct {
 	// APIRate is the control requests per second of BenchWorkerAPI (0:
 	// as fast as one goroutine can send them).
 	APIRate int
+	// WorkerCores are the install modes' workers, worker i polling queue
+	// i; empty means WorkerCore alone. The other modes use WorkerCore.
+	WorkerCores []int
+	// InstallEntries is how many rebuilt entries the install modes
+	// install, InstallChunk how many go in one mailbox request.
+	InstallEntries int
+	InstallChunk   int
+}
+
+// workerCores returns the cores of the measured loops.
+func (o BenchOptions) workerCores() []int {
+	if len(o.WorkerCores) > 0 && isInstallMode(o.Mode) {
+		return o.WorkerCores
+	}
+	return []int{o.WorkerCore}
+}
+
+// tableCapacity is the connection table capacity of each worker.
+func (o BenchOptions) tableCapacity() int {
+	switch o.Mode {
+	case BenchInstallIdle, BenchInstallBusy:
+		return max(o.InstallEntries, 1)
+	case BenchInstallFwd:
+		return o.Flows + o.InstallEntries
+	}
+	return max(o.Flows, 1)
 }
 
 // BenchResult is one measurement.
@@ -68,6 +103,11 @@ type BenchResult struct {
 	APIPerSec   float64 `json:"api_per_s,omitempty"`
 	AllocMBps   float64 `json:"alloc_mb_per_s"`
 	GCCycles    uint32  `json:"gc_cycles"`
+
+	// Install is what the install modes measured; there Packets,
+	// Seconds and Mpps cover the install window (packets only with
+	// traffic), AllocMBps and GCCycles too.
+	Install *InstallReport `json:"install,omitempty"`
 }
 
 // benchFeed writes fresh packets into received buffers, the NIC's job: a
@@ -112,16 +152,20 @@ func (f *benchFeed) prepare(pkts [][]byte) {
 // it must be called from the main goroutine, once per process.
 func RunBenchmark(opts BenchOptions) (BenchResult, error) {
 	res := BenchResult{Mode: opts.Mode, Flows: opts.Flows}
+	if err := checkHugepages(opts); err != nil {
+		return res, err
+	}
 	args := []string{"vec-bench", "-l", strconv.Itoa(opts.ControlCore), "--in-memory", "--no-pci", "--vdev=net_null0,size=64"}
 	if err := dpdk.Init(args); err != nil {
-		return res, err
+		return res, fmt.Errorf("initialising DPDK (needs root and hugepages, see scripts/setup.sh): %w", err)
 	}
 	defer dpdk.Cleanup()
-	// As in vecd: every thread but the measured loop's stays off its core.
-	if err := keepControlOffWorkers(config.Runtime{WorkerCores: []int{opts.WorkerCore}, ControlCore: opts.ControlCore}); err != nil {
+	// As in vecd: every thread but the measured loops' stays off their cores.
+	cores := opts.workerCores()
+	if err := keepControlOffWorkers(config.Runtime{WorkerCores: cores, ControlCore: opts.ControlCore}); err != nil {
 		return res, err
 	}
-	pool, err := dpdk.NewPktMempool("bench_mbufs", 8191, 256, mbufDataRoom, -1)
+	pool, err := dpdk.NewPktMempool("bench_mbufs", benchPoolSize, 256, mbufDataRoom, -1)
 	if err != nil {
 		return res, err
 	}
@@ -130,7 +174,8 @@ func RunBenchmark(opts BenchOptions) (BenchResult, error) {
 	if err != nil {
 		return res, err
 	}
-	port, err := dpdk.OpenPort(id, dpdk.PortConfig{Mempool: pool})
+	queues := uint16(len(cores))
+	port, err := dpdk.OpenPort(id, dpdk.PortConfig{Mempool: pool, RxQueues: queues, TxQueues: queues})
 	if err != nil {
 		return res, err
 	}
@@ -154,9 +199,14 @@ func RunBenchmark(opts BenchOptions) (BenchResult, error) {
 		return runLoopBenchmark(opts, port.ID, res)
 	case BenchWorker, BenchWorkerAPI, BenchWorkerBusy:
 		return runWorkerBenchmark(opts, port.ID, res)
+	case BenchInstallIdle, BenchInstallBusy, BenchInstallFwd:
+		return runInstallBenchmark(opts, port, res)
 	}
 	return res, fmt.Errorf("unknown benchmark mode %q", opts.Mode)
 }
+
+// benchPoolSize is the number of packet buffers of the benchmarks' pool.
+const benchPoolSize = 8191
 
 // fillPool writes template into every buffer of the pool, so net_null,
 // which hands out buffers without writing them, delivers that frame.

@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,7 +44,7 @@ func newBenchControl(opts BenchOptions) (*benchControl, error) {
 	text := fmt.Sprintf(`
 dpdk: {eal_args: ["--no-pci"], vdevs: ["net_null0"]}
 ports: [{device: net_null0}]
-workers: {cores: [%d], control_core: %d, table_capacity: %d}
+workers: {cores: [%s], control_core: %d, table_capacity: %d}
 clusters:
   - vip: 10.10.0.100
     services:
@@ -52,7 +54,7 @@ clusters:
         servers:
           - {name: s1, ip: 10.10.0.11, mac: "02:00:00:00:00:11", weight: 3}
           - {name: s2, ip: 10.10.0.12, mac: "02:00:00:00:00:12", weight: 2}
-`, opts.WorkerCore, opts.ControlCore, max(opts.Flows, 1))
+`, coreList(opts.workerCores()), opts.ControlCore, opts.tableCapacity())
 	path := filepath.Join(dir, "vecd.yaml")
 	tokens := filepath.Join(dir, "tokens")
 	if err := errors.Join(os.WriteFile(path, []byte(text), 0o600),
@@ -80,6 +82,15 @@ clusters:
 }
 
 func (b *benchControl) close() { os.RemoveAll(b.dir) }
+
+// coreList writes cores as a YAML flow sequence's items.
+func coreList(cores []int) string {
+	s := make([]string, len(cores))
+	for i, c := range cores {
+		s[i] = strconv.Itoa(c)
+	}
+	return strings.Join(s, ", ")
+}
 
 // controlLoad sends a steady mix of control requests: status, counters,
 // the server list, a page of connections, a /metrics scrape, and every

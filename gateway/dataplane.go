@@ -14,8 +14,36 @@ import (
 
 var _ manager.Dataplane = (*Gateway)(nil)
 
+// broadcast posts the request build(i) makes to every worker i at once and
+// waits until all have carried it out, or ctx ends. It returns the
+// requests (results filled in) and the first worker's error.
+func (g *Gateway) broadcast(ctx context.Context, build func(i int) *request) ([]*request, error) {
+	reqs := make([]*request, len(g.workers))
+	slots := make([]int, len(g.workers))
+	for i, w := range g.workers {
+		reqs[i] = build(i)
+		slot, err := w.mailbox.post(reqs[i])
+		if err != nil {
+			// Those already posted go ahead; nobody waits for them.
+			for j := range i {
+				go g.workers[j].mailbox.wait(context.Background(), reqs[j], slots[j])
+			}
+			return nil, fmt.Errorf("worker on core %d: %w", w.cpu, err)
+		}
+		slots[i] = slot
+	}
+	var firstErr error
+	for i, w := range g.workers {
+		if err := w.mailbox.wait(ctx, reqs[i], slots[i]); err != nil && firstErr == nil {
+			firstErr = fmt.Errorf("worker on core %d: %w", w.cpu, err)
+		}
+	}
+	return reqs, firstErr
+}
+
 // Apply posts snap to every worker at once and waits until all of them run
-// it; see manager.Dataplane.
+// it; see manager.Dataplane. When a worker cannot take it, the manager
+// re-sends the snapshot in force after it.
 func (g *Gateway) Apply(ctx context.Context, u manager.Update) (manager.ApplyReport, error) {
 	var drop []bool
 	if len(u.Purge) > 0 {
@@ -24,72 +52,42 @@ func (g *Gateway) Apply(ctx context.Context, u manager.Update) (manager.ApplyRep
 			drop[id] = true
 		}
 	}
-	reqs := make([]*request, len(g.workers))
-	slots := make([]int, len(g.workers))
 	start := time.Now()
-	for i, w := range g.workers {
-		reqs[i] = &request{kind: reqSnapshot, snap: u.Snapshot, purge: drop, silent: u.SilentVIPs}
+	reqs, err := g.broadcast(ctx, func(int) *request {
+		req := &request{kind: reqSnapshot, snap: u.Snapshot, purge: drop, silent: u.SilentVIPs}
 		if drop != nil {
-			reqs[i].purgeKeys = make([]fastpath.FlowKey, purgeBatch)
+			req.purgeKeys = make([]fastpath.FlowKey, purgeBatch)
 		}
-		slot, err := w.mailbox.post(reqs[i])
-		if err != nil {
-			// Those already posted go ahead; the manager re-sends the
-			// snapshot in force after them.
-			for j := range i {
-				go g.workers[j].mailbox.wait(context.Background(), reqs[j], slots[j])
-			}
-			return manager.ApplyReport{}, fmt.Errorf("worker on core %d: %w", w.cpu, err)
-		}
-		slots[i] = slot
+		return req
+	})
+	if reqs == nil {
+		return manager.ApplyReport{}, err
 	}
 	rep := manager.ApplyReport{AckLatency: make([]time.Duration, len(g.workers))}
-	var firstErr error
-	for i, w := range g.workers {
-		if err := w.mailbox.wait(ctx, reqs[i], slots[i]); err != nil {
-			if firstErr == nil {
-				firstErr = fmt.Errorf("worker on core %d: %w", w.cpu, err)
-			}
-			continue
+	for i, req := range reqs {
+		if req.ackedAt.IsZero() {
+			continue // not acknowledged in time: err says so
 		}
-		rep.AckLatency[i] = reqs[i].ackedAt.Sub(start)
+		rep.AckLatency[i] = req.ackedAt.Sub(start)
 		rep.Max = max(rep.Max, rep.AckLatency[i])
 	}
-	return rep, firstErr
+	return rep, err
 }
 
 // Read asks every running worker for a copy of its counters; see
 // manager.Dataplane.
 func (g *Gateway) Read(ctx context.Context, servers int) (manager.Reading, error) {
 	servers = min(servers, fastpath.MaxServers)
-	reqs := make([]*request, len(g.workers))
-	slots := make([]int, len(g.workers))
-	for i, w := range g.workers {
-		reqs[i] = &request{kind: reqCounters, servers: make([]fastpath.ServerCounters, servers)}
-		slot, err := w.mailbox.post(reqs[i])
-		if err != nil {
-			for j := range i {
-				go g.workers[j].mailbox.wait(context.Background(), reqs[j], slots[j])
-			}
-			return manager.Reading{}, fmt.Errorf("worker on core %d: %w", w.cpu, err)
-		}
-		slots[i] = slot
+	reqs, err := g.broadcast(ctx, func(int) *request {
+		return &request{kind: reqCounters, servers: make([]fastpath.ServerCounters, servers)}
+	})
+	if err != nil {
+		return manager.Reading{}, err
 	}
 	var r manager.Reading
-	var firstErr error
-	for i, w := range g.workers {
-		if err := w.mailbox.wait(ctx, reqs[i], slots[i]); err != nil {
-			if firstErr == nil {
-				firstErr = fmt.Errorf("worker on core %d: %w", w.cpu, err)
-			}
-			continue
-		}
-		req := reqs[i]
-		r.Cores = append(r.Cores, manager.CoreReading{Core: w.cpu, Counters: req.counters, Servers: req.servers,
-			TxFull: req.txFull, Purged: req.dropped, ARPSilenced: req.silenced})
-	}
-	if firstErr != nil {
-		return manager.Reading{}, firstErr
+	for i, req := range reqs {
+		r.Cores = append(r.Cores, manager.CoreReading{Core: g.workers[i].cpu, Counters: req.counters, Servers: req.servers,
+			TxFull: req.txFull, Purged: req.dropped, ARPSilenced: req.silenced, Naps: req.naps, Mode: req.mode})
 	}
 	r.Ports = g.portCounters()
 	return r, nil

@@ -39,6 +39,12 @@ const (
 	reqSnapshot
 	// reqConnections: copy a page of matching connection entries.
 	reqConnections
+	// reqMode: switch the core to mode.
+	reqMode
+	// reqInstall: install rebuilt connection entries.
+	reqInstall
+	// reqAnnounce: send gratuitous ARP for announce (worker 0 only).
+	reqAnnounce
 )
 
 // request is one message to a worker. The control plane fills it before
@@ -60,6 +66,8 @@ type request struct {
 	txFull   uint64
 	dropped  uint64 // entries ever dropped by purges
 	silenced uint64 // ARP replies for removed VIPs not sent
+	naps     uint64 // idle naps taken
+	mode     fastpath.Mode
 
 	// reqConnections: skip matching entries, then copy into entries
 	// (its length is the page size); results: how many were copied and
@@ -70,6 +78,14 @@ type request struct {
 	copied  int
 	skipped int
 	more    bool
+
+	newMode fastpath.Mode // reqMode
+
+	install       []fastpath.InstallEntry // reqInstall
+	installResult fastpath.InstallResult
+
+	announce []uint32 // reqAnnounce: VIPs, big-endian
+	sent     int      // result: gratuitous ARP frames sent
 
 	ackedAt time.Time // when the worker finished, read after done
 	done    chan struct{}
@@ -159,6 +175,9 @@ func (w *worker) serveMailbox() {
 	var tokens [8]uint64
 	n := mb.ring.DequeueBurst(tokens[:])
 	mb.pending.Add(int32(-n))
+	// Requests come in runs (a takeover's install chunks, a scrape's
+	// counter reads): stay awake for the next one instead of napping.
+	w.empty, w.nap = 0, 0
 	for _, tok := range tokens[:n] {
 		req := mb.slots[tok].Load()
 		switch req.kind {
@@ -168,6 +187,8 @@ func (w *worker) serveMailbox() {
 			req.txFull = w.txFull
 			req.dropped = w.purged
 			req.silenced = w.arpSilenced
+			req.naps = w.naps
+			req.mode = w.core.Mode()
 		case reqSnapshot:
 			w.core.SetSnapshot(req.snap)
 			w.silentVIPs = req.silent
@@ -177,6 +198,12 @@ func (w *worker) serveMailbox() {
 			}
 		case reqConnections:
 			req.copied, req.skipped, req.more = coreops.List(w.core, req.query, req.skip, req.entries)
+		case reqMode:
+			w.core.SetMode(req.newMode)
+		case reqInstall:
+			req.installResult = w.core.Install(req.install)
+		case reqAnnounce:
+			req.sent = w.sendGratuitousARP(req.announce)
 		}
 		req.ackedAt = time.Now()
 		close(req.done)

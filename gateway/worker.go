@@ -20,6 +20,23 @@ const burstSize = 32
 // the capture has ended.
 const idleStop = 300 * time.Millisecond
 
+// Idle-adaptive polling, DPDK l3fwd-power's scheme without interrupts
+// (af_packet and virtio-user have none to wait on): a worker that has
+// polled idleSpinPolls times in a row without a packet naps, first for
+// firstNap, each further empty nap twice as long up to its idleSleep; the
+// first packet ends the naps. Packets that arrive meanwhile wait in the RX
+// ring, so a nap delays them by at most idleSleep and loses none until the
+// ring fills.
+const (
+	idleSpinPolls = 512
+	firstNap      = 16 * time.Microsecond
+	// standbyNap is the longest nap of a worker in standby (a backup
+	// gateway) when idle_sleep is shorter: it has nothing to forward, and
+	// a takeover's first request wakes it after at most this long, then
+	// keeps it awake.
+	standbyNap = 10 * time.Millisecond
+)
+
 // worker is one poll loop: it owns queue `queue` of every port, its fastpath
 // core and its burst buffers. Only its own goroutine touches them while it
 // runs; main reads the counters after it has stopped.
@@ -41,7 +58,16 @@ type worker struct {
 
 	stopWhenIdle bool
 	stop         atomic.Bool
-	mailbox      *mailbox
+
+	// busyPoll spins whatever the load; otherwise the worker naps when
+	// idle, up to idleSleep at a time (the current nap is nap, after
+	// empty polls in a row). naps counts them.
+	busyPoll  bool
+	idleSleep time.Duration
+	nap       time.Duration
+	empty     int
+	naps      uint64
+	mailbox   *mailbox
 
 	// probe, pool and clock are set on the worker that sends the ARP
 	// requests for servers configured without a MAC.
@@ -84,6 +110,9 @@ func (w *worker) poll() {
 		if w.probe != nil && iter%1024 == 0 {
 			w.sendARPRequests()
 		}
+		if !w.busyPoll {
+			w.adapt(got)
+		}
 		if !w.stopWhenIdle {
 			continue
 		}
@@ -101,6 +130,25 @@ func (w *worker) poll() {
 			lastRx = time.Now()
 		}
 	}
+}
+
+// adapt naps after a run of empty polls, longer the longer the worker
+// stays idle, and resets on the first packet.
+func (w *worker) adapt(got int) {
+	if got > 0 {
+		w.empty, w.nap = 0, 0
+		return
+	}
+	if w.empty++; w.empty < idleSpinPolls {
+		return
+	}
+	longest := w.idleSleep
+	if w.core.Mode() == fastpath.ModeStandby {
+		longest = max(longest, standbyNap)
+	}
+	w.nap = min(max(2*w.nap, firstNap), longest)
+	napThread(w.nap)
+	w.naps++
 }
 
 // pollPort receives one burst from port, decides it, and transmits what is

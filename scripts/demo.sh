@@ -9,12 +9,16 @@
 # configs/cluster-demo.yaml on the gateway's port, starts vec-backend on
 # every server and sends REQUESTS (default 3000) HTTP requests, each on a
 # new TCP connection, from the client to the VIP. It prints how vecd spread
-# them over the servers against their weights (3:2:1), and vecd's counters,
-# then tears everything down. With --keep it leaves the cluster and vecd
-# running and prints how to reach and stop them.
+# them over the servers against their weights (3:2:1), and vecd's counters.
+# Then the crash: while 100 downloads run through it, vecd is killed
+# (kill -9) and started again; the new vecd rebuilds its connection table
+# from the vec-agent on every server, and every download completes
+# byte-identical. Then it tears everything down. With --keep it leaves the
+# cluster and vecd running and prints how to reach and stop them.
 #
-# Exit status 0 when every request succeeded and every server's share was
-# within ±5 % of its weight's share; 1 otherwise. Logs: /tmp/vec-cluster-demo.
+# Exit status 0 when every request and download succeeded and every
+# server's share was within ±5 % of its weight's share; 1 otherwise. Logs:
+# /tmp/vec-cluster-demo.
 # The cluster has fixed names: do not run this while the e2e tests run.
 set -euo pipefail
 
@@ -58,9 +62,10 @@ fi
 export PATH=/usr/local/go/bin:$PATH
 command -v arping >/dev/null || fail "arping not found (apt-get install iputils-arping)"
 
-say "go build -o bin/ ./cmd/vecd ./cmd/vecctl ./cmd/vec-backend ./cmd/vec-loadgen"
+say "go build -o bin/ ./cmd/vecd ./cmd/vecctl ./cmd/vec-backend ./cmd/vec-loadgen ./cmd/vec-agent"
 mkdir -p bin
 go build -o bin/ ./cmd/vecd ./cmd/vecctl ./cmd/vec-backend ./cmd/vec-loadgen
+CGO_ENABLED=0 go build -o bin/ ./cmd/vec-agent # pure Go: it drops its capabilities on every thread
 
 # Tear the cluster down on every exit unless --keep: netns.sh down ends
 # every process in the namespaces (vecd, the backends) before deleting them.
@@ -109,15 +114,30 @@ for i in $(seq "$SERVERS"); do
 done
 say "backends s1..s$SERVERS answer on their own addresses"
 
-# The control API's tokens (configs/cluster-demo.yaml names these files).
+# Every server runs vec-agent with its own key (configs/cluster-demo.yaml's
+# recovery.agents names these files): it lists the kernel's connections to
+# the VIP, the shadow table a restarted vecd rebuilds from.
 install -d -m 0755 /run/vec
+for i in $(seq "$SERVERS"); do
+	ns=S${i}_NS addr=S${i}_ADDR
+	(umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"/run/vec/demo-agent-s$i.key")
+	printf 'name: s%d\nlisten: "%s:10004"\nvips: [%s]\nauth:\n  key_files: [/run/vec/demo-agent-s%d.key]\n' \
+		"$i" "${!addr}" "$VIP" "$i" >"$LOG_DIR/agent-s$i.yaml"
+	background "$LOG_DIR/agent-s$i.log" ip netns exec "${!ns}" bin/vec-agent --config "$LOG_DIR/agent-s$i.yaml"
+done
+say "vec-agent runs on s1..s$SERVERS"
+
+# The control API's tokens (configs/cluster-demo.yaml names these files).
 token=$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')
 (umask 077 && printf 'admin demo %s\n' "$token" >/run/vec/demo.tokens && printf '%s\n' "$token" >/run/vec/demo-vecctl.token)
 vecctl() { bin/vecctl --socket /run/vec/demo.sock --token-file /run/vec/demo-vecctl.token "$@"; }
 
 say "ip netns exec $GW1_NS bin/vecd -config $CONFIG (port $GW1_IFACE, MAC $GW1_MAC)"
-background "$LOG_DIR/vecd.log" ip netns exec "$GW1_NS" bin/vecd -config "$CONFIG" -stats-json "$STATS" -stats-interval 500ms
-vecd_pid=$last_pid
+start_vecd() {
+	background "$1" ip netns exec "$GW1_NS" bin/vecd -config "$CONFIG" -stats-json "$STATS" -stats-interval 500ms
+	vecd_pid=$last_pid
+}
+start_vecd "$LOG_DIR/vecd.log"
 # vip_answered WAIT: does vecd (its port's MAC) answer ARP for the VIP?
 vip_answered() {
 	local out
@@ -205,6 +225,32 @@ awk '
 ' "$STATS"
 echo
 
+# The crash: 100 downloads of 1.5 MB, each paced to 300 kB/s (5 s), and
+# vecd killed with SIGKILL 1.5 s in and started again at once. The new vecd
+# has an empty table; before it drops any unknown segment it asks the
+# agents for their connections and installs them.
+say "100 downloads through vecd; kill -9 vecd 1.5 s in, and start it again"
+ip netns exec "$CLIENT_NS" bin/vec-loadgen -mode download -parallel 100 -size 1500000 -rate 300000 \
+	-timeout 60s >"$LOG_DIR/downloads.txt" 2>&1 &
+downloads_pid=$!
+sleep 1.5
+kill -9 "$vecd_pid"
+wait "$vecd_pid" 2>/dev/null || true
+start_vecd "$LOG_DIR/vecd-restarted.log"
+say "vecd killed and restarted (pid $vecd_pid)"
+set +e
+wait "$downloads_pid"
+downloads_rc=$?
+set -e
+cat "$LOG_DIR/downloads.txt"
+((downloads_rc == 0)) || fail "downloads failed across the restart (see $LOG_DIR/downloads.txt, $LOG_DIR/vecd-restarted.log)"
+rebuilt=$(grep -o '"trigger": "start".*' "$LOG_DIR/vecd-restarted.log" | head -1)
+installed=$(sed -n 's/.*"installed": \([0-9]*\),.*/\1/p' <<<"$rebuilt")
+took=$(sed -n 's/.*"total": \([0-9.]*\),.*/\1/p' <<<"$rebuilt")
+[[ -n $installed ]] || fail "the restarted vecd logged no rebuild (see $LOG_DIR/vecd-restarted.log)"
+say "every download completed byte-identical: the restarted vecd rebuilt $installed connections from the agents in $(awk -v s="$took" 'BEGIN { printf "%.1f", s * 1000 }') ms"
+echo
+
 if $keep; then
 	cat <<EOF
 demo: the cluster and vecd keep running; logs and live counters are in $LOG_DIR.
@@ -220,4 +266,4 @@ demo: the cluster and vecd keep running; logs and live counters are in $LOG_DIR.
 EOF
 	exit 0
 fi
-say "ok: $requests requests through vecd, spread by weight; tearing down"
+say "ok: $requests requests through vecd, spread by weight; 100 downloads survived kill -9; tearing down"

@@ -40,11 +40,16 @@ type Target struct {
 	Name string
 	// URL is the agent's base URL, e.g. "http://192.0.2.11:10004".
 	URL string
+	// Key is this agent's own key; the zero Key means Options.Key. With a
+	// key per agent, one compromised server can neither forge another
+	// agent's replies nor read its table.
+	Key auth.Key
 }
 
 // Options configures a Client.
 type Options struct {
-	// Key is the shared key requests are signed with.
+	// Key signs the requests to targets without a Key of their own; it may
+	// be zero when every target has one.
 	Key auth.Key
 	// HTTPClient sends the requests; nil means a client with its own
 	// transport, no proxy and no timeout but the context's.
@@ -73,9 +78,6 @@ type Client struct {
 
 // New checks opts and returns a Client.
 func New(opts Options) (*Client, error) {
-	if opts.Key.IsZero() {
-		return nil, errors.New("agent client: no key")
-	}
 	c := &Client{
 		key:             opts.Key,
 		http:            opts.HTTPClient,
@@ -224,9 +226,51 @@ func (c *Client) Metrics(ctx context.Context, t Target) (wire.MetricsReply, erro
 	return m, nil
 }
 
+// Lease asks the agent t, as a witness, for a lease for req's gateway and
+// term, renews it, or (req.Release) ends it, and returns the agent's lease
+// state. The reply must come from t, be consistent, and may grant only what
+// was asked: the lease to req's gateway, for req's term, for at most
+// req.DurationMs.
+func (c *Client) Lease(ctx context.Context, t Target, req wire.LeaseRequest) (wire.LeaseReply, error) {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return wire.LeaseReply{}, fmt.Errorf("agent %s: encode lease request: %w", t.Name, err)
+	}
+	reply, err := c.do(ctx, t, http.MethodPost, wire.PathLease, body, wire.MaxLeaseReplyBytes)
+	if err != nil {
+		return wire.LeaseReply{}, err
+	}
+	l, err := decodeLease(reply)
+	if err != nil {
+		return wire.LeaseReply{}, fmt.Errorf("agent %s: %w: %w", t.Name, ErrBadReply, err)
+	}
+	if l.Server != t.Name {
+		return wire.LeaseReply{}, fmt.Errorf("agent %s: %w: reply names server %q", t.Name, ErrBadReply, l.Server)
+	}
+	if l.Granted {
+		switch {
+		case req.Release:
+			return wire.LeaseReply{}, fmt.Errorf("agent %s: %w: a release answered as a grant", t.Name, ErrBadReply)
+		case l.Holder != req.Gateway || l.Term != req.Term:
+			return wire.LeaseReply{}, fmt.Errorf("agent %s: %w: grants term %d to %q, asked for term %d for %q",
+				t.Name, ErrBadReply, l.Term, l.Holder, req.Term, req.Gateway)
+		case l.RemainingMs > req.DurationMs:
+			return wire.LeaseReply{}, fmt.Errorf("agent %s: %w: grants %d ms, asked for %d ms", t.Name, ErrBadReply, l.RemainingMs, req.DurationMs)
+		}
+	}
+	return l, nil
+}
+
 // do sends one signed request and returns the body of a signed 200 reply of
 // at most maxBytes.
 func (c *Client) do(ctx context.Context, t Target, method, path string, body []byte, maxBytes int) ([]byte, error) {
+	key := t.Key
+	if key.IsZero() {
+		key = c.key
+	}
+	if key.IsZero() {
+		return nil, fmt.Errorf("agent %s: no key (neither the target nor the client options have one)", t.Name)
+	}
 	base, err := url.Parse(t.URL)
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
 		return nil, fmt.Errorf("agent %s: URL %q is not http(s)://host:port", t.Name, t.URL)
@@ -238,7 +282,7 @@ func (c *Client) do(ctx context.Context, t Target, method, path string, body []b
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	signed, err := auth.SignRequest(req, body, c.key, t.Name, c.now())
+	signed, err := auth.SignRequest(req, body, key, t.Name, c.now())
 	if err != nil {
 		return nil, fmt.Errorf("agent %s: %w", t.Name, err)
 	}
@@ -330,6 +374,25 @@ func (c *Client) MetricsAll(ctx context.Context, targets []Target) []MetricsResu
 		start := time.Now()
 		m, err := c.Metrics(ctx, t)
 		return MetricsResult{Target: t, Metrics: m, Err: err, Elapsed: time.Since(start)}
+	})
+}
+
+// LeaseResult is one agent's answer to LeaseAll.
+type LeaseResult struct {
+	Target Target
+	Reply  wire.LeaseReply
+	// Err is nil when Reply is the agent's checked answer; otherwise the
+	// agent counts as not granting.
+	Err     error
+	Elapsed time.Duration
+}
+
+// LeaseAll sends req to every target in parallel, like ConnectionsAll.
+func (c *Client) LeaseAll(ctx context.Context, targets []Target, req wire.LeaseRequest) []LeaseResult {
+	return queryAll(ctx, targets, func(ctx context.Context, t Target) LeaseResult {
+		start := time.Now()
+		rep, err := c.Lease(ctx, t, req)
+		return LeaseResult{Target: t, Reply: rep, Err: err, Elapsed: time.Since(start)}
 	})
 }
 

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -111,6 +112,47 @@ func parseEndpoint(s string) (netip.AddrPort, error) {
 		return ap, fmt.Errorf("%s is not a unicast address with a port", s)
 	}
 	return ap, nil
+}
+
+// rawLeaseReply mirrors wire.LeaseReply with every field required.
+type rawLeaseReply struct {
+	Server      *string `json:"server"`
+	Granted     *bool   `json:"granted"`
+	Term        *uint64 `json:"term"`
+	Holder      *string `json:"holder"`
+	RemainingMs *int64  `json:"remaining_ms"`
+}
+
+// decodeLease decodes a lease reply body strictly: one JSON object with
+// every field of wire.LeaseReply and no other, a server name, and a
+// consistent state (a holder exactly when time is left, a grant only with
+// a holder and a term). Whether the grant is what was asked is checked by
+// the caller, which knows the request.
+func decodeLease(body []byte) (wire.LeaseReply, error) {
+	var raw rawLeaseReply
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&raw); err != nil {
+		return wire.LeaseReply{}, fmt.Errorf("malformed lease reply: %w", err)
+	}
+	if dec.More() {
+		return wire.LeaseReply{}, errors.New("malformed lease reply: data after the JSON object")
+	}
+	if raw.Server == nil || raw.Granted == nil || raw.Term == nil || raw.Holder == nil || raw.RemainingMs == nil {
+		return wire.LeaseReply{}, errors.New("malformed lease reply: a field is missing")
+	}
+	l := wire.LeaseReply{Server: *raw.Server, Granted: *raw.Granted, Term: *raw.Term, Holder: *raw.Holder, RemainingMs: *raw.RemainingMs}
+	switch {
+	case l.Server == "":
+		return wire.LeaseReply{}, errors.New("malformed lease reply: no server name")
+	case l.RemainingMs < 0:
+		return wire.LeaseReply{}, fmt.Errorf("lease reply: %d ms remaining", l.RemainingMs)
+	case (l.Holder == "") != (l.RemainingMs == 0):
+		return wire.LeaseReply{}, fmt.Errorf("lease reply: holder %q with %d ms remaining", l.Holder, l.RemainingMs)
+	case l.Granted && (l.Holder == "" || l.Term == 0):
+		return wire.LeaseReply{}, fmt.Errorf("lease reply: granted term %d to holder %q", l.Term, l.Holder)
+	}
+	return l, nil
 }
 
 // decodeMetrics decodes and checks a metrics reply body; any invalid figure

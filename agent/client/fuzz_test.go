@@ -58,3 +58,28 @@ func FuzzDecodeMetrics(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeLeaseReply: the lease decoder must not panic and must accept
+// only complete, consistent replies, which encode and decode back to
+// themselves.
+func FuzzDecodeLeaseReply(f *testing.F) {
+	f.Add([]byte(`{"server":"srv1","granted":true,"term":3,"holder":"gw1","remaining_ms":1500}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		l, err := decodeLease(body)
+		if err != nil {
+			return
+		}
+		if l.Server == "" || l.RemainingMs < 0 || (l.Holder == "") != (l.RemainingMs == 0) ||
+			(l.Granted && (l.Holder == "" || l.Term == 0)) {
+			t.Fatalf("accepted inconsistent reply %+v", l)
+		}
+		b, err := json.Marshal(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := decodeLease(b)
+		if err != nil || back != l {
+			t.Fatalf("accepted reply %+v does not round-trip: %+v, %v", l, back, err)
+		}
+	})
+}

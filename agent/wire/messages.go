@@ -5,13 +5,15 @@ import (
 	"time"
 )
 
-// Endpoints. Both need a signed request (agent/auth); both replies are signed.
+// Endpoints. All need a signed request (agent/auth); all replies are signed.
 const (
 	// PathConnections takes a POST of a ConnectionsRequest and answers a
 	// ConnectionsReply.
 	PathConnections = "/v1/connections"
 	// PathMetrics takes a GET (empty body) and answers a MetricsReply.
 	PathMetrics = "/v1/metrics"
+	// PathLease takes a POST of a LeaseRequest and answers a LeaseReply.
+	PathLease = "/v1/lease"
 )
 
 // Size limits of the protocol.
@@ -32,6 +34,9 @@ const (
 	LimitMaxBytes   = 16 << 20
 	// MaxMetricsBytes bounds a metrics reply.
 	MaxMetricsBytes = 1 << 20
+	// MaxLeaseReplyBytes bounds a lease reply (two names of at most 255
+	// bytes and three numbers).
+	MaxLeaseReplyBytes = 4 << 10
 	// MaxErrorBytes bounds an error reply the client reads.
 	MaxErrorBytes = 4 << 10
 )
@@ -97,6 +102,37 @@ type CustomMetric struct {
 	Error string   `json:"error,omitempty"`
 	// Updated is when the script last finished (zero before its first run).
 	Updated time.Time `json:"updated"`
+}
+
+// LeaseRequest asks an agent, as a witness, for a lease for a gateway's
+// term, renews it, or (Release) ends it. A gateway forwards only while it
+// holds leases from a majority of the agents (docs/recovery.md).
+type LeaseRequest struct {
+	// Gateway is the asking gateway's name.
+	Gateway string `json:"gateway"`
+	// Term is the gateway's term (at least 1).
+	Term uint64 `json:"term"`
+	// DurationMs is the lease asked for, in milliseconds; the agent grants
+	// at most its own maximum. Ignored by a release.
+	DurationMs int64 `json:"duration_ms"`
+	// Release ends the lease Gateway holds for Term.
+	Release bool `json:"release,omitempty"`
+}
+
+// LeaseReply is the agent's lease state after a LeaseRequest.
+type LeaseReply struct {
+	// Server is the answering agent's name.
+	Server string `json:"server"`
+	// Granted is true when the asking gateway now holds the lease for its
+	// term (never for a release).
+	Granted bool `json:"granted"`
+	// Term is the highest term this agent has granted.
+	Term uint64 `json:"term"`
+	// Holder is the gateway holding a live lease, "" for none.
+	Holder string `json:"holder"`
+	// RemainingMs is what is left of Holder's lease (rounded up), 0 when
+	// there is no holder.
+	RemainingMs int64 `json:"remaining_ms"`
 }
 
 // ErrorReply is the body of every non-200 reply.

@@ -1,8 +1,9 @@
 // Command vec-agent runs on every real server behind a vec gateway. It
 // serves the server's shadow connection table (its own kernel's TCP
 // connections and UDP sockets on the VIPs, read through netlink sock_diag)
-// and its host metrics to the gateways over an authenticated HTTP/JSON
-// protocol, and drops every capability once started.
+// and its host metrics to the gateways, and grants them witness leases,
+// over an authenticated HTTP/JSON protocol; it drops every capability once
+// started.
 //
 //	vec-agent --config /etc/vec-agent/vec-agent.yaml
 //	vec-agent --name server-1 --listen 192.0.2.11:10004 --vip 198.51.100.10 --key-file agent.key

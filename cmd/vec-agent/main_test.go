@@ -97,13 +97,15 @@ vips: ["10.66.0.1"]
 log_level: debug
 auth:
   key_files: [%q]
+witness:
+  max_lease: %s
 metrics:
   cpu_interval: 200ms
   scripts:
     - {name: queue, command: ["/bin/sh", "-c", "echo 17"], interval: 200ms, timeout: 200ms}
     - {name: hangs, command: ["/bin/sleep", "60"], interval: 300ms, timeout: 300ms}
     - {name: fails, command: ["/bin/sh", "-c", "echo oops >&2; exit 2"], interval: 200ms, timeout: 200ms}
-`, keyFile)), 0o600)
+`, keyFile, maxLease)), 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,11 +120,11 @@ metrics:
 			return c, err
 		},
 	}}
-	gw, err := client.New(client.Options{Key: key, HTTPClient: httpClient})
+	gw, err := client.New(client.Options{HTTPClient: httpClient})
 	if err != nil {
 		t.Fatal(err)
 	}
-	target := client.Target{Name: "server-1", URL: "http://10.66.9.1:10004"}
+	target := client.Target{Name: "server-1", URL: "http://10.66.9.1:10004", Key: key}
 
 	// Real connections to the VIP.
 	var ln net.Listener
@@ -158,8 +160,10 @@ metrics:
 
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
+			started := time.Now()
 			d := start(t, ns, bin, config)
 			waitReady(t, d, gw, target)
+			checkWitness(t, gw, target, started)
 
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
@@ -205,9 +209,9 @@ metrics:
 			}
 
 			// A gateway with the wrong key is refused.
-			other, _ := auth.NewKey(bytes.Repeat([]byte{1}, 32))
-			bad, _ := client.New(client.Options{Key: other, HTTPClient: httpClient})
-			if _, err := bad.Metrics(ctx, target); !errors.Is(err, client.ErrRefused) || !strings.Contains(err.Error(), "401") {
+			wrongKey := target
+			wrongKey.Key, _ = auth.NewKey(bytes.Repeat([]byte{1}, 32))
+			if _, err := gw.Metrics(ctx, wrongKey); !errors.Is(err, client.ErrRefused) || !strings.Contains(err.Error(), "401") {
 				t.Errorf("wrong key: %v", err)
 			}
 
@@ -231,6 +235,48 @@ metrics:
 				}
 			}
 		})
+	}
+}
+
+// maxLease is the agent's witness.max_lease in TestDaemon.
+const maxLease = time.Second
+
+// checkWitness: the agent started at started or later grants no lease in
+// its quiet period, then grants one to the first gateway, capped at
+// maxLease, and refuses another gateway while it lasts.
+func checkWitness(t *testing.T, gw *client.Client, target client.Target, started time.Time) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	asked := wire.LeaseRequest{Gateway: "gw1", Term: 1, DurationMs: 60000}
+	var granted time.Time
+	for refusals := 0; ; refusals++ {
+		rep, err := gw.Lease(ctx, target, asked)
+		if err != nil {
+			t.Fatalf("lease: %v", err)
+		}
+		if rep.Granted {
+			granted = time.Now()
+			if since := granted.Sub(started); since < maxLease {
+				t.Fatalf("lease granted %s after the agent started, within its %s quiet period", since, maxLease)
+			}
+			if rep.RemainingMs != maxLease.Milliseconds() || rep.Holder != "gw1" || rep.Term != 1 {
+				t.Fatalf("grant %+v, want term 1 for gw1 capped at %s", rep, maxLease)
+			}
+			t.Logf("lease granted after %d refusals", refusals)
+			break
+		}
+		if time.Since(started) > 5*maxLease {
+			t.Fatalf("no lease granted %s after start: %+v", time.Since(started), rep)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	rep, err := gw.Lease(ctx, target, wire.LeaseRequest{Gateway: "gw2", Term: 2, DurationMs: 60000})
+	if err != nil {
+		t.Fatalf("lease for gw2: %v", err)
+	}
+	if (rep.Granted || rep.Holder != "gw1" || rep.Term != 1) && time.Since(granted) < maxLease {
+		t.Fatalf("gw2 while gw1 holds the lease: %+v", rep)
 	}
 }
 

@@ -16,6 +16,19 @@
 // rounds; it reports the ratios of the packet rates with the allocation
 // rate and GC cycles of each run.
 //
+// -install measures step (3) of a takeover (docs/recovery.md): installing
+// -entries rebuilt connection entries through the workers' mailboxes in
+// chunks of -install-chunk, as recovery.Takeover does, into workers that
+// have no traffic (idle-adaptive polling, vecd's default, and busy
+// polling) and into workers forwarding -flows flows each, whose packet
+// rate during the install it compares with the rate just before. It runs
+// every worker core set of -worker-sets (by default one worker on
+// -worker-core, then two on -control-core and -worker-core) for -rounds
+// rounds and writes bench/install.json; docs/benchmarking.md ("Installing
+// rebuilt connections") explains the figures.
+//
+//	vec-bench -install [-entries 1000000] [-install-chunk 4096] [-flows 100000] [-duration 2s] [-rounds 2] [-worker-sets "1;0,1"]
+//
 // Each measurement runs in a child process of its own (vec-bench -run MODE),
 // since a process initialises DPDK's EAL only once.
 package main
@@ -37,30 +50,81 @@ import (
 	"time"
 
 	"vec/gateway"
+	"vec/recovery"
 )
 
 func main() {
-	run := flag.String("run", "", "run one measurement in this process: plain, rewrite, worker or worker-api (internal)")
+	run := flag.String("run", "", "run one measurement in this process: a gateway.BenchMode such as plain, worker or install-fwd (internal)")
 	control := flag.Bool("control", false, "measure the worker with and without control API load (see the package comment)")
+	install := flag.Bool("install", false, "measure installing rebuilt connection entries, and forwarding meanwhile (see the package comment)")
 	apiRate := flag.Int("api-rate", 1000, "-control: control requests per second (0: as fast as one goroutine goes)")
-	rounds := flag.Int("rounds", 2, "-control: alternating rounds of the two measurements")
+	rounds := flag.Int("rounds", 2, "-control, -install: rounds of the measurements, alternated")
 	defaultGC := flag.Bool("default-gc", false, "-control: keep Go's default garbage collector pacing instead of vecd's (gateway.TuneGC)")
-	duration := flag.Duration("duration", 5*time.Second, "how long each measurement runs")
-	flowList := flag.String("flows", "1000,100000,1000000", "live-flow counts for the worker measurements")
-	out := flag.String("out", "bench/results.json", "where to write the results as JSON")
+	entries := flag.Int("entries", 1000000, "-install: rebuilt connection entries to install")
+	chunk := flag.Int("install-chunk", recovery.DefaultInstallChunk, "-install: entries per mailbox request")
+	workerSets := flag.String("worker-sets", "", "-install: worker core sets to measure, ';' between sets "+
+		"(default: -worker-core alone, then -control-core and -worker-core)")
+	gomaxprocs := flag.Int("gomaxprocs", 0, "-install: run the measurements with this GOMAXPROCS (0: Go's default, the CPU count, as vecd)")
+	workerCoreList := flag.String("worker-cores", "", "the measured loops' cores, for -run install-* (internal)")
+	duration := flag.Duration("duration", 5*time.Second, "how long each measurement runs (-install: each forwarding window, default 2s)")
+	flowList := flag.String("flows", "1000,100000,1000000", "live-flow counts for the worker measurements (-install: per worker, default 100000)")
+	out := flag.String("out", "bench/results.json", "where to write the results as JSON (-install: default bench/install.json)")
 	controlCore := flag.Int("control-core", 0, "core of the EAL main thread and of testpmd's main lcore")
 	workerCore := flag.Int("worker-core", 1, "core of the measured loop (and of testpmd's forwarding lcore)")
 	flag.Parse()
+	set := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *install {
+		if !set["duration"] {
+			*duration = 2 * time.Second
+		}
+		if !set["flows"] {
+			*flowList = "100000"
+		}
+		if !set["out"] {
+			*out = "bench/install.json"
+		}
+	}
 	if *run != "" {
 		if !*defaultGC {
 			gateway.TuneGC()
 		}
-		os.Exit(runOne(gateway.BenchMode(*run), *duration, *flowList, *controlCore, *workerCore, *apiRate))
+		flows, err := parseFlows(*flowList)
+		if err != nil || len(flows) != 1 {
+			fmt.Fprintln(os.Stderr, "vec-bench -run needs exactly one -flows value")
+			os.Exit(2)
+		}
+		opts := gateway.BenchOptions{Mode: gateway.BenchMode(*run), Flows: flows[0], Duration: *duration,
+			ControlCore: *controlCore, WorkerCore: *workerCore, APIRate: *apiRate, InstallEntries: *entries, InstallChunk: *chunk}
+		if *workerCoreList != "" {
+			if opts.WorkerCores, err = parseCores(*workerCoreList); err != nil {
+				fmt.Fprintln(os.Stderr, "vec-bench: -worker-cores:", err)
+				os.Exit(2)
+			}
+		}
+		os.Exit(runOne(opts))
 	}
 	flows, err := parseFlows(*flowList)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "vec-bench:", err)
 		os.Exit(2)
+	}
+	if *install {
+		if *workerSets == "" {
+			*workerSets = fmt.Sprintf("%d;%d,%d", *workerCore, *controlCore, *workerCore)
+		}
+		sets, err := parseSets(*workerSets)
+		if err != nil || len(flows) != 1 || *rounds < 1 || *entries < 1 || *chunk < 1 || *gomaxprocs < 0 {
+			fmt.Fprintln(os.Stderr, "vec-bench: -install takes one -flows value, -rounds ≥ 1, -entries ≥ 1, -install-chunk ≥ 1, -gomaxprocs ≥ 0 and -worker-sets like 1;0,1")
+			os.Exit(2)
+		}
+		o := installOptions{duration: *duration, flows: flows[0], entries: *entries, chunk: *chunk, rounds: *rounds,
+			sets: sets, controlCore: *controlCore, gomaxprocs: *gomaxprocs, out: *out}
+		if err := orchestrateInstall(o); err != nil {
+			fmt.Fprintln(os.Stderr, "vec-bench:", err)
+			os.Exit(1)
+		}
+		return
 	}
 	if *control {
 		if len(flows) != 1 || *rounds < 1 || *apiRate < 0 {
@@ -92,14 +156,8 @@ func parseFlows(s string) ([]int, error) {
 }
 
 // runOne is the child: one measurement, its result as JSON on stdout.
-func runOne(mode gateway.BenchMode, duration time.Duration, flowList string, controlCore, workerCore, apiRate int) int {
-	flows, err := parseFlows(flowList)
-	if err != nil || len(flows) != 1 {
-		fmt.Fprintln(os.Stderr, "vec-bench -run needs exactly one -flows value")
-		return 2
-	}
-	res, err := gateway.RunBenchmark(gateway.BenchOptions{Mode: mode, Flows: flows[0], Duration: duration,
-		ControlCore: controlCore, WorkerCore: workerCore, APIRate: apiRate})
+func runOne(opts gateway.BenchOptions) int {
+	res, err := gateway.RunBenchmark(opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "vec-bench:", err)
 		return 1
@@ -179,17 +237,36 @@ func child(mode gateway.BenchMode, duration time.Duration, flows, controlCore, w
 
 // childGC is child, optionally with Go's default GC pacing.
 func childGC(mode gateway.BenchMode, duration time.Duration, flows, controlCore, workerCore, apiRate int, defaultGC bool) (gateway.BenchResult, error) {
+	return runChild(mode, duration, nil, "-run", string(mode), "-duration", duration.String(), "-flows", strconv.Itoa(flows),
+		"-control-core", strconv.Itoa(controlCore), "-worker-core", strconv.Itoa(workerCore), "-api-rate", strconv.Itoa(apiRate),
+		"-default-gc="+strconv.FormatBool(defaultGC))
+}
+
+// childTimeout bounds one measurement's process: the measured time, a
+// warm-up of at most a minute and set-up.
+func childTimeout(duration time.Duration) time.Duration { return 3*duration + 2*time.Minute }
+
+// runChild runs this program with args, and env added to the environment,
+// and decodes the result it prints; it kills the child if it outlives
+// childTimeout.
+func runChild(mode gateway.BenchMode, duration time.Duration, env []string, args ...string) (gateway.BenchResult, error) {
 	var res gateway.BenchResult
 	self, err := os.Executable()
 	if err != nil {
 		return res, err
 	}
-	cmd := exec.Command(self, "-run", string(mode), "-duration", duration.String(), "-flows", strconv.Itoa(flows),
-		"-control-core", strconv.Itoa(controlCore), "-worker-core", strconv.Itoa(workerCore), "-api-rate", strconv.Itoa(apiRate),
-		"-default-gc="+strconv.FormatBool(defaultGC))
+	ctx, cancel := context.WithTimeout(context.Background(), childTimeout(duration))
+	defer cancel()
+	cmd := exec.CommandContext(ctx, self, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			return res, fmt.Errorf("%s measurement: killed after %v: %v\n%s", mode, childTimeout(duration), err, stderr.String())
+		}
 		return res, fmt.Errorf("%s measurement: %v\n%s", mode, err, stderr.String())
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {

@@ -3,9 +3,12 @@
 // VIP or straight to a server's address:
 //
 //	-mode http      -n 2000 -c 32: one fresh TCP connection per request
-//	                (Connection: close), counts replies per server
+//	                (Connection: close), counts replies per server; with
+//	                -conn-rate R the requests start at a steady R per second
 //	-mode download  -parallel 50 -size 20000000: checks every body's SHA-256
-//	                against the deterministic stream
+//	                against the deterministic stream; with -rate R each one
+//	                is paced to R bytes/s, a long-lived stream (the report
+//	                says when the last one connected and the first ended)
 //	-mode udp       -n 1000 -flows 50: datagrams from several source ports,
 //	                records which server answered each flow
 //	-mode stray     ACK+PSH segments of a connection that does not exist, sent

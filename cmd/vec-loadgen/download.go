@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"time"
 
 	"vec/e2e/traffic"
 )
@@ -35,7 +36,14 @@ func runDownload(ctx context.Context, cfg config) *traffic.DownloadResult {
 	for i := range cfg.parallel {
 		client := newClient(cfg.sources[i%len(cfg.sources)], cfg.reqTimeout)
 		wg.Go(func() {
-			name, n, sum, err := download(ctx, client, url)
+			name, n, sum, err := download(ctx, client, url, func(at time.Time) {
+				mu.Lock()
+				if at.After(res.LastConnected) {
+					res.LastConnected = at
+				}
+				mu.Unlock()
+			})
+			ended := time.Now()
 			if err == nil && n != cfg.size {
 				err = fmt.Errorf("%w: %d bytes from %s, want %d", errBadReply, n, name, cfg.size)
 			}
@@ -47,6 +55,9 @@ func runDownload(ctx context.Context, cfg config) *traffic.DownloadResult {
 				}
 			}
 			mu.Lock()
+			if res.FirstDone.IsZero() || ended.Before(res.FirstDone) {
+				res.FirstDone = ended
+			}
 			res.Bytes += n
 			if err != nil {
 				res.Failed++
@@ -69,9 +80,10 @@ func runDownload(ctx context.Context, cfg config) *traffic.DownloadResult {
 }
 
 // download fetches url and returns the answering server, the body length
-// and its SHA-256. The body is bounded by ctx only: a paced stream may
-// rightly take long.
-func download(ctx context.Context, c *http.Client, url string) (string, int64, [sha256.Size]byte, error) {
+// and its SHA-256; connected is called with the time the response headers
+// arrived. The body is bounded by ctx only: a paced stream may rightly take
+// long.
+func download(ctx context.Context, c *http.Client, url string, connected func(time.Time)) (string, int64, [sha256.Size]byte, error) {
 	var sum [sha256.Size]byte
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
@@ -83,6 +95,7 @@ func download(ctx context.Context, c *http.Client, url string) (string, int64, [
 		return "", 0, sum, err
 	}
 	defer resp.Body.Close()
+	connected(time.Now())
 	name := resp.Header.Get(traffic.ServerHeader)
 	if resp.StatusCode != http.StatusOK {
 		return name, 0, sum, fmt.Errorf("%w: status %s from %q", errBadReply, resp.Status, name)

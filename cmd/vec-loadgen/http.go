@@ -64,8 +64,26 @@ func runHTTP(ctx context.Context, cfg config) *traffic.HTTPResult {
 			}
 		})
 	}
+	// With -conn-rate, request i starts at begin + i/rate (or as soon as a
+	// worker is free after that): a steady arrival of new connections.
+	var gap time.Duration
+	if cfg.connRate > 0 {
+		gap = time.Duration(float64(time.Second) / cfg.connRate)
+	}
+	begin := time.Now()
+	pace := time.NewTimer(0)
+	defer pace.Stop()
 feed:
 	for i := range cfg.n {
+		if gap > 0 {
+			pace.Reset(time.Until(begin.Add(time.Duration(i) * gap)))
+			select {
+			case <-pace.C:
+			case <-ctx.Done():
+				res.NotRun = cfg.n - i
+				break feed
+			}
+		}
 		select {
 		case jobs <- i:
 		case <-ctx.Done():
@@ -76,7 +94,7 @@ feed:
 	close(jobs)
 	wg.Wait()
 	res.Errors = errs.result()
-	res.LatencyP50Ms, res.LatencyP99Ms = percentileMs(lats, 50), percentileMs(lats, 99)
+	res.LatencyP50Ms, res.LatencyP99Ms, res.LatencyMaxMs = percentileMs(lats, 50), percentileMs(lats, 99), percentileMs(lats, 100)
 	return res
 }
 

@@ -10,7 +10,9 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -239,6 +241,78 @@ func TestParseFlags(t *testing.T) {
 	} {
 		if _, _, err := parseFlags(bad, io.Discard); err == nil {
 			t.Errorf("%v accepted", bad)
+		}
+	}
+}
+
+func TestHTTPConnRateIsSteady(t *testing.T) {
+	var mu sync.Mutex
+	var arrivals []time.Time
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		arrivals = append(arrivals, time.Now())
+		mu.Unlock()
+		w.Header().Set(traffic.ServerHeader, "s1")
+		io.WriteString(w, traffic.HTTPBody("s1"))
+	}))
+	defer srv.Close()
+	// 21 requests at 50/s: the last starts 400 ms after the first, however
+	// many workers are free.
+	rep := runOK(t, testConfig(t, "http", srv.Listener.Addr().String(), "-n", "21", "-c", "16", "-conn-rate", "50"))
+	if !rep.Passed() || rep.HTTP.OK != 21 {
+		t.Fatalf("%+v %v", rep.HTTP, rep.Failures)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	slices.SortFunc(arrivals, func(a, b time.Time) int { return a.Compare(b) })
+	if span := arrivals[len(arrivals)-1].Sub(arrivals[0]); span < 380*time.Millisecond || span > 2*time.Second {
+		t.Fatalf("21 requests at 50/s arrived over %v, want about 400 ms", span)
+	}
+	// None early: request i starts no sooner than i gaps after the first
+	// (a stall of the machine may make some late, and the next ones catch
+	// up, keeping the average rate).
+	for i, at := range arrivals {
+		if early := time.Duration(i)*20*time.Millisecond - at.Sub(arrivals[0]); early > 10*time.Millisecond {
+			t.Fatalf("request %d arrived %v early for 50/s: not paced", i, early)
+		}
+	}
+	if rep.HTTP.LatencyMaxMs < rep.HTTP.LatencyP50Ms {
+		t.Fatalf("max latency %.2f ms below the median %.2f ms", rep.HTTP.LatencyMaxMs, rep.HTTP.LatencyP50Ms)
+	}
+}
+
+func TestDownloadReportsWhenStreamsWereOpen(t *testing.T) {
+	// Headers at once, the body after 300 ms: every download is open from
+	// its headers until then.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(traffic.ServerHeader, "s1")
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		time.Sleep(300 * time.Millisecond)
+		size, _ := strconv.ParseInt(r.URL.Query().Get("n"), 10, 64)
+		io.CopyN(w, traffic.NewStream(0), size)
+	}))
+	defer srv.Close()
+	before := time.Now()
+	rep := runOK(t, testConfig(t, "download", srv.Listener.Addr().String(), "-parallel", "5", "-size", "1000"))
+	d := rep.Download
+	if !rep.Passed() || d.OK != 5 {
+		t.Fatalf("%+v %v", d, rep.Failures)
+	}
+	if d.LastConnected.Before(before) || d.FirstDone.Sub(d.LastConnected) < 200*time.Millisecond || time.Since(d.FirstDone) < 0 {
+		t.Fatalf("last connected %v, first done %v (run began %v): want the 300 ms of open streams between them",
+			d.LastConnected, d.FirstDone, before)
+	}
+}
+
+func TestParseConnRate(t *testing.T) {
+	cfg, _, err := parseFlags([]string{"-conn-rate", "50", "-sources", "10.0.0.1"}, io.Discard)
+	if err != nil || cfg.connRate != 50 {
+		t.Fatalf("%+v %v", cfg, err)
+	}
+	for _, bad := range []string{"-1", "NaN", "2e6"} {
+		if _, _, err := parseFlags([]string{"-conn-rate", bad, "-sources", "10.0.0.1"}, io.Discard); err == nil {
+			t.Errorf("-conn-rate %s accepted", bad)
 		}
 	}
 }

@@ -28,6 +28,7 @@ type config struct {
 	size       int64
 	seed       uint64
 	rate       int64
+	connRate   float64
 	flows      int
 	reqTimeout time.Duration
 	replyWait  time.Duration
@@ -77,6 +78,7 @@ func parseFlags(args []string, stderr io.Writer) (config, bool, error) {
 	fs.Int64Var(&cfg.size, "size", 20_000_000, "download: bytes per download")
 	fs.Uint64Var(&cfg.seed, "seed", 0, "download: stream seed")
 	fs.Int64Var(&cfg.rate, "rate", 0, "download: bytes per second per download asked of the server (0: unpaced)")
+	fs.Float64Var(&cfg.connRate, "conn-rate", 0, "http: new connections started per second, a steady arrival rate (0: as fast as -c allows)")
 	fs.IntVar(&cfg.flows, "flows", 50, "udp: flows (sockets with their own source port)")
 	fs.DurationVar(&cfg.reqTimeout, "req-timeout", 5*time.Second, "http: timeout of one request; download: of connecting and the headers")
 	fs.DurationVar(&cfg.replyWait, "reply-wait", time.Second, "udp: wait for each echo; stray: wait for answers after the last segment")
@@ -121,6 +123,8 @@ func parseFlags(args []string, stderr io.Writer) (config, bool, error) {
 		return cfg, false, fmt.Errorf("-size must be 0..%d", int64(traffic.MaxBytes))
 	case cfg.rate < 0:
 		return cfg, false, fmt.Errorf("-rate must be ≥ 0")
+	case !(cfg.connRate >= 0 && cfg.connRate <= 1_000_000):
+		return cfg, false, fmt.Errorf("-conn-rate must be 0..1000000")
 	case cfg.flows < 1 || cfg.flows > 10_000:
 		return cfg, false, fmt.Errorf("-flows must be 1..10000")
 	case cfg.mode == "udp" && cfg.flows > cfg.n:
@@ -266,8 +270,8 @@ func printText(w io.Writer, rep *traffic.Report) {
 	switch {
 	case rep.HTTP != nil:
 		h := rep.HTTP
-		fmt.Fprintf(w, "requests %d ok %d failed %d not run %d, %.0f conn/s, p50 %.2f ms p99 %.2f ms\n",
-			h.Requested, h.OK, h.Failed, h.NotRun, h.ConnsPerSec, h.LatencyP50Ms, h.LatencyP99Ms)
+		fmt.Fprintf(w, "requests %d ok %d failed %d not run %d, %.0f conn/s, p50 %.2f ms p99 %.2f ms max %.2f ms\n",
+			h.Requested, h.OK, h.Failed, h.NotRun, h.ConnsPerSec, h.LatencyP50Ms, h.LatencyP99Ms, h.LatencyMaxMs)
 		fmt.Fprintf(w, "per server: %s\n", counts(h.PerServer))
 		printErrors(w, h.Errors)
 	case rep.Download != nil:

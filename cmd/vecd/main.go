@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -18,19 +19,22 @@ import (
 	"vec/control/config"
 	"vec/control/manager"
 	"vec/control/metrics"
+	"vec/fastpath"
 	"vec/gateway"
+	"vec/recovery"
 )
 
 func main() {
 	configPath := flag.String("config", "/etc/vec/vecd.yaml", "configuration file")
 	statsJSON := flag.String("stats-json", "", "write the counters as JSON to this file on exit (and every -stats-interval)")
 	statsInterval := flag.Duration("stats-interval", 0, "also rewrite -stats-json this often while running (0 = only on exit)")
+	node := flag.String("node", "", "this gateway's name in ha.gateways, when several gateways share the configuration file")
 	flag.Parse()
 	if *statsInterval > 0 && *statsJSON == "" {
 		fmt.Fprintln(os.Stderr, "vecd: -stats-interval needs -stats-json")
 		os.Exit(2)
 	}
-	os.Exit(run(*configPath, *statsJSON, *statsInterval))
+	os.Exit(run(*configPath, *node, *statsJSON, *statsInterval))
 }
 
 // shutdownGrace bounds how long API and metrics requests in flight may take
@@ -38,16 +42,22 @@ func main() {
 const shutdownGrace = 2 * time.Second
 
 // run is main without os.Exit, so deferred clean-up always runs.
-func run(configPath, statsJSON string, statsInterval time.Duration) int {
+func run(configPath, node, statsJSON string, statsInterval time.Duration) int {
 	if abs, err := filepath.Abs(configPath); err == nil {
 		configPath = abs
 	}
 	cfg, err := config.Load(configPath)
+	if err == nil {
+		err = cfg.ForNode(node)
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "vecd: refusing to start: %v\n", err)
 		return 2
 	}
 	rt, err := cfg.Runtime()
+	if err == nil && rt.HA != nil && rt.HA.Node == "" {
+		err = errors.New("ha: which of ha.gateways is this gateway? set ha.node or run vecd -node NAME")
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "vecd: refusing to start: %v\n", err)
 		return 2
@@ -77,7 +87,18 @@ func run(configPath, statsJSON string, statsInterval time.Duration) int {
 
 	g := gateway.New(log, rt)
 	m := manager.New(manager.Options{Log: log, Level: level, Path: configPath, Config: cfg,
-		Neighbors: g.Neighbors(), Clock: g.Clock()})
+		Neighbors: g.Neighbors(), Clock: g.Clock(), Node: rt.HA.NodeName()})
+	rec, err := newRecoverer(log.Named("recovery"), rt.Recovery, g, m)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "vecd: refusing to start: %v\n", err)
+		return 2
+	}
+	switch {
+	case rt.HA != nil:
+		g.StartIn(fastpath.ModeStandby) // the HA role decides when to forward
+	case len(rt.Recovery.Agents) > 0:
+		g.StartIn(fastpath.ModeRecovering) // rebuild first (startAlone)
+	}
 	if err := g.Start(m.Initial); err != nil {
 		log.Error("start-up failed", zap.Error(err))
 		g.Stop()
@@ -88,12 +109,39 @@ func run(configPath, statsJSON string, statsInterval time.Duration) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	managerDone := make(chan struct{})
 	go func() { m.Run(ctx); close(managerDone) }()
+	recoveryDone := make(chan struct{})
+	var haMachine *recovery.HA
+	switch {
+	case rt.HA != nil:
+		ctl := newHAController(log.Named("ha"), rec)
+		go func() { ctl.run(ctx, m); close(recoveryDone) }()
+		if haMachine, err = startHA(log.Named("ha"), rt.HA, rec, ctl); err != nil {
+			log.Error("start-up failed", zap.Error(err))
+			cancel()
+			<-managerDone
+			<-recoveryDone
+			g.Stop()
+			g.Close()
+			return 1
+		}
+	case len(rt.Recovery.Agents) > 0:
+		go func() { rec.startAlone(ctx); close(recoveryDone) }()
+	default:
+		close(recoveryDone)
+	}
+	var ha api.HA
+	if rt.HA != nil || len(rt.Recovery.Agents) > 0 {
+		ha = &haBackend{ha: haMachine, rec: rec, preempt: rt.HA != nil && rt.HA.Preempt}
+	}
 
-	cp, err := startControlPlane(ctx, log, rt, m, tokens, configPath)
+	cp, err := startControlPlane(ctx, log, rt, m, ha, tokens, configPath)
 	if err != nil {
 		log.Error("start-up failed", zap.Error(err))
+		stopHA(log, haMachine)
 		cancel()
 		<-managerDone
+		<-recoveryDone
+		rec.announcer.Stop()
 		g.Stop()
 		g.Close()
 		return 1
@@ -124,9 +172,14 @@ wait:
 			writeLiveCounters(m, statsJSON, statsInterval, log)
 		}
 	}
+	// An active gateway hands over first: it stops forwarding, releases
+	// its leases and tells the backup, which takes over at once.
+	stopHA(log, haMachine)
 	cp.close()
 	cancel()
 	<-managerDone
+	<-recoveryDone
+	rec.announcer.Stop()
 	g.Stop()
 	counters := m.Assemble(g.ReadStopped(m.MaxServerID()))
 	g.Close()
@@ -148,11 +201,11 @@ type controlPlane struct {
 
 // startControlPlane starts the control API, the metrics endpoint and the
 // watch of the configuration file, as configured.
-func startControlPlane(ctx context.Context, log *zap.Logger, rt config.Runtime, m *manager.Manager,
+func startControlPlane(ctx context.Context, log *zap.Logger, rt config.Runtime, m *manager.Manager, ha api.HA,
 	tokens *api.Tokens, configPath string) (*controlPlane, error) {
 	cp := &controlPlane{}
 	if rt.Control.Enabled {
-		h := api.NewHandler(api.Options{Backend: m, Tokens: tokens, Log: log.Named("api"),
+		h := api.NewHandler(api.Options{Backend: m, Tokens: tokens, Log: log.Named("api"), HA: ha,
 			ReloadTokens: func() error { return tokens.Load(rt.Control.TokensFile) }})
 		l, err := api.Listen(rt.Control, h, log)
 		if err != nil {
@@ -165,7 +218,11 @@ func startControlPlane(ctx context.Context, log *zap.Logger, rt config.Runtime, 
 		log.Info("control API off: no control.tokens_file in the configuration")
 	}
 	if rt.MetricsListen != "" {
-		s, err := metrics.Listen(rt.MetricsListen, metrics.NewCollector(m, rt.TableCapacity, log), log)
+		var extra []prometheus.Collector
+		if ha != nil {
+			extra = append(extra, metrics.NewHACollector(ha))
+		}
+		s, err := metrics.Listen(rt.MetricsListen, metrics.NewCollector(m, rt.TableCapacity, log), log, extra...)
 		if err != nil {
 			cp.close()
 			return nil, fmt.Errorf("metrics endpoint on %s: %w", rt.MetricsListen, err)

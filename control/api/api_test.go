@@ -40,12 +40,13 @@ clusters:
 `
 
 type apiEnv struct {
-	t     *testing.T
-	h     http.Handler
-	m     *manager.Manager
-	dp    *managertest.Dataplane
-	level zap.AtomicLevel
-	path  string
+	t      *testing.T
+	h      http.Handler
+	m      *manager.Manager
+	dp     *managertest.Dataplane
+	level  zap.AtomicLevel
+	path   string
+	tokens *Tokens
 }
 
 func newAPIEnv(t *testing.T) *apiEnv {
@@ -79,6 +80,7 @@ func newAPIEnv(t *testing.T) *apiEnv {
 	if err := tk.Load(tokensPath); err != nil {
 		t.Fatal(err)
 	}
+	e.tokens = tk
 	e.h = NewHandler(Options{Backend: e.m, Tokens: tk})
 	return e
 }

@@ -38,6 +38,8 @@ type Options struct {
 	// the configuration is reloaded, so that changed tokens take effect
 	// with it.
 	ReloadTokens func() error
+	// HA serves /v1/ha; nil on a gateway without agents or peers.
+	HA HA
 }
 
 // requestTimeout bounds what one request may wait for the workers.
@@ -86,6 +88,8 @@ func NewHandler(opts Options) http.Handler {
 		{"GET /v1/counters", h.counters},
 		{"GET /v1/log/level", h.getLogLevel},
 		{"PUT /v1/log/level", h.setLogLevel},
+		{"GET /v1/ha", h.haStatus},
+		{"POST /v1/ha/takeover", h.haTakeover},
 	}
 	for _, rt := range routes {
 		h.mux.Handle(rt.pattern, endpoint(rt.fn))

@@ -13,6 +13,8 @@ type Config struct {
 	Control  Control   `mapstructure:"control"`
 	Metrics  Metrics   `mapstructure:"metrics"`
 	Clusters []Cluster `mapstructure:"clusters"`
+	Recovery Recovery  `mapstructure:"recovery"`
+	HA       HA        `mapstructure:"ha"`
 }
 
 // Control configures the control API (docs/control-api.md) and how vecd
@@ -92,6 +94,15 @@ type Workers struct {
 	// RunUntilInputExhausted stops the workers once every port has stopped
 	// delivering packets: the mode for replaying captures in tests and demos.
 	RunUntilInputExhausted bool `mapstructure:"run_until_input_exhausted"`
+	// Poll is "adaptive" (the default): a worker that has found nothing
+	// for a while sleeps in short steps, up to IdleSleep, so an idle
+	// gateway (a backup) does not burn its core; or "busy": every worker
+	// spins on its queues whatever the load, for the lowest latency.
+	Poll string `mapstructure:"poll"`
+	// IdleSleep is the longest nap of an idle adaptive worker: the most
+	// latency the first packet after a quiet spell can see. Zero selects
+	// DefaultIdleSleep.
+	IdleSleep time.Duration `mapstructure:"idle_sleep"`
 }
 
 // Log configures logging.

@@ -163,6 +163,8 @@ func TestRuntime(t *testing.T) {
 		RunUntilInputExhausted: true,
 		LogLevel:               zapcore.DebugLevel,
 		Control:                ControlRuntime{Socket: DefaultControlSocket, WatchFile: true},
+		IdleSleep:              DefaultIdleSleep,
+		Recovery:               RecoveryRuntime{FetchTimeout: DefaultFetchTimeout, InstallChunk: DefaultInstallChunk},
 		MetricsListen:          DefaultMetricsListen,
 	}
 	if !reflect.DeepEqual(got, want) {

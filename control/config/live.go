@@ -145,6 +145,8 @@ func (c *Config) RestartOnly(running *Config) error {
 		{"workers", c.Workers, running.Workers},
 		{"control", c.Control, running.Control},
 		{"metrics", c.Metrics, running.Metrics},
+		{"recovery", c.Recovery, running.Recovery},
+		{"ha", c.HA, running.HA},
 	}
 	for _, s := range sections {
 		if !reflect.DeepEqual(normalise(s.new), normalise(s.old)) {
@@ -177,6 +179,16 @@ func normalise(v any) any {
 			x.Cores = nil
 		}
 		return x
+	case Recovery:
+		if len(x.Agents) == 0 {
+			x.Agents = nil
+		}
+		return x
+	case HA:
+		if len(x.Gateways) == 0 {
+			x.Gateways = nil
+		}
+		return x
 	}
 	return v
 }
@@ -190,6 +202,9 @@ func (c *Config) Clone() *Config {
 	out.Ports = cloneSlice(c.Ports)
 	out.Workers.Cores = cloneSlice(c.Workers.Cores)
 	out.Control.WatchFile = clonePtr(c.Control.WatchFile)
+	out.Recovery.Agents = cloneSlice(c.Recovery.Agents)
+	out.HA.Preempt = clonePtr(c.HA.Preempt)
+	out.HA.Gateways = cloneSlice(c.HA.Gateways)
 	out.Clusters = make([]Cluster, len(c.Clusters))
 	for i, cl := range c.Clusters {
 		out.Clusters[i] = cl.Clone()

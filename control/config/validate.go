@@ -41,6 +41,13 @@ type Runtime struct {
 	RunUntilInputExhausted  bool
 	LogLevel                zapcore.Level
 	Control                 ControlRuntime
+	// BusyPoll is workers.poll: busy; IdleSleep the adaptive workers'
+	// longest nap.
+	BusyPoll  bool
+	IdleSleep time.Duration
+	Recovery  RecoveryRuntime
+	// HA is nil without an ha section (a single gateway).
+	HA *HARuntime
 	// MetricsListen is the TCP address of the Prometheus endpoint; empty
 	// when metrics.disabled is set.
 	MetricsListen string
@@ -151,13 +158,18 @@ func (c *Config) compile() (compiled, *Error) {
 	c.compileDPDK(&ps, &out.runtime)
 	c.compilePorts(&ps, &out.runtime)
 	c.compileControl(&ps, &out.runtime)
-	if c.Gateway.IP != "" {
+	switch ip := c.nodeGatewayIP(); {
+	case ip != "":
+		out.live.GatewayIP, _ = parseIPv4(&ps, "ha.gateways[node].ip", ip)
+	case c.Gateway.IP != "":
 		out.live.GatewayIP, _ = parseIPv4(&ps, "gateway.ip", c.Gateway.IP)
 	}
 	if c.Gateway.MAC != "" {
 		out.gatewayMAC, out.hasGatewayMAC = parseMAC(&ps, "gateway.mac", c.Gateway.MAC)
 	}
 	c.compileWorkers(&ps, &out.runtime)
+	c.compileRecovery(&ps, &out.runtime)
+	c.compileHA(&ps, &out.runtime)
 	level, err := zapcore.ParseLevel(c.Log.Level)
 	if err != nil {
 		ps.add("log.level", "%q is not one of debug, info, warn, error, dpanic, panic, fatal", c.Log.Level)
@@ -289,7 +301,28 @@ func (c *Config) compileWorkers(ps *problems, rt *Runtime) {
 	rt.ControlSharesWorkerCore = slices.Contains(w.Cores, w.ControlCore)
 	rt.TableCapacity = w.TableCapacity
 	rt.RunUntilInputExhausted = w.RunUntilInputExhausted
+	switch w.Poll {
+	case "", "adaptive":
+	case "busy":
+		rt.BusyPoll = true
+	default:
+		ps.add("workers.poll", "%q is not adaptive or busy", w.Poll)
+	}
+	switch rt.IdleSleep = w.IdleSleep; {
+	case w.IdleSleep == 0:
+		rt.IdleSleep = DefaultIdleSleep
+	case w.IdleSleep < 0 || w.IdleSleep > maxIdleSleep:
+		ps.add("workers.idle_sleep", "%v is outside (0, %v]", w.IdleSleep, maxIdleSleep)
+	}
 }
+
+// Idle-adaptive polling bounds: DefaultIdleSleep keeps an idle worker
+// well under 5 % of a core while adding at most about a millisecond to
+// the first packet after a quiet spell (docs/recovery.md measures both).
+const (
+	DefaultIdleSleep = time.Millisecond
+	maxIdleSleep     = 100 * time.Millisecond
+)
 
 // name is what service and server names may look like: they become metric
 // labels and CLI arguments.

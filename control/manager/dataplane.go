@@ -66,6 +66,10 @@ type CoreReading struct {
 	// ARPSilenced counts ARP replies for removed VIPs the worker did not
 	// send.
 	ARPSilenced uint64
+	// Naps counts the idle naps of an adaptive poll loop.
+	Naps uint64
+	// Mode is the worker's fastpath mode (standby on a backup).
+	Mode fastpath.Mode
 }
 
 // PortCounters are one port's hardware counters.

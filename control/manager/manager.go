@@ -28,7 +28,10 @@ const applyTimeout = 2 * time.Second
 // Intervals of the background loops.
 const (
 	// NeighborWatchInterval is how often the manager looks for servers
-	// whose ARP resolution changed.
+	// whose ARP resolution changed: for servers going silent. A server
+	// answering is seen at once (Neighbors.Learned): a gateway that has
+	// just started or taken over gives a server new connections only from
+	// the snapshot after its first ARP reply.
 	NeighborWatchInterval = 200 * time.Millisecond
 	// DrainCheckInterval is how often draining servers are checked for
 	// connections left and expired deadlines.
@@ -51,6 +54,10 @@ type Options struct {
 	Clock     fastpath.Clock
 	// Now is the wall clock for drain deadlines; nil means time.Now.
 	Now func() time.Time
+	// Node is this gateway's name in ha.gateways when vecd -node gave
+	// it: every configuration read later (reloads, the API) is made this
+	// node's (config.ForNode), as the start-up one was.
+	Node string
 }
 
 // Manager is the control plane's state; see the package comment. Its
@@ -59,6 +66,7 @@ type Manager struct {
 	log       *zap.Logger
 	level     zap.AtomicLevel
 	path      string
+	node      string
 	neighbors *fastpath.Neighbors
 	clock     fastpath.Clock
 	now       func() time.Time
@@ -108,7 +116,7 @@ func New(opts Options) *Manager {
 	if now == nil {
 		now = time.Now
 	}
-	m := &Manager{log: opts.Log, level: opts.Level, path: opts.Path, cfg: opts.Config, neighbors: opts.Neighbors,
+	m := &Manager{log: opts.Log, level: opts.Level, path: opts.Path, node: opts.Node, cfg: opts.Config, neighbors: opts.Neighbors,
 		clock: opts.Clock, now: now, started: now()}
 	if opts.Path != "" {
 		if b, err := os.ReadFile(opts.Path); err == nil {
@@ -235,7 +243,14 @@ func (m *Manager) Reload(ctx context.Context, source string, onlyIfChanged bool)
 func (m *Manager) Save() (string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	data, err := config.Marshal(m.cfg)
+	out := m.cfg
+	if m.node != "" {
+		// The file is shared by the gateways: this one's name came from
+		// vecd -node and is not written into it.
+		out = m.cfg.Clone()
+		out.HA.Node = ""
+	}
+	data, err := config.Marshal(out)
 	if err != nil {
 		return "", err
 	}
@@ -260,6 +275,9 @@ func (m *Manager) Save() (string, error) {
 }
 
 func (m *Manager) replaceLocked(ctx context.Context, next *config.Config, source string) (Change, error) {
+	if err := next.ForNode(m.node); err != nil {
+		return Change{}, rejected(err)
+	}
 	if err := next.Validate(); err != nil {
 		return Change{}, rejected(err)
 	}
@@ -395,11 +413,17 @@ func (m *Manager) Run(ctx context.Context) {
 	defer neighborTick.Stop()
 	drainTick := time.NewTicker(DrainCheckInterval)
 	defer drainTick.Stop()
+	var learned <-chan struct{}
+	if m.neighbors != nil {
+		learned = m.neighbors.Learned()
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-neighborTick.C:
+			m.checkNeighbors(ctx)
+		case <-learned:
 			m.checkNeighbors(ctx)
 		case <-drainTick.C:
 			m.checkDrains(ctx)
@@ -435,6 +459,25 @@ func (m *Manager) checkNeighbors(ctx context.Context) {
 			m.log.Info("server ARP resolution changed", zap.Stringer("ip", addrOf(ip)), zap.Bool("resolved", ok))
 		}
 	}
+}
+
+// ServersResolved reports whether every enabled service has a server that
+// can take connections now (weight above 0, and resolved when it is given
+// by IP alone): a backup is ready to take over only then.
+func (m *Manager) ServersResolved() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, svc := range m.live.Services {
+		if svc.Disabled {
+			continue
+		}
+		if !slices.ContainsFunc(svc.Servers, func(srv config.ServerSpec) bool {
+			return srv.EffectiveWeight() > 0 && (srv.MAC != [6]byte{} || m.resolved[ipKey(srv.IP)])
+		}) {
+			return false
+		}
+	}
+	return true
 }
 
 func addrOf(ip uint32) netip.Addr {

@@ -40,6 +40,14 @@ type CoreCounters struct {
 	Purged       uint64            `json:"purged"`
 	ARPSilenced  uint64            `json:"arp_silenced"`
 	Entries      uint64            `json:"entries"`
+	// Mode is active, recovering or standby; Installed counts entries
+	// rebuilt from the agents (InstallExisting: already there; InstallFull:
+	// no room); Naps the idle naps of an adaptive poll loop.
+	Mode            string `json:"mode"`
+	Installed       uint64 `json:"installed"`
+	InstallExisting uint64 `json:"install_existing"`
+	InstallFull     uint64 `json:"install_full"`
+	Naps            uint64 `json:"naps"`
 }
 
 // ServerCounters are one server's counters summed over the workers, with
@@ -74,7 +82,8 @@ func assemble(r Reading, names []ids.Name, gen uint64) Counters {
 		k := &c.Counters
 		cs := CoreCounters{Core: c.Core, RX: k.RX, TX: k.TX, Replies: k.Replies, TxFull: c.TxFull,
 			Drops: map[string]uint64{}, EvictedFIN: k.EvictedFIN, ExpiredStale: k.ExpiredStale,
-			ExpiredFIN: k.ExpiredFIN, Resets: k.Resets, ReusedIdle: k.ReusedFromIdle, Purged: c.Purged, ARPSilenced: c.ARPSilenced, Entries: k.Entries}
+			ExpiredFIN: k.ExpiredFIN, Resets: k.Resets, ReusedIdle: k.ReusedFromIdle, Purged: c.Purged, ARPSilenced: c.ARPSilenced, Entries: k.Entries,
+			Mode: c.Mode.String(), Installed: k.Installed, InstallExisting: k.InstallExisting, InstallFull: k.InstallFull, Naps: c.Naps}
 		for reason := range fastpath.NumDropReasons {
 			if k.Drops[reason] != 0 {
 				cs.Drops[reason.String()] = k.Drops[reason]

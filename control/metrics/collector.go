@@ -64,6 +64,7 @@ type Collector struct {
 	tableCapacity int
 
 	rx, tx, replies, txFull, drops, evicted, expired, resets, reused, purged, silenced, entries, capacity desc
+	mode, installed, naps                                                                                 desc
 	mailboxDepth, mailboxCapacity                                                                         desc
 	portRX, portTX, portMissed, portNoMbuf                                                                desc
 	server, service, vip                                                                                  flow
@@ -88,6 +89,9 @@ func NewCollector(src Source, tableCapacity int, log *zap.Logger) *Collector {
 	c.silenced = newDesc("core_arp_silenced_total", "ARP replies for removed VIPs (still draining) that a worker did not send.", cv, coreLabels...)
 	c.purged = newDesc("core_purged_total", "Connection entries dropped when a removed server's drain limit passed.", cv, coreLabels...)
 	c.entries = newDesc("core_table_entries", "Live connection entries in a worker's table.", gv, coreLabels...)
+	c.mode = newDesc("core_mode", "1 for the mode a worker is in (active, recovering: rebuilding its table, standby: a backup), 0 for the others.", gv, "core", "mode")
+	c.installed = newDesc("core_installed_total", "Connection entries rebuilt from the agents, by outcome (installed, existing: already there, full: no room).", cv, "core", "outcome")
+	c.naps = newDesc("core_idle_naps_total", "Naps an idle worker took (adaptive polling).", cv, coreLabels...)
 	c.capacity = newDesc("core_table_capacity", "Connection entries a worker's table holds at most.", gv, coreLabels...)
 	c.mailboxDepth = newDesc("worker_mailbox_depth", "Control requests posted to a worker's ring and not yet taken.", gv, coreLabels...)
 	c.mailboxCapacity = newDesc("worker_mailbox_capacity", "Control requests a worker's ring holds.", gv, coreLabels...)
@@ -112,6 +116,7 @@ func NewCollector(src Source, tableCapacity int, log *zap.Logger) *Collector {
 
 func (c *Collector) all() []desc {
 	out := []desc{c.rx, c.tx, c.replies, c.txFull, c.drops, c.evicted, c.expired, c.resets, c.reused, c.purged, c.silenced, c.entries, c.capacity,
+		c.mode, c.installed, c.naps,
 		c.mailboxDepth, c.mailboxCapacity, c.portRX, c.portTX, c.portMissed, c.portNoMbuf,
 		c.weight, c.configuredWeight, c.draining, c.quiesced, c.generation, c.snapshots, c.ackSeconds, c.drainingServers, c.up}
 	for _, f := range []flow{c.server, c.service, c.vip} {
@@ -184,6 +189,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		emit(c.silenced, float64(k.ARPSilenced), core)
 		emit(c.entries, float64(k.Entries), core)
 		emit(c.capacity, float64(c.tableCapacity), core)
+		for _, m := range workerModes {
+			emit(c.mode, b2f(k.Mode == m), core, m)
+		}
+		emit(c.installed, float64(k.Installed), core, "installed")
+		emit(c.installed, float64(k.InstallExisting), core, "existing")
+		emit(c.installed, float64(k.InstallFull), core, "full")
+		emit(c.naps, float64(k.Naps), core)
 	}
 	for _, p := range st.Ports {
 		emit(c.portRX, float64(p.IPackets), p.Device)
@@ -223,6 +235,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// workerModes are fastpath.Mode's names.
+var workerModes = []string{"active", "recovering", "standby"}
+
 func sumsOf(s *manager.ServerCounters) sums {
 	var out sums
 	out.add(s)
@@ -247,10 +262,12 @@ func b2f(b bool) float64 {
 }
 
 // Handler returns the /metrics handler over a registry holding the
-// collector and Go's runtime and process metrics.
-func Handler(c *Collector) (http.Handler, error) {
+// collector, the extra collectors (the HA collector) and Go's runtime and
+// process metrics.
+func Handler(c *Collector, extra ...prometheus.Collector) (http.Handler, error) {
 	reg := prometheus.NewRegistry()
-	for _, col := range []prometheus.Collector{c, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+	cols := append([]prometheus.Collector{c, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})}, extra...)
+	for _, col := range cols {
 		if err := reg.Register(col); err != nil {
 			return nil, err
 		}
@@ -266,8 +283,8 @@ type Server struct {
 }
 
 // Listen opens addr for the metrics endpoint; Serve serves it.
-func Listen(addr string, c *Collector, log *zap.Logger) (*Server, error) {
-	h, err := Handler(c)
+func Listen(addr string, c *Collector, log *zap.Logger, extra ...prometheus.Collector) (*Server, error) {
+	h, err := Handler(c, extra...)
 	if err != nil {
 		return nil, err
 	}

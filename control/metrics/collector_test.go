@@ -142,7 +142,11 @@ func TestDashboardUsesKnownSeries(t *testing.T) {
 	}
 	known := map[string]bool{}
 	ch := make(chan *prometheus.Desc, 100)
-	go func() { NewCollector(nil, 0, zap.NewNop()).Describe(ch); close(ch) }()
+	go func() {
+		NewCollector(nil, 0, zap.NewNop()).Describe(ch)
+		NewHACollector(nil).Describe(ch)
+		close(ch)
+	}()
 	for d := range ch {
 		name := regexp.MustCompile(`fqName: "([a-z_]+)"`).FindStringSubmatch(d.String())
 		known[name[1]] = true

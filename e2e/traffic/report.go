@@ -1,5 +1,7 @@
 package traffic
 
+import "time"
+
 // Report is what vec-loadgen prints with -json: one run of one mode. A run
 // passed when Failures is empty; the per-mode section holds the counts.
 type Report struct {
@@ -43,6 +45,9 @@ type HTTPResult struct {
 	ConnsPerSec  float64 `json:"conns_per_s"`
 	LatencyP50Ms float64 `json:"latency_p50_ms"`
 	LatencyP99Ms float64 `json:"latency_p99_ms"`
+	// LatencyMaxMs is the slowest successful request: about a second more
+	// than the rest when a SYN had to be retransmitted.
+	LatencyMaxMs float64 `json:"latency_max_ms"`
 	Errors       Errors  `json:"errors"`
 }
 
@@ -61,6 +66,12 @@ type DownloadResult struct {
 	PerServer  map[string]int `json:"per_server"`
 	Gbps       float64        `json:"gbps"`
 	Errors     Errors         `json:"errors"`
+	// LastConnected is when the last download to get its response headers
+	// got them, FirstDone when the first download ended (done or failed),
+	// both by the wall clock (zero when none did). Every download was open
+	// over the whole time between them, when LastConnected is earlier.
+	LastConnected time.Time `json:"last_connected"`
+	FirstDone     time.Time `json:"first_done"`
 }
 
 // UDPResult: datagrams from several flows (source address and port), each

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"vec/recovery"
+)
+
+func haCmd(o *globalOptions) *cobra.Command {
+	c := &cobra.Command{Use: "ha", Short: "Show and steer this gateway's high-availability role (like keepalived's VRRP state)"}
+	c.AddCommand(&cobra.Command{
+		Use:   "status",
+		Short: "Show the role, term, peers, witness lease and the last rebuild from the agents",
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var st recovery.GatewayStatus
+			return call(cmd, o, http.MethodGet, "/v1/ha", nil, nil, &st, printHAStatus(&st))
+		},
+	}, &cobra.Command{
+		Use:   "takeover",
+		Short: "Make this backup gateway the active one (the active yields to it)",
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var st recovery.GatewayStatus
+			return call(cmd, o, http.MethodPost, "/v1/ha/takeover", nil, nil, &st, func(w io.Writer) {
+				fmt.Fprintf(w, "takeover requested: %s is %s (term %d)\n", st.Node, st.Role, st.Term)
+			})
+		},
+	})
+	return c
+}
+
+func printHAStatus(st *recovery.GatewayStatus) func(io.Writer) {
+	return func(w io.Writer) {
+		if st.Node != "" {
+			fmt.Fprintf(w, "node\t%s (priority %d, preempt %t)\n", st.Node, st.Priority, st.Preempt)
+		}
+		fmt.Fprintf(w, "role\t%s\n", st.Role)
+		if st.Node != "" {
+			fmt.Fprintf(w, "term\t%d\n", st.Term)
+			fmt.Fprintf(w, "active\t%s\n", orNone(st.Active))
+			fmt.Fprintf(w, "lease\t%d of %d witnesses, %.0f ms left\n", st.LeaseGranted, st.LeaseAsked, st.LeaseRemainingMs)
+			fmt.Fprintf(w, "takeovers\t%d (last took %.1f ms)\n", st.Takeovers, st.LastTakeoverMs)
+			fmt.Fprintf(w, "heartbeats\t%d sent, %d received, %d rejected\n", st.HeartbeatsSent, st.HeartbeatsReceived, sum(st.Rejected))
+		}
+		if len(st.Peers) > 0 {
+			fmt.Fprintln(w, "\npeer\taddress\tpriority\trole\tterm\tlast heard")
+			for _, p := range st.Peers {
+				heard := "never"
+				if p.LastHeartbeatAgeMs >= 0 {
+					heard = fmt.Sprintf("%.0f ms ago", p.LastHeartbeatAgeMs)
+				}
+				fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%d\t%s\n", p.Name, p.Address, p.Priority, p.Role, p.Term, heard)
+			}
+		}
+		if r := st.LastRebuild; r != nil {
+			fmt.Fprintf(w, "\nlast rebuild\t%s at %s: %.1f ms (fetch %.1f, install %.1f)\n", r.Trigger,
+				r.At.Format("2006-01-02 15:04:05"), r.TotalMs, r.FetchMs, r.InstallMs)
+			fmt.Fprintf(w, "agents\t%d of %d answered\n", r.AgentsAnswered, r.AgentsAsked)
+			for _, d := range r.AgentsDown {
+				fmt.Fprintf(w, "  down\t%s\n", d)
+			}
+			fmt.Fprintf(w, "entries\t%d received, %d installed, %d already there, %d foreign, conflicts %d resolved %d dropped\n",
+				r.Received, r.Installed, r.Existing, r.Foreign, r.ConflictsResolved, r.ConflictsDropped)
+			if r.Error != "" {
+				fmt.Fprintf(w, "error\t%s\n", strings.ReplaceAll(r.Error, "\n", " "))
+			}
+		}
+	}
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+func sum(m map[string]uint64) uint64 {
+	var n uint64
+	for _, v := range m {
+		n += v
+	}
+	return n
+}

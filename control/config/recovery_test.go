@@ -1,0 +1,104 @@
+package config
+
+import (
+	"net/netip"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+const haYAML = fullYAML + `
+recovery:
+  agents:
+    - {name: a1, ip: 10.10.0.11, key_file: /k/a1.key}
+    - {name: a2, ip: 10.10.0.12, url: "https://10.10.0.12:9443", key_file: /k/a2.key}
+  fetch_timeout: 500ms
+ha:
+  key_file: /k/ha.key
+  interval: 50ms
+  preempt: false
+  gateways:
+    - {name: gw1, address: "10.10.1.5:10006", priority: 200, ip: 10.10.0.1}
+    - {name: gw2, address: "10.10.1.6:10006", priority: 100, ip: 10.10.0.2}
+`
+
+func TestRecoveryAndHASections(t *testing.T) {
+	cfg, err := ParseBytes([]byte(haYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.ForNode("gw2"); err != nil {
+		t.Fatal(err)
+	}
+	rt, err := cfg.Runtime()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRecovery := RecoveryRuntime{FetchTimeout: 500 * time.Millisecond, InstallChunk: DefaultInstallChunk,
+		Agents: []AgentRuntime{
+			{Name: "a1", IP: netip.MustParseAddr("10.10.0.11"), URL: "http://10.10.0.11:10004", KeyFile: "/k/a1.key"},
+			{Name: "a2", IP: netip.MustParseAddr("10.10.0.12"), URL: "https://10.10.0.12:9443", KeyFile: "/k/a2.key"},
+		}}
+	if !reflect.DeepEqual(rt.Recovery, wantRecovery) {
+		t.Errorf("recovery = %+v\nwant %+v", rt.Recovery, wantRecovery)
+	}
+	wantHA := &HARuntime{Node: "gw2", KeyFile: "/k/ha.key", Interval: 50 * time.Millisecond, Skew: DefaultHASkew,
+		Preempt: false, PreemptDelay: DefaultPreemptDelay, Lease: 150 * time.Millisecond,
+		Gateways: []HAGatewayRuntime{
+			{Name: "gw1", Address: netip.MustParseAddrPort("10.10.1.5:10006"), Priority: 200, IP: netip.MustParseAddr("10.10.0.1")},
+			{Name: "gw2", Address: netip.MustParseAddrPort("10.10.1.6:10006"), Priority: 100, IP: netip.MustParseAddr("10.10.0.2")},
+		}}
+	if !reflect.DeepEqual(rt.HA, wantHA) {
+		t.Errorf("ha = %+v\nwant %+v", rt.HA, wantHA)
+	}
+	// The node's own address replaces gateway.ip.
+	live, err := cfg.Live(portMAC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if live.GatewayIP != netip.MustParseAddr("10.10.0.2") {
+		t.Errorf("gateway IP of gw2 = %v", live.GatewayIP)
+	}
+	if err := cfg.ForNode("gw9"); err == nil {
+		t.Error("an unknown node was accepted")
+	}
+	// Round trip through Marshal keeps both sections.
+	data, err := Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := ParseBytes(data)
+	if err != nil {
+		t.Fatalf("marshalled configuration does not parse: %v\n%s", err, data)
+	}
+	if !reflect.DeepEqual(again.HA, cfg.HA) || !reflect.DeepEqual(again.Recovery, cfg.Recovery) {
+		t.Errorf("round trip changed the sections:\n%+v\n%+v", again.HA, cfg.HA)
+	}
+	// Both sections are restart-only.
+	changed := cfg.Clone()
+	changed.HA.Gateways[0].Priority = 50
+	if err := changed.RestartOnly(cfg); err == nil || !strings.Contains(err.Error(), "ha:") {
+		t.Errorf("changing ha while running: %v", err)
+	}
+}
+
+func TestRecoveryAndHAProblems(t *testing.T) {
+	for _, tt := range []struct{ from, to, want string }{
+		{"key_file: /k/a1.key}", "key_file: \"\"}", "recovery.agents[0].key_file: every agent needs its own key file"},
+		{"ip: 10.10.0.12, url", "ip: 10.10.0.11, url", "recovery.agents[1].ip: 10.10.0.11 already has an agent"},
+		{"url: \"https://10.10.0.12:9443\"", "url: \"ftp://x\"", "recovery.agents[1].url"},
+		{"fetch_timeout: 500ms", "fetch_timeout: -1s", "recovery.fetch_timeout"},
+		{"key_file: /k/ha.key", "key_file: \"\"", "ha.key_file"},
+		{"interval: 50ms", "interval: 1ms", "ha.interval"},
+		{"address: \"10.10.1.6:10006\"", "address: \"10.10.1.5:10006\"", "ha.gateways[1].address"},
+		{"priority: 100", "priority: 0", "ha.gateways[1].priority"},
+		{"  preempt: false", "  preempt: false\n  lease: 1s", "ha.lease"},
+		{"  preempt: false", "  preempt: false\n  node: gw7", "ha.node"},
+	} {
+		_, err := ParseBytes([]byte(strings.Replace(haYAML, tt.from, tt.to, 1)))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s → %s: error %v, want one naming %q", tt.from, tt.to, err, tt.want)
+		}
+	}
+}

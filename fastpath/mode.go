@@ -1,0 +1,163 @@
+package fastpath
+
+import "encoding/binary"
+
+// Mode is what a core does with the traffic it receives, set by the
+// recovery control plane between bursts (docs/recovery.md).
+type Mode uint8
+
+// Modes.
+const (
+	// ModeActive forwards: the patent's Fig. 7A/7B as they stand.
+	ModeActive Mode = iota
+	// ModeRecovering forwards like ModeActive while the connection table is
+	// being rebuilt from the servers' agents: new connections are served
+	// at once, but a TCP segment of an unknown flow is dropped as
+	// takeover_miss instead of non_syn_miss (its entry may not be installed
+	// yet; TCP retransmits it). It is never given a new server.
+	ModeRecovering
+	// ModeStandby is a backup gateway's: it drops every IPv4 frame
+	// (standby) and answers no ARP request for a VIP, so it claims nothing
+	// and forwards nothing. ARP for the gateway's own address is still
+	// answered and servers' ARP still teaches their MACs, so a standby is
+	// ready to take over.
+	ModeStandby
+)
+
+func (m Mode) String() string {
+	switch m {
+	case ModeActive:
+		return "active"
+	case ModeRecovering:
+		return "recovering"
+	case ModeStandby:
+		return "standby"
+	}
+	return "unknown"
+}
+
+// SetMode switches the core's mode; call it between bursts from the core's
+// own goroutine. Entering ModeStandby empties the table: a backup forwards
+// nothing, and when it becomes active again it rebuilds from the agents,
+// whose listing is newer than anything it held (a stale entry would
+// otherwise win over the agents' for a client port reused meanwhile).
+func (c *Core) SetMode(m Mode) {
+	if m == ModeStandby && c.mode != ModeStandby {
+		c.flush()
+	}
+	c.mode = m
+	c.missReason = DropNonSYNMiss
+	if m == ModeRecovering {
+		c.missReason = DropTakeoverMiss
+	}
+}
+
+// flush removes every entry, settling the servers' gauges.
+func (c *Core) flush() {
+	t := c.table
+	if t.count > 0 {
+		clear(t.slots)
+		t.count = 0
+	}
+	for i := range c.Servers {
+		sc := &c.Servers[i]
+		sc.Completed += uint64(sc.Active + sc.FIN)
+		sc.Active, sc.FIN = 0, 0
+	}
+	c.Counters.Flushed++
+	c.Counters.Entries = 0
+}
+
+// Mode returns the core's mode.
+func (c *Core) Mode() Mode { return c.mode }
+
+// standbyChunk decides a chunk in ModeStandby: ARP is parsed (to learn the
+// servers' MACs and answer for the gateway's own address), everything else
+// is dropped.
+func (c *Core) standbyChunk(pkts [][]byte, verdicts []Verdict, now int64) {
+	for i, p := range pkts {
+		v := DropVerdict(DropStandby)
+		if len(p) >= EthernetHeaderLen && binary.BigEndian.Uint16(p[12:14]) == EtherTypeARP {
+			v = c.classifyAny(p, &c.meta[i], now)
+		}
+		verdicts[i] = v
+		c.count(v)
+	}
+}
+
+// InstallEntry is one connection rebuilt from a server's shadow table.
+type InstallEntry struct {
+	Key     FlowKey
+	Service ServiceID
+	Server  ServerID
+	State   ConnState
+}
+
+// InstallResult counts what Install did with a chunk of entries.
+type InstallResult struct {
+	// Installed entries are in the table now.
+	Installed int
+	// Existing entries were left out because the table already had the
+	// flow: a packet this gateway saw itself is newer evidence than the
+	// agent's listing.
+	Existing int
+	// Full entries found no room.
+	Full int
+	// Invalid entries named no protocol, an out-of-range ID or an unknown
+	// state.
+	Invalid int
+}
+
+// Install adds rebuilt connection entries to the core's table, each as if
+// its last packet had been seen now, and counts them on their servers'
+// ACTIVE and FIN gauges (not as new connections: they were scheduled by
+// another gateway). Call it between bursts from the core's own goroutine;
+// the caller bounds the chunk so a burst is never held up for long.
+func (c *Core) Install(entries []InstallEntry) InstallResult {
+	var r InstallResult
+	now := c.clock.Now()
+	t := c.table
+	for i := range entries {
+		e := &entries[i]
+		if e.Key.Proto == 0 || int(e.Server) >= MaxServers || int(e.Service) >= MaxServices ||
+			(e.State != StateActive && e.State != StateFIN) {
+			r.Invalid++
+			continue
+		}
+		found, free := t.find(e.Key, t.home(t.hash(e.Key)))
+		if found >= 0 {
+			r.Existing++
+			continue
+		}
+		if t.Full() {
+			r.Full++
+			continue
+		}
+		slot := t.insertAt(free, e.Key)
+		slot.Server, slot.Service, slot.State, slot.LastSeen = e.Server, e.Service, e.State, now
+		sc := &c.Servers[e.Server]
+		if e.State == StateFIN {
+			sc.FIN++
+		} else {
+			sc.Active++
+		}
+		r.Installed++
+	}
+	c.Counters.Installed += uint64(r.Installed)
+	c.Counters.InstallExisting += uint64(r.Existing)
+	c.Counters.InstallFull += uint64(r.Full)
+	c.Counters.Entries = uint64(t.count)
+	return r
+}
+
+// GratuitousARPLen is the length of the frames WriteGratuitousARP writes.
+const GratuitousARPLen = ARPRequestLen
+
+// WriteGratuitousARP writes into b (at least GratuitousARPLen bytes) a
+// broadcast gratuitous ARP request announcing that ip is at mac: sender and
+// target address both ip. Hosts that have ip in their ARP cache update it
+// (Linux does so even within its locktime for gratuitous ARP), which moves
+// a VIP's traffic to a gateway taking over.
+func WriteGratuitousARP(b []byte, mac [6]byte, ip uint32) {
+	writeARPRequest(b, mac, ip, ip)
+}

@@ -1,0 +1,528 @@
+package gateway
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"reflect"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"vec/control/config"
+	"vec/dpdk"
+	"vec/fastpath"
+)
+
+// The install benchmarks measure step (3) of a takeover on its own: rebuilt
+// connection entries handed to the workers through their mailboxes, in
+// chunks, each worker's chunks one after the other and the workers in
+// parallel, as recovery.Takeover's install does, over Gateway.Install. The
+// entries are what recovery.Rebuild would make of agents' answers: random
+// client tuples to the benchmark's VIP:port, its servers' IDs from the
+// manager's Directory, partitioned with Gateway.WorkerFor (software
+// Toeplitz with the port's RSS key) and sorted in tuple order.
+
+// InstallReport is what an install mode measured.
+type InstallReport struct {
+	ControlCore int `json:"control_core"`
+	// GOMAXPROCS is the process's: with as many workers as Ps, the
+	// control plane runs only when the Go scheduler preempts a worker.
+	GOMAXPROCS int `json:"gomaxprocs"`
+	// Polling is the workers' polling: "adaptive" (vecd's default) or
+	// "busy". Traffic says whether they forwarded packets meanwhile.
+	Polling string `json:"polling"`
+	Traffic bool   `json:"traffic"`
+	Entries int    `json:"entries"`
+	Chunk   int    `json:"chunk"`
+	// Seconds runs from the first chunk posted to the last acknowledged.
+	Seconds       float64 `json:"seconds"`
+	EntriesPerSec float64 `json:"entries_per_s"`
+	// What the workers reported for every chunk, added up.
+	Installed int `json:"installed"`
+	Existing  int `json:"existing"`
+	Full      int `json:"full"`
+	Invalid   int `json:"invalid"`
+	// TableEntries is the entries of every table after the run (the
+	// installed ones plus the forwarded flows).
+	TableEntries int `json:"table_entries"`
+
+	// With traffic: the packet rate of all workers together over
+	// -duration before the install, over the install, and over -duration
+	// after it; DuringRatio is DuringMpps / BeforeMpps.
+	BeforeMpps    float64 `json:"before_mpps,omitempty"`
+	DuringMpps    float64 `json:"during_mpps,omitempty"`
+	AfterMpps     float64 `json:"after_mpps,omitempty"`
+	DuringRatio   float64 `json:"during_ratio,omitempty"`
+	BeforeSeconds float64 `json:"before_seconds,omitempty"`
+	AfterSeconds  float64 `json:"after_seconds,omitempty"`
+
+	Workers []InstallWorker `json:"workers"`
+}
+
+// InstallWorker is one worker's part.
+type InstallWorker struct {
+	Core    int `json:"core"`
+	Entries int `json:"entries"` // the entries WorkerFor gave it
+	Chunks  int `json:"chunks"`
+	// Seconds runs from its first chunk posted to its last acknowledged;
+	// ChunkMaxMs and ChunkMeanMs are one chunk's round trip as the
+	// control plane saw it: waiting for the current burst, installing,
+	// the acknowledgement. An upper bound of how long one chunk held up
+	// the worker's next burst.
+	Seconds       float64 `json:"seconds"`
+	ChunkMaxMs    float64 `json:"chunk_max_ms"`
+	ChunkMeanMs   float64 `json:"chunk_mean_ms"`
+	Installed     int     `json:"installed"`
+	Existing      int     `json:"existing"`
+	Full          int     `json:"full"`
+	Invalid       int     `json:"invalid"`
+	TableEntries  int     `json:"table_entries"`
+	TableCapacity int     `json:"table_capacity"`
+	BeforeMpps    float64 `json:"before_mpps,omitempty"`
+	DuringMpps    float64 `json:"during_mpps,omitempty"`
+	AfterMpps     float64 `json:"after_mpps,omitempty"`
+}
+
+func isInstallMode(m BenchMode) bool {
+	return m == BenchInstallIdle || m == BenchInstallBusy || m == BenchInstallFwd
+}
+
+// installTimeout bounds the install itself; a worker that stops taking
+// requests fails the run instead of hanging it.
+const installTimeout = 30 * time.Second
+
+// Installed entries: clients in 11.0.0.0/8 (the feed's are in 10.128/16,
+// so no tuple is both), to the benchmark's VIP:port.
+const (
+	installClientNet = 0x0b000000
+	installTupleBits = 40 // 24 bits of client address, 16 of port
+)
+
+var (
+	benchGatewayMAC = [6]byte{2, 0, 0, 0, 0, 1}
+	benchVIP        = netip.MustParseAddrPort("10.10.0.100:80")
+	benchServers    = []netip.Addr{netip.MustParseAddr("10.10.0.11"), netip.MustParseAddr("10.10.0.12")}
+)
+
+// installWorker is one worker of an install run with what the run reads of
+// it.
+type installWorker struct {
+	w     *worker
+	table *fastpath.Table
+	feed  *benchFeed
+	rx    atomic.Uint64 // packets received, added once per burst
+}
+
+func runInstallBenchmark(opts BenchOptions, port *dpdk.Port, res BenchResult) (BenchResult, error) {
+	cores := opts.workerCores()
+	traffic := opts.Mode == BenchInstallFwd
+	if opts.InstallEntries < 1 || opts.InstallChunk < 1 {
+		return res, fmt.Errorf("install benchmark: %d entries in chunks of %d", opts.InstallEntries, opts.InstallChunk)
+	}
+	if opts.InstallEntries > 1<<installTupleBits {
+		return res, fmt.Errorf("install benchmark: at most %d distinct entries", 1<<installTupleBits)
+	}
+	ctl, err := newBenchControl(opts)
+	if err != nil {
+		return res, err
+	}
+	defer ctl.close()
+	snap, err := ctl.m.Initial(benchGatewayMAC)
+	if err != nil {
+		return res, err
+	}
+	g := &Gateway{log: ctl.log, ports: []*dpdk.Port{port}}
+	if len(cores) > 1 {
+		if !port.RSSEnabled() {
+			return res, fmt.Errorf("port %s has no RSS: every rebuilt entry would go to worker 0", port.Name())
+		}
+		key, _, err := port.RSSHashConf()
+		if err != nil {
+			return res, fmt.Errorf("port %s: reading the RSS key: %w", port.Name(), err)
+		}
+		g.rss = dpdk.NewRSSTable(key)
+	}
+	clock := fastpath.NewMonotonicClock()
+	polling := "adaptive"
+	if opts.Mode == BenchInstallBusy {
+		polling = "busy"
+	}
+	var iws []*installWorker
+	for i, cpu := range cores {
+		slots, free, err := dpdk.AllocSlice[fastpath.Entry](fmt.Sprintf("bench_table_%d", i), fastpath.TableSlots(opts.tableCapacity()), -1)
+		if err != nil {
+			return res, fmt.Errorf("connection table of worker %d (%d MiB of hugepage memory): %w", i, tableBytes(opts)>>20, err)
+		}
+		defer free()
+		table, err := fastpath.NewTable(slots, rand.Uint64())
+		if err != nil {
+			return res, err
+		}
+		core, err := fastpath.NewCore(snap, table, clock, 0)
+		if err != nil {
+			return res, err
+		}
+		burst, err := dpdk.NewBurst(burstSize)
+		if err != nil {
+			return res, err
+		}
+		defer burst.Free()
+		mb, err := newMailbox(fmt.Sprintf("bench_mailbox_%d", i))
+		if err != nil {
+			return res, err
+		}
+		defer mb.ring.Free()
+		iw := &installWorker{table: table}
+		iw.w = &worker{cpu: cpu, queue: uint16(i), core: core, burst: burst, mailbox: mb,
+			busyPoll: opts.Mode == BenchInstallBusy, idleSleep: config.DefaultIdleSleep}
+		if traffic {
+			iw.feed = newBenchFeed(opts.Flows, true)
+			iw.w.ports = []uint16{port.ID}
+			iw.w.prepare = func(pkts [][]byte) {
+				iw.feed.prepare(pkts)
+				iw.rx.Add(uint64(len(pkts)))
+			}
+		}
+		iws = append(iws, iw)
+		g.workers = append(g.workers, iw.w)
+	}
+	perWorker, err := rebuiltEntries(ctl, g, opts.InstallEntries)
+	if err != nil {
+		return res, err
+	}
+	runtime.GC() // the entries' garbage, before anything is measured
+
+	// Start the workers; whatever happens next, they are stopped before
+	// the deferred frees above release their memory.
+	var dones []chan struct{}
+	defer func() {
+		for _, iw := range iws {
+			iw.w.stop.Store(true)
+		}
+		for _, d := range dones {
+			<-d
+		}
+	}()
+	for _, iw := range iws {
+		started, done := make(chan error, 1), make(chan struct{})
+		go iw.w.run(started, done)
+		if err := <-started; err != nil {
+			return res, fmt.Errorf("worker on core %d: %w", iw.w.cpu, err)
+		}
+		dones = append(dones, done)
+	}
+
+	rep := &InstallReport{ControlCore: opts.ControlCore, GOMAXPROCS: runtime.GOMAXPROCS(0), Polling: polling, Traffic: traffic,
+		Entries: opts.InstallEntries, Chunk: opts.InstallChunk}
+	rep.Workers = make([]InstallWorker, len(iws))
+	for i, iw := range iws {
+		rep.Workers[i] = InstallWorker{Core: iw.w.cpu, Entries: len(perWorker[i]), TableCapacity: iw.table.Capacity()}
+	}
+	if traffic {
+		if err := waitWarm(iws); err != nil {
+			return res, err
+		}
+		before := rateOver(iws, func() { time.Sleep(opts.Duration) })
+		rep.BeforeMpps, rep.BeforeSeconds = before.mpps(), before.seconds
+		for i := range rep.Workers {
+			rep.Workers[i].BeforeMpps = before.workerMpps(i)
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), installTimeout)
+	defer cancel()
+	// A takeover installs with the workers in ModeRecovering (unknown
+	// segments dropped as takeover_miss), then makes them active.
+	if err := g.SetMode(ctx, fastpath.ModeRecovering); err != nil {
+		return res, err
+	}
+	var mem0, mem1 runtime.MemStats
+	runtime.ReadMemStats(&mem0)
+	var installErr error
+	during := rateOver(iws, func() {
+		installErr = installChunks(ctx, g, perWorker, opts.InstallChunk, rep.Workers)
+	})
+	runtime.ReadMemStats(&mem1)
+	if installErr != nil {
+		return res, installErr
+	}
+	if err := g.SetMode(ctx, fastpath.ModeActive); err != nil {
+		return res, err
+	}
+	rep.Seconds = during.seconds
+	rep.EntriesPerSec = float64(opts.InstallEntries) / rep.Seconds
+	if traffic {
+		rep.DuringMpps = during.mpps()
+		rep.DuringRatio = rep.DuringMpps / rep.BeforeMpps
+		after := rateOver(iws, func() { time.Sleep(opts.Duration) })
+		rep.AfterMpps, rep.AfterSeconds = after.mpps(), after.seconds
+		for i := range rep.Workers {
+			rep.Workers[i].DuringMpps = during.workerMpps(i)
+			rep.Workers[i].AfterMpps = after.workerMpps(i)
+		}
+		res.Packets = during.total()
+		res.Mpps = rep.DuringMpps
+	}
+	res.Seconds = rep.Seconds
+	res.AllocMBps = float64(mem1.TotalAlloc-mem0.TotalAlloc) / rep.Seconds / 1e6
+	res.GCCycles = mem1.NumGC - mem0.NumGC
+
+	for _, iw := range iws {
+		iw.w.stop.Store(true)
+	}
+	for _, d := range dones {
+		<-d
+	}
+	dones = nil
+	// The workers have stopped: their counters and tables are ours.
+	res.Hugepage = true
+	var problems []error
+	for i, iw := range iws {
+		wr := &rep.Workers[i]
+		wr.TableEntries = iw.table.Len()
+		rep.Installed += wr.Installed
+		rep.Existing += wr.Existing
+		rep.Full += wr.Full
+		rep.Invalid += wr.Invalid
+		rep.TableEntries += wr.TableEntries
+		c := &iw.w.core.Counters
+		res.Dropped += c.TotalDrops()
+		res.Entries += c.Entries
+		want := wr.Installed
+		if traffic {
+			want += opts.Flows
+		}
+		if wr.TableEntries != want {
+			problems = append(problems, fmt.Errorf("worker on core %d: table holds %d entries, want %d", wr.Core, wr.TableEntries, want))
+		}
+		if c.Installed != uint64(wr.Installed) {
+			problems = append(problems, fmt.Errorf("worker on core %d: counted %d installed, its answers say %d", wr.Core, c.Installed, wr.Installed))
+		}
+	}
+	res.Install = rep
+	if rep.Installed != opts.InstallEntries {
+		problems = append(problems, fmt.Errorf("%d of %d entries installed (%d existing, %d full, %d invalid)",
+			rep.Installed, opts.InstallEntries, rep.Existing, rep.Full, rep.Invalid))
+	}
+	return res, errors.Join(problems...)
+}
+
+// rebuiltEntries makes n distinct entries for the benchmark's service and
+// gives each to the worker WorkerFor names, in the order recovery.Rebuild
+// hands them over (protocol, VIP, VIP port, client, client port).
+func rebuiltEntries(ctl *benchControl, g *Gateway, n int) ([][]fastpath.InstallEntry, error) {
+	dir := ctl.m.Directory()
+	var service fastpath.ServiceID
+	servers := make([]fastpath.ServerID, len(benchServers))
+	for i, ip := range benchServers {
+		svc, srv, ok := dir.Lookup(6, benchVIP, ip)
+		if !ok {
+			return nil, fmt.Errorf("the benchmark's configuration has no server %v for tcp %v", ip, benchVIP)
+		}
+		service, servers[i] = svc, srv
+	}
+	vip := benchVIP.Addr().As4()
+	vipIP := uint32(vip[0])<<24 | uint32(vip[1])<<16 | uint32(vip[2])<<8 | uint32(vip[3])
+	perWorker := make([][]fastpath.InstallEntry, g.NumWorkers())
+	for w := range perWorker {
+		perWorker[w] = make([]fastpath.InstallEntry, 0, n/len(perWorker)+n/8)
+	}
+	seed := rand.Uint64()
+	for i := range n {
+		// i → tuple is one-to-one (see mixTuple), so no two entries share
+		// a tuple and the table cannot answer Existing.
+		v := mixTuple(uint64(i) + seed)
+		k := fastpath.NewFlowKey(6, installClientNet|uint32(v>>16), uint16(v), vipIP, benchVIP.Port())
+		// Servers by the configured weights 3:2; one connection in eight
+		// closing.
+		e := fastpath.InstallEntry{Key: k, Service: service, Server: servers[0], State: fastpath.StateActive}
+		if i%5 >= 3 {
+			e.Server = servers[1]
+		}
+		if i%8 == 7 {
+			e.State = fastpath.StateFIN
+		}
+		w := g.WorkerFor(k)
+		perWorker[w] = append(perWorker[w], e)
+	}
+	for _, es := range perWorker {
+		slices.SortFunc(es, func(a, b fastpath.InstallEntry) int {
+			return cmp.Or(cmp.Compare(a.Key.Proto, b.Key.Proto), cmp.Compare(a.Key.DstIP, b.Key.DstIP),
+				cmp.Compare(a.Key.DstPort, b.Key.DstPort), cmp.Compare(a.Key.SrcIP, b.Key.SrcIP),
+				cmp.Compare(a.Key.SrcPort, b.Key.SrcPort))
+		})
+	}
+	return perWorker, nil
+}
+
+// mixTuple scrambles x within installTupleBits bits one-to-one: adding a
+// constant, xor-shifting right and multiplying by an odd number are each
+// invertible modulo 2^installTupleBits.
+func mixTuple(x uint64) uint64 {
+	const mask = 1<<installTupleBits - 1
+	x &= mask
+	x ^= x >> 21
+	x = x * 0x9e3779b97f4a7c15 & mask
+	x ^= x >> 19
+	x = x * 0xbf58476d1ce4e5b9 & mask
+	return x ^ x>>23
+}
+
+// installChunks sends every worker its entries in chunks through
+// Gateway.Install, each worker's chunks one after the other and the
+// workers in parallel: recovery.Takeover's install. It fills in each
+// worker's results and timings.
+func installChunks(ctx context.Context, g *Gateway, perWorker [][]fastpath.InstallEntry, chunk int, out []InstallWorker) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make([]error, len(perWorker))
+	var wg sync.WaitGroup
+	for w, entries := range perWorker {
+		if len(entries) == 0 {
+			continue
+		}
+		wg.Go(func() {
+			r := &out[w]
+			var sum, worst time.Duration
+			start := time.Now()
+			for len(entries) > 0 {
+				n := min(chunk, len(entries))
+				t := time.Now()
+				got, err := g.Install(ctx, w, entries[:n:n])
+				rtt := time.Since(t)
+				if err != nil {
+					errs[w] = fmt.Errorf("install on worker %d: %w", w, err)
+					cancel()
+					return
+				}
+				sum, worst = sum+rtt, max(worst, rtt)
+				r.Chunks++
+				r.Installed += got.Installed
+				r.Existing += got.Existing
+				r.Full += got.Full
+				r.Invalid += got.Invalid
+				entries = entries[n:]
+			}
+			r.Seconds = time.Since(start).Seconds()
+			r.ChunkMaxMs = float64(worst) / 1e6
+			r.ChunkMeanMs = float64(sum) / float64(r.Chunks) / 1e6
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// waitWarm waits until every worker's feed has sent its SYNs, a minute at
+// most.
+func waitWarm(iws []*installWorker) error {
+	limit := time.Now().Add(time.Minute)
+	for _, iw := range iws {
+		for !iw.feed.warm.Load() {
+			if time.Now().After(limit) {
+				return fmt.Errorf("warm-up did not finish within a minute on the worker on core %d", iw.w.cpu)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+// window is the packets each worker received over a span of time.
+type window struct {
+	packets []uint64
+	seconds float64
+}
+
+// rateOver counts the packets the workers receive while during runs.
+func rateOver(iws []*installWorker, during func()) window {
+	w := window{packets: make([]uint64, len(iws))}
+	for i, iw := range iws {
+		w.packets[i] = iw.rx.Load()
+	}
+	start := time.Now()
+	during()
+	w.seconds = time.Since(start).Seconds()
+	for i, iw := range iws {
+		w.packets[i] = iw.rx.Load() - w.packets[i]
+	}
+	return w
+}
+
+func (w window) total() uint64 {
+	var n uint64
+	for _, p := range w.packets {
+		n += p
+	}
+	return n
+}
+
+func (w window) mpps() float64            { return float64(w.total()) / w.seconds / 1e6 }
+func (w window) workerMpps(i int) float64 { return float64(w.packets[i]) / w.seconds / 1e6 }
+
+// tableBytes is one worker's connection table in bytes.
+func tableBytes(opts BenchOptions) uint64 {
+	return uint64(fastpath.TableSlots(opts.tableCapacity())) * uint64(reflect.TypeFor[fastpath.Entry]().Size())
+}
+
+// checkHugepages fails with a clear message when the free hugepages cannot
+// hold what the benchmark allocates: a connection table per worker (the
+// worker modes), the packet pool, and some room for EAL's own structures.
+func checkHugepages(opts BenchOptions) error {
+	const ealRoom = 64 << 20
+	need := uint64(benchPoolSize)*(mbufDataRoom+256) + ealRoom
+	if opts.Mode != BenchPlain && opts.Mode != BenchRewrite {
+		need += uint64(len(opts.workerCores())) * tableBytes(opts)
+	}
+	free, pageSize, err := freeHugepages()
+	if err != nil {
+		return fmt.Errorf("hugepages: %w", err)
+	}
+	if have := free * pageSize; have < need {
+		return fmt.Errorf("hugepages: the %s benchmark needs about %d MiB of free hugepage memory, there are %d free pages of %d kB (%d MiB): "+
+			"reserve more (scripts/setup.sh, or /sys/kernel/mm/hugepages/*/nr_hugepages) or measure fewer flows or entries",
+			opts.Mode, need>>20, free, pageSize>>10, have>>20)
+	}
+	return nil
+}
+
+// freeHugepages reads the free hugepages and their size in bytes from
+// /proc/meminfo.
+func freeHugepages() (free, pageSize uint64, err error) {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0, 0, err
+	}
+	var haveFree, haveSize bool
+	for line := range strings.Lines(string(b)) {
+		name, value, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		fields := strings.Fields(value)
+		if len(fields) == 0 {
+			continue
+		}
+		switch name {
+		case "HugePages_Free":
+			free, err = strconv.ParseUint(fields[0], 10, 64)
+			haveFree = err == nil
+		case "Hugepagesize":
+			pageSize, err = strconv.ParseUint(fields[0], 10, 64)
+			pageSize <<= 10 // kB
+			haveSize = err == nil
+		}
+	}
+	if !haveFree || !haveSize {
+		return 0, 0, errors.New("/proc/meminfo gives no HugePages_Free or Hugepagesize: no hugepage support")
+	}
+	return free, pageSize, nil
+}
