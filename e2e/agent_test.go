@@ -152,7 +152,7 @@ func TestAgentsShadowTheClientsConnections(t *testing.T) {
 
 // buildStaticAgent builds vec-agent as it ships (CGO_ENABLED=0), which it
 // needs to drop its capabilities on every thread.
-func buildStaticAgent(t *testing.T, dir string) string {
+func buildStaticAgent(t testing.TB, dir string) string {
 	t.Helper()
 	root, err := RepoRoot()
 	if err != nil {

@@ -84,7 +84,7 @@ type recOptions struct {
 // vec-backend and vec-agent, and one or two gateways.
 type recCluster struct {
 	*Cluster
-	t        *testing.T
+	t        testing.TB
 	dir      string
 	opts     recOptions
 	agentBin string
@@ -100,7 +100,7 @@ type recCluster struct {
 // startRecoveryCluster brings up the topology (with a second gateway
 // namespace for HA), the backends and the agents, and writes the vecd
 // configuration(s). Gateways are started by the test (recGateway.start).
-func startRecoveryCluster(t *testing.T, opts recOptions) *recCluster {
+func startRecoveryCluster(t testing.TB, opts recOptions) *recCluster {
 	t.Helper()
 	requireHugepages(t)
 	gateways := 1
@@ -153,7 +153,7 @@ func startRecoveryCluster(t *testing.T, opts recOptions) *recCluster {
 	return rc
 }
 
-func randomKey(t *testing.T) []byte {
+func randomKey(t testing.TB) []byte {
 	t.Helper()
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
@@ -162,7 +162,7 @@ func randomKey(t *testing.T) []byte {
 	return key
 }
 
-func writeFile(t *testing.T, path, text string, mode os.FileMode) {
+func writeFile(t testing.TB, path, text string, mode os.FileMode) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(text), mode); err != nil {
 		t.Fatal(err)
@@ -533,7 +533,7 @@ func (rc *recCluster) startStreams(n int, timeout time.Duration) *recStreamsRun 
 }
 
 // result waits for the streams and logs what became of them.
-func (s *recStreamsRun) result(t *testing.T, what string) *traffic.DownloadResult {
+func (s *recStreamsRun) result(t testing.TB, what string) *traffic.DownloadResult {
 	t.Helper()
 	select {
 	case <-s.done:
@@ -552,7 +552,7 @@ func (s *recStreamsRun) result(t *testing.T, what string) *traffic.DownloadResul
 // check waits for the streams and fails the test unless every one
 // completed byte-identical; each moment in across must have found every
 // stream open (connected before, ended after), or the test proved nothing.
-func (s *recStreamsRun) check(t *testing.T, what string, across ...time.Time) *traffic.DownloadResult {
+func (s *recStreamsRun) check(t testing.TB, what string, across ...time.Time) *traffic.DownloadResult {
 	t.Helper()
 	d := s.result(t, what)
 	if !s.rep.Passed() || d.OK != s.n || d.Failed != 0 || d.Mismatches != 0 {
@@ -565,7 +565,7 @@ func (s *recStreamsRun) check(t *testing.T, what string, across ...time.Time) *t
 // openAcross fails the test unless every stream was open (connected
 // before, ended after) at each moment in across: otherwise the test proved
 // nothing about those moments.
-func (s *recStreamsRun) openAcross(t *testing.T, what string, across ...time.Time) {
+func (s *recStreamsRun) openAcross(t testing.TB, what string, across ...time.Time) {
 	t.Helper()
 	d := s.rep.Download
 	for _, at := range across {
@@ -653,7 +653,7 @@ func (rc *recCluster) startNewConns(length time.Duration) *recConnsRun {
 }
 
 // result waits for the run and logs it; it returns how many failed.
-func (r *recConnsRun) result(t *testing.T, what string) int {
+func (r *recConnsRun) result(t testing.TB, what string) int {
 	t.Helper()
 	select {
 	case <-r.done:
@@ -786,7 +786,7 @@ func firstAfter(ts []time.Time, at time.Time) (time.Time, bool) {
 // timestamped by the kernel. DPDK's af_packet transmits past the capture
 // taps of vecgw0 itself, hence the bridge side (docs/test-cluster.md).
 type fwdCapture struct {
-	t    *testing.T
+	t    testing.TB
 	proc *Proc
 	path string
 }
@@ -961,7 +961,7 @@ func sendUDP(ns string, dst netip.AddrPort, datagrams ...[]byte) error {
 // heartbeatCapture records the heartbeats arriving at gateway k's
 // management interface, for replaying them.
 type heartbeatCapture struct {
-	t    *testing.T
+	t    testing.TB
 	proc *Proc
 	path string
 }

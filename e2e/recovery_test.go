@@ -92,7 +92,7 @@ func TestRestartKeepsConnections(t *testing.T) {
 
 // startPair starts gw1 and waits until it forwards and holds the VIP, then
 // gw2 and waits until it is a backup that hears gw1.
-func startPair(t *testing.T, rc *recCluster) (*recGateway, *recGateway) {
+func startPair(t testing.TB, rc *recCluster) (*recGateway, *recGateway) {
 	t.Helper()
 	gw1, gw2 := rc.gw(1), rc.gw(2)
 	gw1.start()
@@ -106,7 +106,7 @@ func startPair(t *testing.T, rc *recCluster) (*recGateway, *recGateway) {
 
 // waitBackup waits until backup reports the backup role with active's
 // adverts heard, and active the active role.
-func waitBackup(t *testing.T, backup, active *recGateway) {
+func waitBackup(t testing.TB, backup, active *recGateway) {
 	t.Helper()
 	ok := waitFor(20*time.Second, func() bool {
 		m, err := backup.metrics()

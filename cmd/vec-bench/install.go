@@ -29,7 +29,7 @@ type installOptions struct {
 	rounds      int
 	sets        [][]int
 	controlCore int
-	gomaxprocs  int // 0: Go's default
+	gomaxprocs  int // 0: Go's default (the gateway raises it as in vecd)
 	out         string
 }
 

@@ -64,7 +64,7 @@ func main() {
 	chunk := flag.Int("install-chunk", recovery.DefaultInstallChunk, "-install: entries per mailbox request")
 	workerSets := flag.String("worker-sets", "", "-install: worker core sets to measure, ';' between sets "+
 		"(default: -worker-core alone, then -control-core and -worker-core)")
-	gomaxprocs := flag.Int("gomaxprocs", 0, "-install: run the measurements with this GOMAXPROCS (0: Go's default, the CPU count, as vecd)")
+	gomaxprocs := flag.Int("gomaxprocs", 0, "-install: start the measurements with this GOMAXPROCS (0: Go's default); like vecd, the gateway raises it to the worker and control cores' count")
 	workerCoreList := flag.String("worker-cores", "", "the measured loops' cores, for -run install-* (internal)")
 	duration := flag.Duration("duration", 5*time.Second, "how long each measurement runs (-install: each forwarding window, default 2s)")
 	flowList := flag.String("flows", "1000,100000,1000000", "live-flow counts for the worker measurements (-install: per worker, default 100000)")
