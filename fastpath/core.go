@@ -336,13 +336,15 @@ func (c *Core) handleFlow(p []byte, m *packetMeta, now int64) Verdict {
 		c.removeEntry(found, expiryReason(&t.slots[found]))
 		found, free = t.find(m.key, m.home)
 	}
-	if found >= 0 && m.tcpFlags&(TCPFlagSYN|TCPFlagRST) == TCPFlagSYN && t.slots[found].State == StateFIN &&
-		!c.snap.serverTakesNew[t.slots[found].Server] {
-		// A client reusing the ports of a closing connection whose server
-		// no longer takes new connections (quiesced, draining, removed):
-		// this SYN opens a new connection, so it must not follow the old
-		// one there. Everywhere else Fig. 7A holds: the entry re-activates.
-		c.Counters.ReusedFromIdle++
+	if found >= 0 && m.tcpFlags&(TCPFlagSYN|TCPFlagRST) == TCPFlagSYN && t.slots[found].State == StateFIN {
+		// A client reusing the ports of a closing connection (within
+		// fin_timeout, common with many short connections): this SYN opens
+		// a new connection, so it is scheduled and counted as one, instead
+		// of re-activating the old entry as Fig. 7A has it. Following the
+		// old server would skip the round robin and hide the connection
+		// from the manager's input metrics (IPVS's conn_reuse_mode), and
+		// send it to a server that may no longer take new ones.
+		c.Counters.ReusedFIN++
 		c.removeEntry(found, removeReused)
 		found, free = t.find(m.key, m.home)
 	}

@@ -116,19 +116,24 @@ func TestHitFINMarksFIN(t *testing.T) {
 }
 
 // Fig. 7A: SYN on an existing entry marks it ACTIVE again, same server.
-func TestHitSYNReactivatesFINEntry(t *testing.T) {
+func TestHitSYNOnFINEntryIsANewConnection(t *testing.T) {
 	h := newHarness(t, testConfig(), 16)
-	srv := h.open(1000)
+	first := h.open(1000)
 	h.send(pktbuild.TCP(tcpFlow(1000), pktbuild.FIN|pktbuild.ACK, 2, 1, nil))
+	// The round robin's next pick for weights 3:2 after server 1 is 1 again,
+	// then 2: open another connection so the reuse lands on a known pick.
+	h.open(2000)
 	p := pktbuild.TCP(tcpFlow(1000), pktbuild.SYN, 100, 0, nil)
-	if v := h.send(p); v != VerdictForward || dstServer(t, p) != srv {
-		t.Fatalf("SYN on FIN entry: %v", v)
+	if v := h.send(p); v != VerdictForward || dstServer(t, p) != 2 {
+		t.Fatalf("SYN on a FIN entry: %v to %d, want the round robin's next server 2", v, dstServer(t, p))
 	}
-	if e := h.entry(1000); e.State != StateActive {
-		t.Fatalf("state %v", e.State)
+	if e := h.entry(1000); e.State != StateActive || e.Server != 2 {
+		t.Fatalf("entry %+v", e)
 	}
-	if c := h.core.Servers[srv]; c.Active != 1 || c.FIN != 0 || c.New != 1 {
-		t.Fatalf("counters %+v (a re-activated entry is not a new connection)", c)
+	c := h.core
+	if c.Counters.ReusedFIN != 1 || c.Servers[first].Completed != 1 || c.Servers[first].FIN != 0 ||
+		c.Servers[1].New+c.Servers[2].New != 3 || c.Servers[2].New != 1 {
+		t.Fatalf("counters: reused %d, server 1 %+v, server 2 %+v (every connection counted as new)", c.Counters.ReusedFIN, c.Servers[1], c.Servers[2])
 	}
 }
 
@@ -271,19 +276,16 @@ func TestExpiredEntryNotYetReapedIsAMiss(t *testing.T) {
 // A SYN reusing the tuple of a FIN entry before the FIN timer runs out
 // re-activates the entry on the same server (Fig. 7A), and after the timer
 // runs out gets a fresh pick.
-func TestSYNReopensFINEntryBeforeTimeout(t *testing.T) {
+func TestSYNOnFINEntryBeforeTimeoutStartsAfresh(t *testing.T) {
 	h := newHarness(t, testConfig(), 16)
-	srv := h.open(1000)
+	h.open(1000)
 	h.send(pktbuild.TCP(tcpFlow(1000), pktbuild.FIN|pktbuild.ACK, 2, 1, nil))
 	h.clock.Advance(9 * time.Second)
-	p := pktbuild.TCP(tcpFlow(1000), pktbuild.SYN, 500, 0, nil)
-	if h.send(p); dstServer(t, p) != srv {
-		t.Fatal("SYN within the FIN timeout moved to another server")
-	}
-	h.clock.Advance(30 * time.Second) // ACTIVE again: the stale timer (60 s) rules now
+	h.send(pktbuild.TCP(tcpFlow(1000), pktbuild.SYN, 500, 0, nil))
+	h.clock.Advance(30 * time.Second) // a new ACTIVE entry: the stale timer (60 s) rules now
 	reapAll(h)
-	if e := h.entry(1000); e == nil || e.State != StateActive {
-		t.Fatalf("re-activated entry %+v", e)
+	if e := h.entry(1000); e == nil || e.State != StateActive || e.LastSeen != int64(9*time.Second) {
+		t.Fatalf("the new connection's entry %+v", e)
 	}
 }
 
@@ -511,7 +513,7 @@ func TestSYNOnFINEntryOfQuiescedServerPicksAgain(t *testing.T) {
 		t.Fatalf("entry %+v", e)
 	}
 	c := h.core
-	if c.Counters.ReusedFromIdle != 1 || c.Servers[1].FIN != 0 || c.Servers[1].Completed != 1 || c.Servers[2].New != 1 {
-		t.Fatalf("counters: reused %d, server 1 %+v, server 2 %+v", c.Counters.ReusedFromIdle, c.Servers[1], c.Servers[2])
+	if c.Counters.ReusedFIN != 1 || c.Servers[1].FIN != 0 || c.Servers[1].Completed != 1 || c.Servers[2].New != 1 {
+		t.Fatalf("counters: reused %d, server 1 %+v, server 2 %+v", c.Counters.ReusedFIN, c.Servers[1], c.Servers[2])
 	}
 }

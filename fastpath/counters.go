@@ -79,9 +79,9 @@ type CoreCounters struct {
 	ExpiredStale uint64 // entries removed by the stale timer
 	ExpiredFIN   uint64 // entries removed by the FIN timer
 	Resets       uint64 // entries removed by a RST
-	// ReusedFromIdle counts SYNs that found a FIN entry of a server that
-	// takes no new connections and started a new connection instead.
-	ReusedFromIdle uint64
+	// ReusedFIN counts SYNs that found the FIN entry of a closing
+	// connection with the same ports and were scheduled as new connections.
+	ReusedFIN uint64
 	// Installed counts entries rebuilt from the servers' agents (Install);
 	// InstallExisting the rebuilt entries not installed because the table
 	// already had the flow, InstallFull those the full table had no room for.

@@ -906,7 +906,20 @@ func (h *HA) onRenewed(term uint64, launched time.Time, out LeaseOutcome) {
 		return
 	}
 	now := h.clock.Now()
-	h.seeTerm(out.HighestTerm, "the witnesses' replies", now)
+	if h.role == RoleActive && h.term == term && out.Majority() {
+		// A higher term at a minority of the witnesses is a candidate's
+		// partial grant where this gateway's lease had lapsed; a majority
+		// renewed this term, and no other gateway can hold a majority at
+		// the same time. Stepping down would only let the candidate in.
+		h.highest = max(h.highest, out.HighestTerm)
+	} else if h.role == RoleActive && h.term == term && out.HighestTerm > term {
+		// Without a majority, the higher term (seen before or now) ends
+		// this one at once.
+		h.highest = max(h.highest, out.HighestTerm)
+		h.stepDown(fmt.Sprintf("higher term %d seen in the witnesses' replies", out.HighestTerm), now, true)
+	} else {
+		h.seeTerm(out.HighestTerm, "the witnesses' replies", now)
+	}
 	if h.role != RoleActive || h.term != term {
 		if out.Granted > 0 {
 			h.releaseAsync(term)

@@ -575,15 +575,27 @@ func TestHAHigherTermFromWitnessStepsDown(t *testing.T) {
 	w := newWorld(t, 3, twoGateways()...)
 	w.startActive("gw1", "gw2")
 	term := w.node("gw1").ha.Status().Term
-	// One agent has since granted a later term (to a gateway that let it
-	// go): gw1's next renewal learns it.
+	// One agent has since granted a later term (a candidate's partial
+	// grant where gw1's lease had lapsed): a majority still renews gw1's
+	// term, and it stays active.
 	w.agents.agents[2].term = term + 3
-	took := w.until(testInterval+jobDelay, "gw1 steps down", func() bool { return !w.node("gw1").ctl.active })
-	if took > testInterval+jobDelay {
+	w.run(3 * testInterval)
+	if st := w.node("gw1").ha.Status(); st.Role != RoleActive || st.Term != term {
+		t.Fatalf("gw1 after one witness reported term %d: role %s term %d, want still active in term %d", term+3, st.Role, st.Term, term)
+	}
+	// Another agent out of gw1's reach: no majority renews its term any
+	// more, and the higher term makes it step down at once, before its
+	// lease has run out.
+	w.agents.setReachable("gw1", 1, false)
+	// The next renewal (within an interval) ends it, well before the
+	// lease (three intervals) would have.
+	limit := 2*testInterval + jobDelay
+	took := w.until(limit, "gw1 steps down", func() bool { return !w.node("gw1").ctl.active })
+	if took > limit {
 		t.Errorf("stepped down after %v", took)
 	}
 	if st := w.node("gw1").ha.Status(); st.Role == RoleActive || st.Term < term+3 {
-		t.Errorf("gw1 after a witness reply with term %d: role %s term %d", term+3, st.Role, st.Term)
+		t.Errorf("gw1 after a majority reported term %d: role %s term %d", term+3, st.Role, st.Term)
 	}
 }
 

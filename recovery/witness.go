@@ -103,16 +103,24 @@ func NewAgentWitnesses(c *client.Client, gateway string, targets []client.Target
 // or ctx ends. Waiting for the rest would let one agent that hangs (a
 // frozen server) hold every renewal until its deadline and make the lease
 // lapse before the renewal is counted; the answers after a majority add
-// nothing to it. Those still outstanding are abandoned (ctx's end cancels
-// them) and their failures, other than that cancellation, are logged.
+// nothing to it. Those still outstanding run on to ctx's deadline (not its
+// cancellation), and their failures are logged.
 func (w *AgentWitnesses) Acquire(ctx context.Context, term uint64, d time.Duration) LeaseOutcome {
 	req := wire.LeaseRequest{Gateway: w.gateway, Term: term, DurationMs: d.Milliseconds()}
 	sent := w.now()
+	// The requests outlive this call (not its deadline): an agent that
+	// answers a little after the majority still renews its lease, so
+	// the lease does not lapse at the slowest healthy agent, where a
+	// candidate could then take a grant.
+	reqCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	if deadline, ok := ctx.Deadline(); ok {
+		reqCtx, cancel = context.WithDeadline(context.WithoutCancel(ctx), deadline)
+	}
 	answers := make(chan client.LeaseResult, len(w.targets))
 	for _, t := range w.targets {
 		go func() {
 			start := w.now()
-			reply, err := w.client.Lease(ctx, t, req)
+			reply, err := w.client.Lease(reqCtx, t, req)
 			answers <- client.LeaseResult{Target: t, Reply: reply, Err: err, Elapsed: w.now().Sub(start)}
 		}()
 	}
@@ -128,14 +136,15 @@ func (w *AgentWitnesses) Acquire(ctx context.Context, term uint64, d time.Durati
 	w.logFailures("lease", results)
 	if late := len(w.targets) - len(results); late > 0 {
 		go func() {
+			defer cancel()
 			var rest []client.LeaseResult
 			for range late {
-				if r := <-answers; !errors.Is(r.Err, context.Canceled) {
-					rest = append(rest, r)
-				}
+				rest = append(rest, <-answers)
 			}
 			w.logFailures("lease", rest)
 		}()
+	} else {
+		cancel()
 	}
 	// The abandoned ones were asked too: a majority is of all witnesses.
 	return tallyLeases(results, req, sent, len(w.targets))

@@ -15,7 +15,7 @@ import (
 )
 
 func TestRootNamesServer(t *testing.T) {
-	srv := httptest.NewServer(newHandler("s7", zap.NewNop()))
+	srv := httptest.NewServer(newHandler("s7", noDelay(t), zap.NewNop()))
 	defer srv.Close()
 	resp, err := http.Get(srv.URL + "/")
 	if err != nil {
@@ -32,7 +32,7 @@ func TestRootNamesServer(t *testing.T) {
 }
 
 func TestBytesStreamsTheDeterministicStream(t *testing.T) {
-	srv := httptest.NewServer(newHandler("s1", zap.NewNop()))
+	srv := httptest.NewServer(newHandler("s1", noDelay(t), zap.NewNop()))
 	defer srv.Close()
 	const n = 1_000_003
 	resp, err := http.Get(srv.URL + "/bytes?n=1000003&seed=42")
@@ -62,7 +62,7 @@ func TestBytesStreamsTheDeterministicStream(t *testing.T) {
 }
 
 func TestBytesRateIsPaced(t *testing.T) {
-	srv := httptest.NewServer(newHandler("s1", zap.NewNop()))
+	srv := httptest.NewServer(newHandler("s1", noDelay(t), zap.NewNop()))
 	defer srv.Close()
 	start := time.Now()
 	// 40 kB at 100 kB/s: the last chunk is due 0.38 s after the first.

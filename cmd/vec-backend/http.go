@@ -12,9 +12,14 @@ import (
 	"vec/e2e/traffic"
 )
 
-func newHandler(name string, log *zap.Logger) http.Handler {
+// newHandler serves "/" (after slow's delay) and /bytes as server name.
+func newHandler(name string, slow *slowness, log *zap.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		if err := slow.serve(r.Context()); err != nil {
+			// The client gave up while waiting; nobody reads an answer.
+			return
+		}
 		w.Header().Set(traffic.ServerHeader, name)
 		w.Header().Set("Content-Type", "text/plain")
 		io.WriteString(w, traffic.HTTPBody(name))

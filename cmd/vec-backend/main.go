@@ -18,10 +18,24 @@ import (
 	"vec/e2e/traffic"
 )
 
+// options are the command line.
+type options struct {
+	name, httpAddr, udpAddr string
+	// delay and workers shape GET / (see slowness); controlAddr, when
+	// set, serves the run-time control of the delay.
+	delay       time.Duration
+	workers     int
+	controlAddr string
+}
+
 func main() {
-	name := flag.String("name", "", "server name reported in replies (required)")
-	httpAddr := flag.String("http", fmt.Sprintf(":%d", traffic.HTTPPort), "HTTP listen address")
-	udpAddr := flag.String("udp", fmt.Sprintf(":%d", traffic.UDPPort), "UDP echo listen address")
+	var o options
+	flag.StringVar(&o.name, "name", "", "server name reported in replies (required)")
+	flag.StringVar(&o.httpAddr, "http", fmt.Sprintf(":%d", traffic.HTTPPort), "HTTP listen address")
+	flag.StringVar(&o.udpAddr, "udp", fmt.Sprintf(":%d", traffic.UDPPort), "UDP echo listen address")
+	flag.DurationVar(&o.delay, "delay", 0, "time each GET / takes before it is answered")
+	flag.IntVar(&o.workers, "workers", 0, "GET / requests served at once, the rest wait in line (0: no limit)")
+	flag.StringVar(&o.controlAddr, "control", "", "address of the run-time control (GET /delay, PUT /delay?d=20ms); empty: none")
 	flag.Parse()
 
 	log, err := zap.NewProduction()
@@ -29,7 +43,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "vec-backend:", err)
 		os.Exit(2)
 	}
-	if err := run(*name, *httpAddr, *udpAddr, log); err != nil {
+	if err := run(o, log); err != nil {
 		log.Error("vec-backend failed", zap.Error(err))
 		_ = log.Sync()
 		os.Exit(1)
@@ -37,44 +51,72 @@ func main() {
 	_ = log.Sync()
 }
 
-func run(name, httpAddr, udpAddr string, log *zap.Logger) error {
-	if err := traffic.CheckServerName(name); err != nil {
+func run(o options, log *zap.Logger) error {
+	if err := traffic.CheckServerName(o.name); err != nil {
 		return fmt.Errorf("-name: %w", err)
 	}
-	log = log.With(zap.String("server", name))
+	slow, err := newSlowness(o.delay, o.workers)
+	if err != nil {
+		return fmt.Errorf("-delay/-workers: %w", err)
+	}
+	log = log.With(zap.String("server", o.name))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	// UDP first: once the HTTP port accepts, both services are up, which is
-	// what callers wait for.
-	echo, err := listenEcho(udpAddr)
+	// The control listener and UDP first: once the HTTP port accepts,
+	// everything is up, which is what callers wait for.
+	var ctlLn net.Listener
+	if o.controlAddr != "" {
+		if ctlLn, err = net.Listen("tcp4", o.controlAddr); err != nil {
+			return fmt.Errorf("listen control %s: %w", o.controlAddr, err)
+		}
+	}
+	echo, err := listenEcho(o.udpAddr)
 	if err != nil {
+		closeListener(ctlLn)
 		return err
 	}
-	ln, err := net.Listen("tcp4", httpAddr)
+	ln, err := net.Listen("tcp4", o.httpAddr)
 	if err != nil {
+		closeListener(ctlLn)
 		echo.Close()
-		return fmt.Errorf("listen http %s: %w", httpAddr, err)
+		return fmt.Errorf("listen http %s: %w", o.httpAddr, err)
 	}
-	srv := &http.Server{
-		Handler:           newHandler(name, log),
+	servers := []*http.Server{{
+		Handler:           newHandler(o.name, slow, log),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          zap.NewStdLog(log),
+	}}
+	listeners := []net.Listener{ln}
+	if ctlLn != nil {
+		servers = append(servers, &http.Server{
+			Handler:           controlHandler(slow),
+			ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog:          zap.NewStdLog(log),
+		})
+		listeners = append(listeners, ctlLn)
 	}
 
 	var wg sync.WaitGroup
-	errc := make(chan error, 2)
+	errc := make(chan error, len(servers)+1)
+	for i, srv := range servers {
+		wg.Go(func() {
+			if err := srv.Serve(listeners[i]); !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("http %s: %w", listeners[i].Addr(), err)
+			}
+		})
+	}
 	wg.Go(func() {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			errc <- fmt.Errorf("http: %w", err)
-		}
-	})
-	wg.Go(func() {
-		if err := echo.serve(name); err != nil && !errors.Is(err, net.ErrClosed) {
+		if err := echo.serve(o.name); err != nil && !errors.Is(err, net.ErrClosed) {
 			errc <- fmt.Errorf("udp echo: %w", err)
 		}
 	})
-	log.Info("serving", zap.String("http", ln.Addr().String()), zap.String("udp", echo.conn.LocalAddr().String()))
+	fields := []zap.Field{zap.String("http", ln.Addr().String()), zap.String("udp", echo.conn.LocalAddr().String()),
+		zap.Duration("delay", slow.Delay()), zap.Int("workers", o.workers)}
+	if ctlLn != nil {
+		fields = append(fields, zap.String("control", ctlLn.Addr().String()))
+	}
+	log.Info("serving", fields...)
 
 	var runErr error
 	select {
@@ -84,11 +126,20 @@ func run(name, httpAddr, udpAddr string, log *zap.Logger) error {
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		// Streams still running after the grace period are cut.
-		srv.Close()
+	for _, srv := range servers {
+		if err := srv.Shutdown(shutdownCtx); err != nil {
+			// Streams still running after the grace period are cut.
+			srv.Close()
+		}
 	}
 	echo.Close()
 	wg.Wait()
 	return runErr
+}
+
+// closeListener closes ln when there is one (a start-up that failed later).
+func closeListener(ln net.Listener) {
+	if ln != nil {
+		ln.Close()
+	}
 }

@@ -4,7 +4,13 @@
 //
 //	-mode http      -n 2000 -c 32: one fresh TCP connection per request
 //	                (Connection: close), counts replies per server; with
-//	                -conn-rate R the requests start at a steady R per second
+//	                -conn-rate R the requests start at a steady R per second,
+//	                or with -arrivals poisson after random gaps of mean 1/R
+//	                (seeded by -seed): open-loop load, which does not slow
+//	                down with the servers as long as -c workers are free;
+//	                -requests FILE writes every request as a CSV line (when
+//	                it was due and started, its latency, the server, the
+//	                error class), for figures over part of a run
 //	-mode download  -parallel 50 -size 20000000: checks every body's SHA-256
 //	                against the deterministic stream; with -rate R each one
 //	                is paced to R bytes/s, a long-lived stream (the report

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -26,7 +29,43 @@ func newClient(src netip.Addr, connectTimeout time.Duration) *http.Client {
 	}}
 }
 
-func runHTTP(ctx context.Context, cfg config) *traffic.HTTPResult {
+// requestRecord is one request of an http run, for -requests.
+type requestRecord struct {
+	// Due is when the arrival schedule wanted the request to start, Start
+	// when a worker started it (later only when all -c workers were busy).
+	Due, Start time.Time
+	Latency    time.Duration
+	// Server answered it; Error is the failure's class ("" for none).
+	Server, Error string
+}
+
+// arrivals returns when request i is due, relative to the start of the
+// run: every 1/rate (steady), or after exponentially distributed gaps of
+// mean 1/rate drawn from seed (poisson). Without a rate, every request is
+// due at once.
+func arrivals(cfg config) func(i int) time.Duration {
+	if cfg.connRate <= 0 {
+		return func(int) time.Duration { return 0 }
+	}
+	mean := float64(time.Second) / cfg.connRate
+	if cfg.arrivals == "poisson" {
+		rng := rand.New(rand.NewPCG(cfg.seed, 0x76656320706f6973))
+		var at float64
+		return func(int) time.Duration {
+			d := time.Duration(at)
+			at += rng.ExpFloat64() * mean
+			return d
+		}
+	}
+	return func(i int) time.Duration { return time.Duration(float64(i) * mean) }
+}
+
+type job struct {
+	i   int
+	due time.Time
+}
+
+func runHTTP(ctx context.Context, cfg config) (*traffic.HTTPResult, []requestRecord) {
 	res := &traffic.HTTPResult{Requested: cfg.n, PerServer: map[string]int{}, PerSource: map[string]int{}}
 	clients := make([]*http.Client, len(cfg.sources))
 	for i, s := range cfg.sources {
@@ -36,18 +75,23 @@ func runHTTP(ctx context.Context, cfg config) *traffic.HTTPResult {
 	errs := newErrorLog()
 
 	var (
-		mu   sync.Mutex
-		lats []time.Duration
-		wg   sync.WaitGroup
+		mu      sync.Mutex
+		lats    []time.Duration
+		records []requestRecord
+		wg      sync.WaitGroup
 	)
-	jobs := make(chan int)
+	jobs := make(chan job)
 	for range min(cfg.conc, cfg.n) {
 		wg.Go(func() {
-			for i := range jobs {
-				src := i % len(clients)
+			for j := range jobs {
+				src := j.i % len(clients)
 				t0 := time.Now()
 				name, err := getName(ctx, clients[src], url, cfg.reqTimeout)
 				lat := time.Since(t0)
+				rec := requestRecord{Due: j.due, Start: t0, Latency: lat, Server: name}
+				if err != nil {
+					rec.Error = classify(err)
+				}
 				mu.Lock()
 				if err != nil {
 					res.Failed++
@@ -57,6 +101,9 @@ func runHTTP(ctx context.Context, cfg config) *traffic.HTTPResult {
 					res.PerSource[cfg.sources[src].String()]++
 					lats = append(lats, lat)
 				}
+				if cfg.requestsOut != "" {
+					records = append(records, rec)
+				}
 				mu.Unlock()
 				if err != nil {
 					errs.add(err)
@@ -64,19 +111,18 @@ func runHTTP(ctx context.Context, cfg config) *traffic.HTTPResult {
 			}
 		})
 	}
-	// With -conn-rate, request i starts at begin + i/rate (or as soon as a
-	// worker is free after that): a steady arrival of new connections.
-	var gap time.Duration
-	if cfg.connRate > 0 {
-		gap = time.Duration(float64(time.Second) / cfg.connRate)
-	}
+	// With -conn-rate, request i starts when it is due (or as soon as a
+	// worker is free after that): an open-loop arrival of new connections
+	// that does not slow down with the servers.
+	due := arrivals(cfg)
 	begin := time.Now()
 	pace := time.NewTimer(0)
 	defer pace.Stop()
 feed:
 	for i := range cfg.n {
-		if gap > 0 {
-			pace.Reset(time.Until(begin.Add(time.Duration(i) * gap)))
+		at := begin.Add(due(i))
+		if cfg.connRate > 0 {
+			pace.Reset(time.Until(at))
 			select {
 			case <-pace.C:
 			case <-ctx.Done():
@@ -85,7 +131,7 @@ feed:
 			}
 		}
 		select {
-		case jobs <- i:
+		case jobs <- job{i: i, due: at}:
 		case <-ctx.Done():
 			res.NotRun = cfg.n - i
 			break feed
@@ -95,7 +141,34 @@ feed:
 	wg.Wait()
 	res.Errors = errs.result()
 	res.LatencyP50Ms, res.LatencyP99Ms, res.LatencyMaxMs = percentileMs(lats, 50), percentileMs(lats, 99), percentileMs(lats, 100)
-	return res
+	slices.SortFunc(records, func(a, b requestRecord) int { return a.Due.Compare(b.Due) })
+	return res, records
+}
+
+// requestsHeader is the first line of a -requests file.
+const requestsHeader = "due_unix_ns,start_unix_ns,latency_ns,server,error"
+
+// writeRequests writes one CSV line per request, in the order they were
+// due: the columns of requestsHeader, times in nanoseconds, the server
+// empty and the error class set for a failed request.
+func writeRequests(path string, records []requestRecord) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("-requests: %w", err)
+	}
+	w := bufio.NewWriter(f)
+	fmt.Fprintln(w, requestsHeader)
+	for _, r := range records {
+		fmt.Fprintf(w, "%d,%d,%d,%s,%s\n", r.Due.UnixNano(), r.Start.UnixNano(), r.Latency.Nanoseconds(), r.Server, r.Error)
+	}
+	err = w.Flush()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("-requests %s: %w", path, err)
+	}
+	return nil
 }
 
 // getName fetches "/" on a fresh connection and returns the server name the

@@ -33,6 +33,11 @@ type config struct {
 	reqTimeout time.Duration
 	replyWait  time.Duration
 	timeout    time.Duration
+
+	// arrivals is the http arrival schedule (steady or poisson);
+	// requestsOut the -requests file ("" for none).
+	arrivals    string
+	requestsOut string
 }
 
 const defaultTarget = "10.99.0.100"
@@ -76,9 +81,11 @@ func parseFlags(args []string, stderr io.Writer) (config, bool, error) {
 	fs.IntVar(&cfg.conc, "c", 32, "http: concurrent requests")
 	fs.IntVar(&cfg.parallel, "parallel", 50, "download: simultaneous downloads")
 	fs.Int64Var(&cfg.size, "size", 20_000_000, "download: bytes per download")
-	fs.Uint64Var(&cfg.seed, "seed", 0, "download: stream seed")
+	fs.Uint64Var(&cfg.seed, "seed", 0, "download: stream seed; http with -arrivals poisson: the seed of the arrival times")
 	fs.Int64Var(&cfg.rate, "rate", 0, "download: bytes per second per download asked of the server (0: unpaced)")
-	fs.Float64Var(&cfg.connRate, "conn-rate", 0, "http: new connections started per second, a steady arrival rate (0: as fast as -c allows)")
+	fs.Float64Var(&cfg.connRate, "conn-rate", 0, "http: new connections started per second, an open-loop arrival rate (0: as fast as -c allows)")
+	fs.StringVar(&cfg.arrivals, "arrivals", "steady", "http with -conn-rate: steady (every 1/rate) or poisson (random gaps of mean 1/rate)")
+	fs.StringVar(&cfg.requestsOut, "requests", "", "http: write every request (when due and started, latency, server, error) to this CSV file")
 	fs.IntVar(&cfg.flows, "flows", 50, "udp: flows (sockets with their own source port)")
 	fs.DurationVar(&cfg.reqTimeout, "req-timeout", 5*time.Second, "http: timeout of one request; download: of connecting and the headers")
 	fs.DurationVar(&cfg.replyWait, "reply-wait", time.Second, "udp: wait for each echo; stray: wait for answers after the last segment")
@@ -125,6 +132,12 @@ func parseFlags(args []string, stderr io.Writer) (config, bool, error) {
 		return cfg, false, fmt.Errorf("-rate must be ≥ 0")
 	case !(cfg.connRate >= 0 && cfg.connRate <= 1_000_000):
 		return cfg, false, fmt.Errorf("-conn-rate must be 0..1000000")
+	case cfg.arrivals != "steady" && cfg.arrivals != "poisson":
+		return cfg, false, fmt.Errorf("-arrivals %q: want steady or poisson", cfg.arrivals)
+	case cfg.arrivals == "poisson" && cfg.connRate == 0:
+		return cfg, false, fmt.Errorf("-arrivals poisson needs -conn-rate")
+	case cfg.requestsOut != "" && cfg.mode != "http":
+		return cfg, false, fmt.Errorf("-requests is for -mode http")
 	case cfg.flows < 1 || cfg.flows > 10_000:
 		return cfg, false, fmt.Errorf("-flows must be 1..10000")
 	case cfg.mode == "udp" && cfg.flows > cfg.n:
@@ -201,7 +214,11 @@ func run(ctx context.Context, cfg config) (*traffic.Report, error) {
 	var err error
 	switch cfg.mode {
 	case "http":
-		rep.HTTP = runHTTP(ctx, cfg)
+		var records []requestRecord
+		rep.HTTP, records = runHTTP(ctx, cfg)
+		if cfg.requestsOut != "" {
+			err = writeRequests(cfg.requestsOut, records)
+		}
 	case "download":
 		rep.Download = runDownload(ctx, cfg)
 	case "udp":

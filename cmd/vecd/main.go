@@ -19,6 +19,7 @@ import (
 	"vec/control/config"
 	"vec/control/manager"
 	"vec/control/metrics"
+	"vec/control/weights"
 	"vec/fastpath"
 	"vec/gateway"
 	"vec/recovery"
@@ -129,6 +130,11 @@ func run(configPath, node, statsJSON string, statsInterval time.Duration) int {
 	default:
 		close(recoveryDone)
 	}
+	// The weight loop (the patent's manager) runs whether or not the
+	// configuration enables it: manager.enabled can change at run time.
+	loop := weights.New(weights.Options{Source: m, Client: rec.client, Agents: rec.hostAgents(), Log: log.Named("manager")})
+	loopDone := make(chan struct{})
+	go func() { loop.Run(ctx); close(loopDone) }()
 	var ha api.HA
 	if rt.HA != nil || len(rt.Recovery.Agents) > 0 {
 		ha = &haBackend{ha: haMachine, rec: rec, preempt: rt.HA != nil && rt.HA.Preempt}
@@ -141,6 +147,7 @@ func run(configPath, node, statsJSON string, statsInterval time.Duration) int {
 		cancel()
 		<-managerDone
 		<-recoveryDone
+		<-loopDone
 		rec.announcer.Stop()
 		g.Stop()
 		g.Close()
@@ -179,6 +186,7 @@ wait:
 	cancel()
 	<-managerDone
 	<-recoveryDone
+	<-loopDone
 	rec.announcer.Stop()
 	g.Stop()
 	counters := m.Assemble(g.ReadStopped(m.MaxServerID()))

@@ -13,6 +13,7 @@ import (
 	"vec/agent/client"
 	"vec/control/config"
 	"vec/control/manager"
+	"vec/control/weights"
 	"vec/fastpath"
 	"vec/gateway"
 	"vec/recovery"
@@ -111,6 +112,15 @@ func (r *recoverer) startAlone(ctx context.Context) {
 func (r *recoverer) standby(ctx context.Context) error {
 	r.announcer.Stop()
 	return r.g.SetMode(ctx, fastpath.ModeStandby)
+}
+
+// hostAgents are the agents as the weight loop reads their host metrics.
+func (r *recoverer) hostAgents() []weights.HostAgent {
+	out := make([]weights.HostAgent, len(r.agents))
+	for i, a := range r.agents {
+		out[i] = weights.HostAgent{Target: a.Target, IP: a.IP}
+	}
+	return out
 }
 
 // lastReport returns the last rebuild's report and when it ended, or nil.

@@ -40,6 +40,8 @@ type Options struct {
 	ReloadTokens func() error
 	// HA serves /v1/ha; nil on a gateway without agents or peers.
 	HA HA
+	// Manager serves GET /v1/manager; nil when vecd runs no weight loop.
+	Manager Manager
 }
 
 // requestTimeout bounds what one request may wait for the workers.
@@ -90,6 +92,14 @@ func NewHandler(opts Options) http.Handler {
 		{"PUT /v1/log/level", h.setLogLevel},
 		{"GET /v1/ha", h.haStatus},
 		{"POST /v1/ha/takeover", h.haTakeover},
+		{"GET /v1/manager", h.managerReport},
+		{"PATCH /v1/manager", h.updateManager},
+		{"POST /v1/manager/start", h.managerEnable(true)},
+		{"POST /v1/manager/stop", h.managerEnable(false)},
+		{"POST /v1/manager/advisors", h.addAdvisor},
+		{"DELETE /v1/manager/advisors/{name}", h.removeAdvisor},
+		{"POST /v1/manager/rules", h.addRule},
+		{"DELETE /v1/manager/rules/{name}", h.removeRule},
 	}
 	for _, rt := range routes {
 		h.mux.Handle(rt.pattern, endpoint(rt.fn))

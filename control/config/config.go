@@ -13,6 +13,7 @@ type Config struct {
 	Control  Control   `mapstructure:"control"`
 	Metrics  Metrics   `mapstructure:"metrics"`
 	Clusters []Cluster `mapstructure:"clusters"`
+	Manager  Manager   `mapstructure:"manager"`
 	Recovery Recovery  `mapstructure:"recovery"`
 	HA       HA        `mapstructure:"ha"`
 }
@@ -158,4 +159,6 @@ type Server struct {
 	// Quiesced gives the server no new connections while keeping Weight
 	// for when it is unquiesced; its open connections go on.
 	Quiesced bool `mapstructure:"quiesced"`
+	// Fixed keeps Weight whatever the manager computes.
+	Fixed bool `mapstructure:"fixed"`
 }

@@ -20,6 +20,8 @@ type Live struct {
 	GatewayIP  netip.Addr // zero when gateway.ip is not set
 	// Services lists every service in file order, disabled ones included.
 	Services []ServiceSpec
+	// Manager is the weight loop's configuration.
+	Manager ManagerSpec
 }
 
 // ServiceSpec is one service of a cluster.
@@ -46,6 +48,8 @@ type ServerSpec struct {
 	// fastpath uses (0 while quiesced).
 	Weight   int
 	Quiesced bool
+	// Fixed servers keep Weight whatever the manager computes.
+	Fixed bool
 }
 
 // EffectiveWeight is the weight the fastpath gets: 0 while quiesced.
@@ -205,6 +209,7 @@ func (c *Config) Clone() *Config {
 	out.Recovery.Agents = cloneSlice(c.Recovery.Agents)
 	out.HA.Preempt = clonePtr(c.HA.Preempt)
 	out.HA.Gateways = cloneSlice(c.HA.Gateways)
+	out.Manager = c.Manager.Clone()
 	out.Clusters = make([]Cluster, len(c.Clusters))
 	for i, cl := range c.Clusters {
 		out.Clusters[i] = cl.Clone()
@@ -213,6 +218,24 @@ func (c *Config) Clone() *Config {
 		out.Clusters = nil
 	}
 	return &out
+}
+
+// Clone returns a deep copy of the manager section.
+func (m Manager) Clone() Manager {
+	out := m
+	out.Proportions = clonePtr(m.Proportions)
+	out.Sensitivity = clonePtr(m.Sensitivity)
+	out.Advisors = nil
+	for _, a := range m.Advisors {
+		a.Command = cloneSlice(a.Command)
+		out.Advisors = append(out.Advisors, a)
+	}
+	out.Rules = nil
+	for _, r := range m.Rules {
+		r.Servers, r.Command, r.Weight = cloneSlice(r.Servers), cloneSlice(r.Command), clonePtr(r.Weight)
+		out.Rules = append(out.Rules, r)
+	}
+	return out
 }
 
 // Clone returns a deep copy of the cluster.

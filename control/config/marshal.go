@@ -48,6 +48,8 @@ func yamlNode(v reflect.Value) (*yaml.Node, error) {
 		return scalar("!!bool", strconv.FormatBool(v.Bool())), nil
 	case reflect.Int:
 		return scalar("!!int", strconv.FormatInt(v.Int(), 10)), nil
+	case reflect.Float64:
+		return scalar("!!float", strconv.FormatFloat(v.Float(), 'g', -1, 64)), nil
 	case reflect.Slice:
 		n := &yaml.Node{Kind: yaml.SequenceNode}
 		for i := range v.Len() {

@@ -176,6 +176,7 @@ func (c *Config) compile() (compiled, *Error) {
 	}
 	out.runtime.LogLevel = level
 	out.live.Services = c.compileClusters(&ps, out.live.GatewayIP, out.gatewayMAC, out.hasGatewayMAC)
+	out.live.Manager = c.compileManager(&ps, out.live.Services)
 	if err := ps.err(); err != nil {
 		return compiled{}, err
 	}
@@ -458,7 +459,7 @@ func (c *Config) compileClusters(ps *problems, gatewayIP netip.Addr, gatewayMAC 
 			serverIPs := map[netip.Addr]int{}
 			for vi, sv := range s.Servers {
 				vpath := index(field(spath, "servers"), vi)
-				server := ServerSpec{Name: sv.Name, Quiesced: sv.Quiesced}
+				server := ServerSpec{Name: sv.Name, Quiesced: sv.Quiesced, Fixed: sv.Fixed}
 				nServers++
 				checkName(ps, field(vpath, "name"), sv.Name, vi, serverNames, field(spath, "servers"))
 

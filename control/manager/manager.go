@@ -72,13 +72,15 @@ type Manager struct {
 	now       func() time.Time
 	started   time.Time
 
-	mu         sync.Mutex
-	dp         Dataplane
-	cfg        *config.Config
-	live       config.Live
-	ids        ids.State
-	portMAC    [6]byte
-	resolved   map[uint32]bool
+	mu       sync.Mutex
+	dp       Dataplane
+	cfg      *config.Config
+	live     config.Live
+	ids      ids.State
+	portMAC  [6]byte
+	resolved map[uint32]bool
+	// computed are the weight loop's weights by server (computed.go).
+	computed   map[fastpath.ServerID]int
 	generation uint64 // configurations applied
 	snapshots  uint64 // snapshots applied, for any reason
 	last       Change
@@ -161,6 +163,7 @@ func (m *Manager) Attach(dp Dataplane) {
 // resolved by ARP that have answered.
 func (m *Manager) compile(state ids.State, live config.Live) (*fastpath.Snapshot, error) {
 	fc := state.Fastpath(live.GatewayMAC, live.GatewayIP)
+	m.applyComputed(state, &fc)
 	fc.Neighbors = m.neighbors
 	for i := range fc.Services {
 		for j := range fc.Services[i].Servers {
@@ -536,6 +539,9 @@ func (m *Manager) checkDrains(ctx context.Context) {
 		return
 	}
 	m.ids = state
+	for _, id := range purge {
+		delete(m.computed, id) // the ID may be handed to a new server
+	}
 	for _, id := range purge {
 		n := names[id]
 		m.log.Info("drain ended", zap.String("vip", n.VIP), zap.String("service", n.Service), zap.String("server", n.Server),

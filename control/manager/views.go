@@ -36,7 +36,7 @@ type CoreCounters struct {
 	ExpiredStale uint64            `json:"expired_stale"`
 	ExpiredFIN   uint64            `json:"expired_fin"`
 	Resets       uint64            `json:"resets"`
-	ReusedIdle   uint64            `json:"reused_from_idle"`
+	ReusedFIN    uint64            `json:"reused_fin"`
 	Purged       uint64            `json:"purged"`
 	ARPSilenced  uint64            `json:"arp_silenced"`
 	Entries      uint64            `json:"entries"`
@@ -71,7 +71,7 @@ type ServerCounters struct {
 // Assemble names a reading of the counters by the IDs in force.
 func (m *Manager) Assemble(r Reading) Counters {
 	m.mu.Lock()
-	names, gen := m.ids.Servers(), m.generation
+	names, gen := m.namesLocked(), m.generation
 	m.mu.Unlock()
 	return assemble(r, names, gen)
 }
@@ -82,7 +82,7 @@ func assemble(r Reading, names []ids.Name, gen uint64) Counters {
 		k := &c.Counters
 		cs := CoreCounters{Core: c.Core, RX: k.RX, TX: k.TX, Replies: k.Replies, TxFull: c.TxFull,
 			Drops: map[string]uint64{}, EvictedFIN: k.EvictedFIN, ExpiredStale: k.ExpiredStale,
-			ExpiredFIN: k.ExpiredFIN, Resets: k.Resets, ReusedIdle: k.ReusedFromIdle, Purged: c.Purged, ARPSilenced: c.ARPSilenced, Entries: k.Entries,
+			ExpiredFIN: k.ExpiredFIN, Resets: k.Resets, ReusedFIN: k.ReusedFIN, Purged: c.Purged, ARPSilenced: c.ARPSilenced, Entries: k.Entries,
 			Mode: c.Mode.String(), Installed: k.Installed, InstallExisting: k.InstallExisting, InstallFull: k.InstallFull, Naps: c.Naps}
 		for reason := range fastpath.NumDropReasons {
 			if k.Drops[reason] != 0 {
@@ -108,7 +108,7 @@ func assemble(r Reading, names []ids.Name, gen uint64) Counters {
 // Counters asks the workers for their counters and names them.
 func (m *Manager) Counters(ctx context.Context) (Counters, error) {
 	m.mu.Lock()
-	dp, names, gen, n := m.dp, m.ids.Servers(), m.generation, m.ids.MaxServerID()
+	dp, names, gen, n := m.dp, m.namesLocked(), m.generation, m.ids.MaxServerID()
 	m.mu.Unlock()
 	if dp == nil {
 		return Counters{}, fmt.Errorf("the workers are not running")
@@ -206,7 +206,7 @@ func (m *Manager) Status() Status {
 func (m *Manager) Names() []ids.Name {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.ids.Servers()
+	return m.namesLocked()
 }
 
 // ConnFilter selects connections by name; empty fields match everything.
@@ -281,7 +281,7 @@ func (m *Manager) Connections(ctx context.Context, f ConnFilter) (Connections, e
 		q.VIP = ipKey(a)
 	}
 	m.mu.Lock()
-	dp, names := m.dp, m.ids.Servers()
+	dp, names := m.dp, m.namesLocked()
 	m.mu.Unlock()
 	if dp == nil {
 		return Connections{}, fmt.Errorf("the workers are not running")

@@ -145,6 +145,7 @@ func TestDashboardUsesKnownSeries(t *testing.T) {
 	go func() {
 		NewCollector(nil, 0, zap.NewNop()).Describe(ch)
 		NewHACollector(nil).Describe(ch)
+		NewManagerCollector(nil).Describe(ch)
 		close(ch)
 	}()
 	for d := range ch {

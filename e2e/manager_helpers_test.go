@@ -1,0 +1,617 @@
+package e2e
+
+import (
+	"encoding/csv"
+	"fmt"
+	"io"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"vec/e2e/traffic"
+)
+
+// The manager tests (manager_test.go) run vecd with the manager section on
+// the cluster's HTTP service, vec-backend on every server with its
+// run-time control (to make one slow, or stop it), and open-loop load from
+// vec-loadgen (-conn-rate, -requests: every request with its time, server
+// and latency). What the manager decided is read from vecd's Prometheus
+// endpoint (the weight in force, vec_server_weight, and the vec_manager_*
+// series) and `vecctl manager report`; what it achieved from the client's
+// requests.
+
+const (
+	// mgrBackendControlPort is vec-backend's -control port on each
+	// server's own address.
+	mgrBackendControlPort = 8079
+	// mgrWeight is every server's configured weight, mgrBound the
+	// service's weight bound.
+	mgrWeight = 10
+	mgrBound  = 20
+	// mgrSampleEvery is how often the sampler scrapes vecd's metrics.
+	mgrSampleEvery = 100 * time.Millisecond
+)
+
+// mgrCluster is a cluster of three servers whose backends the test starts,
+// stops and slows down, with the agents when a test needs them.
+type mgrCluster struct {
+	*Cluster
+	t   testing.TB
+	dir string
+	// backends[i] is server i+1's vec-backend (nil while stopped).
+	backends []*Proc
+	backend  backendShape
+	// rc is set when the cluster has agents (startManagerClusterWithAgents).
+	rc *recCluster
+}
+
+// backendShape is how every vec-backend serves GET /: its -delay and
+// -workers (0, 0: at once, no limit).
+type backendShape struct {
+	Delay   time.Duration
+	Workers int
+}
+
+// startManagerCluster brings up three servers with vec-backend shaped by
+// shape, each with its control on the server's own address.
+func startManagerCluster(t testing.TB, shape backendShape) *mgrCluster {
+	t.Helper()
+	requireHugepages(t)
+	c := startLockedCluster(t, Options{Servers: 3})
+	mc := &mgrCluster{Cluster: c, t: t, dir: t.TempDir(), backends: make([]*Proc, len(c.Servers())), backend: shape}
+	// Build what goroutines will run now: Binary fails the test, which only
+	// the test's goroutine may do.
+	Binary(t, "vecd")
+	Binary(t, "vecctl")
+	Binary(t, "vec-loadgen")
+	for i := range c.Servers() {
+		mc.startBackend(i + 1)
+	}
+	return mc
+}
+
+// startManagerClusterWithAgents is the recovery tests' cluster (backends
+// started by StartBackends, vec-agent on every server with its own key):
+// for the tests that need the agents.
+func startManagerClusterWithAgents(t testing.TB) *mgrCluster {
+	t.Helper()
+	rc := startRecoveryCluster(t, recOptions{})
+	Binary(t, "vecctl")
+	mc := &mgrCluster{Cluster: rc.Cluster, t: t, dir: t.TempDir(), backends: make([]*Proc, len(rc.Servers())), rc: rc}
+	return mc
+}
+
+// startBackend starts server i's vec-backend (i from 1) and waits until it
+// accepts connections.
+func (mc *mgrCluster) startBackend(i int) *Proc {
+	mc.t.Helper()
+	s := mc.Server(i)
+	args := []string{Binary(mc.t, "vec-backend"), "-name", s.Name, "-control", mc.controlAddr(i)}
+	if mc.backend.Delay > 0 {
+		args = append(args, "-delay", mc.backend.Delay.String())
+	}
+	if mc.backend.Workers > 0 {
+		args = append(args, "-workers", strconv.Itoa(mc.backend.Workers))
+	}
+	p := mc.Start(s.NS, "vec-backend-"+s.Name, args...)
+	mc.backends[i-1] = p
+	addr := netip.AddrPortFrom(s.Addr, traffic.HTTPPort).String()
+	if err := WaitTCP(s.NS, addr, 10*time.Second); err != nil {
+		mc.t.Fatalf("%v\n%s", err, p.Output())
+	}
+	return p
+}
+
+func (mc *mgrCluster) controlAddr(i int) string {
+	return netip.AddrPortFrom(mc.ServerAddr(i), mgrBackendControlPort).String()
+}
+
+// setDelay changes how long server i's GET / takes, through its control,
+// from the client namespace.
+func (mc *mgrCluster) setDelay(i int, d time.Duration) {
+	mc.t.Helper()
+	url := fmt.Sprintf("http://%s/delay?d=%s", mc.controlAddr(i), d)
+	req, err := http.NewRequest(http.MethodPut, url, nil)
+	if err != nil {
+		mc.t.Fatal(err)
+	}
+	resp, err := HTTPClient(mc.ClientNS(), 5*time.Second).Do(req)
+	if err != nil {
+		mc.t.Fatalf("PUT %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || strings.TrimSpace(string(body)) != d.String() {
+		mc.t.Fatalf("PUT %s: %s %q", url, resp.Status, body)
+	}
+}
+
+// mgrSettings is the manager section of a generated configuration, as
+// YAML lines under "manager:" (indented by two spaces), and whether the
+// servers' agents go into a recovery section.
+type mgrSettings struct {
+	Manager string
+	Agents  bool
+}
+
+// mgrYAML is a vecd configuration for the cluster's first gateway: one
+// worker on core 1 with the control plane on core 0 (net_af_packet with a
+// large ring: several hundred connections a second pass), the control API
+// and the metrics (in the gateway namespace) for vecctl and the sampler,
+// and the VIP's HTTP service over s1..s3 (static MACs, weight mgrWeight,
+// bound mgrBound), with the manager section given.
+func (mc *mgrCluster) mgrYAML(dir string, s mgrSettings) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "dpdk:\n  eal_args: [\"--no-pci\"]\n  vdevs: [\"net_af_packet0,iface=%s,framecnt=8192\"]\n", mc.GatewayIface())
+	b.WriteString("ports:\n  - device: net_af_packet0\n")
+	fmt.Fprintf(&b, "gateway:\n  ip: %s\n", mc.GatewayAddr())
+	b.WriteString("workers:\n  cores: [1]\n  control_core: 0\n  table_capacity: 65536\n")
+	b.WriteString("log:\n  level: info\n")
+	fmt.Fprintf(&b, "control:\n  tokens_file: %s\n  socket: %s\n", filepath.Join(dir, "tokens"), filepath.Join(dir, "vecd.sock"))
+	fmt.Fprintf(&b, "metrics:\n  listen: %s\n", ctlMetricsAddr)
+	if s.Agents {
+		fmt.Fprintf(&b, "recovery:\n  fetch_timeout: %s\n  agents:\n", recFetchTimeout)
+		for i, srv := range mc.Servers() {
+			fmt.Fprintf(&b, "    - {name: %s, ip: %s, key_file: %s}\n", srv.Name, srv.Addr, mc.rc.agentKeyFiles[i])
+		}
+	}
+	if s.Manager != "" {
+		b.WriteString("manager:\n")
+		for line := range strings.Lines(strings.TrimSpace(s.Manager)) {
+			b.WriteString("  " + strings.TrimSpace(line) + "\n")
+		}
+	}
+	fmt.Fprintf(&b, "clusters:\n  - vip: %s\n    services:\n", mc.VIP())
+	fmt.Fprintf(&b, "      - name: http\n        protocol: tcp\n        port: %d\n        weight_bound: %d\n", traffic.HTTPPort, mgrBound)
+	fmt.Fprintf(&b, "        fin_timeout: %s\n        stale_timeout: %s\n        servers:\n", testFinTimeout, testStaleTimeout)
+	for _, srv := range mc.Servers() {
+		fmt.Fprintf(&b, "          - {name: %s, ip: %s, mac: \"%s\", weight: %d}\n", srv.Name, srv.Addr, srv.MAC, mgrWeight)
+	}
+	return b.String()
+}
+
+// mgrVecd is a vecd with its control API, its metrics sampled in the
+// background.
+type mgrVecd struct {
+	*ctlVecd
+	sampler *weightSampler
+}
+
+// startMgrVecd writes the configuration into a fresh directory, starts
+// vecd and the sampler of its metrics.
+func (mc *mgrCluster) startMgrVecd(s mgrSettings) *mgrVecd {
+	mc.t.Helper()
+	t, ok := mc.t.(*testing.T)
+	if !ok {
+		mc.t.Fatal("the manager tests run as tests")
+	}
+	dir, err := os.MkdirTemp(mc.dir, "vecd-")
+	if err != nil {
+		mc.t.Fatal(err)
+	}
+	cfg := mc.mgrYAML(dir, s)
+	v := &mgrVecd{ctlVecd: startCtlVecd(t, mc.Cluster, dir, cfg, mc.VIP().String())}
+	v.sampler = startWeightSampler(mc.GatewayNS())
+	t.Cleanup(v.sampler.stop)
+	return v
+}
+
+// stop ends vecd and its sampler.
+func (v *mgrVecd) stop() {
+	v.t.Helper()
+	v.sampler.stop()
+	if err := v.proc.Stop(); err != nil {
+		v.t.Fatalf("vecd did not stop cleanly: %v\n%s", err, tail(v.proc.Output(), 40))
+	}
+}
+
+// logReport logs `vecctl manager report`, or why there is none.
+func (v *mgrVecd) logReport(what string) {
+	v.t.Helper()
+	out, code, stderr := v.run(v.viewFile, "manager", "report")
+	if code != 0 {
+		v.t.Logf("%s: vecctl manager report: exit %d: %s", what, code, strings.TrimSpace(stderr))
+		return
+	}
+	v.t.Logf("%s: vecctl manager report:\n%s", what, strings.TrimRight(out, "\n"))
+}
+
+// weightSample is one scrape of vecd's metrics: the weight in force of
+// every server of the HTTP service (vec_server_weight), and every
+// vec_manager_* series as scraped.
+type weightSample struct {
+	At      time.Time
+	Weights map[string]int
+	Manager map[string]float64
+}
+
+// weightSampler scrapes vecd's metrics every mgrSampleEvery.
+type weightSampler struct {
+	ns       string
+	stopOnce sync.Once
+	quit     chan struct{}
+	done     chan struct{}
+	mu       sync.Mutex
+	samples  []weightSample
+	lastErr  error
+}
+
+func startWeightSampler(ns string) *weightSampler {
+	s := &weightSampler{ns: ns, quit: make(chan struct{}), done: make(chan struct{})}
+	client := HTTPClient(ns, 2*time.Second)
+	go func() {
+		defer close(s.done)
+		tick := time.NewTicker(mgrSampleEvery)
+		defer tick.Stop()
+		for {
+			at := time.Now()
+			m, err := scrapeMetrics(client)
+			s.mu.Lock()
+			if err != nil {
+				s.lastErr = err
+			} else {
+				s.samples = append(s.samples, weightSampleOf(at, m))
+			}
+			s.mu.Unlock()
+			select {
+			case <-s.quit:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return s
+}
+
+func (s *weightSampler) stop() {
+	s.stopOnce.Do(func() { close(s.quit) })
+	<-s.done
+}
+
+// all returns the samples so far.
+func (s *weightSampler) all() []weightSample {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.samples)
+}
+
+// last is the latest sample (false when there is none yet).
+func (s *weightSampler) last() (weightSample, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.samples) == 0 {
+		return weightSample{}, false
+	}
+	return s.samples[len(s.samples)-1], true
+}
+
+// waitWeight waits until cond holds for the weights in force and returns
+// the first sample where it did.
+func (s *weightSampler) waitWeight(t testing.TB, what string, timeout time.Duration, cond func(w map[string]int) bool) weightSample {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if w, ok := s.last(); ok && cond(w.Weights) {
+			return w
+		}
+		if time.Now().After(deadline) {
+			w, _ := s.last()
+			s.mu.Lock()
+			err := s.lastErr
+			s.mu.Unlock()
+			t.Fatalf("%s: not within %v; weights in force %v (last scrape error: %v)", what, timeout, w.Weights, err)
+		}
+		time.Sleep(mgrSampleEvery / 2)
+	}
+}
+
+// scrapeMetrics reads vecd's /metrics and returns the samples by
+// "name{labels}".
+func scrapeMetrics(client *http.Client) (map[string]float64, error) {
+	resp, err := client.Get("http://" + ctlMetricsAddr + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("metrics: %s", resp.Status)
+	}
+	out := map[string]float64{}
+	for line := range strings.Lines(string(b)) {
+		line = strings.TrimSpace(line)
+		if !strings.HasPrefix(line, "vec_") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		f, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			return nil, fmt.Errorf("metrics line %q: %w", line, err)
+		}
+		out[line[:i]] = f
+	}
+	return out, nil
+}
+
+// weightSampleOf picks the HTTP service's weights and the manager's
+// series out of a scrape.
+func weightSampleOf(at time.Time, m map[string]float64) weightSample {
+	w := weightSample{At: at, Weights: map[string]int{}, Manager: map[string]float64{}}
+	for key, v := range m {
+		name, labels := parseSeries(key)
+		switch {
+		case name == "vec_server_weight" && labels["service"] == "http":
+			w.Weights[labels["server"]] = int(v)
+		case strings.HasPrefix(name, "vec_manager_"):
+			w.Manager[key] = v
+		}
+	}
+	return w
+}
+
+// parseSeries splits `name{a="x",b="y"}` into its name and labels.
+func parseSeries(key string) (string, map[string]string) {
+	name, rest, ok := strings.Cut(key, "{")
+	labels := map[string]string{}
+	if !ok {
+		return name, labels
+	}
+	rest = strings.TrimSuffix(rest, "}")
+	for rest != "" {
+		k, after, ok := strings.Cut(rest, `="`)
+		if !ok {
+			break
+		}
+		// Values as vecd writes them: no escaped quotes in names and
+		// addresses.
+		v, next, _ := strings.Cut(after, `"`)
+		labels[k] = v
+		rest = strings.TrimPrefix(next, ",")
+	}
+	return name, labels
+}
+
+// managerSeries lists the distinct vec_manager_* series names seen, for
+// the log.
+func managerSeries(samples []weightSample) []string {
+	seen := map[string]bool{}
+	for _, s := range samples {
+		for key := range s.Manager {
+			name, _ := parseSeries(key)
+			seen[name] = true
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for n := range seen {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// managerWeights is the vec_manager_server_weight series of the HTTP
+// service in a sample: server → "weight (reason)".
+func managerWeights(s weightSample) map[string]string {
+	out := map[string]string{}
+	for key, v := range s.Manager {
+		name, labels := parseSeries(key)
+		if name != "vec_manager_server_weight" || labels["service"] != "http" {
+			continue
+		}
+		out[labels["server"]] = fmt.Sprintf("%g (%s)", v, labels["reason"])
+	}
+	return out
+}
+
+// weightTimeline is the weights in force at every change, relative to
+// start, for the log.
+func weightTimeline(samples []weightSample, start time.Time) string {
+	var b strings.Builder
+	var prev string
+	for _, s := range samples {
+		cur := fmt.Sprint(s.Weights)
+		if cur == prev {
+			continue
+		}
+		prev = cur
+		fmt.Fprintf(&b, " %+.1fs %s", s.At.Sub(start).Seconds(), cur)
+	}
+	return b.String()
+}
+
+// firstSample returns the first sample at or after from where cond holds.
+func firstSample(samples []weightSample, from time.Time, cond func(w map[string]int) bool) (weightSample, bool) {
+	for _, s := range samples {
+		if !s.At.Before(from) && cond(s.Weights) {
+			return s, true
+		}
+	}
+	return weightSample{}, false
+}
+
+// request is one line of vec-loadgen's -requests file.
+type request struct {
+	Due, Start time.Time
+	Latency    time.Duration
+	Server     string
+	Error      string
+}
+
+// loadRun is vec-loadgen http running in the background: open-loop
+// arrivals at a fixed rate, every request recorded.
+type loadRun struct {
+	what     string
+	path     string
+	rate     float64
+	n        int
+	begun    time.Time
+	deadline time.Duration
+	done     chan struct{}
+	rep      *traffic.Report
+	err      error
+}
+
+// startLoad starts n requests to the VIP at rate per second (poisson
+// arrivals when poisson, else steady; seeded), each on a new connection,
+// with -c workers enough for every request in flight.
+func (mc *mgrCluster) startLoad(what string, rate float64, length time.Duration, poisson bool, seed int, conc int) *loadRun {
+	mc.t.Helper()
+	r := &loadRun{what: what, path: filepath.Join(mc.dir, strings.ReplaceAll(what, " ", "-")+".csv"), rate: rate,
+		n: int(rate * length.Seconds()), done: make(chan struct{}), deadline: length + 30*time.Second}
+	args := []string{"-mode", "http", "-n", strconv.Itoa(r.n), "-c", strconv.Itoa(conc), "-conn-rate", strconv.FormatFloat(rate, 'f', -1, 64),
+		"-req-timeout", "5s", "-timeout", r.deadline.String(), "-requests", r.path}
+	if poisson {
+		args = append(args, "-arrivals", "poisson", "-seed", strconv.Itoa(seed))
+	}
+	r.begun = time.Now()
+	go func() {
+		defer close(r.done)
+		r.rep, r.err = mc.Loadgen(args...)
+	}()
+	return r
+}
+
+// wait waits for the run and returns its requests, in the order they were
+// due.
+func (r *loadRun) wait(t testing.TB) []request {
+	t.Helper()
+	select {
+	case <-r.done:
+	case <-time.After(r.deadline + 30*time.Second):
+		t.Fatalf("%s: vec-loadgen did not end", r.what)
+	}
+	if r.err != nil {
+		t.Fatalf("%s: %v", r.what, r.err)
+	}
+	reqs, err := readRequests(r.path)
+	if err != nil {
+		t.Fatalf("%s: %v", r.what, err)
+	}
+	if len(reqs) != r.rep.HTTP.Requested-r.rep.HTTP.NotRun {
+		t.Fatalf("%s: %d requests in %s, the report says %d ran", r.what, len(reqs), r.path, r.rep.HTTP.Requested-r.rep.HTTP.NotRun)
+	}
+	if r.rep.HTTP.NotRun > 0 || r.rep.TimedOut {
+		t.Errorf("%s: %d requests never ran (timed out: %v)", r.what, r.rep.HTTP.NotRun, r.rep.TimedOut)
+	}
+	return reqs
+}
+
+func readRequests(path string) ([]request, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(rows) == 0 || strings.Join(rows[0], ",") != "due_unix_ns,start_unix_ns,latency_ns,server,error" {
+		return nil, fmt.Errorf("%s: not a vec-loadgen -requests file", path)
+	}
+	out := make([]request, 0, len(rows)-1)
+	for _, row := range rows[1:] {
+		var ns [3]int64
+		for i := range ns {
+			if ns[i], err = strconv.ParseInt(row[i], 10, 64); err != nil {
+				return nil, fmt.Errorf("%s: line %q: %w", path, row, err)
+			}
+		}
+		out = append(out, request{Due: time.Unix(0, ns[0]), Start: time.Unix(0, ns[1]), Latency: time.Duration(ns[2]), Server: row[3], Error: row[4]})
+	}
+	return out, nil
+}
+
+// window is what the client saw of the requests due in [from, to).
+type window struct {
+	From, To time.Time
+	Total    int
+	Failed   int
+	Errors   map[string]int
+	Per      map[string]int
+	// Mean and P99 are the successful requests' latencies; MaxLag is the
+	// longest a request waited for a free -c worker past its due time
+	// (the load stayed open-loop while it is small).
+	Mean, P99, MaxLag time.Duration
+}
+
+func windowOf(reqs []request, from, to time.Time) window {
+	w := window{From: from, To: to, Errors: map[string]int{}, Per: map[string]int{}}
+	var lats []time.Duration
+	var sum time.Duration
+	for _, r := range reqs {
+		if r.Due.Before(from) || !r.Due.Before(to) {
+			continue
+		}
+		w.Total++
+		w.MaxLag = max(w.MaxLag, r.Start.Sub(r.Due))
+		if r.Error != "" {
+			w.Failed++
+			w.Errors[r.Error]++
+			continue
+		}
+		w.Per[r.Server]++
+		lats = append(lats, r.Latency)
+		sum += r.Latency
+	}
+	if len(lats) > 0 {
+		slices.Sort(lats)
+		w.Mean = sum / time.Duration(len(lats))
+		w.P99 = lats[max(0, (len(lats)*99+99)/100-1)]
+	}
+	return w
+}
+
+// share is server's part of the window's successful requests.
+func (w window) share(server string) float64 {
+	ok := w.Total - w.Failed
+	if ok == 0 {
+		return 0
+	}
+	return float64(w.Per[server]) / float64(ok)
+}
+
+func (w window) String() string {
+	ok := w.Total - w.Failed
+	var parts []string
+	for _, s := range []string{"s1", "s2", "s3"} {
+		parts = append(parts, fmt.Sprintf("%s %d (%.1f %%)", s, w.Per[s], 100*w.share(s)))
+	}
+	return fmt.Sprintf("%d requests, %d ok, %d failed %v; %s; latency mean %.1f ms, p99 %.1f ms; longest wait for a client worker %.1f ms",
+		w.Total, ok, w.Failed, w.Errors, strings.Join(parts, ", "), msf(w.Mean), msf(w.P99), msf(w.MaxLag))
+}
+
+func msf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// lastTo returns the last request due before to that server answered
+// (false when none did).
+func lastTo(reqs []request, server string, to time.Time) (request, bool) {
+	for i := len(reqs) - 1; i >= 0; i-- {
+		if reqs[i].Server == server && reqs[i].Due.Before(to) {
+			return reqs[i], true
+		}
+	}
+	return request{}, false
+}
+
+// firstTo returns the first request due at or after from that server
+// answered.
+func firstTo(reqs []request, server string, from time.Time) (request, bool) {
+	for _, r := range reqs {
+		if r.Server == server && !r.Due.Before(from) {
+			return r, true
+		}
+	}
+	return request{}, false
+}
