@@ -225,11 +225,13 @@ func (v *mgrVecd) logReport(what string) {
 }
 
 // weightSample is one scrape of vecd's metrics: the weight in force of
-// every server of the HTTP service (vec_server_weight), and every
-// vec_manager_* series as scraped.
+// every server of the HTTP service (vec_server_weight), its entries in
+// ACTIVE state (vec_server_active_connections: the manager's active
+// metric), and every vec_manager_* series as scraped.
 type weightSample struct {
 	At      time.Time
 	Weights map[string]int
+	Active  map[string]int
 	Manager map[string]float64
 }
 
@@ -347,12 +349,14 @@ func scrapeMetrics(client *http.Client) (map[string]float64, error) {
 // weightSampleOf picks the HTTP service's weights and the manager's
 // series out of a scrape.
 func weightSampleOf(at time.Time, m map[string]float64) weightSample {
-	w := weightSample{At: at, Weights: map[string]int{}, Manager: map[string]float64{}}
+	w := weightSample{At: at, Weights: map[string]int{}, Active: map[string]int{}, Manager: map[string]float64{}}
 	for key, v := range m {
 		name, labels := parseSeries(key)
 		switch {
 		case name == "vec_server_weight" && labels["service"] == "http":
 			w.Weights[labels["server"]] = int(v)
+		case name == "vec_server_active_connections" && labels["service"] == "http":
+			w.Active[labels["server"]] = int(v)
 		case strings.HasPrefix(name, "vec_manager_"):
 			w.Manager[key] = v
 		}
@@ -426,6 +430,21 @@ func weightTimeline(samples []weightSample, start time.Time) string {
 		}
 		prev = cur
 		fmt.Fprintf(&b, " %+.1fs %s", s.At.Sub(start).Seconds(), cur)
+	}
+	return b.String()
+}
+
+// activeTimeline is the active gauge every second, relative to start, for
+// the log.
+func activeTimeline(samples []weightSample, start time.Time) string {
+	var b strings.Builder
+	next := start
+	for _, s := range samples {
+		if s.At.Before(next) {
+			continue
+		}
+		next = s.At.Add(time.Second)
+		fmt.Fprintf(&b, " %+.0fs %v", s.At.Sub(start).Seconds(), s.Active)
 	}
 	return b.String()
 }

@@ -79,6 +79,7 @@ func TestManagerShiftsLoadFromSlowServer(t *testing.T) {
 	samples := v.sampler.all()
 	v.logReport("end of the run")
 	t.Logf("weights in force (vec_server_weight) with the manager on:%s", weightTimeline(samples, load.begun))
+	t.Logf("ACTIVE entries (vec_server_active_connections) every second:%s", activeTimeline(samples, load.begun))
 	if series := managerSeries(samples); len(series) > 0 {
 		t.Logf("manager series exported: %v; last vec_manager_server_weight: %v", series, managerWeights(samples[len(samples)-1]))
 	} else {
@@ -189,6 +190,7 @@ advisors:
 	reqs := load.wait(t)
 	samples := v.sampler.all()
 	t.Logf("weights in force:%s", weightTimeline(samples, load.begun))
+	t.Logf("ACTIVE entries (vec_server_active_connections) every second:%s", activeTimeline(samples, load.begun))
 	v.logReport("end of the run")
 
 	if d := down.At.Sub(stopAt); d > downBound {

@@ -235,11 +235,15 @@ func printManagerReport(rep *weights.Report) func(io.Writer) {
 				pushed = "not sent: no change above the sensitivity"
 			}
 			fmt.Fprintf(w, "\nservice %s: weight bound %d, %s\n", svc.Service, svc.Bound, pushed)
-			fmt.Fprintf(w, "server\tweight\treason\t%s\n", strings.Join(weights.ClassNames[:], "\t"))
+			var classes [4]string
+			for i := range classes {
+				classes[i] = weights.Class(i).String()
+			}
+			fmt.Fprintf(w, "server\tweight\treason\t%s\n", strings.Join(classes[:], "\t"))
 			importance := [4]float64{rep.Proportions.Active, rep.Proportions.New, rep.Proportions.Advisor, rep.Proportions.System}
 			for _, s := range svc.Servers {
-				cols := make([]string, len(weights.ClassNames))
-				for i, name := range weights.ClassNames {
+				cols := make([]string, len(classes))
+				for i, name := range classes {
 					cols[i] = "-"
 					for _, m := range s.Metrics {
 						if m.Class == name && m.Known {

@@ -140,7 +140,7 @@ func run(configPath, node, statsJSON string, statsInterval time.Duration) int {
 		ha = &haBackend{ha: haMachine, rec: rec, preempt: rt.HA != nil && rt.HA.Preempt}
 	}
 
-	cp, err := startControlPlane(ctx, log, rt, m, ha, tokens, configPath)
+	cp, err := startControlPlane(ctx, log, rt, m, ha, loop, tokens, configPath)
 	if err != nil {
 		log.Error("start-up failed", zap.Error(err))
 		stopHA(log, haMachine)
@@ -210,10 +210,10 @@ type controlPlane struct {
 // startControlPlane starts the control API, the metrics endpoint and the
 // watch of the configuration file, as configured.
 func startControlPlane(ctx context.Context, log *zap.Logger, rt config.Runtime, m *manager.Manager, ha api.HA,
-	tokens *api.Tokens, configPath string) (*controlPlane, error) {
+	loop *weights.Loop, tokens *api.Tokens, configPath string) (*controlPlane, error) {
 	cp := &controlPlane{}
 	if rt.Control.Enabled {
-		h := api.NewHandler(api.Options{Backend: m, Tokens: tokens, Log: log.Named("api"), HA: ha,
+		h := api.NewHandler(api.Options{Backend: m, Tokens: tokens, Log: log.Named("api"), HA: ha, Manager: loop,
 			ReloadTokens: func() error { return tokens.Load(rt.Control.TokensFile) }})
 		l, err := api.Listen(rt.Control, h, log)
 		if err != nil {
@@ -226,7 +226,7 @@ func startControlPlane(ctx context.Context, log *zap.Logger, rt config.Runtime, 
 		log.Info("control API off: no control.tokens_file in the configuration")
 	}
 	if rt.MetricsListen != "" {
-		var extra []prometheus.Collector
+		extra := []prometheus.Collector{metrics.NewManagerCollector(loop)}
 		if ha != nil {
 			extra = append(extra, metrics.NewHACollector(ha))
 		}

@@ -57,16 +57,22 @@ type Target struct {
 
 // Result is a target's state as its probes left it.
 type Result struct {
-	Server     string
-	Up         bool
-	Latency    time.Duration // of the last successful probe
-	Metric     float64       // custom: the number the last successful probe printed
-	HaveMetric bool          // whether Metric is known
+	Server string `json:"server"`
+	Up     bool   `json:"up"`
+	// Latency is the last successful probe's (nanoseconds in JSON).
+	Latency time.Duration `json:"latency_ns"`
+	// Metric is the number a custom advisor's last successful probe
+	// printed, when HaveMetric.
+	Metric     float64 `json:"metric"`
+	HaveMetric bool    `json:"have_metric"`
 	// LastError says why the last failed probe failed; a success clears it
 	// once the target is up again, so a down target always shows why.
-	LastError        string
-	Checks, Failures uint64    // probes run and probes failed since New
-	Since            time.Time // when Up last changed (New's time at first)
+	LastError string `json:"last_error,omitempty"`
+	// Checks and Failures count the probes run and failed since New.
+	Checks   uint64 `json:"checks"`
+	Failures uint64 `json:"failures"`
+	// Since is when Up last changed (New's time at first).
+	Since time.Time `json:"since"`
 }
 
 // Option changes how an Advisor reaches the world; tests use them.

@@ -44,6 +44,8 @@ type Server struct {
 	MAC      string `json:"mac,omitempty"`
 	Weight   *int   `json:"weight"`
 	Quiesced bool   `json:"quiesced,omitempty"`
+	// Fixed keeps the weight whatever the manager computes.
+	Fixed bool `json:"fixed,omitempty"`
 }
 
 // ServicePatch changes a service's settings; absent fields stay.
@@ -166,7 +168,7 @@ func (s Service) toConfig() (config.Service, error) {
 }
 
 func (s Server) toConfig() config.Server {
-	out := config.Server{Name: s.Name, IP: s.IP, MAC: s.MAC, Quiesced: s.Quiesced}
+	out := config.Server{Name: s.Name, IP: s.IP, MAC: s.MAC, Quiesced: s.Quiesced, Fixed: s.Fixed}
 	if s.Weight != nil {
 		w := *s.Weight
 		out.Weight = &w
@@ -195,7 +197,7 @@ func fromConfigService(s config.Service) Service {
 		out.DrainTimeout = s.DrainTimeout.String()
 	}
 	for _, sv := range s.Servers {
-		out.Servers = append(out.Servers, Server{Name: sv.Name, IP: sv.IP, MAC: sv.MAC, Weight: sv.Weight, Quiesced: sv.Quiesced})
+		out.Servers = append(out.Servers, Server{Name: sv.Name, IP: sv.IP, MAC: sv.MAC, Weight: sv.Weight, Quiesced: sv.Quiesced, Fixed: sv.Fixed})
 	}
 	return out
 }

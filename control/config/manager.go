@@ -42,10 +42,10 @@ type Manager struct {
 
 // Proportions weigh the metric classes, in percent.
 type Proportions struct {
-	Active  float64 `mapstructure:"active"`
-	New     float64 `mapstructure:"new"`
-	Advisor float64 `mapstructure:"advisor"`
-	System  float64 `mapstructure:"system"`
+	Active  float64 `mapstructure:"active" json:"active"`
+	New     float64 `mapstructure:"new" json:"new"`
+	Advisor float64 `mapstructure:"advisor" json:"advisor"`
+	System  float64 `mapstructure:"system" json:"system"`
 }
 
 // Advisor is a probe of every server of one service (a forward metric).
@@ -244,6 +244,15 @@ func (c *Config) compileManager(ps *problems, services []ServiceSpec) ManagerSpe
 		if a.Type != "custom" && len(a.Command) > 0 {
 			ps.add(field(path, "command"), "only a custom advisor runs a program")
 		}
+		if a.Type != "http" && a.Type != "https" && a.HTTP != (AdvisorHTTP{}) {
+			ps.add(field(path, "http"), "only an http or https advisor sends an HTTP request")
+		}
+		if strings.ContainsAny(a.HTTP.Host, " /") {
+			ps.add(field(path, "http.host"), "%q is not a host name (with an optional port)", a.HTTP.Host)
+		}
+		if a.Type != "udp" && a.UDP != (AdvisorUDP{}) {
+			ps.add(field(path, "udp"), "only a udp advisor sends a datagram")
+		}
 		if as.Interval == 0 {
 			as.Interval = DefaultAdvisorInterval
 		}
@@ -285,16 +294,27 @@ func (c *Config) compileManager(ps *problems, services []ServiceSpec) ManagerSpe
 		if len(r.Servers) == 0 {
 			ps.add(field(path, "servers"), "a rule needs the servers it holds")
 		} else if rs.Service >= 0 {
+			seen := map[string]bool{}
 			for j, name := range r.Servers {
-				if !hasServer(services[rs.Service], name) {
+				switch {
+				case !hasServer(services[rs.Service], name):
 					ps.add(index(field(path, "servers"), j), "%q is not a server of %s", name, r.Service)
+				case seen[name]:
+					ps.add(index(field(path, "servers"), j), "%q is listed twice", name)
 				}
+				seen[name] = true
 			}
+		}
+		if (r.Type == "always" || r.Type == "script") && (r.From != "" || r.To != "") {
+			ps.add(path, "from and to are for window and block rules")
+		}
+		if r.Type != "script" && (len(r.Command) > 0 || r.Interval != 0) {
+			ps.add(path, "command and interval are for script rules")
 		}
 		switch r.Type {
 		case "window":
-			if !hhmm.MatchString(r.From) || !hhmm.MatchString(r.To) {
-				ps.add(path, "a window rule needs from and to as HH:MM (local time), got %q and %q", r.From, r.To)
+			if !hhmm.MatchString(r.From) || !hhmm.MatchString(r.To) || r.From == r.To {
+				ps.add(path, "a window rule needs from and to as two different HH:MM (local time), got %q and %q", r.From, r.To)
 			}
 		case "block":
 			from, ferr := time.Parse(time.RFC3339, r.From)

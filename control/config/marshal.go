@@ -49,7 +49,9 @@ func yamlNode(v reflect.Value) (*yaml.Node, error) {
 	case reflect.Int:
 		return scalar("!!int", strconv.FormatInt(v.Int(), 10)), nil
 	case reflect.Float64:
-		return scalar("!!float", strconv.FormatFloat(v.Float(), 'g', -1, 64)), nil
+		// No tag: "50" reads back as a number into a float field, and
+		// "!!float 50" would only be noise in the file.
+		return scalar("", strconv.FormatFloat(v.Float(), 'g', -1, 64)), nil
 	case reflect.Slice:
 		n := &yaml.Node{Kind: yaml.SequenceNode}
 		for i := range v.Len() {

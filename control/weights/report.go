@@ -79,20 +79,17 @@ type RuleReport struct {
 	LastError string `json:"last_error,omitempty"`
 }
 
-// ClassNames are the metric classes' names, indexed by Class.
-var ClassNames = [4]string{"active", "new", "advisor", "system"}
-
 func serverReport(srv manager.ManagedServer, in ServerInput, r ServerResult) ServerReport {
 	sr := ServerReport{Server: srv.Name, IP: srv.IP.String(), Weight: r.Old, Computed: r.New, Reason: r.Reason}
-	for c := range ClassNames {
-		sr.Metrics = append(sr.Metrics, MetricReport{Class: ClassNames[c], Value: in.Metrics[c], Known: in.Have[c],
+	for c := range len(in.Metrics) {
+		sr.Metrics = append(sr.Metrics, MetricReport{Class: Class(c).String(), Value: in.Metrics[c], Known: in.Have[c],
 			Proportion: r.Proportion[c]})
 	}
 	return sr
 }
 
-// Report returns the last interval's report.
-func (l *Loop) Report() Report {
+// ManagerReport returns the last interval's report.
+func (l *Loop) ManagerReport() Report {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	rep := l.report
