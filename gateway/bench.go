@@ -37,6 +37,12 @@ const (
 	// control core without allocating or talking to the worker: the
 	// control for what a busy neighbouring core alone costs.
 	BenchWorkerBusy BenchMode = "worker-busy"
+	// BenchWorkerManager: the worker loop while the weight loop (the
+	// patent's manager, control/weights) runs every benchManagerInterval,
+	// 20 times vecd's default pace: a counter request to the worker and a
+	// weight computation each time, and new weights applied whenever they
+	// change enough.
+	BenchWorkerManager BenchMode = "worker-manager"
 	// BenchInstallIdle: installing rebuilt connection entries through the
 	// mailboxes of workers that have no traffic and poll the way vecd's
 	// workers do by default (idle-adaptive; see benchinstall.go).
@@ -197,7 +203,7 @@ func RunBenchmark(opts BenchOptions) (BenchResult, error) {
 	switch opts.Mode {
 	case BenchPlain, BenchRewrite:
 		return runLoopBenchmark(opts, port.ID, res)
-	case BenchWorker, BenchWorkerAPI, BenchWorkerBusy:
+	case BenchWorker, BenchWorkerAPI, BenchWorkerBusy, BenchWorkerManager:
 		return runWorkerBenchmark(opts, port.ID, res)
 	case BenchInstallIdle, BenchInstallBusy, BenchInstallFwd:
 		return runInstallBenchmark(opts, port, res)
@@ -356,6 +362,8 @@ func runWorkerBenchmark(opts BenchOptions, port uint16, res BenchResult) (BenchR
 			load = ctl.start(opts.APIRate)
 		case BenchWorkerBusy:
 			load = ctl.spin()
+		case BenchWorkerManager:
+			load = ctl.runManager()
 		}
 		time.Sleep(opts.Duration)
 	}

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	"vec/control/config"
 	"vec/control/manager"
 	"vec/control/metrics"
+	"vec/control/weights"
 )
 
 // benchControl is the control plane of the worker benchmarks: a manager
@@ -54,7 +56,8 @@ clusters:
         servers:
           - {name: s1, ip: 10.10.0.11, mac: "02:00:00:00:00:11", weight: 3}
           - {name: s2, ip: 10.10.0.12, mac: "02:00:00:00:00:12", weight: 2}
-`, coreList(opts.workerCores()), opts.ControlCore, opts.tableCapacity())
+manager: {enabled: %t, interval: %s}
+`, coreList(opts.workerCores()), opts.ControlCore, opts.tableCapacity(), opts.Mode == BenchWorkerManager, benchManagerInterval)
 	path := filepath.Join(dir, "vecd.yaml")
 	tokens := filepath.Join(dir, "tokens")
 	if err := errors.Join(os.WriteFile(path, []byte(text), 0o600),
@@ -173,6 +176,32 @@ func (b *benchControl) spin() *controlLoad {
 			}
 		}
 	}()
+	return l
+}
+
+// benchManagerInterval is the weight loop's interval in BenchWorkerManager.
+const benchManagerInterval = 100 * time.Millisecond
+
+// runManager runs the weight loop over the benchmark's manager until
+// stopped; the count is the intervals that passed.
+func (b *benchControl) runManager() *controlLoad {
+	l := &controlLoad{b: b, quit: make(chan struct{})}
+	loop := weights.New(weights.Options{Source: b.m, Log: b.log})
+	ctx, cancel := context.WithCancel(context.Background())
+	l.wg.Go(func() { loop.Run(ctx) })
+	l.wg.Go(func() {
+		defer cancel()
+		tick := time.NewTicker(benchManagerInterval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-l.quit:
+				return
+			case <-tick.C:
+				l.requests.Add(1)
+			}
+		}
+	})
 	return l
 }
 

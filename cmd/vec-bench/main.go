@@ -345,13 +345,18 @@ type controlReport struct {
 	Alone       []gateway.BenchResult `json:"worker_alone"`
 	Busy        []gateway.BenchResult `json:"worker_next_to_a_busy_core"`
 	Loaded      []gateway.BenchResult `json:"worker_with_api_load"`
+	Managed     []gateway.BenchResult `json:"worker_with_manager"`
 	AloneMpps   float64               `json:"worker_alone_mpps"`
 	BusyMpps    float64               `json:"worker_next_to_a_busy_core_mpps"`
 	LoadedMpps  float64               `json:"worker_with_api_load_mpps"`
+	ManagedMpps float64               `json:"worker_with_manager_mpps"`
 	// Ratio is loaded / alone; RatioToBusy is loaded / busy: what the
 	// control plane costs beyond keeping the other core busy.
-	Ratio       float64 `json:"ratio"`
-	RatioToBusy float64 `json:"ratio_to_busy_core"`
+	// ManagerRatio is the worker with the weight loop running (every
+	// 100 ms) / alone.
+	Ratio        float64 `json:"ratio"`
+	RatioToBusy  float64 `json:"ratio_to_busy_core"`
+	ManagerRatio float64 `json:"manager_ratio"`
 }
 
 // orchestrateControl alternates the worker alone and the worker under
@@ -376,7 +381,7 @@ func orchestrateControl(duration time.Duration, flows, apiRate, rounds int, defa
 		return sum / float64(len(rs))
 	}
 	for i := range rounds {
-		for _, mode := range []gateway.BenchMode{gateway.BenchWorker, gateway.BenchWorkerBusy, gateway.BenchWorkerAPI} {
+		for _, mode := range []gateway.BenchMode{gateway.BenchWorker, gateway.BenchWorkerBusy, gateway.BenchWorkerAPI, gateway.BenchWorkerManager} {
 			res, err := childGC(mode, duration, flows, controlCore, workerCore, apiRate, defaultGC)
 			if err != nil {
 				return err
@@ -386,6 +391,8 @@ func orchestrateControl(duration time.Duration, flows, apiRate, rounds int, defa
 				rep.Alone = append(rep.Alone, res)
 			case gateway.BenchWorkerBusy:
 				rep.Busy = append(rep.Busy, res)
+			case gateway.BenchWorkerManager:
+				rep.Managed = append(rep.Managed, res)
 			default:
 				rep.Loaded = append(rep.Loaded, res)
 			}
@@ -393,10 +400,13 @@ func orchestrateControl(duration time.Duration, flows, apiRate, rounds int, defa
 		}
 	}
 	rep.AloneMpps, rep.BusyMpps, rep.LoadedMpps = mean(rep.Alone), mean(rep.Busy), mean(rep.Loaded)
-	rep.Ratio, rep.RatioToBusy = rep.LoadedMpps/rep.AloneMpps, rep.LoadedMpps/rep.BusyMpps
+	rep.ManagedMpps = mean(rep.Managed)
+	rep.Ratio, rep.RatioToBusy, rep.ManagerRatio = rep.LoadedMpps/rep.AloneMpps, rep.LoadedMpps/rep.BusyMpps, rep.ManagedMpps/rep.AloneMpps
 	fmt.Fprintf(tw, "mean alone\t%.2f\t\t\t\t\nmean next to a busy core\t%.2f\t\t\t\t\nmean under API load\t%.2f\t\t\t\t\n",
 		rep.AloneMpps, rep.BusyMpps, rep.LoadedMpps)
+	fmt.Fprintf(tw, "mean with the manager every 100 ms\t%.2f\t\t\t\t\n", rep.ManagedMpps)
 	fmt.Fprintf(tw, "ratio API load / alone\t%.3f\t\t\t\t\nratio API load / busy core\t%.3f\t\t\t\t\n", rep.Ratio, rep.RatioToBusy)
+	fmt.Fprintf(tw, "ratio manager / alone\t%.3f\t\t\t\t\n", rep.ManagerRatio)
 	tw.Flush()
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return err
