@@ -299,20 +299,7 @@ func (s *weightSampler) last() (weightSample, bool) {
 // the first sample where it did.
 func (s *weightSampler) waitWeight(t testing.TB, what string, timeout time.Duration, cond func(w map[string]int) bool) weightSample {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		if w, ok := s.last(); ok && cond(w.Weights) {
-			return w
-		}
-		if time.Now().After(deadline) {
-			w, _ := s.last()
-			s.mu.Lock()
-			err := s.lastErr
-			s.mu.Unlock()
-			t.Fatalf("%s: not within %v; weights in force %v (last scrape error: %v)", what, timeout, w.Weights, err)
-		}
-		time.Sleep(mgrSampleEvery / 2)
-	}
+	return s.waitSample(t, what, timeout, func(w weightSample) bool { return cond(w.Weights) })
 }
 
 // scrapeMetrics reads vecd's /metrics and returns the samples by
@@ -404,18 +391,58 @@ func managerSeries(samples []weightSample) []string {
 	return out
 }
 
-// managerWeights is the vec_manager_server_weight series of the HTTP
-// service in a sample: server → "weight (reason)".
-func managerWeights(s weightSample) map[string]string {
-	out := map[string]string{}
-	for key, v := range s.Manager {
+// managerView is what the manager's series of a sample say about the
+// HTTP service's servers: the weight computed in the last interval
+// (vec_manager_server_computed_weight) and the kind of reason for it
+// (vec_manager_server_reason: computed, kept, down, rule, …).
+type managerView struct {
+	Computed map[string]int
+	Reason   map[string]string
+}
+
+func managerViewOf(s weightSample) managerView {
+	v := managerView{Computed: map[string]int{}, Reason: map[string]string{}}
+	for key, val := range s.Manager {
 		name, labels := parseSeries(key)
-		if name != "vec_manager_server_weight" || labels["service"] != "http" {
+		if labels["service"] != "http" {
 			continue
 		}
-		out[labels["server"]] = fmt.Sprintf("%g (%s)", v, labels["reason"])
+		switch {
+		case name == "vec_manager_server_computed_weight":
+			v.Computed[labels["server"]] = int(val)
+		case name == "vec_manager_server_reason" && val == 1:
+			v.Reason[labels["server"]] = labels["reason"]
+		}
 	}
-	return out
+	return v
+}
+
+func (v managerView) String() string {
+	var parts []string
+	for _, s := range []string{"s1", "s2", "s3"} {
+		parts = append(parts, fmt.Sprintf("%s %d (%s)", s, v.Computed[s], v.Reason[s]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// waitSample waits until cond holds for a sample and returns the first
+// sample where it did.
+func (s *weightSampler) waitSample(t testing.TB, what string, timeout time.Duration, cond func(weightSample) bool) weightSample {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if w, ok := s.last(); ok && cond(w) {
+			return w
+		}
+		if time.Now().After(deadline) {
+			w, _ := s.last()
+			s.mu.Lock()
+			err := s.lastErr
+			s.mu.Unlock()
+			t.Fatalf("%s: not within %v; weights in force %v, manager %v (last scrape error: %v)", what, timeout, w.Weights, managerViewOf(w), err)
+		}
+		time.Sleep(mgrSampleEvery / 2)
+	}
 }
 
 // weightTimeline is the weights in force at every change, relative to

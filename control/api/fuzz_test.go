@@ -19,8 +19,11 @@ import (
 func FuzzDecodeRequest(f *testing.F) {
 	f.Add(uint8(0), []byte(`{"vip": "10.1.0.200", "services": [{"name": "web", "protocol": "tcp", "port": 80, "servers": [{"name": "b1", "ip": "10.1.0.21", "weight": 1}]}]}`))
 	f.Add(uint8(3), []byte(`{"weight": 4, "quiesced": true}`))
+	f.Add(uint8(6), []byte(`{"interval": "1s", "proportions": {"active": 50, "new": 50, "advisor": 0, "system": 0}, "smoothing": 2}`))
+	f.Add(uint8(7), []byte(`{"name": "web", "service": "10.1.0.100:http", "type": "http", "interval": "1s", "timeout": "200ms", "http": {"path": "/health"}}`))
+	f.Add(uint8(8), []byte(`{"name": "night", "service": "10.1.0.100:http", "type": "window", "servers": ["s1"], "from": "22:00", "to": "02:00", "weight": 0}`))
 	f.Fuzz(func(t *testing.T, kind uint8, data []byte) {
-		switch kind % 6 {
+		switch kind % 9 {
 		case 0:
 			checkDecode[Cluster](t, data, func(c Cluster) {
 				cl, err := c.toConfig()
@@ -76,6 +79,30 @@ func FuzzDecodeRequest(f *testing.F) {
 			})
 		case 5:
 			checkDecode[LogLevel](t, data, func(LogLevel) {})
+		case 6:
+			checkDecode[ManagerPatch](t, data, func(ManagerPatch) {})
+		case 7:
+			checkDecode[Advisor](t, data, func(a Advisor) {
+				adv, err := a.toConfig()
+				if err != nil {
+					requireRequestError(t, err)
+					return
+				}
+				cfg := baseConfig(t)
+				cfg.Manager.Advisors = append(cfg.Manager.Advisors, adv)
+				_ = cfg.Validate()
+			})
+		case 8:
+			checkDecode[Rule](t, data, func(r Rule) {
+				rule, err := r.toConfig()
+				if err != nil {
+					requireRequestError(t, err)
+					return
+				}
+				cfg := baseConfig(t)
+				cfg.Manager.Rules = append(cfg.Manager.Rules, rule)
+				_ = cfg.Validate()
+			})
 		}
 	})
 }
