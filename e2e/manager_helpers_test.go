@@ -476,14 +476,27 @@ func activeTimeline(samples []weightSample, start time.Time) string {
 	return b.String()
 }
 
-// firstSample returns the first sample at or after from where cond holds.
-func firstSample(samples []weightSample, from time.Time, cond func(w map[string]int) bool) (weightSample, bool) {
+// meanWeights is every server's mean weight in force over the samples
+// taken in [from, to).
+func meanWeights(samples []weightSample, from, to time.Time) map[string]float64 {
+	sum, n := map[string]float64{}, 0
 	for _, s := range samples {
-		if !s.At.Before(from) && cond(s.Weights) {
-			return s, true
+		if s.At.Before(from) || !s.At.Before(to) {
+			continue
+		}
+		n++
+		for name, w := range s.Weights {
+			sum[name] += float64(w)
 		}
 	}
-	return weightSample{}, false
+	for name := range sum {
+		sum[name] /= float64(n)
+	}
+	return sum
+}
+
+func fmtWeights(w map[string]float64) string {
+	return fmt.Sprintf("s1 %.1f, s2 %.1f, s3 %.1f", w["s1"], w["s2"], w["s3"])
 }
 
 // request is one line of vec-loadgen's -requests file.
@@ -640,17 +653,6 @@ func (w window) String() string {
 
 func msf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-// lastTo returns the last request due before to that server answered
-// (false when none did).
-func lastTo(reqs []request, server string, to time.Time) (request, bool) {
-	for i := len(reqs) - 1; i >= 0; i-- {
-		if reqs[i].Server == server && reqs[i].Due.Before(to) {
-			return reqs[i], true
-		}
-	}
-	return request{}, false
-}
-
 // firstTo returns the first request due at or after from that server
 // answered.
 func firstTo(reqs []request, server string, from time.Time) (request, bool) {
@@ -660,4 +662,42 @@ func firstTo(reqs []request, server string, from time.Time) (request, bool) {
 		}
 	}
 	return request{}, false
+}
+
+// TestManagerHelpersReadSeriesAndWindows checks the parsing and the window
+// figures the manager tests rely on, on made-up input (no root needed).
+func TestManagerHelpersReadSeriesAndWindows(t *testing.T) {
+	m := map[string]float64{
+		`vec_server_weight{ip="10.99.0.11",server="s1",service="http",vip="10.99.0.100"}`:             7,
+		`vec_server_weight{ip="10.99.0.11",server="s1",service="echo",vip="10.99.0.100"}`:             3,
+		`vec_server_active_connections{ip="10.99.0.12",server="s2",service="http",vip="10.99.0.100"}`: 4,
+		`vec_manager_server_computed_weight{server="s1",service="http",vip="10.99.0.100"}`:            8,
+		`vec_manager_server_reason{reason="down",server="s1",service="http",vip="10.99.0.100"}`:       1,
+		`vec_manager_server_reason{reason="computed",server="s1",service="http",vip="10.99.0.100"}`:   0,
+		`vec_manager_enabled`: 1,
+	}
+	s := weightSampleOf(time.Unix(0, 0), m)
+	mv := managerViewOf(s)
+	if s.Weights["s1"] != 7 || len(s.Weights) != 1 || s.Active["s2"] != 4 || len(s.Manager) != 4 ||
+		mv.Computed["s1"] != 8 || mv.Reason["s1"] != "down" {
+		t.Fatalf("sample %+v, manager view %+v", s, mv)
+	}
+
+	t0 := time.Unix(100, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	reqs := []request{
+		{Due: at(0), Start: at(0), Latency: 10 * time.Millisecond, Server: "s1"},
+		{Due: at(10), Start: at(12), Latency: 30 * time.Millisecond, Server: "s2"},
+		{Due: at(20), Start: at(20), Latency: time.Millisecond, Error: "refused"},
+		{Due: at(30), Start: at(30), Latency: 20 * time.Millisecond, Server: "s2"},
+		{Due: at(40), Start: at(40), Latency: 5 * time.Millisecond, Server: "s3"},
+	}
+	w := windowOf(reqs, at(0), at(40))
+	if w.Total != 4 || w.Failed != 1 || w.Errors["refused"] != 1 || w.Per["s2"] != 2 || w.share("s2") != 2.0/3 ||
+		w.Mean != 20*time.Millisecond || w.P99 != 30*time.Millisecond || w.MaxLag != 2*time.Millisecond {
+		t.Fatalf("window %+v", w)
+	}
+	if r, ok := firstTo(reqs, "s2", at(11)); !ok || !r.Due.Equal(at(30)) {
+		t.Fatalf("first request to s2 from 11 ms: %+v %v", r, ok)
+	}
 }

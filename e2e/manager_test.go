@@ -20,15 +20,25 @@ const (
 	mgrClientC   = 256 // vec-loadgen -c: far more than ever in flight
 	// mgrInterval is the manager's interval; mgrSettle the 10 intervals
 	// it has to steer load off the slow server, mgrMeasure the window
-	// measured after that.
+	// measured after that. mgrSmoothing: with IBM's 50/50 proportions
+	// half of every weight follows the new-connection counts, which only
+	// echo the weights in force, so the active class alone moves a
+	// server, by at most bound/SF/2 a step from the average weight. Here
+	// SF 1.5 (the default) settled s2 at about 26 % of the connections and
+	// 1.0 at about 24 %; 0.75 at about 18-20 %, with the weights of equal
+	// servers still within a few points of each other.
 	mgrInterval  = time.Second
-	mgrSmoothing = 1.5
+	mgrSmoothing = 0.75
 	mgrSettle    = 10 * mgrInterval
 	mgrMeasure   = 8 * time.Second
+	// mgrRecoverFrom is when, after s2 is fast again, its share is
+	// measured from (to the end of mgrSettle).
+	mgrRecoverFrom = 2 * time.Second
 )
 
 // mgrSlowManager is the manager section of the slow-server test
-// (interval 1s, IBM's default proportions, sensitivity 5 % of the bound).
+// (interval 1s, IBM's default proportions, smoothing mgrSmoothing,
+// sensitivity 5 % of the bound).
 func mgrSlowManager(enabled bool) string {
 	return fmt.Sprintf("enabled: %v\ninterval: %s\nproportions: {active: 50, new: 50, advisor: 0, system: 0}\nsmoothing: %g\nsensitivity: 5\n",
 		enabled, mgrInterval, mgrSmoothing)
@@ -57,6 +67,9 @@ func TestManagerShiftsLoadFromSlowServer(t *testing.T) {
 	staticWeights := v.sampler.all()
 	v.stop()
 	for _, s := range staticWeights {
+		if on, ok := s.Manager["vec_manager_enabled"]; ok && on != 0 {
+			t.Fatalf("vec_manager_enabled %v with the manager off", on)
+		}
 		for name, w := range s.Weights {
 			if w != mgrWeight {
 				t.Fatalf("with the manager off, %s's weight was %d at %s, want the configured %d", name, w, s.At.Format("15:04:05.000"), mgrWeight)
@@ -89,8 +102,8 @@ func TestManagerShiftsLoadFromSlowServer(t *testing.T) {
 		t.Logf("manager, %v..%v (s2 slow): %s", from.Sub(load.begun), from.Sub(load.begun)+mgrSettle/2, windowOf(reqs, from, from.Add(mgrSettle/2)))
 	}
 	t.Logf("manager, %v..%v (s2 slow): %s", mgrSettle, mgrSettle+mgrMeasure, managed)
-	recovered := windowOf(reqs, fastAt.Add(mgrSettle/2), fastAt.Add(mgrSettle))
-	t.Logf("manager, %v..%v after s2 became fast: %s", mgrSettle/2, mgrSettle, recovered)
+	recovered := windowOf(reqs, fastAt.Add(mgrRecoverFrom), fastAt.Add(mgrSettle))
+	t.Logf("manager, %v..%v after s2 became fast: %s", mgrRecoverFrom, mgrSettle, recovered)
 
 	for what, w := range map[string]window{"static": static, "manager": managed, "recovered": recovered} {
 		if w.Failed > 0 {
@@ -121,15 +134,16 @@ func TestManagerShiftsLoadFromSlowServer(t *testing.T) {
 	}
 
 	// s2 fast again: its weight comes back, and with it its share.
-	back, ok := firstSample(samples, fastAt, func(w map[string]int) bool { return w["s2"] >= min(w["s1"], w["s3"]) })
-	if !ok || back.At.Sub(fastAt) > mgrSettle {
-		t.Errorf("s2's weight did not come back to the others' within %v of s2 becoming fast", mgrSettle)
-	} else {
-		t.Logf("RESULT s2's weight back to the others' %.1f s after it became fast: %v", back.At.Sub(fastAt).Seconds(), back.Weights)
+	slowW, backW := meanWeights(samples, load.begun.Add(mgrSettle), fastAt), meanWeights(samples, fastAt.Add(mgrRecoverFrom), fastAt.Add(mgrSettle))
+	t.Logf("RESULT mean weights in force: s2 slow, %v..%v: %s; s2 fast again, %v..%v after: %s",
+		mgrSettle, mgrSettle+mgrMeasure, fmtWeights(slowW), mgrRecoverFrom, mgrSettle, fmtWeights(backW))
+	if backW["s2"] <= slowW["s2"] || backW["s2"] < 0.8*(backW["s1"]+backW["s3"])/2 {
+		t.Errorf("s2's weight did not come back once it was fast: mean %.1f while slow, %.1f after (s1 %.1f, s3 %.1f)",
+			slowW["s2"], backW["s2"], backW["s1"], backW["s3"])
 	}
 	if want := managedShare + (1.0/3-managedShare)/2; recovered.share("s2") < want {
 		t.Errorf("s2 fast again: %.1f %% of the new connections %v..%v after, want ≥ %.1f %% (half way back from %.1f %% to a third)",
-			100*recovered.share("s2"), mgrSettle/2, mgrSettle, 100*want, 100*managedShare)
+			100*recovered.share("s2"), mgrRecoverFrom, mgrSettle, 100*want, 100*managedShare)
 	}
 }
 
@@ -274,7 +288,9 @@ func TestSilentAgentTakesServerOut(t *testing.T) {
 		t.Fatalf("s1's agent restarted: %v", err)
 	}
 	restarted := time.Now()
-	upBound := hostInterval + advManager + advSlack
+	// A read in flight when the agent came back may still have failed:
+	// the next one, a host interval later, finds it.
+	upBound := 2*hostInterval + advManager + advSlack
 	up := v.sampler.waitWeight(t, "s1 back after its agent restarted", upBound+5*time.Second, func(w map[string]int) bool { return w["s1"] > 0 })
 	t.Logf("s1's vec-agent listening again at %+.2fs; s1's weight %d from %+.2fs, %v later (bound %v)",
 		restarted.Sub(load.begun).Seconds(), up.Weights["s1"], up.At.Sub(load.begun).Seconds(), up.At.Sub(restarted).Round(time.Millisecond), upBound)
@@ -282,8 +298,10 @@ func TestSilentAgentTakesServerOut(t *testing.T) {
 	t.Logf("weights in force:%s", weightTimeline(v.sampler.all(), load.begun))
 	v.logReport("end of the run")
 
-	if d := down.At.Sub(killAt); d < hostTimeout {
-		t.Errorf("s1 taken out %v after its agent was killed, before the host timeout %v", d, hostTimeout)
+	// The agent last answered at most a host interval before the kill:
+	// the timeout runs from then.
+	if d := down.At.Sub(killAt); d < hostTimeout-hostInterval {
+		t.Errorf("s1 taken out %v after its agent was killed, before the host timeout %v (less a host interval) had passed", d, hostTimeout)
 	} else if d > downBound {
 		t.Errorf("s1 taken out %v after its agent was killed, want ≤ %v (host timeout + host interval + manager interval)", d, downBound)
 	}

@@ -336,6 +336,18 @@ func (c *Core) handleFlow(p []byte, m *packetMeta, now int64) Verdict {
 		c.removeEntry(found, expiryReason(&t.slots[found]))
 		found, free = t.find(m.key, m.home)
 	}
+	if found >= 0 && m.tcpFlags&(TCPFlagSYN|TCPFlagRST|TCPFlagACK) == TCPFlagSYN && t.slots[found].State != StateFIN &&
+		!c.snap.serverTakesNew[t.slots[found].Server] {
+		// A SYN on an ACTIVE entry whose server takes no new connections
+		// (down, quiesced, draining): the client reuses the ports of an
+		// attempt the server refused (with DSR its RST never passes here,
+		// so the entry lives on), or retransmits a SYN the server never
+		// answered. Either way the server is not taking it: schedule it
+		// anew, as IPVS's expire_nodest_conn does.
+		c.Counters.RescheduledSYN++
+		c.removeEntry(found, removeReused)
+		found, free = t.find(m.key, m.home)
+	}
 	if found >= 0 && m.tcpFlags&(TCPFlagSYN|TCPFlagRST) == TCPFlagSYN && t.slots[found].State == StateFIN {
 		// A client reusing the ports of a closing connection (within
 		// fin_timeout, common with many short connections): this SYN opens

@@ -517,3 +517,33 @@ func TestSYNOnFINEntryOfQuiescedServerPicksAgain(t *testing.T) {
 		t.Fatalf("counters: reused %d, server 1 %+v, server 2 %+v", c.Counters.ReusedFIN, c.Servers[1], c.Servers[2])
 	}
 }
+
+// A SYN on an ACTIVE entry whose server no longer takes new connections
+// (here quiesced; down or draining alike) is scheduled anew: with direct
+// server return the server's refusal never passes the gateway, so the
+// entry of a refused attempt lives on and a client reusing its ports would
+// otherwise be sent back to the server that refused it.
+func TestSYNOnActiveEntryOfServerTakingNoNewOnesPicksAgain(t *testing.T) {
+	h := newHarness(t, testConfig(), 16)
+	if srv := h.open(1000); srv != 1 {
+		t.Fatalf("first connection went to %d, want 1", srv)
+	}
+	cfg := testConfig()
+	cfg.Services[0].Servers[0].Weight = 0
+	h.core.SetSnapshot(mustSnapshot(t, cfg))
+	p := pktbuild.TCP(tcpFlow(1000), pktbuild.SYN, 900, 0, nil)
+	if v := h.send(p); v != VerdictForward || dstServer(t, p) != 2 {
+		t.Fatalf("SYN on the refused attempt's entry: %v to %d, want server 2", v, dstServer(t, p))
+	}
+	c := h.core
+	if c.Counters.RescheduledSYN != 1 || c.Servers[1].Active != 0 || c.Servers[1].Completed != 1 || c.Servers[2].New != 1 {
+		t.Fatalf("counters: rescheduled %d, server 1 %+v, server 2 %+v", c.Counters.RescheduledSYN, c.Servers[1], c.Servers[2])
+	}
+	// Data on an ACTIVE entry of that server still goes there: only a
+	// connection's SYN is moved.
+	h.core.Install([]InstallEntry{{Key: tcpKey(2000), Service: 0, Server: 1, State: StateActive}})
+	d := pktbuild.TCP(tcpFlow(2000), pktbuild.ACK, 5, 5, []byte("x"))
+	if v := h.send(d); v != VerdictForward || dstServer(t, d) != 1 {
+		t.Fatalf("data of an open connection to the quiesced server: %v to %d", v, dstServer(t, d))
+	}
+}

@@ -82,6 +82,9 @@ type CoreCounters struct {
 	// ReusedFIN counts SYNs that found the FIN entry of a closing
 	// connection with the same ports and were scheduled as new connections.
 	ReusedFIN uint64
+	// RescheduledSYN counts SYNs that found an ACTIVE entry of a server
+	// that takes no new connections and were scheduled anew.
+	RescheduledSYN uint64
 	// Installed counts entries rebuilt from the servers' agents (Install);
 	// InstallExisting the rebuilt entries not installed because the table
 	// already had the flow, InstallFull those the full table had no room for.

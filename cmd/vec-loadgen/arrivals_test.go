@@ -20,14 +20,14 @@ func TestPoissonArrivals(t *testing.T) {
 		t.Fatal(err)
 	}
 	const n = 20000
-	due := arrivals(cfg)
+	next := arrivals(cfg)
 	var gaps []float64
-	prev := due(0)
+	prev := next()
 	if prev != 0 {
 		t.Fatalf("the first request is due at %v, want 0", prev)
 	}
-	for i := 1; i < n; i++ {
-		at := due(i)
+	for range n - 1 {
+		at := next()
 		gaps = append(gaps, float64(at-prev)/float64(time.Millisecond))
 		prev = at
 	}
@@ -52,10 +52,10 @@ func TestPoissonArrivals(t *testing.T) {
 	schedule := func(seed uint64) []time.Duration {
 		c := cfg
 		c.seed = seed
-		due := arrivals(c)
+		next := arrivals(c)
 		out := make([]time.Duration, 100)
 		for i := range out {
-			out[i] = due(i)
+			out[i] = next()
 		}
 		return out
 	}
@@ -64,8 +64,10 @@ func TestPoissonArrivals(t *testing.T) {
 	}
 
 	steady := arrivals(testConfig(t, "http", "127.0.0.1:1", "-conn-rate", "50"))
-	if got := steady(10); got != 200*time.Millisecond {
-		t.Fatalf("steady arrival 10 at 50/s due at %v, want 200ms", got)
+	for i := range 11 {
+		if got, want := steady(), time.Duration(i)*20*time.Millisecond; got != want {
+			t.Fatalf("steady arrival %d at 50/s due at %v, want %v", i, got, want)
+		}
 	}
 	for _, bad := range [][]string{
 		{"-arrivals", "bursty", "-conn-rate", "5"},

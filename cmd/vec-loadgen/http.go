@@ -39,25 +39,26 @@ type requestRecord struct {
 	Server, Error string
 }
 
-// arrivals returns when request i is due, relative to the start of the
-// run: every 1/rate (steady), or after exponentially distributed gaps of
-// mean 1/rate drawn from seed (poisson). Without a rate, every request is
-// due at once.
-func arrivals(cfg config) func(i int) time.Duration {
+// arrivals returns the schedule of a run: each call gives when the next
+// request is due, relative to the start of the run, every 1/rate (steady)
+// or after exponentially distributed gaps of mean 1/rate drawn from the
+// seed (poisson). Without a rate every request is due at once.
+func arrivals(cfg config) func() time.Duration {
 	if cfg.connRate <= 0 {
-		return func(int) time.Duration { return 0 }
+		return func() time.Duration { return 0 }
 	}
 	mean := float64(time.Second) / cfg.connRate
+	var at float64
+	gap := func() float64 { return mean }
 	if cfg.arrivals == "poisson" {
 		rng := rand.New(rand.NewPCG(cfg.seed, 0x76656320706f6973))
-		var at float64
-		return func(int) time.Duration {
-			d := time.Duration(at)
-			at += rng.ExpFloat64() * mean
-			return d
-		}
+		gap = func() float64 { return rng.ExpFloat64() * mean }
 	}
-	return func(i int) time.Duration { return time.Duration(float64(i) * mean) }
+	return func() time.Duration {
+		d := time.Duration(at)
+		at += gap()
+		return d
+	}
 }
 
 type job struct {
@@ -114,13 +115,13 @@ func runHTTP(ctx context.Context, cfg config) (*traffic.HTTPResult, []requestRec
 	// With -conn-rate, request i starts when it is due (or as soon as a
 	// worker is free after that): an open-loop arrival of new connections
 	// that does not slow down with the servers.
-	due := arrivals(cfg)
+	next := arrivals(cfg)
 	begin := time.Now()
 	pace := time.NewTimer(0)
 	defer pace.Stop()
 feed:
 	for i := range cfg.n {
-		at := begin.Add(due(i))
+		at := begin.Add(next())
 		if cfg.connRate > 0 {
 			pace.Reset(time.Until(at))
 			select {

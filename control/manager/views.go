@@ -37,6 +37,7 @@ type CoreCounters struct {
 	ExpiredFIN   uint64            `json:"expired_fin"`
 	Resets       uint64            `json:"resets"`
 	ReusedFIN    uint64            `json:"reused_fin"`
+	Rescheduled  uint64            `json:"rescheduled_syn"`
 	Purged       uint64            `json:"purged"`
 	ARPSilenced  uint64            `json:"arp_silenced"`
 	Entries      uint64            `json:"entries"`
@@ -82,7 +83,7 @@ func assemble(r Reading, names []ids.Name, gen uint64) Counters {
 		k := &c.Counters
 		cs := CoreCounters{Core: c.Core, RX: k.RX, TX: k.TX, Replies: k.Replies, TxFull: c.TxFull,
 			Drops: map[string]uint64{}, EvictedFIN: k.EvictedFIN, ExpiredStale: k.ExpiredStale,
-			ExpiredFIN: k.ExpiredFIN, Resets: k.Resets, ReusedFIN: k.ReusedFIN, Purged: c.Purged, ARPSilenced: c.ARPSilenced, Entries: k.Entries,
+			ExpiredFIN: k.ExpiredFIN, Resets: k.Resets, ReusedFIN: k.ReusedFIN, Rescheduled: k.RescheduledSYN, Purged: c.Purged, ARPSilenced: c.ARPSilenced, Entries: k.Entries,
 			Mode: c.Mode.String(), Installed: k.Installed, InstallExisting: k.InstallExisting, InstallFull: k.InstallFull, Naps: c.Naps}
 		for reason := range fastpath.NumDropReasons {
 			if k.Drops[reason] != 0 {

@@ -64,7 +64,7 @@ type Collector struct {
 	tableCapacity int
 
 	rx, tx, replies, txFull, drops, evicted, expired, resets, reused, purged, silenced, entries, capacity desc
-	mode, installed, naps                                                                                 desc
+	mode, installed, naps, rescheduled                                                                    desc
 	mailboxDepth, mailboxCapacity                                                                         desc
 	portRX, portTX, portMissed, portNoMbuf                                                                desc
 	server, service, vip                                                                                  flow
@@ -92,6 +92,7 @@ func NewCollector(src Source, tableCapacity int, log *zap.Logger) *Collector {
 	c.mode = newDesc("core_mode", "1 for the mode a worker is in (active, recovering: rebuilding its table, standby: a backup), 0 for the others.", gv, "core", "mode")
 	c.installed = newDesc("core_installed_total", "Connection entries rebuilt from the agents, by outcome (installed, existing: already there, full: no room).", cv, "core", "outcome")
 	c.naps = newDesc("core_idle_naps_total", "Naps an idle worker took (adaptive polling).", cv, coreLabels...)
+	c.rescheduled = newDesc("core_rescheduled_syn_total", "SYNs on an ACTIVE entry of a server that takes no new connections (down, quiesced, draining), scheduled anew.", cv, coreLabels...)
 	c.capacity = newDesc("core_table_capacity", "Connection entries a worker's table holds at most.", gv, coreLabels...)
 	c.mailboxDepth = newDesc("worker_mailbox_depth", "Control requests posted to a worker's ring and not yet taken.", gv, coreLabels...)
 	c.mailboxCapacity = newDesc("worker_mailbox_capacity", "Control requests a worker's ring holds.", gv, coreLabels...)
@@ -116,7 +117,7 @@ func NewCollector(src Source, tableCapacity int, log *zap.Logger) *Collector {
 
 func (c *Collector) all() []desc {
 	out := []desc{c.rx, c.tx, c.replies, c.txFull, c.drops, c.evicted, c.expired, c.resets, c.reused, c.purged, c.silenced, c.entries, c.capacity,
-		c.mode, c.installed, c.naps,
+		c.mode, c.installed, c.naps, c.rescheduled,
 		c.mailboxDepth, c.mailboxCapacity, c.portRX, c.portTX, c.portMissed, c.portNoMbuf,
 		c.weight, c.configuredWeight, c.draining, c.quiesced, c.generation, c.snapshots, c.ackSeconds, c.drainingServers, c.up}
 	for _, f := range []flow{c.server, c.service, c.vip} {
@@ -196,6 +197,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		emit(c.installed, float64(k.InstallExisting), core, "existing")
 		emit(c.installed, float64(k.InstallFull), core, "full")
 		emit(c.naps, float64(k.Naps), core)
+		emit(c.rescheduled, float64(k.Rescheduled), core)
 	}
 	for _, p := range st.Ports {
 		emit(c.portRX, float64(p.IPackets), p.Device)

@@ -3,7 +3,6 @@ package metrics
 import (
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
 	"vec/recovery"
@@ -19,20 +18,7 @@ func TestHACollectorReportsRoleAndRebuild(t *testing.T) {
 		Peers:       []recovery.GatewayPeer{{Name: "gw1", LastHeartbeatAgeMs: -1}},
 		Rejected:    map[string]uint64{"bad_mac": 5},
 		LastRebuild: &recovery.RebuildStatus{Trigger: "takeover", TotalMs: 120, Received: 10, Installed: 9, AgentsAnswered: 2, AgentsDown: []string{"s3: timeout"}}}
-	reg := prometheus.NewRegistry()
-	if err := reg.Register(NewHACollector(st)); err != nil {
-		t.Fatal(err)
-	}
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]float64{}
-	for _, f := range families {
-		for _, m := range f.GetMetric() {
-			got[f.GetName()+labels(m)] = value(m)
-		}
-	}
+	got := gather(t, NewHACollector(st))
 	for series, want := range map[string]float64{
 		`vec_ha_role{role="active"}`:                                   1,
 		`vec_ha_role{role="backup"}`:                                   0,
