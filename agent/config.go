@@ -3,8 +3,10 @@ package agent
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
+	"os"
 	"regexp"
 	"strconv"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"vec/agent/auth"
 	"vec/agent/metrics"
 	"vec/agent/wire"
+	"vec/internal/strictyaml"
 )
 
 // Config is the agent's configuration (configs/vec-agent.yaml documents
@@ -89,9 +92,15 @@ const (
 
 var metricName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 
-// LoadConfig reads the YAML file at path (no file: defaults only) with a
-// local viper instance; unknown keys are an error. The result still needs
-// Validate, after any command-line overrides.
+// MaxConfigFileSize bounds the configuration file, so that a wrong path (a
+// log file, a disk image) is not read into memory.
+const MaxConfigFileSize = 1 << 20
+
+// LoadConfig reads the YAML file at path (no file: defaults only) with the
+// strict decoder vecd uses (internal/strictyaml): unknown or misspelt keys,
+// a value of the wrong type ("30" for a number) and a duration without a
+// unit are errors naming the field path. The result still needs Validate,
+// after any command-line overrides.
 func LoadConfig(path string) (Config, error) {
 	v := viper.New()
 	v.SetDefault("listen", DefaultListen)
@@ -102,15 +111,15 @@ func LoadConfig(path string) (Config, error) {
 	v.SetDefault("limits.max_reply_bytes", wire.DefaultMaxBytes)
 	v.SetDefault("metrics.cpu_interval", DefaultCPUInterval)
 	v.SetDefault("witness.max_lease", DefaultMaxLease)
+	var data []byte
 	if path != "" {
-		v.SetConfigFile(path)
-		v.SetConfigType("yaml")
-		if err := v.ReadInConfig(); err != nil {
-			return Config{}, fmt.Errorf("read config %s: %w", path, err)
+		var err error
+		if data, err = readConfigFile(path); err != nil {
+			return Config{}, err
 		}
 	}
 	var cfg Config
-	if err := v.UnmarshalExact(&cfg); err != nil {
+	if err := strictyaml.Decode(data, v, &cfg, decodeOptions); err != nil {
 		return Config{}, fmt.Errorf("config %s: %w", path, err)
 	}
 	for i := range cfg.Metrics.Scripts {
@@ -123,6 +132,28 @@ func LoadConfig(path string) (Config, error) {
 		}
 	}
 	return cfg, nil
+}
+
+var decodeOptions = strictyaml.Options{
+	Program:      "vec-agent",
+	Sections:     "name:, listen:, vips:, auth:, …",
+	FieldExample: "max_clock_skew",
+}
+
+func readConfigFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxConfigFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read config %s: %w", path, err)
+	}
+	if len(data) > MaxConfigFileSize {
+		return nil, fmt.Errorf("config %s: file is larger than %d bytes", path, MaxConfigFileSize)
+	}
+	return data, nil
 }
 
 // Validate checks the whole configuration and reports every problem.

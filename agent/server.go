@@ -48,7 +48,8 @@ type HandlerConfig struct {
 	MaxEntries int
 	MaxBytes   int
 	Logger     *zap.Logger
-	// Now is the clock of the metrics timestamp; nil means time.Now.
+	// Now is the clock of the metrics timestamp and of the rate limit on
+	// the log of refused requests; nil means time.Now.
 	Now func() time.Time
 }
 
@@ -60,6 +61,8 @@ type handler struct {
 	cfg       HandlerConfig
 	log       *zap.Logger
 	snapshots snapshotStore
+	// refusals rate-limits the log lines about refused requests.
+	refusals *logLimiter
 }
 
 // NewHandler returns the agent's HTTP handler: wire.PathConnections,
@@ -82,7 +85,8 @@ func NewHandler(cfg HandlerConfig) (http.Handler, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	h := &handler{cfg: cfg, log: cfg.Logger, snapshots: snapshotStore{next: rand.Uint64()}}
+	h := &handler{cfg: cfg, log: cfg.Logger, snapshots: snapshotStore{next: rand.Uint64()},
+		refusals: newLogLimiter(refusalLogPeriod, refusalLogBurst, cfg.Now)}
 	mux := http.NewServeMux()
 	mux.HandleFunc(wire.PathConnections, h.authenticated(http.MethodPost, h.connections))
 	mux.HandleFunc(wire.PathMetrics, h.authenticated(http.MethodGet, h.metrics))
@@ -125,7 +129,10 @@ func (h *handler) authenticated(method string, serve func(body []byte) reply) ht
 			} else {
 				w.Header().Set("WWW-Authenticate", auth.Scheme)
 			}
-			h.log.Warn("request refused", zap.String("remote", r.RemoteAddr), zap.String("path", r.URL.Path), zap.Error(err))
+			if ok, suppressed := h.refusals.allow(); ok {
+				h.log.Warn("request refused", zap.String("remote", r.RemoteAddr), zap.String("path", r.URL.Path), zap.Error(err),
+					zap.Int("suppressed", suppressed))
+			}
 			writeReply(w, errorReply(status, "unauthorized: %v", err))
 			return
 		}

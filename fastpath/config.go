@@ -22,6 +22,23 @@ const (
 	// keepalive probe interval is rarely relied upon); 15 minutes is the
 	// value IBM Network Dispatcher shipped with (staletimeout 900 s).
 	DefaultStaleTimeout = 900 * time.Second
+	// DefaultSynTimeout is how long an embryonic entry (the client's SYN
+	// seen, nothing else from it yet) waits for the client's next packet.
+	// The handshake's ACK follows the SYN by one round trip; a client
+	// whose SYN went unanswered retransmits it (Linux after 1 s, then 2 s
+	// more), which refreshes the entry. A spoofed SYN's entry is gone
+	// after this long instead of stale_timeout.
+	DefaultSynTimeout = 3 * time.Second
+	// DefaultResetTimeout is how long an entry lives after an RST from the
+	// client's side (IPVS keeps a reset connection in CLOSE for 10 s). With
+	// direct server return the gateway sees no sequence numbers and cannot
+	// tell a real RST from a blind, spoofed one, so the entry keeps its
+	// server meanwhile and the client's next packet re-activates it.
+	DefaultResetTimeout = 10 * time.Second
+	// ActiveEvictIdle is how long an ACTIVE entry must have been idle before
+	// a new connection may evict it from a full table (after every
+	// embryonic and closing entry near the new one's home slot).
+	ActiveEvictIdle = 60 * time.Second
 	// DefaultWeightBound is the largest weight a server may carry (Fig. 8's
 	// weight bound) when a service does not set one.
 	DefaultWeightBound = 20
@@ -72,6 +89,11 @@ type ServiceConfig struct {
 	// Zero selects the defaults above.
 	StaleTimeout time.Duration
 	FinTimeout   time.Duration
+	// SynTimeout removes an embryonic TCP entry (SYN seen, nothing else)
+	// after this long without a packet; ResetTimeout removes an entry after
+	// this long without a packet since an RST. Zero selects the defaults.
+	SynTimeout   time.Duration
+	ResetTimeout time.Duration
 	// WeightBound limits every server weight (Fig. 8); zero selects
 	// DefaultWeightBound.
 	WeightBound int

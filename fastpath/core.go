@@ -336,26 +336,27 @@ func (c *Core) handleFlow(p []byte, m *packetMeta, now int64) Verdict {
 		c.removeEntry(found, expiryReason(&t.slots[found]))
 		found, free = t.find(m.key, m.home)
 	}
-	if found >= 0 && m.tcpFlags&(TCPFlagSYN|TCPFlagRST|TCPFlagACK) == TCPFlagSYN && t.slots[found].State != StateFIN &&
-		!c.snap.serverTakesNew[t.slots[found].Server] {
-		// A SYN on an ACTIVE entry whose server takes no new connections
-		// (down, quiesced, draining): the client reuses the ports of an
-		// attempt the server refused (with DSR its RST never passes here,
-		// so the entry lives on), or retransmits a SYN the server never
-		// answered. Either way the server is not taking it: schedule it
-		// anew, as IPVS's expire_nodest_conn does.
+	opening := m.tcpFlags&(TCPFlagSYN|TCPFlagACK|TCPFlagRST|TCPFlagFIN) == TCPFlagSYN
+	if found >= 0 && opening && !t.slots[found].State.closing() && !c.snap.serverTakesNew[t.slots[found].Server] {
+		// A SYN on an ACTIVE (or embryonic) entry whose server takes no new
+		// connections (down, quiesced, draining): the client reuses the
+		// ports of an attempt the server refused (with DSR its RST never
+		// passes here, so the entry lives on), or retransmits a SYN the
+		// server never answered. Either way the server is not taking it:
+		// schedule it anew, as IPVS's expire_nodest_conn does.
 		c.Counters.RescheduledSYN++
 		c.removeEntry(found, removeReused)
 		found, free = t.find(m.key, m.home)
 	}
-	if found >= 0 && m.tcpFlags&(TCPFlagSYN|TCPFlagRST) == TCPFlagSYN && t.slots[found].State == StateFIN {
+	if found >= 0 && opening && t.slots[found].State.closing() {
 		// A client reusing the ports of a closing connection (within
-		// fin_timeout, common with many short connections): this SYN opens
-		// a new connection, so it is scheduled and counted as one, instead
-		// of re-activating the old entry as Fig. 7A has it. Following the
-		// old server would skip the round robin and hide the connection
-		// from the manager's input metrics (IPVS's conn_reuse_mode), and
-		// send it to a server that may no longer take new ones.
+		// fin_timeout or the reset timeout, common with many short
+		// connections): this SYN opens a new connection, so it is
+		// scheduled and counted as one, instead of re-activating the old
+		// entry as Fig. 7A has it. Following the old server would skip the
+		// round robin and hide the connection from the manager's input
+		// metrics (IPVS's conn_reuse_mode), and send it to a server that
+		// may no longer take new ones.
 		c.Counters.ReusedFIN++
 		c.removeEntry(found, removeReused)
 		found, free = t.find(m.key, m.home)
@@ -363,9 +364,15 @@ func (c *Core) handleFlow(p []byte, m *packetMeta, now int64) Verdict {
 	if found >= 0 {
 		return c.existing(p, found, m.tcpFlags, now)
 	}
-	// Fig. 7B: no entry. Only a SYN (or any UDP datagram) opens one.
-	if m.key.Proto == ProtoTCP && m.tcpFlags&TCPFlagSYN == 0 {
+	// Fig. 7B: no entry. Only a SYN (or any UDP datagram) opens one, and
+	// only a SYN that opens a connection: a SYN+ACK, SYN+RST or SYN+FIN is
+	// no client's first packet (scans, floods, stray replies).
+	tcp := m.key.Proto == ProtoTCP
+	if tcp && m.tcpFlags&TCPFlagSYN == 0 {
 		return DropVerdict(c.missReason)
+	}
+	if tcp && !opening {
+		return DropVerdict(DropBadSYN)
 	}
 	if svc.maxWeight == 0 {
 		if svc.unresolved {
@@ -374,46 +381,76 @@ func (c *Core) handleFlow(p []byte, m *packetMeta, now int64) Verdict {
 		return DropVerdict(DropNoServer)
 	}
 	if t.Full() {
-		victim := t.oldestFINNear(m.home)
+		victim := t.victimNear(m.home, now, int64(ActiveEvictIdle))
 		if victim < 0 {
 			return DropVerdict(DropTableFull)
 		}
-		c.Counters.EvictedFIN++
+		switch t.slots[victim].State {
+		case StateSYN:
+			c.Counters.EvictedSYN++
+		case StateFIN, StateRST:
+			c.Counters.EvictedFIN++
+		default:
+			c.Counters.EvictedActive++
+		}
 		c.removeEntry(victim, removeEvicted)
 		_, free = t.find(m.key, m.home)
 	}
 	server := svc.servers[c.wrr[svc.id].pick(svc.weights, svc.maxWeight)]
 	e := t.insertAt(free, m.key)
-	e.Server, e.Service, e.State, e.LastSeen = server, svc.id, StateActive, now
+	// A TCP entry starts embryonic (short timer, evicted first) until the
+	// client's next packet; a UDP datagram has no handshake to wait for.
+	state := StateActive
+	if tcp {
+		state = StateSYN
+	}
+	e.Server, e.Service, e.State, e.LastSeen = server, svc.id, state, now
 	sc := &c.Servers[server]
 	sc.New++
 	sc.Active++
 	return c.forward(p, server)
 }
 
-// existing is Fig. 7A: RST deletes the entry, SYN (re)activates it, FIN marks
-// it FIN; the packet always goes to the entry's server.
+// existing is Fig. 7A with the embryonic and reset states: RST moves the
+// entry to RST (a short timer, the server kept); the client's first packet
+// without SYN makes an embryonic entry ACTIVE; any packet without RST makes
+// an RST entry ACTIVE again (the RST was not the client's); SYN re-activates
+// a FIN entry; FIN marks it FIN. The packet always goes to the entry's
+// server.
 func (c *Core) existing(p []byte, slot int, flags uint8, now int64) Verdict {
 	e := &c.table.slots[slot]
-	server := e.Server
+	e.LastSeen = now
 	if flags&TCPFlagRST != 0 {
-		c.Counters.Resets++
-		c.removeEntry(slot, removeReset)
-		return c.forward(p, server)
+		if e.State != StateRST {
+			c.Counters.Resets++
+			c.setState(e, StateRST)
+		}
+		return c.forward(p, e.Server)
 	}
-	sc := &c.Servers[server]
-	if flags&TCPFlagSYN != 0 && e.State != StateActive {
-		e.State = StateActive
-		sc.FIN--
-		sc.Active++
+	if (e.State == StateSYN && flags&TCPFlagSYN == 0) || e.State == StateRST ||
+		(e.State == StateFIN && flags&TCPFlagSYN != 0) {
+		c.setState(e, StateActive)
 	}
 	if flags&TCPFlagFIN != 0 && e.State != StateFIN {
-		e.State = StateFIN
-		sc.Active--
-		sc.FIN++
+		c.setState(e, StateFIN)
 	}
-	e.LastSeen = now
-	return c.forward(p, server)
+	return c.forward(p, e.Server)
+}
+
+// setState moves e to state s and its server from one gauge to the other
+// when s counts on a different one.
+func (c *Core) setState(e *Entry, s ConnState) {
+	if e.State.closing() != s.closing() {
+		sc := &c.Servers[e.Server]
+		if s.closing() {
+			sc.Active--
+			sc.FIN++
+		} else {
+			sc.FIN--
+			sc.Active++
+		}
+	}
+	e.State = s
 }
 
 // forward rewrites the frame for direct server return: destination MAC = the
@@ -440,38 +477,61 @@ func (c *Core) forward(p []byte, server ServerID) Verdict {
 type removeReason uint8
 
 const (
-	removeReset removeReason = iota
-	removeEvicted
+	removeEvicted removeReason = iota
 	removeReused
 	removeStale
 	removeFINTimeout
+	removeSYNTimeout
+	removeResetTimeout
 )
 
+// expiryReason names the timer that removes e.
 func expiryReason(e *Entry) removeReason {
-	if e.State == StateFIN {
+	switch e.State {
+	case StateFIN:
 		return removeFINTimeout
+	case StateSYN:
+		return removeSYNTimeout
+	case StateRST:
+		return removeResetTimeout
 	}
 	return removeStale
 }
 
-// expired reports whether e's timer (stale for ACTIVE, FIN for FIN) ran out.
-// svc is e's service, or nil when the snapshot no longer has it.
+// expired reports whether e's timer ran out: stale for ACTIVE, FIN for FIN,
+// SYN for embryonic and reset for RST entries. svc is e's service, or nil
+// when the snapshot no longer has it.
 func (c *Core) expired(e *Entry, svc *service, now int64) bool {
-	stale, fin := int64(DefaultStaleTimeout), int64(DefaultFinTimeout)
-	if svc != nil {
-		stale, fin = svc.staleTimeout, svc.finTimeout
+	timeout := int64(DefaultStaleTimeout)
+	switch e.State {
+	case StateFIN:
+		timeout = int64(DefaultFinTimeout)
+		if svc != nil {
+			timeout = svc.finTimeout
+		}
+	case StateSYN:
+		timeout = int64(DefaultSynTimeout)
+		if svc != nil {
+			timeout = svc.synTimeout
+		}
+	case StateRST:
+		timeout = int64(DefaultResetTimeout)
+		if svc != nil {
+			timeout = svc.resetTimeout
+		}
+	default:
+		if svc != nil {
+			timeout = svc.staleTimeout
+		}
 	}
-	if e.State == StateFIN {
-		return now-e.LastSeen > fin
-	}
-	return now-e.LastSeen > stale
+	return now-e.LastSeen > timeout
 }
 
 // removeEntry deletes slot and settles its server's counters.
 func (c *Core) removeEntry(slot int, why removeReason) {
 	e := &c.table.slots[slot]
 	sc := &c.Servers[e.Server]
-	if e.State == StateFIN {
+	if e.State.closing() {
 		sc.FIN--
 	} else {
 		sc.Active--
@@ -482,6 +542,10 @@ func (c *Core) removeEntry(slot int, why removeReason) {
 		c.Counters.ExpiredStale++
 	case removeFINTimeout:
 		c.Counters.ExpiredFIN++
+	case removeSYNTimeout:
+		c.Counters.ExpiredSYN++
+	case removeResetTimeout:
+		c.Counters.ExpiredReset++
 	}
 	c.table.deleteAt(slot)
 }

@@ -9,8 +9,8 @@ import (
 	"vec/fastpath/pktbuild"
 )
 
-// open sends a SYN for srcPort and returns the server it went to.
-func (h *harness) open(srcPort uint16) ServerID {
+// syn sends a SYN for srcPort and returns the server it went to.
+func (h *harness) syn(srcPort uint16) ServerID {
 	h.t.Helper()
 	p := pktbuild.TCP(tcpFlow(srcPort), pktbuild.SYN, 1, 0, nil)
 	if v := h.send(p); v != VerdictForward {
@@ -19,19 +19,44 @@ func (h *harness) open(srcPort uint16) ServerID {
 	return dstServer(h.t, p)
 }
 
+// open establishes a connection from srcPort: the client's SYN, then its ACK
+// of the server's SYN+ACK (which takes the direct way back). It returns the
+// server both went to.
+func (h *harness) open(srcPort uint16) ServerID {
+	h.t.Helper()
+	srv := h.syn(srcPort)
+	p := pktbuild.TCP(tcpFlow(srcPort), pktbuild.ACK, 2, 1, nil)
+	if v := h.send(p); v != VerdictForward || dstServer(h.t, p) != srv {
+		h.t.Fatalf("handshake ACK: verdict %v", v)
+	}
+	return srv
+}
+
 func (h *harness) entry(srcPort uint16) *Entry { return h.core.table.Lookup(tcpKey(srcPort)) }
 
-// Fig. 7B: no entry, SYN → pick a server, insert ACTIVE, forward.
-func TestMissSYNInsertsActiveEntry(t *testing.T) {
+// Fig. 7B: no entry, SYN → pick a server, insert an embryonic entry,
+// forward; the client's ACK of the handshake makes it ACTIVE.
+func TestMissSYNInsertsEmbryonicEntry(t *testing.T) {
 	h := newHarness(t, testConfig(), 16)
 	h.clock.Advance(time.Second)
-	srv := h.open(1000)
+	srv := h.syn(1000)
 	e := h.entry(1000)
-	if e == nil || e.State != StateActive || e.Server != srv || e.LastSeen != int64(time.Second) {
-		t.Fatalf("entry = %+v, want ACTIVE to server %d at 1s", e, srv)
+	if e == nil || e.State != StateSYN || e.Server != srv || e.LastSeen != int64(time.Second) {
+		t.Fatalf("entry = %+v, want SYN to server %d at 1s", e, srv)
 	}
 	if c := h.core.Servers[srv]; c.New != 1 || c.Active != 1 || c.Packets != 1 {
 		t.Fatalf("server counters %+v", c)
+	}
+	h.clock.Advance(time.Second)
+	p := pktbuild.TCP(tcpFlow(1000), pktbuild.ACK, 2, 1, nil)
+	if v := h.send(p); v != VerdictForward || dstServer(t, p) != srv {
+		t.Fatalf("handshake ACK: %v", v)
+	}
+	if e := h.entry(1000); e.State != StateActive || e.LastSeen != int64(2*time.Second) {
+		t.Fatalf("after the ACK: %+v, want ACTIVE at 2s", e)
+	}
+	if c := h.core.Servers[srv]; c.New != 1 || c.Active != 1 || c.FIN != 0 {
+		t.Fatalf("server counters after the ACK %+v", c)
 	}
 }
 
@@ -75,26 +100,6 @@ func TestHitForwardsToEntryServerAndRefreshes(t *testing.T) {
 	}
 }
 
-// Fig. 7A: RST deletes the entry and is still forwarded to the server.
-func TestHitRSTDeletesEntry(t *testing.T) {
-	h := newHarness(t, testConfig(), 16)
-	srv := h.open(1000)
-	p := pktbuild.TCP(tcpFlow(1000), pktbuild.RST|pktbuild.ACK, 2, 1, nil)
-	if v := h.send(p); v != VerdictForward || dstServer(t, p) != srv {
-		t.Fatalf("RST verdict %v", v)
-	}
-	if h.entry(1000) != nil {
-		t.Fatal("entry survived RST")
-	}
-	if c := h.core.Servers[srv]; c.Active != 0 || c.Completed != 1 || h.core.Counters.Resets != 1 {
-		t.Fatalf("counters %+v resets %d", c, h.core.Counters.Resets)
-	}
-	// Afterwards a non-SYN is a miss.
-	if v := h.send(pktbuild.TCP(tcpFlow(1000), pktbuild.ACK, 3, 1, nil)); v != DropVerdict(DropNonSYNMiss) {
-		t.Fatalf("after RST: %v", v)
-	}
-}
-
 // Fig. 7A: FIN marks the entry FIN; packets keep flowing to the same server.
 func TestHitFINMarksFIN(t *testing.T) {
 	h := newHarness(t, testConfig(), 16)
@@ -127,7 +132,7 @@ func TestHitSYNOnFINEntryIsANewConnection(t *testing.T) {
 	if v := h.send(p); v != VerdictForward || dstServer(t, p) != 2 {
 		t.Fatalf("SYN on a FIN entry: %v to %d, want the round robin's next server 2", v, dstServer(t, p))
 	}
-	if e := h.entry(1000); e.State != StateActive || e.Server != 2 {
+	if e := h.entry(1000); e.State != StateSYN || e.Server != 2 {
 		t.Fatalf("entry %+v", e)
 	}
 	c := h.core
@@ -282,6 +287,7 @@ func TestSYNOnFINEntryBeforeTimeoutStartsAfresh(t *testing.T) {
 	h.send(pktbuild.TCP(tcpFlow(1000), pktbuild.FIN|pktbuild.ACK, 2, 1, nil))
 	h.clock.Advance(9 * time.Second)
 	h.send(pktbuild.TCP(tcpFlow(1000), pktbuild.SYN, 500, 0, nil))
+	h.send(pktbuild.TCP(tcpFlow(1000), pktbuild.ACK, 501, 1, nil))
 	h.clock.Advance(30 * time.Second) // a new ACTIVE entry: the stale timer (60 s) rules now
 	reapAll(h)
 	if e := h.entry(1000); e == nil || e.State != StateActive || e.LastSeen != int64(9*time.Second) {
@@ -509,7 +515,7 @@ func TestSYNOnFINEntryOfQuiescedServerPicksAgain(t *testing.T) {
 	if v := h.send(p); v != VerdictForward || dstServer(t, p) != 2 {
 		t.Fatalf("SYN reusing the ports: %v to %d, want server 2", v, dstServer(t, p))
 	}
-	if e := h.entry(1000); e.Server != 2 || e.State != StateActive {
+	if e := h.entry(1000); e.Server != 2 || e.State != StateSYN {
 		t.Fatalf("entry %+v", e)
 	}
 	c := h.core

@@ -29,6 +29,7 @@ const (
 	DropARPLearned                           // an ARP reply from a server, consumed to learn its MAC
 	DropTakeoverMiss                         // TCP segment without SYN and without an entry while the table is being rebuilt
 	DropStandby                              // a backup gateway (ModeStandby) forwards nothing and claims no VIP
+	DropBadSYN                               // SYN with ACK, RST or FIN and no entry: opens nothing
 	NumDropReasons
 )
 
@@ -56,6 +57,7 @@ var dropReasonNames = [NumDropReasons]string{
 	DropARPLearned:         "arp_learned",
 	DropTakeoverMiss:       "takeover_miss",
 	DropStandby:            "standby",
+	DropBadSYN:             "bad_syn",
 }
 
 // String returns the reason's snake_case name, as used in metrics and logs.
@@ -75,11 +77,18 @@ type CoreCounters struct {
 	Replies uint64 // ARP replies sent back
 	Drops   [NumDropReasons]uint64
 
-	EvictedFIN   uint64 // FIN entries evicted to make room for a new connection
-	ExpiredStale uint64 // entries removed by the stale timer
-	ExpiredFIN   uint64 // entries removed by the FIN timer
-	Resets       uint64 // entries removed by a RST
-	// ReusedFIN counts SYNs that found the FIN entry of a closing
+	// Entries evicted to make room for a new connection in a full table:
+	// embryonic (SYN) ones first, then closing (FIN or RST) ones, then
+	// ACTIVE ones idle for longer than ActiveEvictIdle.
+	EvictedSYN    uint64
+	EvictedFIN    uint64
+	EvictedActive uint64
+	ExpiredStale  uint64 // entries removed by the stale timer
+	ExpiredFIN    uint64 // entries removed by the FIN timer
+	ExpiredSYN    uint64 // embryonic entries removed by the SYN timer
+	ExpiredReset  uint64 // entries removed by the reset timer after an RST
+	Resets        uint64 // entries moved to the RST state by an RST
+	// ReusedFIN counts SYNs that found the FIN or RST entry of a closing
 	// connection with the same ports and were scheduled as new connections.
 	ReusedFIN uint64
 	// RescheduledSYN counts SYNs that found an ACTIVE entry of a server

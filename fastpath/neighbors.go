@@ -35,6 +35,7 @@ type Neighbors struct {
 	mu     sync.Mutex // control plane only
 	byIP   map[uint32]int
 	nextID int
+	free   []int // slots released by Retain, reused first
 }
 
 type neighborSlot struct {
@@ -59,14 +60,36 @@ func (n *Neighbors) slot(ip uint32) (int, error) {
 	if i, ok := n.byIP[ip]; ok {
 		return i, nil
 	}
-	if n.nextID == len(n.slots) {
-		return 0, fmt.Errorf("more than %d servers resolved by ARP", len(n.slots))
+	var i int
+	switch {
+	case len(n.free) > 0:
+		i = n.free[len(n.free)-1]
+		n.free = n.free[:len(n.free)-1]
+		n.slots[i].mac.Store(0)
+		n.slots[i].seen.Store(0)
+	case n.nextID < len(n.slots):
+		i = n.nextID
+		n.nextID++
+	default:
+		return 0, fmt.Errorf("more than %d servers resolved by ARP at once", len(n.slots))
 	}
-	i := n.nextID
-	n.nextID++
 	n.slots[i].ip = ip
 	n.byIP[ip] = i
 	return i, nil
+}
+
+// Retain releases the slots of every address not in keep, for reuse by
+// later snapshots. Call it only once every worker runs a snapshot compiled
+// without those addresses: no core may still read their slots.
+func (n *Neighbors) Retain(keep map[uint32]bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for ip, i := range n.byIP {
+		if !keep[ip] {
+			delete(n.byIP, ip)
+			n.free = append(n.free, i)
+		}
+	}
 }
 
 // learn records a reply from slot i's server.

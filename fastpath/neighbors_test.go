@@ -61,6 +61,9 @@ func TestServerResolvedByARP(t *testing.T) {
 	if v := h.send(p); v != VerdictForward || !bytes.Equal(p[0:6], s1MAC[:]) {
 		t.Fatalf("SYN after resolution: %v to %x", v, p[0:6])
 	}
+	if v := h.send(pktbuild.TCP(tcpFlow(2), pktbuild.ACK, 2, 1, nil)); v != VerdictForward {
+		t.Fatalf("handshake ACK: %v", v)
+	}
 	// Only server 2 still needs asking; server 1 again after the refresh interval.
 	if n := snap.WriteARPRequests(frames, h.clock.Now()); n != 1 {
 		t.Fatalf("%d requests with one server resolved, want 1", n)
@@ -158,5 +161,33 @@ func TestNeighborsSignalWhatTheyLearn(t *testing.T) {
 	case <-nb.Learned():
 	default:
 		t.Fatal("no signal after the server's MAC changed")
+	}
+}
+
+// Slots of servers no snapshot uses any more are reused: over a gateway's
+// life more distinct servers than the table holds can come and go, and a
+// reused slot starts unresolved.
+func TestNeighborSlotsAreReused(t *testing.T) {
+	nb := NewNeighbors(2)
+	ip := func(i int) uint32 { return be32(netip.AddrFrom4([4]byte{10, 0, 1, byte(i)})) }
+	a, errA := nb.slot(ip(1))
+	_, errB := nb.slot(ip(2))
+	if errA != nil || errB != nil {
+		t.Fatal(errA, errB)
+	}
+	nb.learn(a, s1MAC[:], 1)
+	if _, err := nb.slot(ip(3)); err == nil {
+		t.Fatal("a third address fit a table of two")
+	}
+	nb.Retain(map[uint32]bool{ip(2): true}) // server 1 was removed
+	c, err := nb.slot(ip(3))
+	if err != nil || c != a {
+		t.Fatalf("slot for a new server after one was removed: %d, %v (want the freed %d)", c, err, a)
+	}
+	if nb.ResolvedIPs(1)[ip(3)] {
+		t.Fatal("a reused slot kept the old server's MAC")
+	}
+	if _, gone := nb.ResolvedIPs(1)[ip(1)]; gone {
+		t.Fatal("the removed server is still tracked")
 	}
 }

@@ -53,6 +53,8 @@ type service struct {
 	key          uint64
 	staleTimeout int64 // ns
 	finTimeout   int64 // ns
+	synTimeout   int64 // ns
+	resetTimeout int64 // ns
 	servers      []ServerID
 	weights      []uint8 // clamped to the weight bound; 0 for an unresolved server
 	maxWeight    int
@@ -261,7 +263,14 @@ func compileService(sc *ServiceConfig, serverSeen map[ServerID]bool) (service, e
 	if fin == 0 {
 		fin = DefaultFinTimeout
 	}
-	if stale < 0 || fin < 0 {
+	syn, reset := sc.SynTimeout, sc.ResetTimeout
+	if syn == 0 {
+		syn = DefaultSynTimeout
+	}
+	if reset == 0 {
+		reset = DefaultResetTimeout
+	}
+	if stale < 0 || fin < 0 || syn < 0 || reset < 0 {
 		return service{}, fmt.Errorf("%s: negative timeout", name)
 	}
 	svc := service{
@@ -269,6 +278,8 @@ func compileService(sc *ServiceConfig, serverSeen map[ServerID]bool) (service, e
 		key:          serviceKey(vip, sc.Port, sc.Proto),
 		staleTimeout: int64(stale),
 		finTimeout:   int64(fin),
+		synTimeout:   int64(syn),
+		resetTimeout: int64(reset),
 		servers:      make([]ServerID, len(sc.Servers)),
 		weights:      make([]uint8, len(sc.Servers)),
 	}

@@ -5,13 +5,25 @@ import (
 	"math/bits"
 )
 
-// ConnState is a connection entry's state (patent Fig. 7A).
+// ConnState is a connection entry's state (patent Fig. 7A, plus the
+// embryonic and reset states of docs/fastpath.md).
 type ConnState uint8
 
-// Connection states.
+// Connection states. ACTIVE and FIN are also the agents' wire states
+// (agent/wire pins their values); SYN and RST exist only in a gateway's own
+// table and are never installed from an agent's listing.
 const (
 	StateActive ConnState = 1
 	StateFIN    ConnState = 2
+	// StateSYN is an embryonic TCP entry: the client's SYN was seen and
+	// nothing else from it yet. It lives for the service's SYN timeout
+	// and is the first to be evicted when the table is full.
+	StateSYN ConnState = 3
+	// StateRST is an entry that saw an RST from the client's side. It
+	// keeps its server for the service's reset timeout, so a blind,
+	// spoofed RST does not cut the connection: the client's next packet
+	// without RST makes it ACTIVE again.
+	StateRST ConnState = 4
 )
 
 func (s ConnState) String() string {
@@ -20,9 +32,18 @@ func (s ConnState) String() string {
 		return "ACTIVE"
 	case StateFIN:
 		return "FIN"
+	case StateSYN:
+		return "SYN"
+	case StateRST:
+		return "RST"
 	}
 	return "NONE"
 }
+
+// closing reports whether s is a state of a connection being torn down (FIN
+// or RST); such entries count on a server's FIN gauge, the others (ACTIVE
+// and SYN) on its ACTIVE gauge.
+func (s ConnState) closing() bool { return s == StateFIN || s == StateRST }
 
 // Entry is one connection-table slot: 32 bytes, two per cache line, no
 // pointers, so a table can live in hugepage memory handed over by DPDK.
@@ -37,8 +58,8 @@ type Entry struct {
 
 func (e *Entry) empty() bool { return e.Key.Proto == 0 }
 
-// evictionWindow is how many slots from a key's home slot are searched for a
-// FIN entry to evict when the table is full.
+// evictionWindow is how many slots from a key's home slot are searched for an
+// entry to evict when the table is full.
 const evictionWindow = 16
 
 // Table is one core's connection table: open addressing with linear probing
@@ -178,17 +199,40 @@ func (t *Table) Delete(k FlowKey) bool {
 	return true
 }
 
-// oldestFINNear returns the index of the FIN entry with the oldest LastSeen
-// among the evictionWindow slots starting at home, or -1.
-func (t *Table) oldestFINNear(home int) int {
-	victim := -1
+// victimNear picks the entry to evict for a new key whose home slot is home,
+// among the evictionWindow slots from there: the embryonic (SYN) entry with
+// the oldest LastSeen, else the oldest closing (FIN or RST) entry, else the
+// oldest ACTIVE entry that has seen no packet for longer than minIdle. It
+// returns -1 when there is none: a recently active connection is never
+// thrown out.
+func (t *Table) victimNear(home int, now, minIdle int64) int {
+	syn, closing, idle := -1, -1, -1
+	older := func(i, than int) bool { return than < 0 || t.slots[i].LastSeen < t.slots[than].LastSeen }
 	for n, i := 0, home; n < evictionWindow; n, i = n+1, int(uint64(i+1)&t.mask) {
 		e := &t.slots[i]
-		if e.State == StateFIN && (victim < 0 || e.LastSeen < t.slots[victim].LastSeen) {
-			victim = i
+		switch {
+		case e.empty():
+		case e.State == StateSYN:
+			if older(i, syn) {
+				syn = i
+			}
+		case e.State.closing():
+			if older(i, closing) {
+				closing = i
+			}
+		case now-e.LastSeen > minIdle:
+			if older(i, idle) {
+				idle = i
+			}
 		}
 	}
-	return victim
+	switch {
+	case syn >= 0:
+		return syn
+	case closing >= 0:
+		return closing
+	}
+	return idle
 }
 
 // Range calls fn for every live entry until fn returns false. It is for the

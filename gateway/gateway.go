@@ -20,6 +20,29 @@ import (
 // headroom.
 const mbufDataRoom = 2048 + 128
 
+// mempoolCache is the per-core cache of the packet-buffer pool.
+const mempoolCache = 256
+
+// mempoolNeed is the fewest packet buffers the gateway can run with: every
+// RX and TX descriptor of every queue may hold one, each core's cache may
+// hold mempoolCache, and each worker holds a received burst and the ARP
+// burst it builds.
+func mempoolNeed(ports, workers int) int {
+	return ports*workers*2*dpdk.DefaultDescriptors + (workers+1)*mempoolCache + 2*workers*burstSize
+}
+
+// checkMempool refuses a pool too small for the configured ports and
+// workers, naming the numbers.
+func (g *Gateway) checkMempool() error {
+	rt := g.rt
+	if need := mempoolNeed(len(rt.Ports), len(rt.WorkerCores)); rt.MempoolSize < need {
+		return fmt.Errorf("dpdk.mempool_size %d is too small: %d ports × %d workers × (%d RX + %d TX descriptors) + %d per-core caches of %d + %d bursts of %d need %d packet buffers",
+			rt.MempoolSize, len(rt.Ports), len(rt.WorkerCores), dpdk.DefaultDescriptors, dpdk.DefaultDescriptors,
+			len(rt.WorkerCores)+1, mempoolCache, 2*len(rt.WorkerCores), burstSize, need)
+	}
+	return nil
+}
+
 // Gateway is a running vec gateway: everything it brings up, in the order
 // it is torn down again.
 type Gateway struct {
@@ -95,7 +118,10 @@ func (g *Gateway) Start(initial func(portMAC [6]byte) (*fastpath.Snapshot, error
 		g.log.Warn("a worker polls on the control core: the control plane gets only what that poll loop leaves over",
 			zap.Int("control_core", rt.ControlCore))
 	}
-	pool, err := dpdk.NewPktMempool("vec_mbufs", uint32(rt.MempoolSize), 256, mbufDataRoom, -1)
+	if err := g.checkMempool(); err != nil {
+		return err
+	}
+	pool, err := dpdk.NewPktMempool("vec_mbufs", uint32(rt.MempoolSize), mempoolCache, mbufDataRoom, -1)
 	if err != nil {
 		return err
 	}
@@ -231,14 +257,27 @@ func keepControlOffWorkers(rt config.Runtime) error {
 	if err != nil {
 		return err
 	}
-	control := slices.DeleteFunc(cpus, func(cpu int) bool { return slices.Contains(rt.WorkerCores, cpu) })
-	if len(control) == 0 {
-		control = []int{rt.ControlCore}
-	}
+	control := controlCores(cpus, rt)
 	if procs := len(control) + len(rt.WorkerCores); runtime.GOMAXPROCS(0) < procs {
 		runtime.GOMAXPROCS(procs)
 	}
 	return dpdk.SetProcessAffinity(control)
+}
+
+// controlCores are the CPUs (of those the process may use) for every
+// thread but the workers': the ones no worker polls on; or, when
+// workers.control_core is a worker's core (vecd warns about it), that core
+// alone, as the configuration says; or the control core when the workers
+// take every CPU.
+func controlCores(cpus []int, rt config.Runtime) []int {
+	if rt.ControlSharesWorkerCore {
+		return []int{rt.ControlCore}
+	}
+	control := slices.DeleteFunc(slices.Clone(cpus), func(cpu int) bool { return slices.Contains(rt.WorkerCores, cpu) })
+	if len(control) == 0 {
+		control = []int{rt.ControlCore}
+	}
+	return control
 }
 
 // Stop asks every worker to finish its current iteration and waits for

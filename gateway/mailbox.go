@@ -24,6 +24,11 @@ import (
 // mailboxSlots bounds the requests in flight to one worker.
 const mailboxSlots = 64
 
+// reservedForChanges are slots that reads (counter scrapes, connection
+// listings — /metrics needs no token) may not take: a configuration
+// change, a mode switch or an install always finds room.
+const reservedForChanges = 16
+
 // purgeBatch is how many connection keys a worker collects per pass over
 // its table when it drops the entries of servers whose drain ended.
 const purgeBatch = 1024
@@ -113,15 +118,32 @@ func newMailbox(name string) (*mailbox, error) {
 	return mb, nil
 }
 
-var errMailboxFull = errors.New("worker mailbox full: the worker is not taking requests")
+var (
+	errMailboxFull = errors.New("worker mailbox full: the worker is not taking requests")
+	errReadsBusy   = errors.New("worker mailbox busy with reads: try again (the slots left are kept for changes)")
+)
+
+// isRead reports whether a request only reads the worker's state.
+func (k requestKind) isRead() bool { return k == reqCounters || k == reqConnections }
+
+// admit reports why req cannot be posted now, or nil; called with mu held.
+func (mb *mailbox) admit(kind requestKind) error {
+	switch {
+	case len(mb.free) == 0:
+		return errMailboxFull
+	case kind.isRead() && len(mb.free) <= reservedForChanges:
+		return errReadsBusy
+	}
+	return nil
+}
 
 // post hands req to the worker without waiting; wait then waits for it.
 func (mb *mailbox) post(req *request) (int, error) {
 	req.done = make(chan struct{})
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
-	if len(mb.free) == 0 {
-		return 0, errMailboxFull
+	if err := mb.admit(req.kind); err != nil {
+		return 0, err
 	}
 	slot := mb.free[len(mb.free)-1]
 	mb.free = mb.free[:len(mb.free)-1]

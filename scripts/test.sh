@@ -3,8 +3,9 @@
 #
 #   sudo ./scripts/test.sh
 #
-# Runs scripts/setup.sh (packages, Go, hugepages), then gofmt, go vet and
-# go test over the whole module. go test also replays every fuzz target's
+# Runs scripts/setup.sh (packages, Go, hugepages), then gofmt, go vet,
+# go test over the whole module and go test -race over the packages with
+# concurrent state. go test also replays every fuzz target's
 # seed corpus (testdata/fuzz/<Target>/ and the f.Add seeds); `make fuzz`
 # does the actual fuzzing. Tests that need root, hugepages, DPDK or network
 # namespaces run for real here; with CI=true (as .ci/run sets it) such a
@@ -36,6 +37,14 @@ go vet ./... || failed+=("go vet")
 
 echo "test: go test ./..."
 go test -count=1 -timeout "${VEC_TEST_TIMEOUT:-20m}" ./... || failed+=("go test")
+
+# The race detector over the packages whose goroutines share state with
+# each other (the control plane, recovery, the agent) and the fastpath;
+# the namespace end-to-end tests and the DPDK packages run above without it
+# (their cost under -race would dominate the run).
+echo "test: go test -race (fastpath, control, recovery, agent)"
+go test -race -count=1 -timeout "${VEC_TEST_TIMEOUT:-20m}" ./fastpath/... ./control/... ./recovery/... ./agent/... ||
+	failed+=("go test -race")
 
 if ((${#failed[@]} > 0)); then
 	printf 'test: FAILED: %s\n' "${failed[*]}" >&2

@@ -67,7 +67,7 @@ func TestTwoWorkersOwnTheirFlows(t *testing.T) {
 dpdk:
   eal_args: ["--no-pci"]
   vdevs: ["net_pcap0,rx_pcap=%s,rx_pcap=%s,tx_pcap=%s,tx_pcap=%s"]
-  mempool_size: 4095
+  mempool_size: 8191
 ports: [{device: net_pcap0}]
 workers: {cores: [1, 0], control_core: 0, table_capacity: 4096, run_until_input_exhausted: true}
 log: {level: warn}

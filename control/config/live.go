@@ -157,6 +157,11 @@ func (c *Config) RestartOnly(running *Config) error {
 			ps.add(s.name, "cannot change while vecd runs (restart vecd for that); the running value is kept")
 		}
 	}
+	// The port's promiscuous mode and the MAC the VIPs are announced with
+	// are set at start-up: a new gateway.mac would cut every flow.
+	if c.Gateway.MAC != running.Gateway.MAC {
+		ps.add("gateway.mac", "cannot change while vecd runs (the port receives for the start-up MAC); restart vecd for that; the running value is kept")
+	}
 	if err := ps.err(); err != nil {
 		return err
 	}

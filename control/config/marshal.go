@@ -36,7 +36,7 @@ func scalar(tag, value string) *yaml.Node {
 }
 
 func yamlNode(v reflect.Value) (*yaml.Node, error) {
-	if v.Type() == durationType {
+	if v.Type() == reflect.TypeFor[time.Duration]() {
 		return scalar("!!str", time.Duration(v.Int()).String()), nil
 	}
 	switch v.Kind() {

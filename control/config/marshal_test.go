@@ -68,6 +68,12 @@ func TestRestartOnly(t *testing.T) {
 		!strings.Contains(err.Error(), "metrics: cannot change") {
 		t.Errorf("changing workers and metrics: %v", err)
 	}
+	// gateway.mac decides what the port receives: set at start-up only.
+	mac := cfg.Clone()
+	mac.Gateway.MAC = "02:00:00:00:00:99"
+	if err := mac.RestartOnly(cfg); err == nil || !strings.Contains(err.Error(), "gateway.mac: cannot change while vecd runs") {
+		t.Errorf("changing gateway.mac: %v", err)
+	}
 }
 
 func TestControlSection(t *testing.T) {

@@ -309,6 +309,7 @@ func (m *Manager) replaceLocked(ctx context.Context, next *config.Config, source
 	}
 	summary := describe(m.ids, state)
 	m.cfg, m.live, m.ids = next, live, state
+	m.retainNeighbors()
 	m.generation++
 	m.level.SetLevel(level)
 	m.last = Change{Generation: m.generation, Source: source, At: m.now(), AckLatency: report.Max,
@@ -483,6 +484,21 @@ func (m *Manager) ServersResolved() bool {
 	return true
 }
 
+// retainNeighbors frees the ARP-table slots of servers that no snapshot
+// uses any more; called once every worker runs the state in force.
+func (m *Manager) retainNeighbors() {
+	if m.neighbors == nil {
+		return
+	}
+	keep := map[uint32]bool{}
+	for _, svc := range m.ids.Services {
+		for _, srv := range svc.Servers {
+			keep[ipKey(srv.Spec.IP)] = true
+		}
+	}
+	m.neighbors.Retain(keep)
+}
+
 func addrOf(ip uint32) netip.Addr {
 	return netip.AddrFrom4([4]byte{byte(ip >> 24), byte(ip >> 16), byte(ip >> 8), byte(ip)})
 }
@@ -539,6 +555,7 @@ func (m *Manager) checkDrains(ctx context.Context) {
 		return
 	}
 	m.ids = state
+	m.retainNeighbors()
 	for _, id := range purge {
 		delete(m.computed, id) // the ID may be handed to a new server
 	}

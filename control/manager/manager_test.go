@@ -389,7 +389,7 @@ func TestConnectionsArePagedOverWorkers(t *testing.T) {
 				t.Errorf("connection %s on two pages", c.Client)
 			}
 			seen[c.Client] = true
-			if c.VIP != "10.1.0.100" || c.Port != 80 || c.State != "ACTIVE" || c.Service != "http" {
+			if c.VIP != "10.1.0.100" || c.Port != 80 || c.State != "SYN" || c.Service != "http" {
 				t.Errorf("connection %+v", c)
 			}
 		}

@@ -38,9 +38,17 @@ type CoreCounters struct {
 	Resets       uint64            `json:"resets"`
 	ReusedFIN    uint64            `json:"reused_fin"`
 	Rescheduled  uint64            `json:"rescheduled_syn"`
-	Purged       uint64            `json:"purged"`
-	ARPSilenced  uint64            `json:"arp_silenced"`
-	Entries      uint64            `json:"entries"`
+	// EvictedSYN and EvictedActive count the embryonic and idle ACTIVE
+	// entries evicted for a new connection in a full table (EvictedFIN:
+	// FIN and RST ones); ExpiredSYN and ExpiredReset those removed by the
+	// embryonic and reset timers.
+	EvictedSYN    uint64 `json:"evicted_syn"`
+	EvictedActive uint64 `json:"evicted_active"`
+	ExpiredSYN    uint64 `json:"expired_syn"`
+	ExpiredReset  uint64 `json:"expired_reset"`
+	Purged        uint64 `json:"purged"`
+	ARPSilenced   uint64 `json:"arp_silenced"`
+	Entries       uint64 `json:"entries"`
 	// Mode is active, recovering or standby; Installed counts entries
 	// rebuilt from the agents (InstallExisting: already there; InstallFull:
 	// no room); Naps the idle naps of an adaptive poll loop.
@@ -83,7 +91,8 @@ func assemble(r Reading, names []ids.Name, gen uint64) Counters {
 		k := &c.Counters
 		cs := CoreCounters{Core: c.Core, RX: k.RX, TX: k.TX, Replies: k.Replies, TxFull: c.TxFull,
 			Drops: map[string]uint64{}, EvictedFIN: k.EvictedFIN, ExpiredStale: k.ExpiredStale,
-			ExpiredFIN: k.ExpiredFIN, Resets: k.Resets, ReusedFIN: k.ReusedFIN, Rescheduled: k.RescheduledSYN, Purged: c.Purged, ARPSilenced: c.ARPSilenced, Entries: k.Entries,
+			ExpiredFIN: k.ExpiredFIN, Resets: k.Resets, ReusedFIN: k.ReusedFIN, Rescheduled: k.RescheduledSYN,
+			EvictedSYN: k.EvictedSYN, EvictedActive: k.EvictedActive, ExpiredSYN: k.ExpiredSYN, ExpiredReset: k.ExpiredReset, Purged: c.Purged, ARPSilenced: c.ARPSilenced, Entries: k.Entries,
 			Mode: c.Mode.String(), Installed: k.Installed, InstallExisting: k.InstallExisting, InstallFull: k.InstallFull, Naps: c.Naps}
 		for reason := range fastpath.NumDropReasons {
 			if k.Drops[reason] != 0 {
@@ -271,8 +280,12 @@ func (m *Manager) Connections(ctx context.Context, f ConnFilter) (Connections, e
 		q.State = fastpath.StateActive
 	case "fin", "FIN":
 		q.State = fastpath.StateFIN
+	case "syn", "SYN":
+		q.State = fastpath.StateSYN
+	case "rst", "RST":
+		q.State = fastpath.StateRST
 	default:
-		return Connections{}, &FilterError{fmt.Sprintf("state %q is not active or fin", f.State)}
+		return Connections{}, &FilterError{fmt.Sprintf("state %q is not active, fin, syn or rst", f.State)}
 	}
 	if f.VIP != "" {
 		a, err := netip.ParseAddr(f.VIP)
