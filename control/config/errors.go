@@ -3,43 +3,19 @@ package config
 import (
 	"fmt"
 	"strconv"
-	"strings"
+
+	"vec/internal/strictyaml"
 )
 
-// Problem is one thing wrong with a configuration.
-type Problem struct {
-	// Field is the path of the field concerned, e.g.
-	// "clusters[0].services[1].port"; empty when the problem concerns the
-	// file as a whole (a YAML syntax error).
-	Field   string
-	Message string
-}
-
-func (p Problem) String() string {
-	if p.Field == "" {
-		return p.Message
-	}
-	return p.Field + ": " + p.Message
-}
+// Problem is one thing wrong with a configuration: the path of the field
+// concerned (e.g. "clusters[0].services[1].port"; empty when the problem
+// concerns the file as a whole) and what is wrong. The decoder shared with
+// vec-agent reports its problems in the same type.
+type Problem = strictyaml.Problem
 
 // Error is returned for a configuration that cannot be read or does not
 // validate; it lists every problem found.
-type Error struct {
-	Problems []Problem
-}
-
-func (e *Error) Error() string {
-	if len(e.Problems) == 1 {
-		return "invalid configuration: " + e.Problems[0].String()
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "invalid configuration (%d problems):", len(e.Problems))
-	for _, p := range e.Problems {
-		b.WriteString("\n\t")
-		b.WriteString(p.String())
-	}
-	return b.String()
-}
+type Error = strictyaml.Error
 
 // problems collects Problems while a configuration is checked.
 type problems []Problem

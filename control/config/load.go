@@ -63,11 +63,7 @@ func decode(data []byte) (*Config, *Error) {
 	err := strictyaml.Decode(data, viper.New(), &cfg, strictyaml.Options{Program: "vecd",
 		Sections: "dpdk:, ports:, clusters:, …", FieldExample: "table_capacity"})
 	if err != nil {
-		out := &Error{}
-		for _, p := range err.Problems {
-			out.Problems = append(out.Problems, Problem{Field: p.Field, Message: p.Message})
-		}
-		return nil, out
+		return nil, err
 	}
 	return &cfg, nil
 }
