@@ -15,8 +15,9 @@ const (
 	// new source port.
 	modeTCP = "tcp"
 	// modeSYN: connections are opened and aborted (SYN, then RST on the
-	// flow's next turn): half the packets open a connection, and the RST
-	// frees the gateway's entry, so the table stays at the flow count.
+	// flow's next turn): half the packets open a connection; the gateway
+	// keeps each reset entry for its reset timeout (against spoofed
+	// resets), so size its table for the connections of that long.
 	modeSYN = "syn"
 	// modeStray: data segments of flows that never sent a SYN; a gateway
 	// must drop every one.
