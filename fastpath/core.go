@@ -398,7 +398,7 @@ func (c *Core) handleFlow(p []byte, m *packetMeta, now int64) Verdict {
 	}
 	server := svc.servers[c.wrr[svc.id].pick(svc.weights, svc.maxWeight)]
 	e := t.insertAt(free, m.key)
-	// A TCP entry starts embryonic (short timer, evicted first) until the
+	// A TCP entry starts embryonic (short timer, evicted before live ones) until the
 	// client's next packet; a UDP datagram has no handshake to wait for.
 	state := StateActive
 	if tcp {

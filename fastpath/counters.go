@@ -78,7 +78,7 @@ type CoreCounters struct {
 	Drops   [NumDropReasons]uint64
 
 	// Entries evicted to make room for a new connection in a full table:
-	// embryonic (SYN) ones first, then closing (FIN or RST) ones, then
+	// closing (FIN or RST) ones first, then embryonic (SYN) ones, then
 	// ACTIVE ones idle for longer than ActiveEvictIdle.
 	EvictedSYN    uint64
 	EvictedFIN    uint64

@@ -82,7 +82,7 @@ func NewCollector(src Source, tableCapacity int, log *zap.Logger) *Collector {
 	c.replies = newDesc("core_arp_replies_total", "ARP replies a worker sent for the VIPs and the gateway address.", cv, coreLabels...)
 	c.txFull = newDesc("core_tx_full_total", "Packets a worker could not send because the TX ring was full.", cv, coreLabels...)
 	c.drops = newDesc("core_drops_total", "Packets a worker dropped, by reason.", cv, "core", "reason")
-	c.evicted = newDesc("core_evicted_total", "Entries evicted to make room for a new connection in a full table, by state: syn (embryonic) first, then fin (FIN and RST), then active (idle ones only).", cv, "core", "state")
+	c.evicted = newDesc("core_evicted_total", "Entries evicted to make room for a new connection in a full table, by state: fin (FIN and RST) first, then syn (embryonic), then active (idle ones only).", cv, "core", "state")
 	c.expired = newDesc("core_expired_total", "Connection entries removed by a timer (stale, fin, syn: embryonic, rst: after a reset).", cv, "core", "timer")
 	c.resets = newDesc("core_resets_total", "Connection entries removed by a RST.", cv, coreLabels...)
 	c.reused = newDesc("core_reused_fin_total", "SYNs that reused a closing (FIN) connection's ports: scheduled and counted as new connections.", cv, coreLabels...)
