@@ -32,12 +32,17 @@ type Config struct {
 	VIPs []string `mapstructure:"vips"`
 	// DropCapabilities empties every capability set after the listener is
 	// open (on by default; listing sockets needs none).
-	DropCapabilities bool          `mapstructure:"drop_capabilities"`
-	LogLevel         string        `mapstructure:"log_level"`
-	Auth             AuthConfig    `mapstructure:"auth"`
-	Limits           LimitsConfig  `mapstructure:"limits"`
-	Metrics          MetricsConfig `mapstructure:"metrics"`
-	Witness          WitnessConfig `mapstructure:"witness"`
+	DropCapabilities bool `mapstructure:"drop_capabilities"`
+	// User is the account the agent switches to when it is started as
+	// root, as it drops its capabilities (a user name or uid; "" keeps
+	// uid 0, still without capabilities). Nothing it does once serving
+	// needs root.
+	User     string        `mapstructure:"user"`
+	LogLevel string        `mapstructure:"log_level"`
+	Auth     AuthConfig    `mapstructure:"auth"`
+	Limits   LimitsConfig  `mapstructure:"limits"`
+	Metrics  MetricsConfig `mapstructure:"metrics"`
+	Witness  WitnessConfig `mapstructure:"witness"`
 }
 
 // AuthConfig holds the request authentication settings.
@@ -83,6 +88,7 @@ type ScriptConfig struct {
 // Defaults.
 const (
 	DefaultListen         = ":10004" // IBM's Metric Server port
+	DefaultUser           = "nobody"
 	DefaultCPUInterval    = 5 * time.Second
 	DefaultScriptInterval = 30 * time.Second
 	DefaultScriptTimeout  = 5 * time.Second
@@ -105,6 +111,7 @@ func LoadConfig(path string) (Config, error) {
 	v := viper.New()
 	v.SetDefault("listen", DefaultListen)
 	v.SetDefault("drop_capabilities", true)
+	v.SetDefault("user", DefaultUser)
 	v.SetDefault("log_level", "info")
 	v.SetDefault("auth.max_clock_skew", auth.DefaultMaxSkew)
 	v.SetDefault("limits.max_entries_per_page", wire.DefaultMaxEntries)

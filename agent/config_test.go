@@ -42,7 +42,7 @@ func TestLoadConfigDefaultsAndErrors(t *testing.T) {
 	}
 	if cfg.Listen != DefaultListen || cfg.Limits.MaxEntriesPerPage != wire.DefaultMaxEntries || cfg.LogLevel != "info" ||
 		cfg.Metrics.Scripts[0].Interval != DefaultScriptInterval || cfg.Metrics.Scripts[0].Timeout != DefaultScriptTimeout ||
-		cfg.Witness.MaxLease != DefaultMaxLease {
+		cfg.Witness.MaxLease != DefaultMaxLease || cfg.User != DefaultUser {
 		t.Fatalf("defaults: %+v", cfg)
 	}
 

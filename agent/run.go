@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"os/user"
+	"strconv"
 	"sync"
 	"time"
 
@@ -13,8 +16,8 @@ import (
 
 	"vec/agent/auth"
 	"vec/agent/metrics"
-	"vec/agent/privdrop"
 	"vec/agent/sockdiag"
+	"vec/internal/privdrop"
 )
 
 // HTTP server timeouts: a gateway's request is small and its reply is read
@@ -32,12 +35,21 @@ const (
 // then shuts down: the listener closes, requests in flight finish (for up to
 // shutdownTimeout), metric scripts are killed. Everything that needs a
 // privilege (the listener, the key files, the netlink socket) is opened
-// before the capabilities are dropped.
+// before the capabilities are dropped (and, started as root, the agent
+// switches to cfg.User).
 func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("invalid configuration: %w", err)
 	}
 	vips, _ := cfg.ParsedVIPs()
+	var runAs *privdrop.User
+	if cfg.DropCapabilities && cfg.User != "" && os.Geteuid() == 0 {
+		u, err := lookupUser(cfg.User)
+		if err != nil {
+			return err
+		}
+		runAs = &u
+	}
 	keys := make([]auth.Key, 0, len(cfg.Auth.KeyFiles))
 	for _, path := range cfg.Auth.KeyFiles {
 		k, err := auth.LoadKeyFile(path)
@@ -93,10 +105,11 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		if err != nil {
 			return err
 		}
-		if err := privdrop.DropAll(); err != nil {
+		if err := privdrop.Drop(runAs); err != nil {
 			return err
 		}
-		log.Info("capabilities dropped on every thread", zap.String("before", before.String()))
+		log.Info("capabilities dropped on every thread", zap.String("before", before.String()),
+			zap.Int("uid", os.Getuid()), zap.Int("gid", os.Getgid()))
 	} else {
 		log.Warn("drop_capabilities is off: the agent keeps the capabilities it was started with")
 	}
@@ -141,4 +154,40 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	}
 	log.Info("vec-agent stopped")
 	return nil
+}
+
+// lookupUser finds the account name (or a numeric uid) in the user
+// database (/etc/passwd and /etc/group: the agent is built without cgo),
+// with its supplementary groups as initgroups(3) would set them.
+func lookupUser(name string) (privdrop.User, error) {
+	u, err := user.Lookup(name)
+	if err != nil {
+		var uerr error
+		if u, uerr = user.LookupId(name); uerr != nil {
+			return privdrop.User{}, fmt.Errorf("user %q: %w", name, err)
+		}
+	}
+	uid, err := strconv.Atoi(u.Uid)
+	if err != nil {
+		return privdrop.User{}, fmt.Errorf("user %q: uid %q: %w", name, u.Uid, err)
+	}
+	gid, err := strconv.Atoi(u.Gid)
+	if err != nil {
+		return privdrop.User{}, fmt.Errorf("user %q: gid %q: %w", name, u.Gid, err)
+	}
+	out := privdrop.User{Name: u.Username, UID: uid, GID: gid, Groups: []int{gid}}
+	ids, err := u.GroupIds()
+	if err != nil {
+		return privdrop.User{}, fmt.Errorf("groups of user %q: %w", name, err)
+	}
+	for _, id := range ids {
+		g, err := strconv.Atoi(id)
+		if err != nil {
+			return privdrop.User{}, fmt.Errorf("user %q: group id %q: %w", name, id, err)
+		}
+		if g != gid {
+			out.Groups = append(out.Groups, g)
+		}
+	}
+	return out, nil
 }

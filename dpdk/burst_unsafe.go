@@ -22,12 +22,14 @@ import (
 // send; Rx and Alloc free whatever it still holds first, so nothing leaks.
 // A Burst is not safe for concurrent use; give each worker its own.
 type Burst struct {
-	c    *C.struct_vec_burst
-	n    int
-	data []unsafe.Pointer // C array: data pointer of each held mbuf
-	lens []uint16         // C array: data length of each held mbuf
-	keep []byte           // C array: verdicts
-	pkts [][]byte         // Go array of views, rebuilt by Packets
+	c       *C.struct_vec_burst
+	n       int
+	data    []unsafe.Pointer // C array: data pointer of each held mbuf
+	lens    []uint16         // C array: data length of each held mbuf
+	pktLens []uint32         // C array: packet length (all segments) of each held mbuf
+	segs    []uint16         // C array: segment count of each held mbuf
+	keep    []byte           // C array: verdicts
+	pkts    [][]byte         // Go array of views, rebuilt by Packets
 }
 
 // NewBurst allocates a burst of up to size packets (1 .. 65535; 32 is the
@@ -41,11 +43,13 @@ func NewBurst(size int) (*Burst, error) {
 		return nil, &Error{Op: fmt.Sprintf("rte_zmalloc(burst of %d)", size), Errno: int(syscall.ENOMEM)}
 	}
 	return &Burst{
-		c:    c,
-		data: unsafe.Slice((*unsafe.Pointer)(unsafe.Pointer(c.data)), size),
-		lens: unsafe.Slice((*uint16)(unsafe.Pointer(c.len)), size),
-		keep: unsafe.Slice((*byte)(unsafe.Pointer(c.keep)), size),
-		pkts: make([][]byte, size),
+		c:       c,
+		data:    unsafe.Slice((*unsafe.Pointer)(unsafe.Pointer(c.data)), size),
+		lens:    unsafe.Slice((*uint16)(unsafe.Pointer(c.len)), size),
+		pktLens: unsafe.Slice((*uint32)(unsafe.Pointer(c.pkt_len)), size),
+		segs:    unsafe.Slice((*uint16)(unsafe.Pointer(c.segs)), size),
+		keep:    unsafe.Slice((*byte)(unsafe.Pointer(c.keep)), size),
+		pkts:    make([][]byte, size),
 	}, nil
 }
 
@@ -63,16 +67,25 @@ func (b *Burst) Rx(port, queue uint16) int {
 	return b.n
 }
 
-// Packets returns views of the held packets' data (first segment only;
-// the PMDs used here produce single-segment mbufs). Writing through them
-// changes the packets. The slice and the views are valid until the next
-// Rx, Alloc, send, Drop or Free. It allocates nothing.
+// Packets returns views of the held packets' data, first segment only: a
+// packet that arrived as a chain of mbufs (Segments > 1) is cut short in
+// its view, and the caller must not parse it (see PacketLens). Writing
+// through them changes the packets. The slice and the views are valid
+// until the next Rx, Alloc, send, Drop or Free. It allocates nothing.
 func (b *Burst) Packets() [][]byte {
 	for i := range b.n {
 		b.pkts[i] = unsafe.Slice((*byte)(b.data[i]), int(b.lens[i]))
 	}
 	return b.pkts[:b.n]
 }
+
+// Segments returns the number of mbufs (segments) each held packet spans,
+// in C memory: 1 for a packet Packets shows whole. Valid like Packets.
+func (b *Burst) Segments() []uint16 { return b.segs[:b.n] }
+
+// PacketLens returns each held packet's whole length over all its
+// segments (pkt_len), in C memory. Valid like Packets.
+func (b *Burst) PacketLens() []uint32 { return b.pktLens[:b.n] }
 
 // Keep returns the verdict bytes of the held packets, in C memory: write 1
 // for a packet SendKept should transmit, 0 for one it should free. Rx and

@@ -7,19 +7,28 @@
 // What it offers:
 //   - EAL: Init, Cleanup, SetControlAffinity, ThreadAffinity,
 //     RegisterWorkerThread, LcoreID.
-//   - Mempools of mbufs (NewPktMempool), ports (PortByName, OpenPort,
-//     Port.Start/Stop/Close/Stats/MAC/LinkUp, RSS set-up and read-back).
+//   - Mempools of mbufs (NewPktMempool), ports (PortByName, GetDeviceInfo,
+//     OpenPort, Port.Start/Stop/Close/Stats/MAC/LinkUp, Port.Link (state
+//     and speed) and SetLinkDown/SetLinkUp, RSS set-up and
+//     read-back). OpenPort sets the MTU (frames must fit one mbuf: no
+//     scattered receive; net_af_packet is checked against its framesz),
+//     refuses several RX queues on a device without RSS and a redirection
+//     table unless told the device spreads flows itself, and refuses a
+//     queue count the table cannot spread evenly (CheckRetaSpread).
 //   - Bursts: a Burst keeps mbuf pointers, data pointers, lengths and a
-//     keep (verdict) byte per packet in C memory. Rx and SendKept/SendAll
+//     keep (verdict) byte per packet in C memory, and each packet's
+//     segment count and whole length (Segments, PacketLens: a chained
+//     frame is visible as such). Rx and SendKept/SendAll
 //     are exactly one cgo call per burst; Packets and Keep are views over
 //     that memory and allocate nothing. Alloc and AllocLens fill a burst
 //     with new mbufs to transmit (one length for all, or one per packet);
 //     SendHold transmits what the ring takes and keeps the rest.
 //   - Rings of 64-bit tokens (control plane → worker) and AllocSlice for
 //     pointer-free tables in hugepage memory.
-//   - A pure-Go Toeplitz hash (ToeplitzHash, RSSHashIPv4) and RSSQueue,
-//     which match what a port configured by OpenPort/Start does, so the
-//     control plane can tell which core a flow lands on.
+//   - A pure-Go Toeplitz hash (ToeplitzHash, RSSHashIPv4, RSSTable) and
+//     RSSQueue, which match what a port configured by OpenPort/Start does
+//     (its redirection table's period: Port.RetaPeriod), so the control
+//     plane can tell which core a flow lands on.
 //
 // Threads. The package's init locks the main goroutine to the main OS
 // thread; call Init from main (or TestMain). rte_eal_init pins that thread
@@ -30,6 +39,12 @@
 // and RegisterWorkerThread(cpu) (rte_thread_register, then pinning), which
 // gives them an lcore id and a mempool cache; that needs an EAL without
 // multi-process, e.g. --in-memory.
+//
+// Privileges. DropCapabilities empties every capability set of every
+// thread, those DPDK started included, through a C signal handler that
+// each thread runs (Go refuses AllThreadsSyscall in a cgo binary); memory
+// mapped before stays usable, but in IOVA-PA mode EAL can map no new
+// hugepages afterwards (docs/security.md).
 //
 // Memory rules. No Go pointer is ever stored in C memory: rings carry
 // opaque uint64 tokens, AllocSlice rejects types containing pointers, the

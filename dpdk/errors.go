@@ -5,7 +5,14 @@ package dpdk
 */
 import "C"
 
-import "syscall"
+import (
+	"errors"
+	"syscall"
+)
+
+// ErrNoRSS is wrapped by OpenPort's error for several RX queues on a
+// device that cannot spread flows by RSS through a redirection table.
+var ErrNoRSS = errors.New("the device has no RSS with a redirection table to keep each flow on one queue")
 
 // Error is a failed DPDK call. Its text names the call and its subject and
 // carries rte_strerror's text, e.g.

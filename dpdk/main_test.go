@@ -21,6 +21,8 @@ var testVdevs = []string{
 	"net_null4", // Close
 	"net_ring3", // AllocLens, LinkUp
 	"net_ring4", // SendHold
+	"net_ring5", // Link, SetLinkDown/Up
+	"net_null5", // SetLinkDown unsupported
 }
 
 var (
@@ -41,7 +43,19 @@ func TestMain(m *testing.M) {
 	for _, v := range testVdevs {
 		args = append(args, "--vdev="+v)
 	}
+	pcapDir, err := os.MkdirTemp("", "dpdk-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "dpdk tests:", err)
+		os.Exit(1)
+	}
+	jumbo, err := jumboPcapVdev(pcapDir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "dpdk tests:", err)
+		os.Exit(1)
+	}
+	args = append(args, "--vdev="+jumbo)
 	if err := Init(args); err != nil {
+		os.RemoveAll(pcapDir)
 		why := fmt.Sprintf("dpdk tests: EAL cannot initialise (%v); they need root and hugepages "+
 			"(echo 1024 > /proc/sys/vm/nr_hugepages, hugetlbfs on /dev/hugepages)", err)
 		if os.Getenv("CI") == "true" {
@@ -52,6 +66,7 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	code := m.Run()
+	os.RemoveAll(pcapDir)
 	if err := Cleanup(); err != nil {
 		fmt.Fprintln(os.Stderr, "dpdk tests:", err)
 		if code == 0 {

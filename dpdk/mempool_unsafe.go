@@ -20,12 +20,16 @@ const (
 	// DefaultDataRoomSize is DPDK's default mbuf data room: 2048 bytes of
 	// data plus the 128-byte headroom (RTE_MBUF_DEFAULT_BUF_SIZE).
 	DefaultDataRoomSize = C.RTE_MBUF_DEFAULT_BUF_SIZE
+	// Headroom is the part of an mbuf's data room kept free in front of
+	// a received frame (RTE_PKTMBUF_HEADROOM).
+	Headroom = C.RTE_PKTMBUF_HEADROOM
 )
 
 // Mempool is a pool of packet buffers (mbufs) in hugepage memory.
 type Mempool struct {
-	c    *C.struct_rte_mempool
-	name string
+	c        *C.struct_rte_mempool
+	name     string
+	dataRoom uint16
 }
 
 // NewPktMempool creates a pool of n mbufs (rte_pktmbuf_pool_create) with a
@@ -43,8 +47,12 @@ func NewPktMempool(name string, n uint32, cacheSize uint32, dataRoomSize uint16,
 	if mp == nil {
 		return nil, &Error{Op: fmt.Sprintf("rte_pktmbuf_pool_create(%q)", name), Errno: int(errno)}
 	}
-	return &Mempool{c: mp, name: name}, nil
+	return &Mempool{c: mp, name: name, dataRoom: dataRoomSize}, nil
 }
+
+// FrameRoom returns how many bytes of frame one mbuf of the pool holds:
+// its data room less the headroom.
+func (m *Mempool) FrameRoom() int { return int(m.dataRoom) - Headroom }
 
 // Name returns the name the pool was created with.
 func (m *Mempool) Name() string { return m.name }

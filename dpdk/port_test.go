@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -247,8 +248,18 @@ func TestSendKeptFreesTheRest(t *testing.T) {
 
 func TestRingMultiQueueAndTxFull(t *testing.T) {
 	pool := newPool(t, "t_mq", 4095)
-	p := openPort(t, "net_ring2", PortConfig{Mempool: pool, RxQueues: 2, TxQueues: 2})
-	// net_ring has no RSS: two queues are two independent loopback rings.
+	// net_ring has no RSS: several queues are refused unless the caller
+	// says the device keeps flows apart by itself.
+	id, err := PortByName("net_ring2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenPort(id, PortConfig{Mempool: pool, RxQueues: 2, TxQueues: 2}); !errors.Is(err, ErrNoRSS) ||
+		!strings.Contains(err.Error(), "driver net_ring") || !strings.Contains(err.Error(), "2 RX queues") {
+		t.Fatalf("two queues on net_ring without SpreadByDevice: %v", err)
+	}
+	p := openPort(t, "net_ring2", PortConfig{Mempool: pool, RxQueues: 2, TxQueues: 2, SpreadByDevice: true})
+	// Two queues are two independent loopback rings.
 	if p.RSSEnabled() || p.RxQueues() != 2 || p.TxQueues() != 2 {
 		t.Fatalf("rss %v queues %d/%d", p.RSSEnabled(), p.RxQueues(), p.TxQueues())
 	}
@@ -362,11 +373,31 @@ func TestPortClose(t *testing.T) {
 
 func TestNullRSS(t *testing.T) {
 	pool := newPool(t, "t_rss", 1023)
-	for _, nq := range []uint16{2, 3} {
-		t.Run(fmt.Sprintf("%d queues", nq), func(t *testing.T) {
-			p := openPort(t, "net_null3", PortConfig{Mempool: pool, RxQueues: nq})
+	info, err := GetDeviceInfo(portID(t, "net_null3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !info.RSSCapable() || info.RetaSize < 128 {
+		t.Fatalf("net_null: %+v, want RSS with a table of at least 128 entries", info)
+	}
+	// The table's period is the device's whole table unless asked for
+	// less; queue counts beyond 32 must spread as evenly as small ones.
+	for _, tc := range []struct {
+		nq     uint16
+		period uint16
+	}{{2, 0}, {3, 0}, {64, 0}, {info.RetaSize, 0}, {3, 64}} {
+		t.Run(fmt.Sprintf("%d queues period %d", tc.nq, tc.period), func(t *testing.T) {
+			nq := tc.nq
+			p := openPort(t, "net_null3", PortConfig{Mempool: pool, RxQueues: nq, RetaPeriod: tc.period})
 			if !p.RSSEnabled() {
 				t.Fatal("net_null reports RSS support; RSS should be on")
+			}
+			wantPeriod := int(tc.period)
+			if wantPeriod == 0 {
+				wantPeriod = int(info.RetaSize)
+			}
+			if p.RetaPeriod() != wantPeriod {
+				t.Errorf("period %d, want %d", p.RetaPeriod(), wantPeriod)
 			}
 			if p.RSSHashFields() == 0 || p.RSSHashFields()&^DefaultRSSHashFields != 0 {
 				t.Errorf("hash fields %#x, want a subset of %#x", p.RSSHashFields(), DefaultRSSHashFields)
@@ -378,11 +409,17 @@ func TestNullRSS(t *testing.T) {
 			if len(reta) != p.RetaSize() || len(reta) == 0 {
 				t.Fatalf("reta of %d entries, size %d", len(reta), p.RetaSize())
 			}
+			counts := make([]int, nq)
 			for i, q := range reta {
 				// Every hash whose low bits index entry i lands on RSSQueue.
-				if int(q) != RSSQueue(uint32(i), int(nq)) || int(q) != p.RSSQueue(uint32(i)) {
-					t.Fatalf("reta[%d] = %d, RSSQueue says %d", i, q, RSSQueue(uint32(i), int(nq)))
+				if int(q) != RSSQueue(uint32(i), p.RetaPeriod(), int(nq)) || int(q) != p.RSSQueue(uint32(i)) {
+					t.Fatalf("reta[%d] = %d, RSSQueue says %d", i, q, p.RSSQueue(uint32(i)))
 				}
+				counts[q]++
+			}
+			// No queue gets more than 25 % more entries than another.
+			if lo, hi := slices.Min(counts), slices.Max(counts); lo == 0 || 4*hi > 5*lo {
+				t.Errorf("%d queues: %d..%d table entries per queue", nq, lo, hi)
 			}
 			key, hf, err := p.RSSHashConf()
 			if err != nil {
@@ -393,7 +430,7 @@ func TestNullRSS(t *testing.T) {
 			}
 			// net_null generates packets on any queue; it does not hash.
 			b := newBurst(t, 8)
-			for q := range nq {
+			for q := range min(nq, 4) {
 				if n := b.Rx(p.ID, q); n != 8 {
 					t.Errorf("queue %d received %d", q, n)
 				}
@@ -401,6 +438,41 @@ func TestNullRSS(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Queue counts the table cannot spread evenly enough are refused, saying
+// why; so is a period the table cannot have.
+func TestNullRSSRefusesUnevenSpread(t *testing.T) {
+	pool := newPool(t, "t_rss_uneven", 255)
+	id := portID(t, "net_null3")
+	info, err := GetDeviceInfo(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		nq, period uint16
+		want       string
+	}{
+		{info.RetaSize/3 + 1, 0, "some queues would get 3 entries, others 2"},
+		{info.RetaSize + 1, 0, "1 of them would get no traffic"},
+		{33, 64, "some queues would get 2 entries, others 1"},
+		{2, 96, "period 96: want a power of two"},
+		{2, 2 * info.RetaSize, "no larger than the device's table"},
+	} {
+		_, err := OpenPort(id, PortConfig{Mempool: pool, RxQueues: tc.nq, RetaPeriod: tc.period})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%d queues, period %d: %v, want an error saying %q", tc.nq, tc.period, err, tc.want)
+		}
+	}
+}
+
+func portID(t *testing.T, name string) uint16 {
+	t.Helper()
+	id, err := PortByName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
 }
 
 func TestRxPacketsSendKeptDoNotAllocate(t *testing.T) {

@@ -60,6 +60,84 @@ type PortConfig struct {
 	// RSSHashFields: 0 means DefaultRSSHashFields. Masked to what the
 	// device supports; OpenPort fails if nothing is left.
 	RSSHashFields uint64
+	// RetaPeriod is the period of the redirection table Start programs
+	// with several RX queues: a power of two no larger than the device's
+	// table (DeviceInfo.RetaSize); 0 means the device's whole table. Ports
+	// whose flows must land on the same queue index give them all the
+	// smallest table size among them. The queue count must spread evenly
+	// enough over it (CheckRetaSpread).
+	RetaPeriod uint16
+	// SpreadByDevice accepts several RX queues on a device without RSS
+	// with a redirection table: the caller knows the device keeps each
+	// flow on one queue by other means (net_af_packet with qpairs: the
+	// kernel's fanout hash; net_pcap: one capture file per queue). Without
+	// it OpenPort refuses such a port, because a per-queue flow table
+	// would lose the flows the device moves between queues.
+	SpreadByDevice bool
+	// MTU is the largest IP packet the port must receive whole; 0 means
+	// DefaultMTU. Its frames (MaxFrameLen) must fit one mbuf of Mempool
+	// (OpenPort does not enable scattered receive) and the device
+	// (rxmode.mtu, checked against max_rx_pktlen and max_mtu).
+	MTU uint16
+}
+
+// DefaultMTU is the MTU of a port whose PortConfig.MTU is 0 (RTE_ETHER_MTU).
+const DefaultMTU = C.RTE_ETHER_MTU
+
+// FrameOverhead is what a received untagged frame carries beyond its IP
+// packet: the Ethernet header (the frame check sequence is not part of an
+// mbuf's data). A VLAN tag would add VLANTagLen.
+const (
+	FrameOverhead = C.RTE_ETHER_HDR_LEN
+	VLANTagLen    = C.RTE_VLAN_HLEN
+)
+
+// MaxFrameLen is the longest untagged frame a port with this MTU receives
+// whole: MTU plus FrameOverhead.
+func MaxFrameLen(mtu uint16) int {
+	if mtu == 0 {
+		mtu = DefaultMTU
+	}
+	return int(mtu) + FrameOverhead
+}
+
+// DeviceInfo is what OpenPort learns of a device (rte_eth_dev_info_get).
+type DeviceInfo struct {
+	Driver string
+	// RetaSize is the RSS redirection table's size; 0 when the device has
+	// none. RSSOffloads are the flow types it can hash (0: no RSS).
+	RetaSize    uint16
+	RSSOffloads uint64
+	// MaxRxPktLen, MinMTU and MaxMTU bound the MTU the device accepts.
+	MaxRxPktLen    uint32
+	MinMTU, MaxMTU uint16
+	Args           string // the device's arguments, e.g. "iface=eth0,framesz=9216"
+}
+
+// RSSCapable reports whether the device spreads flows by RSS through a
+// redirection table: the only spreading whose queue choice RSSQueue can
+// predict.
+func (d DeviceInfo) RSSCapable() bool { return d.RSSOffloads != 0 && d.RetaSize > 0 }
+
+// GetDeviceInfo reads a port's device information before OpenPort.
+func GetDeviceInfo(id uint16) (DeviceInfo, error) {
+	var info C.struct_vec_dev_info
+	if ret := C.vec_dev_info_get(C.uint16_t(id), &info); ret < 0 {
+		return DeviceInfo{}, callError(fmt.Sprintf("rte_eth_dev_info_get(port %d)", id), ret)
+	}
+	return deviceInfo(&info), nil
+}
+
+func deviceInfo(info *C.struct_vec_dev_info) DeviceInfo {
+	return DeviceInfo{
+		Driver:      C.GoString(&info.driver[0]),
+		RetaSize:    uint16(info.reta_size),
+		RSSOffloads: uint64(info.flow_type_rss_offloads),
+		MaxRxPktLen: uint32(info.max_rx_pktlen),
+		MinMTU:      uint16(info.min_mtu),
+		MaxMTU:      uint16(info.max_mtu),
+		Args:        C.GoString(&info.devargs[0]),
+	}
 }
 
 // Port is a configured ethdev port.
@@ -72,17 +150,22 @@ type Port struct {
 	rssHashFields      uint64
 	retaSize           uint16
 	retaPeriod         uint16
+	mtu                uint16
 	rssKey             *C.uint8_t // C copy: ethdev keeps a pointer to it
 	started            bool
 }
 
 // OpenPort configures port id: rte_eth_dev_info_get, rte_eth_dev_configure
-// (RSS when RxQueues > 1 and the device supports RSS), RX and TX queue
-// setup. Start then starts it.
+// (RSS when RxQueues > 1, and the MTU), RX and TX queue setup. Start then
+// starts it.
 //
-// On a device without RSS (flow_type_rss_offloads = 0, e.g. net_ring) more
-// than one RX queue is still configured, without RSS: RSSEnabled reports
-// false and which queue a packet lands on is up to the device.
+// Several RX queues need a device with RSS and a redirection table, and a
+// queue count that spreads evenly over it (CheckRetaSpread); on a device
+// without (flow_type_rss_offloads = 0 or reta_size = 0: net_ring,
+// net_af_packet, net_tap) OpenPort refuses them with an error wrapping
+// ErrNoRSS, unless PortConfig.SpreadByDevice says the device keeps flows
+// apart itself: RSSEnabled then reports false and which queue a packet
+// lands on is up to the device.
 func OpenPort(id uint16, cfg PortConfig) (*Port, error) {
 	if cfg.Mempool == nil || cfg.Mempool.c == nil {
 		return nil, fmt.Errorf("dpdk.OpenPort(port %d): %w", id, errNilMempool)
@@ -96,6 +179,10 @@ func OpenPort(id uint16, cfg PortConfig) (*Port, error) {
 		driver:   C.GoString(&info.driver[0]),
 		rxQueues: max(cfg.RxQueues, 1),
 		txQueues: max(cfg.TxQueues, 1),
+		mtu:      cfg.MTU,
+	}
+	if p.mtu == 0 {
+		p.mtu = DefaultMTU
 	}
 	if err := p.configure(cfg, &info); err != nil {
 		p.freeKey()
@@ -112,7 +199,16 @@ func OpenPort(id uint16, cfg PortConfig) (*Port, error) {
 
 func (p *Port) configure(cfg PortConfig, info *C.struct_vec_dev_info) error {
 	id := C.uint16_t(p.ID)
-	p.rss = p.rxQueues > 1 && info.flow_type_rss_offloads != 0
+	dev := deviceInfo(info)
+	if p.rxQueues > 1 && !dev.RSSCapable() && !cfg.SpreadByDevice {
+		return fmt.Errorf("dpdk.OpenPort(port %d, driver %s): %d RX queues: %w (flow_type_rss_offloads %#x, reta_size %d)",
+			p.ID, dev.Driver, p.rxQueues, ErrNoRSS, dev.RSSOffloads, dev.RetaSize)
+	}
+	rxMTU, err := checkMTU(p.ID, p.mtu, cfg.Mempool, dev)
+	if err != nil {
+		return err
+	}
+	p.rss = p.rxQueues > 1 && dev.RSSCapable()
 	if p.rss {
 		hf := cfg.RSSHashFields
 		if hf == 0 {
@@ -131,7 +227,17 @@ func (p *Port) configure(cfg PortConfig, info *C.struct_vec_dev_info) error {
 			p.rssKey = (*C.uint8_t)(C.CBytes(key))
 		}
 		p.retaSize = uint16(info.reta_size)
-		p.retaPeriod = min(RSSRetaPeriod, p.retaSize)
+		p.retaPeriod = cfg.RetaPeriod
+		if p.retaPeriod == 0 {
+			p.retaPeriod = p.retaSize
+		}
+		if p.retaPeriod&(p.retaPeriod-1) != 0 || p.retaPeriod > p.retaSize {
+			return fmt.Errorf("dpdk.OpenPort(port %d, driver %s): redirection table period %d: want a power of two no larger than the device's table of %d entries",
+				p.ID, dev.Driver, p.retaPeriod, p.retaSize)
+		}
+		if err := CheckRetaSpread(int(p.retaPeriod), int(p.rxQueues)); err != nil {
+			return fmt.Errorf("dpdk.OpenPort(port %d, driver %s): %w", p.ID, dev.Driver, err)
+		}
 	}
 	rss := C.int(0)
 	if p.rss {
@@ -141,7 +247,7 @@ func (p *Port) configure(cfg PortConfig, info *C.struct_vec_dev_info) error {
 	if p.rssKey != nil {
 		keyLen = C.uint8_t(info.hash_key_size)
 	}
-	if ret := C.vec_dev_configure(id, C.uint16_t(p.rxQueues), C.uint16_t(p.txQueues), rss, p.rssKey, keyLen, C.uint64_t(p.rssHashFields)); ret < 0 {
+	if ret := C.vec_dev_configure(id, C.uint16_t(p.rxQueues), C.uint16_t(p.txQueues), rss, p.rssKey, keyLen, C.uint64_t(p.rssHashFields), C.uint16_t(rxMTU)); ret < 0 {
 		return callError(fmt.Sprintf("rte_eth_dev_configure(port %d)", p.ID), ret)
 	}
 
@@ -250,15 +356,28 @@ func (p *Port) RSSHashFields() uint64 { return p.rssHashFields }
 // RetaSize returns the device's redirection table size (0 without RSS).
 func (p *Port) RetaSize() int { return int(p.retaSize) }
 
+// RetaPeriod returns the period of the redirection table Start programs
+// (0 without RSS).
+func (p *Port) RetaPeriod() int { return int(p.retaPeriod) }
+
 // RSSQueue returns the RX queue that a packet with RSS hash hash arrives
-// on, given the table Start programs. 0 without RSS, and meaningless on a
-// device that does RSS without a redirection table (RetaSize 0: net_tap).
+// on, given the table Start programs (see the package function RSSQueue).
+// 0 without RSS.
 func (p *Port) RSSQueue(hash uint32) int {
-	if !p.rss || p.retaPeriod == 0 {
+	if !p.rss {
 		return 0
 	}
-	return int(hash&uint32(p.retaPeriod-1)) % int(p.rxQueues)
+	return RSSQueue(hash, int(p.retaPeriod), int(p.rxQueues))
 }
+
+// MTU returns the port's MTU (PortConfig.MTU, DefaultMTU for 0).
+func (p *Port) MTU() int { return int(p.mtu) }
+
+// MaxFrameLen returns the longest frame the port receives whole: MTU plus
+// FrameOverhead. A received frame longer than this carries a packet larger
+// than the MTU; it, or one that arrived in several segments, must not be
+// parsed.
+func (p *Port) MaxFrameLen() int { return MaxFrameLen(p.mtu) }
 
 // RSSReta reads back the redirection table (rte_eth_dev_rss_reta_query).
 func (p *Port) RSSReta() ([]uint16, error) {

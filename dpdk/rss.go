@@ -17,12 +17,31 @@ var DefaultRSSKey = [40]byte{
 	0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
 }
 
-// RSSRetaPeriod is the period of the redirection table that Port.Start
-// programs: reta[i] = (i % RSSRetaPeriod) % nqueues. Because it divides
-// every usual table size (64, 128, 512 ...), a packet's queue depends only
-// on the low 6 bits of its hash, whatever the device; for a power-of-two
-// queue count this is the same as the default table reta[i] = i % nqueues.
-const RSSRetaPeriod = 64
+// MinRetaEntriesPerQueue is how many redirection-table entries each RX
+// queue must get when the queue count does not divide the table's period:
+// entries are dealt round robin (reta[i] = (i % period) % nqueues), so a
+// queue gets floor(period/nqueues) or one more, and with at least 4 the
+// busiest queue gets at most 25 % more flows than the least busy one.
+const MinRetaEntriesPerQueue = 4
+
+// CheckRetaSpread applies the rule by which OpenPort accepts nqueues RSS
+// queues over a redirection table of period entries: nqueues divides
+// period (every queue gets the same share), or every queue gets at least
+// MinRetaEntriesPerQueue entries. With more queues than entries some
+// would get no traffic at all.
+func CheckRetaSpread(period, nqueues int) error {
+	if nqueues <= 1 || period > 0 && period%nqueues == 0 || period/nqueues >= MinRetaEntriesPerQueue {
+		return nil
+	}
+	if nqueues > period {
+		return fmt.Errorf("%d RSS queues over a redirection table of %d entries: %d of them would get no traffic",
+			nqueues, period, nqueues-period)
+	}
+	return fmt.Errorf("%d RSS queues over a redirection table of %d entries: some queues would get %d entries, others %d "+
+		"(%.0f %% more traffic); the queue count must divide %d or leave each queue at least %d entries (at most %d queues)",
+		nqueues, period, period/nqueues+1, period/nqueues, 100/float64(period/nqueues), period,
+		MinRetaEntriesPerQueue, period/MinRetaEntriesPerQueue)
+}
 
 // ToeplitzHash computes the Toeplitz hash of input under key, as NICs do
 // for RSS. key must be at least len(input)+4 bytes long (it panics
@@ -67,14 +86,14 @@ func RSSHashIPv4(key []byte, src, dst [4]byte, srcPort, dstPort uint16) uint32 {
 }
 
 // RSSQueue returns the RX queue out of nqueues that a packet with RSS hash
-// hash is delivered to by a port that Start configured (see RSSRetaPeriod).
-// Port.RSSQueue is the same for that port's queue count, and also right on
-// a device whose table is smaller than RSSRetaPeriod.
-func RSSQueue(hash uint32, nqueues int) int {
-	if nqueues <= 1 {
+// hash is delivered to by a port whose redirection table Start programmed
+// with period entries (reta[i] = (i % period) % nqueues; period is a power
+// of two, see Port.RetaPeriod). Port.RSSQueue is the same for that port.
+func RSSQueue(hash uint32, period, nqueues int) int {
+	if nqueues <= 1 || period <= 0 {
 		return 0
 	}
-	return int(hash&(RSSRetaPeriod-1)) % nqueues
+	return int(hash&uint32(period-1)) % nqueues
 }
 
 // rssKeyFor returns the key OpenPort programs on a device with keys of

@@ -3,6 +3,8 @@ package dpdk
 import (
 	"encoding/binary"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -61,21 +63,49 @@ func TestToeplitzMatchesDPDKSoftRSS(t *testing.T) {
 	}
 }
 
+// A hash's queue depends on its low log2(period) bits only, dealt round
+// robin over the queues.
 func TestRSSQueue(t *testing.T) {
-	for _, nq := range []int{1, 2, 3, 4, 8} {
-		counts := make([]int, nq)
-		for h := range uint32(RSSRetaPeriod) {
-			q := RSSQueue(h|0xabcd00c0, nq) // only the low 6 bits matter
-			if q != int(h)%nq {
-				t.Fatalf("RSSQueue(%#x, %d) = %d", h, nq, q)
-			}
-			counts[q]++
-		}
-		for q, c := range counts {
-			if c < RSSRetaPeriod/nq {
-				t.Errorf("%d queues: queue %d gets %d of %d table entries", nq, q, c, RSSRetaPeriod)
+	for _, period := range []int{64, 128, 512} {
+		for _, nq := range []int{1, 2, 3, 4, 8, 48} {
+			for h := range uint32(period) {
+				q := RSSQueue(h|uint32(0xabcd0000)&^uint32(period-1), period, nq)
+				if q != int(h)%nq {
+					t.Fatalf("RSSQueue(%#x, %d, %d) = %d, want %d", h, period, nq, q, int(h)%nq)
+				}
 			}
 		}
+	}
+}
+
+// The spread rule: the queue count divides the table's period, or every
+// queue gets at least MinRetaEntriesPerQueue entries; then no queue gets
+// more than 25 % more table entries (flows) than another, and none gets
+// none.
+func TestCheckRetaSpread(t *testing.T) {
+	for _, period := range []int{64, 128, 512} {
+		for nq := 1; nq <= period+1; nq++ {
+			err := CheckRetaSpread(period, nq)
+			counts := make([]int, nq)
+			for i := range period {
+				counts[RSSQueue(uint32(i), period, nq)]++
+			}
+			lo, hi := slices.Min(counts), slices.Max(counts)
+			even := lo > 0 && 4*hi <= 5*lo
+			if (err == nil) != even {
+				t.Fatalf("period %d, %d queues: entries per queue %d..%d, CheckRetaSpread: %v", period, nq, lo, hi, err)
+			}
+		}
+	}
+	// The cases of the issue: a 64-entry table for 33 and 65 workers.
+	if err := CheckRetaSpread(64, 33); err == nil || !strings.Contains(err.Error(), "some queues would get 2 entries, others 1") {
+		t.Errorf("33 queues over 64 entries: %v", err)
+	}
+	if err := CheckRetaSpread(64, 65); err == nil || !strings.Contains(err.Error(), "1 of them would get no traffic") {
+		t.Errorf("65 queues over 64 entries: %v", err)
+	}
+	if err := CheckRetaSpread(512, 65); err != nil {
+		t.Errorf("65 queues over 512 entries: %v", err)
 	}
 }
 

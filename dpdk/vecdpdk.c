@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <rte_dev.h>
+#include <rte_devargs.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
@@ -121,15 +123,26 @@ int vec_dev_info_get(uint16_t port, struct vec_dev_info *out)
 	out->reta_size = info.reta_size;
 	out->hash_key_size = info.hash_key_size;
 	out->socket = rte_eth_dev_socket_id(port);
+	out->max_rx_pktlen = info.max_rx_pktlen;
+	out->min_mtu = info.min_mtu;
+	out->max_mtu = info.max_mtu;
+	if (info.device != NULL) {
+		const struct rte_devargs *da = rte_dev_devargs(info.device);
+
+		if (da != NULL && da->drv_str != NULL)
+			snprintf(out->devargs, sizeof(out->devargs), "%s", da->drv_str);
+	}
 	return 0;
 }
 
 int vec_dev_configure(uint16_t port, uint16_t nrx, uint16_t ntx, int rss,
-		uint8_t *rss_key, uint8_t rss_key_len, uint64_t rss_hf)
+		uint8_t *rss_key, uint8_t rss_key_len, uint64_t rss_hf,
+		uint16_t mtu)
 {
 	struct rte_eth_conf conf;
 
 	memset(&conf, 0, sizeof(conf));
+	conf.rxmode.mtu = mtu;
 	if (rss) {
 		/* ethdev keeps a copy of conf, including the key pointer, and
 		 * some PMDs read the key at dev_start: the caller keeps
@@ -208,13 +221,14 @@ int vec_rss_hash_get(uint16_t port, uint8_t *key, uint8_t key_len,
 
 struct vec_burst *vec_burst_new(uint16_t size)
 {
-	/* One cache-aligned block: header, then the five arrays, each
+	/* One cache-aligned block: header, then the seven arrays, each
 	 * starting on its own cache line. */
 	size_t ptrs = RTE_ALIGN_CEIL(size * sizeof(void *), RTE_CACHE_LINE_SIZE);
 	size_t lens = RTE_ALIGN_CEIL(size * sizeof(uint16_t), RTE_CACHE_LINE_SIZE);
+	size_t pkt_lens = RTE_ALIGN_CEIL(size * sizeof(uint32_t), RTE_CACHE_LINE_SIZE);
 	size_t keep = RTE_ALIGN_CEIL(size, RTE_CACHE_LINE_SIZE);
 	size_t head = RTE_ALIGN_CEIL(sizeof(struct vec_burst), RTE_CACHE_LINE_SIZE);
-	char *p = rte_zmalloc("vec_burst", head + 3 * ptrs + lens + keep,
+	char *p = rte_zmalloc("vec_burst", head + 3 * ptrs + 2 * lens + pkt_lens + keep,
 			RTE_CACHE_LINE_SIZE);
 	struct vec_burst *b = (struct vec_burst *)p;
 
@@ -228,6 +242,10 @@ struct vec_burst *vec_burst_new(uint16_t size)
 	b->data = (void **)p;
 	p += ptrs;
 	b->len = (uint16_t *)p;
+	p += lens;
+	b->pkt_len = (uint32_t *)p;
+	p += pkt_lens;
+	b->segs = (uint16_t *)p;
 	p += lens;
 	b->keep = (uint8_t *)p;
 	b->size = size;
@@ -255,6 +273,8 @@ static void burst_fill(struct vec_burst *b)
 		struct rte_mbuf *m = b->mbufs[i];
 		b->data[i] = rte_pktmbuf_mtod(m, void *);
 		b->len[i] = rte_pktmbuf_data_len(m);
+		b->pkt_len[i] = rte_pktmbuf_pkt_len(m);
+		b->segs[i] = m->nb_segs;
 	}
 	memset(b->keep, 0, b->n);
 }
@@ -355,6 +375,8 @@ uint16_t vec_burst_send_hold(struct vec_burst *b, uint16_t port,
 		memmove(b->mbufs, b->mbufs + sent, left * sizeof(*b->mbufs));
 		memmove(b->data, b->data + sent, left * sizeof(*b->data));
 		memmove(b->len, b->len + sent, left * sizeof(*b->len));
+		memmove(b->pkt_len, b->pkt_len + sent, left * sizeof(*b->pkt_len));
+		memmove(b->segs, b->segs + sent, left * sizeof(*b->segs));
 	}
 	b->n = left;
 	b->tx_full = left;

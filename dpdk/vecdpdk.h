@@ -22,6 +22,8 @@ struct vec_burst {
 	struct rte_mbuf **scratch; /* size entries; work space for frees */
 	void **data;               /* rte_pktmbuf_mtod of each held mbuf */
 	uint16_t *len;             /* data_len of each held mbuf */
+	uint32_t *pkt_len;         /* pkt_len of each held mbuf (all segments) */
+	uint16_t *segs;            /* nb_segs of each held mbuf */
 	uint8_t *keep;             /* verdicts written by Go: 1 = transmit */
 	uint16_t size;
 	uint16_t n;                /* mbufs held */
@@ -36,6 +38,12 @@ struct vec_dev_info {
 	uint16_t reta_size;
 	uint8_t hash_key_size;
 	int socket;
+	uint32_t max_rx_pktlen;
+	uint16_t min_mtu;
+	uint16_t max_mtu;
+	/* The device's arguments (rte_devargs drv_str), e.g. a vdev's
+	 * "iface=eth0,framesz=9216"; empty when it has none. */
+	char devargs[256];
 };
 
 int vec_eal_init(int argc, char **argv);
@@ -54,8 +62,10 @@ struct rte_mempool *vec_pktmbuf_pool_create(const char *name, unsigned int n,
 		int *err);
 
 int vec_dev_info_get(uint16_t port, struct vec_dev_info *out);
+/* mtu 0 keeps the device's default (RTE_ETHER_MTU). */
 int vec_dev_configure(uint16_t port, uint16_t nrx, uint16_t ntx, int rss,
-		uint8_t *rss_key, uint8_t rss_key_len, uint64_t rss_hf);
+		uint8_t *rss_key, uint8_t rss_key_len, uint64_t rss_hf,
+		uint16_t mtu);
 int vec_reta_set(uint16_t port, uint16_t reta_size, uint16_t nqueues,
 		uint16_t period);
 int vec_reta_get(uint16_t port, uint16_t reta_size, uint16_t *out);

@@ -212,8 +212,15 @@ func (c *Cluster) StartBackends() []*Proc {
 // (see Report.Passed); the error is for a run that produced none.
 func (c *Cluster) Loadgen(args ...string) (*traffic.Report, error) {
 	c.t.Helper()
+	return c.LoadgenIn(c.ClientNS(), args...)
+}
+
+// LoadgenIn is Loadgen run in namespace ns, for a client that is not vecc
+// (one behind a router, say).
+func (c *Cluster) LoadgenIn(ns string, args ...string) (*traffic.Report, error) {
+	c.t.Helper()
 	bin := Binary(c.t, "vec-loadgen")
-	out, err := ExecErr(c.ClientNS(), append([]string{bin, "-json"}, args...)...)
+	out, err := ExecErr(ns, append([]string{bin, "-json"}, args...)...)
 	var ee *exec.ExitError
 	if err != nil && !(errors.As(err, &ee) && ee.ExitCode() == 1) {
 		return nil, fmt.Errorf("vec-loadgen %s: %w", strings.Join(args, " "), err)

@@ -294,14 +294,18 @@ func TestControlAPIAndCLI(t *testing.T) {
 		if err != nil || sink.UDP.Sent != 50 {
 			t.Fatalf("udp to the sink: %v %+v", err, sink)
 		}
-		// Fifty UDP flows, fifty entries: page through them.
+		// Fifty UDP flows, fifty entries: page through them by cursor.
 		seen := map[string]bool{}
-		for page := 1; page <= 3; page++ {
+		cursor, listed := "", 0
+		for page := 1; ; page++ {
 			var p manager.Connections
-			v.json(&p, "connections", "list", "--vip", vip, "--service", "sink", "--limit", "20", "--page", fmt.Sprint(page))
-			want := []int{20, 20, 10}[page-1]
-			if len(p.Connections) != want || p.More != (page < 3) {
-				t.Errorf("page %d: %d connections, more %v; want %d", page, len(p.Connections), p.More, want)
+			args := []string{"connections", "list", "--vip", vip, "--service", "sink", "--limit", "20"}
+			if cursor != "" {
+				args = append(args, "--cursor", cursor)
+			}
+			v.json(&p, args...)
+			if len(p.Connections) > 20 || p.More != (p.NextCursor != "") {
+				t.Errorf("page %d: %d connections, more %v, next cursor %q", page, len(p.Connections), p.More, p.NextCursor)
 			}
 			for _, cn := range p.Connections {
 				if cn.Proto != "udp" || cn.Service != "sink" || cn.State != "ACTIVE" || cn.Port != 9000 {
@@ -309,12 +313,17 @@ func TestControlAPIAndCLI(t *testing.T) {
 				}
 				seen[cn.Client] = true
 			}
+			listed += len(p.Connections)
+			if !p.More || page > 1000 {
+				break
+			}
+			cursor = p.NextCursor
 		}
-		if len(seen) != 50 {
-			t.Errorf("%d distinct connections over three pages, want 50", len(seen))
+		if len(seen) != 50 || listed != 50 {
+			t.Errorf("%d connections listed, %d distinct, want 50", listed, len(seen))
 		}
 		var s1 manager.Connections
-		v.json(&s1, "connections", "list", "--service", "sink", "--server", "s1", "--state", "active")
+		v.json(&s1, "connections", "list", "--all", "--service", "sink", "--server", "s1", "--state", "active")
 		if len(s1.Connections) != 25 {
 			t.Errorf("%d sink connections on s1, want 25", len(s1.Connections))
 		}

@@ -52,12 +52,13 @@ type ctlCluster struct {
 
 // ctlYAML is a vecd configuration for the cluster's first gateway with
 // workers on the given cores (net_af_packet with as many queue pairs:
-// the kernel spreads flows over them by hash), static server MACs, and
+// the kernel spreads flows over them by hash, hence spread_by_device),
+// static server MACs, and
 // the control and metrics sections.
 func ctlYAML(c *Cluster, dir string, cores []int, clusters []ctlCluster) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "dpdk:\n  eal_args: [\"--no-pci\"]\n  vdevs: [\"net_af_packet0,iface=%s,qpairs=%d\"]\n", c.GatewayIface(), len(cores))
-	b.WriteString("ports:\n  - device: net_af_packet0\n")
+	b.WriteString("ports:\n  - device: net_af_packet0\n    spread_by_device: true\n")
 	fmt.Fprintf(&b, "gateway:\n  ip: %s\n", c.GatewayAddr())
 	coreList := strings.Trim(strings.Join(strings.Fields(fmt.Sprint(cores)), ", "), "[]")
 	fmt.Fprintf(&b, "workers:\n  cores: [%s]\n  control_core: 0\n  table_capacity: 65536\n", coreList)
@@ -366,7 +367,7 @@ func (d *download) wait(t *testing.T, what string, parallel int) map[string]int 
 func (v *ctlVecd) connectionsTo(vip, service, server, state string) int {
 	v.t.Helper()
 	var page manager.Connections
-	v.json(&page, "connections", "list", "--vip", vip, "--service", service, "--server", server, "--state", state, "--limit", "1000")
+	v.json(&page, "connections", "list", "--all", "--vip", vip, "--service", service, "--server", server, "--state", state, "--limit", "1000")
 	return len(page.Connections)
 }
 

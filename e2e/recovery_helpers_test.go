@@ -520,13 +520,19 @@ const recStreamsTimeout = recStreamLength + 25*time.Second
 // startStreams opens n paced downloads through the VIP, each
 // recStreamRate bytes/s for recStreamLength, every one checked by SHA-256.
 // A stream still open after timeout fails.
-func (rc *recCluster) startStreams(n int, timeout time.Duration) *recStreamsRun {
+func (c *Cluster) startStreams(n int, timeout time.Duration) *recStreamsRun {
+	return c.startPacedStreams(n, recStreamRate, recStreamLength, timeout)
+}
+
+// startPacedStreams is startStreams with downloads of rate bytes/s lasting
+// length. vec-loadgen must have been built (Binary) by the test first.
+func (c *Cluster) startPacedStreams(n int, rate int64, length, timeout time.Duration) *recStreamsRun {
 	s := &recStreamsRun{n: n, done: make(chan struct{}), timeout: timeout}
-	size := int64(recStreamRate * recStreamLength / time.Second)
+	size := rate * int64(length/time.Millisecond) / 1000
 	go func() {
 		defer close(s.done)
-		s.rep, s.err = rc.Loadgen("-mode", "download", "-parallel", strconv.Itoa(n), "-size", strconv.FormatInt(size, 10),
-			"-rate", strconv.Itoa(recStreamRate), "-seed", "7", "-req-timeout", "10s",
+		s.rep, s.err = c.Loadgen("-mode", "download", "-parallel", strconv.Itoa(n), "-size", strconv.FormatInt(size, 10),
+			"-rate", strconv.FormatInt(rate, 10), "-seed", "7", "-req-timeout", "10s",
 			"-timeout", timeout.String())
 	}()
 	return s
@@ -641,12 +647,12 @@ type recConnsRun struct {
 // startNewConns opens recConnRate new connections per second (GET /, each
 // on its own connection) for length. A request may take 5 s: TCP
 // retransmits a SYN lost in a takeover after 1 s, then 2 s later.
-func (rc *recCluster) startNewConns(length time.Duration) *recConnsRun {
+func (c *Cluster) startNewConns(length time.Duration) *recConnsRun {
 	r := &recConnsRun{done: make(chan struct{})}
 	n := int(length.Seconds() * recConnRate)
 	go func() {
 		defer close(r.done)
-		r.rep, r.err = rc.Loadgen("-mode", "http", "-n", strconv.Itoa(n), "-c", "64", "-conn-rate", strconv.Itoa(recConnRate),
+		r.rep, r.err = c.Loadgen("-mode", "http", "-n", strconv.Itoa(n), "-c", "64", "-conn-rate", strconv.Itoa(recConnRate),
 			"-req-timeout", "5s", "-timeout", (length + 20*time.Second).String())
 	}()
 	return r
@@ -785,27 +791,42 @@ func firstAfter(ts []time.Time, at time.Time) (time.Time, bool) {
 // gateway sent (source MAC its port's): what it forwarded to the servers,
 // timestamped by the kernel. DPDK's af_packet transmits past the capture
 // taps of vecgw0 itself, hence the bridge side (docs/test-cluster.md).
+// startFrameCapture makes one of any interface and filter.
 type fwdCapture struct {
 	t    testing.TB
 	proc *Proc
 	path string
 }
 
-func (rc *recCluster) startForwardCapture(k int) *fwdCapture {
-	t := rc.t
+func (c *Cluster) startForwardCapture(k int) *fwdCapture {
+	c.t.Helper()
+	return c.startForwardCaptureOf(k, "ip")
+}
+
+// startForwardCaptureOf records only the frames gateway k sent that filter
+// matches.
+func (c *Cluster) startForwardCaptureOf(k int, filter string) *fwdCapture {
+	c.t.Helper()
+	return c.startFrameCapture(c.Status().BridgeNS, fmt.Sprintf("vecpg%d", k), "ether src "+c.GatewayN(k).MAC.String()+" and ("+filter+")")
+}
+
+// startFrameCapture runs tcpdump on iface in namespace ns, recording the
+// headers (64 bytes) of the frames filter matches, with tcpdump's options
+// opts added, and waits until it listens.
+func (c *Cluster) startFrameCapture(ns, iface, filter string, opts ...string) *fwdCapture {
+	t := c.t
 	t.Helper()
 	if _, err := os.Stat("/usr/bin/tcpdump"); err != nil {
 		SkipOrFail(t, "needs tcpdump (apt-get install tcpdump; scripts/setup.sh installs it)")
 	}
-	g := rc.GatewayN(k)
-	port := fmt.Sprintf("vecpg%d", k)
-	cp := &fwdCapture{t: t, path: filepath.Join(rc.dir, fmt.Sprintf("forwarded-gw%d.pcap", k))}
-	cp.proc = rc.Start(rc.Status().BridgeNS, "tcpdump-"+port, "tcpdump", "-i", port, "-n", "-s", "64", "-B", "16384",
-		"--immediate-mode", "-U", "-Z", "root", "-w", cp.path, "ether src "+g.MAC.String()+" and ip")
+	cp := &fwdCapture{t: t, path: filepath.Join(t.TempDir(), iface+".pcap")}
+	args := append([]string{"tcpdump", "-i", iface, "-n", "-s", "64", "-B", "16384",
+		"--immediate-mode", "-U", "-Z", "root", "-w", cp.path}, opts...)
+	cp.proc = c.Start(ns, "tcpdump-"+iface, append(args, filter)...)
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(cp.proc.Output(), "listening on") {
 		if !cp.proc.Running() || time.Now().After(deadline) {
-			t.Fatalf("tcpdump on %s did not start:\n%s", port, cp.proc.Output())
+			t.Fatalf("tcpdump on %s did not start:\n%s", iface, cp.proc.Output())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -815,13 +836,9 @@ func (rc *recCluster) startForwardCapture(k int) *fwdCapture {
 // times stops the capture and returns the frames' timestamps, in order.
 func (cp *fwdCapture) times() []time.Time {
 	cp.t.Helper()
-	cp.proc.Stop()
-	if m := tcpdumpStats.FindStringSubmatch(cp.proc.Output()); m == nil || m[3] != "0" {
+	pkts, complete := cp.packets()
+	if !complete {
 		cp.t.Logf("capture %s may be incomplete: %q", cp.path, strings.TrimSpace(cp.proc.Output()))
-	}
-	pkts, err := pcapfile.Read(cp.path)
-	if err != nil {
-		cp.t.Fatalf("reading the capture: %v", err)
 	}
 	out := make([]time.Time, len(pkts))
 	for i, p := range pkts {
@@ -829,6 +846,21 @@ func (cp *fwdCapture) times() []time.Time {
 	}
 	slices.SortFunc(out, func(a, b time.Time) int { return a.Compare(b) })
 	return out
+}
+
+// packets stops the capture and returns its frames, and whether tcpdump
+// says the kernel dropped none. (Its count "received by filter" may be
+// higher than the frames captured: it includes the frames that arrived
+// while tcpdump was installing its filter, which libpcap discards.)
+func (cp *fwdCapture) packets() ([]pcapfile.Packet, bool) {
+	cp.t.Helper()
+	cp.proc.Stop()
+	m := tcpdumpStats.FindStringSubmatch(cp.proc.Output())
+	pkts, err := pcapfile.Read(cp.path)
+	if err != nil {
+		cp.t.Fatalf("reading the capture: %v", err)
+	}
+	return pkts, m != nil && m[3] == "0"
 }
 
 // agentUnion asks every live agent, as a gateway would, for its

@@ -31,6 +31,7 @@ func vecNamespaces(t *testing.T) []string {
 
 func TestNetnsScriptLifecycle(t *testing.T) {
 	RequireRoot(t)
+	lockCluster(t) // it brings the shared topology down and up
 	root, err := RepoRoot()
 	if err != nil {
 		t.Fatal(err)

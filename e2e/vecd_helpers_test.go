@@ -169,7 +169,13 @@ type vecdProc struct {
 
 // portRX is the kernel's count of frames the gateway interface received.
 func portRX(c *Cluster) (uint64, error) {
-	out, err := c.ExecErr(c.GatewayNS(), "cat", "/sys/class/net/"+c.GatewayIface()+"/statistics/rx_packets")
+	return ifaceStat(c, c.GatewayNS(), c.GatewayIface(), "rx_packets")
+}
+
+// ifaceStat reads one of the kernel's counters of interface iface in
+// namespace ns (/sys/class/net/<iface>/statistics/<stat>).
+func ifaceStat(c *Cluster, ns, iface, stat string) (uint64, error) {
+	out, err := c.ExecErr(ns, "cat", "/sys/class/net/"+iface+"/statistics/"+stat)
 	if err != nil {
 		return 0, err
 	}
@@ -291,17 +297,28 @@ func (v *vecdProc) liveCounters() (vecdCounters, time.Time, error) {
 // decoded here without importing the cgo gateway package.
 type vecdCounters struct {
 	Cores []struct {
-		Core         int               `json:"core"`
-		RX           uint64            `json:"rx"`
-		TX           uint64            `json:"tx"`
-		Replies      uint64            `json:"replies"`
+		Core    int    `json:"core"`
+		RX      uint64 `json:"rx"`
+		TX      uint64 `json:"tx"`
+		Replies uint64 `json:"replies"`
+		// ARPLearned counts the servers' ARP replies vecd read to learn
+		// their MACs, where it counts them apart from its drops.
+		ARPLearned   uint64            `json:"arp_learned"`
 		TxFull       uint64            `json:"tx_full"`
 		Drops        map[string]uint64 `json:"drops"`
 		ExpiredStale uint64            `json:"expired_stale"`
 		ExpiredFIN   uint64            `json:"expired_fin"`
 		EvictedFIN   uint64            `json:"evicted_fin"`
-		Resets       uint64            `json:"resets"`
-		Entries      uint64            `json:"entries"`
+		// EvictedSYN and EvictedActive: embryonic and idle ACTIVE entries
+		// evicted for a new connection in a full table.
+		EvictedSYN    uint64 `json:"evicted_syn"`
+		EvictedActive uint64 `json:"evicted_active"`
+		ExpiredSYN    uint64 `json:"expired_syn"`
+		Resets        uint64 `json:"resets"`
+		Entries       uint64 `json:"entries"`
+		// ICMPErrors: ICMP errors to a VIP forwarded to the server of the
+		// connection they quote.
+		ICMPErrors uint64 `json:"icmp_errors"`
 	} `json:"cores"`
 	Servers []serverCounters `json:"servers"`
 	Ports   []struct {

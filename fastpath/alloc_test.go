@@ -1,6 +1,7 @@
 package fastpath
 
 import (
+	"net/netip"
 	"testing"
 
 	"vec/fastpath/pktbuild"
@@ -8,7 +9,9 @@ import (
 
 // Decoding and processing a packet must not allocate, whatever its fate.
 func TestProcessBurstDoesNotAllocate(t *testing.T) {
-	h := newHarness(t, testConfig(), 1024)
+	cfg := testConfig()
+	cfg.EchoVIPs = []netip.Addr{vip}
+	h := newHarness(t, cfg, 1024)
 	h.open(1000)
 	arp := pktbuild.ARP(1, pktbuild.Broadcast, clientMA, client, vip, [6]byte{})
 	cases := map[string]func() []byte{
@@ -18,6 +21,13 @@ func TestProcessBurstDoesNotAllocate(t *testing.T) {
 		"malformed":    func() []byte { return pktbuild.TCP(tcpFlow(1), pktbuild.SYN, 1, 0, nil)[:30] },
 		"udp":          func() []byte { return pktbuild.UDP(udpFlow(9), []byte("q")) },
 		"arp":          func() []byte { return arp },
+		"icmp error": func() []byte {
+			return pktbuild.FragNeeded(routerMAC, gwMAC, routerIP, serverSegment(1000, nil), 1280)
+		},
+		"echo": func() []byte {
+			f := pktbuild.Flow{SrcMAC: clientMA, DstMAC: gwMAC, SrcIP: client, DstIP: vip}
+			return pktbuild.ICMP(f, pktbuild.ICMPEchoRequest, 0, [4]byte{}, nil)
+		},
 	}
 	verdicts := make([]Verdict, 1)
 	for name, mk := range cases {

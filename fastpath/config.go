@@ -5,10 +5,12 @@ import (
 	"time"
 )
 
-// IP protocol numbers the fastpath serves.
+// IP protocol numbers the fastpath serves (ICMP only for errors about
+// served connections and, where configured, echo requests to a VIP).
 const (
-	ProtoTCP uint8 = 6
-	ProtoUDP uint8 = 17
+	ProtoICMP uint8 = 1
+	ProtoTCP  uint8 = 6
+	ProtoUDP  uint8 = 17
 )
 
 // Default timers, used when a service leaves its timeout at zero.
@@ -72,6 +74,8 @@ type Config struct {
 	// answered like those for the VIPs. Optional (the zero Addr disables it).
 	GatewayIP netip.Addr
 	Services  []ServiceConfig
+	// EchoVIPs are the VIPs that answer ICMP echo requests (ping).
+	EchoVIPs []netip.Addr
 	// Neighbors holds the MACs learned by ARP for servers configured
 	// without one; required when any server's MAC is zero. The same table
 	// is passed to every snapshot.

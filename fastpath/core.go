@@ -28,9 +28,12 @@ const (
 	// VerdictForward: the frame's MACs were rewritten; send it out the port
 	// it came in on (one-armed direct server return).
 	VerdictForward Verdict = iota
-	// VerdictReply: the frame was turned into an ARP reply in place; send it
-	// out the port it came in on.
+	// VerdictReply: the frame was turned into a reply in place (ARP, or an
+	// ICMP echo reply for a VIP); send it out the port it came in on.
 	VerdictReply
+	// VerdictConsumed: the frame did its work inside the gateway (an ARP
+	// reply from a server, learned from); it is not sent, and not a drop.
+	VerdictConsumed
 	verdictDropBase
 )
 
@@ -38,7 +41,7 @@ const (
 func DropVerdict(r DropReason) Verdict { return verdictDropBase + Verdict(r) }
 
 // Transmits reports whether the packet is to be sent.
-func (v Verdict) Transmits() bool { return v < verdictDropBase }
+func (v Verdict) Transmits() bool { return v <= VerdictReply }
 
 // DropReason returns why the packet was dropped; only for drop verdicts.
 func (v Verdict) DropReason() DropReason { return DropReason(v - verdictDropBase) }
@@ -49,6 +52,8 @@ func (v Verdict) String() string {
 		return "forward"
 	case VerdictReply:
 		return "reply"
+	case VerdictConsumed:
+		return "consumed"
 	}
 	return "drop:" + v.DropReason().String()
 }
@@ -58,9 +63,13 @@ func (v Verdict) String() string {
 type packetMeta struct {
 	key      FlowKey
 	home     int
-	service  int32
+	service  int32 // services index, or quotedFlow
 	tcpFlags uint8
 }
+
+// quotedFlow is packetMeta.service for an ICMP error: key is the
+// connection it quotes, whose server it goes to (forwardICMPError).
+const quotedFlow = -1
 
 // Core is one worker core's fastpath: its connection table, its WRR
 // positions and its counters. Exactly one goroutine uses a Core; nothing in
@@ -166,7 +175,11 @@ func (c *Core) processChunk(pkts [][]byte, verdicts []Verdict) {
 	for i, p := range pkts {
 		v := verdicts[i]
 		if v == isFlow {
-			v = c.handleFlow(p, &c.meta[i], now)
+			if m := &c.meta[i]; m.service != quotedFlow {
+				v = c.handleFlow(p, m, now)
+			} else {
+				v = c.forwardICMPError(p, m)
+			}
 			verdicts[i] = v
 		}
 		c.count(v)
@@ -180,6 +193,8 @@ func (c *Core) count(v Verdict) {
 		c.Counters.TX++
 	case v == VerdictReply:
 		c.Counters.Replies++
+	case v == VerdictConsumed:
+		c.Counters.ARPLearned++
 	default:
 		c.Counters.Drops[v.DropReason()]++
 	}
@@ -250,6 +265,12 @@ func (c *Core) classifyAny(p []byte, m *packetMeta, now int64) Verdict {
 	if !toUs && !broadcast {
 		return DropVerdict(DropNotOurMAC)
 	}
+	if eth.Tagged() {
+		// The gateway's ports are untagged (access ports): a tagged frame
+		// would be forwarded on the client's VLAN, and the ARP and
+		// service lookups would read it at the wrong offsets.
+		return DropVerdict(DropVLANTagged)
+	}
 	switch eth.Type() {
 	case EtherTypeARP:
 		return c.handleARP(eth, now)
@@ -299,10 +320,91 @@ func (c *Core) classifyAny(p []byte, m *packetMeta, now int64) Verdict {
 			return DropVerdict(DropUDPBadLength)
 		}
 		srcPort, dstPort, m.tcpFlags = u.SourcePort(), u.DestinationPort(), 0
+	case ProtoICMP:
+		return c.handleICMP(p, ip, m)
 	default:
 		return DropVerdict(DropNotForCluster)
 	}
 	return c.flowPacket(m, ip.Source(), ip.Destination(), srcPort, dstPort, proto, m.tcpFlags)
+}
+
+// handleICMP forwards an ICMP error about a served connection to that
+// connection's server, and answers an echo request to a VIP that is
+// configured to answer. With direct server return a server's replies leave
+// from the VIP, so the errors they cause (fragmentation needed above all:
+// without it path-MTU discovery black-holes large downloads) come back to
+// the VIP and only the server can act on them. The quoted datagram is one
+// the server sent: VIP:port → client:port, the connection's key reversed.
+// An error is looked up in the second pass, in arrival order (a connection
+// opened earlier in the same burst has its entry by then), and in this
+// core's table only: an error that RSS hands to another worker than the
+// connection's is dropped as icmp_no_flow (docs/fastpath.md).
+func (c *Core) handleICMP(frame []byte, ip IPv4, m *packetMeta) Verdict {
+	if _, ok := c.snap.vips[ip.Destination()]; !ok {
+		return DropVerdict(DropNotForCluster)
+	}
+	msg := ICMP(ip.Payload())
+	if !msg.IsValid() {
+		return DropVerdict(DropICMPMalformed)
+	}
+	switch msg.Type() {
+	case ICMPDestUnreachable, ICMPTimeExceeded:
+	case ICMPEchoRequest:
+		return c.answerEcho(frame, ip, msg)
+	default:
+		return DropVerdict(DropICMPUnhandled)
+	}
+	q := QuotedDatagram(msg.Payload())
+	if !q.IsValid() {
+		return DropVerdict(DropICMPMalformed)
+	}
+	proto := q.Protocol()
+	if q.Source() != ip.Destination() || (proto != ProtoTCP && proto != ProtoUDP) {
+		return DropVerdict(DropICMPNoFlow) // not about a datagram from this VIP
+	}
+	vipPort, clientPort := q.Ports()
+	client, vip := q.Destination(), q.Source()
+	m.key = FlowKey{SrcIP: client, DstIP: vip, SrcPort: clientPort, DstPort: vipPort, Proto: proto}
+	m.home = c.table.home(hashTuple(client, vip, clientPort, vipPort, proto, c.table.seed))
+	m.service = quotedFlow
+	return isFlow
+}
+
+// forwardICMPError sends an ICMP error to the server of the connection it
+// quotes (m.key), leaving the connection's entry as it is.
+func (c *Core) forwardICMPError(frame []byte, m *packetMeta) Verdict {
+	t := c.table
+	found, _ := t.find(m.key, m.home)
+	if found < 0 {
+		return DropVerdict(DropICMPNoFlow)
+	}
+	v := c.forward(frame, t.slots[found].Server)
+	if v == VerdictForward {
+		c.Counters.ICMPErrors++
+	}
+	return v
+}
+
+// answerEcho turns an echo request to an answering VIP into the echo reply,
+// in place: addresses swapped, type 0, checksum adjusted.
+func (c *Core) answerEcho(frame []byte, ip IPv4, msg ICMP) Verdict {
+	vip := ip.Destination()
+	if _, ok := c.snap.echoVIPs[vip]; !ok {
+		return DropVerdict(DropICMPUnhandled)
+	}
+	if _, claimed := c.snap.arpTargets[vip]; !claimed {
+		return DropVerdict(DropICMPUnhandled) // not servable yet: not ours to answer
+	}
+	copy(frame[0:6], frame[6:12])
+	putMAC(frame[6:12], c.snap.gatewayMAC64)
+	src := ip.Source()
+	binary.BigEndian.PutUint32(ip[12:16], vip)
+	binary.BigEndian.PutUint32(ip[16:20], src)
+	old := binary.BigEndian.Uint16(msg[0:2])
+	msg[0] = ICMPEchoReply
+	binary.BigEndian.PutUint16(msg[2:4], checksumAdjust(binary.BigEndian.Uint16(msg[2:4]), old, binary.BigEndian.Uint16(msg[0:2])))
+	c.Counters.EchoReplies++
+	return VerdictReply
 }
 
 // flowPacket finds the service of a parsed TCP or UDP packet and fills m
@@ -393,8 +495,17 @@ func (c *Core) handleFlow(p []byte, m *packetMeta, now int64) Verdict {
 		default:
 			c.Counters.EvictedActive++
 		}
-		c.removeEntry(victim, removeEvicted)
-		_, free = t.find(m.key, m.home)
+		if t.onProbePath(victim, m.home, free) {
+			// The new key takes the victim's slot in place: every slot
+			// from its home up to there is occupied, so lookups still
+			// find it, and no entry has to shift back.
+			c.settleRemoved(victim, removeEvicted)
+			t.count--
+			free = victim
+		} else {
+			c.removeEntry(victim, removeEvicted)
+			_, free = t.find(m.key, m.home)
+		}
 	}
 	server := svc.servers[c.wrr[svc.id].pick(svc.weights, svc.maxWeight)]
 	e := t.insertAt(free, m.key)
@@ -529,6 +640,13 @@ func (c *Core) expired(e *Entry, svc *service, now int64) bool {
 
 // removeEntry deletes slot and settles its server's counters.
 func (c *Core) removeEntry(slot int, why removeReason) {
+	c.settleRemoved(slot, why)
+	c.table.deleteAt(slot)
+}
+
+// settleRemoved settles the counters of the entry in slot, which is about to
+// be deleted or overwritten.
+func (c *Core) settleRemoved(slot int, why removeReason) {
 	e := &c.table.slots[slot]
 	sc := &c.Servers[e.Server]
 	if e.State.closing() {
@@ -547,7 +665,6 @@ func (c *Core) removeEntry(slot int, why removeReason) {
 	case removeResetTimeout:
 		c.Counters.ExpiredReset++
 	}
-	c.table.deleteAt(slot)
 }
 
 // Reap removes entries whose timer ran out, a few slots at a time: called
@@ -596,7 +713,7 @@ func (c *Core) handleARP(eth Ethernet, now int64) Verdict {
 	if slot, ok := c.snap.neighborByIP[a.SenderIP()]; ok && a.SenderIP() != target {
 		c.snap.neighbors.learn(slot, a.SenderMAC(), now)
 		if a.Op() == ARPReply {
-			return DropVerdict(DropARPLearned)
+			return VerdictConsumed
 		}
 	}
 	if a.Op() != ARPRequest || a.SenderIP() == target {

@@ -170,9 +170,7 @@ func TestNoServerWhenAllWeightsZero(t *testing.T) {
 
 func TestDirectServerReturnRewritesOnlyMACs(t *testing.T) {
 	h := newHarness(t, testConfig(), 16)
-	f := tcpFlow(1000)
-	f.VLAN = 7
-	p := pktbuild.TCP(f, pktbuild.SYN, 1, 0, []byte("hello"))
+	p := pktbuild.TCP(tcpFlow(1000), pktbuild.SYN, 1, 0, []byte("hello"))
 	orig := bytes.Clone(p)
 	if v := h.send(p); v != VerdictForward {
 		t.Fatalf("verdict %v", v)
@@ -372,10 +370,17 @@ func TestDropReasons(t *testing.T) {
 		{"unknown VIP", syn(func(f *pktbuild.Flow) { f.DstIP = vip2 }), DropNotForCluster},
 		{"unknown port", syn(func(f *pktbuild.Flow) { f.DstPort = 81 }), DropNotForCluster},
 		{"UDP to a TCP service", pktbuild.UDP(pktbuild.Flow{SrcMAC: clientMA, DstMAC: gwMAC, SrcIP: client, DstIP: vip, SrcPort: 1, DstPort: 80}, nil), DropNotForCluster},
-		{"ICMP", edit(func(p []byte) []byte { p[23] = 1; return p }), DropNotForCluster},
+		{"ICMP error too short to quote a datagram", edit(func(p []byte) []byte { p[23] = 1; return p }), DropICMPMalformed},
 		{"IPv6", edit(func(p []byte) []byte { p[12], p[13] = 0x86, 0xdd; return p }), DropUnsupportedL3},
 		{"short frame", good[:13], DropMalformedEthernet},
-		{"truncated VLAN tag", edit(func(p []byte) []byte { p[12], p[13] = 0x81, 0x00; return p[:16] }), DropMalformedEthernet},
+		{"truncated VLAN tag", edit(func(p []byte) []byte { p[12], p[13] = 0x81, 0x00; return p[:16] }), DropVLANTagged},
+		{"802.1Q-tagged SYN", syn(func(f *pktbuild.Flow) { f.VLAN = 7 }), DropVLANTagged},
+		{"802.1ad (QinQ) outer tag", edit(func(p []byte) []byte { p[12], p[13] = 0x88, 0xa8; return p }), DropVLANTagged},
+		{"tagged ARP request for the VIP", func() []byte {
+			a := pktbuild.ARP(1, pktbuild.Broadcast, clientMA, client, vip, [6]byte{})
+			tagged := append(bytes.Clone(a[:12]), 0x81, 0x00, 0x00, 0x07)
+			return append(tagged, a[12:]...)
+		}(), DropVLANTagged},
 		{"truncated IPv4", good[:14+19], DropIPv4Truncated},
 		{"IP version 6 in an IPv4 frame", edit(func(p []byte) []byte { p[14] = 0x65; return p }), DropIPv4BadVersion},
 		{"IHL 4", edit(func(p []byte) []byte { p[14] = 0x44; return p }), DropIPv4BadIHL},

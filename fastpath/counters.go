@@ -13,7 +13,7 @@ const (
 	DropNoServer                             // no server with a non-zero weight
 	DropTableFull                            // new connection while the table is full and nothing can be evicted
 	DropARPIgnored                           // ARP that needs no answer: a reply, gratuitous, or for another address
-	DropMalformedEthernet                    // truncated Ethernet header or 802.1Q tag
+	DropMalformedEthernet                    // truncated Ethernet header
 	DropMalformedARP                         // truncated ARP, or not Ethernet/IPv4 ARP
 	DropIPv4Truncated                        // fewer than 20 bytes of IPv4 header
 	DropIPv4BadVersion                       // version field is not 4
@@ -26,10 +26,17 @@ const (
 	DropUDPTruncated                         // fewer than 8 bytes of UDP header
 	DropUDPBadLength                         // UDP length < 8 or past the datagram
 	DropServerUnresolved                     // new connection while the servers that could take it have not answered ARP
-	DropARPLearned                           // an ARP reply from a server, consumed to learn its MAC
 	DropTakeoverMiss                         // TCP segment without SYN and without an entry while the table is being rebuilt
 	DropStandby                              // a backup gateway (ModeStandby) forwards nothing and claims no VIP
 	DropBadSYN                               // SYN with ACK, RST or FIN and no entry: opens nothing
+	DropVLANTagged                           // 802.1Q/802.1ad-tagged frame: the gateway's ports are untagged
+	DropICMPUnhandled                        // ICMP to a VIP that is neither an error nor an echo request it answers
+	DropICMPMalformed                        // ICMP error too short to hold the IPv4 header and 8 bytes it quotes
+	DropICMPNoFlow                           // ICMP error quoting a packet of no connection in this core's table
+	// DropOversize: a frame longer than its port's MTU allows, or one
+	// that arrived in several mbufs; the gateway drops it before the
+	// fastpath sees it (it would see the first segment only).
+	DropOversize
 	NumDropReasons
 )
 
@@ -54,10 +61,14 @@ var dropReasonNames = [NumDropReasons]string{
 	DropUDPTruncated:       "udp_truncated",
 	DropUDPBadLength:       "udp_bad_length",
 	DropServerUnresolved:   "server_unresolved",
-	DropARPLearned:         "arp_learned",
 	DropTakeoverMiss:       "takeover_miss",
 	DropStandby:            "standby",
 	DropBadSYN:             "bad_syn",
+	DropVLANTagged:         "vlan_tagged",
+	DropICMPUnhandled:      "icmp_unhandled",
+	DropICMPMalformed:      "icmp_malformed",
+	DropICMPNoFlow:         "icmp_no_flow",
+	DropOversize:           "oversize",
 }
 
 // String returns the reason's snake_case name, as used in metrics and logs.
@@ -70,12 +81,20 @@ func (r DropReason) String() string {
 
 // CoreCounters are one worker core's packet counters. They are plain
 // integers owned by the core's goroutine; other goroutines read copies.
-// For every burst: RX == TX + Replies + Σ Drops.
+// For every burst: RX == TX + Replies + ARPLearned + Σ Drops.
 type CoreCounters struct {
 	RX      uint64 // packets handed to ProcessBurst
-	TX      uint64 // packets forwarded to a server
-	Replies uint64 // ARP replies sent back
-	Drops   [NumDropReasons]uint64
+	TX      uint64 // packets forwarded to a server (ICMPErrors included)
+	Replies uint64 // ARP and ICMP echo replies sent back
+	// ARPLearned counts ARP replies from servers resolved by ARP: read to
+	// learn the server's MAC, then released (not sent, not dropped).
+	ARPLearned uint64
+	Drops      [NumDropReasons]uint64
+	// ICMPErrors counts ICMP errors (destination unreachable, among them
+	// fragmentation needed, and time exceeded) forwarded to the server of
+	// the connection they quote; EchoReplies the echo replies among Replies.
+	ICMPErrors  uint64
+	EchoReplies uint64
 
 	// Entries evicted to make room for a new connection in a full table:
 	// closing (FIN or RST) ones first, then embryonic (SYN) ones, then
@@ -104,6 +123,10 @@ type CoreCounters struct {
 	Flushed uint64
 	Entries uint64 // live entries in the table now
 }
+
+// Accounted returns TX + Replies + ARPLearned + Σ Drops: every packet that
+// came in has exactly one fate, so it equals RX.
+func (c *CoreCounters) Accounted() uint64 { return c.TX + c.Replies + c.ARPLearned + c.TotalDrops() }
 
 // TotalDrops returns Σ Drops.
 func (c *CoreCounters) TotalDrops() uint64 {

@@ -21,6 +21,8 @@ func seedFrames() [][]byte {
 		pktbuild.TCP(v, pktbuild.SYN, 1, 0, nil),
 		pktbuild.UDP(udpFlow(53), []byte("query")),
 		pktbuild.ARP(1, pktbuild.Broadcast, clientMA, client, vip, [6]byte{}),
+		pktbuild.FragNeeded(routerMAC, gwMAC, routerIP, serverSegment(1000, nil), 1280),
+		pktbuild.ICMP(pktbuild.Flow{SrcMAC: clientMA, DstMAC: gwMAC, SrcIP: client, DstIP: vip}, pktbuild.ICMPEchoRequest, 0, [4]byte{}, nil),
 	}
 }
 
@@ -35,7 +37,7 @@ func FuzzHeaders(f *testing.F) {
 		if !eth.IsValid() {
 			return
 		}
-		_ = eth.VLANID()
+		_ = eth.Tagged()
 		payload := eth.Payload()
 		switch eth.Type() {
 		case EtherTypeARP:

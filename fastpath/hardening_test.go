@@ -227,3 +227,52 @@ func TestRSTEntryRemovedAfterResetTimeout(t *testing.T) {
 		t.Fatalf("entry %+v, reused %d", e, c.Counters.ReusedFIN)
 	}
 }
+
+// Connections opened and reset faster than the reset timeout keep the
+// table full of closing entries: every new SYN evicts one, often by taking
+// its slot in place. The table must stay consistent through it: every
+// entry findable from its home, the count right, the connection just
+// opened always present, and nothing answered table_full.
+func TestEvictionChurnKeepsTableConsistent(t *testing.T) {
+	h := newHarness(t, testConfig(), 64)
+	for port := uint16(1000); port < 11000; port++ {
+		h.clock.Advance(time.Microsecond)
+		if v := h.send(pktbuild.TCP(tcpFlow(port), pktbuild.SYN, 1, 0, nil)); v != VerdictForward {
+			t.Fatalf("SYN %d: %v", port, v)
+		}
+		if e := h.entry(port); e == nil || e.State != StateSYN {
+			t.Fatalf("connection %d just opened: entry %+v", port, e)
+		}
+		if v := h.send(pktbuild.TCP(tcpFlow(port), pktbuild.RST, 2, 0, nil)); v != VerdictForward {
+			t.Fatalf("RST %d: %v", port, v)
+		}
+		if port%97 == 0 {
+			checkTableConsistent(t, h.core.table)
+		}
+	}
+	checkTableConsistent(t, h.core.table)
+	c := &h.core.Counters
+	if c.EvictedFIN != 10000-64 || c.EvictedSYN != 0 || c.Drops[DropTableFull] != 0 {
+		t.Fatalf("evicted closing %d (want %d), embryonic %d, table_full %d", c.EvictedFIN, 10000-64, c.EvictedSYN, c.Drops[DropTableFull])
+	}
+}
+
+// checkTableConsistent asserts that a lookup finds every live entry in its
+// own slot and that the count matches the occupied slots.
+func checkTableConsistent(t *testing.T, tbl *Table) {
+	t.Helper()
+	live := 0
+	for i := range tbl.slots {
+		e := &tbl.slots[i]
+		if e.empty() {
+			continue
+		}
+		live++
+		if got := tbl.Lookup(e.Key); got != e {
+			t.Fatalf("entry in slot %d (%+v) not found from its home", i, e.Key)
+		}
+	}
+	if live != tbl.Len() {
+		t.Fatalf("%d occupied slots, count %d", live, tbl.Len())
+	}
+}

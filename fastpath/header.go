@@ -10,32 +10,28 @@ import "encoding/binary"
 const (
 	EtherTypeIPv4 uint16 = 0x0800
 	EtherTypeARP  uint16 = 0x0806
-	EtherTypeVLAN uint16 = 0x8100
+	// Tag protocol identifiers: 802.1Q, 802.1ad (QinQ's outer tag) and
+	// the pre-standard QinQ value.
+	EtherTypeVLAN    uint16 = 0x8100
+	EtherTypeQinQ    uint16 = 0x88a8
+	EtherTypeQinQOld uint16 = 0x9100
 )
 
 // Header sizes.
 const (
 	EthernetHeaderLen = 14
-	VLANTagLen        = 4
 	ARPIPv4Len        = 28
 	IPv4MinHeaderLen  = 20
 	TCPMinHeaderLen   = 20
 	UDPHeaderLen      = 8
 )
 
-// Ethernet is an Ethernet II header, optionally followed by one 802.1Q tag.
+// Ethernet is an Ethernet II header. The gateway's ports are untagged, so a
+// tagged frame is recognised (Tagged) but never parsed past its tag.
 type Ethernet []byte
 
-// IsValid reports whether the frame holds a whole Ethernet header and, when
-// tagged, the whole 802.1Q tag.
-func (e Ethernet) IsValid() bool {
-	if len(e) < EthernetHeaderLen {
-		return false
-	}
-	return e.outerType() != EtherTypeVLAN || len(e) >= EthernetHeaderLen+VLANTagLen
-}
-
-func (e Ethernet) outerType() uint16 { return binary.BigEndian.Uint16(e[12:14]) }
+// IsValid reports whether the frame holds a whole Ethernet header.
+func (e Ethernet) IsValid() bool { return len(e) >= EthernetHeaderLen }
 
 // Destination returns the destination MAC bytes.
 func (e Ethernet) Destination() []byte { return e[0:6] }
@@ -43,35 +39,20 @@ func (e Ethernet) Destination() []byte { return e[0:6] }
 // Source returns the source MAC bytes.
 func (e Ethernet) Source() []byte { return e[6:12] }
 
-// Tagged reports whether the frame carries an 802.1Q tag.
-func (e Ethernet) Tagged() bool { return e.outerType() == EtherTypeVLAN }
+// Type returns the EtherType (the tag protocol identifier of a tagged frame).
+func (e Ethernet) Type() uint16 { return binary.BigEndian.Uint16(e[12:14]) }
 
-// VLANID returns the 802.1Q VLAN identifier, or 0 for an untagged frame.
-func (e Ethernet) VLANID() uint16 {
-	if !e.Tagged() {
-		return 0
+// Tagged reports whether the frame carries a VLAN tag (802.1Q, 802.1ad).
+func (e Ethernet) Tagged() bool {
+	switch e.Type() {
+	case EtherTypeVLAN, EtherTypeQinQ, EtherTypeQinQOld:
+		return true
 	}
-	return binary.BigEndian.Uint16(e[14:16]) & 0x0fff
+	return false
 }
 
-// Type returns the EtherType of the payload (the inner one when tagged).
-func (e Ethernet) Type() uint16 {
-	if e.Tagged() {
-		return binary.BigEndian.Uint16(e[16:18])
-	}
-	return e.outerType()
-}
-
-// HeaderLen returns 14, or 18 when tagged.
-func (e Ethernet) HeaderLen() int {
-	if e.Tagged() {
-		return EthernetHeaderLen + VLANTagLen
-	}
-	return EthernetHeaderLen
-}
-
-// Payload returns the bytes after the Ethernet header (and tag).
-func (e Ethernet) Payload() []byte { return e[e.HeaderLen():] }
+// Payload returns the bytes after the Ethernet header.
+func (e Ethernet) Payload() []byte { return e[EthernetHeaderLen:] }
 
 // ARP operations.
 const (
@@ -254,3 +235,71 @@ func (u UDP) DestinationPort() uint16 { return binary.BigEndian.Uint16(u[2:4]) }
 
 // Length returns the length field (header plus payload).
 func (u UDP) Length() int { return int(binary.BigEndian.Uint16(u[4:6])) }
+
+// ICMP message types the fastpath handles.
+const (
+	ICMPEchoReply       uint8 = 0
+	ICMPDestUnreachable uint8 = 3
+	ICMPEchoRequest     uint8 = 8
+	ICMPTimeExceeded    uint8 = 11
+)
+
+// ICMPHeaderLen is the fixed part of every ICMP message: type, code,
+// checksum and four bytes whose meaning depends on the type.
+const ICMPHeaderLen = 8
+
+// ICMP is an ICMPv4 message.
+type ICMP []byte
+
+// IsValid reports whether the fixed header is whole.
+func (m ICMP) IsValid() bool { return len(m) >= ICMPHeaderLen }
+
+// Type returns the message type.
+func (m ICMP) Type() uint8 { return m[0] }
+
+// Code returns the message code.
+func (m ICMP) Code() uint8 { return m[1] }
+
+// Payload returns the bytes after the fixed header: for an error, the
+// quoted start of the datagram that caused it.
+func (m ICMP) Payload() []byte { return m[ICMPHeaderLen:] }
+
+// QuotedDatagram is the start of the datagram an ICMP error quotes: its
+// IPv4 header (whose total length describes the whole original datagram,
+// not the bytes quoted) and at least the first 8 bytes of its payload,
+// which hold a TCP or UDP header's ports.
+type QuotedDatagram []byte
+
+// IsValid reports whether the quote holds an IPv4 header and 8 bytes after
+// it.
+func (q QuotedDatagram) IsValid() bool {
+	if len(q) < IPv4MinHeaderLen || q[0]>>4 != 4 {
+		return false
+	}
+	ihl := int(q[0]&0x0f) * 4
+	return ihl >= IPv4MinHeaderLen && len(q) >= ihl+8
+}
+
+// Protocol returns the quoted datagram's protocol.
+func (q QuotedDatagram) Protocol() uint8 { return q[9] }
+
+// Source returns the quoted datagram's source address.
+func (q QuotedDatagram) Source() uint32 { return binary.BigEndian.Uint32(q[12:16]) }
+
+// Destination returns the quoted datagram's destination address.
+func (q QuotedDatagram) Destination() uint32 { return binary.BigEndian.Uint32(q[16:20]) }
+
+// Ports returns the quoted TCP or UDP source and destination ports.
+func (q QuotedDatagram) Ports() (src, dst uint16) {
+	ihl := int(q[0]&0x0f) * 4
+	return binary.BigEndian.Uint16(q[ihl : ihl+2]), binary.BigEndian.Uint16(q[ihl+2 : ihl+4])
+}
+
+// checksumAdjust returns an Internet checksum updated for one 16-bit word
+// of the summed data changing from old to new (RFC 1624, eqn. 3).
+func checksumAdjust(sum, old, new uint16) uint16 {
+	s := uint32(^sum) + uint32(^old) + uint32(new)
+	s = (s & 0xffff) + s>>16
+	s = (s & 0xffff) + s>>16
+	return ^uint16(s)
+}

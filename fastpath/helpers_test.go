@@ -82,8 +82,8 @@ func (h *harness) send(p []byte) Verdict {
 func (h *harness) checkBalance() {
 	h.t.Helper()
 	c := &h.core.Counters
-	if c.RX != c.TX+c.Replies+c.TotalDrops() {
-		h.t.Fatalf("counters out of balance: rx %d != tx %d + replies %d + drops %d", c.RX, c.TX, c.Replies, c.TotalDrops())
+	if c.RX != c.Accounted() {
+		h.t.Fatalf("counters out of balance: rx %d != tx %d + replies %d + learned %d + drops %d", c.RX, c.TX, c.Replies, c.ARPLearned, c.TotalDrops())
 	}
 }
 

@@ -45,7 +45,7 @@ func TestServerResolvedByARP(t *testing.T) {
 	}
 	// Server 1 answers; the reply is consumed.
 	reply := pktbuild.ARP(2, gwMAC, s1MAC, s1IP, gwIP, gwMAC)
-	if v := h.send(reply); v != DropVerdict(DropARPLearned) {
+	if v := h.send(reply); v != VerdictConsumed {
 		t.Fatalf("ARP reply: %v", v)
 	}
 	if got := nb.ResolvedIPs(h.clock.Now()); !got[be32(s1IP)] || len(got) != 2 || got[be32(netip.MustParseAddr("10.0.0.12"))] {

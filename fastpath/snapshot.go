@@ -19,6 +19,10 @@ type Snapshot struct {
 	// arpTargets are the addresses ARP is answered for: the gateway's own
 	// and every VIP the gateway can serve (see NewSnapshot).
 	arpTargets map[uint32]struct{}
+	// vips are the addresses of every service; echoVIPs those that answer
+	// ICMP echo requests (Config.EchoVIPs), once claimed.
+	vips     map[uint32]struct{}
+	echoVIPs map[uint32]struct{}
 
 	// lookup is an open-addressed index from serviceKey to services index+1
 	// (0 = empty slot); its length is a power of two at least twice the
@@ -122,6 +126,8 @@ func NewSnapshot(cfg *Config) (*Snapshot, error) {
 		gatewayMACHi: binary.BigEndian.Uint32(cfg.GatewayMAC[0:4]),
 		gatewayMACLo: binary.BigEndian.Uint16(cfg.GatewayMAC[4:6]),
 		arpTargets:   make(map[uint32]struct{}),
+		vips:         make(map[uint32]struct{}),
+		echoVIPs:     make(map[uint32]struct{}),
 		services:     make([]service, 0, len(cfg.Services)),
 		neighbors:    cfg.Neighbors,
 		neighborByIP: make(map[uint32]int),
@@ -169,6 +175,7 @@ func NewSnapshot(cfg *Config) (*Snapshot, error) {
 			s.serverTakesNew[id] = svc.weights[i] > 0
 		}
 		vip := uint32(svc.key >> 24)
+		s.vips[vip] = struct{}{}
 		claim[vip] = claim[vip] || !(svc.unresolved && svc.maxWeight == 0)
 		for _, srv := range sc.Servers {
 			if err := s.placeServer(&srv); err != nil {
@@ -180,6 +187,16 @@ func NewSnapshot(cfg *Config) (*Snapshot, error) {
 		if ok {
 			s.arpTargets[vip] = struct{}{}
 		}
+	}
+	for _, a := range cfg.EchoVIPs {
+		vip, err := ipv4(a, "echo VIP")
+		if err != nil {
+			return nil, err
+		}
+		if _, served := s.vips[vip]; !served {
+			return nil, fmt.Errorf("echo VIP %v: no service has it", a)
+		}
+		s.echoVIPs[vip] = struct{}{}
 	}
 	size := 2
 	for size < 2*len(s.services) {

@@ -59,8 +59,18 @@ type Entry struct {
 func (e *Entry) empty() bool { return e.Key.Proto == 0 }
 
 // evictionWindow is how many slots from a key's home slot are searched for an
-// entry to evict when the table is full.
-const evictionWindow = 16
+// entry to evict when the table is full. With no closing entry among them
+// the search goes on for one up to twice as far (an embryonic entry may be a
+// real client between its SYN and its ACK), and with nothing evictable at
+// all (at half load a run of empty slots, or only busy connections) up to
+// evictionReach slots: a full table answers table_full only when no
+// evictable entry lies anywhere near. Under a SYN flood, when no closing
+// entry is left, that costs a scan of 2 × evictionWindow slots (16 cache
+// lines, sequential) per flood SYN.
+const (
+	evictionWindow = 16
+	evictionReach  = 256
+)
 
 // Table is one core's connection table: open addressing with linear probing
 // over a power-of-two array of slots, at most half full, with backward-shift
@@ -145,12 +155,20 @@ func (t *Table) Lookup(k FlowKey) *Entry {
 	return &t.slots[i]
 }
 
-// insertAt fills the empty slot free (from find) and returns the entry.
+// insertAt fills the empty slot free (from find) and returns the entry. An
+// evicted entry on the key's probe path is also overwritten through it,
+// after the count has been taken down for it.
 func (t *Table) insertAt(free int, k FlowKey) *Entry {
 	e := &t.slots[free]
 	*e = Entry{Key: k}
 	t.count++
 	return e
+}
+
+// onProbePath reports whether slot lies on the probe run from home up to
+// (not including) free, cyclically: the slots a lookup from home passes.
+func (t *Table) onProbePath(slot, home, free int) bool {
+	return uint64(slot-home)&t.mask < uint64(free-home)&t.mask
 }
 
 // Insert adds k (which must not be present) and returns its zeroed entry, or
@@ -200,7 +218,8 @@ func (t *Table) Delete(k FlowKey) bool {
 }
 
 // victimNear picks the entry to evict for a new key whose home slot is home,
-// among the evictionWindow slots from there: the closing (FIN or RST) entry
+// among the evictionWindow slots from there (further while none is a
+// closing entry, see evictionWindow): the closing (FIN or RST) entry
 // with the oldest LastSeen, else the oldest embryonic (SYN) entry, else the
 // oldest ACTIVE entry that has seen no packet for longer than minIdle. It
 // returns -1 when there is none: a recently active connection is never
@@ -213,7 +232,10 @@ func (t *Table) Delete(k FlowKey) bool {
 func (t *Table) victimNear(home int, now, minIdle int64) int {
 	syn, closing, idle := -1, -1, -1
 	older := func(i, than int) bool { return than < 0 || t.slots[i].LastSeen < t.slots[than].LastSeen }
-	for n, i := 0, home; n < evictionWindow; n, i = n+1, int(uint64(i+1)&t.mask) {
+	for n, i := 0, home; n < evictionReach; n, i = n+1, int(uint64(i+1)&t.mask) {
+		if (n >= evictionWindow && closing >= 0) || (n >= 2*evictionWindow && (syn >= 0 || idle >= 0)) {
+			break
+		}
 		e := &t.slots[i]
 		switch {
 		case e.empty():
@@ -240,12 +262,92 @@ func (t *Table) victimNear(home int, now, minIdle int64) int {
 	return idle
 }
 
-// Range calls fn for every live entry until fn returns false. It is for the
-// owning goroutine only (tests, connection listing on request).
+// Range calls fn for every live entry until fn returns false, in one go
+// over the whole table: for the owning goroutine, in tests. A worker scans
+// its table a bounded step at a time, with ScanHome.
 func (t *Table) Range(fn func(*Entry) bool) {
 	for i := range t.slots {
 		if !t.slots[i].empty() && !fn(&t.slots[i]) {
 			return
 		}
+	}
+}
+
+// Slots returns the number of slots: the home slots a scan by home slot
+// (ScanRun, ScanHome) runs over are 0..Slots()-1.
+func (t *Table) Slots() int { return len(t.slots) }
+
+// A scan of the table that stops anywhere and resumes later takes the
+// entries in the order of their home slots. An entry never lies before its
+// home slot (every slot from its home slot to its own is taken), and
+// neither an insert nor the backward-shift deletion changes an entry's
+// home slot, so a scan that has taken the entries of home slots 0..h-1 and
+// resumes at h visits every entry that stayed in the table exactly once,
+// whatever was inserted or deleted meanwhile. A cursor over slot
+// positions (like the reaper's) lacks this: a deletion behind it can shift
+// an entry that was ahead of it back across it.
+
+// ScanRun visits, in slot order, the entries whose home slot lies in
+// [from, next), and returns next and how many slots it examined: next is
+// one past the first empty slot at or after from (no entry's home slot
+// lies in [from, next) but in the slots before it), or Slots() when the
+// run from there wraps past the table's end (the entries of the last home
+// slots that lie in the first slots are visited too). Only the entries of
+// a run that from enters in the middle, whose home slot may lie before
+// from, are hashed to check it, and only those want accepts; want sees the
+// entries in slot order and must not change the table. visit gets every
+// accepted entry whose home slot is in range; when it returns true, the
+// entry is deleted and the slot looked at again (the deletion may shift a
+// later entry into it).
+func (t *Table) ScanRun(from int, want func(*Entry) bool, visit func(*Entry) bool) (next, examined int) {
+	n := len(t.slots)
+	check := !t.slots[int(uint64(from-1)&t.mask)].empty()
+	wrapped := false
+	for i := from; ; {
+		examined++
+		e := &t.slots[i]
+		if e.empty() {
+			// The table is never full, so every run ends.
+			if wrapped {
+				return n, examined
+			}
+			return i + 1, examined
+		}
+		if want(e) {
+			ok := true
+			if check || wrapped {
+				// Past the end, the home slot lies at the end; before it,
+				// an entry whose home slot is past i wrapped from there.
+				h := t.home(t.hash(e.Key))
+				ok = h >= from && (wrapped || h <= i)
+			}
+			if ok && visit(e) {
+				t.deleteAt(i)
+				continue
+			}
+		}
+		if i++; i == n {
+			i, wrapped = 0, true
+		}
+	}
+}
+
+// ScanHome visits, in slot order, the entries whose home slot is home
+// (see ScanRun for want and visit), and returns how many slots it
+// examined: the length of the probe run from home, plus one. It splits a
+// run that ScanRun would visit at once.
+func (t *Table) ScanHome(home int, want func(*Entry) bool, visit func(*Entry) bool) (examined int) {
+	i := home
+	for {
+		examined++
+		e := &t.slots[i]
+		if e.empty() {
+			return examined
+		}
+		if want(e) && t.home(t.hash(e.Key)) == home && visit(e) {
+			t.deleteAt(i)
+			continue
+		}
+		i = int(uint64(i+1) & t.mask)
 	}
 }

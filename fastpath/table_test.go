@@ -56,3 +56,55 @@ func TestTableMatchesMapUnderChurn(t *testing.T) {
 		}
 	}
 }
+
+// A full table at half load can have a run of empty slots (or of busy
+// connections, or embryonic ones only) right after a new key's home: the
+// search for a victim goes on past the window instead of answering
+// table_full or evicting a client between its SYN and its ACK, but never
+// beyond evictionReach.
+func TestVictimSearchGoesPastAnEmptyWindow(t *testing.T) {
+	tbl, err := NewTable(make([]Entry, 1024), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := func(slot int, state ConnState, lastSeen int64) {
+		tbl.slots[slot] = Entry{Key: FlowKey{SrcIP: uint32(slot), Proto: ProtoTCP}, State: state, LastSeen: lastSeen}
+	}
+	const home = 100
+	put(home+evictionWindow+4, StateActive, 1000) // busy: never a victim
+	put(home+evictionWindow+9, StateRST, 500)
+	put(home+evictionWindow+12, StateRST, 100) // older, but past the first candidate's slot
+	if got := tbl.victimNear(home, 1000, 1000); got != home+evictionWindow+9 {
+		t.Fatalf("victim = slot %d, want the first closing entry past the window (%d)", got, home+evictionWindow+9)
+	}
+	// With only embryonic entries in the window, a closing entry up to
+	// twice as far goes first.
+	const synOnly = 400
+	put(synOnly+2, StateSYN, 10)
+	put(synOnly+2*evictionWindow-1, StateRST, 900)
+	if got := tbl.victimNear(synOnly, 1000, 1000); got != synOnly+2*evictionWindow-1 {
+		t.Fatalf("victim = slot %d, want the closing entry past a window of embryonic ones (%d)", got, synOnly+2*evictionWindow-1)
+	}
+	put(synOnly+2*evictionWindow+10, StateRST, 900)
+	tbl.slots[synOnly+2*evictionWindow-1] = Entry{}
+	if got := tbl.victimNear(synOnly, 1000, 1000); got != synOnly+2 {
+		t.Fatalf("victim = slot %d, want the embryonic entry (%d): no closing one within twice the window", got, synOnly+2)
+	}
+	// Within the window the oldest of the best class still wins.
+	put(home+3, StateSYN, 50)
+	put(home+5, StateRST, 300)
+	put(home+7, StateRST, 200)
+	if got := tbl.victimNear(home, 1000, 1000); got != home+7 {
+		t.Fatalf("victim = slot %d, want the oldest closing entry in the window (%d)", got, home+7)
+	}
+	// Nothing evictable within reach; then something just within it.
+	const far = 600
+	put(far+evictionReach, StateRST, 0)
+	if got := tbl.victimNear(far, 1000, 1000); got != -1 {
+		t.Fatalf("victim = slot %d beyond evictionReach, want none", got)
+	}
+	put(far+evictionReach-1, StateRST, 0)
+	if got := tbl.victimNear(far, 1000, 1000); got != far+evictionReach-1 {
+		t.Fatalf("victim = slot %d, want the last slot within reach (%d)", got, far+evictionReach-1)
+	}
+}

@@ -342,7 +342,7 @@ func runWorkerBenchmark(opts BenchOptions, port uint16, res BenchResult) (BenchR
 		return res, err
 	}
 	defer mb.ring.Free()
-	w := &worker{cpu: opts.WorkerCore, ports: []uint16{port}, core: core, burst: burst, prepare: feed.prepare, mailbox: mb}
+	w := &worker{cpu: opts.WorkerCore, ports: []uint16{port}, maxFrame: []uint32{uint32(dpdk.MaxFrameLen(0))}, core: core, burst: burst, prepare: feed.prepare, mailbox: mb}
 	started, done := make(chan error, 1), make(chan struct{})
 	go w.run(started, done)
 	if err := <-started; err != nil {

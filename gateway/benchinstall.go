@@ -187,6 +187,7 @@ func runInstallBenchmark(opts BenchOptions, port *dpdk.Port, res BenchResult) (B
 		if traffic {
 			iw.feed = newBenchFeed(opts.Flows, true)
 			iw.w.ports = []uint16{port.ID}
+			iw.w.maxFrame = []uint32{uint32(port.MaxFrameLen())}
 			iw.w.prepare = func(pkts [][]byte) {
 				iw.feed.prepare(pkts)
 				iw.rx.Add(uint64(len(pkts)))

@@ -7,6 +7,7 @@ import (
 
 	"vec/control/manager"
 	"vec/fastpath"
+	"vec/gateway/coreops"
 )
 
 // The Gateway is the manager's Dataplane: every method below talks to the
@@ -41,9 +42,16 @@ func (g *Gateway) broadcast(ctx context.Context, build func(i int) *request) ([]
 	return reqs, firstErr
 }
 
-// Apply posts snap to every worker at once and waits until all of them run
-// it; see manager.Dataplane. When a worker cannot take it, the manager
-// re-sends the snapshot in force after it.
+// Apply switches every worker to u, all or none; see manager.Dataplane.
+// Phase one stages u on every worker: a request (in the slots kept for
+// changes) that only stores it. Only when every worker has taken it does
+// phase two commit it, by storing its generation in each worker's mailbox:
+// an atomic store, which cannot fail for lack of room, and which each
+// worker checks once per poll iteration. A worker then drops the entries
+// of the servers in u.Purge, a bounded step per iteration, and switches
+// between two bursts. If some worker cannot stage u (mailbox full, no
+// answer in time, or its previous update not done), nothing is committed:
+// the workers that staged u drop it when the next update is staged.
 func (g *Gateway) Apply(ctx context.Context, u manager.Update) (manager.ApplyReport, error) {
 	var drop []bool
 	if len(u.Purge) > 0 {
@@ -53,25 +61,36 @@ func (g *Gateway) Apply(ctx context.Context, u manager.Update) (manager.ApplyRep
 		}
 	}
 	start := time.Now()
-	reqs, err := g.broadcast(ctx, func(int) *request {
-		req := &request{kind: reqSnapshot, snap: u.Snapshot, purge: drop, silent: u.SilentVIPs}
-		if drop != nil {
-			req.purgeKeys = make([]fastpath.FlowKey, purgeBatch)
-		}
-		return req
+	reqs, err := g.broadcast(ctx, func(i int) *request {
+		return &request{kind: reqStage, snap: u.Snapshot, gen: g.workers[i].mailbox.gens.Add(1), purge: drop,
+			silent: u.SilentVIPs, live: make(chan struct{})}
 	})
-	if reqs == nil {
-		return manager.ApplyReport{}, err
+	for i, req := range reqs {
+		if err == nil && req.refused {
+			err = fmt.Errorf("worker on core %d: still carrying out the previous change", g.workers[i].cpu)
+		}
+	}
+	if err != nil {
+		return manager.ApplyReport{}, fmt.Errorf("staging the snapshot, nothing changed: %w", err)
+	}
+	for i, w := range g.workers {
+		w.mailbox.commit.Store(reqs[i].gen)
 	}
 	rep := manager.ApplyReport{AckLatency: make([]time.Duration, len(g.workers))}
 	for i, req := range reqs {
-		if req.ackedAt.IsZero() {
-			continue // not acknowledged in time: err says so
+		select {
+		case <-req.live:
+		case <-ctx.Done():
 		}
-		rep.AckLatency[i] = req.ackedAt.Sub(start)
-		rep.Max = max(rep.Max, rep.AckLatency[i])
+		select {
+		case <-req.live:
+			rep.AckLatency[i] = req.liveAt.Sub(start)
+			rep.Max = max(rep.Max, rep.AckLatency[i])
+		default:
+			rep.Unconfirmed = append(rep.Unconfirmed, g.workers[i].cpu)
+		}
 	}
-	return rep, err
+	return rep, nil
 }
 
 // Read asks every running worker for a copy of its counters; see
@@ -94,29 +113,26 @@ func (g *Gateway) Read(ctx context.Context, servers int) (manager.Reading, error
 }
 
 // Connections asks the workers, one after another, for the entries of a
-// page: each skips what the earlier ones did not, and copies into a buffer
-// of the page's size; see manager.Dataplane.
+// page from q.From on (coreops.Page): each request copies into a buffer of
+// the room left in the page and examines at most about coreops.ScanSlots
+// slots of the worker's table, and a page makes at most
+// coreops.MaxListRequests requests; see manager.Dataplane.
 func (g *Gateway) Connections(ctx context.Context, q manager.ConnQuery) (manager.ConnPage, error) {
-	var page manager.ConnPage
-	skip, room := q.Offset, q.Limit
-	for _, w := range g.workers {
-		// With the page full, a request for zero entries tells whether
-		// this worker has one more.
-		req := &request{kind: reqConnections, query: &q, skip: skip, entries: make([]fastpath.Entry, room)}
-		if err := w.mailbox.send(ctx, req); err != nil {
-			return manager.ConnPage{}, fmt.Errorf("worker on core %d: %w", w.cpu, err)
-		}
-		for _, e := range req.entries[:req.copied] {
-			page.Entries = append(page.Entries, manager.ConnEntry{Core: w.cpu, Entry: e})
-		}
-		skip -= req.skipped
-		room -= req.copied
-		if req.more {
-			page.More = true
-			break
-		}
+	if q.Limit < 1 {
+		return manager.ConnPage{}, fmt.Errorf("connection page limit %d is below 1", q.Limit)
 	}
-	return page, nil
+	cores := make([]int, len(g.workers))
+	for i, w := range g.workers {
+		cores[i] = w.cpu
+	}
+	return coreops.Page(&q, cores, func(i int, from coreops.Cursor, buf []fastpath.Entry) (coreops.Listed, error) {
+		w := g.workers[i]
+		req := &request{kind: reqConnections, query: &q, from: from, entries: buf}
+		if err := w.mailbox.send(ctx, req); err != nil {
+			return coreops.Listed{}, fmt.Errorf("worker on core %d: %w", w.cpu, err)
+		}
+		return req.listed, nil
+	})
 }
 
 // Workers describes the workers and their mailboxes.

@@ -11,12 +11,22 @@
 //
 // The Gateway is the control plane's manager.Dataplane. The control plane
 // reaches a worker only through the worker's mailbox, an rte_ring of
-// request tokens (mailbox.go): switch to a new snapshot (dropping the
-// entries of servers whose drain ended, see coreops), copy out the
-// counters, copy out a page of connection entries. The worker carries a
-// request out between bursts and acknowledges it; Apply posts a snapshot to
-// every worker at once and returns when all have acknowledged, with each
-// worker's acknowledgement latency.
+// request tokens (mailbox.go): stage a new snapshot, copy out the
+// counters, copy out a page of connection entries (a bounded part of the
+// table per request, see coreops). The worker carries a request out between
+// bursts and acknowledges it. Apply is two-phase: it stages the snapshot on
+// every worker at once, and only when all have taken it commits it through
+// an atomic word each worker reads once per iteration; the worker then
+// drops the entries of servers whose drain ended, a bounded step per
+// iteration, and switches. Apply returns when all have switched, with each
+// worker's latency.
+//
+// A control-plane goroutine watches liveness (liveness.go): each worker
+// stores its loop count in an atomic word once per iteration, and a worker
+// whose count stays still for a second is reported stalled; the ports'
+// links are read once a second, their changes logged, and LinkHealth fails
+// while every link is down (the HA machine then hands over). Stop waits
+// for the workers for a bounded time and names any that did not stop.
 //
 // bench.go measures the worker loop on net_null (vec-bench), alone or while
 // the same process serves a steady load of control API and /metrics

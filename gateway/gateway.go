@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
@@ -17,8 +18,18 @@ import (
 )
 
 // mbufDataRoom holds a 1500-byte MTU frame with its VLAN tag plus DPDK's
-// headroom.
+// headroom: dataRoomFor(config.DefaultMTU), for the benchmarks.
 const mbufDataRoom = 2048 + 128
+
+// dataRoomFor is the mbuf data room for ports of MTUs up to mtu: the
+// longest frame (MTU, Ethernet header) with a VLAN tag and at least 64
+// bytes to spare, rounded up to a whole KiB, plus DPDK's headroom. Every frame
+// fits one mbuf: vecd never enables scattered receive. The spare bytes are
+// for devices that ask for a little more room than a frame (net_af_packet
+// wants its whole ring frame, framesz − 32 bytes).
+func dataRoomFor(mtu int) uint16 {
+	return uint16((dpdk.MaxFrameLen(uint16(mtu))+dpdk.VLANTagLen+64+1023)/1024*1024 + dpdk.Headroom)
+}
 
 // mempoolCache is the per-core cache of the packet-buffer pool.
 const mempoolCache = 256
@@ -64,6 +75,15 @@ type Gateway struct {
 	workers []*worker
 	done    []chan struct{}
 	frees   []func()
+
+	// watch samples the workers' loops and the ports' links (liveness.go).
+	watch watchdog
+	// stuck are the workers that did not stop when asked: Close must not
+	// free what they still use.
+	stuck []int
+	// prepare, when set (by tests, before Start), gives worker i a hook
+	// that sees each burst it receives (worker.prepare).
+	prepare func(i int) func(pkts [][]byte)
 }
 
 // ealArgs builds the EAL command line: only the control core is given to
@@ -85,7 +105,8 @@ func ealArgs(rt config.Runtime) []string {
 // up.
 func New(log *zap.Logger, rt config.Runtime) *Gateway {
 	return &Gateway{log: log, rt: rt, clock: fastpath.NewMonotonicClock(),
-		neighbors: fastpath.NewNeighbors(fastpath.MaxServers)}
+		neighbors: fastpath.NewNeighbors(fastpath.MaxServers),
+		watch:     watchdog{stallAfter: DefaultStallThreshold, stopTimeout: DefaultStopTimeout}}
 }
 
 // StartIn sets the mode the workers start in (before Start): ModeStandby
@@ -121,22 +142,13 @@ func (g *Gateway) Start(initial func(portMAC [6]byte) (*fastpath.Snapshot, error
 	if err := g.checkMempool(); err != nil {
 		return err
 	}
-	pool, err := dpdk.NewPktMempool("vec_mbufs", uint32(rt.MempoolSize), mempoolCache, mbufDataRoom, -1)
+	pool, err := dpdk.NewPktMempool("vec_mbufs", uint32(rt.MempoolSize), mempoolCache, dataRoomFor(rt.MaxPortMTU()), -1)
 	if err != nil {
 		return err
 	}
 	g.pool = pool
-	queues := uint16(len(rt.WorkerCores))
-	for _, dev := range rt.Ports {
-		id, err := dpdk.PortByName(dev)
-		if err != nil {
-			return fmt.Errorf("port %q: %w", dev, err)
-		}
-		p, err := dpdk.OpenPort(id, dpdk.PortConfig{RxQueues: queues, TxQueues: queues, Mempool: pool})
-		if err != nil {
-			return fmt.Errorf("port %q: %w", dev, err)
-		}
-		g.ports = append(g.ports, p)
+	if err := g.openPorts(); err != nil {
+		return err
 	}
 	if g.portMAC, err = g.ports[0].MAC(); err != nil {
 		return err
@@ -153,7 +165,12 @@ func (g *Gateway) Start(initial func(portMAC [6]byte) (*fastpath.Snapshot, error
 			return err
 		}
 		g.log.Info("port up", zap.String("device", p.Name()), zap.String("driver", p.Driver()),
-			zap.Int("queues", p.RxQueues()), zap.Bool("rss", p.RSSEnabled()))
+			zap.Int("queues", p.RxQueues()), zap.Bool("rss", p.RSSEnabled()), zap.Int("reta_period", p.RetaPeriod()),
+			zap.Int("mtu", p.MTU()))
+	}
+	if len(rt.WorkerCores) > 1 && !g.ports[0].RSSEnabled() {
+		g.log.Warn("the port spreads flows over the workers by itself (spread_by_device): connections rebuilt by recovery all go to the first worker",
+			zap.String("device", g.ports[0].Name()))
 	}
 	if len(rt.WorkerCores) > 1 && g.ports[0].RSSEnabled() {
 		key, _, err := g.ports[0].RSSHashConf()
@@ -163,11 +180,13 @@ func (g *Gateway) Start(initial func(portMAC [6]byte) (*fastpath.Snapshot, error
 		g.rss = dpdk.NewRSSTable(key)
 	}
 	portIDs := make([]uint16, len(g.ports))
+	maxFrames := make([]uint32, len(g.ports))
 	for i, p := range g.ports {
 		portIDs[i] = p.ID
+		maxFrames[i] = uint32(p.MaxFrameLen())
 	}
 	for i, cpu := range rt.WorkerCores {
-		w, err := g.newWorker(i, cpu, snap, portIDs)
+		w, err := g.newWorker(i, cpu, snap, portIDs, maxFrames)
 		if err != nil {
 			return err
 		}
@@ -181,12 +200,60 @@ func (g *Gateway) Start(initial func(portMAC [6]byte) (*fastpath.Snapshot, error
 		g.log.Info("worker polling", zap.Int("core", cpu), zap.Int("queue", i),
 			zap.Int("table_capacity", rt.TableCapacity))
 	}
+	g.startWatch()
 	g.log.Info("gateway running", zap.String("mac", fmtMAC(snap.GatewayMAC())))
 	return nil
 }
 
+// openPorts opens every configured port with one RX and TX queue per
+// worker and the port's MTU. With several workers, every RSS port gets
+// the same redirection table period, the smallest table among them, so
+// that a flow lands on the same worker whichever port it enters by and
+// WorkerFor (recovery) can tell which.
+func (g *Gateway) openPorts() error {
+	rt := g.rt
+	queues := uint16(len(rt.WorkerCores))
+	ids := make([]uint16, len(rt.Ports))
+	var period uint16
+	for i, dev := range rt.Ports {
+		id, err := dpdk.PortByName(dev)
+		if err != nil {
+			return fmt.Errorf("port %q: %w", dev, err)
+		}
+		ids[i] = id
+		info, err := dpdk.GetDeviceInfo(id)
+		if err != nil {
+			return fmt.Errorf("port %q: %w", dev, err)
+		}
+		if info.RSSCapable() && (period == 0 || info.RetaSize < period) {
+			period = info.RetaSize
+		}
+	}
+	if queues > 1 && period&(period-1) != 0 {
+		return fmt.Errorf("ports %v: an RSS redirection table of %d entries, not a power of two: which queue the device picks for a hash cannot be predicted",
+			rt.Ports, period)
+	}
+	for i, dev := range rt.Ports {
+		opts := config.PortRuntime{MTU: config.DefaultMTU}
+		if i < len(rt.PortOptions) {
+			opts = rt.PortOptions[i]
+		}
+		p, err := dpdk.OpenPort(ids[i], dpdk.PortConfig{RxQueues: queues, TxQueues: queues, Mempool: g.pool,
+			MTU: uint16(opts.MTU), RetaPeriod: period, SpreadByDevice: opts.SpreadByDevice})
+		if errors.Is(err, dpdk.ErrNoRSS) {
+			return fmt.Errorf("port %q: %d workers: %w; run one worker, or, if the device keeps each flow on one queue by itself (net_af_packet with qpairs, net_pcap with one rx_pcap per queue), set ports[%d].spread_by_device",
+				dev, queues, err, i)
+		}
+		if err != nil {
+			return fmt.Errorf("port %q: %w", dev, err)
+		}
+		g.ports = append(g.ports, p)
+	}
+	return nil
+}
+
 // newWorker builds worker i: its connection table lives in hugepage memory.
-func (g *Gateway) newWorker(i, cpu int, snap *fastpath.Snapshot, ports []uint16) (*worker, error) {
+func (g *Gateway) newWorker(i, cpu int, snap *fastpath.Snapshot, ports []uint16, maxFrames []uint32) (*worker, error) {
 	slots, free, err := dpdk.AllocSlice[fastpath.Entry](fmt.Sprintf("vec_table_%d", i), fastpath.TableSlots(g.rt.TableCapacity), -1)
 	if err != nil {
 		return nil, fmt.Errorf("connection table for worker %d: %w", i, err)
@@ -211,8 +278,11 @@ func (g *Gateway) newWorker(i, cpu int, snap *fastpath.Snapshot, ports []uint16)
 		return nil, err
 	}
 	g.frees = append(g.frees, mb.ring.Free)
-	w := &worker{cpu: cpu, queue: uint16(i), ports: ports, core: core, burst: burst, mailbox: mb,
+	w := &worker{cpu: cpu, queue: uint16(i), ports: ports, maxFrame: maxFrames, core: core, burst: burst, mailbox: mb,
 		stopWhenIdle: g.rt.RunUntilInputExhausted, busyPoll: g.rt.BusyPoll, idleSleep: g.rt.IdleSleep}
+	if g.prepare != nil {
+		w.prepare = g.prepare(i)
+	}
 	if i == 0 {
 		// The first worker sends the ARP requests for servers given by
 		// IP alone (a later configuration may add such servers).
@@ -268,9 +338,11 @@ func keepControlOffWorkers(rt config.Runtime) error {
 // thread but the workers': the ones no worker polls on; or, when
 // workers.control_core is a worker's core (vecd warns about it), that core
 // alone, as the configuration says; or the control core when the workers
-// take every CPU.
+// take every CPU. The sharing is read from the cores themselves, not from
+// rt.ControlSharesWorkerCore, which only validated configurations set
+// (vec-bench builds its Runtime by hand).
 func controlCores(cpus []int, rt config.Runtime) []int {
-	if rt.ControlSharesWorkerCore {
+	if slices.Contains(rt.WorkerCores, rt.ControlCore) {
 		return []int{rt.ControlCore}
 	}
 	control := slices.DeleteFunc(slices.Clone(cpus), func(cpu int) bool { return slices.Contains(rt.WorkerCores, cpu) })
@@ -281,12 +353,16 @@ func controlCores(cpus []int, rt config.Runtime) []int {
 }
 
 // Stop asks every worker to finish its current iteration and waits for
-// them. The control plane must be done with the gateway by then.
-func (g *Gateway) Stop() {
+// them, for DefaultStopTimeout at most: a worker stuck in its loop is
+// logged and named in the error, and then Close releases nothing (the
+// worker still uses the ports and memory; exit the process instead). The
+// control plane must be done with the gateway by then.
+func (g *Gateway) Stop() error {
+	g.stopWatch()
 	for _, w := range g.workers {
 		w.stop.Store(true)
 	}
-	g.Wait()
+	return g.waitWorkers()
 }
 
 // Wait blocks until every worker has returned.
@@ -300,6 +376,11 @@ func (g *Gateway) Wait() {
 // Stop. It logs failures and carries on, so one failure
 // does not leak the rest.
 func (g *Gateway) Close() {
+	g.stopWatch()
+	if len(g.stuck) > 0 {
+		g.log.Error("not releasing the ports and DPDK memory: a worker that did not stop still uses them", zap.Ints("workers", g.stuck))
+		return
+	}
 	for _, p := range g.ports {
 		if err := p.Stop(); err != nil {
 			g.log.Warn("stopping port", zap.String("device", p.Name()), zap.Error(err))

@@ -29,19 +29,16 @@ const mailboxSlots = 64
 // change, a mode switch or an install always finds room.
 const reservedForChanges = 16
 
-// purgeBatch is how many connection keys a worker collects per pass over
-// its table when it drops the entries of servers whose drain ended.
-const purgeBatch = 1024
-
 // requestKind says what a request asks of a worker.
 type requestKind uint8
 
 const (
 	// reqCounters: copy the core's counters into the request.
 	reqCounters requestKind = iota + 1
-	// reqSnapshot: switch to the request's configuration snapshot, and
-	// drop the connection entries of the servers in purge.
-	reqSnapshot
+	// reqStage: keep the request's configuration snapshot (and the
+	// servers whose entries to drop) until the control plane commits it
+	// (mailbox.commit); see Gateway.Apply.
+	reqStage
 	// reqConnections: copy a page of matching connection entries.
 	reqConnections
 	// reqMode: switch the core to mode.
@@ -56,14 +53,24 @@ const (
 // sending; the worker writes only the result fields, then closes done.
 type request struct {
 	kind requestKind
-	snap *fastpath.Snapshot // reqSnapshot
 
-	// reqSnapshot: servers whose entries to drop and counters to reset
-	// (indexed by ServerID, nil for none), and the buffer for the keys.
-	purge     []bool
-	purgeKeys []fastpath.FlowKey
-	purged    uint64   // result: entries dropped
-	silent    []uint32 // VIPs whose ARP requests go unanswered
+	// reqStage: the snapshot, its generation (the value of
+	// mailbox.commit that commits it), the servers whose entries to drop
+	// and counters to reset before switching (indexed by ServerID, nil
+	// for none), and the VIPs whose ARP requests go unanswered.
+	snap   *fastpath.Snapshot
+	gen    uint64
+	purge  []bool
+	silent []uint32
+	// reqStage results: refused is set when the worker had not finished
+	// carrying out the update committed before (its purge goes a step
+	// per poll iteration); once committed, live is closed when the
+	// worker runs the snapshot (at liveAt), having dropped purged
+	// entries.
+	refused bool
+	live    chan struct{}
+	liveAt  time.Time
+	purged  uint64
 
 	// reqCounters results.
 	counters fastpath.CoreCounters
@@ -74,15 +81,13 @@ type request struct {
 	naps     uint64 // idle naps taken
 	mode     fastpath.Mode
 
-	// reqConnections: skip matching entries, then copy into entries
-	// (its length is the page size); results: how many were copied and
-	// skipped, and whether a further one matches.
+	// reqConnections: copy matching entries from cursor from on into
+	// entries (its length is the room left in the page), examining at
+	// most about coreops.ScanSlots slots; listed is the result.
 	query   *manager.ConnQuery
-	skip    int
+	from    coreops.Cursor
 	entries []fastpath.Entry
-	copied  int
-	skipped int
-	more    bool
+	listed  coreops.Listed
 
 	newMode fastpath.Mode // reqMode
 
@@ -104,6 +109,15 @@ type mailbox struct {
 
 	mu   sync.Mutex // control side: slot allocation and enqueue
 	free []int
+
+	// The two-phase switch to a new snapshot (Gateway.Apply): gens
+	// numbers the stage requests, commit is the generation the control
+	// plane committed. staged and purging belong to the worker: the
+	// update staged last, and the purge of a committed one in progress.
+	gens    atomic.Uint64
+	commit  atomic.Uint64
+	staged  *request
+	purging *coreops.Purge
 }
 
 func newMailbox(name string) (*mailbox, error) {
@@ -187,11 +201,19 @@ func (mb *mailbox) release(slot int) {
 	mb.mu.Unlock()
 }
 
-// serveMailbox is called by the worker between bursts: it carries out every
-// pending request. With nothing pending it costs one atomic load.
+// serveMailbox is called by the worker between bursts, once per poll
+// iteration: it goes on with a committed update, then carries out every
+// pending request. With nothing staged and nothing pending it costs one
+// atomic load.
 func (w *worker) serveMailbox() {
 	mb := w.mailbox
-	if mb == nil || mb.pending.Load() == 0 {
+	if mb == nil {
+		return
+	}
+	if mb.staged != nil && mb.commit.Load() == mb.staged.gen {
+		w.switchStaged()
+	}
+	if mb.pending.Load() == 0 {
 		return
 	}
 	var tokens [8]uint64
@@ -211,15 +233,17 @@ func (w *worker) serveMailbox() {
 			req.silenced = w.arpSilenced
 			req.naps = w.naps
 			req.mode = w.core.Mode()
-		case reqSnapshot:
-			w.core.SetSnapshot(req.snap)
-			w.silentVIPs = req.silent
-			if req.purge != nil {
-				req.purged = coreops.Purge(w.core, req.purge, req.purgeKeys)
-				w.purged += req.purged
+		case reqStage:
+			if mb.staged != nil && mb.commit.Load() == mb.staged.gen {
+				w.switchStaged() // committed since the check above
+			}
+			if mb.staged != nil && mb.commit.Load() == mb.staged.gen {
+				req.refused = true // the committed one's purge goes first
+			} else {
+				mb.staged = req // replaces one never committed (its Apply failed)
 			}
 		case reqConnections:
-			req.copied, req.skipped, req.more = coreops.List(w.core, req.query, req.skip, req.entries)
+			req.listed = coreops.List(w.core, req.query, req.from, req.entries, coreops.ScanSlots)
 		case reqMode:
 			w.core.SetMode(req.newMode)
 		case reqInstall:
@@ -230,4 +254,31 @@ func (w *worker) serveMailbox() {
 		req.ackedAt = time.Now()
 		close(req.done)
 	}
+}
+
+// switchStaged carries out the committed update, a bounded step per poll
+// iteration: it drops the entries of the purged servers while the worker
+// still runs the snapshot before (in which those servers drain, so take no
+// new connections), then switches to the staged snapshot. The worker
+// stays awake (no naps) until it is done.
+func (w *worker) switchStaged() {
+	mb := w.mailbox
+	req := mb.staged
+	w.empty, w.nap = 0, 0
+	if req.purge != nil {
+		if mb.purging == nil {
+			mb.purging = coreops.NewPurge(req.purge)
+		}
+		if _, done := mb.purging.Step(w.core, coreops.ScanSlots); !done {
+			return
+		}
+		req.purged = mb.purging.Dropped
+		w.purged += req.purged
+		mb.purging = nil
+	}
+	w.core.SetSnapshot(req.snap)
+	w.silentVIPs = req.silent
+	mb.staged = nil
+	req.liveAt = time.Now()
+	close(req.live)
 }

@@ -24,13 +24,13 @@ func TestMailboxKeepsRoomForChanges(t *testing.T) {
 	if err := mb.admit(reqConnections); !errors.Is(err, errReadsBusy) {
 		t.Fatalf("a listing with the reads' share used: %v", err)
 	}
-	for _, kind := range []requestKind{reqSnapshot, reqMode, reqInstall, reqAnnounce} {
+	for _, kind := range []requestKind{reqStage, reqMode, reqInstall, reqAnnounce} {
 		if err := mb.admit(kind); err != nil {
 			t.Fatalf("request kind %d refused with only reads in the mailbox: %v", kind, err)
 		}
 	}
 	mb.free = nil
-	if err := mb.admit(reqSnapshot); !errors.Is(err, errMailboxFull) {
+	if err := mb.admit(reqStage); !errors.Is(err, errMailboxFull) {
 		t.Fatalf("a change into a full mailbox: %v", err)
 	}
 }

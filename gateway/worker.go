@@ -44,8 +44,16 @@ type worker struct {
 	cpu   int
 	queue uint16
 	ports []uint16
-	core  *fastpath.Core
-	burst *dpdk.Burst
+	// maxFrame[i] is the longest frame ports[i] receives whole (its MTU
+	// plus the Ethernet header); longer ones are dropped as oversize, like
+	// frames chained over several mbufs.
+	maxFrame []uint32
+	core     *fastpath.Core
+	burst    *dpdk.Burst
+	// whole and wholeAt hold, for a burst with oversize frames, the
+	// others and their indices in the burst.
+	whole   [burstSize][]byte
+	wholeAt [burstSize]int
 
 	verdicts [burstSize]fastpath.Verdict
 	txFull   uint64 // packets the TX ring had no room for
@@ -58,6 +66,9 @@ type worker struct {
 
 	stopWhenIdle bool
 	stop         atomic.Bool
+	// iterations counts the loop's iterations (begun) for the control
+	// plane's watchdog: one plain atomic store per iteration, no clock.
+	iterations atomic.Uint64
 
 	// busyPoll spins whatever the load; otherwise the worker naps when
 	// idle, up to idleSleep at a time (the current nap is nap, after
@@ -101,9 +112,10 @@ func (w *worker) run(started chan<- error, done chan<- struct{}) {
 func (w *worker) poll() {
 	lastRx := time.Now()
 	for idle, iter := 0, 0; !w.stop.Load(); iter++ {
+		w.iterations.Store(uint64(iter) + 1)
 		got := 0
-		for _, port := range w.ports {
-			got += w.pollPort(port)
+		for i, port := range w.ports {
+			got += w.pollPort(port, w.maxFrame[i])
 		}
 		w.core.Reap()
 		w.serveMailbox()
@@ -152,27 +164,36 @@ func (w *worker) adapt(got int) {
 }
 
 // pollPort receives one burst from port, decides it, and transmits what is
-// to be transmitted back out the same port: one cgo call each way.
-func (w *worker) pollPort(port uint16) int {
+// to be transmitted back out the same port: one cgo call each way. Frames
+// that did not arrive whole (longer than maxFrame, or chained) are dropped
+// and counted as oversize before the fastpath sees the burst.
+func (w *worker) pollPort(port uint16, maxFrame uint32) int {
 	n := w.burst.Rx(port, w.queue)
 	if n == 0 {
 		return 0
 	}
-	verdicts := w.verdicts[:n]
 	pkts := w.burst.Packets()
 	if w.prepare != nil {
 		w.prepare(pkts)
 	}
+	keep := w.burst.Keep() // all 0 after Rx: what is not kept is freed
+	at := []int(nil)       // nil: pkts is the whole burst
+	if bad := oversize(w.burst.Segments(), w.burst.PacketLens(), maxFrame); bad > 0 {
+		w.core.Counters.RX += uint64(bad)
+		w.core.Counters.Drops[fastpath.DropOversize] += uint64(bad)
+		pkts, at = wholeOnly(pkts, w.burst.Segments(), w.burst.PacketLens(), maxFrame, w.whole[:0], w.wholeAt[:0])
+	}
+	verdicts := w.verdicts[:len(pkts)]
 	w.core.ProcessBurst(pkts, verdicts)
-	keep := w.burst.Keep()
 	for i, v := range verdicts {
-		if v.Transmits() {
-			keep[i] = 1
-			if v == fastpath.VerdictReply && len(w.silentVIPs) > 0 && w.silenced(pkts[i]) {
-				keep[i] = 0
-			}
+		k := byte(0)
+		if v.Transmits() && !(v == fastpath.VerdictReply && len(w.silentVIPs) > 0 && w.silenced(pkts[i])) {
+			k = 1
+		}
+		if at != nil {
+			keep[at[i]] = k
 		} else {
-			keep[i] = 0
+			keep[i] = k
 		}
 	}
 	w.burst.SendKept(port, w.queue)
@@ -180,14 +201,23 @@ func (w *worker) pollPort(port uint16) int {
 	return n
 }
 
-// silenced reports whether an ARP reply the fastpath wrote answers for a
-// removed VIP: its sender address (bytes 28..31 of the frame) is one of
-// silentVIPs.
+// silenced reports whether a reply the fastpath wrote (always untagged:
+// tagged frames are dropped) answers for a removed VIP: the sender address
+// of an ARP reply (bytes 28..31), the source of an echo reply (26..29), is
+// one of silentVIPs.
 func (w *worker) silenced(reply []byte) bool {
 	if len(reply) < 32 {
 		return false
 	}
-	ip := binary.BigEndian.Uint32(reply[28:32])
+	var ip uint32
+	switch binary.BigEndian.Uint16(reply[12:14]) {
+	case fastpath.EtherTypeARP:
+		ip = binary.BigEndian.Uint32(reply[28:32])
+	case fastpath.EtherTypeIPv4:
+		ip = binary.BigEndian.Uint32(reply[26:30])
+	default:
+		return false
+	}
 	if slices.Contains(w.silentVIPs, ip) {
 		w.arpSilenced++
 		return true

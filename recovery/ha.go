@@ -118,6 +118,16 @@ type HAConfig struct {
 	MaxClockSkew time.Duration
 	// Clock drives the machine; nil means SystemClock.
 	Clock Clock
+	// Health, when set, says whether this gateway can forward at all
+	// (vecd: not when every data port's link is down): a non-nil error
+	// says why not. It is called under the machine's lock every interval
+	// and before claiming the active role, so it must return quickly. An
+	// unhealthy active gateway gives the role up as on a graceful stop
+	// (leases released, SHUTDOWN) so that a backup takes over at once;
+	// an unhealthy backup advertises itself not ready, does not preempt
+	// and does not claim the role when the active one goes away. nil
+	// means always healthy.
+	Health func() error
 }
 
 // Controller is what the HA machine drives: the gateway's dataplane and its
@@ -182,6 +192,10 @@ type HA struct {
 	received   uint64
 	rng        *rand.Rand
 	limiter    logLimiter
+
+	// unhealthy is why HAConfig.Health last said this gateway cannot
+	// forward ("" when it can).
+	unhealthy string
 
 	tick, masterDownTimer, retry, leaseTimer haTimer
 
@@ -331,7 +345,7 @@ func (h *HA) Start() error {
 	if h.wit == nil {
 		h.log.Warn("HA without witnesses: plain VRRP, two gateways that cannot hear each other both forward")
 	}
-	h.ready = h.ctl.Ready()
+	h.ready = h.ctl.Ready() && h.checkHealth()
 	h.becomeBackup("start", now)
 	h.sendLocked(MsgAdvert, false, now)
 	h.arm(&h.tick, h.cfg.Interval, h.onTick)
@@ -419,7 +433,10 @@ func (h *HA) RequestTakeover() error {
 		return errors.New("ha: no active gateway heard; a backup becomes active by itself after the master-down interval")
 	}
 	now := h.clock.Now()
-	h.ready = h.ctl.Ready()
+	h.ready = h.ctl.Ready() && h.checkHealth()
+	if h.unhealthy != "" {
+		return fmt.Errorf("ha: this gateway cannot take over: %s", h.unhealthy)
+	}
 	if !h.ready {
 		return errors.New("ha: this gateway is not ready to take over (its servers are not resolved yet)")
 	}
@@ -439,6 +456,9 @@ type HAStatus struct {
 	// ActiveNode is the gateway believed active: this one when active, ""
 	// when none is known.
 	ActiveNode string `json:"active_node"`
+	// Unhealthy is why HAConfig.Health last said this gateway cannot
+	// forward; "" when healthy.
+	Unhealthy string `json:"unhealthy,omitempty"`
 	// Activating: active, and Activate has not returned yet.
 	Activating bool `json:"activating"`
 	Ready      bool `json:"ready"`
@@ -488,6 +508,7 @@ func (h *HA) Status() HAStatus {
 		Role:         h.role,
 		Term:         h.term,
 		ActiveNode:   h.activeNode,
+		Unhealthy:    h.unhealthy,
 		Activating:   h.activating && h.role == RoleActive,
 		Ready:        h.ready,
 		Witnesses:    h.wit != nil,
@@ -604,7 +625,48 @@ func (h *HA) activeGone(reason string, now time.Time) {
 			return // its adverts keep the master-down timer going
 		}
 	}
+	h.claim(reason, now)
+}
+
+// claim makes this backup a candidate for the active role, unless it is
+// unhealthy: then it stays a backup and looks again after an interval
+// (an unhealthy gateway could not forward; if every gateway is unhealthy
+// none is active, and the first to recover claims the role).
+func (h *HA) claim(reason string, now time.Time) {
+	if !h.checkHealth() {
+		if ok, suppressed := h.limiter.allow("unhealthy claim", now); ok {
+			h.log.Warn("not claiming the active role while unhealthy", zap.String("because", reason),
+				zap.String("unhealthy", h.unhealthy), zap.Int("suppressed", suppressed))
+		}
+		h.arm(&h.masterDownTimer, h.cfg.Interval, h.onMasterDown)
+		return
+	}
 	h.becomeCandidate(reason, now)
+}
+
+// checkHealth asks HAConfig.Health, notes why this gateway is unhealthy
+// (logging each change) and reports whether it is healthy.
+func (h *HA) checkHealth() bool {
+	if h.cfg.Health == nil {
+		return true
+	}
+	why := ""
+	if err := h.cfg.Health(); err != nil {
+		why = err.Error()
+		if why == "" {
+			why = "unhealthy"
+		}
+	}
+	if why != h.unhealthy {
+		if why != "" {
+			h.log.Warn("gateway unhealthy: it does not hold or claim the active role until it recovers", zap.String("why", why),
+				zap.Stringer("role", h.role))
+		} else {
+			h.log.Info("gateway healthy again", zap.String("was", h.unhealthy))
+		}
+		h.unhealthy = why
+	}
+	return why == ""
 }
 
 // peerWins decides between this active gateway and an active peer. With
@@ -687,12 +749,23 @@ func (h *HA) onMasterDown(now time.Time) {
 	if h.activeNode != "" {
 		reason = fmt.Sprintf("no advert from %s for %v", h.activeNode, h.masterDown)
 	}
-	h.becomeCandidate(reason, now)
+	h.claim(reason, now)
 }
 
 func (h *HA) onTick(now time.Time) {
 	h.arm(&h.tick, h.cfg.Interval, h.onTick)
-	h.ready = h.ctl.Ready()
+	healthy := h.checkHealth()
+	h.ready = h.ctl.Ready() && healthy
+	if !healthy {
+		switch h.role {
+		case RoleActive:
+			// As a graceful stop: the backup hears the SHUTDOWN (or this
+			// advert saying backup) and takes over at once.
+			h.yield("unhealthy: "+h.unhealthy, false, now)
+		case RoleCandidate:
+			h.becomeBackup("unhealthy: "+h.unhealthy, now)
+		}
+	}
 	h.sendLocked(MsgAdvert, false, now)
 	switch h.role {
 	case RoleBackup:

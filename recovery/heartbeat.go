@@ -7,13 +7,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"math"
-	"os"
 	"strings"
 	"time"
 
 	"vec/agent/auth"
+	"vec/internal/secretfile"
 )
 
 // MsgType is the kind of a heartbeat datagram.
@@ -249,19 +248,13 @@ func ParseHeartbeatKey(text string) (HeartbeatKey, error) {
 	return NewHeartbeatKey(secret)
 }
 
-// LoadHeartbeatKeyFile reads a key file holding the key in hex.
+// LoadHeartbeatKeyFile reads a key file holding the key in hex, checked
+// like the agent's key files (internal/secretfile): a regular file owned by
+// root or the process's user that no one else may read or write.
 func LoadHeartbeatKeyFile(path string) (HeartbeatKey, error) {
-	f, err := os.Open(path)
+	text, err := secretfile.Read(path, maxHeartbeatKeyFileBytes)
 	if err != nil {
-		return HeartbeatKey{}, fmt.Errorf("open heartbeat key file: %w", err)
-	}
-	defer f.Close()
-	text, err := io.ReadAll(io.LimitReader(f, maxHeartbeatKeyFileBytes+1))
-	if err != nil {
-		return HeartbeatKey{}, fmt.Errorf("read heartbeat key file %s: %w", path, err)
-	}
-	if len(text) > maxHeartbeatKeyFileBytes {
-		return HeartbeatKey{}, fmt.Errorf("heartbeat key file %s is larger than %d bytes", path, maxHeartbeatKeyFileBytes)
+		return HeartbeatKey{}, fmt.Errorf("heartbeat key file: %w", err)
 	}
 	k, err := ParseHeartbeatKey(string(text))
 	if err != nil {

@@ -218,6 +218,15 @@ func TestHeartbeatKeyFile(t *testing.T) {
 	if _, err := LoadHeartbeatKeyFile(filepath.Join(dir, "missing")); err == nil {
 		t.Error("missing key file accepted")
 	}
+	// A good key that others may read is refused, the file named.
+	readable := write("readable", hex32)
+	if err := os.Chmod(readable, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadHeartbeatKeyFile(readable); err == nil || !strings.Contains(err.Error(), readable) ||
+		!strings.Contains(err.Error(), "group or others") {
+		t.Errorf("world-readable key file: %v", err)
+	}
 }
 
 // FuzzHeartbeatParse: whatever arrives, the parser must not panic, and

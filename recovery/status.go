@@ -14,6 +14,10 @@ type GatewayStatus struct {
 	Preempt  bool   `json:"preempt"`
 	// Active is the gateway this one believes active ("" for none).
 	Active string `json:"active"`
+	// Unhealthy says why this gateway cannot forward (every data port's
+	// link down): it then neither holds nor claims the active role.
+	// Empty when healthy.
+	Unhealthy string `json:"unhealthy,omitempty"`
 	// Lease: witnesses (agents) that granted this gateway's lease at the
 	// last request, of those asked, and how long it stays valid.
 	LeaseGranted     int           `json:"lease_granted"`

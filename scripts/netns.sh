@@ -29,8 +29,14 @@ readonly MAX_SERVERS=9
 readonly MAX_GATEWAYS=4
 readonly MAX_CLIENTS=20
 readonly LOCK=/run/vec-netns.lock
-# Exactly the namespace names this script creates; `down` removes these only.
-readonly NS_PATTERN='^vec(br|c|gw[0-9]*|s[0-9]+)$'
+SERVER_SETUP="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/server-setup.sh"
+readonly SERVER_SETUP
+# Where server-setup.sh records, per network namespace (by inode), what it
+# changed; a deleted namespace's record goes with it.
+readonly SERVER_SETUP_STATE=/run/vec-server-setup
+# Exactly the namespace names this script creates, and vecr, vecrc (the router
+# and remote client e2e/pmtu_test.go adds); `down` removes these only.
+readonly NS_PATTERN='^vec(br|c|gw[0-9]*|rc?|s[0-9]+)$'
 
 servers=${VEC_SERVERS:-3}
 gateways=${VEC_GATEWAYS:-1}
@@ -117,6 +123,7 @@ remove_ns() {
 		done
 		for pid in $pids; do kill -KILL "$pid" 2>/dev/null || true; done
 	fi
+	rm -f "$SERVER_SETUP_STATE/net-$(stat -L -c %i "/run/netns/$ns").state"
 	ip netns del "$ns"
 }
 
@@ -159,23 +166,17 @@ up_gateway() {
 }
 
 up_server() {
-	local i=$1 ns ifname v lo_addrs=()
+	local i=$1 ns ifname
 	ns=$(srv_ns "$i")
 	ifname=$(srv_if "$i")
 	ensure_ns "$ns"
 	plug "$ns" "$ifname" "vecps$i" "$(mac 3 "$i")"
 	sync_addrs "$ns" "$ifname" "$PLEN" "$(srv_addr "$i")"
-	# The VIP is local (so the server accepts frames for it) but hidden:
-	# arp_ignore=1 answers ARP only for addresses of the receiving interface,
-	# arp_announce=2 never uses the VIP as sender of the server's own ARP
-	# requests, rp_filter=0 because DSR traffic is asymmetric by design.
-	sysctl_set "$ns" \
-		net.ipv4.conf.all.arp_ignore=1 "net.ipv4.conf.$ifname.arp_ignore=1" \
-		net.ipv4.conf.all.arp_announce=2 "net.ipv4.conf.$ifname.arp_announce=2" \
-		net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
-		"net.ipv4.conf.$ifname.rp_filter=0" net.ipv4.conf.lo.rp_filter=0
-	for v in ${vips//,/ }; do lo_addrs+=("$v"); done
-	sync_addrs "$ns" lo 32 "${lo_addrs[@]}"
+	# The VIPs on lo, hidden from ARP, as on a real server: the same script
+	# (it also drops VIPs an earlier `up` added and `--vips` no longer has).
+	# rp_filter off, as the test cluster always had it: DSR traffic is
+	# asymmetric by design.
+	nsx "$ns" "$SERVER_SETUP" --quiet --vip "$vips" --iface "$ifname" --rp-filter off
 }
 
 in_range() { [[ $1 =~ ^[0-9]+$ ]] && [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]; }

@@ -25,6 +25,7 @@ readonly PACKAGES=(
 	libpcap-dev                          # net_pcap captures
 	tcpdump ethtool iproute2             # looking at captures, veth offloads, namespaces
 	iputils-arping iputils-ping procps util-linux # the namespace cluster (arping, sysctl, flock)
+	hping3                               # the SYN-flood end-to-end test (e2e/synflood_test.go)
 	make gcc git ca-certificates
 )
 # Virtual-device drivers the tests and demos open (see docs, dpdk-notes).
@@ -75,7 +76,7 @@ pmd_dir=$(compgen -G "/usr/lib/$(gcc -dumpmachine)/dpdk/pmds-*" | head -n1) ||
 for pmd in "${PMDS[@]}"; do
 	compgen -G "$pmd_dir/librte_${pmd}.so*" >/dev/null || fail "DPDK driver $pmd missing from $pmd_dir"
 done
-for tool in tcpdump ethtool ip make gcc git; do
+for tool in tcpdump ethtool ip hping3 make gcc git; do
 	command -v "$tool" >/dev/null || fail "$tool not found after installing its package"
 done
 step "packages ok (DPDK $dpdk_version, drivers in $pmd_dir)"

@@ -8,6 +8,7 @@
 //	vec-agent --config /etc/vec-agent/vec-agent.yaml
 //	vec-agent --name server-1 --listen 192.0.2.11:10004 --vip 198.51.100.10 --key-file agent.key
 //	vec-agent --config vec-agent.yaml --check   # validate and exit
+//	vec-agent --check-config vec-agent.yaml     # the file alone: exit 0 valid, 1 invalid, 2 unreadable
 //
 // Flags override the file's keys. Build it static: CGO_ENABLED=0 go build.
 // It stops cleanly on SIGINT or SIGTERM. See configs/vec-agent.yaml,

@@ -38,6 +38,8 @@ func run(args []string, stderr io.Writer) int {
 	logLevel := fs.String("log-level", "", "debug, info, warn or error (overrides log_level)")
 	keepCaps := fs.Bool("keep-capabilities", false, "do not drop capabilities (sets drop_capabilities: false)")
 	check := fs.Bool("check", false, "validate the configuration and exit")
+	checkPath := fs.String("check-config", "", "validate this configuration file alone (no flag overrides), then exit: 0 valid, 1 invalid, 2 unreadable (docs/configuration.md)")
+	skipFiles := fs.Bool("skip-files", false, "with --check-config: do not read the key files nor look up the user")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return exitOK
@@ -47,6 +49,9 @@ func run(args []string, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "vec-agent: unexpected arguments %q\n", fs.Args())
 		return exitUsage
+	}
+	if fs.Changed("check-config") {
+		return checkConfig(*checkPath, !*skipFiles, stderr)
 	}
 
 	cfg, err := agent.LoadConfig(*configPath)

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -23,8 +24,8 @@ import (
 	"vec/agent/auth"
 	"vec/agent/client"
 	"vec/agent/netnstest"
-	"vec/agent/privdrop"
 	"vec/agent/wire"
+	"vec/internal/privdrop"
 )
 
 // build compiles vec-agent as it ships: static, CGO_ENABLED=0.
@@ -68,8 +69,10 @@ type daemon struct {
 }
 
 // TestDaemon runs the built agent inside a namespace with a VIP and real
-// connections, queries it with the gateway client, checks it dropped every
-// capability and still lists sockets, that a hanging and a failing metric
+// connections, queries it with the gateway client, checks that, started as
+// root, it switched to the user nobody and dropped every capability and
+// still lists the sockets (root's: sock_diag needs no privilege) and reads
+// the host metrics, that a hanging and a failing metric
 // script give "no value" while it keeps answering, and that SIGTERM and
 // SIGINT stop it cleanly.
 func TestDaemon(t *testing.T) {
@@ -322,9 +325,13 @@ func waitReady(t *testing.T, d *daemon, gw *client.Client, target client.Target)
 }
 
 // checkNoCapabilities reads every thread of the agent: no capability in any
-// set, bounding set included, and no_new_privs.
+// set, bounding set included, no_new_privs, and every uid and gid nobody's.
 func checkNoCapabilities(t *testing.T, pid int) {
 	t.Helper()
+	nobody, err := user.Lookup("nobody")
+	if err != nil {
+		t.Fatal(err)
+	}
 	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 	if err != nil {
 		t.Fatal(err)
@@ -342,8 +349,14 @@ func checkNoCapabilities(t *testing.T, pid int) {
 		if v := statusField(string(status), "NoNewPrivs"); v != "1" {
 			t.Errorf("thread %s: NoNewPrivs = %q", task.Name(), v)
 		}
-		if v := statusField(string(status), "Uid"); !strings.HasPrefix(v, "0") {
-			t.Errorf("thread %s: uid %q (the test starts the agent as root)", task.Name(), v)
+		// Started as root, the agent runs as the default user, nobody.
+		for _, f := range []struct{ name, want string }{{"Uid", nobody.Uid}, {"Gid", nobody.Gid}} {
+			if ids := strings.Fields(statusField(string(status), f.name)); len(ids) != 4 || slices.ContainsFunc(ids, func(id string) bool { return id != f.want }) {
+				t.Errorf("thread %s: %s %q, want %s (nobody) throughout", task.Name(), f.name, ids, f.want)
+			}
+		}
+		if v := statusField(string(status), "Groups"); v != nobody.Gid {
+			t.Errorf("thread %s: groups %q, want nobody's only (%s)", task.Name(), v, nobody.Gid)
 		}
 	}
 	// This process, by contrast, still has its capabilities.

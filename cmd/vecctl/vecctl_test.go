@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"vec/control/manager"
 	"vec/control/manager/managertest"
 	"vec/fastpath"
+	"vec/fastpath/pktbuild"
 )
 
 const testToken = "vecctl-test-token-0123456789"
@@ -23,6 +25,13 @@ const testToken = "vecctl-test-token-0123456789"
 // serve runs the control API of a manager over a fake dataplane on a Unix
 // socket and returns vecctl's connection flags.
 func serve(t *testing.T) []string {
+	t.Helper()
+	flags, _ := serveDataplane(t)
+	return flags
+}
+
+// serveDataplane is serve that also returns the fake dataplane.
+func serveDataplane(t *testing.T) ([]string, *managertest.Dataplane) {
 	t.Helper()
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "vecd.yaml")
@@ -69,7 +78,7 @@ clusters:
 	t.Cleanup(func() { l.Close(context.Background()) })
 	tokenFile := filepath.Join(dir, "token")
 	os.WriteFile(tokenFile, []byte(testToken+"\n"), 0o600)
-	return []string{"--socket", sock, "--token-file", tokenFile}
+	return []string{"--socket", sock, "--token-file", tokenFile}, dp
 }
 
 // capture runs vecctl and returns its exit status and standard output.
@@ -151,5 +160,50 @@ func TestParseServerSpec(t *testing.T) {
 		if _, err := parseServerSpec(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+// connections list pages by cursor; --all follows the cursors and lists
+// every connection once.
+func TestConnectionsListFollowsCursors(t *testing.T) {
+	flags, dp := serveDataplane(t)
+	const conns = 30
+	for i := range conns {
+		f := pktbuild.Flow{SrcMAC: pktbuild.MAC{2, 0, 0, 0, 0, 0xc1}, DstMAC: pktbuild.MAC{2, 0, 0, 0, 0, 1},
+			SrcIP: netip.MustParseAddr("192.0.2.1"), DstIP: netip.MustParseAddr("10.1.0.100"), SrcPort: uint16(1000 + i), DstPort: 80}
+		if v := dp.Process(0, pktbuild.TCP(f, pktbuild.SYN, 1, 0, nil)); v[0] != fastpath.VerdictForward {
+			t.Fatalf("SYN %d: verdict %v", i, v[0])
+		}
+	}
+	code, out := capture(t, append(flags, "connections", "list", "--limit", "7", "-o", "json")...)
+	var page manager.Connections
+	if code != exitOK || json.Unmarshal([]byte(out), &page) != nil || !page.More || page.NextCursor == "" || len(page.Connections) > 7 {
+		t.Fatalf("first page: exit %d, %s", code, out)
+	}
+	code, out = capture(t, append(flags, "connections", "list", "--limit", "7", "--cursor", page.NextCursor, "-o", "json")...)
+	var second manager.Connections
+	if code != exitOK || json.Unmarshal([]byte(out), &second) != nil || len(second.Connections) == 0 {
+		t.Fatalf("second page: exit %d, %s", code, out)
+	}
+	if second.Connections[0].Client == page.Connections[0].Client {
+		t.Errorf("the second page starts with the first page's connection %s", page.Connections[0].Client)
+	}
+	code, out = capture(t, append(flags, "connections", "list", "--limit", "7", "--all", "-o", "json")...)
+	var all manager.Connections
+	if code != exitOK || json.Unmarshal([]byte(out), &all) != nil || all.More || all.NextCursor != "" {
+		t.Fatalf("--all: exit %d, %s", code, out)
+	}
+	seen := map[string]bool{}
+	for _, c := range all.Connections {
+		if seen[c.Client] {
+			t.Errorf("%s listed twice", c.Client)
+		}
+		seen[c.Client] = true
+	}
+	if len(seen) != conns {
+		t.Errorf("--all listed %d connections, want %d", len(seen), conns)
+	}
+	if code, out := capture(t, append(flags, "connections", "list", "--all")...); code != exitOK || !strings.Contains(out, "30 connections") {
+		t.Errorf("--all as a table: exit %d, %s", code, out)
 	}
 }

@@ -15,4 +15,14 @@
 // (default 127.0.0.1:9100; docs/metrics.md).
 //
 //	vecd -config /etc/vec/vecd.yaml [-stats-json /run/vec/final.json]
+//	vecd -check-config /etc/vec/vecd.yaml [-node NAME] [-skip-files]
+//
+// -check-config validates a file as start-up would, without starting (no
+// DPDK, no root), and exits 0 (valid), 1 (invalid: every problem listed by
+// field path) or 2 (unreadable); docs/configuration.md lists every key.
+//
+// vecd starts as root and, once DPDK, the ports, the listeners and the
+// heartbeat socket are up, drops every capability on every thread (DPDK's
+// included) and sets no_new_privs, keeping uid 0 for its root-owned files;
+// -keep-capabilities skips that, for debugging (docs/security.md).
 package main

@@ -121,6 +121,17 @@ func goldenScenario() *scenario {
 		s.forward(pktbuild.TCP(f, pktbuild.ACK, 101, 1, nil), order[i])
 		s.forward(pktbuild.TCP(f, pktbuild.ACK|pktbuild.PSH, 101, 1, []byte("GET / HTTP/1.1\r\nHost: a\r\n\r\n")), order[i])
 	}
+	// A router on the way back cannot pass s1's full-sized reply to the
+	// first client: its "fragmentation needed" comes to VIP A (the reply's
+	// source under direct server return) and must reach s1, or path-MTU
+	// discovery black-holes the download.
+	router := pktbuild.MAC{0x02, 0, 0, 0, 0, 0xe1}
+	routerIP := netip.MustParseAddr("10.1.0.254")
+	reply := func(f pktbuild.Flow) []byte {
+		back := pktbuild.Flow{SrcMAC: goldenServerMAC(1), DstMAC: router, SrcIP: f.DstIP, DstIP: f.SrcIP, SrcPort: f.DstPort, DstPort: f.SrcPort}
+		return pktbuild.TCP(back, pktbuild.ACK|pktbuild.PSH, 1, 101, make([]byte, 1460))[14:]
+	}
+	s.forward(pktbuild.FragNeeded(router, goldenGW, routerIP, reply(flows[0]), 1400), order[0])
 	for i, f := range flows[:9] {
 		s.forward(pktbuild.TCP(f, pktbuild.FIN|pktbuild.ACK, 128, 200, nil), order[i])
 		s.forward(pktbuild.TCP(f, pktbuild.ACK, 129, 201, nil), order[i])
@@ -132,6 +143,9 @@ func goldenScenario() *scenario {
 	s.forward(pktbuild.TCP(flows[9], pktbuild.ACK, 128, 200, nil), order[9])
 	// A segment of a connection vecd never saw.
 	s.drop(pktbuild.TCP(clientFlow("192.0.2.99", 5555, goldenVIPA, 80), pktbuild.ACK|pktbuild.PSH, 7, 7, []byte("x")), "non_syn_miss")
+	// An ICMP error about it, and a ping to a VIP that does not answer.
+	s.drop(pktbuild.FragNeeded(router, goldenGW, routerIP, reply(clientFlow("192.0.2.99", 5555, goldenVIPA, 80)), 1400), "icmp_no_flow")
+	s.drop(pktbuild.ICMP(clientFlow("192.0.2.1", 0, goldenVIPA, 0), pktbuild.ICMPEchoRequest, 0, [4]byte{0, 1, 0, 1}, []byte("ping")), "icmp_unhandled")
 
 	// VIP B, a different service: both connections to s5.
 	for i := range 2 {
@@ -169,6 +183,9 @@ func goldenScenario() *scenario {
 	s.drop(edit(func(p []byte) []byte { p[16], p[17] = 0x05, 0xdc; return p }), "ipv4_bad_total_length")
 	s.drop(edit(func(p []byte) []byte { p[46] = 0x30; return p }), "tcp_bad_data_offset")
 	s.drop(edit(func(p []byte) []byte { p[12], p[13] = 0x86, 0xdd; return p }), "unsupported_l3")
+	tagged := clientFlow("192.0.2.1", 3, goldenVIPA, 80)
+	tagged.VLAN = 7
+	s.drop(pktbuild.TCP(tagged, pktbuild.SYN, 1, 0, nil), "vlan_tagged")
 	return s
 }
 
@@ -234,8 +251,8 @@ metrics: {disabled: true} # the host may run another exporter on 9100
 	for _, d := range c.Drops {
 		drops += d
 	}
-	if c.RX != uint64(len(s.in)) || c.RX != c.TX+c.Replies+drops {
-		t.Errorf("rx %d (sent %d) != tx %d + replies %d + drops %d", c.RX, len(s.in), c.TX, c.Replies, drops)
+	if c.RX != uint64(len(s.in)) || c.RX != c.TX+c.Replies+c.ARPLearned+drops {
+		t.Errorf("rx %d (sent %d) != tx %d + replies %d + arp_learned %d + drops %d", c.RX, len(s.in), c.TX, c.Replies, c.ARPLearned, drops)
 	}
 	if c.Replies != 3 || c.TX != uint64(len(expected)-3) {
 		t.Errorf("tx %d replies %d, want %d and 3", c.TX, c.Replies, len(expected)-3)

@@ -115,7 +115,9 @@ func (c *haController) Ready() bool { return c.ready.Load() }
 
 // startHA builds the HA machine of the ha section: heartbeats on this
 // node's management address, the agents as witnesses.
-func startHA(log *zap.Logger, ha *config.HARuntime, rec *recoverer, ctl *haController) (*recovery.HA, error) {
+// health (the gateway's link watch) makes an active gateway whose data
+// ports are all down hand over to a backup.
+func startHA(log *zap.Logger, ha *config.HARuntime, rec *recoverer, ctl *haController, health func() error) (*recovery.HA, error) {
 	self, ok := ha.Self()
 	if !ok {
 		return nil, fmt.Errorf("ha: node %q is not in ha.gateways", ha.Node)
@@ -150,7 +152,8 @@ func startHA(log *zap.Logger, ha *config.HARuntime, rec *recoverer, ctl *haContr
 		wit = aw
 	}
 	h, err := recovery.NewHA(recovery.HAConfig{Node: ha.Node, Priority: self.Priority, Peers: peers, Key: key,
-		Interval: ha.Interval, Skew: ha.Skew, Lease: ha.Lease, Preempt: ha.Preempt, PreemptDelay: ha.PreemptDelay},
+		Interval: ha.Interval, Skew: ha.Skew, Lease: ha.Lease, Preempt: ha.Preempt, PreemptDelay: ha.PreemptDelay,
+		Health: health},
 		tr, wit, ctl, log)
 	if err != nil {
 		tr.Close()
@@ -184,7 +187,7 @@ func (b *haBackend) HAStatus() recovery.GatewayStatus {
 	if b.ha != nil {
 		st := b.ha.Status()
 		out = recovery.GatewayStatus{Node: st.Node, Role: st.Role.String(), Term: st.Term, Priority: st.Priority, Preempt: b.preempt,
-			Active: st.ActiveNode, LeaseGranted: st.LeaseGranted, LeaseAsked: st.LeaseAsked,
+			Active: st.ActiveNode, Unhealthy: st.Unhealthy, LeaseGranted: st.LeaseGranted, LeaseAsked: st.LeaseAsked,
 			LeaseRemainingMs: msOf(st.LeaseExpiresIn), Takeovers: st.Takeovers, LastTakeoverMs: msOf(st.LastTakeover),
 			HeartbeatsSent: st.Sent, HeartbeatsReceived: st.Received, Rejected: map[string]uint64{
 				"malformed": st.Rejects.Malformed, "bad_mac": st.Rejects.BadMAC, "unknown_sender": st.Rejects.UnknownSender,

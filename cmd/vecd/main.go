@@ -30,12 +30,22 @@ func main() {
 	statsJSON := flag.String("stats-json", "", "write the counters as JSON to this file on exit (and every -stats-interval)")
 	statsInterval := flag.Duration("stats-interval", 0, "also rewrite -stats-json this often while running (0 = only on exit)")
 	node := flag.String("node", "", "this gateway's name in ha.gateways, when several gateways share the configuration file")
+	keepCaps := flag.Bool("keep-capabilities", false, "do not drop the capabilities once started (for debugging)")
+	checkPath := flag.String("check-config", "", "validate this configuration file without starting, then exit: 0 valid, 1 invalid, 2 unreadable (docs/configuration.md)")
+	skipFiles := flag.Bool("skip-files", false, "with -check-config: do not open the tokens, TLS and key files the configuration names")
 	flag.Parse()
+	if *checkPath != "" {
+		if flag.NArg() > 0 {
+			fmt.Fprintf(os.Stderr, "vecd: unexpected arguments %q\n", flag.Args())
+			os.Exit(checkUnusable)
+		}
+		os.Exit(checkConfig(*checkPath, *node, !*skipFiles, os.Stdout, os.Stderr))
+	}
 	if *statsInterval > 0 && *statsJSON == "" {
 		fmt.Fprintln(os.Stderr, "vecd: -stats-interval needs -stats-json")
 		os.Exit(2)
 	}
-	os.Exit(run(*configPath, *node, *statsJSON, *statsInterval))
+	os.Exit(run(*configPath, *node, *statsJSON, *statsInterval, *keepCaps))
 }
 
 // shutdownGrace bounds how long API and metrics requests in flight may take
@@ -43,7 +53,7 @@ func main() {
 const shutdownGrace = 2 * time.Second
 
 // run is main without os.Exit, so deferred clean-up always runs.
-func run(configPath, node, statsJSON string, statsInterval time.Duration) int {
+func run(configPath, node, statsJSON string, statsInterval time.Duration, keepCaps bool) int {
 	if abs, err := filepath.Abs(configPath); err == nil {
 		configPath = abs
 	}
@@ -116,7 +126,7 @@ func run(configPath, node, statsJSON string, statsInterval time.Duration) int {
 	case rt.HA != nil:
 		ctl := newHAController(log.Named("ha"), rec)
 		go func() { ctl.run(ctx, m); close(recoveryDone) }()
-		if haMachine, err = startHA(log.Named("ha"), rt.HA, rec, ctl); err != nil {
+		if haMachine, err = startHA(log.Named("ha"), rt.HA, rec, ctl, g.LinkHealth); err != nil {
 			log.Error("start-up failed", zap.Error(err))
 			cancel()
 			<-managerDone
@@ -140,10 +150,24 @@ func run(configPath, node, statsJSON string, statsInterval time.Duration) int {
 		ha = &haBackend{ha: haMachine, rec: rec, preempt: rt.HA != nil && rt.HA.Preempt}
 	}
 
-	cp, err := startControlPlane(ctx, log, rt, m, ha, loop, tokens, configPath)
+	cp, err := startControlPlane(ctx, log, rt, m, ha, loop, livenessSource{g}, tokens, configPath)
 	if err != nil {
 		log.Error("start-up failed", zap.Error(err))
 		stopHA(log, haMachine)
+		cancel()
+		<-managerDone
+		<-recoveryDone
+		<-loopDone
+		rec.announcer.Stop()
+		g.Stop()
+		g.Close()
+		return 1
+	}
+	// Everything that needs a privilege is open: EAL, ports, listeners.
+	if err := dropCapabilities(log, keepCaps); err != nil {
+		log.Error("start-up failed", zap.Error(err))
+		stopHA(log, haMachine)
+		cp.close()
 		cancel()
 		<-managerDone
 		<-recoveryDone
@@ -188,7 +212,12 @@ wait:
 	<-recoveryDone
 	<-loopDone
 	rec.announcer.Stop()
-	g.Stop()
+	if err := g.Stop(); err != nil {
+		// A worker stuck in its loop still uses the ports, its table
+		// and its counters: exit without reading or releasing them.
+		log.Error("stopping the workers", zap.Error(err))
+		return 1
+	}
 	counters := m.Assemble(g.ReadStopped(m.MaxServerID()))
 	g.Close()
 	counters.Print(os.Stdout)
@@ -210,7 +239,7 @@ type controlPlane struct {
 // startControlPlane starts the control API, the metrics endpoint and the
 // watch of the configuration file, as configured.
 func startControlPlane(ctx context.Context, log *zap.Logger, rt config.Runtime, m *manager.Manager, ha api.HA,
-	loop *weights.Loop, tokens *api.Tokens, configPath string) (*controlPlane, error) {
+	loop *weights.Loop, live metrics.LivenessSource, tokens *api.Tokens, configPath string) (*controlPlane, error) {
 	cp := &controlPlane{}
 	if rt.Control.Enabled {
 		h := api.NewHandler(api.Options{Backend: m, Tokens: tokens, Log: log.Named("api"), HA: ha, Manager: loop,
@@ -226,7 +255,7 @@ func startControlPlane(ctx context.Context, log *zap.Logger, rt config.Runtime, 
 		log.Info("control API off: no control.tokens_file in the configuration")
 	}
 	if rt.MetricsListen != "" {
-		extra := []prometheus.Collector{metrics.NewManagerCollector(loop)}
+		extra := []prometheus.Collector{metrics.NewManagerCollector(loop), metrics.NewLivenessCollector(live)}
 		if ha != nil {
 			extra = append(extra, metrics.NewHACollector(ha))
 		}

@@ -13,10 +13,10 @@ import (
 )
 
 // rssQueue is the queue a NIC with our RSS key and a round-robin
-// redirection table delivers a flow to.
+// redirection table of 128 entries delivers a flow to.
 func rssQueue(f pktbuild.Flow, queues int) int {
 	h := dpdk.RSSHashIPv4(dpdk.DefaultRSSKey[:], f.SrcIP.As4(), f.DstIP.As4(), f.SrcPort, f.DstPort)
-	return dpdk.RSSQueue(h, queues)
+	return dpdk.RSSQueue(h, 128, queues)
 }
 
 // TestTwoWorkersOwnTheirFlows runs vecd with two workers on a two-queue
@@ -68,7 +68,7 @@ dpdk:
   eal_args: ["--no-pci"]
   vdevs: ["net_pcap0,rx_pcap=%s,rx_pcap=%s,tx_pcap=%s,tx_pcap=%s"]
   mempool_size: 8191
-ports: [{device: net_pcap0}]
+ports: [{device: net_pcap0, spread_by_device: true}]
 workers: {cores: [1, 0], control_core: 0, table_capacity: 4096, run_until_input_exhausted: true}
 log: {level: warn}
 metrics: {disabled: true}

@@ -171,7 +171,7 @@ func TestTokensFile(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "tokens")
 	os.WriteFile(path, []byte("admin a "+adminToken+"\n"), 0o644)
-	if err := (&Tokens{}).Load(path); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+	if err := (&Tokens{}).Load(path); err == nil || !strings.Contains(err.Error(), "chmod 600") || !strings.Contains(err.Error(), path) {
 		t.Errorf("a world-readable tokens file: %v", err)
 	}
 	var tk Tokens
@@ -186,6 +186,44 @@ func TestTokensFile(t *testing.T) {
 	}
 	if _, err := tk.Verify("Basic " + readOnlyToken); err == nil {
 		t.Error("a Basic header was accepted")
+	}
+}
+
+// TestTokensFileChecks: the tokens file is checked on the descriptor it is
+// read from: something else than a regular file, or a file owned by
+// another user (that root could read anyway), is refused with a clear
+// error, and the tokens loaded before stay.
+func TestTokensFileChecks(t *testing.T) {
+	dir := t.TempDir()
+	var tk Tokens
+	good := filepath.Join(dir, "tokens")
+	if err := os.WriteFile(good, []byte("admin a "+adminToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := tk.Load(good); err != nil {
+		t.Fatalf("owner-only tokens file: %v", err)
+	}
+	if err := tk.Load(dir); err == nil || !strings.Contains(err.Error(), "not a regular file") || !strings.Contains(err.Error(), dir) {
+		t.Errorf("a directory as tokens file: %v", err)
+	}
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI=true and the owner check needs root to give the file another owner")
+		}
+		t.Skip("needs root to give the tokens file another owner")
+	}
+	other := filepath.Join(dir, "other")
+	if err := os.WriteFile(other, []byte("admin b "+readOnlyToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(other, 12345, 12345); err != nil {
+		t.Fatal(err)
+	}
+	if err := tk.Load(other); err == nil || !strings.Contains(err.Error(), "owned by uid 12345") || !strings.Contains(err.Error(), other) {
+		t.Errorf("a tokens file of another user: %v", err)
+	}
+	if id, err := tk.Verify("Bearer " + adminToken); err != nil || id.Name != "a" {
+		t.Errorf("the tokens loaded first were lost: %+v %v", id, err)
 	}
 }
 
@@ -209,6 +247,11 @@ func TestRoutingErrors(t *testing.T) {
 	e.wantError(http.StatusBadRequest, "bad_request", "unknown query parameter", code, body, raw)
 	code, body, raw = e.do(adminToken, "GET", "/v1/connections?limit=0", "")
 	e.wantError(http.StatusBadRequest, "bad_request", "limit", code, body, raw)
+	// Pages go by cursor; page numbers (a scan from the start) are gone.
+	code, body, raw = e.do(adminToken, "GET", "/v1/connections?page=1000000", "")
+	e.wantError(http.StatusBadRequest, "bad_request", "unknown query parameter", code, body, raw)
+	code, body, raw = e.do(adminToken, "GET", "/v1/connections?cursor=0.x.0", "")
+	e.wantError(http.StatusBadRequest, "bad_request", "cursor", code, body, raw)
 	code, body, raw = e.do(adminToken, "PUT", "/v1/log/level", `{"level": "loud"}`)
 	e.wantError(http.StatusBadRequest, "bad_request", "loud", code, body, raw)
 }
@@ -326,7 +369,7 @@ func TestChangesThroughTheAPI(t *testing.T) {
 		t.Errorf("counters %s", raw)
 	}
 	code, body, raw = e.do(adminToken, "GET", "/v1/connections?vip=10.1.0.100&state=active&limit=5", "")
-	if code != 200 || body["connections"] == nil || body["more"] != false {
+	if code != 200 || body["connections"] == nil || body["more"] != false || body["next_cursor"] != "" {
 		t.Errorf("connections %s", raw)
 	}
 }

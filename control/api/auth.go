@@ -7,9 +7,10 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
+
+	"vec/internal/secretfile"
 )
 
 // Role is what a token may do.
@@ -87,22 +88,16 @@ func parseTokens(data []byte) ([]tokenEntry, error) {
 	return out, nil
 }
 
-// Load reads the tokens file at path, which must not be readable by group
-// or others, and replaces the tokens; on error the old ones stay.
+// maxTokensFileBytes bounds a tokens file read.
+const maxTokensFileBytes = 1 << 20
+
+// Load reads the tokens file at path and replaces the tokens; on error the
+// old ones stay. The file is checked on the descriptor it is read from
+// (internal/secretfile): a regular file owned by root or by vecd's user,
+// that neither its group nor others (nor anyone named in an ACL) may read
+// or write.
 func (t *Tokens) Load(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("tokens file: %w", err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("tokens file: %w", err)
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return fmt.Errorf("tokens file %s has mode %v: it must not be readable by others (chmod 600)", path, fi.Mode().Perm())
-	}
-	data, err := os.ReadFile(path)
+	data, err := secretfile.Read(path, maxTokensFileBytes)
 	if err != nil {
 		return fmt.Errorf("tokens file: %w", err)
 	}

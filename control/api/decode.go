@@ -20,8 +20,9 @@ const MaxRequestBody = 1 << 20
 
 // Cluster is a cluster (VIP) with its services.
 type Cluster struct {
-	VIP      string    `json:"vip"`
-	Services []Service `json:"services"`
+	VIP        string    `json:"vip"`
+	AnswerPing bool      `json:"answer_ping,omitempty"`
+	Services   []Service `json:"services"`
 }
 
 // Service is a service with its servers.
@@ -32,6 +33,8 @@ type Service struct {
 	Disabled     bool     `json:"disabled,omitempty"`
 	StaleTimeout string   `json:"stale_timeout,omitempty"`
 	FinTimeout   string   `json:"fin_timeout,omitempty"`
+	SynTimeout   string   `json:"syn_timeout,omitempty"`
+	ResetTimeout string   `json:"reset_timeout,omitempty"`
 	DrainTimeout string   `json:"drain_timeout,omitempty"`
 	WeightBound  *int     `json:"weight_bound,omitempty"`
 	Servers      []Server `json:"servers"`
@@ -134,7 +137,7 @@ func duration(field, s string) (time.Duration, error) {
 
 // toConfig converts a cluster from the API to the configuration's types.
 func (c Cluster) toConfig() (config.Cluster, error) {
-	out := config.Cluster{VIP: c.VIP}
+	out := config.Cluster{VIP: c.VIP, AnswerPing: c.AnswerPing}
 	for i, s := range c.Services {
 		sc, err := s.toConfig()
 		if err != nil {
@@ -152,6 +155,12 @@ func (s Service) toConfig() (config.Service, error) {
 		return out, err
 	}
 	if out.FinTimeout, err = duration("fin_timeout", s.FinTimeout); err != nil {
+		return out, err
+	}
+	if out.SynTimeout, err = duration("syn_timeout", s.SynTimeout); err != nil {
+		return out, err
+	}
+	if out.ResetTimeout, err = duration("reset_timeout", s.ResetTimeout); err != nil {
 		return out, err
 	}
 	if out.DrainTimeout, err = duration("drain_timeout", s.DrainTimeout); err != nil {
@@ -177,7 +186,7 @@ func (s Server) toConfig() config.Server {
 }
 
 func fromConfigCluster(c config.Cluster) Cluster {
-	out := Cluster{VIP: c.VIP, Services: []Service{}}
+	out := Cluster{VIP: c.VIP, AnswerPing: c.AnswerPing, Services: []Service{}}
 	for _, s := range c.Services {
 		out.Services = append(out.Services, fromConfigService(s))
 	}
@@ -192,6 +201,12 @@ func fromConfigService(s config.Service) Service {
 	}
 	if s.FinTimeout != 0 {
 		out.FinTimeout = s.FinTimeout.String()
+	}
+	if s.SynTimeout != 0 {
+		out.SynTimeout = s.SynTimeout.String()
+	}
+	if s.ResetTimeout != 0 {
+		out.ResetTimeout = s.ResetTimeout.String()
 	}
 	if s.DrainTimeout != 0 {
 		out.DrainTimeout = s.DrainTimeout.String()

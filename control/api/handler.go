@@ -513,23 +513,18 @@ func (h *handler) quiesce(on bool) func(*http.Request, Identity) (any, error) {
 func (h *handler) connections(r *http.Request, _ Identity) (any, error) {
 	q := r.URL.Query()
 	for k := range q {
-		if !slices.Contains([]string{"vip", "service", "server", "state", "limit", "page"}, k) {
-			return nil, badRequest("unknown query parameter %q (vip, service, server, state, limit, page)", k)
+		if !slices.Contains([]string{"vip", "service", "server", "state", "limit", "cursor"}, k) {
+			return nil, badRequest("unknown query parameter %q (vip, service, server, state, limit, cursor)", k)
 		}
 	}
 	f := manager.ConnFilter{VIP: q.Get("vip"), Service: q.Get("service"), Server: q.Get("server"), State: q.Get("state"),
-		Page: 1, Limit: DefaultConnLimit}
-	for _, p := range []struct {
-		name string
-		dst  *int
-	}{{"limit", &f.Limit}, {"page", &f.Page}} {
-		if s := q.Get(p.name); s != "" {
-			n, err := strconv.Atoi(s)
-			if err != nil || n < 1 {
-				return nil, badRequest("%s=%q is not a positive number", p.name, s)
-			}
-			*p.dst = n
+		Cursor: q.Get("cursor"), Limit: DefaultConnLimit}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return nil, badRequest("limit=%q is not a positive number", s)
 		}
+		f.Limit = n
 	}
 	return h.Backend.Connections(r.Context(), f)
 }

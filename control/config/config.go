@@ -68,6 +68,21 @@ type Port struct {
 	// Device is a PCI address (0000:03:00.0) or the name of a device in
 	// dpdk.vdevs (net_pcap0).
 	Device string `mapstructure:"device"`
+	// MTU is the largest IP packet the port receives whole (68..MaxMTU);
+	// zero selects DefaultMTU. The packet buffers are sized from the
+	// largest port MTU; a frame longer than MTU plus the Ethernet header
+	// is dropped as oversize. The rest of the network path (switch ports,
+	// the kernel interface under net_af_packet, whose vdev needs framesz ≥
+	// MTU + 80) must carry it too.
+	MTU int `mapstructure:"mtu"`
+	// SpreadByDevice accepts several workers on a device without RSS (no
+	// redirection table: net_af_packet, net_pcap, net_ring), which vecd
+	// otherwise refuses: the operator vouches that the device keeps every
+	// flow on one queue by itself (net_af_packet with qpairs: the kernel's
+	// flow hash; net_pcap: one rx_pcap file per queue). Rebuilt
+	// connections (recovery) cannot be placed on the right worker then:
+	// they all go to the first.
+	SpreadByDevice bool `mapstructure:"spread_by_device"`
 }
 
 // Gateway describes the gateway's own addresses.
@@ -115,8 +130,11 @@ type Log struct {
 // Cluster is one virtual IP address and the services offered on it (the
 // patent's encapsulated cluster and its port table).
 type Cluster struct {
-	VIP      string    `mapstructure:"vip"`
-	Services []Service `mapstructure:"services"`
+	VIP string `mapstructure:"vip"`
+	// AnswerPing makes the gateway answer ICMP echo requests to the VIP
+	// (once it claims the VIP); otherwise they are dropped and counted.
+	AnswerPing bool      `mapstructure:"answer_ping"`
+	Services   []Service `mapstructure:"services"`
 }
 
 // Service is one (protocol, port) of a cluster and the servers behind it.
@@ -132,6 +150,12 @@ type Service struct {
 	// long without a packet. Zero selects the fastpath defaults.
 	StaleTimeout time.Duration `mapstructure:"stale_timeout"`
 	FinTimeout   time.Duration `mapstructure:"fin_timeout"`
+	// SynTimeout ends an embryonic TCP connection (the client's SYN seen,
+	// nothing else yet) after this long; ResetTimeout ends one after this
+	// long without a packet since an RST. TCP services only; zero selects
+	// the fastpath defaults (3 s and 10 s, see docs/fastpath.md).
+	SynTimeout   time.Duration `mapstructure:"syn_timeout"`
+	ResetTimeout time.Duration `mapstructure:"reset_timeout"`
 	// WeightBound is the largest weight a server of this service may have;
 	// absent selects fastpath.DefaultWeightBound.
 	WeightBound *int `mapstructure:"weight_bound"`

@@ -25,6 +25,8 @@ dpdk:
   mempool_size: 16383
 ports:
   - device: net_pcap0
+    mtu: 9000
+    spread_by_device: true
 gateway:
   ip: 10.10.0.1
   mac: ""
@@ -37,12 +39,15 @@ log:
   level: debug
 clusters:
   - vip: 10.10.0.100
+    answer_ping: true
     services:
       - name: http
         protocol: tcp
         port: 80
         stale_timeout: 600s
         fin_timeout: 1m
+        syn_timeout: 5s
+        reset_timeout: 2s
         weight_bound: 10
         servers:
           - name: web1
@@ -108,6 +113,7 @@ func TestFastpathRoundTrip(t *testing.T) {
 			{
 				ID: 0, VIP: vip1, Proto: fastpath.ProtoTCP, Port: 80,
 				StaleTimeout: 600 * time.Second, FinTimeout: time.Minute, WeightBound: 10,
+				SynTimeout: 5 * time.Second, ResetTimeout: 2 * time.Second,
 				Servers: []fastpath.ServerConfig{
 					{ID: 0, IP: netip.MustParseAddr("10.10.0.11"), MAC: [6]byte{2, 0, 0, 0, 0, 0x11}, Weight: 3},
 					{ID: 1, IP: netip.MustParseAddr("10.10.0.12"), MAC: [6]byte{2, 0, 0, 0, 0, 0x12}, Weight: 0},
@@ -116,6 +122,7 @@ func TestFastpathRoundTrip(t *testing.T) {
 			{
 				ID: 1, VIP: vip1, Proto: fastpath.ProtoUDP, Port: 53,
 				StaleTimeout: fastpath.DefaultStaleTimeout, FinTimeout: fastpath.DefaultFinTimeout,
+				SynTimeout: fastpath.DefaultSynTimeout, ResetTimeout: fastpath.DefaultResetTimeout,
 				WeightBound: fastpath.DefaultWeightBound,
 				Servers: []fastpath.ServerConfig{
 					{ID: 2, IP: netip.MustParseAddr("10.10.0.11"), MAC: [6]byte{2, 0, 0, 0, 0, 0x11}, Weight: 1},
@@ -125,12 +132,14 @@ func TestFastpathRoundTrip(t *testing.T) {
 			{
 				ID: 3, VIP: vip2, Proto: fastpath.ProtoTCP, Port: 22,
 				StaleTimeout: fastpath.DefaultStaleTimeout, FinTimeout: fastpath.DefaultFinTimeout,
+				SynTimeout: fastpath.DefaultSynTimeout, ResetTimeout: fastpath.DefaultResetTimeout,
 				WeightBound: fastpath.DefaultWeightBound,
 				Servers: []fastpath.ServerConfig{
 					{ID: 4, IP: netip.MustParseAddr("10.10.0.21"), MAC: [6]byte{2, 0, 0, 0, 0, 0x21}, Weight: 20},
 				},
 			},
 		},
+		EchoVIPs: []netip.Addr{vip1}, // answer_ping on the first cluster only
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Fastpath() =\n%+v\nwant\n%+v", got, want)
@@ -157,6 +166,7 @@ func TestRuntime(t *testing.T) {
 		VDevs:                  []string{"net_pcap0,rx_pcap=/tmp/in.pcap,tx_pcap=/tmp/out.pcap"},
 		MempoolSize:            16383,
 		Ports:                  []string{"net_pcap0"},
+		PortOptions:            []PortRuntime{{MTU: 9000, SpreadByDevice: true}},
 		WorkerCores:            []int{1},
 		ControlCore:            0,
 		TableCapacity:          1048576,
@@ -182,6 +192,31 @@ func TestRuntime(t *testing.T) {
 	}
 }
 
+// A port's MTU defaults to 1500; the packet buffers are sized from the
+// largest one; it is a start-up setting like the rest of the port.
+func TestPortMTU(t *testing.T) {
+	cfg := parseFull(t)
+	cfg.Ports = []Port{{Device: "net_pcap0"}, {Device: "0000:03:00.0", MTU: 9000}}
+	cfg.DPDK.EALArgs = []string{"--in-memory"}
+	rt, err := cfg.Runtime()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []PortRuntime{{MTU: DefaultMTU}, {MTU: 9000}}; !reflect.DeepEqual(rt.PortOptions, want) || rt.MaxPortMTU() != 9000 {
+		t.Errorf("port options %+v, largest MTU %d", rt.PortOptions, rt.MaxPortMTU())
+	}
+	running := cfg.Clone()
+	cfg.Ports[1].MTU = 1500
+	if err := cfg.RestartOnly(running); err == nil || !strings.Contains(err.Error(), "ports: cannot change while vecd runs") {
+		t.Errorf("changing a port's MTU while running: %v", err)
+	}
+	cfg.Ports[1].SpreadByDevice = true
+	cfg.Ports[1].MTU = 9000
+	if err := cfg.RestartOnly(running); err == nil || !strings.Contains(err.Error(), "ports: cannot change") {
+		t.Errorf("changing spread_by_device while running: %v", err)
+	}
+}
+
 func TestAcceptedVariants(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -192,6 +227,7 @@ func TestAcceptedVariants(t *testing.T) {
 			c.Clusters[0].Services[1].Port = 53
 			c.Clusters[0].Services[0].Protocol = "udp"
 			c.Clusters[0].Services[0].Port = 53
+			c.Clusters[0].Services[0].SynTimeout, c.Clusters[0].Services[0].ResetTimeout = 0, 0
 		}},
 		{"disabled service without servers", func(c *Config) { c.Clusters[1].Services[0].Servers = nil }},
 		{"no gateway ip", func(c *Config) { c.Gateway.IP = "" }},
@@ -305,12 +341,20 @@ func TestRejections(t *testing.T) {
 			wantField: "workers.run_until_input_exhausted", wantMsg: "expected true or false"},
 		{name: "list given as text", yaml: [2]string{`eal_args: ["--in-memory", "--no-pci"]`, `eal_args: "--in-memory"`},
 			wantField: "dpdk.eal_args", wantMsg: "expected a list, got string"},
-		{name: "list item of the wrong shape", yaml: [2]string{"  - device: net_pcap0", "  - net_pcap0"},
+		{name: "list item of the wrong shape", yaml: [2]string{"  - device: net_pcap0\n    mtu: 9000\n    spread_by_device: true", "  - net_pcap0"},
 			wantField: "ports[0]", wantMsg: "expected a mapping (key: value), got string"},
 		{name: "number out of range", yaml: [2]string{"mempool_size: 16383", "mempool_size: 1e30"},
 			wantField: "dpdk.mempool_size", wantMsg: "1e+30 is out of range"},
 
 		// DPDK and ports.
+		{name: "MTU too small", yaml: [2]string{"    mtu: 9000", "    mtu: 67"},
+			wantField: "ports[0].mtu", wantMsg: "67 is not in 68..16000 (0 or absent selects 1500)"},
+		{name: "MTU too large", mutate: func(c *Config) { c.Ports[0].MTU = 16001 },
+			wantField: "ports[0].mtu", wantMsg: "16001 is not in 68..16000"},
+		{name: "negative MTU", mutate: func(c *Config) { c.Ports[0].MTU = -1 },
+			wantField: "ports[0].mtu", wantMsg: "-1 is not in"},
+		{name: "spread_by_device as text", yaml: [2]string{"spread_by_device: true", `spread_by_device: "yes"`},
+			wantField: "ports[0].spread_by_device", wantMsg: "expected true or false"},
 		{name: "empty EAL argument", mutate: func(c *Config) { c.DPDK.EALArgs = append(c.DPDK.EALArgs, " ") },
 			wantField: "dpdk.eal_args[2]", wantMsg: "empty argument"},
 		{name: "EAL core list", mutate: func(c *Config) { c.DPDK.EALArgs = append(c.DPDK.EALArgs, "-l0-1") },
@@ -397,6 +441,10 @@ func TestRejections(t *testing.T) {
 			wantField: "clusters[0].services[0].stale_timeout", wantMsg: "-1s is negative"},
 		{name: "negative fin timeout", mutate: func(c *Config) { svc(c).FinTimeout = -time.Second },
 			wantField: "clusters[0].services[0].fin_timeout", wantMsg: "-1s is negative"},
+		{name: "negative syn timeout", mutate: func(c *Config) { svc(c).SynTimeout = -time.Second },
+			wantField: "clusters[0].services[0].syn_timeout", wantMsg: "-1s is negative"},
+		{name: "reset timeout on a udp service", mutate: func(c *Config) { c.Clusters[0].Services[1].ResetTimeout = time.Second },
+			wantField: "clusters[0].services[1].reset_timeout", wantMsg: "only TCP connections have handshakes and resets"},
 		{name: "weight bound 0", mutate: func(c *Config) { svc(c).WeightBound = new(0) },
 			wantField: "clusters[0].services[0].weight_bound", wantMsg: fmt.Sprintf("0 is not in 1..%d", fastpath.MaxWeightBound)},
 		{name: "weight bound above maximum", mutate: func(c *Config) { svc(c).WeightBound = new(fastpath.MaxWeightBound + 1) },

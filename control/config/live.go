@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"time"
 
 	"vec/fastpath"
@@ -31,9 +32,13 @@ type ServiceSpec struct {
 	Proto    uint8 // fastpath.ProtoTCP or fastpath.ProtoUDP
 	Port     uint16
 	Disabled bool
+	// AnswerPing is the cluster's answer_ping.
+	AnswerPing bool
 	// Timers and the weight bound, defaults applied.
 	StaleTimeout time.Duration
 	FinTimeout   time.Duration
+	SynTimeout   time.Duration
+	ResetTimeout time.Duration
 	DrainTimeout time.Duration
 	WeightBound  int
 	Servers      []ServerSpec
@@ -64,12 +69,25 @@ func (s ServerSpec) EffectiveWeight() int {
 // caller fills in the servers' IDs.
 func (s ServiceSpec) Fastpath(id fastpath.ServiceID) fastpath.ServiceConfig {
 	sc := fastpath.ServiceConfig{ID: id, VIP: s.VIP, Proto: s.Proto, Port: s.Port,
-		StaleTimeout: s.StaleTimeout, FinTimeout: s.FinTimeout, WeightBound: s.WeightBound,
-		Servers: make([]fastpath.ServerConfig, len(s.Servers))}
+		StaleTimeout: s.StaleTimeout, FinTimeout: s.FinTimeout, SynTimeout: s.SynTimeout, ResetTimeout: s.ResetTimeout,
+		WeightBound: s.WeightBound,
+		Servers:     make([]fastpath.ServerConfig, len(s.Servers))}
 	for i, srv := range s.Servers {
 		sc.Servers[i] = fastpath.ServerConfig{IP: srv.IP, MAC: srv.MAC, Weight: srv.EffectiveWeight()}
 	}
 	return sc
+}
+
+// EchoVIPs returns the VIPs that answer ping: those of the clusters with
+// answer_ping that have at least one of the services given.
+func EchoVIPs(services []ServiceSpec) []netip.Addr {
+	var vips []netip.Addr
+	for _, s := range services {
+		if s.AnswerPing && !slices.Contains(vips, s.VIP) {
+			vips = append(vips, s.VIP)
+		}
+	}
+	return vips
 }
 
 // ProtoName is "tcp" or "udp".

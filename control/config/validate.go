@@ -18,6 +18,15 @@ import (
 // buffers of ~2.2 KB are ~36 MB of hugepage memory.
 const DefaultMempoolSize = 16383
 
+// Port MTU bounds: DefaultMTU when ports[].mtu is zero, MinMTU the IPv4
+// minimum (RFC 791), MaxMTU what the gateway sizes packet buffers for at
+// most (a 16 KiB frame).
+const (
+	DefaultMTU = 1500
+	MinMTU     = 68
+	MaxMTU     = 16000
+)
+
 // MaxLcore is RTE_MAX_LCORE of Debian's DPDK 22.11 build: EAL cannot use a
 // core numbered at or above it.
 const MaxLcore = 128
@@ -29,8 +38,10 @@ type Runtime struct {
 	VDevs   []string // virtual devices, one --vdev argument each
 	// MempoolSize is the number of mbufs, defaults applied.
 	MempoolSize int
-	// Ports are the port devices in configuration order.
+	// Ports are the port devices in configuration order; PortOptions
+	// their settings, in the same order.
 	Ports       []string
+	PortOptions []PortRuntime
 	WorkerCores []int
 	ControlCore int
 	// ControlSharesWorkerCore is set when a worker polls on the control
@@ -51,6 +62,21 @@ type Runtime struct {
 	// MetricsListen is the TCP address of the Prometheus endpoint; empty
 	// when metrics.disabled is set.
 	MetricsListen string
+}
+
+// PortRuntime is one port's settings, defaults applied.
+type PortRuntime struct {
+	MTU            int
+	SpreadByDevice bool
+}
+
+// MaxPortMTU returns the largest MTU of the ports (DefaultMTU without any).
+func (rt *Runtime) MaxPortMTU() int {
+	m := DefaultMTU
+	for _, p := range rt.PortOptions {
+		m = max(m, p.MTU)
+	}
+	return m
 }
 
 // ControlRuntime is the control API's part of Runtime.
@@ -111,6 +137,7 @@ func (c *Config) Fastpath(portMAC [6]byte) (fastpath.Config, error) {
 		return fastpath.Config{}, err
 	}
 	fc := fastpath.Config{GatewayMAC: live.GatewayMAC, GatewayIP: live.GatewayIP}
+	var enabled []ServiceSpec
 	nServers := 0
 	for i, spec := range live.Services {
 		sc := spec.Fastpath(fastpath.ServiceID(i))
@@ -120,8 +147,10 @@ func (c *Config) Fastpath(portMAC [6]byte) (fastpath.Config, error) {
 		}
 		if !spec.Disabled {
 			fc.Services = append(fc.Services, sc)
+			enabled = append(enabled, spec)
 		}
 	}
+	fc.EchoVIPs = EchoVIPs(enabled)
 	return fc, nil
 }
 
@@ -269,7 +298,15 @@ func (c *Config) compilePorts(ps *problems, rt *Runtime) {
 		if _, dup := seen[dev]; !dup {
 			seen[dev] = i
 		}
+		mtu := p.MTU
+		if mtu == 0 {
+			mtu = DefaultMTU
+		}
+		if mtu < MinMTU || mtu > MaxMTU {
+			ps.add(field(index("ports", i), "mtu"), "%d is not in %d..%d (0 or absent selects %d)", p.MTU, MinMTU, MaxMTU, DefaultMTU)
+		}
 		rt.Ports = append(rt.Ports, dev)
+		rt.PortOptions = append(rt.PortOptions, PortRuntime{MTU: mtu, SpreadByDevice: p.SpreadByDevice})
 	}
 }
 
@@ -388,8 +425,11 @@ func (c *Config) compileClusters(ps *problems, gatewayIP netip.Addr, gatewayMAC 
 				VIP:          vip,
 				Name:         s.Name,
 				Disabled:     s.Disabled,
+				AnswerPing:   cl.AnswerPing,
 				StaleTimeout: fastpath.DefaultStaleTimeout,
 				FinTimeout:   fastpath.DefaultFinTimeout,
+				SynTimeout:   fastpath.DefaultSynTimeout,
+				ResetTimeout: fastpath.DefaultResetTimeout,
 				WeightBound:  fastpath.DefaultWeightBound,
 			}
 			nServices++
@@ -433,6 +473,20 @@ func (c *Config) compileClusters(ps *problems, gatewayIP netip.Addr, gatewayMAC 
 				ps.add(field(spath, "fin_timeout"), "%s is negative", s.FinTimeout)
 			case s.FinTimeout > 0:
 				sc.FinTimeout = s.FinTimeout
+			}
+			for _, t := range []struct {
+				name  string
+				value time.Duration
+				into  *time.Duration
+			}{{"syn_timeout", s.SynTimeout, &sc.SynTimeout}, {"reset_timeout", s.ResetTimeout, &sc.ResetTimeout}} {
+				switch {
+				case t.value < 0:
+					ps.add(field(spath, t.name), "%s is negative", t.value)
+				case t.value > 0 && s.Protocol == "udp":
+					ps.add(field(spath, t.name), "only TCP connections have handshakes and resets; a udp service has stale_timeout alone")
+				case t.value > 0:
+					*t.into = t.value
+				}
 			}
 			switch {
 			case s.DrainTimeout < 0:

@@ -221,6 +221,7 @@ func (s State) Release(done map[fastpath.ServerID]bool) State {
 // weight 0.
 func (s State) Fastpath(gatewayMAC [6]byte, gatewayIP netip.Addr) fastpath.Config {
 	fc := fastpath.Config{GatewayMAC: gatewayMAC, GatewayIP: gatewayIP}
+	specs := make([]config.ServiceSpec, 0, len(s.Services))
 	for _, svc := range s.Services {
 		spec := svc.Spec
 		spec.Servers = make([]config.ServerSpec, len(svc.Servers))
@@ -235,7 +236,9 @@ func (s State) Fastpath(gatewayMAC [6]byte, gatewayIP netip.Addr) fastpath.Confi
 			sc.Servers[i].ID = srv.ID
 		}
 		fc.Services = append(fc.Services, sc)
+		specs = append(specs, svc.Spec)
 	}
+	fc.EchoVIPs = config.EchoVIPs(specs)
 	return fc
 }
 

@@ -12,15 +12,23 @@ import (
 // acknowledge, and the control plane never reads or writes their memory
 // directly.
 type Dataplane interface {
-	// Apply hands every worker the update and waits until all of them
-	// run it. An error means some worker did not acknowledge in time.
+	// Apply switches every worker to the update, all or none: it first
+	// stages the update on every worker, and commits it only once all of
+	// them hold it, through a switch that cannot fail. An error means it
+	// was not committed: every worker still runs what it ran before.
+	// Without an error it is in force, and Apply has waited (until ctx
+	// ends) for every worker to switch; those that had not yet are listed
+	// in the report and switch at their next poll iteration.
 	Apply(ctx context.Context, u Update) (ApplyReport, error)
 	// Read asks every worker for a copy of its counters, including the
 	// per-server counters of ServerIDs below servers.
 	Read(ctx context.Context, servers int) (Reading, error)
 	// Connections asks the workers for a page of their connection
-	// entries, each worker copying into a buffer the control plane
-	// provides.
+	// entries from q.From on, each worker copying into a buffer the
+	// control plane provides. Each worker examines a bounded number of
+	// its table's slots per request, and a call makes a bounded number of
+	// requests, so a page may be short, even empty, before the listing
+	// is done.
 	Connections(ctx context.Context, q ConnQuery) (ConnPage, error)
 	// Workers describes the workers and their mailboxes.
 	Workers() []WorkerStatus
@@ -46,6 +54,11 @@ type ApplyReport struct {
 	// the change was live everywhere.
 	AckLatency []time.Duration
 	Max        time.Duration
+	// Unconfirmed are the cores of the workers that had not confirmed
+	// the switch when the wait ended (their AckLatency is 0): the update
+	// is committed, and they switch at their next poll iteration (after
+	// finishing the purge, which goes a bounded step per iteration).
+	Unconfirmed []int
 }
 
 // Reading is every worker's counters and the ports'.
@@ -88,9 +101,24 @@ type ConnQuery struct {
 	Services []bool // indexed by ServiceID; nil = any
 	Servers  []bool // indexed by ServerID; nil = any
 	State    fastpath.ConnState
-	// Offset matching entries are skipped (over the workers in order),
-	// then up to Limit are returned.
-	Offset, Limit int
+	// From is where the page starts (the zero value: at the beginning);
+	// at most Limit entries are returned.
+	From  ConnCursor
+	Limit int
+}
+
+// ConnCursor is where a listing of the connection entries goes on: the
+// Worker-th worker's table (in the order of Workers), at home slot Home,
+// after the first Skip matching entries of that home slot. The workers
+// list their tables in home-slot order (fastpath.Table.ScanRun), so
+// every entry that stays in its table from the first page to the last is
+// listed exactly once, whatever is inserted or deleted between pages;
+// entries added or removed meanwhile may or may not be. (Skip is not zero
+// only when one home slot holds more matching entries than a page; if
+// entries of that home slot are deleted between those pages, one of the
+// others may be missed.)
+type ConnCursor struct {
+	Worker, Home, Skip int
 }
 
 // Match reports whether e is selected (for the worker's scan).
@@ -104,8 +132,10 @@ func (q *ConnQuery) Match(e *fastpath.Entry) bool {
 // ConnPage is a page of connection entries.
 type ConnPage struct {
 	Entries []ConnEntry
-	// More is set when entries beyond the page may match.
-	More bool
+	// Next is where the next page starts, unless Done: every worker's
+	// table has been listed to its end.
+	Next ConnCursor
+	Done bool
 }
 
 // ConnEntry is one connection entry and the worker that holds it.

@@ -42,8 +42,9 @@ type ConflictError struct{ What string }
 
 func (e *ConflictError) Error() string { return e.What + " already exists" }
 
-// ApplyError is a change the workers did not all acknowledge in time. The
-// manager has re-sent the previous snapshot; the change is not in force.
+// ApplyError is a change the workers did not all take in time (or could
+// not stage): it was committed to none of them, every worker still runs
+// the previous snapshot, and the change is not in force.
 type ApplyError struct{ Err error }
 
 func (e *ApplyError) Error() string {

@@ -260,21 +260,59 @@ func (m *Manager) Save() (string, error) {
 	header := []byte("# Written by vecd (vecctl config save): the configuration in force at " +
 		m.now().UTC().Format(time.RFC3339) + ".\n")
 	data = append(header, data...)
-	tmp := filepath.Join(filepath.Dir(m.path), "."+filepath.Base(m.path)+".tmp")
 	mode := os.FileMode(0o644)
 	if fi, err := os.Stat(m.path); err == nil {
 		mode = fi.Mode().Perm()
 	}
-	if err := os.WriteFile(tmp, data, mode); err != nil {
-		return "", fmt.Errorf("saving the configuration: %w", err)
-	}
-	if err := os.Rename(tmp, m.path); err != nil {
-		os.Remove(tmp)
+	if err := writeFileAtomic(m.path, data, mode); err != nil {
 		return "", fmt.Errorf("saving the configuration: %w", err)
 	}
 	m.fileHash = sha256.Sum256(data)
 	m.log.Info("configuration saved", zap.String("file", m.path), zap.Uint64("generation", m.generation))
 	return m.path, nil
+}
+
+// writeFileAtomic replaces path with data: written to a new temporary file
+// of a unique name in the same directory (created exclusively, so nothing
+// already there, such as a planted symbolic link, is followed), synced,
+// given mode, renamed over path, and the directory synced so the rename
+// survives a crash. Readers see the old file or the new one, never a part.
+func writeFileAtomic(path string, data []byte, mode os.FileMode) (err error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	if err := f.Chmod(mode); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
 }
 
 func (m *Manager) replaceLocked(ctx context.Context, next *config.Config, source string) (Change, error) {
@@ -325,9 +363,10 @@ func (m *Manager) replaceLocked(ctx context.Context, next *config.Config, source
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// applyLocked hands snap to every worker. When some worker does not
-// acknowledge, the snapshot in force is sent again, so that the workers,
-// which take requests in order, all end up on it.
+// applyLocked hands u to every worker, all or none (see Dataplane.Apply):
+// after an error no worker runs it, and the caller keeps the state in
+// force; without one, every worker runs it or switches at its next poll
+// iteration, and the caller makes it the state in force.
 func (m *Manager) applyLocked(ctx context.Context, u Update) (ApplyReport, error) {
 	if m.dp == nil {
 		return ApplyReport{}, &ApplyError{Err: errors.New("the workers are not running")}
@@ -336,16 +375,13 @@ func (m *Manager) applyLocked(ctx context.Context, u Update) (ApplyReport, error
 	defer cancel()
 	report, err := m.dp.Apply(ctx, u)
 	if err != nil {
-		if old, cerr := m.compile(m.ids, m.live); cerr == nil {
-			rctx, rcancel := context.WithTimeout(context.Background(), applyTimeout)
-			if _, rerr := m.dp.Apply(rctx, Update{Snapshot: old, SilentVIPs: silentVIPs(m.ids)}); rerr != nil {
-				m.log.Error("re-sending the snapshot in force after a failed change", zap.Error(rerr))
-			}
-			rcancel()
-		}
 		return report, &ApplyError{Err: err}
 	}
 	m.snapshots++
+	if len(report.Unconfirmed) > 0 {
+		m.log.Warn("snapshot committed, some workers had not switched yet when the wait ended",
+			zap.Ints("cores", report.Unconfirmed))
+	}
 	return report, nil
 }
 

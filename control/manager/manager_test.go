@@ -221,6 +221,65 @@ func TestFailedApplyChangesNothing(t *testing.T) {
 	}
 }
 
+// A change that the second worker cannot take (its mailbox full, no
+// answer in time) reaches no worker: the first one, which took it, does not
+// switch either, and the manager reports the state in force as before. An
+// ended drain whose purge fails stays a drain, its entries kept, until a
+// later check succeeds.
+func TestApplyFailingOnOneWorkerChangesNoWorker(t *testing.T) {
+	e := newEnv(t)
+	before := e.dp.Snapshot(0)
+	snapshots := e.m.Status().Snapshots
+	e.dp.FailApply, e.dp.FailWorker = errors.New("worker mailbox full"), 1
+	_, err := e.mutate("weight", func(c *config.Config) error {
+		w := 5
+		return manager.UpdateServer(c, "10.1.0.100", "http", "s1", manager.ServerPatch{Weight: &w})
+	})
+	var ae *manager.ApplyError
+	if !errors.As(err, &ae) {
+		t.Fatalf("error %v, want an ApplyError", err)
+	}
+	if e.dp.Snapshot(0) != before || e.dp.Snapshot(1) != before {
+		t.Error("after a change failed on worker 1, a worker runs another snapshot than before")
+	}
+	cfg, gen := e.m.Config()
+	if st := e.m.Status(); gen != 1 || st.Generation != 1 || st.Snapshots != snapshots ||
+		*cfg.Clusters[0].Services[0].Servers[0].Weight != 1 {
+		t.Errorf("after the failed change: generation %d, status %+v, weight %d", gen, st, *cfg.Clusters[0].Services[0].Servers[0].Weight)
+	}
+	// New connections still follow the weights in force, 1:1.
+	counts := map[[6]byte]int{}
+	for range 4 {
+		counts[e.syn(0)]++
+	}
+	if counts[[6]byte{2, 0, 0, 0, 0, 0x11}] != 2 {
+		t.Errorf("4 connections after the failed change went %v, want 2:2", counts)
+	}
+
+	// A drain that ends while worker 1 cannot take the purge.
+	e.dp.FailApply = nil
+	e.mustMutate("remove s2", func(c *config.Config) error { return manager.RemoveServer(c, "10.1.0.100", "http", "s2") })
+	draining := e.dp.Snapshot(0)
+	entries := e.dp.Entries()
+	e.dp.FailApply = errors.New("worker did not answer")
+	e.now = e.now.Add(31 * time.Second)
+	e.m.CheckDrains(context.Background())
+	if _, ok := names(e.m)["http/s2 (draining)"]; !ok {
+		t.Errorf("s2 released though its purge failed: %v", names(e.m))
+	}
+	if e.dp.Purged != 0 || e.dp.Entries() != entries || e.dp.Snapshot(0) != draining || e.dp.Snapshot(1) != draining {
+		t.Errorf("a failed purge changed the workers: %d purged, %d of %d entries", e.dp.Purged, e.dp.Entries(), entries)
+	}
+	e.dp.FailApply = nil
+	e.m.CheckDrains(context.Background())
+	if _, ok := names(e.m)["http/s2 (draining)"]; ok || e.dp.Purged != 2 {
+		t.Errorf("after a successful check: names %v, %d entries purged, want s2's 2", names(e.m), e.dp.Purged)
+	}
+	if e.dp.Snapshot(0) == draining || e.dp.Snapshot(0) != e.dp.Snapshot(1) {
+		t.Error("the workers do not both run the snapshot without s2")
+	}
+}
+
 func TestRemovedServerDrainsUntilItsConnectionsEnd(t *testing.T) {
 	e := newEnv(t)
 	// Two connections: the first goes to s1, the second to s2.
@@ -352,6 +411,52 @@ func TestReloadReplacesRuntimeChangesAndSaveKeepsThem(t *testing.T) {
 	}
 }
 
+// TestSaveWritesANewTemporaryFile: Save never writes through a name
+// someone could have prepared in the configuration's directory (here a
+// symbolic link at the old fixed temporary name, pointing at a file that
+// must not be touched); it leaves the file's mode as it was, a regular file
+// with the new content, and no temporary file behind.
+func TestSaveWritesANewTemporaryFile(t *testing.T) {
+	e := newEnv(t)
+	dir := filepath.Dir(e.path)
+	victim := filepath.Join(t.TempDir(), "victim")
+	if err := os.WriteFile(victim, []byte("precious\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(victim, filepath.Join(dir, "."+filepath.Base(e.path)+".tmp")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(e.path, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	w := 4
+	e.mustMutate("weight", func(c *config.Config) error {
+		return manager.UpdateServer(c, "10.1.0.100", "http", "s1", manager.ServerPatch{Weight: &w})
+	})
+	if _, err := e.m.Save(); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(victim); err != nil || string(b) != "precious\n" {
+		t.Errorf("Save wrote through the planted link: %q %v", b, err)
+	}
+	fi, err := os.Lstat(e.path)
+	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o640 {
+		t.Fatalf("saved configuration: %v %v, want a regular file of mode 0640", fi.Mode(), err)
+	}
+	if saved, _ := os.ReadFile(e.path); !strings.Contains(string(saved), "weight: 4") {
+		t.Errorf("saved file:\n%s", saved)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, de := range entries {
+		if strings.Contains(de.Name(), ".tmp-") {
+			t.Errorf("temporary file left behind: %s", de.Name())
+		}
+	}
+}
+
 func TestBadFileIsRejected(t *testing.T) {
 	e := newEnv(t)
 	for _, tc := range []struct{ edit, want string }{
@@ -379,8 +484,9 @@ func TestConnectionsArePagedOverWorkers(t *testing.T) {
 		e.syn(i % 2)
 	}
 	seen := map[string]bool{}
+	cursor := ""
 	for page := 1; ; page++ {
-		p, err := e.m.Connections(context.Background(), manager.ConnFilter{Page: page, Limit: 3})
+		p, err := e.m.Connections(context.Background(), manager.ConnFilter{Cursor: cursor, Limit: 3})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -393,13 +499,17 @@ func TestConnectionsArePagedOverWorkers(t *testing.T) {
 				t.Errorf("connection %+v", c)
 			}
 		}
+		if len(p.Connections) > 3 {
+			t.Errorf("page %d holds %d connections, limit 3", page, len(p.Connections))
+		}
+		if p.More != (p.NextCursor != "") {
+			t.Errorf("page %d: more %v with next cursor %q", page, p.More, p.NextCursor)
+		}
 		if !p.More {
-			if page != 3 {
-				t.Errorf("last page is %d, want 3", page)
-			}
 			break
 		}
-		if page > 5 {
+		cursor = p.NextCursor
+		if page > 10 {
 			t.Fatal("paging does not end")
 		}
 	}
@@ -423,6 +533,18 @@ func TestConnectionsArePagedOverWorkers(t *testing.T) {
 	}
 	if _, err := e.m.Connections(context.Background(), manager.ConnFilter{State: "open", Limit: 10}); err == nil {
 		t.Error("an unknown state was accepted")
+	}
+	for _, bad := range []string{"1", "1.2", "a.b.c", "-1.0.0", "0.0.0.0", "0.99999999999.0"} {
+		var fe *manager.FilterError
+		if _, err := e.m.Connections(context.Background(), manager.ConnFilter{Cursor: bad, Limit: 10}); !errors.As(err, &fe) {
+			t.Errorf("cursor %q: %v, want a FilterError", bad, err)
+		}
+	}
+	// A cursor past the end (a table of another size, a worker that is
+	// gone) ends the listing.
+	p, err = e.m.Connections(context.Background(), manager.ConnFilter{Cursor: "9.0.0", Limit: 10})
+	if err != nil || len(p.Connections) != 0 || p.More {
+		t.Errorf("cursor past the last worker: %+v %v", p, err)
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/netip"
 	"slices"
+	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -26,10 +28,18 @@ type Counters struct {
 
 // CoreCounters are one worker's packet counters.
 type CoreCounters struct {
-	Core         int               `json:"core"`
-	RX           uint64            `json:"rx"`
-	TX           uint64            `json:"tx"`
-	Replies      uint64            `json:"replies"`
+	Core    int    `json:"core"`
+	RX      uint64 `json:"rx"`
+	TX      uint64 `json:"tx"`
+	Replies uint64 `json:"replies"`
+	// ARPLearned counts servers' ARP replies read to learn their MACs
+	// (neither sent nor dropped): rx = tx + replies + arp_learned + Σ drops.
+	ARPLearned uint64 `json:"arp_learned"`
+	// ICMPErrors are the ICMP errors forwarded to the server of the
+	// connection they quote (part of tx); EchoReplies the answered pings
+	// (part of replies).
+	ICMPErrors   uint64            `json:"icmp_errors"`
+	EchoReplies  uint64            `json:"echo_replies"`
 	TxFull       uint64            `json:"tx_full"`
 	Drops        map[string]uint64 `json:"drops"`
 	EvictedFIN   uint64            `json:"evicted_fin"`
@@ -90,6 +100,7 @@ func assemble(r Reading, names []ids.Name, gen uint64) Counters {
 	for _, c := range r.Cores {
 		k := &c.Counters
 		cs := CoreCounters{Core: c.Core, RX: k.RX, TX: k.TX, Replies: k.Replies, TxFull: c.TxFull,
+			ARPLearned: k.ARPLearned, ICMPErrors: k.ICMPErrors, EchoReplies: k.EchoReplies,
 			Drops: map[string]uint64{}, EvictedFIN: k.EvictedFIN, ExpiredStale: k.ExpiredStale,
 			ExpiredFIN: k.ExpiredFIN, Resets: k.Resets, ReusedFIN: k.ReusedFIN, Rescheduled: k.RescheduledSYN,
 			EvictedSYN: k.EvictedSYN, EvictedActive: k.EvictedActive, ExpiredSYN: k.ExpiredSYN, ExpiredReset: k.ExpiredReset, Purged: c.Purged, ARPSilenced: c.ARPSilenced, Entries: k.Entries,
@@ -224,9 +235,11 @@ type ConnFilter struct {
 	VIP     string // address of the cluster
 	Service string // service name (in every cluster unless VIP is set)
 	Server  string // server name or address
-	State   string // active or fin
-	Page    int    // from 1
-	Limit   int
+	State   string // active, fin, syn or rst
+	// Cursor is where the page starts: empty for the first page, else
+	// the NextCursor of the page before.
+	Cursor string
+	Limit  int
 }
 
 // Connection is one connection entry, named.
@@ -245,12 +258,36 @@ type Connection struct {
 	ServerID  uint16  `json:"server_id"`
 }
 
-// Connections is a page of connections.
+// Connections is a page of connections. A page may hold fewer than Limit
+// connections, even none, while More is set: each worker examines a
+// bounded part of its table per request.
 type Connections struct {
-	Page        int          `json:"page"`
-	Limit       int          `json:"limit"`
-	More        bool         `json:"more"`
+	Limit int  `json:"limit"`
+	More  bool `json:"more"`
+	// NextCursor is the cursor of the next page, empty when the listing
+	// is done.
+	NextCursor  string       `json:"next_cursor"`
 	Connections []Connection `json:"connections"`
+}
+
+// formatCursor and parseCursor turn a ConnCursor into the API's opaque
+// cursor and back.
+func formatCursor(c ConnCursor) string { return fmt.Sprintf("%d.%d.%d", c.Worker, c.Home, c.Skip) }
+
+func parseCursor(s string) (ConnCursor, error) {
+	var c ConnCursor
+	parts := strings.Split(s, ".")
+	if len(parts) != 3 {
+		return c, &FilterError{fmt.Sprintf("cursor %q is not one this gateway returned", s)}
+	}
+	for i, dst := range []*int{&c.Worker, &c.Home, &c.Skip} {
+		n, err := strconv.ParseUint(parts[i], 10, 31)
+		if err != nil {
+			return c, &FilterError{fmt.Sprintf("cursor %q is not one this gateway returned", s)}
+		}
+		*dst = int(n)
+	}
+	return c, nil
 }
 
 // MaxConnLimit bounds one page of connections.
@@ -264,16 +301,17 @@ func (e *FilterError) Error() string { return e.Msg }
 
 // Connections lists a page of the workers' connection entries.
 func (m *Manager) Connections(ctx context.Context, f ConnFilter) (Connections, error) {
-	if f.Page < 1 {
-		f.Page = 1
-	}
 	if f.Limit < 1 || f.Limit > MaxConnLimit {
 		return Connections{}, &FilterError{fmt.Sprintf("limit %d is not in 1..%d", f.Limit, MaxConnLimit)}
 	}
-	if f.Page > 1<<20 {
-		return Connections{}, &FilterError{fmt.Sprintf("page %d is too large", f.Page)}
+	q := ConnQuery{Limit: f.Limit}
+	if f.Cursor != "" {
+		c, err := parseCursor(f.Cursor)
+		if err != nil {
+			return Connections{}, err
+		}
+		q.From = c
 	}
-	q := ConnQuery{Offset: (f.Page - 1) * f.Limit, Limit: f.Limit}
 	switch f.State {
 	case "":
 	case "active", "ACTIVE":
@@ -333,7 +371,10 @@ func (m *Manager) Connections(ctx context.Context, f ConnFilter) (Connections, e
 	if err != nil {
 		return Connections{}, err
 	}
-	out := Connections{Page: f.Page, Limit: f.Limit, More: page.More, Connections: make([]Connection, 0, len(page.Entries))}
+	out := Connections{Limit: f.Limit, More: !page.Done, Connections: make([]Connection, 0, len(page.Entries))}
+	if !page.Done {
+		out.NextCursor = formatCursor(page.Next)
+	}
 	var now int64
 	if m.clock != nil {
 		now = m.clock.Now()

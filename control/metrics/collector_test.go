@@ -99,6 +99,16 @@ func TestScrapeAgreesWithTraffic(t *testing.T) {
 	}
 	dp.Process(1, pktbuild.TCP(flow(2000, 80), pktbuild.ACK, 5, 5, nil), pktbuild.TCP(flow(2001, 80), pktbuild.ACK, 5, 5, nil),
 		pktbuild.TCP(flow(2002, 81), pktbuild.SYN, 1, 0, nil))
+	// A router's "fragmentation needed" about a server's segment of
+	// connection 1007 (s2's: the 3:1 round robin gives it the 4th and 8th):
+	// forwarded by core 0, which has the connection, dropped by core 1.
+	serverSegment := pktbuild.TCP(pktbuild.Flow{SrcMAC: pktbuild.MAC{2, 0, 0, 0, 0, 0x12}, SrcIP: vip, DstIP: netip.MustParseAddr("192.0.2.1"),
+		SrcPort: 80, DstPort: 1007}, pktbuild.ACK, 1, 2, make([]byte, 1400))[14:]
+	fragNeeded := func() []byte {
+		return pktbuild.FragNeeded(pktbuild.MAC{2, 0, 0, 0, 0, 0xe1}, pktbuild.MAC(gw), netip.MustParseAddr("198.51.100.1"), serverSegment, 1280)
+	}
+	dp.Process(0, fragNeeded())
+	dp.Process(1, fragNeeded())
 
 	s := scrape(t, c)
 	want := map[string]float64{
@@ -108,9 +118,12 @@ func TestScrapeAgreesWithTraffic(t *testing.T) {
 		`vec_server_active_connections{ip="10.1.0.12",server="s2",service="http",vip="10.1.0.100"}`:    2,
 		`vec_server_weight{ip="10.1.0.11",server="s1",service="http",vip="10.1.0.100"}`:                3,
 		`vec_service_new_connections_total{service="http",vip="10.1.0.100"}`:                           8,
-		`vec_vip_packets_total{vip="10.1.0.100"}`:                                                      16,
-		`vec_core_rx_packets_total{core="0"}`:                                                          16,
-		`vec_core_rx_packets_total{core="1"}`:                                                          3,
+		`vec_server_packets_total{ip="10.1.0.12",server="s2",service="http",vip="10.1.0.100"}`:         5,
+		`vec_vip_packets_total{vip="10.1.0.100"}`:                                                      17,
+		`vec_core_rx_packets_total{core="0"}`:                                                          17,
+		`vec_core_rx_packets_total{core="1"}`:                                                          4,
+		`vec_core_icmp_errors_forwarded_total{core="0"}`:                                               1,
+		`vec_core_drops_total{core="1",reason="icmp_no_flow"}`:                                         1,
 		`vec_core_drops_total{core="1",reason="non_syn_miss"}`:                                         2,
 		`vec_core_drops_total{core="1",reason="not_for_cluster"}`:                                      1,
 		`vec_core_table_entries{core="0"}`:                                                             8,

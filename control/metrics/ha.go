@@ -22,6 +22,7 @@ type HACollector struct {
 
 	role, term, peerAge, takeovers, lastTakeover, lease, sent, received, rejected desc
 	rebuildSeconds, rebuildEntries, rebuildAgents                                 desc
+	healthy                                                                       desc
 }
 
 // NewHACollector makes a collector over src.
@@ -39,13 +40,14 @@ func NewHACollector(src HASource) *HACollector {
 		rejected:       newDesc("ha_heartbeats_rejected_total", "Heartbeat datagrams refused, by reason (bad MAC, replayed, stale, unknown sender, malformed).", cv, "reason"),
 		rebuildSeconds: newDesc("recovery_last_rebuild_seconds", "Duration of the last connection-table rebuild from the agents, by phase (total, fetch, install).", gv, "phase"),
 		rebuildEntries: newDesc("recovery_last_rebuild_entries", "Entries of the last rebuild: received from the agents, installed, already present, foreign (refused), conflicts resolved and dropped.", gv, "what"),
+		healthy:        newDesc("ha_healthy", "1 unless the HA machine found this gateway unable to forward (every data port's link down); 0: it neither holds nor claims the active role.", gv),
 		rebuildAgents:  newDesc("recovery_last_rebuild_agents", "Agents of the last rebuild that answered (state=answered) or counted as down (state=down).", gv, "state"),
 	}
 }
 
 func (c *HACollector) all() []desc {
 	return []desc{c.role, c.term, c.peerAge, c.takeovers, c.lastTakeover, c.lease, c.sent, c.received, c.rejected,
-		c.rebuildSeconds, c.rebuildEntries, c.rebuildAgents}
+		c.rebuildSeconds, c.rebuildEntries, c.rebuildAgents, c.healthy}
 }
 
 // Describe implements prometheus.Collector.
@@ -65,6 +67,7 @@ func (c *HACollector) Collect(ch chan<- prometheus.Metric) {
 		emit(c.role, b2f(st.Role == r), r)
 	}
 	emit(c.term, float64(st.Term))
+	emit(c.healthy, b2f(st.Unhealthy == ""))
 	for _, p := range st.Peers {
 		age := p.LastHeartbeatAgeMs / 1000
 		if p.LastHeartbeatAgeMs < 0 {

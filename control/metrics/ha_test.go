@@ -13,7 +13,7 @@ type fixedHA recovery.GatewayStatus
 func (f fixedHA) HAStatus() recovery.GatewayStatus { return recovery.GatewayStatus(f) }
 
 func TestHACollectorReportsRoleAndRebuild(t *testing.T) {
-	st := fixedHA{Node: "gw2", Role: "active", Term: 4, Takeovers: 2, LastTakeoverMs: 250,
+	st := fixedHA{Node: "gw2", Role: "active", Term: 4, Takeovers: 2, LastTakeoverMs: 250, Unhealthy: "every data port's link is down (eth1)",
 		LeaseGranted: 2, LeaseAsked: 3,
 		Peers:       []recovery.GatewayPeer{{Name: "gw1", LastHeartbeatAgeMs: -1}},
 		Rejected:    map[string]uint64{"bad_mac": 5},
@@ -24,6 +24,7 @@ func TestHACollectorReportsRoleAndRebuild(t *testing.T) {
 		`vec_ha_role{role="backup"}`:                                   0,
 		`vec_ha_role{role="alone"}`:                                    0,
 		`vec_ha_term`:                                                  4,
+		`vec_ha_healthy`:                                               0,
 		`vec_ha_takeovers_total`:                                       2,
 		`vec_ha_last_takeover_seconds`:                                 0.25,
 		`vec_ha_lease_witnesses{state="granted"}`:                      2,

@@ -136,3 +136,48 @@ func ARP(op uint16, dst, senderMAC MAC, senderIP, targetIP netip.Addr, targetMAC
 	copy(a[24:28], tip[:])
 	return b
 }
+
+// ICMP types and codes the builders below are used with.
+const (
+	ICMPEchoReply       = 0
+	ICMPDestUnreachable = 3
+	ICMPEchoRequest     = 8
+	ICMPTimeExceeded    = 11
+	// ICMPFragNeeded is destination unreachable's "fragmentation needed
+	// and DF set" code; the next-hop MTU is in bytes 6..7.
+	ICMPFragNeeded = 4
+)
+
+// ICMP builds an ICMPv4 message from src to dst (f's ports are unused):
+// type, code, the four type-specific bytes rest, then body.
+func ICMP(f Flow, typ, code uint8, rest [4]byte, body []byte) []byte {
+	l4 := 8 + len(body)
+	b := ethernet(&f, 0x0800, 20+l4)
+	ip := b[len(b)-20-l4:]
+	IPv4Header(ip, f.SrcIP, f.DstIP, 1, 20+l4)
+	m := ip[20:]
+	m[0], m[1] = typ, code
+	copy(m[4:8], rest[:])
+	copy(m[8:], body)
+	binary.BigEndian.PutUint16(m[2:4], ^checksum(m, 0))
+	return b
+}
+
+// FragNeeded builds the "fragmentation needed" error a router at from
+// (MAC fromMAC) sends to the source of the IPv4 datagram starting at
+// quoted, reporting next-hop MTU mtu; it quotes the datagram's header and
+// the first 8 bytes after it, as RFC 792 asks. dst and dstMAC address the
+// frame (the datagram's source and the next hop towards it).
+func FragNeeded(fromMAC, dstMAC MAC, from netip.Addr, quoted []byte, mtu uint16) []byte {
+	ihl := int(quoted[0]&0x0f) * 4
+	q := quoted[:min(len(quoted), ihl+8)]
+	src := netip.AddrFrom4([4]byte(quoted[12:16]))
+	var rest [4]byte
+	binary.BigEndian.PutUint16(rest[2:4], mtu)
+	return ICMP(Flow{SrcMAC: fromMAC, DstMAC: dstMAC, SrcIP: from, DstIP: src}, ICMPDestUnreachable, ICMPFragNeeded, rest, q)
+}
+
+// Checksum returns the Internet checksum of b (as it is stored in a
+// header: the complement of the ones' complement sum); over a header or
+// message that holds its own correct checksum it returns 0.
+func Checksum(b []byte) uint16 { return ^checksum(b, 0) }

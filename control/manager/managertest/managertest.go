@@ -7,6 +7,7 @@ package managertest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -24,9 +25,12 @@ type Dataplane struct {
 	cores []*fastpath.Core
 	// Clock drives the cores (connection timers, idle times).
 	Clock *fastpath.ManualClock
-	// FailApply, when set, makes Apply fail without touching a core, as
-	// a worker that does not answer would.
-	FailApply error
+	// FailApply, when set, makes staging an update on worker FailWorker
+	// fail, as on a worker whose mailbox is full or that does not answer:
+	// the workers before it have staged the update, and Apply rolls back
+	// (no worker switches), as the gateway's does.
+	FailApply  error
+	FailWorker int
 	// Applied counts the snapshots applied, Purged the entries purged.
 	Applied int
 	Purged  uint64
@@ -91,24 +95,35 @@ func (d *Dataplane) Reads() int {
 func (d *Dataplane) Apply(ctx context.Context, u manager.Update) (manager.ApplyReport, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.FailApply != nil {
-		return manager.ApplyReport{}, d.FailApply
-	}
-	if err := ctx.Err(); err != nil {
-		return manager.ApplyReport{}, err
+	// Stage on every worker, then commit; a worker that cannot stage
+	// ends it with nothing committed.
+	staged := make([]*fastpath.Snapshot, len(d.cores))
+	for i := range d.cores {
+		if d.FailApply != nil && i == d.FailWorker {
+			return manager.ApplyReport{}, fmt.Errorf("staging on worker %d: %w", i, d.FailApply)
+		}
+		if err := ctx.Err(); err != nil {
+			return manager.ApplyReport{}, fmt.Errorf("staging on worker %d: %w", i, err)
+		}
+		staged[i] = u.Snapshot
 	}
 	start := time.Now()
 	rep := manager.ApplyReport{}
 	d.SilentVIPs = u.SilentVIPs
-	for _, c := range d.cores {
-		c.SetSnapshot(u.Snapshot)
+	for i, c := range d.cores {
+		// As a gateway worker: the purge first, a bounded step at a
+		// time, then the switch.
 		if len(u.Purge) > 0 {
 			drop := make([]bool, fastpath.MaxServers)
 			for _, id := range u.Purge {
 				drop[id] = true
 			}
-			d.Purged += coreops.Purge(c, drop, make([]fastpath.FlowKey, 4))
+			p := coreops.NewPurge(drop)
+			for _, done := p.Step(c, coreops.ScanSlots); !done; _, done = p.Step(c, coreops.ScanSlots) {
+			}
+			d.Purged += p.Dropped
 		}
+		c.SetSnapshot(staged[i])
 		rep.AckLatency = append(rep.AckLatency, time.Since(start))
 	}
 	rep.Max = time.Since(start)
@@ -130,30 +145,25 @@ func (d *Dataplane) Read(ctx context.Context, servers int) (manager.Reading, err
 	return r, nil
 }
 
-// Connections implements manager.Dataplane the way the gateway does:
-// worker after worker, each skipping what the earlier ones did not.
+// Connections implements manager.Dataplane the way the gateway does
+// (coreops.Page), calling coreops.List directly instead of through a
+// mailbox.
 func (d *Dataplane) Connections(ctx context.Context, q manager.ConnQuery) (manager.ConnPage, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if q.Limit < 0 {
-		return manager.ConnPage{}, errors.New("negative limit")
+	if q.Limit < 1 {
+		return manager.ConnPage{}, errors.New("limit below 1")
 	}
-	var page manager.ConnPage
-	skip, room := q.Offset, q.Limit
-	for i, c := range d.cores {
-		buf := make([]fastpath.Entry, room)
-		copied, skipped, more := coreops.List(c, &q, skip, buf)
-		for _, e := range buf[:copied] {
-			page.Entries = append(page.Entries, manager.ConnEntry{Core: i, Entry: e})
-		}
-		skip -= skipped
-		room -= copied
-		if more {
-			page.More = true
-			break
-		}
+	cores := make([]int, len(d.cores))
+	for i := range cores {
+		cores[i] = i
 	}
-	return page, nil
+	return coreops.Page(&q, cores, func(i int, from coreops.Cursor, buf []fastpath.Entry) (coreops.Listed, error) {
+		if err := ctx.Err(); err != nil {
+			return coreops.Listed{}, err
+		}
+		return coreops.List(d.cores[i], &q, from, buf, coreops.ScanSlots), nil
+	})
 }
 
 // Workers implements manager.Dataplane.

@@ -3,6 +3,7 @@ package privdrop
 import (
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -113,4 +114,93 @@ func TestParseStatus(t *testing.T) {
 	if _, _, err := parseStatus("Name:\tx\n"); err == nil {
 		t.Fatal("status without capability fields accepted")
 	}
+}
+
+const userHelperEnv = "VEC_PRIVDROP_USER_HELPER"
+
+// TestDropToUser: Drop with a user, in a child copy of the test binary,
+// leaves every thread running as nobody, with no capability, and a root
+// owner-only file unreadable.
+func TestDropToUser(t *testing.T) {
+	if os.Getenv(userHelperEnv) == "1" {
+		dropToUserHelper(t)
+		return
+	}
+	if os.Geteuid() != 0 {
+		unavailable(t, "needs root: only root can switch to another user")
+	}
+	if _, _, errno := syscall.AllThreadsSyscall(syscall.SYS_GETPID, 0, 0, 0); errno == syscall.ENOTSUP {
+		unavailable(t, "the test binary links cgo (built with -race?): AllThreadsSyscall is unsupported")
+	}
+	secret, err := os.CreateTemp("", "privdrop-secret-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret.Close()
+	defer os.Remove(secret.Name())
+	cmd := exec.Command(os.Args[0], "-test.run=^TestDropToUser$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), userHelperEnv+"=1", "VEC_PRIVDROP_SECRET="+secret.Name())
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestDropToUser") {
+		t.Fatalf("helper: %v\n%s", err, out)
+	}
+	t.Logf("helper:\n%s", out)
+}
+
+func dropToUserHelper(t *testing.T) {
+	u := nobody(t)
+	if u.UID == 0 {
+		t.Fatalf("nobody is uid 0: %s", &u)
+	}
+	if err := Drop(&u); err != nil {
+		t.Fatal(err)
+	}
+	if os.Getuid() != u.UID || os.Geteuid() != u.UID || os.Getgid() != u.GID {
+		t.Fatalf("uid %d euid %d gid %d, want %s", os.Getuid(), os.Geteuid(), os.Getgid(), &u)
+	}
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range tasks {
+		s, err := ThreadSets(task.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The bounding set is emptied too: root held CAP_SETPCAP.
+		if !s.Empty() {
+			t.Fatalf("thread %s: %s", task.Name(), s)
+		}
+	}
+	if _, err := os.ReadFile(os.Getenv("VEC_PRIVDROP_SECRET")); err == nil {
+		t.Fatal("read root's owner-only file as nobody")
+	}
+	out, err := exec.Command("grep", "-E", "^(Uid|CapEff)", "/proc/self/status").CombinedOutput()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d threads as %s; exec'd child: %s", len(tasks), &u, strings.Join(strings.Fields(string(out)), " "))
+}
+
+// nobody reads the user nobody from /etc/passwd.
+func nobody(t *testing.T) User {
+	t.Helper()
+	passwd, err := os.ReadFile("/etc/passwd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.SplitSeq(string(passwd), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) < 4 || f[0] != "nobody" {
+			continue
+		}
+		uid, err1 := strconv.Atoi(f[2])
+		gid, err2 := strconv.Atoi(f[3])
+		if err1 != nil || err2 != nil {
+			t.Fatalf("/etc/passwd: %q", line)
+		}
+		return User{Name: "nobody", UID: uid, GID: gid, Groups: []int{gid}}
+	}
+	t.Fatal("no user nobody in /etc/passwd")
+	return User{}
 }

@@ -28,8 +28,14 @@ func (s Sets) String() string {
 }
 
 // DropAll empties every capability set of every thread and sets
-// no_new_privs, then checks the result on every thread.
-func DropAll() error {
+// no_new_privs, then checks the result on every thread. The process keeps
+// its user.
+func DropAll() error { return Drop(nil) }
+
+// Drop is DropAll that, when to is not nil, also switches every thread to
+// the user to (its supplementary groups, group and user, real, effective
+// and saved), which needs CAP_SETGID and CAP_SETUID.
+func Drop(to *User) error {
 	before, err := ThreadSets("self")
 	if err != nil {
 		return err
@@ -57,12 +63,23 @@ func DropAll() error {
 			}
 		}
 	}
-	if before.Inheritable|before.Permitted|before.Effective != 0 {
+	if to != nil {
+		// Go applies these to every thread. Leaving uid 0 for good (real,
+		// effective and saved) clears the permitted and effective sets.
+		if err := to.switchTo(); err != nil {
+			return err
+		}
+	}
+	now, err := ThreadSets("self")
+	if err != nil {
+		return err
+	}
+	if now.Inheritable|now.Permitted|now.Effective != 0 {
 		if errno := capsetAllThreadsEmpty(); errno != 0 {
 			return wrap("clear capability sets", errno)
 		}
 	}
-	return verify(canEmptyBounding || before.Bounding == 0)
+	return verify(canEmptyBounding || before.Bounding == 0, to)
 }
 
 func wrap(what string, errno syscall.Errno) error {
@@ -74,8 +91,9 @@ func wrap(what string, errno syscall.Errno) error {
 
 // verify checks that no thread of the process holds a usable capability:
 // inheritable, permitted, effective and ambient sets empty, the bounding set
-// too when boundingEmpty, and no_new_privs set.
-func verify(boundingEmpty bool) error {
+// too when boundingEmpty, and no_new_privs set; and, when to is not nil,
+// that every thread runs as that user and group.
+func verify(boundingEmpty bool, to *User) error {
 	tasks, err := os.ReadDir("/proc/self/task")
 	if err != nil {
 		return fmt.Errorf("privdrop: list threads: %w", err)
@@ -92,11 +110,23 @@ func verify(boundingEmpty bool) error {
 		if err != nil {
 			return fmt.Errorf("privdrop: thread %s: %w", task.Name(), err)
 		}
-		if s.Inheritable|s.Permitted|s.Effective|s.Ambient != 0 || (boundingEmpty && s.Bounding != 0) || !nnp {
+		if !dropped(s, nnp, boundingEmpty) {
 			return fmt.Errorf("privdrop: thread %s still holds capabilities (%s, no_new_privs=%v)", task.Name(), s, nnp)
+		}
+		if to == nil {
+			continue
+		}
+		if err := to.check(string(status)); err != nil {
+			return fmt.Errorf("privdrop: thread %s: %w", task.Name(), err)
 		}
 	}
 	return nil
+}
+
+// dropped reports whether a thread's sets and no_new_privs are as a drop
+// leaves them.
+func dropped(s Sets, noNewPrivs, boundingEmpty bool) bool {
+	return s.Inheritable|s.Permitted|s.Effective|s.Ambient == 0 && (!boundingEmpty || s.Bounding == 0) && noNewPrivs
 }
 
 // ThreadSets returns the capability sets of a thread of this process

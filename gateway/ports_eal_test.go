@@ -1,0 +1,123 @@
+package gateway
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"vec/dpdk"
+	"vec/fastpath"
+)
+
+// A worker drops the frames of a burst that are longer than its port's
+// longest frame before the fastpath sees them, counts them as oversize
+// (and in rx, so every packet keeps exactly one fate), and frees them.
+// net_null hands out 64-byte frames: a 60-byte limit makes every one of
+// them oversize, a 64-byte one none.
+func TestPollPortDropsOversizeFrames(t *testing.T) {
+	if !withEAL(t) {
+		return
+	}
+	pool, err := dpdk.NewPktMempool("t_oversize", 1023, 32, mbufDataRoom, dpdk.SocketAny)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Free()
+	id, err := dpdk.PortByName(testVdev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, err := dpdk.OpenPort(id, dpdk.PortConfig{Mempool: pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer port.Close()
+	if err := port.Start(); err != nil {
+		t.Fatal(err)
+	}
+	table, err := fastpath.NewTable(make([]fastpath.Entry, fastpath.TableSlots(1024)), rand.Uint64())
+	if err != nil {
+		t.Fatal(err)
+	}
+	core, err := fastpath.NewCore(emptySnapshot(t), table, fastpath.NewMonotonicClock(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	burst, err := dpdk.NewBurst(burstSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer burst.Free()
+	w := &worker{ports: []uint16{port.ID}, maxFrame: []uint32{60}, core: core, burst: burst}
+
+	n := w.pollPort(port.ID, w.maxFrame[0])
+	c := &w.core.Counters
+	if n != burstSize || c.RX != burstSize || c.Drops[fastpath.DropOversize] != burstSize || c.Accounted() != c.RX {
+		t.Fatalf("a burst of %d 64-byte frames with 60-byte frames allowed: rx %d, oversize %d, accounted %d",
+			n, c.RX, c.Drops[fastpath.DropOversize], c.Accounted())
+	}
+	n = w.pollPort(port.ID, 64)
+	if c.RX != uint64(burstSize+n) || c.Drops[fastpath.DropOversize] != burstSize || c.Accounted() != c.RX {
+		t.Fatalf("then a burst of %d with 64-byte frames allowed: rx %d, oversize %d (want %d), accounted %d",
+			n, c.RX, c.Drops[fastpath.DropOversize], burstSize, c.Accounted())
+	}
+	if inUse := pool.InUse(); inUse != 0 {
+		t.Errorf("%d mbufs not freed", inUse)
+	}
+}
+
+// WorkerFor, which places the connections recovery rebuilds, names the
+// queue the port's programmed redirection table gives a flow: the table as
+// read back from the device, indexed by the flow's Toeplitz hash under the
+// device's key.
+func TestWorkerForFollowsTheProgrammedTable(t *testing.T) {
+	if !withEAL(t) {
+		return
+	}
+	pool, err := dpdk.NewPktMempool("t_workerfor", 1023, 32, mbufDataRoom, dpdk.SocketAny)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Free()
+	id, err := dpdk.PortByName(testVdev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const workers = 3
+	port, err := dpdk.OpenPort(id, dpdk.PortConfig{Mempool: pool, RxQueues: workers, TxQueues: workers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer port.Close()
+	if err := port.Start(); err != nil {
+		t.Fatal(err)
+	}
+	reta, err := port.RSSReta()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _, err := port.RSSHashConf()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &Gateway{ports: []*dpdk.Port{port}, rss: dpdk.NewRSSTable(key), workers: make([]*worker, workers)}
+	rng := rand.New(rand.NewPCG(10, 13))
+	seen := make([]int, workers)
+	for range 10000 {
+		k := fastpath.FlowKey{SrcIP: rng.Uint32(), DstIP: rng.Uint32(), SrcPort: uint16(rng.Uint32()), DstPort: uint16(rng.Uint32())}
+		var src, dst [4]byte
+		for i := range 4 {
+			src[i], dst[i] = byte(k.SrcIP>>(24-8*i)), byte(k.DstIP>>(24-8*i))
+		}
+		h := dpdk.RSSHashIPv4(key, src, dst, k.SrcPort, k.DstPort)
+		want := int(reta[int(h%uint32(len(reta)))])
+		if got := g.WorkerFor(k); got != want {
+			t.Fatalf("flow %+v: WorkerFor %d, the device's table %d (entry %d of %d)", k, got, want, h%uint32(len(reta)), len(reta))
+		}
+		seen[want]++
+	}
+	for w, n := range seen {
+		if n == 0 {
+			t.Errorf("no flow for worker %d: %v", w, seen)
+		}
+	}
+}

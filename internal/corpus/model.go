@@ -1,0 +1,399 @@
+package corpus
+
+import (
+	"bytes"
+	"encoding/binary"
+	"net/netip"
+
+	"vec/fastpath/pktbuild"
+)
+
+// The configuration the corpus is made for (ClustersYAML).
+var (
+	GatewayMAC = pktbuild.MAC{0x02, 0, 0, 0, 0, 0x01}
+	GatewayIP  = netip.MustParseAddr("10.1.0.1")
+	VIPA       = netip.MustParseAddr("10.1.0.100")
+	VIPB       = netip.MustParseAddr("10.1.0.200")
+	ClientMAC  = pktbuild.MAC{0x02, 0, 0, 0, 0, 0xc1}
+)
+
+// MaxFrameLen is the longest frame the port takes: a 1500-byte MTU plus the
+// 14-byte Ethernet header (no FCS, no VLAN tag).
+const MaxFrameLen = 1500 + 14
+
+// ClustersYAML is the part of vecd's configuration the corpus is made for:
+// the golden test's clusters (VIP A: TCP/80 on s1 and s2 with weights 3 and
+// 2, UDP/53 on s3 and s4; VIP B: TCP/443 on s5) plus VIP B TCP/8443 on s6,
+// a server given by IP alone whose MAC vecd learns from its ARP replies.
+const ClustersYAML = `
+gateway: {ip: 10.1.0.1, mac: "02:00:00:00:00:01"}
+clusters:
+  - vip: 10.1.0.100
+    services:
+      - name: http
+        protocol: tcp
+        port: 80
+        servers:
+          - {name: s1, ip: 10.1.0.11, mac: "02:00:00:00:00:11", weight: 3}
+          - {name: s2, ip: 10.1.0.12, mac: "02:00:00:00:00:12", weight: 2}
+      - name: dns
+        protocol: udp
+        port: 53
+        servers:
+          - {name: s3, ip: 10.1.0.13, mac: "02:00:00:00:00:13", weight: 1}
+          - {name: s4, ip: 10.1.0.14, mac: "02:00:00:00:00:14", weight: 1}
+  - vip: 10.1.0.200
+    services:
+      - name: https
+        protocol: tcp
+        port: 443
+        servers:
+          - {name: s5, ip: 10.1.0.15, mac: "02:00:00:00:00:15", weight: 1}
+      - name: alt
+        protocol: tcp
+        port: 8443
+        servers:
+          - {name: s6, ip: 10.1.0.16, weight: 1}
+`
+
+// Server is one server of ClustersYAML. S6 has no MAC in the configuration:
+// MAC is the one it answers ARP with.
+type Server struct {
+	Name string
+	IP   netip.Addr
+	MAC  pktbuild.MAC
+}
+
+// Servers of ClustersYAML.
+var Servers = []Server{
+	{"s1", netip.MustParseAddr("10.1.0.11"), pktbuild.MAC{2, 0, 0, 0, 0, 0x11}},
+	{"s2", netip.MustParseAddr("10.1.0.12"), pktbuild.MAC{2, 0, 0, 0, 0, 0x12}},
+	{"s3", netip.MustParseAddr("10.1.0.13"), pktbuild.MAC{2, 0, 0, 0, 0, 0x13}},
+	{"s4", netip.MustParseAddr("10.1.0.14"), pktbuild.MAC{2, 0, 0, 0, 0, 0x14}},
+	{"s5", netip.MustParseAddr("10.1.0.15"), pktbuild.MAC{2, 0, 0, 0, 0, 0x15}},
+	{"s6", netip.MustParseAddr("10.1.0.16"), pktbuild.MAC{2, 0, 0, 0, 0, 0x16}},
+}
+
+// arpResolved is s6, the server vecd resolves by ARP.
+var arpResolved = Servers[5]
+
+func server(name string) Server {
+	for _, s := range Servers {
+		if s.Name == name {
+			return s
+		}
+	}
+	panic("corpus: no server " + name)
+}
+
+// service is one service of ClustersYAML with the order its weighted round
+// robin hands out new connections (patent Fig. 7C: weights 3 and 2 give
+// s1 s1 s2 s1 s2, as the golden test also has it). unresolved: its only
+// server has not answered ARP during the whole corpus (s6's replies come
+// last), so a new connection is dropped as server_unresolved.
+type service struct {
+	vip        netip.Addr
+	proto      uint8
+	port       uint16
+	order      []string
+	unresolved bool
+}
+
+var services = []service{
+	{VIPA, protoTCP, 80, []string{"s1", "s1", "s2", "s1", "s2"}, false},
+	{VIPA, protoUDP, 53, []string{"s3", "s4"}, false},
+	{VIPB, protoTCP, 443, []string{"s5"}, false},
+	{VIPB, protoTCP, 8443, nil, true},
+}
+
+const (
+	protoICMP = 1
+	protoTCP  = 6
+	protoUDP  = 17
+
+	flagFIN = 0x01
+	flagSYN = 0x02
+	flagRST = 0x04
+	flagACK = 0x10
+)
+
+// Kind is what the gateway does with a frame.
+type Kind uint8
+
+// Kinds of outcome.
+const (
+	Forward Kind = iota // sent to Server with only the MACs rewritten
+	Reply               // answered in place (ARP)
+	Drop                // dropped and counted under Reason
+	Learned             // an ARP reply from a server resolved by ARP: consumed, counted as learned, not a drop
+)
+
+func (k Kind) String() string {
+	return [...]string{"forward", "reply", "drop", "learned"}[k]
+}
+
+// Expectation is what the gateway must do with one frame of the corpus.
+type Expectation struct {
+	Kind   Kind
+	Server string // Forward: the server's name
+	Reason string // Drop: the drop reason's name
+	Out    []byte // Forward and Reply: the frame that must leave
+	Note   string // what the frame is
+}
+
+type flowKey struct {
+	src, dst     [4]byte
+	sport, dport uint16
+	proto        uint8
+}
+
+type connState uint8
+
+const (
+	stateSYN connState = iota
+	stateActive
+	stateFIN
+	stateRST
+)
+
+type entry struct {
+	server string
+	state  connState
+}
+
+// model is the reference gateway: the documented rules, header by header,
+// and a connection table without timers (the corpus replays in well under
+// the shortest timeout).
+type model struct {
+	flows map[flowKey]*entry
+	picks map[int]int       // service index → new connections handed out
+	news  map[string]uint64 // server name → new connections
+}
+
+func newModel() *model {
+	return &model{flows: map[flowKey]*entry{}, picks: map[int]int{}, news: map[string]uint64{}}
+}
+
+func findService(dst [4]byte, port uint16, proto uint8) int {
+	for i, s := range services {
+		if s.vip.As4() == dst && s.port == port && s.proto == proto {
+			return i
+		}
+	}
+	return -1
+}
+
+func isVIP(a [4]byte) bool { return a == VIPA.As4() || a == VIPB.As4() }
+
+func drop(reason string) Expectation { return Expectation{Kind: Drop, Reason: reason} }
+
+// decide is the model's verdict on one frame; it updates the model's table.
+func (m *model) decide(p []byte) Expectation {
+	be := binary.BigEndian
+	if len(p) > MaxFrameLen {
+		return drop("oversize") // whoever it is for: the port takes no such frame
+	}
+	if len(p) < 14 {
+		return drop("malformed_ethernet")
+	}
+	toUs := bytes.Equal(p[0:6], GatewayMAC[:])
+	broadcast := bytes.Equal(p[0:6], pktbuild.Broadcast[:])
+	if !toUs && !broadcast {
+		return drop("not_our_mac")
+	}
+	switch et := be.Uint16(p[12:14]); et {
+	case 0x8100, 0x88a8, 0x9100:
+		// The ports are untagged: a tagged frame is never parsed past
+		// its tag, whole or cut.
+		return drop("vlan_tagged")
+	case 0x0806:
+		return m.arp(p)
+	case 0x0800:
+		if !toUs {
+			return drop("not_our_mac")
+		}
+	default:
+		return drop("unsupported_l3")
+	}
+	ip := p[14:]
+	if len(ip) < 20 {
+		return drop("ipv4_truncated")
+	}
+	if ip[0]>>4 != 4 {
+		return drop("ipv4_bad_version")
+	}
+	ihl := int(ip[0]&0x0f) * 4
+	if ihl < 20 || ihl > len(ip) {
+		return drop("ipv4_bad_ihl")
+	}
+	total := int(be.Uint16(ip[2:4]))
+	if total < ihl || total > len(ip) {
+		return drop("ipv4_bad_total_length")
+	}
+	if be.Uint16(ip[6:8])&0x3fff != 0 { // MF or an offset
+		return drop("ipv4_fragment")
+	}
+	if ihl > 20 {
+		return drop("ipv4_options")
+	}
+	var key flowKey
+	copy(key.src[:], ip[12:16])
+	copy(key.dst[:], ip[16:20])
+	key.proto = ip[9]
+	l4 := ip[20:total] // bytes past the total length are padding
+	var flags uint8
+	switch key.proto {
+	case protoTCP:
+		if len(l4) < 20 {
+			return drop("tcp_truncated")
+		}
+		if off := int(l4[12]>>4) * 4; off < 20 || off > len(l4) {
+			return drop("tcp_bad_data_offset")
+		}
+		flags = l4[13]
+	case protoUDP:
+		if len(l4) < 8 {
+			return drop("udp_truncated")
+		}
+		if ul := int(be.Uint16(l4[4:6])); ul < 8 || ul > len(l4) {
+			return drop("udp_bad_length")
+		}
+	case protoICMP:
+		return m.icmp(p, key.dst, l4)
+	default:
+		return drop("not_for_cluster")
+	}
+	key.sport, key.dport = be.Uint16(l4[0:2]), be.Uint16(l4[2:4])
+	svc := findService(key.dst, key.dport, key.proto)
+	if svc < 0 {
+		return drop("not_for_cluster")
+	}
+	return m.flow(p, key, svc, flags)
+}
+
+// flow is the connection state machine (docs/fastpath.md).
+func (m *model) flow(p []byte, key flowKey, svc int, flags uint8) Expectation {
+	tcp := key.proto == protoTCP
+	opening := flags&(flagSYN|flagACK|flagRST|flagFIN) == flagSYN
+	e := m.flows[key]
+	if e != nil && tcp && opening && (e.state == stateFIN || e.state == stateRST) {
+		delete(m.flows, key) // a new connection reusing a closing one's ports
+		e = nil
+	}
+	if e != nil {
+		if tcp {
+			switch {
+			case flags&flagRST != 0:
+				e.state = stateRST
+			default:
+				if (e.state == stateSYN && flags&flagSYN == 0) || e.state == stateRST ||
+					(e.state == stateFIN && flags&flagSYN != 0) {
+					e.state = stateActive
+				}
+				if flags&flagFIN != 0 {
+					e.state = stateFIN
+				}
+			}
+		}
+		return forwardTo(p, e.server)
+	}
+	if tcp && flags&flagSYN == 0 {
+		return drop("non_syn_miss")
+	}
+	if tcp && !opening {
+		return drop("bad_syn")
+	}
+	s := &services[svc]
+	if s.unresolved {
+		return drop("server_unresolved")
+	}
+	name := s.order[m.picks[svc]%len(s.order)]
+	m.picks[svc]++
+	state := stateActive
+	if tcp {
+		state = stateSYN
+	}
+	m.flows[key] = &entry{server: name, state: state}
+	m.news[name]++
+	return forwardTo(p, name)
+}
+
+// icmp: an ICMP error (destination unreachable, time exceeded) to a VIP
+// quoting a packet that VIP sent on a connection the gateway knows (the
+// quoted packet's destination and source are the connection's client and
+// VIP) goes to that connection's server. An error too short to quote an
+// IPv4 header and 8 bytes is icmp_malformed, one about anything else
+// icmp_no_flow; echo requests (answered only when configured, and nothing
+// configures it here) and other types are icmp_unhandled. ICMP to an
+// address that is no VIP is not the cluster's.
+func (m *model) icmp(p []byte, dst [4]byte, icmp []byte) Expectation {
+	if !isVIP(dst) {
+		return drop("not_for_cluster")
+	}
+	if len(icmp) < 8 {
+		return drop("icmp_malformed")
+	}
+	if icmp[0] != 3 && icmp[0] != 11 {
+		return drop("icmp_unhandled")
+	}
+	quoted := icmp[8:]
+	if len(quoted) < 20 || quoted[0]>>4 != 4 {
+		return drop("icmp_malformed")
+	}
+	ihl := int(quoted[0]&0x0f) * 4
+	if ihl < 20 || len(quoted) < ihl+8 {
+		return drop("icmp_malformed")
+	}
+	if [4]byte(quoted[12:16]) != dst || (quoted[9] != protoTCP && quoted[9] != protoUDP) {
+		return drop("icmp_no_flow")
+	}
+	var key flowKey
+	copy(key.src[:], quoted[16:20])
+	copy(key.dst[:], quoted[12:16])
+	key.proto = quoted[9]
+	key.sport = binary.BigEndian.Uint16(quoted[ihl+2:])
+	key.dport = binary.BigEndian.Uint16(quoted[ihl:])
+	if e := m.flows[key]; e != nil {
+		return forwardTo(p, e.server)
+	}
+	return drop("icmp_no_flow")
+}
+
+// arp: requests for a VIP or the gateway's address are answered in place;
+// an ARP reply from the server resolved by ARP teaches its MAC and is
+// consumed (not a drop); everything else is dropped.
+func (m *model) arp(p []byte) Expectation {
+	be := binary.BigEndian
+	a := p[14:]
+	if len(a) < 28 || be.Uint16(a[0:2]) != 1 || be.Uint16(a[2:4]) != 0x0800 || a[4] != 6 || a[5] != 4 {
+		return drop("malformed_arp")
+	}
+	op := be.Uint16(a[6:8])
+	sender, target := netip.AddrFrom4([4]byte(a[14:18])), netip.AddrFrom4([4]byte(a[24:28]))
+	if sender == arpResolved.IP && sender != target && op == 2 {
+		return Expectation{Kind: Learned}
+	}
+	if op != 1 || sender == target {
+		return drop("arp_ignored")
+	}
+	if target != VIPA && target != VIPB && target != GatewayIP {
+		return drop("arp_ignored")
+	}
+	out := bytes.Clone(p)
+	r := out[14:]
+	be.PutUint16(r[6:8], 2)
+	copy(r[18:28], a[8:18]) // target = the requester
+	copy(r[8:14], GatewayMAC[:])
+	copy(r[14:18], a[24:28]) // sender = the address asked for
+	copy(out[0:6], a[8:14])
+	copy(out[6:12], GatewayMAC[:])
+	return Expectation{Kind: Reply, Out: out}
+}
+
+func forwardTo(p []byte, name string) Expectation {
+	out := bytes.Clone(p)
+	mac := server(name).MAC
+	copy(out[0:6], mac[:])
+	copy(out[6:12], GatewayMAC[:])
+	return Expectation{Kind: Forward, Server: name, Out: out}
+}
