@@ -6,7 +6,7 @@ FUZZTIME ?= 60s
 # Minimising a new interesting input can otherwise take a minute of its own.
 FUZZMINIMIZETIME ?= 10s
 
-.PHONY: build test demo replay-demo bench fuzz vet clean
+.PHONY: build test demo replay-demo bench fuzz vet clean deb
 
 # vec-agent is built without cgo: dropping its capabilities on every thread
 # (AllThreadsSyscall) needs a binary that is pure Go.
@@ -17,6 +17,15 @@ build:
 
 test:
 	./scripts/test.sh
+
+# Debian packages vecd and vec-agent in DEBDIR (docs/deployment.md): the
+# binaries built by scripts/build-image-root.sh as in the container image,
+# the systemd units, the example configurations as conffiles in /etc.
+# Needs dpkg-dev (scripts/setup.sh); deploy/ TestDebianPackages installs
+# and purges them.
+DEBDIR ?= dist
+deb:
+	GO=$(GO) ./packaging/build-deb.sh $(DEBDIR)
 
 demo:
 	./scripts/demo.sh
@@ -58,4 +67,4 @@ vet:
 	$(GO) vet ./...
 
 clean:
-	rm -rf bin
+	rm -rf bin dist

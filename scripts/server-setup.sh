@@ -34,9 +34,8 @@
 # unit, or your configuration management), or use --undo before changing
 # the set-up by hand.
 #
-# It does not install vec-agent: there is no package for it yet; copy the
-# binary, configs/vec-agent.yaml and configs/vec-agent.service as
-# docs/agent.md describes.
+# It does not install vec-agent: the vec-agent package does (make deb), and
+# installs this script as /usr/sbin/vec-server-setup (docs/deployment.md).
 #
 # Exit status: 0 done (or nothing to do), 1 a command failed, 2 bad usage.
 set -euo pipefail

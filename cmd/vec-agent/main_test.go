@@ -16,7 +16,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -26,6 +25,7 @@ import (
 	"vec/agent/netnstest"
 	"vec/agent/wire"
 	"vec/internal/privdrop"
+	"vec/internal/testenv"
 )
 
 // build compiles vec-agent as it ships: static, CGO_ENABLED=0.
@@ -44,27 +44,9 @@ func build(t *testing.T) string {
 	return bin
 }
 
-// lockedBuffer collects the daemon's log lines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type daemon struct {
 	cmd  *exec.Cmd
-	logs *lockedBuffer
+	logs *testenv.SyncBuffer
 	done chan error
 }
 
@@ -285,7 +267,7 @@ func checkWitness(t *testing.T, gw *client.Client, target client.Target, started
 
 func start(t *testing.T, ns *netnstest.NS, bin, config string) *daemon {
 	t.Helper()
-	d := &daemon{logs: &lockedBuffer{}, done: make(chan error, 1)}
+	d := &daemon{logs: &testenv.SyncBuffer{}, done: make(chan error, 1)}
 	d.cmd = exec.Command(bin, "--config", config)
 	d.cmd.Stdout, d.cmd.Stderr = d.logs, d.logs
 	// Started from a thread in the namespace, the agent runs there.

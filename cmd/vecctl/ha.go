@@ -41,6 +41,9 @@ func printHAStatus(st *recovery.GatewayStatus) func(io.Writer) {
 			fmt.Fprintf(w, "node\t%s (priority %d, preempt %t)\n", st.Node, st.Priority, st.Preempt)
 		}
 		fmt.Fprintf(w, "role\t%s\n", st.Role)
+		if st.Unhealthy != "" {
+			fmt.Fprintf(w, "unhealthy\t%s (does not claim or keep the active role)\n", st.Unhealthy)
+		}
 		if st.Node != "" {
 			fmt.Fprintf(w, "term\t%d\n", st.Term)
 			fmt.Fprintf(w, "active\t%s\n", orNone(st.Active))

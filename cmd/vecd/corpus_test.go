@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,7 +10,6 @@ import (
 
 	"vec/internal/corpus"
 	"vec/internal/pcapfile"
-	"vec/internal/testenv"
 )
 
 var corpusDir = filepath.Join("testdata", "corpus")
@@ -52,22 +50,7 @@ func TestMalformedCorpus(t *testing.T) {
 	inPath := filepath.Join(corpusDir, corpus.InputFile)
 	compareCapture(t, inPath, c.Frames)
 
-	testenv.RequireDPDK(t)
-	bin := buildVecd(t)
-	dir := t.TempDir()
-	outPath := filepath.Join(dir, "out.pcap")
-	absIn, _ := filepath.Abs(inPath)
-	cfg := fmt.Sprintf(`
-dpdk:
-  eal_args: ["--no-pci"]
-  vdevs: ["net_pcap0,rx_pcap=%s,tx_pcap=%s"]
-  mempool_size: 8191
-ports: [{device: net_pcap0}]
-workers: {cores: [1], control_core: 0, table_capacity: 4096, run_until_input_exhausted: true}
-log: {level: warn}
-metrics: {disabled: true} # the host may run another exporter on 9100
-`, absIn, outPath) + corpus.ClustersYAML
-	st, log := runVecd(t, bin, dir, cfg)
+	st, log, outPath := replayThroughVecd(t, inPath, 8191, corpus.ClustersYAML)
 	defer func() {
 		if t.Failed() {
 			t.Logf("vecd output:\n%s", log)
@@ -83,7 +66,7 @@ metrics: {disabled: true} # the host may run another exporter on 9100
 		t.Fatalf("%d cores in the counters", len(st.Cores))
 	}
 	core := st.Cores[0]
-	learned, icmpErrors := extraCoreCounters(t, filepath.Join(dir, "stats.json"))
+	learned, icmpErrors := core.ARPLearned, core.ICMPErrors
 	var drops uint64
 	for _, d := range core.Drops {
 		drops += d
@@ -202,31 +185,6 @@ func corpusCheckNote(p []byte) string {
 		return err.Error()
 	}
 	return "a valid frame"
-}
-
-// extraCoreCounters reads, from vecd's -stats-json file, two counters of
-// the first core that are not drops: the ARP replies it consumed to learn a
-// server's MAC (arp_learned) and the ICMP errors it forwarded (icmp_errors,
-// part of tx). A vecd without them reads as 0.
-func extraCoreCounters(t *testing.T, statsPath string) (learned, icmpErrors uint64) {
-	t.Helper()
-	b, err := os.ReadFile(statsPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var st struct {
-		Cores []struct {
-			ARPLearned uint64 `json:"arp_learned"`
-			ICMPErrors uint64 `json:"icmp_errors"`
-		} `json:"cores"`
-	}
-	if err := json.Unmarshal(b, &st); err != nil {
-		t.Fatal(err)
-	}
-	if len(st.Cores) == 0 {
-		return 0, 0
-	}
-	return st.Cores[0].ARPLearned, st.Cores[0].ICMPErrors
 }
 
 // sortedKeys returns the keys of a and b, sorted, each once.

@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"vec/control/manager"
 	"vec/fastpath/pktbuild"
+	"vec/internal/corpus"
 	"vec/internal/pcapfile"
 	"vec/internal/testenv"
 )
@@ -26,34 +28,9 @@ var (
 
 func goldenServerMAC(n int) pktbuild.MAC { return pktbuild.MAC{0x02, 0, 0, 0, 0, byte(0x10 + n)} }
 
-// The configuration under test: VIP A has TCP/80 on s1 (weight 3) and s2
-// (weight 2) and UDP/53 on s3 and s4 (weight 1 each); VIP B has TCP/443 on
-// s5. A second configuration, for the two-queue test, reuses it.
-const goldenConfigClusters = `
-gateway: {ip: 10.1.0.1, mac: "02:00:00:00:00:01"}
-clusters:
-  - vip: 10.1.0.100
-    services:
-      - name: http
-        protocol: tcp
-        port: 80
-        servers:
-          - {name: s1, ip: 10.1.0.11, mac: "02:00:00:00:00:11", weight: 3}
-          - {name: s2, ip: 10.1.0.12, mac: "02:00:00:00:00:12", weight: 2}
-      - name: dns
-        protocol: udp
-        port: 53
-        servers:
-          - {name: s3, ip: 10.1.0.13, mac: "02:00:00:00:00:13", weight: 1}
-          - {name: s4, ip: 10.1.0.14, mac: "02:00:00:00:00:14", weight: 1}
-  - vip: 10.1.0.200
-    services:
-      - name: https
-        protocol: tcp
-        port: 443
-        servers:
-          - {name: s5, ip: 10.1.0.15, mac: "02:00:00:00:00:15", weight: 1}
-`
+// The configuration under test (shared with the malformed-frame corpus,
+// which extends it), also reused by the two-queue test.
+const goldenConfigClusters = corpus.GoldenClustersYAML
 
 // expectation is what vecd must do with one input frame.
 type expectation struct {
@@ -189,6 +166,31 @@ func goldenScenario() *scenario {
 	return s
 }
 
+// replayThroughVecd runs vecd on one worker over a net_pcap port that reads
+// the capture inPath, with a pool of mempool buffers and the clusters of
+// clustersYAML, until the capture is exhausted; it returns vecd's final
+// counters, its log and the capture it wrote.
+func replayThroughVecd(t *testing.T, inPath string, mempool int, clustersYAML string) (manager.Counters, string, string) {
+	t.Helper()
+	testenv.RequireDPDK(t)
+	bin := buildVecd(t)
+	dir := t.TempDir()
+	outPath := filepath.Join(dir, "out.pcap")
+	absIn, _ := filepath.Abs(inPath)
+	cfg := fmt.Sprintf(`
+dpdk:
+  eal_args: ["--no-pci"]
+  vdevs: ["net_pcap0,rx_pcap=%s,tx_pcap=%s"]
+  mempool_size: %d
+ports: [{device: net_pcap0}]
+workers: {cores: [1], control_core: 0, table_capacity: 4096, run_until_input_exhausted: true}
+log: {level: warn}
+metrics: {disabled: true} # the host may run another exporter on 9100
+`, absIn, outPath, mempool) + clustersYAML
+	st, log := runVecd(t, bin, dir, cfg)
+	return st, log, outPath
+}
+
 func packets(frames [][]byte) []pcapfile.Packet {
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	pkts := make([]pcapfile.Packet, len(frames))
@@ -225,22 +227,7 @@ func TestGoldenCapture(t *testing.T) {
 	compareCapture(t, inPath, s.in)
 	compareCapture(t, expPath, expected)
 
-	testenv.RequireDPDK(t)
-	bin := buildVecd(t)
-	dir := t.TempDir()
-	outPath := filepath.Join(dir, "out.pcap")
-	absIn, _ := filepath.Abs(inPath)
-	cfg := fmt.Sprintf(`
-dpdk:
-  eal_args: ["--no-pci"]
-  vdevs: ["net_pcap0,rx_pcap=%s,tx_pcap=%s"]
-  mempool_size: 4095
-ports: [{device: net_pcap0}]
-workers: {cores: [1], control_core: 0, table_capacity: 4096, run_until_input_exhausted: true}
-log: {level: warn}
-metrics: {disabled: true} # the host may run another exporter on 9100
-`, absIn, outPath) + goldenConfigClusters
-	st, log := runVecd(t, bin, dir, cfg)
+	st, log, outPath := replayThroughVecd(t, inPath, 4095, goldenConfigClusters)
 	compareCapture(t, outPath, expected)
 
 	if len(st.Cores) != 1 {

@@ -150,10 +150,13 @@ func run(configPath, node, statsJSON string, statsInterval time.Duration, keepCa
 		ha = &haBackend{ha: haMachine, rec: rec, preempt: rt.HA != nil && rt.HA.Preempt}
 	}
 
-	cp, err := startControlPlane(ctx, log, rt, m, ha, loop, livenessSource{g}, tokens, configPath)
-	if err != nil {
+	// startFailed undoes what has been started so far, in reverse order.
+	startFailed := func(err error, cp *controlPlane) int {
 		log.Error("start-up failed", zap.Error(err))
 		stopHA(log, haMachine)
+		if cp != nil {
+			cp.close()
+		}
 		cancel()
 		<-managerDone
 		<-recoveryDone
@@ -163,19 +166,13 @@ func run(configPath, node, statsJSON string, statsInterval time.Duration, keepCa
 		g.Close()
 		return 1
 	}
+	cp, err := startControlPlane(ctx, log, rt, m, ha, loop, livenessSource{g}, tokens, configPath)
+	if err != nil {
+		return startFailed(err, nil)
+	}
 	// Everything that needs a privilege is open: EAL, ports, listeners.
 	if err := dropCapabilities(log, keepCaps); err != nil {
-		log.Error("start-up failed", zap.Error(err))
-		stopHA(log, haMachine)
-		cp.close()
-		cancel()
-		<-managerDone
-		<-recoveryDone
-		<-loopDone
-		rec.announcer.Stop()
-		g.Stop()
-		g.Close()
-		return 1
+		return startFailed(err, cp)
 	}
 
 	finished := make(chan struct{})

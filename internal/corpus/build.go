@@ -177,7 +177,7 @@ func fixIPv4Checksum(ip []byte) {
 		return
 	}
 	ip[10], ip[11] = 0, 0
-	binary.BigEndian.PutUint16(ip[10:12], ^checksum(ip[:n]))
+	binary.BigEndian.PutUint16(ip[10:12], pktbuild.Checksum(ip[:n]))
 }
 
 func pad(p []byte, to int, fill byte) []byte {
@@ -302,7 +302,7 @@ func fixL4Checksum(p []byte) {
 	}
 	seg[at], seg[at+1] = 0, 0
 	pseudo := append(append(bytes.Clone(ip[12:20]), 0, ip[9]), byte(len(seg)>>8), byte(len(seg)))
-	binary.BigEndian.PutUint16(seg[at:], ^checksum(append(pseudo, seg...)))
+	binary.BigEndian.PutUint16(seg[at:], pktbuild.Checksum(append(pseudo, seg...)))
 }
 
 func (b *builder) tcpHeaderCases() {
@@ -424,7 +424,7 @@ func icmpFrame(src, dst netip.Addr, typ, code uint8, body []byte) []byte {
 	if typ == 3 && code == 4 {
 		binary.BigEndian.PutUint16(msg[6:8], 1400) // next-hop MTU
 	}
-	binary.BigEndian.PutUint16(msg[2:4], ^checksum(msg))
+	binary.BigEndian.PutUint16(msg[2:4], pktbuild.Checksum(msg))
 	p := make([]byte, 34+len(msg))
 	copy(p[0:6], GatewayMAC[:])
 	copy(p[6:12], ClientMAC[:])

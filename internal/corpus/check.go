@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+
+	"vec/fastpath/pktbuild"
 )
 
 // Checker judges, frame by frame, what the gateway sent, without looking
@@ -60,7 +62,7 @@ func (c *Checker) Check(p []byte) error {
 	if be.Uint16(ip[6:8])&0x3fff != 0 {
 		return fmt.Errorf("a fragment")
 	}
-	if checksum(ip[:20]) != 0xffff {
+	if pktbuild.Checksum(ip[:20]) != 0 {
 		return fmt.Errorf("bad IPv4 header checksum")
 	}
 	var key flowKey
@@ -149,20 +151,4 @@ func checkARPReply(p []byte) error {
 		return fmt.Errorf("ARP reply for %v, which the gateway does not own", s)
 	}
 	return nil
-}
-
-// checksum is the ones' complement sum of b (0xffff over a header whose
-// checksum is right).
-func checksum(b []byte) uint16 {
-	var sum uint32
-	for i := 0; i+1 < len(b); i += 2 {
-		sum += uint32(binary.BigEndian.Uint16(b[i:]))
-	}
-	if len(b)%2 == 1 {
-		sum += uint32(b[len(b)-1]) << 8
-	}
-	for sum > 0xffff {
-		sum = sum>>16 + sum&0xffff
-	}
-	return uint16(sum)
 }

@@ -21,11 +21,11 @@ var (
 // 14-byte Ethernet header (no FCS, no VLAN tag).
 const MaxFrameLen = 1500 + 14
 
-// ClustersYAML is the part of vecd's configuration the corpus is made for:
-// the golden test's clusters (VIP A: TCP/80 on s1 and s2 with weights 3 and
-// 2, UDP/53 on s3 and s4; VIP B: TCP/443 on s5) plus VIP B TCP/8443 on s6,
-// a server given by IP alone whose MAC vecd learns from its ARP replies.
-const ClustersYAML = `
+// GoldenClustersYAML is the configuration of the golden-capture test
+// (cmd/vecd/golden_test.go): VIP A has TCP/80 on s1 (weight 3) and s2
+// (weight 2) and UDP/53 on s3 and s4 (weight 1 each); VIP B has TCP/443 on
+// s5. ClustersYAML extends VIP B's services.
+const GoldenClustersYAML = `
 gateway: {ip: 10.1.0.1, mac: "02:00:00:00:00:01"}
 clusters:
   - vip: 10.1.0.100
@@ -49,6 +49,12 @@ clusters:
         port: 443
         servers:
           - {name: s5, ip: 10.1.0.15, mac: "02:00:00:00:00:15", weight: 1}
+`
+
+// ClustersYAML is the corpus's configuration: the golden test's clusters
+// plus VIP B TCP/8443 on s6, a server given by IP alone whose MAC vecd
+// learns from its ARP replies.
+const ClustersYAML = GoldenClustersYAML + `
       - name: alt
         protocol: tcp
         port: 8443
