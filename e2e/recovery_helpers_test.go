@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -26,6 +25,7 @@ import (
 	"vec/agent/client"
 	"vec/agent/wire"
 	"vec/e2e/traffic"
+	"vec/fastpath/header"
 	"vec/internal/pcapfile"
 )
 
@@ -1025,20 +1025,19 @@ func (cp *heartbeatCapture) payloads() [][]byte {
 	}
 	var out [][]byte
 	for _, p := range pkts {
-		f := p.Data
-		if len(f) < 14+20+8 || binary.BigEndian.Uint16(f[12:14]) != etherTypeIPv4 || f[23] != 17 {
+		eth := header.Ethernet(p.Data)
+		if !eth.IsValid() || eth.Type() != header.EtherTypeIPv4 {
 			continue
 		}
-		ihl := int(f[14]&0x0f) * 4
-		udp := f[14+ihl:]
-		if len(udp) < 8 {
+		ip := header.IPv4(eth.Payload())
+		if !ip.IsValid() || ip.Protocol() != header.UDPProtocolNumber {
 			continue
 		}
-		n := int(binary.BigEndian.Uint16(udp[4:6])) - 8
-		if n < 0 || 8+n > len(udp) {
+		udp := header.UDP(ip.Payload())
+		if !udp.IsValid() {
 			continue
 		}
-		out = append(out, append([]byte(nil), udp[8:8+n]...))
+		out = append(out, append([]byte(nil), udp.Payload()...))
 	}
 	return out
 }

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/binary"
 	"errors"
 	"hash/fnv"
 	"net"
@@ -12,6 +11,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+
+	"vec/fastpath/header"
 )
 
 // standIn plays vecd's part on the gateway interface with a packet socket,
@@ -38,11 +39,7 @@ type standIn struct {
 	fromVIP atomic.Int64
 }
 
-const (
-	etherTypeIPv4  = 0x0800
-	etherTypeARP   = 0x0806
-	packetOutgoing = 4 // PACKET_OUTGOING: a frame this host sent
-)
+const packetOutgoing = 4 // PACKET_OUTGOING: a frame this host sent
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
@@ -120,25 +117,27 @@ func (s *standIn) loop(t *testing.T) {
 
 // handle returns the frame to send for frame f, or nil.
 func (s *standIn) handle(f []byte) []byte {
-	if len(f) < 14 {
+	eth := header.Ethernet(f)
+	if !eth.IsValid() {
 		return nil
 	}
-	switch binary.BigEndian.Uint16(f[12:14]) {
-	case etherTypeARP:
-		return s.arp(f)
-	case etherTypeIPv4:
-		if len(f) < 34 {
+	switch eth.Type() {
+	case header.EtherTypeARP:
+		return s.arp(eth)
+	case header.EtherTypeIPv4:
+		ip := header.IPv4(eth.Payload())
+		if len(ip) < header.IPv4MinHeaderLen {
 			return nil
 		}
-		if [4]byte(f[26:30]) == s.vip {
+		if ip.SourceAddr().As4() == s.vip {
 			s.fromVIP.Add(1)
 		}
-		if [4]byte(f[30:34]) != s.vip || string(f[0:6]) != string(s.mac) {
+		if ip.DestinationAddr().As4() != s.vip || string(eth.Destination()) != string(s.mac) {
 			return nil
 		}
-		srv := s.servers[s.flowHash(f[14:])%uint32(len(s.servers))]
-		copy(f[0:6], srv)
-		copy(f[6:12], s.mac)
+		srv := s.servers[s.flowHash(ip)%uint32(len(s.servers))]
+		eth.SetDestination(srv)
+		eth.SetSource(s.mac)
 		s.forwarded.Add(1)
 		s.forwardedBytes.Add(int64(len(f)))
 		return f
@@ -148,34 +147,35 @@ func (s *standIn) handle(f []byte) []byte {
 
 // flowHash hashes protocol, addresses and ports (when the packet has them):
 // every packet of one flow goes to the same server.
-func (s *standIn) flowHash(ip []byte) uint32 {
+func (s *standIn) flowHash(ip header.IPv4) uint32 {
 	h := fnv.New32a()
-	ihl := int(ip[0]&0x0f) * 4
-	h.Write(ip[9:10])
-	h.Write(ip[12:20])
-	if proto := ip[9]; (proto == 6 || proto == 17) && len(ip) >= ihl+4 {
-		h.Write(ip[ihl : ihl+4])
+	ihl := ip.HeaderLen()
+	proto := ip.Protocol()
+	h.Write([]byte{proto})
+	h.Write(ip.Addresses())
+	if (proto == header.TCPProtocolNumber || proto == header.UDPProtocolNumber) && len(ip) >= ihl+4 {
+		h.Write(header.TCP(ip[ihl:]).Ports()) // UDP's ports are where TCP's are
 	}
 	return h.Sum32()
 }
 
-func (s *standIn) arp(f []byte) []byte {
-	a := f[14:]
+func (s *standIn) arp(eth header.Ethernet) []byte {
+	a := header.ARP(eth.Payload())
 	// Ethernet/IPv4 request for an address the gateway owns.
-	if len(a) < 28 || binary.BigEndian.Uint16(a[6:8]) != 1 || !s.answers[[4]byte(a[24:28])] {
+	if len(a) < header.ARPIPv4Len || a.Op() != header.ARPRequest || !s.answers[a.TargetAddr().As4()] {
 		return nil
 	}
-	out := make([]byte, 42)
-	copy(out[0:6], a[8:14]) // to the asker
-	copy(out[6:12], s.mac)
-	binary.BigEndian.PutUint16(out[12:14], etherTypeARP)
-	r := out[14:]
-	copy(r[0:6], a[0:6]) // htype, ptype, hlen, plen
-	binary.BigEndian.PutUint16(r[6:8], 2)
-	copy(r[8:14], s.mac)
-	copy(r[14:18], a[24:28])
-	copy(r[18:24], a[8:14])
-	copy(r[24:28], a[14:18])
+	out := header.Ethernet(make([]byte, header.EthernetHeaderLen+header.ARPIPv4Len))
+	out.SetDestination(a.SenderMAC()) // to the asker
+	out.SetSource(s.mac)
+	out.SetType(header.EtherTypeARP)
+	r := header.ARP(out.Payload())
+	copy(r, a[:header.ARPOpOffset]) // htype, ptype, hlen, plen as asked
+	r.SetOp(header.ARPReply)
+	r.SetSenderMAC(s.mac)
+	r.SetSenderIP(a.TargetIP())
+	r.SetTargetMAC(a.SenderMAC())
+	r.SetTargetIP(a.SenderIP())
 	s.arpReplies.Add(1)
 	return out
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"vec/e2e/traffic"
+	"vec/fastpath/header"
 	"vec/internal/pcapfile"
 )
 
@@ -413,20 +414,22 @@ func countSYNs(pkts []pcapfile.Packet) synCount {
 	var n synCount
 	seen := map[[10]byte]bool{}
 	for _, p := range pkts {
-		f := p.Data
-		if len(f) < 14+20 || binary.BigEndian.Uint16(f[12:14]) != etherTypeIPv4 || f[14+9] != 6 {
+		eth := header.Ethernet(p.Data)
+		if !eth.IsValid() || eth.Type() != header.EtherTypeIPv4 {
 			continue
 		}
-		ihl := int(f[14]&0x0f) * 4
-		tcp := f[14+ihl:]
-		if len(tcp) < 14 {
+		ip := header.IPv4(eth.Payload())
+		if len(ip) < header.IPv4MinHeaderLen || ip.Protocol() != header.TCPProtocolNumber {
 			continue
 		}
-		const syn, ack = 0x02, 0x10
-		if tcp[13]&(syn|ack) != syn {
+		tcp := header.TCP(ip[ip.HeaderLen():])
+		if len(tcp) <= header.TCPFlagsOffset {
 			continue
 		}
-		if tcp[12]>>4 != 5 {
+		if tcp.Flags()&(header.TCPFlagSYN|header.TCPFlagACK) != header.TCPFlagSYN {
+			continue
+		}
+		if tcp.DataOffset() != header.TCPMinHeaderLen {
 			n.withOptions++
 			continue
 		}
@@ -437,10 +440,10 @@ func countSYNs(pkts []pcapfile.Packet) synCount {
 		if p.Time.After(n.lastBare) {
 			n.lastBare = p.Time
 		}
-		var k [10]byte
-		copy(k[:4], f[14+12:14+16])
-		copy(k[4:6], tcp[0:2])
-		copy(k[6:], tcp[4:8])
+		var k [10]byte // source address, source port, sequence number
+		s := binary.BigEndian.AppendUint32(k[:0], ip.Source())
+		s = binary.BigEndian.AppendUint16(s, tcp.SourcePort())
+		binary.BigEndian.AppendUint32(s, tcp.SequenceNumber())
 		if seen[k] {
 			n.bareRepeats++
 		}

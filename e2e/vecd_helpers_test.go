@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"vec/e2e/traffic"
+	"vec/fastpath/header"
 	"vec/internal/pcapfile"
 	"vec/internal/testenv"
 )
@@ -549,37 +550,37 @@ func classifyGatewayTraffic(c *Cluster, pkts []pcapfile.Packet) gatewayTraffic {
 		}
 	}
 	for _, p := range pkts {
-		f := p.Data
-		if len(f) < 14 {
+		f := header.Ethernet(p.Data)
+		if !f.IsValid() {
 			g.Other++
 			example("runt", f)
 			continue
 		}
-		dst, src := net.HardwareAddr(f[0:6]).String(), net.HardwareAddr(f[6:12]).String()
-		switch binary.BigEndian.Uint16(f[12:14]) {
-		case etherTypeARP:
+		dst, src := net.HardwareAddr(f.Destination()).String(), net.HardwareAddr(f.Source()).String()
+		switch f.Type() {
+		case header.EtherTypeARP:
 			g.ARP++
 			continue
-		case etherTypeIPv4:
+		case header.EtherTypeIPv4:
 		default:
 			g.Other++
 			example("not IPv4 or ARP", f)
 			continue
 		}
-		if len(f) < 34 {
+		ip := header.IPv4(f.Payload())
+		if len(ip) < header.IPv4MinHeaderLen {
 			g.Other++
 			example("short IPv4", f)
 			continue
 		}
-		ipSrc, ipDst := netip.AddrFrom4([4]byte(f[26:30])), netip.AddrFrom4([4]byte(f[30:34]))
+		ipSrc, ipDst := ip.SourceAddr(), ip.DestinationAddr()
 		syn := false
 		var tuple string
 		var isn uint32
-		if ihl := int(f[14]&0x0f) * 4; f[23] == 6 && len(f) >= 14+ihl+14 {
-			tcp := f[14+ihl:]
-			syn = tcp[13]&0x02 != 0 && tcp[13]&0x10 == 0
-			tuple = string(f[26:34]) + string(tcp[0:4])
-			isn = binary.BigEndian.Uint32(tcp[4:8])
+		if tcp := header.TCP(ip[min(ip.HeaderLen(), len(ip)):]); ip.Protocol() == header.TCPProtocolNumber && len(tcp) > header.TCPFlagsOffset {
+			syn = tcp.Flags()&(header.TCPFlagSYN|header.TCPFlagACK) == header.TCPFlagSYN
+			tuple = string(ip.Addresses()) + string(tcp.Ports())
+			isn = tcp.SequenceNumber()
 		}
 		switch {
 		case serverMACs[src] || ipSrc == vip:
@@ -623,25 +624,26 @@ func TestClassifyGatewayTraffic(t *testing.T) {
 	c := &Cluster{t: t, status: st}
 	client, vip := st.Client.Addrs[0], st.VIPs[0]
 	tcpFrame := func(dst, src net.HardwareAddr, ipSrc, ipDst netip.Addr, sport, dport uint16, flags byte, seq uint32) []byte {
-		f := make([]byte, 14+20+20)
-		copy(f[0:6], dst)
-		copy(f[6:12], src)
-		binary.BigEndian.PutUint16(f[12:14], etherTypeIPv4)
-		ip := f[14:]
-		ip[0], ip[9] = 0x45, 6
-		copy(ip[12:16], ipSrc.AsSlice())
-		copy(ip[16:20], ipDst.AsSlice())
-		tcp := ip[20:]
-		binary.BigEndian.PutUint16(tcp[0:2], sport)
-		binary.BigEndian.PutUint16(tcp[2:4], dport)
-		binary.BigEndian.PutUint32(tcp[4:8], seq)
-		tcp[13] = flags
+		f := header.Ethernet(make([]byte, header.EthernetHeaderLen+header.IPv4MinHeaderLen+header.TCPMinHeaderLen))
+		f.SetDestination(dst)
+		f.SetSource(src)
+		f.SetType(header.EtherTypeIPv4)
+		ip := header.IPv4(f.Payload())
+		ip.SetHeaderLen(header.IPv4MinHeaderLen)
+		ip.SetProtocol(header.TCPProtocolNumber)
+		ip.SetSource(binary.BigEndian.Uint32(ipSrc.AsSlice()))
+		ip.SetDestination(binary.BigEndian.Uint32(ipDst.AsSlice()))
+		tcp := header.TCP(ip[header.IPv4MinHeaderLen:])
+		tcp.SetSourcePort(sport)
+		tcp.SetDestinationPort(dport)
+		tcp.SetSequenceNumber(seq)
+		tcp.SetFlags(flags)
 		return f
 	}
-	const syn, ack = 0x02, 0x10
+	const syn, ack = header.TCPFlagSYN, header.TCPFlagACK
 	gw, cl, s1 := st.Gateways[0].MAC, st.Client.MAC, st.Servers[0].MAC
-	arp := make([]byte, 42)
-	binary.BigEndian.PutUint16(arp[12:14], etherTypeARP)
+	arp := header.Ethernet(make([]byte, header.EthernetHeaderLen+header.ARPIPv4Len))
+	arp.SetType(header.EtherTypeARP)
 	frames := [][]byte{
 		arp,
 		tcpFrame(gw, cl, client, vip, 40000, 80, syn, 1),                // a connection

@@ -4,6 +4,17 @@ import (
 	"encoding/binary"
 	"errors"
 	"time"
+
+	"vec/fastpath/header"
+)
+
+// TCP flags the connection state machine reads (header's, under the names
+// the fastpath has always used).
+const (
+	TCPFlagFIN = header.TCPFlagFIN
+	TCPFlagSYN = header.TCPFlagSYN
+	TCPFlagRST = header.TCPFlagRST
+	TCPFlagACK = header.TCPFlagACK
 )
 
 // MaxBurst is the largest burst ProcessBurst handles in one pass; longer
@@ -210,58 +221,93 @@ func (c *Core) classify(p []byte, m *packetMeta, now int64) Verdict {
 	return c.classifyAny(p, m, now)
 }
 
+// Absolute offsets of the fields parseCommon reads in the frame it
+// recognises: untagged Ethernet, then IPv4 without options, then TCP or UDP.
+const (
+	commonIPv4       = header.UntaggedIPv4Offset
+	commonL4         = header.UntaggedL4Offset
+	commonIPVerIHL   = commonIPv4 + header.IPv4VersionIHLOffset
+	commonIPTotalLen = commonIPv4 + header.IPv4TotalLenOffset
+	commonIPFrag     = commonIPv4 + header.IPv4FlagsFragOffset
+	commonIPProto    = commonIPv4 + header.IPv4ProtocolOffset
+	commonIPSrc      = commonIPv4 + header.IPv4SrcAddrOffset
+	commonIPDst      = commonIPv4 + header.IPv4DstAddrOffset
+	commonSrcPort    = commonL4 + header.TCPSrcPortOffset // UDP's too
+	commonDstPort    = commonL4 + header.TCPDstPortOffset // UDP's too
+	commonTCPDataOff = commonL4 + header.TCPDataOffsetOffset
+	commonTCPFlags   = commonL4 + header.TCPFlagsOffset
+	commonUDPLen     = commonL4 + header.UDPLengthOffset
+	// commonMinLen holds a UDP header; a TCP segment needs commonMinTCPLen.
+	commonMinLen    = commonL4 + header.UDPHeaderLen
+	commonMinTCPLen = commonL4 + header.TCPMinHeaderLen
+)
+
 // parseCommon recognises, with one length check and fixed offsets, the
 // frame nearly every packet is: addressed to the gateway, untagged IPv4
 // without options or fragmentation, carrying a whole TCP or UDP header. It
 // accepts only what classifyAny would accept with the same result; anything
 // else takes that longer way, which also names the drop reason.
 func (c *Core) parseCommon(p []byte) (src, dst uint32, srcPort, dstPort uint16, proto, flags uint8, ok bool) {
-	if len(p) < EthernetHeaderLen+IPv4MinHeaderLen+UDPHeaderLen {
+	if len(p) < commonMinLen {
 		return
 	}
 	be := binary.BigEndian
 	s := c.snap
-	if be.Uint32(p[0:4]) != s.gatewayMACHi || be.Uint16(p[4:6]) != s.gatewayMACLo ||
-		be.Uint16(p[12:14]) != EtherTypeIPv4 || p[14] != 0x45 || be.Uint16(p[20:22])&0x3fff != 0 {
+	if hi, lo := header.Ethernet(p).DestinationHiLo(); hi != s.gatewayMACHi || lo != s.gatewayMACLo ||
+		be.Uint16(p[header.EthernetTypeOffset:]) != header.EtherTypeIPv4 || p[commonIPVerIHL] != header.IPv4VersionIHLNoOptions ||
+		header.FragmentBits(be.Uint16(p[commonIPFrag:])) {
 		return
 	}
-	total := int(be.Uint16(p[16:18]))
-	if total > len(p)-EthernetHeaderLen {
+	total := int(be.Uint16(p[commonIPTotalLen:]))
+	if total > len(p)-commonIPv4 {
 		return
 	}
-	l4 := total - IPv4MinHeaderLen // bytes of TCP or UDP
-	switch proto = p[23]; proto {
+	l4 := total - header.IPv4MinHeaderLen // bytes of TCP or UDP
+	switch proto = p[commonIPProto]; proto {
 	case ProtoTCP:
-		if l4 < TCPMinHeaderLen || len(p) < 54 {
+		if l4 < header.TCPMinHeaderLen || len(p) < commonMinTCPLen {
 			return
 		}
-		if off := int(p[46]>>4) * 4; off < TCPMinHeaderLen || off > l4 {
+		if off := header.DataOffsetBytes(p[commonTCPDataOff]); off < header.TCPMinHeaderLen || off > l4 {
 			return
 		}
-		flags = p[47]
+		flags = p[commonTCPFlags]
 	case ProtoUDP:
-		if l4 < UDPHeaderLen {
+		if l4 < header.UDPHeaderLen {
 			return
 		}
-		if ul := int(be.Uint16(p[38:40])); ul < UDPHeaderLen || ul > l4 {
+		if ul := int(be.Uint16(p[commonUDPLen:])); ul < header.UDPHeaderLen || ul > l4 {
 			return
 		}
 	default:
 		return
 	}
-	return be.Uint32(p[26:30]), be.Uint32(p[30:34]), be.Uint16(p[34:36]), be.Uint16(p[36:38]), proto, flags, true
+	return be.Uint32(p[commonIPSrc:]), be.Uint32(p[commonIPDst:]), be.Uint16(p[commonSrcPort:]), be.Uint16(p[commonDstPort:]), proto, flags, true
+}
+
+// problemReason is the drop reason of each problem a header's Check finds.
+var problemReason = [header.NumProblems]DropReason{
+	header.IPv4Truncated:      DropIPv4Truncated,
+	header.IPv4BadVersion:     DropIPv4BadVersion,
+	header.IPv4BadIHL:         DropIPv4BadIHL,
+	header.IPv4BadTotalLength: DropIPv4BadTotalLength,
+	header.IPv4Fragment:       DropIPv4Fragment,
+	header.IPv4Options:        DropIPv4Options,
+	header.TCPTruncated:       DropTCPTruncated,
+	header.TCPBadDataOffset:   DropTCPBadDataOffset,
+	header.UDPTruncated:       DropUDPTruncated,
+	header.UDPBadLength:       DropUDPBadLength,
 }
 
 // classifyAny parses any frame, header by header, naming the reason for
 // every drop.
 func (c *Core) classifyAny(p []byte, m *packetMeta, now int64) Verdict {
-	eth := Ethernet(p)
+	eth := header.Ethernet(p)
 	if !eth.IsValid() {
 		return DropVerdict(DropMalformedEthernet)
 	}
-	s := c.snap
-	toUs := binary.BigEndian.Uint32(p[0:4]) == s.gatewayMACHi && binary.BigEndian.Uint16(p[4:6]) == s.gatewayMACLo
-	broadcast := binary.BigEndian.Uint32(p[0:4]) == 0xffffffff && binary.BigEndian.Uint16(p[4:6]) == 0xffff
+	dst := eth.DestinationUint64()
+	toUs, broadcast := dst == c.snap.gatewayMAC64, dst == broadcastMAC64
 	if !toUs && !broadcast {
 		return DropVerdict(DropNotOurMAC)
 	}
@@ -272,52 +318,32 @@ func (c *Core) classifyAny(p []byte, m *packetMeta, now int64) Verdict {
 		return DropVerdict(DropVLANTagged)
 	}
 	switch eth.Type() {
-	case EtherTypeARP:
+	case header.EtherTypeARP:
 		return c.handleARP(eth, now)
-	case EtherTypeIPv4:
+	case header.EtherTypeIPv4:
 		if !toUs {
 			return DropVerdict(DropNotOurMAC)
 		}
 	default:
 		return DropVerdict(DropUnsupportedL3)
 	}
-	ip := IPv4(eth.Payload())
-	switch ip.Check() {
-	case IPv4OK:
-	case IPv4Truncated:
-		return DropVerdict(DropIPv4Truncated)
-	case IPv4BadVersion:
-		return DropVerdict(DropIPv4BadVersion)
-	case IPv4BadIHL:
-		return DropVerdict(DropIPv4BadIHL)
-	case IPv4BadTotalLength:
-		return DropVerdict(DropIPv4BadTotalLength)
-	case IPv4Fragment:
-		return DropVerdict(DropIPv4Fragment)
-	default:
-		return DropVerdict(DropIPv4Options)
+	ip := header.IPv4(eth.Payload())
+	if pr := ip.Check(); pr != header.OK {
+		return DropVerdict(problemReason[pr])
 	}
 	var srcPort, dstPort uint16
 	proto := ip.Protocol()
 	switch proto {
 	case ProtoTCP:
-		t := TCP(ip.Payload())
-		switch t.Check() {
-		case TCPOK:
-		case TCPTruncated:
-			return DropVerdict(DropTCPTruncated)
-		default:
-			return DropVerdict(DropTCPBadDataOffset)
+		t := header.TCP(ip.Payload())
+		if pr := t.Check(); pr != header.OK {
+			return DropVerdict(problemReason[pr])
 		}
 		srcPort, dstPort, m.tcpFlags = t.SourcePort(), t.DestinationPort(), t.Flags()
 	case ProtoUDP:
-		u := UDP(ip.Payload())
-		switch u.Check() {
-		case UDPOK:
-		case UDPTruncated:
-			return DropVerdict(DropUDPTruncated)
-		default:
-			return DropVerdict(DropUDPBadLength)
+		u := header.UDP(ip.Payload())
+		if pr := u.Check(); pr != header.OK {
+			return DropVerdict(problemReason[pr])
 		}
 		srcPort, dstPort, m.tcpFlags = u.SourcePort(), u.DestinationPort(), 0
 	case ProtoICMP:
@@ -339,22 +365,22 @@ func (c *Core) classifyAny(p []byte, m *packetMeta, now int64) Verdict {
 // opened earlier in the same burst has its entry by then), and in this
 // core's table only: an error that RSS hands to another worker than the
 // connection's is dropped as icmp_no_flow (docs/fastpath.md).
-func (c *Core) handleICMP(frame []byte, ip IPv4, m *packetMeta) Verdict {
+func (c *Core) handleICMP(frame []byte, ip header.IPv4, m *packetMeta) Verdict {
 	if _, ok := c.snap.vips[ip.Destination()]; !ok {
 		return DropVerdict(DropNotForCluster)
 	}
-	msg := ICMP(ip.Payload())
+	msg := header.ICMP(ip.Payload())
 	if !msg.IsValid() {
 		return DropVerdict(DropICMPMalformed)
 	}
 	switch msg.Type() {
-	case ICMPDestUnreachable, ICMPTimeExceeded:
-	case ICMPEchoRequest:
+	case header.ICMPDestUnreachable, header.ICMPTimeExceeded:
+	case header.ICMPEchoRequest:
 		return c.answerEcho(frame, ip, msg)
 	default:
 		return DropVerdict(DropICMPUnhandled)
 	}
-	q := QuotedDatagram(msg.Payload())
+	q := header.QuotedDatagram(msg.Payload())
 	if !q.IsValid() {
 		return DropVerdict(DropICMPMalformed)
 	}
@@ -387,7 +413,7 @@ func (c *Core) forwardICMPError(frame []byte, m *packetMeta) Verdict {
 
 // answerEcho turns an echo request to an answering VIP into the echo reply,
 // in place: addresses swapped, type 0, checksum adjusted.
-func (c *Core) answerEcho(frame []byte, ip IPv4, msg ICMP) Verdict {
+func (c *Core) answerEcho(frame []byte, ip header.IPv4, msg header.ICMP) Verdict {
 	vip := ip.Destination()
 	if _, ok := c.snap.echoVIPs[vip]; !ok {
 		return DropVerdict(DropICMPUnhandled)
@@ -395,14 +421,15 @@ func (c *Core) answerEcho(frame []byte, ip IPv4, msg ICMP) Verdict {
 	if _, claimed := c.snap.arpTargets[vip]; !claimed {
 		return DropVerdict(DropICMPUnhandled) // not servable yet: not ours to answer
 	}
-	copy(frame[0:6], frame[6:12])
-	putMAC(frame[6:12], c.snap.gatewayMAC64)
+	eth := header.Ethernet(frame)
+	eth.SetDestination(eth.Source())
+	eth.SetSourceUint64(c.snap.gatewayMAC64)
 	src := ip.Source()
-	binary.BigEndian.PutUint32(ip[12:16], vip)
-	binary.BigEndian.PutUint32(ip[16:20], src)
-	old := binary.BigEndian.Uint16(msg[0:2])
-	msg[0] = ICMPEchoReply
-	binary.BigEndian.PutUint16(msg[2:4], checksumAdjust(binary.BigEndian.Uint16(msg[2:4]), old, binary.BigEndian.Uint16(msg[0:2])))
+	ip.SetSource(vip)
+	ip.SetDestination(src)
+	old := msg.TypeCode()
+	msg.SetType(header.ICMPEchoReply)
+	msg.SetChecksum(header.ChecksumAdjust(msg.Checksum(), old, msg.TypeCode()))
 	c.Counters.EchoReplies++
 	return VerdictReply
 }
@@ -577,8 +604,9 @@ func (c *Core) forward(p []byte, server ServerID) Verdict {
 			return DropVerdict(DropServerUnresolved)
 		}
 	}
-	putMAC(p[0:6], mac)
-	putMAC(p[6:12], s.gatewayMAC64)
+	eth := header.Ethernet(p)
+	eth.SetDestinationUint64(mac)
+	eth.SetSourceUint64(s.gatewayMAC64)
 	sc := &c.Servers[server]
 	sc.Packets++
 	sc.Bytes += uint64(len(p))
@@ -704,19 +732,19 @@ func (c *Core) reapSlots(now int64, n int) int {
 // handleARP learns the MAC of a server resolved by ARP from any ARP packet
 // it sends, and turns an ARP request for a VIP or the gateway's address
 // into the reply, in place.
-func (c *Core) handleARP(eth Ethernet, now int64) Verdict {
-	a := ARP(eth.Payload())
+func (c *Core) handleARP(eth header.Ethernet, now int64) Verdict {
+	a := header.ARP(eth.Payload())
 	if !a.IsValid() {
 		return DropVerdict(DropMalformedARP)
 	}
 	target := a.TargetIP()
 	if slot, ok := c.snap.neighborByIP[a.SenderIP()]; ok && a.SenderIP() != target {
 		c.snap.neighbors.learn(slot, a.SenderMAC(), now)
-		if a.Op() == ARPReply {
+		if a.Op() == header.ARPReply {
 			return VerdictConsumed
 		}
 	}
-	if a.Op() != ARPRequest || a.SenderIP() == target {
+	if a.Op() != header.ARPRequest || a.SenderIP() == target {
 		return DropVerdict(DropARPIgnored) // replies and gratuitous ARP
 	}
 	if _, ours := c.snap.arpTargets[target]; !ours {
@@ -727,12 +755,12 @@ func (c *Core) handleARP(eth Ethernet, now int64) Verdict {
 	}
 	mac := c.snap.gatewayMAC
 	// Reply: target := sender, sender := us.
-	binary.BigEndian.PutUint16(a[6:8], ARPReply)
-	copy(a[18:24], a[8:14])  // target MAC = requester's MAC
-	copy(a[24:28], a[14:18]) // target IP  = requester's IP
-	copy(a[8:14], mac[:])
-	binary.BigEndian.PutUint32(a[14:18], target)
-	copy(eth[0:6], a[18:24])
-	copy(eth[6:12], mac[:])
+	a.SetOp(header.ARPReply)
+	a.SetTargetMAC(a.SenderMAC())
+	a.SetTargetIP(a.SenderIP())
+	a.SetSenderMAC(mac[:])
+	a.SetSenderIP(target)
+	eth.SetDestination(a.TargetMAC())
+	eth.SetSource(mac[:])
 	return VerdictReply
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"vec/fastpath/header"
 	"vec/fastpath/pktbuild"
 )
 
@@ -177,10 +178,11 @@ func TestDirectServerReturnRewritesOnlyMACs(t *testing.T) {
 	}
 	srv := dstServer(t, p)
 	want := serverMAC(srv)
-	if !bytes.Equal(p[0:6], want[:]) || !bytes.Equal(p[6:12], gwMAC[:]) {
-		t.Fatalf("MACs %x %x", p[0:6], p[6:12])
+	eth := header.Ethernet(p)
+	if !bytes.Equal(eth.Destination(), want[:]) || !bytes.Equal(eth.Source(), gwMAC[:]) {
+		t.Fatalf("MACs %x %x", eth.Destination(), eth.Source())
 	}
-	if !bytes.Equal(p[12:], orig[12:]) {
+	if !bytes.Equal(p[header.EthernetTypeOffset:], orig[header.EthernetTypeOffset:]) {
 		t.Fatal("bytes after the MAC addresses changed")
 	}
 }
@@ -360,6 +362,9 @@ func TestDropReasons(t *testing.T) {
 	}
 	good := pktbuild.TCP(tcpFlow(1000), pktbuild.SYN, 1, 0, []byte("0123456789"))
 	edit := func(mut func(p []byte) []byte) []byte { return mut(bytes.Clone(good)) }
+	eth := func(p []byte) header.Ethernet { return header.Ethernet(p) }
+	ip := func(p []byte) header.IPv4 { return header.IPv4(p[header.UntaggedIPv4Offset:]) }
+	tcp := func(p []byte) header.TCP { return header.TCP(p[header.UntaggedL4Offset:]) }
 	cases := []struct {
 		name string
 		p    []byte
@@ -370,36 +375,36 @@ func TestDropReasons(t *testing.T) {
 		{"unknown VIP", syn(func(f *pktbuild.Flow) { f.DstIP = vip2 }), DropNotForCluster},
 		{"unknown port", syn(func(f *pktbuild.Flow) { f.DstPort = 81 }), DropNotForCluster},
 		{"UDP to a TCP service", pktbuild.UDP(pktbuild.Flow{SrcMAC: clientMA, DstMAC: gwMAC, SrcIP: client, DstIP: vip, SrcPort: 1, DstPort: 80}, nil), DropNotForCluster},
-		{"ICMP error too short to quote a datagram", edit(func(p []byte) []byte { p[23] = 1; return p }), DropICMPMalformed},
-		{"IPv6", edit(func(p []byte) []byte { p[12], p[13] = 0x86, 0xdd; return p }), DropUnsupportedL3},
-		{"short frame", good[:13], DropMalformedEthernet},
-		{"truncated VLAN tag", edit(func(p []byte) []byte { p[12], p[13] = 0x81, 0x00; return p[:16] }), DropVLANTagged},
+		{"ICMP error too short to quote a datagram", edit(func(p []byte) []byte { ip(p).SetProtocol(ProtoICMP); return p }), DropICMPMalformed},
+		{"IPv6", edit(func(p []byte) []byte { eth(p).SetType(0x86dd); return p }), DropUnsupportedL3},
+		{"short frame", good[:header.EthernetHeaderLen-1], DropMalformedEthernet},
+		{"truncated VLAN tag", edit(func(p []byte) []byte { eth(p).SetType(header.EtherTypeVLAN); return p[:header.VLANTaggedHeaderLen-2] }), DropVLANTagged},
 		{"802.1Q-tagged SYN", syn(func(f *pktbuild.Flow) { f.VLAN = 7 }), DropVLANTagged},
-		{"802.1ad (QinQ) outer tag", edit(func(p []byte) []byte { p[12], p[13] = 0x88, 0xa8; return p }), DropVLANTagged},
+		{"802.1ad (QinQ) outer tag", edit(func(p []byte) []byte { eth(p).SetType(header.EtherTypeQinQ); return p }), DropVLANTagged},
 		{"tagged ARP request for the VIP", func() []byte {
 			a := pktbuild.ARP(1, pktbuild.Broadcast, clientMA, client, vip, [6]byte{})
-			tagged := append(bytes.Clone(a[:12]), 0x81, 0x00, 0x00, 0x07)
-			return append(tagged, a[12:]...)
+			tagged := append(bytes.Clone(a[:header.EthernetTypeOffset]), 0x81, 0x00, 0x00, 0x07)
+			return append(tagged, a[header.EthernetTypeOffset:]...)
 		}(), DropVLANTagged},
-		{"truncated IPv4", good[:14+19], DropIPv4Truncated},
-		{"IP version 6 in an IPv4 frame", edit(func(p []byte) []byte { p[14] = 0x65; return p }), DropIPv4BadVersion},
-		{"IHL 4", edit(func(p []byte) []byte { p[14] = 0x44; return p }), DropIPv4BadIHL},
-		{"IHL past the frame", edit(func(p []byte) []byte { p[14] = 0x4f; return p[:14+40] }), DropIPv4BadIHL},
-		{"total length past the frame", edit(func(p []byte) []byte { p[16], p[17] = 0x05, 0xdc; return p }), DropIPv4BadTotalLength},
-		{"total length below header", edit(func(p []byte) []byte { p[16], p[17] = 0, 19; return p }), DropIPv4BadTotalLength},
-		{"fragment (MF)", edit(func(p []byte) []byte { p[20] = 0x20; return p }), DropIPv4Fragment},
-		{"fragment (offset)", edit(func(p []byte) []byte { p[20], p[21] = 0, 8; return p }), DropIPv4Fragment},
-		{"IP options", edit(func(p []byte) []byte { p[14] = 0x46; return p }), DropIPv4Options},
-		{"truncated TCP", edit(func(p []byte) []byte { p[16], p[17] = 0, 20+19; return p[:14+39] }), DropTCPTruncated},
-		{"TCP data offset 4", edit(func(p []byte) []byte { p[46] = 0x40; return p }), DropTCPBadDataOffset},
-		{"TCP data offset past segment", edit(func(p []byte) []byte { p[46] = 0xf0; return p }), DropTCPBadDataOffset},
-		{"truncated UDP", pktbuild.UDP(udpFlow(5), nil)[:14+20+7], DropIPv4BadTotalLength},
+		{"truncated IPv4", good[:header.UntaggedL4Offset-1], DropIPv4Truncated},
+		{"IP version 6 in an IPv4 frame", edit(func(p []byte) []byte { ip(p)[header.IPv4VersionIHLOffset] = 0x65; return p }), DropIPv4BadVersion},
+		{"IHL 4", edit(func(p []byte) []byte { ip(p).SetHeaderLen(16); return p }), DropIPv4BadIHL},
+		{"IHL past the frame", edit(func(p []byte) []byte { ip(p).SetHeaderLen(60); return p[:header.UntaggedIPv4Offset+40] }), DropIPv4BadIHL},
+		{"total length past the frame", edit(func(p []byte) []byte { ip(p).SetTotalLength(1500); return p }), DropIPv4BadTotalLength},
+		{"total length below header", edit(func(p []byte) []byte { ip(p).SetTotalLength(19); return p }), DropIPv4BadTotalLength},
+		{"fragment (MF)", edit(func(p []byte) []byte { ip(p).SetFlagsFragment(0x2000); return p }), DropIPv4Fragment},
+		{"fragment (offset)", edit(func(p []byte) []byte { ip(p).SetFlagsFragment(8); return p }), DropIPv4Fragment},
+		{"IP options", edit(func(p []byte) []byte { ip(p).SetHeaderLen(24); return p }), DropIPv4Options},
+		{"truncated TCP", edit(func(p []byte) []byte { ip(p).SetTotalLength(20 + 19); return p[:header.UntaggedL4Offset+19] }), DropTCPTruncated},
+		{"TCP data offset 4", edit(func(p []byte) []byte { tcp(p).SetDataOffset(16); return p }), DropTCPBadDataOffset},
+		{"TCP data offset past segment", edit(func(p []byte) []byte { tcp(p).SetDataOffset(60); return p }), DropTCPBadDataOffset},
+		{"truncated UDP", pktbuild.UDP(udpFlow(5), nil)[:header.UntaggedL4Offset+7], DropIPv4BadTotalLength},
 		{"UDP length past datagram", func() []byte {
 			p := pktbuild.UDP(udpFlow(5), []byte("abc"))
-			p[38], p[39] = 0, 200
+			header.UDP(p[header.UntaggedL4Offset:]).SetLength(200)
 			return p
 		}(), DropUDPBadLength},
-		{"ARP truncated", pktbuild.ARP(1, pktbuild.Broadcast, clientMA, client, vip, [6]byte{})[:14+27], DropMalformedARP},
+		{"ARP truncated", pktbuild.ARP(1, pktbuild.Broadcast, clientMA, client, vip, [6]byte{})[:header.EthernetHeaderLen+header.ARPIPv4Len-1], DropMalformedARP},
 	}
 	for _, tc := range cases {
 		before := h.core.Counters.Drops[tc.want]
@@ -423,8 +428,8 @@ func TestDropReasons(t *testing.T) {
 func TestTruncatedUDPHeader(t *testing.T) {
 	h := newHarness(t, testConfig(), 16)
 	p := pktbuild.UDP(udpFlow(5), nil)
-	p[16], p[17] = 0, 27 // total length 27: a 7-byte UDP header
-	if v := h.send(p[:14+27]); v != DropVerdict(DropUDPTruncated) {
+	header.IPv4(p[header.UntaggedIPv4Offset:]).SetTotalLength(27) // a 7-byte UDP header
+	if v := h.send(p[:header.UntaggedIPv4Offset+27]); v != DropVerdict(DropUDPTruncated) {
 		t.Fatalf("verdict %v", v)
 	}
 }

@@ -1,8 +1,11 @@
 // Package fastpath is vec's executor: the per-core packet logic of the
 // gateway, in pure Go with no cgo, so it runs and is tested without DPDK.
+// It implements the message switch of US patent 6,018,017 (IBM, the design
+// behind IBM Network Dispatcher; CN 1175147A, "recoverable virtual
+// encapsulated cluster"), whose figures the comments cite.
 //
 // A worker hands Core.ProcessBurst a burst of frames; for each frame the core
-// parses the headers through allocation-free views (header.go), finds the
+// parses the headers through allocation-free views (fastpath/header), finds the
 // service its (VIP, protocol, port) belongs to, runs the connection state
 // machine of the patent's Fig. 7A/7B against its own connection table
 // (table.go), picks a server for a new connection by the weighted round robin

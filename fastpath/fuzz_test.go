@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"vec/fastpath/header"
 	"vec/fastpath/pktbuild"
 )
 
@@ -33,33 +34,33 @@ func FuzzHeaders(f *testing.F) {
 		f.Add(p)
 	}
 	f.Fuzz(func(t *testing.T, p []byte) {
-		eth := Ethernet(p)
+		eth := header.Ethernet(p)
 		if !eth.IsValid() {
 			return
 		}
 		_ = eth.Tagged()
 		payload := eth.Payload()
 		switch eth.Type() {
-		case EtherTypeARP:
-			if a := ARP(payload); a.IsValid() {
+		case header.EtherTypeARP:
+			if a := header.ARP(payload); a.IsValid() {
 				_, _, _ = a.Op(), a.SenderIP(), a.TargetIP()
 			}
-		case EtherTypeIPv4:
-			ip := IPv4(payload)
+		case header.EtherTypeIPv4:
+			ip := header.IPv4(payload)
 			if !ip.IsValid() {
 				return
 			}
-			if ip.HeaderLen() != IPv4MinHeaderLen || ip.TotalLength() > len(ip) {
+			if ip.HeaderLen() != header.IPv4MinHeaderLen || ip.TotalLength() > len(ip) {
 				t.Fatalf("valid IPv4 with IHL %d, total %d of %d", ip.HeaderLen(), ip.TotalLength(), len(ip))
 			}
 			l4 := ip.Payload()
-			if tcp := TCP(l4); tcp.IsValid() {
+			if tcp := header.TCP(l4); tcp.IsValid() {
 				if tcp.DataOffset() > len(l4) {
 					t.Fatal("valid TCP header past the segment")
 				}
 				_, _, _ = tcp.SourcePort(), tcp.DestinationPort(), tcp.Flags()
 			}
-			if udp := UDP(l4); udp.IsValid() {
+			if udp := header.UDP(l4); udp.IsValid() {
 				if udp.Length() > len(l4) {
 					t.Fatal("valid UDP length past the datagram")
 				}
@@ -94,8 +95,8 @@ func FuzzBurst(f *testing.F) {
 			frames := make([][]byte, len(pkts))
 			for i, p := range pkts {
 				frames[i] = append([]byte(nil), p...)
-				if round > 0 && len(frames[i]) >= 12 {
-					copy(frames[i][0:6], gwMAC[:]) // forwarded frames lose it
+				if round > 0 && len(frames[i]) >= header.EthernetTypeOffset {
+					header.Ethernet(frames[i]).SetDestination(gwMAC[:]) // forwarded frames lose it
 				}
 			}
 			h.core.ProcessBurst(frames, verdicts)

@@ -1,10 +1,12 @@
 package fastpath
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"testing"
 	"time"
 
+	"vec/fastpath/header"
 	"vec/fastpath/pktbuild"
 )
 
@@ -101,14 +103,16 @@ func tcpKey(srcPort uint16) FlowKey {
 
 func be32(a netip.Addr) uint32 {
 	b := a.As4()
-	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	return binary.BigEndian.Uint32(b[:])
 }
 
-// dstServer returns which server a forwarded frame went to, by its MAC.
+// dstServer returns which server a forwarded frame went to, by its MAC
+// (the test servers' MACs are 02:…:01:<server ID>).
 func dstServer(t testing.TB, p []byte) ServerID {
 	t.Helper()
-	if p[0] != 0x02 || p[4] != 1 {
-		t.Fatalf("frame not addressed to a server: %x", p[0:6])
+	mac := header.Ethernet(p).DestinationUint64()
+	if mac>>40 != 0x02 || (mac>>8)&0xff != 1 {
+		t.Fatalf("frame not addressed to a server: %x", header.Ethernet(p).Destination())
 	}
-	return ServerID(p[5])
+	return ServerID(mac & 0xff)
 }

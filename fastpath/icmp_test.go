@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"vec/fastpath/header"
 	"vec/fastpath/pktbuild"
 )
 
@@ -20,7 +21,7 @@ var (
 // IPv4 header onwards.
 func serverSegment(srcPort uint16, payload []byte) []byte {
 	f := pktbuild.Flow{SrcMAC: serverMAC(1), DstMAC: clientMA, SrcIP: vip, DstIP: client, SrcPort: 80, DstPort: srcPort}
-	return pktbuild.TCP(f, pktbuild.ACK|pktbuild.PSH, 1000, 2, payload)[EthernetHeaderLen:]
+	return pktbuild.TCP(f, pktbuild.ACK|pktbuild.PSH, 1000, 2, payload)[header.EthernetHeaderLen:]
 }
 
 // A router on the way back to the client cannot pass a server's large
@@ -41,7 +42,7 @@ func TestFragNeededReachesTheConnectionsServer(t *testing.T) {
 		if got := dstServer(t, p); got != srv {
 			t.Fatalf("frag-needed for connection %d went to server %d, its server is %d", port, got, srv)
 		}
-		if !bytes.Equal(p[6:12], gwMAC[:]) || !bytes.Equal(p[12:], orig[12:]) {
+		if !bytes.Equal(header.Ethernet(p).Source(), gwMAC[:]) || !bytes.Equal(p[header.EthernetTypeOffset:], orig[header.EthernetTypeOffset:]) {
 			t.Fatal("frag-needed changed beyond its MACs")
 		}
 		if e := h.entry(port); *e != before {
@@ -51,7 +52,7 @@ func TestFragNeededReachesTheConnectionsServer(t *testing.T) {
 	// Time exceeded and the other unreachable codes go the same way.
 	srv := h.open(2000)
 	p := pktbuild.ICMP(pktbuild.Flow{SrcMAC: routerMAC, DstMAC: gwMAC, SrcIP: routerIP, DstIP: vip},
-		pktbuild.ICMPTimeExceeded, 0, [4]byte{}, serverSegment(2000, nil)[:IPv4MinHeaderLen+8])
+		pktbuild.ICMPTimeExceeded, 0, [4]byte{}, serverSegment(2000, nil)[:header.IPv4MinHeaderLen+8])
 	if v := h.send(p); v != VerdictForward || dstServer(t, p) != srv {
 		t.Fatalf("time exceeded: %v", v)
 	}
@@ -70,11 +71,15 @@ func TestICMPErrorForUDPFlow(t *testing.T) {
 	srv := dstServer(t, q)
 	reply := pktbuild.UDP(pktbuild.Flow{SrcMAC: serverMAC(3), DstMAC: clientMA, SrcIP: vip, DstIP: client, SrcPort: 53, DstPort: 5353}, []byte("answer"))
 	p := pktbuild.ICMP(pktbuild.Flow{SrcMAC: routerMAC, DstMAC: gwMAC, SrcIP: routerIP, DstIP: vip},
-		pktbuild.ICMPDestUnreachable, 3, [4]byte{}, reply[EthernetHeaderLen:])
+		pktbuild.ICMPDestUnreachable, 3, [4]byte{}, reply[header.EthernetHeaderLen:])
 	if v := h.send(p); v != VerdictForward || dstServer(t, p) != srv {
 		t.Fatalf("port unreachable for a UDP flow: %v", v)
 	}
 }
+
+// quotedLen is what an ICMP error quotes of a datagram: its IPv4 header
+// and the first 8 bytes after it.
+const quotedLen = header.IPv4MinHeaderLen + 8
 
 func TestICMPDrops(t *testing.T) {
 	h := newHarness(t, testConfig(), 16)
@@ -82,9 +87,9 @@ func TestICMPDrops(t *testing.T) {
 	router := pktbuild.Flow{SrcMAC: routerMAC, DstMAC: gwMAC, SrcIP: routerIP, DstIP: vip}
 	quote := serverSegment(1000, nil)
 	otherSource := bytes.Clone(quote)
-	copy(otherSource[12:16], []byte{10, 0, 0, 11}) // a server's own address, not the VIP
+	header.IPv4(otherSource).SetSource(0x0a00000b) // 10.0.0.11, a server's own address, not the VIP
 	icmpOfProto := bytes.Clone(quote)
-	icmpOfProto[9] = ProtoICMP
+	header.IPv4(icmpOfProto).SetProtocol(ProtoICMP)
 	toOther := router
 	toOther.DstIP = vip2
 	cases := []struct {
@@ -93,15 +98,15 @@ func TestICMPDrops(t *testing.T) {
 		want DropReason
 	}{
 		{"unknown connection", pktbuild.FragNeeded(routerMAC, gwMAC, routerIP, serverSegment(1001, nil), 1280), DropICMPNoFlow},
-		{"quote not from the VIP", pktbuild.ICMP(router, pktbuild.ICMPDestUnreachable, 4, [4]byte{}, otherSource[:28]), DropICMPNoFlow},
-		{"quote of an ICMP datagram", pktbuild.ICMP(router, pktbuild.ICMPDestUnreachable, 4, [4]byte{}, icmpOfProto[:28]), DropICMPNoFlow},
-		{"quote shorter than header + 8", pktbuild.ICMP(router, pktbuild.ICMPDestUnreachable, 4, [4]byte{}, quote[:27]), DropICMPMalformed},
-		{"quote not IPv4", pktbuild.ICMP(router, pktbuild.ICMPDestUnreachable, 4, [4]byte{}, append([]byte{0x65}, quote[1:28]...)), DropICMPMalformed},
-		{"ICMP header cut", pktbuild.ICMP(router, pktbuild.ICMPDestUnreachable, 4, [4]byte{}, nil)[:EthernetHeaderLen+IPv4MinHeaderLen+7], DropIPv4BadTotalLength},
+		{"quote not from the VIP", pktbuild.ICMP(router, pktbuild.ICMPDestUnreachable, 4, [4]byte{}, otherSource[:quotedLen]), DropICMPNoFlow},
+		{"quote of an ICMP datagram", pktbuild.ICMP(router, pktbuild.ICMPDestUnreachable, 4, [4]byte{}, icmpOfProto[:quotedLen]), DropICMPNoFlow},
+		{"quote shorter than header + 8", pktbuild.ICMP(router, pktbuild.ICMPDestUnreachable, 4, [4]byte{}, quote[:quotedLen-1]), DropICMPMalformed},
+		{"quote not IPv4", pktbuild.ICMP(router, pktbuild.ICMPDestUnreachable, 4, [4]byte{}, append([]byte{0x65}, quote[1:quotedLen]...)), DropICMPMalformed},
+		{"ICMP header cut", pktbuild.ICMP(router, pktbuild.ICMPDestUnreachable, 4, [4]byte{}, nil)[:header.EthernetHeaderLen+header.IPv4MinHeaderLen+7], DropIPv4BadTotalLength},
 		{"ICMP shorter than its header", shortICMP(router), DropICMPMalformed},
-		{"redirect", pktbuild.ICMP(router, 5, 1, [4]byte{}, quote[:28]), DropICMPUnhandled},
+		{"redirect", pktbuild.ICMP(router, 5, 1, [4]byte{}, quote[:quotedLen]), DropICMPUnhandled},
 		{"echo to a VIP that does not answer", pktbuild.ICMP(pktbuild.Flow{SrcMAC: clientMA, DstMAC: gwMAC, SrcIP: client, DstIP: vip}, pktbuild.ICMPEchoRequest, 0, [4]byte{0, 1, 0, 1}, []byte("ping")), DropICMPUnhandled},
-		{"ICMP to no VIP", pktbuild.ICMP(toOther, pktbuild.ICMPDestUnreachable, 4, [4]byte{}, quote[:28]), DropNotForCluster},
+		{"ICMP to no VIP", pktbuild.ICMP(toOther, pktbuild.ICMPDestUnreachable, 4, [4]byte{}, quote[:quotedLen]), DropNotForCluster},
 	}
 	for _, tc := range cases {
 		before := h.core.Counters.Drops[tc.want]
@@ -115,11 +120,11 @@ func TestICMPDrops(t *testing.T) {
 
 // shortICMP is an IPv4 datagram of protocol ICMP with 4 bytes of payload.
 func shortICMP(f pktbuild.Flow) []byte {
-	p := pktbuild.ICMP(f, pktbuild.ICMPDestUnreachable, 4, [4]byte{}, nil)[:EthernetHeaderLen+IPv4MinHeaderLen+4]
-	ip := p[EthernetHeaderLen:]
-	binary.BigEndian.PutUint16(ip[2:4], IPv4MinHeaderLen+4)
-	binary.BigEndian.PutUint16(ip[10:12], 0)
-	binary.BigEndian.PutUint16(ip[10:12], pktbuild.Checksum(ip[:IPv4MinHeaderLen]))
+	p := pktbuild.ICMP(f, pktbuild.ICMPDestUnreachable, 4, [4]byte{}, nil)[:header.EthernetHeaderLen+header.IPv4MinHeaderLen+4]
+	ip := header.IPv4(p[header.EthernetHeaderLen:])
+	ip.SetTotalLength(header.IPv4MinHeaderLen + 4)
+	ip.SetChecksum(0)
+	ip.SetChecksum(pktbuild.Checksum(ip[:header.IPv4MinHeaderLen]))
 	return p
 }
 
@@ -150,13 +155,13 @@ func TestEchoRequestToAnsweringVIP(t *testing.T) {
 // The checksum adjustment agrees with a full recomputation for every
 // change of the first word.
 func TestChecksumAdjust(t *testing.T) {
-	msg := []byte{8, 0, 0, 0, 0x12, 0x34, 0, 7, 'a', 'b', 'c'}
-	binary.BigEndian.PutUint16(msg[2:4], pktbuild.Checksum(msg))
+	msg := header.ICMP{8, 0, 0, 0, 0x12, 0x34, 0, 7, 'a', 'b', 'c'}
+	msg.SetChecksum(pktbuild.Checksum(msg))
 	for w := range 1 << 16 {
-		m := bytes.Clone(msg)
-		old := binary.BigEndian.Uint16(m[0:2])
-		binary.BigEndian.PutUint16(m[0:2], uint16(w))
-		binary.BigEndian.PutUint16(m[2:4], checksumAdjust(binary.BigEndian.Uint16(m[2:4]), old, uint16(w)))
+		m := header.ICMP(bytes.Clone(msg))
+		old := m.TypeCode()
+		binary.BigEndian.PutUint16(m[header.ICMPTypeOffset:], uint16(w)) // type and code
+		m.SetChecksum(header.ChecksumAdjust(m.Checksum(), old, uint16(w)))
 		if sum := pktbuild.Checksum(m); sum != 0 && sum != 0xffff {
 			t.Fatalf("word %#04x: checksum does not verify (%#04x)", w, sum)
 		}

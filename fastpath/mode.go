@@ -1,6 +1,6 @@
 package fastpath
 
-import "encoding/binary"
+import "vec/fastpath/header"
 
 // Mode is what a core does with the traffic it receives, set by the
 // recovery control plane between bursts (docs/recovery.md).
@@ -77,7 +77,7 @@ func (c *Core) Mode() Mode { return c.mode }
 func (c *Core) standbyChunk(pkts [][]byte, verdicts []Verdict, now int64) {
 	for i, p := range pkts {
 		v := DropVerdict(DropStandby)
-		if len(p) >= EthernetHeaderLen && binary.BigEndian.Uint16(p[12:14]) == EtherTypeARP {
+		if eth := header.Ethernet(p); eth.IsValid() && eth.Type() == header.EtherTypeARP {
 			v = c.classifyAny(p, &c.meta[i], now)
 		}
 		verdicts[i] = v

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"vec/fastpath/header"
 	"vec/fastpath/pktbuild"
 )
 
@@ -123,8 +124,8 @@ func TestInstalledEntryWaitsForServerMAC(t *testing.T) {
 		t.Fatalf("segment before the server answered ARP: %v", v)
 	}
 	h.send(pktbuild.ARP(2, gwMAC, s1MAC, s1IP, gwIP, gwMAC))
-	if v := h.send(p); v != VerdictForward || !bytes.Equal(p[0:6], s1MAC[:]) {
-		t.Fatalf("segment after the server answered: %v to %x", v, p[0:6])
+	if v := h.send(p); v != VerdictForward || !bytes.Equal(header.Ethernet(p).Destination(), s1MAC[:]) {
+		t.Fatalf("segment after the server answered: %v to %x", v, header.Ethernet(p).Destination())
 	}
 }
 

@@ -1,11 +1,12 @@
 package fastpath
 
 import (
-	"encoding/binary"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"vec/fastpath/header"
 )
 
 // ARP timing for servers configured without a MAC address.
@@ -40,7 +41,7 @@ type Neighbors struct {
 
 type neighborSlot struct {
 	ip   uint32
-	mac  atomic.Uint64 // macToUint64 of the MAC; 0 = never resolved
+	mac  atomic.Uint64 // header.MACUint64 of the MAC; 0 = never resolved
 	seen atomic.Int64  // clock time of the last reply
 }
 
@@ -96,7 +97,7 @@ func (n *Neighbors) Retain(keep map[uint32]bool) {
 func (n *Neighbors) learn(i int, mac []byte, now int64) {
 	s := &n.slots[i]
 	s.seen.Store(now)
-	if mac := macToUint64(mac); s.mac.Swap(mac) != mac {
+	if mac := header.MACUint64(mac); s.mac.Swap(mac) != mac {
 		select {
 		case n.learned <- struct{}{}:
 		default: // a signal is pending already
@@ -151,24 +152,23 @@ func (s *Snapshot) WriteARPRequests(frames [][]byte, now int64) int {
 }
 
 // ARPRequestLen is the length of the frames WriteARPRequests writes.
-const ARPRequestLen = EthernetHeaderLen + ARPIPv4Len
+const ARPRequestLen = header.EthernetHeaderLen + header.ARPIPv4Len
 
-var broadcastMAC = [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+// broadcastMAC64 is ff:ff:ff:ff:ff:ff as header.MACUint64.
+const broadcastMAC64 = 1<<(8*header.MACLen) - 1
 
 func writeARPRequest(b []byte, srcMAC [6]byte, srcIP, targetIP uint32) {
-	b = b[:ARPRequestLen]
-	copy(b[0:6], broadcastMAC[:])
-	copy(b[6:12], srcMAC[:])
-	binary.BigEndian.PutUint16(b[12:14], EtherTypeARP)
-	a := b[14:]
-	binary.BigEndian.PutUint16(a[0:2], 1)
-	binary.BigEndian.PutUint16(a[2:4], EtherTypeIPv4)
-	a[4], a[5] = 6, 4
-	binary.BigEndian.PutUint16(a[6:8], ARPRequest)
-	copy(a[8:14], srcMAC[:])
-	binary.BigEndian.PutUint32(a[14:18], srcIP)
-	clear(a[18:24])
-	binary.BigEndian.PutUint32(a[24:28], targetIP)
+	eth := header.Ethernet(b[:ARPRequestLen])
+	eth.SetDestinationUint64(broadcastMAC64)
+	eth.SetSource(srcMAC[:])
+	eth.SetType(header.EtherTypeARP)
+	a := header.ARP(eth.Payload())
+	a.SetIPv4OverEthernet()
+	a.SetOp(header.ARPRequest)
+	a.SetSenderMAC(srcMAC[:])
+	a.SetSenderIP(srcIP)
+	clear(a.TargetMAC())
+	a.SetTargetIP(targetIP)
 }
 
 // NeighborSlots returns the neighbor-table slots of the snapshot's servers

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"vec/fastpath/header"
 	"vec/fastpath/pktbuild"
 )
 
@@ -58,8 +59,8 @@ func TestServerResolvedByARP(t *testing.T) {
 	}
 	h.core.SetSnapshot(snap)
 	p := pktbuild.TCP(tcpFlow(2), pktbuild.SYN, 1, 0, nil)
-	if v := h.send(p); v != VerdictForward || !bytes.Equal(p[0:6], s1MAC[:]) {
-		t.Fatalf("SYN after resolution: %v to %x", v, p[0:6])
+	if v := h.send(p); v != VerdictForward || !bytes.Equal(header.Ethernet(p).Destination(), s1MAC[:]) {
+		t.Fatalf("SYN after resolution: %v to %x", v, header.Ethernet(p).Destination())
 	}
 	if v := h.send(pktbuild.TCP(tcpFlow(2), pktbuild.ACK, 2, 1, nil)); v != VerdictForward {
 		t.Fatalf("handshake ACK: %v", v)
@@ -80,8 +81,8 @@ func TestServerResolvedByARP(t *testing.T) {
 	}
 	h.core.SetSnapshot(mustSnapshot(t, arpConfig(nb)))
 	data := pktbuild.TCP(tcpFlow(2), pktbuild.ACK, 2, 1, nil)
-	if v := h.send(data); v != VerdictForward || !bytes.Equal(data[0:6], s1MAC[:]) {
-		t.Fatalf("open connection after the server went stale: %v to %x", v, data[0:6])
+	if v := h.send(data); v != VerdictForward || !bytes.Equal(header.Ethernet(data).Destination(), s1MAC[:]) {
+		t.Fatalf("open connection after the server went stale: %v to %x", v, header.Ethernet(data).Destination())
 	}
 	if v := h.send(pktbuild.TCP(tcpFlow(3), pktbuild.SYN, 1, 0, nil)); v != DropVerdict(DropServerUnresolved) {
 		t.Fatalf("new connection to a stale server: %v", v)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+
+	"vec/fastpath/header"
 )
 
 // Snapshot is the compiled, read-only form of a Config that the worker cores
@@ -13,8 +15,10 @@ import (
 // switches to it between bursts.
 type Snapshot struct {
 	gatewayMAC   [6]byte
-	gatewayMAC64 uint64 // gatewayMAC as an integer, for writing it
-	gatewayMACHi uint32 // first four bytes of gatewayMAC, for a two-compare match
+	gatewayMAC64 uint64 // gatewayMAC as an integer (header.MACUint64), to compare and write it as one word
+	// gatewayMACHi and gatewayMACLo are gatewayMAC split by header.MACHiLo,
+	// for parseCommon's two-compare match.
+	gatewayMACHi uint32
 	gatewayMACLo uint16
 	// arpTargets are the addresses ARP is answered for: the gateway's own
 	// and every VIP the gateway can serve (see NewSnapshot).
@@ -32,7 +36,7 @@ type Snapshot struct {
 
 	services  []service          // dense, in Config order
 	byID      [MaxServices]int16 // ServiceID → services index, -1 if absent
-	serverMAC [MaxServers]uint64 // ServerID → MAC (as macToUint64), for servers with a static MAC
+	serverMAC [MaxServers]uint64 // ServerID → MAC (as header.MACUint64), for servers with a static MAC
 	// serverTakesNew: the server's effective weight is above 0.
 	serverTakesNew [MaxServers]bool
 
@@ -122,9 +126,7 @@ func ipv4(a netip.Addr, field string) (uint32, error) {
 func NewSnapshot(cfg *Config) (*Snapshot, error) {
 	s := &Snapshot{
 		gatewayMAC:   cfg.GatewayMAC,
-		gatewayMAC64: macToUint64(cfg.GatewayMAC[:]),
-		gatewayMACHi: binary.BigEndian.Uint32(cfg.GatewayMAC[0:4]),
-		gatewayMACLo: binary.BigEndian.Uint16(cfg.GatewayMAC[4:6]),
+		gatewayMAC64: header.MACUint64(cfg.GatewayMAC[:]),
 		arpTargets:   make(map[uint32]struct{}),
 		vips:         make(map[uint32]struct{}),
 		echoVIPs:     make(map[uint32]struct{}),
@@ -132,6 +134,7 @@ func NewSnapshot(cfg *Config) (*Snapshot, error) {
 		neighbors:    cfg.Neighbors,
 		neighborByIP: make(map[uint32]int),
 	}
+	s.gatewayMACHi, s.gatewayMACLo = header.MACHiLo(cfg.GatewayMAC)
 	for i := range s.byID {
 		s.byID[i] = -1
 	}
@@ -219,7 +222,7 @@ func NewSnapshot(cfg *Config) (*Snapshot, error) {
 // or the Neighbors table when the configuration has none.
 func (s *Snapshot) placeServer(srv *ServerConfig) error {
 	if srv.MAC != ([6]byte{}) {
-		s.serverMAC[srv.ID] = macToUint64(srv.MAC[:])
+		s.serverMAC[srv.ID] = header.MACUint64(srv.MAC[:])
 		return nil
 	}
 	if s.neighbors == nil || s.gatewayIP == 0 {
@@ -320,18 +323,4 @@ func compileService(sc *ServiceConfig, serverSeen map[ServerID]bool) (service, e
 		svc.maxWeight = max(svc.maxWeight, w)
 	}
 	return svc, nil
-}
-
-// macToUint64 packs a MAC into the low 48 bits of an integer, first byte
-// highest.
-func macToUint64(mac []byte) uint64 {
-	_ = mac[5]
-	return uint64(binary.BigEndian.Uint32(mac[0:4]))<<16 | uint64(binary.BigEndian.Uint16(mac[4:6]))
-}
-
-// putMAC writes a MAC packed by macToUint64 into b[0:6].
-func putMAC(b []byte, mac uint64) {
-	_ = b[5]
-	binary.BigEndian.PutUint32(b[0:4], uint32(mac>>16))
-	binary.BigEndian.PutUint16(b[4:6], uint16(mac))
 }

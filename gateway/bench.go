@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -13,6 +12,7 @@ import (
 	"vec/control/config"
 	"vec/dpdk"
 	"vec/fastpath"
+	"vec/fastpath/header"
 	"vec/fastpath/pktbuild"
 )
 
@@ -114,6 +114,10 @@ type BenchResult struct {
 	// Seconds and Mpps cover the install window (packets only with
 	// traffic), AllocMBps and GCCycles too.
 	Install *InstallReport `json:"install,omitempty"`
+
+	// PollIteration is the worker loop's iteration times while measured
+	// (worker modes).
+	PollIteration *PollIterationReport `json:"poll_iteration,omitempty"`
 }
 
 // benchFeed writes fresh packets into received buffers, the NIC's job: a
@@ -128,6 +132,8 @@ type benchFeed struct {
 	warmDone   time.Time
 	warmSent   uint64
 	warm       atomic.Bool // set once the SYNs have been handed to the fastpath
+	// atWarm, when set, runs on the worker just before warm is set.
+	atWarm func()
 }
 
 func (f *benchFeed) prepare(pkts [][]byte) {
@@ -142,12 +148,18 @@ func (f *benchFeed) prepare(pkts [][]byte) {
 				f.next = 0
 			}
 		}
-		copy(p[0:6], f.gatewayMAC[:])
-		binary.BigEndian.PutUint32(p[26:30], 0x0a800000|flow>>16) // client 10.128.x.y
-		binary.BigEndian.PutUint16(p[34:36], uint16(flow))
-		p[47] = flags
+		eth := header.Ethernet(p)
+		eth.SetDestination(f.gatewayMAC[:])
+		ip := header.IPv4(eth.Payload())
+		ip.SetSource(0x0a800000 | flow>>16) // client 10.128.x.y
+		tcp := header.TCP(ip[header.IPv4MinHeaderLen:])
+		tcp.SetSourcePort(uint16(flow))
+		tcp.SetFlags(flags)
 		if f.sent++; f.sent == f.warmFlows {
 			f.warmDone, f.warmSent = time.Now(), f.sent
+			if f.atWarm != nil {
+				f.atWarm()
+			}
 			f.warm.Store(true)
 		}
 	}
@@ -343,6 +355,7 @@ func runWorkerBenchmark(opts BenchOptions, port uint16, res BenchResult) (BenchR
 	}
 	defer mb.ring.Free()
 	w := &worker{cpu: opts.WorkerCore, ports: []uint16{port}, maxFrame: []uint32{uint32(dpdk.MaxFrameLen(0))}, core: core, burst: burst, prepare: feed.prepare, mailbox: mb}
+	polls := w.timeWindow(feed)
 	started, done := make(chan error, 1), make(chan struct{})
 	go w.run(started, done)
 	if err := <-started; err != nil {
@@ -357,6 +370,11 @@ func runWorkerBenchmark(opts BenchOptions, port uint16, res BenchResult) (BenchR
 	runtime.ReadMemStats(&mem0)
 	var load *controlLoad
 	if feed.warm.Load() {
+		if err := polls.begin(); err != nil {
+			w.stop.Store(true)
+			<-done
+			return res, err
+		}
 		switch opts.Mode {
 		case BenchWorkerAPI:
 			load = ctl.start(opts.APIRate)
@@ -373,12 +391,17 @@ func runWorkerBenchmark(opts BenchOptions, port uint16, res BenchResult) (BenchR
 			res.APIRequests = 0
 		}
 	}
+	sched, schedErr := readThreadSched(polls.tid)
+	gc := gcPauses()
 	w.stop.Store(true)
 	<-done
 	end := time.Now()
 	runtime.ReadMemStats(&mem1)
 	if load != nil && load.err != nil {
 		return res, fmt.Errorf("control load: %w", load.err)
+	}
+	if schedErr != nil && feed.warm.Load() {
+		return res, schedErr
 	}
 	if !feed.warm.Load() {
 		return res, fmt.Errorf("warm-up did not finish within a minute: %d of %d SYNs sent", feed.sent, opts.Flows)
@@ -395,5 +418,6 @@ func runWorkerBenchmark(opts BenchOptions, port uint16, res BenchResult) (BenchR
 	res.APIPerSec = float64(res.APIRequests) / res.Seconds
 	res.AllocMBps = float64(mem1.TotalAlloc-mem0.TotalAlloc) / res.Seconds / 1e6
 	res.GCCycles = mem1.NumGC - mem0.NumGC
+	res.PollIteration = polls.report(&w.polls.hist, sched, gc)
 	return res, nil
 }

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	rtmetrics "runtime/metrics"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
 
 	"vec/control/api"
 	"vec/control/config"
@@ -218,4 +220,144 @@ func (l *controlLoad) stop() uint64 {
 	close(l.quit)
 	l.wg.Wait()
 	return l.requests.Load()
+}
+
+// PollIterationReport is what the worker's poll-iteration histogram
+// (pollTimer) counted while measured: the quantiles are estimated within
+// its log2 buckets (pollQuantile), the longest is exact.
+type PollIterationReport struct {
+	Iterations uint64  `json:"iterations"`
+	MeanMicros float64 `json:"mean_us"`
+	P50Micros  float64 `json:"p50_us"`
+	P99Micros  float64 `json:"p99_us"`
+	P999Micros float64 `json:"p99_9_us"`
+	// P9999Micros: with about a million iterations a second, a few
+	// hundred pauses in a run show here first.
+	P9999Micros float64 `json:"p99_99_us"`
+	MaxMicros   float64 `json:"max_us"`
+	// Preempted is how many times the kernel took the worker's core
+	// from its thread (involuntary context switches), RunqueueWaitMicros
+	// how long the thread waited for it meanwhile: the stalls that are
+	// the machine's, not Go's. They cover the window from when the
+	// benchmark saw the warm-up end until the control load stopped.
+	Preempted          uint64  `json:"preempted"`
+	RunqueueWaitMicros float64 `json:"runqueue_wait_us"`
+	// GCPauses is how many times the Go runtime stopped the world for
+	// the garbage collector over the same window (it stops the worker
+	// too), GCPauseMaxMicros the upper bound of the longest one's
+	// bucket in runtime/metrics' histogram.
+	GCPauses         uint64  `json:"gc_pauses"`
+	GCPauseMaxMicros float64 `json:"gc_pause_max_us"`
+	// Buckets are the iterations per bucket of the histogram, by upper
+	// bound in µs ("+Inf" beyond the last), empty buckets left out.
+	Buckets map[string]uint64 `json:"buckets"`
+}
+
+// pollWindow is the worker's histogram and its thread's scheduling at the
+// start of the measurement.
+type pollWindow struct {
+	start manager.PollTimes
+	tid   int
+	sched threadSched
+	gc    []uint64 // runtime/metrics' GC pause counts per bucket
+}
+
+// timeWindow makes the worker's histogram start the measurement when the
+// feed's warm-up ends: on the worker, which alone writes the histogram,
+// it copies it and restarts the longest iteration.
+func (w *worker) timeWindow(feed *benchFeed) *pollWindow {
+	win := &pollWindow{}
+	feed.atWarm = func() {
+		win.tid = unix.Gettid()
+		win.start = w.polls.hist
+		w.polls.hist.MaxNanos = 0
+	}
+	return win
+}
+
+// begin reads the worker thread's scheduling counters once the warm-up
+// has ended (after feed.warm is seen set).
+func (win *pollWindow) begin() (err error) {
+	win.sched, err = readThreadSched(win.tid)
+	win.gc = gcPauses().Counts
+	return err
+}
+
+// gcPauseMetric is runtime/metrics' histogram of the garbage collector's
+// stop-the-world pauses.
+const gcPauseMetric = "/sched/pauses/total/gc:seconds"
+
+func gcPauses() *rtmetrics.Float64Histogram {
+	s := []rtmetrics.Sample{{Name: gcPauseMetric}}
+	rtmetrics.Read(s)
+	return s[0].Value.Float64Histogram()
+}
+
+// report is what end, the histogram once the worker stopped, counted
+// since the window started; sched is its thread's scheduling counters
+// read before it stopped.
+func (win *pollWindow) report(end *manager.PollTimes, sched threadSched, gc *rtmetrics.Float64Histogram) *PollIterationReport {
+	h := manager.PollTimes{SumNanos: end.SumNanos - win.start.SumNanos, MaxNanos: end.MaxNanos}
+	r := &PollIterationReport{Buckets: map[string]uint64{}, Preempted: sched.preempted - win.sched.preempted,
+		RunqueueWaitMicros: float64(sched.waited-win.sched.waited) / 1e3}
+	for i := range h.Buckets {
+		h.Buckets[i] = end.Buckets[i] - win.start.Buckets[i]
+		if h.Buckets[i] == 0 {
+			continue
+		}
+		bound := "+Inf"
+		if i < manager.PollTimeBuckets-1 {
+			bound = strconv.FormatFloat(float64(manager.PollTimeBound(i))/1e3, 'g', -1, 64)
+		}
+		r.Buckets[bound] = h.Buckets[i]
+	}
+	for i, n := range gc.Counts {
+		if n -= win.gc[i]; n > 0 {
+			r.GCPauses += n
+			r.GCPauseMaxMicros = gc.Buckets[i+1] * 1e6
+		}
+	}
+	us := func(d time.Duration) float64 { return float64(d) / 1e3 }
+	if r.Iterations = h.Count(); r.Iterations > 0 {
+		r.MeanMicros = float64(h.SumNanos) / float64(r.Iterations) / 1e3
+	}
+	r.P50Micros, r.P99Micros, r.P999Micros = us(pollQuantile(&h, 0.5)), us(pollQuantile(&h, 0.99)), us(pollQuantile(&h, 0.999))
+	r.P9999Micros = us(pollQuantile(&h, 0.9999))
+	r.MaxMicros = us(time.Duration(h.MaxNanos))
+	return r
+}
+
+// threadSched are a thread's scheduling counters.
+type threadSched struct {
+	waited    time.Duration // runnable, waiting for a CPU
+	preempted uint64        // involuntary context switches
+}
+
+// readThreadSched reads the counters of thread tid of this process from
+// /proc (schedstat's second field, status's nonvoluntary_ctxt_switches).
+func readThreadSched(tid int) (threadSched, error) {
+	var s threadSched
+	dir := fmt.Sprintf("/proc/self/task/%d/", tid)
+	stat, err := os.ReadFile(dir + "schedstat")
+	if err != nil {
+		return s, err
+	}
+	var ran, waited int64
+	if _, err := fmt.Sscan(string(stat), &ran, &waited); err != nil {
+		return s, fmt.Errorf("%sschedstat: %w", dir, err)
+	}
+	s.waited = time.Duration(waited)
+	status, err := os.ReadFile(dir + "status")
+	if err != nil {
+		return s, err
+	}
+	for line := range strings.Lines(string(status)) {
+		if v, ok := strings.CutPrefix(line, "nonvoluntary_ctxt_switches:"); ok {
+			if s.preempted, err = strconv.ParseUint(strings.TrimSpace(v), 10, 64); err != nil {
+				return s, fmt.Errorf("%sstatus: %w", dir, err)
+			}
+			return s, nil
+		}
+	}
+	return s, fmt.Errorf("%sstatus: no nonvoluntary_ctxt_switches", dir)
 }

@@ -14,7 +14,8 @@ func (g *Gateway) ReadStopped(servers int) manager.Reading {
 	var r manager.Reading
 	for _, w := range g.workers {
 		r.Cores = append(r.Cores, manager.CoreReading{Core: w.cpu, Counters: w.core.Counters, TxFull: w.txFull,
-			Purged: w.purged, ARPSilenced: w.arpSilenced, Naps: w.naps, Mode: w.core.Mode(), Servers: w.core.Servers[:min(servers, fastpath.MaxServers)]})
+			Purged: w.purged, ARPSilenced: w.arpSilenced, Naps: w.naps, Mode: w.core.Mode(), Servers: w.core.Servers[:min(servers, fastpath.MaxServers)],
+			PollIteration: w.polls.hist})
 	}
 	r.Ports = g.portCounters()
 	return r

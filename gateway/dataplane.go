@@ -106,7 +106,8 @@ func (g *Gateway) Read(ctx context.Context, servers int) (manager.Reading, error
 	var r manager.Reading
 	for i, req := range reqs {
 		r.Cores = append(r.Cores, manager.CoreReading{Core: g.workers[i].cpu, Counters: req.counters, Servers: req.servers,
-			TxFull: req.txFull, Purged: req.dropped, ARPSilenced: req.silenced, Naps: req.naps, Mode: req.mode})
+			TxFull: req.txFull, Purged: req.dropped, ARPSilenced: req.silenced, Naps: req.naps, Mode: req.mode,
+			PollIteration: req.polls})
 	}
 	r.Ports = g.portCounters()
 	return r, nil

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -19,6 +20,7 @@ import (
 	"vec/control/config"
 	"vec/control/manager"
 	"vec/dpdk"
+	"vec/internal/testenv"
 )
 
 // The gateway on DPDK (a net_ring port and a net_af_packet port on a
@@ -35,10 +37,7 @@ import (
 // (withEAL).
 func TestGatewayLivenessOnDPDK(t *testing.T) {
 	if os.Geteuid() != 0 || hugepages(t) == 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("needs root and hugepages (scripts/setup.sh)")
-		}
-		t.Skip("needs root and hugepages (scripts/setup.sh)")
+		testenv.SkipOrFail(t, "needs root and hugepages (scripts/setup.sh)")
 	}
 	// A veth pair: vecd's port on one end; the peer going down takes
 	// the carrier away, which net_af_packet does not report by itself.
@@ -160,6 +159,13 @@ clusters:
 	time.Sleep(2 * watchdogEvery)
 	if lv := g.Liveness(); lv[0].Stalled || lv[0].Iterations == 0 {
 		t.Fatalf("idle worker: %+v, want it iterating", lv)
+	}
+	// Its counters, read through its mailbox, carry the histogram of its
+	// poll-iteration times (polltime.go).
+	if r, err := g.Read(context.Background(), 0); err != nil {
+		t.Fatal(err)
+	} else if h := r.Cores[0].PollIteration; h.Count() == 0 || h.MaxNanos == 0 {
+		t.Errorf("the worker's counters have no poll-iteration times: %+v", h)
 	}
 	hang.Store(true)
 	b, err := dpdk.NewBurst(1)

@@ -79,6 +79,7 @@ type request struct {
 	dropped  uint64 // entries ever dropped by purges
 	silenced uint64 // ARP replies for removed VIPs not sent
 	naps     uint64 // idle naps taken
+	polls    manager.PollTimes
 	mode     fastpath.Mode
 
 	// reqConnections: copy matching entries from cursor from on into
@@ -232,6 +233,7 @@ func (w *worker) serveMailbox() {
 			req.dropped = w.purged
 			req.silenced = w.arpSilenced
 			req.naps = w.naps
+			req.polls = w.polls.hist
 			req.mode = w.core.Mode()
 		case reqStage:
 			if mb.staged != nil && mb.commit.Load() == mb.staged.gen {

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"encoding/binary"
 	"runtime"
 	"slices"
 	"sync/atomic"
@@ -9,6 +8,7 @@ import (
 
 	"vec/dpdk"
 	"vec/fastpath"
+	"vec/fastpath/header"
 )
 
 // burstSize is how many packets one rx call asks for.
@@ -69,6 +69,8 @@ type worker struct {
 	// iterations counts the loop's iterations (begun) for the control
 	// plane's watchdog: one plain atomic store per iteration, no clock.
 	iterations atomic.Uint64
+	// polls times the iterations (polltime.go).
+	polls pollTimer
 
 	// busyPoll spins whatever the load; otherwise the worker naps when
 	// idle, up to idleSleep at a time (the current nap is nap, after
@@ -106,6 +108,7 @@ func (w *worker) run(started chan<- error, done chan<- struct{}) {
 		return
 	}
 	defer unregister()
+	w.polls = newPollTimer()
 	w.poll()
 }
 
@@ -113,6 +116,7 @@ func (w *worker) poll() {
 	lastRx := time.Now()
 	for idle, iter := 0, 0; !w.stop.Load(); iter++ {
 		w.iterations.Store(uint64(iter) + 1)
+		w.polls.lap(readTicks())
 		got := 0
 		for i, port := range w.ports {
 			got += w.pollPort(port, w.maxFrame[i])
@@ -122,8 +126,8 @@ func (w *worker) poll() {
 		if w.probe != nil && iter%1024 == 0 {
 			w.sendARPRequests()
 		}
-		if !w.busyPoll {
-			w.adapt(got)
+		if !w.busyPoll && w.adapt(got) {
+			w.polls.skip()
 		}
 		if !w.stopWhenIdle {
 			continue
@@ -145,14 +149,14 @@ func (w *worker) poll() {
 }
 
 // adapt naps after a run of empty polls, longer the longer the worker
-// stays idle, and resets on the first packet.
-func (w *worker) adapt(got int) {
+// stays idle, and resets on the first packet. It reports whether it napped.
+func (w *worker) adapt(got int) bool {
 	if got > 0 {
 		w.empty, w.nap = 0, 0
-		return
+		return false
 	}
 	if w.empty++; w.empty < idleSpinPolls {
-		return
+		return false
 	}
 	longest := w.idleSleep
 	if w.core.Mode() == fastpath.ModeStandby {
@@ -161,6 +165,7 @@ func (w *worker) adapt(got int) {
 	w.nap = min(max(2*w.nap, firstNap), longest)
 	napThread(w.nap)
 	w.naps++
+	return true
 }
 
 // pollPort receives one burst from port, decides it, and transmits what is
@@ -203,18 +208,26 @@ func (w *worker) pollPort(port uint16, maxFrame uint32) int {
 
 // silenced reports whether a reply the fastpath wrote (always untagged:
 // tagged frames are dropped) answers for a removed VIP: the sender address
-// of an ARP reply (bytes 28..31), the source of an echo reply (26..29), is
-// one of silentVIPs.
+// of an ARP reply, the source of an echo reply, is one of silentVIPs.
 func (w *worker) silenced(reply []byte) bool {
-	if len(reply) < 32 {
+	eth := header.Ethernet(reply)
+	if !eth.IsValid() {
 		return false
 	}
 	var ip uint32
-	switch binary.BigEndian.Uint16(reply[12:14]) {
-	case fastpath.EtherTypeARP:
-		ip = binary.BigEndian.Uint32(reply[28:32])
-	case fastpath.EtherTypeIPv4:
-		ip = binary.BigEndian.Uint32(reply[26:30])
+	switch eth.Type() {
+	case header.EtherTypeARP:
+		a := header.ARP(eth.Payload())
+		if !a.IsValid() {
+			return false
+		}
+		ip = a.SenderIP()
+	case header.EtherTypeIPv4:
+		v4 := header.IPv4(eth.Payload())
+		if !v4.IsValid() {
+			return false
+		}
+		ip = v4.Source()
 	default:
 		return false
 	}

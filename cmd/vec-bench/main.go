@@ -14,7 +14,9 @@
 // process serves a steady load of control API and /metrics requests (and
 // applies a weight change every 50 requests), alternated for -rounds
 // rounds; it reports the ratios of the packet rates with the allocation
-// rate and GC cycles of each run.
+// rate and GC cycles of each run, and the worker loop's iteration times
+// (p50, p99, p99.9, p99.99 and the longest, with the times the kernel
+// preempted the worker and the GC pauses; gateway.PollIterationReport).
 //
 // -install measures step (3) of a takeover (docs/recovery.md): installing
 // -entries rebuilt connection entries through the workers' mailboxes in
@@ -372,7 +374,7 @@ func orchestrateControl(duration time.Duration, flows, apiRate, rounds int, defa
 	rep := controlReport{Date: time.Now().UTC().Format(time.RFC3339), Flows: flows, APIRate: apiRate,
 		ControlCore: controlCore, WorkerCore: workerCore, DefaultGC: defaultGC}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "run\tMpps\tAPI req/s\talloc MB/s\tGC cycles\tdropped")
+	fmt.Fprintln(tw, "run\tMpps\tAPI req/s\talloc MB/s\tGC cycles\tdropped\titer p50 µs\tp99\tp99.9\tp99.99\tmax\tpreempted\tGC pauses")
 	mean := func(rs []gateway.BenchResult) float64 {
 		var sum float64
 		for _, r := range rs {
@@ -396,7 +398,11 @@ func orchestrateControl(duration time.Duration, flows, apiRate, rounds int, defa
 			default:
 				rep.Loaded = append(rep.Loaded, res)
 			}
-			fmt.Fprintf(tw, "%s #%d\t%.2f\t%.0f\t%.1f\t%d\t%d\n", mode, i+1, res.Mpps, res.APIPerSec, res.AllocMBps, res.GCCycles, res.Dropped)
+			fmt.Fprintf(tw, "%s #%d\t%.2f\t%.0f\t%.1f\t%d\t%d", mode, i+1, res.Mpps, res.APIPerSec, res.AllocMBps, res.GCCycles, res.Dropped)
+			if p := res.PollIteration; p != nil {
+				fmt.Fprintf(tw, "\t%.2f\t%.2f\t%.1f\t%.0f\t%.0f\t%d\t%d (≤%.0f µs)", p.P50Micros, p.P99Micros, p.P999Micros, p.P9999Micros, p.MaxMicros, p.Preempted, p.GCPauses, p.GCPauseMaxMicros)
+			}
+			fmt.Fprintln(tw)
 		}
 	}
 	rep.AloneMpps, rep.BusyMpps, rep.LoadedMpps = mean(rep.Alone), mean(rep.Busy), mean(rep.Loaded)

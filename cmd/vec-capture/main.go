@@ -21,6 +21,7 @@ import (
 
 	"vec/control/config"
 	"vec/fastpath"
+	"vec/fastpath/header"
 	"vec/fastpath/pktbuild"
 	"vec/internal/pcapfile"
 )
@@ -116,21 +117,35 @@ func report(cfg *config.Config, in, out string) error {
 	flowServer := map[string]string{}
 	var flowOrder []string
 	for _, p := range got {
-		d := p.Data
-		if len(d) < 38 || d[12] != 0x08 || d[13] != 0x00 {
+		eth := header.Ethernet(p.Data)
+		if !eth.IsValid() || eth.Type() != header.EtherTypeIPv4 {
 			continue // ARP replies and anything else that is not IPv4
 		}
-		ip := fastpath.IPv4(d[14:])
-		if !ip.IsValid() || (ip.Protocol() != fastpath.ProtoTCP && ip.Protocol() != fastpath.ProtoUDP) {
+		ip := header.IPv4(eth.Payload())
+		if !ip.IsValid() {
 			continue
 		}
-		l4 := ip.Payload()
-		src := netip.AddrFrom4([4]byte(d[26:30]))
-		dst := netip.AddrFrom4([4]byte(d[30:34]))
-		sport, dport := uint16(l4[0])<<8|uint16(l4[1]), uint16(l4[2])<<8|uint16(l4[3])
+		var sport, dport uint16
+		switch ip.Protocol() {
+		case fastpath.ProtoTCP:
+			t := header.TCP(ip.Payload())
+			if !t.IsValid() {
+				continue
+			}
+			sport, dport = t.SourcePort(), t.DestinationPort()
+		case fastpath.ProtoUDP:
+			u := header.UDP(ip.Payload())
+			if !u.IsValid() {
+				continue
+			}
+			sport, dport = u.SourcePort(), u.DestinationPort()
+		default:
+			continue
+		}
+		src, dst := ip.SourceAddr(), ip.DestinationAddr()
 		flow := fmt.Sprintf("%s %s:%d → %s:%d", protoName(ip.Protocol()), src, sport, dst, dport)
-		info := servers[serverKey{pktbuild.MAC(d[0:6]), dst, ip.Protocol(), dport}]
-		name := fmt.Sprintf("unknown MAC %x", d[0:6])
+		info := servers[serverKey{pktbuild.MAC(eth.Destination()), dst, ip.Protocol(), dport}]
+		name := fmt.Sprintf("unknown MAC %x", eth.Destination())
 		if info != nil {
 			name = info.name
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"vec/e2e/traffic"
+	"vec/fastpath/header"
 )
 
 // TCP flag bits.
@@ -68,13 +69,14 @@ func runStray(ctx context.Context, cfg config) (*traffic.StrayResult, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read answers: %w", err)
 		}
-		if n < 20 || !from.IP.Equal(dst.IP) {
+		seg := header.TCP(buf[:n])
+		if len(seg) < header.TCPMinHeaderLen || !from.IP.Equal(dst.IP) {
 			continue
 		}
-		if binary.BigEndian.Uint16(buf[0:2]) != cfg.target.Port() || binary.BigEndian.Uint16(buf[2:4]) != sport {
+		if seg.SourcePort() != cfg.target.Port() || seg.DestinationPort() != sport {
 			continue
 		}
-		res.Replies = append(res.Replies, traffic.StrayReply{From: from.IP.String(), Flags: flagString(buf[13])})
+		res.Replies = append(res.Replies, traffic.StrayReply{From: from.IP.String(), Flags: flagString(seg.Flags())})
 	}
 	res.Answered = len(res.Replies) > 0
 	return res, nil
@@ -83,24 +85,24 @@ func runStray(ctx context.Context, cfg config) (*traffic.StrayResult, error) {
 // tcpSegment builds a TCP header without options, plus payload, with the
 // checksum over the IPv4 pseudo-header; the kernel adds the IP header.
 func tcpSegment(src, dst netip.Addr, sport, dport uint16, seq, ack uint32, flags byte, payload []byte) []byte {
-	seg := make([]byte, 20+len(payload))
-	binary.BigEndian.PutUint16(seg[0:], sport)
-	binary.BigEndian.PutUint16(seg[2:], dport)
-	binary.BigEndian.PutUint32(seg[4:], seq)
-	binary.BigEndian.PutUint32(seg[8:], ack)
-	seg[12] = 5 << 4 // data offset: 5 words
-	seg[13] = flags
-	binary.BigEndian.PutUint16(seg[14:], 64240) // window
-	copy(seg[20:], payload)
+	seg := header.TCP(make([]byte, header.TCPMinHeaderLen+len(payload)))
+	seg.SetSourcePort(sport)
+	seg.SetDestinationPort(dport)
+	seg.SetSequenceNumber(seq)
+	seg.SetAckNumber(ack)
+	seg.SetDataOffset(header.TCPMinHeaderLen)
+	seg.SetFlags(flags)
+	seg.SetWindow(64240)
+	copy(seg[header.TCPMinHeaderLen:], payload)
 
 	s, d := src.As4(), dst.As4()
 	pseudo := make([]byte, 0, 12+len(seg))
 	pseudo = append(pseudo, s[:]...)
 	pseudo = append(pseudo, d[:]...)
-	pseudo = append(pseudo, 0, 6)
+	pseudo = append(pseudo, 0, header.TCPProtocolNumber)
 	pseudo = binary.BigEndian.AppendUint16(pseudo, uint16(len(seg)))
 	pseudo = append(pseudo, seg...)
-	binary.BigEndian.PutUint16(seg[16:], checksum(pseudo))
+	seg.SetChecksum(checksum(pseudo))
 	return seg
 }
 

@@ -5,20 +5,25 @@ import (
 	"fmt"
 	"net/netip"
 
+	"vec/fastpath/header"
 	"vec/fastpath/pktbuild"
 )
 
 // Frame offsets of the fields a template leaves to fill in (untagged
 // Ethernet, 20-byte IPv4 header, 20-byte TCP header).
 const (
-	offIPChecksum  = 24
-	offSrcIP       = 26
-	offSrcPort     = 34
-	offSeq         = 38
-	offAck         = 42
-	offTCPFlags    = 47
-	offTCPChecksum = 50
-	headersLen     = 54 // Ethernet + IPv4 + TCP
+	offIP          = header.UntaggedIPv4Offset
+	offTCP         = header.UntaggedL4Offset
+	offIPVerIHL    = offIP + header.IPv4VersionIHLOffset
+	offIPProto     = offIP + header.IPv4ProtocolOffset
+	offIPChecksum  = offIP + header.IPv4ChecksumOffset
+	offSrcIP       = offIP + header.IPv4SrcAddrOffset
+	offSrcPort     = offTCP + header.TCPSrcPortOffset
+	offSeq         = offTCP + header.TCPSeqNumOffset
+	offAck         = offTCP + header.TCPAckNumOffset
+	offTCPFlags    = offTCP + header.TCPFlagsOffset
+	offTCPChecksum = offTCP + header.TCPChecksumOffset
+	headersLen     = offTCP + header.TCPMinHeaderLen // Ethernet + IPv4 + TCP
 	// minFrame is the smallest frame sent (64 bytes, the usual minimum
 	// counted without the FCS, as dpdk-testpmd counts it); maxFrame the
 	// largest (a 1500-byte MTU).
@@ -78,13 +83,12 @@ func newFrameTemplate(kind packetKind, size int, srcMAC, dstMAC pktbuild.MAC, vi
 	f := pktbuild.Flow{SrcMAC: srcMAC, DstMAC: dstMAC, SrcIP: netip.IPv4Unspecified(), DstIP: vip, DstPort: vport}
 	frame := pktbuild.TCP(f, kindFlags[kind], 0, 0, make([]byte, payload))
 	frame = append(frame, make([]byte, size-len(frame))...) // Ethernet padding
-	ip := frame[14 : 14+20]
-	tcp := frame[14+20 : headersLen+payload]
-	binary.BigEndian.PutUint16(ip[10:12], 0)
-	binary.BigEndian.PutUint16(tcp[16:18], 0)
+	ip := header.IPv4(frame[offIP:offTCP])
+	tcp := header.TCP(frame[offTCP : headersLen+payload])
+	ip.SetChecksum(0)
+	tcp.SetChecksum(0)
 	vip4 := vip.As4()
-	pseudo := uint32(binary.BigEndian.Uint16(vip4[0:2])) + uint32(binary.BigEndian.Uint16(vip4[2:4])) +
-		6 + uint32(len(tcp))
+	pseudo := sum16(vip4[:]) + uint32(header.TCPProtocolNumber) + uint32(len(tcp))
 	return frameTemplate{frame: frame, kind: kind, ipSum: sum16(ip), l4Sum: pseudo + sum16(tcp)}, nil
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/binary"
 
+	"vec/fastpath/header"
 	"vec/fastpath/pktbuild"
 )
 
@@ -54,14 +55,16 @@ func (s *sink) count(pkts [][]byte) {
 }
 
 func (s *sink) countOne(p []byte) {
-	if len(p) >= 14 && binary.BigEndian.Uint16(p[12:14]) == 0x0806 {
+	eth := header.Ethernet(p)
+	if eth.IsValid() && eth.Type() == header.EtherTypeARP {
 		s.arp++
 		return
 	}
 	s.frames++
 	s.bytes += uint64(len(p))
 	// Our frames: untagged IPv4 without options, TCP.
-	if len(p) < headersLen || binary.BigEndian.Uint16(p[12:14]) != 0x0800 || p[14] != 0x45 || p[23] != 6 {
+	if len(p) < headersLen || eth.Type() != header.EtherTypeIPv4 ||
+		p[offIPVerIHL] != header.IPv4VersionIHLNoOptions || p[offIPProto] != header.TCPProtocolNumber {
 		s.other++
 		return
 	}
@@ -76,7 +79,7 @@ func (s *sink) countOne(p []byte) {
 		return
 	}
 	s.flowPackets++
-	m := s.macIndex(uint64(binary.BigEndian.Uint32(p[0:4]))<<16 | uint64(binary.BigEndian.Uint16(p[4:6])))
+	m := s.macIndex(eth.DestinationUint64())
 	if m < 0 {
 		s.otherMACs++
 		return
@@ -123,5 +126,5 @@ func (s *sink) resetCounts() {
 }
 
 func macUint64(m pktbuild.MAC) uint64 {
-	return uint64(binary.BigEndian.Uint32(m[0:4]))<<16 | uint64(binary.BigEndian.Uint16(m[4:6]))
+	return header.MACUint64(m[:])
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"vec/fastpath"
+	"vec/fastpath/header"
 	"vec/fastpath/pktbuild"
 )
 
@@ -421,10 +422,12 @@ func TestSinkSeesMisroutingAndLoss(t *testing.T) {
 				continue
 			}
 			if n%97 == 0 {
-				if p[5] == 0x11 {
-					p[5] = 0x12
+				// Send it to the other server (…:11 ↔ …:12).
+				dst := header.Ethernet(p).Destination()
+				if dst[header.MACLen-1] == 0x11 {
+					dst[header.MACLen-1] = 0x12
 				} else {
-					p[5] = 0x11
+					dst[header.MACLen-1] = 0x11
 				}
 			}
 			out = append(out, p)

@@ -16,6 +16,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"vec/control/apiwire"
 )
 
 // Exit statuses.
@@ -44,18 +46,6 @@ type client struct {
 	http  *http.Client
 	base  string
 	token string
-}
-
-// apiError is the body of an error reply (control/api.ErrorBody).
-type apiError struct {
-	Error struct {
-		Code     string `json:"code"`
-		Message  string `json:"message"`
-		Problems []struct {
-			Field   string `json:"field"`
-			Message string `json:"message"`
-		} `json:"problems"`
-	} `json:"error"`
 }
 
 func newClient(o *globalOptions) (*client, error) {
@@ -156,7 +146,7 @@ func (c *client) do(ctx context.Context, method, path string, query url.Values, 
 		return nil, &exitError{code: exitNoAccess, err: fmt.Errorf("reading vecd's reply: %w", err)}
 	}
 	if resp.StatusCode != http.StatusOK {
-		var ae apiError
+		var ae apiwire.ErrorBody
 		msg := strings.TrimSpace(string(raw))
 		if json.Unmarshal(raw, &ae) == nil && ae.Error.Message != "" {
 			msg = ae.Error.Message

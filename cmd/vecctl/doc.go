@@ -13,7 +13,9 @@
 // token read from --token-file. Changes made with vecctl are live at once
 // but are not written to vecd's configuration file until `vecctl config
 // save`; a reload (SIGHUP, a change of the file, `vecctl config reload`)
-// replaces them with the file. --output json prints the API's JSON.
+// replaces them with the file. --output json prints the API's JSON. The
+// bodies are control/apiwire's: vecctl links none of the control plane.
+// Each noun's commands have a file of their own (cluster.go, server.go, …).
 //
 // Exit status: 0 done, 1 vecd refused or failed the request, 2 bad usage,
 // 3 vecd cannot be reached or the token is refused.

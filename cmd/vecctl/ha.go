@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"vec/recovery"
+	"vec/control/apiwire"
 )
 
 func haCmd(o *globalOptions) *cobra.Command {
@@ -18,7 +18,7 @@ func haCmd(o *globalOptions) *cobra.Command {
 		Short: "Show the role, term, peers, witness lease and the last rebuild from the agents",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var st recovery.GatewayStatus
+			var st apiwire.GatewayStatus
 			return call(cmd, o, http.MethodGet, "/v1/ha", nil, nil, &st, printHAStatus(&st))
 		},
 	}, &cobra.Command{
@@ -26,7 +26,7 @@ func haCmd(o *globalOptions) *cobra.Command {
 		Short: "Make this backup gateway the active one (the active yields to it)",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var st recovery.GatewayStatus
+			var st apiwire.GatewayStatus
 			return call(cmd, o, http.MethodPost, "/v1/ha/takeover", nil, nil, &st, func(w io.Writer) {
 				fmt.Fprintf(w, "takeover requested: %s is %s (term %d)\n", st.Node, st.Role, st.Term)
 			})
@@ -35,7 +35,7 @@ func haCmd(o *globalOptions) *cobra.Command {
 	return c
 }
 
-func printHAStatus(st *recovery.GatewayStatus) func(io.Writer) {
+func printHAStatus(st *apiwire.GatewayStatus) func(io.Writer) {
 	return func(w io.Writer) {
 		if st.Node != "" {
 			fmt.Fprintf(w, "node\t%s (priority %d, preempt %t)\n", st.Node, st.Priority, st.Preempt)

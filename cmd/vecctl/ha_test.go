@@ -5,12 +5,12 @@ import (
 	"strings"
 	"testing"
 
-	"vec/recovery"
+	"vec/control/apiwire"
 )
 
 // ha status names why a gateway cannot take or keep the active role.
 func TestHAStatusShowsUnhealthy(t *testing.T) {
-	st := &recovery.GatewayStatus{Node: "gw-a", Role: "backup", Priority: 100, Unhealthy: "every data port's link is down: net_af_packet0"}
+	st := &apiwire.GatewayStatus{Node: "gw-a", Role: "backup", Priority: 100, Unhealthy: "every data port's link is down: net_af_packet0"}
 	var out bytes.Buffer
 	printHAStatus(st)(&out)
 	if !strings.Contains(out.String(), "unhealthy\tevery data port's link is down: net_af_packet0") {

@@ -11,8 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"vec/control/api"
-	"vec/control/weights"
+	"vec/control/apiwire"
 )
 
 func managerCmd(o *globalOptions) *cobra.Command {
@@ -22,7 +21,7 @@ func managerCmd(o *globalOptions) *cobra.Command {
 		Short: "Show the last interval: per server every metric, its proportion, the weight computed and why; advisors and rules",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var rep weights.Report
+			var rep apiwire.ManagerReport
 			return call(cmd, o, http.MethodGet, "/v1/manager", nil, nil, &rep, printManagerReport(&rep))
 		},
 	}, &cobra.Command{
@@ -54,7 +53,7 @@ func managerSetCmd(o *globalOptions) *cobra.Command {
 		Example: `  vecctl manager set --interval 2s --proportions 50,50,0,0 --smoothing 1.5 --sensitivity 5`,
 		Args:    exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var p api.ManagerPatch
+			var p apiwire.ManagerPatch
 			fl := cmd.Flags()
 			for _, s := range []struct {
 				flag string
@@ -79,7 +78,7 @@ func managerSetCmd(o *globalOptions) *cobra.Command {
 				}
 				p.Proportions = &props
 			}
-			if p == (api.ManagerPatch{}) {
+			if p == (apiwire.ManagerPatch{}) {
 				return usageError("nothing to change: give --interval, --proportions, --smoothing, --sensitivity, --system-metric, --host-interval or --host-timeout")
 			}
 			return change(cmd, o, http.MethodPatch, "/v1/manager", p)
@@ -97,20 +96,20 @@ func managerSetCmd(o *globalOptions) *cobra.Command {
 }
 
 // parseProportions reads active,new,advisor,system.
-func parseProportions(s string) (api.Proportions, error) {
+func parseProportions(s string) (apiwire.Proportions, error) {
 	parts := strings.Split(s, ",")
 	if len(parts) != 4 {
-		return api.Proportions{}, usageError("--proportions %q: want four numbers, active,new,advisor,system (e.g. 50,50,0,0)", s)
+		return apiwire.Proportions{}, usageError("--proportions %q: want four numbers, active,new,advisor,system (e.g. 50,50,0,0)", s)
 	}
 	var v [4]float64
 	for i, part := range parts {
 		f, err := strconv.ParseFloat(strings.TrimSpace(part), 64)
 		if err != nil {
-			return api.Proportions{}, usageError("--proportions %q: %q is not a number", s, part)
+			return apiwire.Proportions{}, usageError("--proportions %q: %q is not a number", s, part)
 		}
 		v[i] = f
 	}
-	return api.Proportions{Active: v[0], New: v[1], Advisor: v[2], System: v[3]}, nil
+	return apiwire.Proportions{Active: v[0], New: v[1], Advisor: v[2], System: v[3]}, nil
 }
 
 func advisorCmd(o *globalOptions) *cobra.Command {
@@ -130,14 +129,14 @@ func advisorCmd(o *globalOptions) *cobra.Command {
 			if f.service == "" || f.typ == "" {
 				return usageError("advisor add needs --service and --type")
 			}
-			a := api.Advisor{Name: args[0], Service: f.service, Type: f.typ, Interval: f.interval, Timeout: f.timeout,
+			a := apiwire.Advisor{Name: args[0], Service: f.service, Type: f.typ, Interval: f.interval, Timeout: f.timeout,
 				Fall: f.fall, Rise: f.rise, Port: f.port, Command: strings.Fields(f.command)}
 			fl := cmd.Flags()
 			if fl.Changed("method") || fl.Changed("path") || fl.Changed("host") || fl.Changed("expect-status") {
-				a.HTTP = &api.AdvisorHTTP{Method: f.method, Path: f.path, Host: f.host, ExpectStatus: f.expectStatus}
+				a.HTTP = &apiwire.AdvisorHTTP{Method: f.method, Path: f.path, Host: f.host, ExpectStatus: f.expectStatus}
 			}
 			if fl.Changed("send") || fl.Changed("expect") {
-				a.UDP = &api.AdvisorUDP{Send: f.send, Expect: f.expect}
+				a.UDP = &apiwire.AdvisorUDP{Send: f.send, Expect: f.expect}
 			}
 			return change(cmd, o, http.MethodPost, "/v1/manager/advisors", a)
 		},
@@ -186,7 +185,7 @@ func ruleCmd(o *globalOptions) *cobra.Command {
 			if f.service == "" || f.typ == "" || len(f.servers) == 0 {
 				return usageError("rule add needs --service, --type and --servers")
 			}
-			r := api.Rule{Name: args[0], Service: f.service, Type: f.typ, Servers: f.servers, From: f.from, To: f.to,
+			r := apiwire.Rule{Name: args[0], Service: f.service, Type: f.typ, Servers: f.servers, From: f.from, To: f.to,
 				Command: strings.Fields(f.command), Interval: f.interval}
 			if cmd.Flags().Changed("weight") {
 				r.Weight = &f.weight
@@ -215,14 +214,15 @@ func ruleCmd(o *globalOptions) *cobra.Command {
 }
 
 // printManagerReport is the table form of GET /v1/manager.
-func printManagerReport(rep *weights.Report) func(io.Writer) {
+func printManagerReport(rep *apiwire.ManagerReport) func(io.Writer) {
 	return func(w io.Writer) {
 		if !rep.Enabled {
 			fmt.Fprintln(w, "manager\tstopped: servers have their configured weights (vecctl manager start)")
 			return
 		}
-		fmt.Fprintf(w, "manager\trunning, every %v; proportions %s (active/new/advisor/system), smoothing %g, sensitivity %g%%\n",
-			time.Duration(rep.IntervalS*float64(time.Second)), rep.Proportions, rep.Smoothing, rep.Sensitivity)
+		fmt.Fprintf(w, "manager\trunning, every %v; proportions %v/%v/%v/%v (active/new/advisor/system), smoothing %g, sensitivity %g%%\n",
+			time.Duration(rep.IntervalS*float64(time.Second)), rep.Proportions.Active, rep.Proportions.New,
+			rep.Proportions.Advisor, rep.Proportions.System, rep.Smoothing, rep.Sensitivity)
 		if !rep.At.IsZero() {
 			fmt.Fprintf(w, "last interval\t%s (configuration generation %d)\n", rep.At.Format("2006-01-02 15:04:05"), rep.Generation)
 		}
@@ -235,10 +235,7 @@ func printManagerReport(rep *weights.Report) func(io.Writer) {
 				pushed = "not sent: no change above the sensitivity"
 			}
 			fmt.Fprintf(w, "\nservice %s: weight bound %d, %s\n", svc.Service, svc.Bound, pushed)
-			var classes [4]string
-			for i := range classes {
-				classes[i] = weights.Class(i).String()
-			}
+			classes := apiwire.MetricClasses
 			fmt.Fprintf(w, "server\tweight\treason\t%s\n", strings.Join(classes[:], "\t"))
 			importance := [4]float64{rep.Proportions.Active, rep.Proportions.New, rep.Proportions.Advisor, rep.Proportions.System}
 			for _, s := range svc.Servers {
@@ -284,7 +281,7 @@ func printManagerReport(rep *weights.Report) func(io.Writer) {
 
 // metricCell is a known metric: its value, and with share its proportion
 // of the service's total.
-func metricCell(m weights.MetricReport, share bool) string {
+func metricCell(m apiwire.MetricReport, share bool) string {
 	v := strconv.FormatFloat(m.Value, 'f', 1, 64)
 	if m.Value == math.Trunc(m.Value) {
 		v = strconv.FormatFloat(m.Value, 'f', 0, 64)

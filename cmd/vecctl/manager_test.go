@@ -10,10 +10,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"vec/control/advisor"
+	"vec/control/apiwire"
 	"vec/control/config"
-	"vec/control/manager"
-	"vec/control/weights"
 )
 
 func TestManagerCommands(t *testing.T) {
@@ -42,7 +40,7 @@ func TestManagerCommands(t *testing.T) {
 	}
 	for i, args := range steps {
 		code, out := run(append(args, "-o", "json")...)
-		var ch manager.Change
+		var ch apiwire.Change
 		if code != exitOK || json.Unmarshal([]byte(out), &ch) != nil || ch.Generation != uint64(2+i) {
 			t.Fatalf("vecctl %s: exit %d, %s", strings.Join(args, " "), code, out)
 		}
@@ -115,20 +113,20 @@ func TestManagerCommandsBuildRequests(t *testing.T) {
 }
 
 func TestManagerReportTable(t *testing.T) {
-	metrics := func(active, latency, pa, pl float64) []weights.MetricReport {
-		return []weights.MetricReport{{Class: "active", Value: active, Known: true, Proportion: pa}, {Class: "new"},
+	metrics := func(active, latency, pa, pl float64) []apiwire.MetricReport {
+		return []apiwire.MetricReport{{Class: "active", Value: active, Known: true, Proportion: pa}, {Class: "new"},
 			{Class: "advisor", Value: latency, Known: latency > 0, Proportion: pl}, {Class: "system"}}
 	}
-	rep := weights.Report{Enabled: true, At: time.Date(2026, 12, 1, 10, 0, 0, 0, time.Local), Generation: 4, IntervalS: 2,
-		Proportions: config.Proportions{Active: 50, Advisor: 50}, Smoothing: 1.5, Sensitivity: 5,
-		Services: []weights.ServiceReport{{Service: "10.1.0.100:http", Bound: 20, Pushed: true, Servers: []weights.ServerReport{
+	rep := apiwire.ManagerReport{Enabled: true, At: time.Date(2026, 12, 1, 10, 0, 0, 0, time.Local), Generation: 4, IntervalS: 2,
+		Proportions: apiwire.Proportions{Active: 50, Advisor: 50}, Smoothing: 1.5, Sensitivity: 5,
+		Services: []apiwire.ServiceReport{{Service: "10.1.0.100:http", Bound: 20, Pushed: true, Servers: []apiwire.ServerReport{
 			{Server: "s1", Weight: 10, Computed: 13, Reason: "computed", Metrics: metrics(10, 1.25, 0.25, 0.2)},
 			{Server: "s2", Weight: 10, Computed: 0, Reason: "down: advisor web: timeout", Metrics: metrics(30, 0, 0, 0)},
 		}}},
-		Advisors: []weights.AdvisorReport{{Name: "web", Type: "http", Service: "10.1.0.100:http", Servers: []advisor.Result{
+		Advisors: []apiwire.AdvisorReport{{Name: "web", Type: "http", Service: "10.1.0.100:http", Servers: []apiwire.AdvisorResult{
 			{Server: "s1", Up: true, Latency: 1250 * time.Microsecond, Checks: 9},
 			{Server: "s2", Up: false, LastError: "timeout", Checks: 9, Failures: 4}}}},
-		Rules: []weights.RuleReport{{Name: "night", Type: "window", Service: "10.1.0.100:http", Holds: true}},
+		Rules: []apiwire.RuleReport{{Name: "night", Type: "window", Service: "10.1.0.100:http", Holds: true}},
 	}
 	var b bytes.Buffer
 	w := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
@@ -159,7 +157,7 @@ func TestManagerReportTable(t *testing.T) {
 	}
 
 	b.Reset()
-	printManagerReport(&weights.Report{})(&b)
+	printManagerReport(&apiwire.ManagerReport{})(&b)
 	if !strings.Contains(b.String(), "stopped") {
 		t.Errorf("a stopped manager's report: %s", b.String())
 	}

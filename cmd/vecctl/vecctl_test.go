@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"vec/control/api"
+	"vec/control/apiwire"
 	"vec/control/config"
 	"vec/control/manager"
 	"vec/control/manager/managertest"
@@ -101,12 +102,12 @@ func capture(t *testing.T, args ...string) (int, string) {
 func TestExitCodesAndJSON(t *testing.T) {
 	flags := serve(t)
 	code, out := capture(t, append(flags, "server", "set", "10.1.0.100:http:s1", "--weight", "4", "-o", "json")...)
-	var ch manager.Change
+	var ch apiwire.Change
 	if code != exitOK || json.Unmarshal([]byte(out), &ch) != nil || ch.Generation != 2 || len(ch.PerWorkerMs) != 1 {
 		t.Errorf("server set: exit %d, %s", code, out)
 	}
 	code, out = capture(t, append(flags, "server", "list", "-o", "json")...)
-	var servers []manager.ServerCounters
+	var servers []apiwire.ServerCounters
 	if code != exitOK || json.Unmarshal([]byte(out), &servers) != nil || len(servers) != 1 || servers[0].Weight != 4 {
 		t.Errorf("server list: exit %d, %s", code, out)
 	}
@@ -176,12 +177,12 @@ func TestConnectionsListFollowsCursors(t *testing.T) {
 		}
 	}
 	code, out := capture(t, append(flags, "connections", "list", "--limit", "7", "-o", "json")...)
-	var page manager.Connections
+	var page apiwire.Connections
 	if code != exitOK || json.Unmarshal([]byte(out), &page) != nil || !page.More || page.NextCursor == "" || len(page.Connections) > 7 {
 		t.Fatalf("first page: exit %d, %s", code, out)
 	}
 	code, out = capture(t, append(flags, "connections", "list", "--limit", "7", "--cursor", page.NextCursor, "-o", "json")...)
-	var second manager.Connections
+	var second apiwire.Connections
 	if code != exitOK || json.Unmarshal([]byte(out), &second) != nil || len(second.Connections) == 0 {
 		t.Fatalf("second page: exit %d, %s", code, out)
 	}
@@ -189,7 +190,7 @@ func TestConnectionsListFollowsCursors(t *testing.T) {
 		t.Errorf("the second page starts with the first page's connection %s", page.Connections[0].Client)
 	}
 	code, out = capture(t, append(flags, "connections", "list", "--limit", "7", "--all", "-o", "json")...)
-	var all manager.Connections
+	var all apiwire.Connections
 	if code != exitOK || json.Unmarshal([]byte(out), &all) != nil || all.More || all.NextCursor != "" {
 		t.Fatalf("--all: exit %d, %s", code, out)
 	}

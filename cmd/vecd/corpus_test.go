@@ -8,6 +8,7 @@ import (
 	"slices"
 	"testing"
 
+	"vec/fastpath/header"
 	"vec/internal/corpus"
 	"vec/internal/pcapfile"
 )
@@ -119,8 +120,9 @@ func checkCorpusOutput(t *testing.T, c *corpus.Corpus, out []pcapfile.Packet) {
 	for i, f := range c.Frames {
 		if c.Expect[i].Kind == corpus.Reply {
 			byTail[string(c.Expect[i].Out)] = append(byTail[string(c.Expect[i].Out)], i)
-		} else if len(f) >= 12 {
-			byTail[string(f[12:])] = append(byTail[string(f[12:])], i)
+		} else if len(f) >= header.EthernetTypeOffset {
+			tail := string(f[header.EthernetTypeOffset:]) // all but the MACs, which vecd rewrites
+			byTail[tail] = append(byTail[tail], i)
 		}
 	}
 	sent := make([][]byte, len(c.Frames))
@@ -162,7 +164,7 @@ func checkCorpusOutput(t *testing.T, c *corpus.Corpus, out []pcapfile.Packet) {
 		case e.Out != nil && got == nil:
 			report("frame %d (%s): want %s %s, vecd sent nothing", i, e.Note, e.Kind, e.Server)
 		case e.Out == nil && got != nil:
-			report("frame %d (%s): want %s %s, vecd sent it to %x", i, e.Note, e.Kind, e.Reason, got[0:6])
+			report("frame %d (%s): want %s %s, vecd sent it to %x", i, e.Note, e.Kind, e.Reason, header.Ethernet(got).Destination())
 		case e.Out != nil && !bytes.Equal(got, e.Out):
 			report("frame %d (%s): want %s %s\n got %x\nwant %x", i, e.Note, e.Kind, e.Server, got, e.Out)
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"vec/control/manager"
+	"vec/fastpath/header"
 	"vec/fastpath/pktbuild"
 	"vec/internal/corpus"
 	"vec/internal/pcapfile"
@@ -47,10 +48,10 @@ type scenario struct {
 
 // forward adds a frame that must leave with only its MACs rewritten.
 func (s *scenario) forward(p []byte, server int) {
-	out := bytes.Clone(p)
+	out := header.Ethernet(bytes.Clone(p))
 	mac := goldenServerMAC(server)
-	copy(out[0:6], mac[:])
-	copy(out[6:12], goldenGW[:])
+	out.SetDestination(mac[:])
+	out.SetSource(goldenGW[:])
 	s.in = append(s.in, p)
 	s.expect = append(s.expect, expectation{out: out})
 }
@@ -106,7 +107,7 @@ func goldenScenario() *scenario {
 	routerIP := netip.MustParseAddr("10.1.0.254")
 	reply := func(f pktbuild.Flow) []byte {
 		back := pktbuild.Flow{SrcMAC: goldenServerMAC(1), DstMAC: router, SrcIP: f.DstIP, DstIP: f.SrcIP, SrcPort: f.DstPort, DstPort: f.SrcPort}
-		return pktbuild.TCP(back, pktbuild.ACK|pktbuild.PSH, 1, 101, make([]byte, 1460))[14:]
+		return header.Ethernet(pktbuild.TCP(back, pktbuild.ACK|pktbuild.PSH, 1, 101, make([]byte, 1460))).Payload()
 	}
 	s.forward(pktbuild.FragNeeded(router, goldenGW, routerIP, reply(flows[0]), 1400), order[0])
 	for i, f := range flows[:9] {
@@ -153,13 +154,14 @@ func goldenScenario() *scenario {
 		return pktbuild.TCP(clientFlow("192.0.2.1", 2, goldenVIPA, 80), pktbuild.SYN, 1, 0, nil)
 	}
 	edit := func(f func(p []byte) []byte) []byte { return f(syn()) }
-	s.drop(syn()[:12], "malformed_ethernet")
-	s.drop(edit(func(p []byte) []byte { p[14] = 0x44; return p }), "ipv4_bad_ihl")
-	s.drop(edit(func(p []byte) []byte { p[20] = 0x20; return p }), "ipv4_fragment")
-	s.drop(edit(func(p []byte) []byte { p[14] = 0x46; return p }), "ipv4_options")
-	s.drop(edit(func(p []byte) []byte { p[16], p[17] = 0x05, 0xdc; return p }), "ipv4_bad_total_length")
-	s.drop(edit(func(p []byte) []byte { p[46] = 0x30; return p }), "tcp_bad_data_offset")
-	s.drop(edit(func(p []byte) []byte { p[12], p[13] = 0x86, 0xdd; return p }), "unsupported_l3")
+	ip := func(p []byte) header.IPv4 { return header.IPv4(p[header.UntaggedIPv4Offset:]) }
+	s.drop(syn()[:header.EthernetTypeOffset], "malformed_ethernet")
+	s.drop(edit(func(p []byte) []byte { ip(p).SetHeaderLen(16); return p }), "ipv4_bad_ihl")
+	s.drop(edit(func(p []byte) []byte { ip(p).SetFlagsFragment(0x2000); return p }), "ipv4_fragment")
+	s.drop(edit(func(p []byte) []byte { ip(p).SetHeaderLen(24); return p }), "ipv4_options")
+	s.drop(edit(func(p []byte) []byte { ip(p).SetTotalLength(1500); return p }), "ipv4_bad_total_length")
+	s.drop(edit(func(p []byte) []byte { header.TCP(p[header.UntaggedL4Offset:]).SetDataOffset(12); return p }), "tcp_bad_data_offset")
+	s.drop(edit(func(p []byte) []byte { header.Ethernet(p).SetType(0x86dd); return p }), "unsupported_l3")
 	tagged := clientFlow("192.0.2.1", 3, goldenVIPA, 80)
 	tagged.VLAN = 7
 	s.drop(pktbuild.TCP(tagged, pktbuild.SYN, 1, 0, nil), "vlan_tagged")

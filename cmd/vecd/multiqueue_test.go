@@ -2,11 +2,11 @@ package main
 
 import (
 	"fmt"
-	"net/netip"
 	"path/filepath"
 	"testing"
 
 	"vec/dpdk"
+	"vec/fastpath/header"
 	"vec/fastpath/pktbuild"
 	"vec/internal/pcapfile"
 	"vec/internal/testenv"
@@ -101,11 +101,12 @@ metrics: {disabled: true}
 		// worker, and each flow went to one server.
 		server := map[string][6]byte{}
 		for _, p := range out {
-			src := netip.AddrFrom4([4]byte(p.Data[26:30])).String()
+			eth := header.Ethernet(p.Data)
+			src := header.IPv4(eth.Payload()).SourceAddr().String()
 			if flowQueue[src] != q {
 				t.Errorf("worker %d sent a packet of %s, a flow of worker %d", q, src, flowQueue[src])
 			}
-			dst := [6]byte(p.Data[0:6])
+			dst := [6]byte(eth.Destination())
 			if prev, seen := server[src]; seen && prev != dst {
 				t.Errorf("flow %s split between %x and %x", src, prev, dst)
 			}

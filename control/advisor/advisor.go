@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"vec/control/apiwire"
 )
 
 // Defaults for the zero fields of a Spec.
@@ -55,25 +57,9 @@ type Target struct {
 	Addr   netip.AddrPort // the server's IP and the probe port
 }
 
-// Result is a target's state as its probes left it.
-type Result struct {
-	Server string `json:"server"`
-	Up     bool   `json:"up"`
-	// Latency is the last successful probe's (nanoseconds in JSON).
-	Latency time.Duration `json:"latency_ns"`
-	// Metric is the number a custom advisor's last successful probe
-	// printed, when HaveMetric.
-	Metric     float64 `json:"metric"`
-	HaveMetric bool    `json:"have_metric"`
-	// LastError says why the last failed probe failed; a success clears it
-	// once the target is up again, so a down target always shows why.
-	LastError string `json:"last_error,omitempty"`
-	// Checks and Failures count the probes run and failed since New.
-	Checks   uint64 `json:"checks"`
-	Failures uint64 `json:"failures"`
-	// Since is when Up last changed (New's time at first).
-	Since time.Time `json:"since"`
-}
+// Result is a target's state as its probes left it: the control API's
+// shape (GET /v1/manager lists it per advisor), defined in control/apiwire.
+type Result = apiwire.AdvisorResult
 
 // Option changes how an Advisor reaches the world; tests use them.
 type Option func(*options)

@@ -15,63 +15,6 @@ import (
 // servers fits many times over.
 const MaxRequestBody = 1 << 20
 
-// The request and reply bodies. Field names are those of the
-// configuration file; durations are strings with a unit ("90s").
-
-// Cluster is a cluster (VIP) with its services.
-type Cluster struct {
-	VIP        string    `json:"vip"`
-	AnswerPing bool      `json:"answer_ping,omitempty"`
-	Services   []Service `json:"services"`
-}
-
-// Service is a service with its servers.
-type Service struct {
-	Name         string   `json:"name"`
-	Protocol     string   `json:"protocol"`
-	Port         int      `json:"port"`
-	Disabled     bool     `json:"disabled,omitempty"`
-	StaleTimeout string   `json:"stale_timeout,omitempty"`
-	FinTimeout   string   `json:"fin_timeout,omitempty"`
-	SynTimeout   string   `json:"syn_timeout,omitempty"`
-	ResetTimeout string   `json:"reset_timeout,omitempty"`
-	DrainTimeout string   `json:"drain_timeout,omitempty"`
-	WeightBound  *int     `json:"weight_bound,omitempty"`
-	Servers      []Server `json:"servers"`
-}
-
-// Server is one server.
-type Server struct {
-	Name     string `json:"name"`
-	IP       string `json:"ip"`
-	MAC      string `json:"mac,omitempty"`
-	Weight   *int   `json:"weight"`
-	Quiesced bool   `json:"quiesced,omitempty"`
-	// Fixed keeps the weight whatever the manager computes.
-	Fixed bool `json:"fixed,omitempty"`
-}
-
-// ServicePatch changes a service's settings; absent fields stay.
-type ServicePatch struct {
-	StaleTimeout *string `json:"stale_timeout"`
-	FinTimeout   *string `json:"fin_timeout"`
-	DrainTimeout *string `json:"drain_timeout"`
-	WeightBound  *int    `json:"weight_bound"`
-	Disabled     *bool   `json:"disabled"`
-}
-
-// ServerPatch changes a server; absent fields stay.
-type ServerPatch struct {
-	Weight   *int    `json:"weight"`
-	MAC      *string `json:"mac"`
-	Quiesced *bool   `json:"quiesced"`
-}
-
-// LogLevel is the body of PUT /v1/log/level and its reply.
-type LogLevel struct {
-	Level string `json:"level"`
-}
-
 // requestError is a request the API cannot read: HTTP 400.
 type requestError struct{ msg string }
 
@@ -135,11 +78,11 @@ func duration(field, s string) (time.Duration, error) {
 	return d, nil
 }
 
-// toConfig converts a cluster from the API to the configuration's types.
-func (c Cluster) toConfig() (config.Cluster, error) {
+// clusterToConfig converts a cluster from the API to the configuration's types.
+func clusterToConfig(c Cluster) (config.Cluster, error) {
 	out := config.Cluster{VIP: c.VIP, AnswerPing: c.AnswerPing}
 	for i, s := range c.Services {
-		sc, err := s.toConfig()
+		sc, err := serviceToConfig(s)
 		if err != nil {
 			return config.Cluster{}, badRequest("services[%d].%v", i, err)
 		}
@@ -148,7 +91,7 @@ func (c Cluster) toConfig() (config.Cluster, error) {
 	return out, nil
 }
 
-func (s Service) toConfig() (config.Service, error) {
+func serviceToConfig(s Service) (config.Service, error) {
 	out := config.Service{Name: s.Name, Protocol: s.Protocol, Port: s.Port, Disabled: s.Disabled}
 	var err error
 	if out.StaleTimeout, err = duration("stale_timeout", s.StaleTimeout); err != nil {
@@ -171,12 +114,12 @@ func (s Service) toConfig() (config.Service, error) {
 		out.WeightBound = &b
 	}
 	for _, sv := range s.Servers {
-		out.Servers = append(out.Servers, sv.toConfig())
+		out.Servers = append(out.Servers, serverToConfig(sv))
 	}
 	return out, nil
 }
 
-func (s Server) toConfig() config.Server {
+func serverToConfig(s Server) config.Server {
 	out := config.Server{Name: s.Name, IP: s.IP, MAC: s.MAC, Quiesced: s.Quiesced, Fixed: s.Fixed}
 	if s.Weight != nil {
 		w := *s.Weight

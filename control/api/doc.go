@@ -10,5 +10,7 @@
 // Every change goes through the manager: the whole new configuration is
 // validated and applied atomically, and the reply comes only once every
 // worker runs it. Errors are JSON, {"error": {"code", "message",
-// "problems"}}, with the HTTP status that fits.
+// "problems"}}, with the HTTP status that fits. The request and reply
+// bodies are control/apiwire's, which clients import instead of this
+// package.
 package api

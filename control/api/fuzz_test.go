@@ -26,7 +26,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		switch kind % 9 {
 		case 0:
 			checkDecode[Cluster](t, data, func(c Cluster) {
-				cl, err := c.toConfig()
+				cl, err := clusterToConfig(c)
 				if err != nil {
 					requireRequestError(t, err)
 					return
@@ -38,7 +38,7 @@ func FuzzDecodeRequest(f *testing.F) {
 			})
 		case 1:
 			checkDecode[Service](t, data, func(s Service) {
-				sc, err := s.toConfig()
+				sc, err := serviceToConfig(s)
 				if err != nil {
 					requireRequestError(t, err)
 					return
@@ -51,7 +51,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		case 2:
 			checkDecode[Server](t, data, func(s Server) {
 				cfg := baseConfig(t)
-				if err := manager.AddServer(cfg, "10.1.0.100", "http", s.toConfig()); err == nil {
+				if err := manager.AddServer(cfg, "10.1.0.100", "http", serverToConfig(s)); err == nil {
 					_ = cfg.Validate()
 				}
 			})
@@ -66,7 +66,7 @@ func FuzzDecodeRequest(f *testing.F) {
 			})
 		case 4:
 			checkDecode[ServicePatch](t, data, func(p ServicePatch) {
-				mp, err := p.toManager()
+				mp, err := servicePatchToManager(p)
 				if err != nil {
 					requireRequestError(t, err)
 					return
@@ -83,7 +83,7 @@ func FuzzDecodeRequest(f *testing.F) {
 			checkDecode[ManagerPatch](t, data, func(ManagerPatch) {})
 		case 7:
 			checkDecode[Advisor](t, data, func(a Advisor) {
-				adv, err := a.toConfig()
+				adv, err := advisorToConfig(a)
 				if err != nil {
 					requireRequestError(t, err)
 					return
@@ -94,7 +94,7 @@ func FuzzDecodeRequest(f *testing.F) {
 			})
 		case 8:
 			checkDecode[Rule](t, data, func(r Rule) {
-				rule, err := r.toConfig()
+				rule, err := ruleToConfig(r)
 				if err != nil {
 					requireRequestError(t, err)
 					return

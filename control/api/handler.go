@@ -47,9 +47,6 @@ type Options struct {
 // requestTimeout bounds what one request may wait for the workers.
 const requestTimeout = 10 * time.Second
 
-// DefaultConnLimit is the page size of GET /v1/connections without limit=.
-const DefaultConnLimit = 100
-
 // handler serves the API; see NewHandler.
 type handler struct {
 	Options
@@ -193,25 +190,6 @@ type apiError struct {
 
 func (e *apiError) Error() string { return e.msg }
 
-// ErrorBody is the JSON of every error reply.
-type ErrorBody struct {
-	Error ErrorDetail `json:"error"`
-}
-
-// ErrorDetail says what went wrong; Problems lists, for a rejected change,
-// every problem of the configuration it would have produced.
-type ErrorDetail struct {
-	Code     string    `json:"code"`
-	Message  string    `json:"message"`
-	Problems []Problem `json:"problems,omitempty"`
-}
-
-// Problem is one problem of a rejected configuration.
-type Problem struct {
-	Field   string `json:"field,omitempty"`
-	Message string `json:"message"`
-}
-
 // classify maps an error to its HTTP status and code.
 func classify(err error) *apiError {
 	var (
@@ -266,12 +244,6 @@ func source(id Identity, what string) string { return fmt.Sprintf("api (%s): %s"
 
 func (h *handler) status(*http.Request, Identity) (any, error) { return h.Backend.Status(), nil }
 
-// ConfigReply is the body of GET /v1/config.
-type ConfigReply struct {
-	Generation uint64 `json:"generation"`
-	YAML       string `json:"yaml"`
-}
-
 func (h *handler) showConfig(*http.Request, Identity) (any, error) {
 	cfg, gen := h.Backend.Config()
 	b, err := config.Marshal(cfg)
@@ -279,12 +251,6 @@ func (h *handler) showConfig(*http.Request, Identity) (any, error) {
 		return nil, err
 	}
 	return ConfigReply{Generation: gen, YAML: string(b)}, nil
-}
-
-// SaveReply is the body of POST /v1/config/save.
-type SaveReply struct {
-	Generation uint64 `json:"generation"`
-	File       string `json:"file"`
 }
 
 func (h *handler) saveConfig(*http.Request, Identity) (any, error) {
@@ -328,7 +294,7 @@ func (h *handler) addCluster(r *http.Request, id Identity) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	cl, err := body.toConfig()
+	cl, err := clusterToConfig(body)
 	if err != nil {
 		return nil, err
 	}
@@ -342,12 +308,6 @@ func (h *handler) removeCluster(r *http.Request, id Identity) (any, error) {
 	return h.Backend.Mutate(r.Context(), source(id, "remove cluster "+vip), func(c *config.Config) error {
 		return manager.RemoveCluster(c, vip)
 	})
-}
-
-// ServiceRow is one service in GET /v1/services.
-type ServiceRow struct {
-	VIP string `json:"vip"`
-	Service
 }
 
 func (h *handler) listServices(r *http.Request, _ Identity) (any, error) {
@@ -377,7 +337,7 @@ func (h *handler) addService(r *http.Request, id Identity) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := body.toConfig()
+	s, err := serviceToConfig(body)
 	if err != nil {
 		return nil, err
 	}
@@ -392,7 +352,7 @@ func (h *handler) updateService(r *http.Request, id Identity) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := body.toManager()
+	p, err := servicePatchToManager(body)
 	if err != nil {
 		return nil, err
 	}
@@ -402,7 +362,7 @@ func (h *handler) updateService(r *http.Request, id Identity) (any, error) {
 	})
 }
 
-func (p ServicePatch) toManager() (manager.ServicePatch, error) {
+func servicePatchToManager(p ServicePatch) (manager.ServicePatch, error) {
 	var out manager.ServicePatch
 	for _, f := range []struct {
 		name string
@@ -468,7 +428,7 @@ func (h *handler) addServer(r *http.Request, id Identity) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	sv := body.toConfig()
+	sv := serverToConfig(body)
 	vip, service := r.PathValue("vip"), r.PathValue("service")
 	return h.Backend.Mutate(r.Context(), source(id, fmt.Sprintf("add server %s/%s/%s", vip, service, sv.Name)), func(c *config.Config) error {
 		return manager.AddServer(c, vip, service, sv)

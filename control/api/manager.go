@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"vec/control/apiwire"
 	"vec/control/config"
 	"vec/control/manager"
 	"vec/control/weights"
@@ -21,74 +22,19 @@ type Manager interface {
 var errNoManager = &apiError{status: http.StatusNotFound, code: "manager_unavailable",
 	msg: "this vecd runs no manager (weight loop) to report on"}
 
-// Proportions are the importance of the metric classes, in percent.
-type Proportions struct {
-	Active  float64 `json:"active"`
-	New     float64 `json:"new"`
-	Advisor float64 `json:"advisor"`
-	System  float64 `json:"system"`
-}
-
-// ManagerPatch changes the manager's settings; absent fields stay.
-// Proportions, when given, replace all four (an absent class is 0).
-type ManagerPatch struct {
-	Interval     *string      `json:"interval"`
-	Proportions  *Proportions `json:"proportions"`
-	Smoothing    *float64     `json:"smoothing"`
-	Sensitivity  *float64     `json:"sensitivity"`
-	SystemMetric *string      `json:"system_metric"`
-	HostInterval *string      `json:"host_interval"`
-	HostTimeout  *string      `json:"host_timeout"`
-}
-
-// Advisor is a probe of every server of one service, as in the
-// configuration's manager.advisors.
-type Advisor struct {
-	Name     string       `json:"name"`
-	Service  string       `json:"service"`
-	Type     string       `json:"type"`
-	Interval string       `json:"interval,omitempty"`
-	Timeout  string       `json:"timeout,omitempty"`
-	Fall     int          `json:"fall,omitempty"`
-	Rise     int          `json:"rise,omitempty"`
-	Port     int          `json:"port,omitempty"`
-	HTTP     *AdvisorHTTP `json:"http,omitempty"`
-	UDP      *AdvisorUDP  `json:"udp,omitempty"`
-	Command  []string     `json:"command,omitempty"`
-}
-
-// AdvisorHTTP is an http or https advisor's request.
-type AdvisorHTTP struct {
-	Method       string `json:"method,omitempty"`
-	Path         string `json:"path,omitempty"`
-	Host         string `json:"host,omitempty"`
-	ExpectStatus int    `json:"expect_status,omitempty"`
-}
-
-// AdvisorUDP is a udp advisor's request and expected reply.
-type AdvisorUDP struct {
-	Send   string `json:"send,omitempty"`
-	Expect string `json:"expect,omitempty"`
-}
-
-// Rule is a user metric, as in the configuration's manager.rules.
-type Rule struct {
-	Name     string   `json:"name"`
-	Service  string   `json:"service"`
-	Type     string   `json:"type"`
-	Servers  []string `json:"servers"`
-	From     string   `json:"from,omitempty"`
-	To       string   `json:"to,omitempty"`
-	Weight   *int     `json:"weight,omitempty"`
-	Command  []string `json:"command,omitempty"`
-	Interval string   `json:"interval,omitempty"`
-}
-
 func (h *handler) managerReport(*http.Request, Identity) (any, error) {
 	if h.Manager == nil {
 		return nil, errNoManager
 	}
-	return h.Manager.ManagerReport(), nil
+	return wireReport(h.Manager.ManagerReport()), nil
+}
+
+// wireReport is the JSON body of GET /v1/manager: the report's parts are
+// already apiwire's; the interval and the proportions are converted.
+func wireReport(rep weights.Report) apiwire.ManagerReport {
+	return apiwire.ManagerReport{Enabled: rep.Enabled, At: rep.At, Generation: rep.Generation,
+		IntervalS: rep.IntervalS, Proportions: apiwire.Proportions(rep.Proportions), Smoothing: rep.Smoothing,
+		Sensitivity: rep.Sensitivity, Services: rep.Services, Advisors: rep.Advisors, Rules: rep.Rules, Error: rep.Error}
 }
 
 func (h *handler) managerEnable(on bool) func(*http.Request, Identity) (any, error) {
@@ -151,7 +97,7 @@ func (h *handler) updateManager(r *http.Request, id Identity) (any, error) {
 	})
 }
 
-func (a Advisor) toConfig() (config.Advisor, error) {
+func advisorToConfig(a Advisor) (config.Advisor, error) {
 	out := config.Advisor{Name: a.Name, Service: a.Service, Type: a.Type, Fall: a.Fall, Rise: a.Rise, Port: a.Port,
 		Command: slices.Clone(a.Command)}
 	var err error
@@ -175,7 +121,7 @@ func (h *handler) addAdvisor(r *http.Request, id Identity) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := body.toConfig()
+	a, err := advisorToConfig(body)
 	if err != nil {
 		return nil, err
 	}
@@ -200,7 +146,7 @@ func (h *handler) removeAdvisor(r *http.Request, id Identity) (any, error) {
 	})
 }
 
-func (r Rule) toConfig() (config.Rule, error) {
+func ruleToConfig(r Rule) (config.Rule, error) {
 	out := config.Rule{Name: r.Name, Service: r.Service, Type: r.Type, Servers: slices.Clone(r.Servers), From: r.From,
 		To: r.To, Command: slices.Clone(r.Command)}
 	if r.Weight != nil {
@@ -217,7 +163,7 @@ func (h *handler) addRule(r *http.Request, id Identity) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	rule, err := body.toConfig()
+	rule, err := ruleToConfig(body)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"vec/control/apiwire"
 	"vec/fastpath"
 )
 
@@ -83,16 +84,24 @@ type CoreReading struct {
 	Naps uint64
 	// Mode is the worker's fastpath mode (standby on a backup).
 	Mode fastpath.Mode
+	// PollIteration is the histogram of the worker's poll-iteration
+	// times since it started.
+	PollIteration PollTimes
 }
 
-// PortCounters are one port's hardware counters.
-type PortCounters struct {
-	Device   string `json:"device"`
-	IPackets uint64 `json:"ipackets"`
-	OPackets uint64 `json:"opackets"`
-	IMissed  uint64 `json:"imissed"`
-	RxNoMbuf uint64 `json:"rx_nombuf"`
-}
+// PollTimeBuckets is the number of buckets of a poll-iteration-time
+// histogram: bucket i below PollTimeBuckets-1 counts the iterations that
+// took at most PollTimeBound(i), 64 ns << i (64 ns … 16.8 ms), and more
+// than the bound of bucket i-1; the last bucket counts the longer ones.
+const PollTimeBuckets = apiwire.PollTimeBuckets
+
+// PollTimeBound is the upper bound of bucket i of a PollTimes histogram.
+func PollTimeBound(i int) time.Duration { return 64 << i }
+
+// PollTimes is a histogram of a worker's poll-iteration times, written by
+// the worker alone and copied out through its mailbox; its shape is the
+// control API's (CoreCounters.PollIteration).
+type PollTimes = apiwire.PollTimes
 
 // ConnQuery selects connection entries. Nil sets and zero values match
 // everything.
@@ -142,14 +151,4 @@ type ConnPage struct {
 type ConnEntry struct {
 	Core  int
 	Entry fastpath.Entry
-}
-
-// WorkerStatus describes one worker.
-type WorkerStatus struct {
-	Core  int `json:"core"`
-	Queue int `json:"queue"`
-	// MailboxDepth is the number of requests posted and not yet taken;
-	// MailboxCapacity the most that can be in flight.
-	MailboxDepth    int `json:"mailbox_depth"`
-	MailboxCapacity int `json:"mailbox_capacity"`
 }

@@ -87,30 +87,6 @@ type Manager struct {
 	fileHash   [32]byte // of the file as last read or written
 }
 
-// Change reports an applied change.
-type Change struct {
-	Generation uint64    `json:"generation"`
-	Source     string    `json:"source"`
-	At         time.Time `json:"at"`
-	// AckLatency is the time from handing the snapshot to the workers to
-	// the last worker's acknowledgement: the change was live on every
-	// worker before the call returned.
-	AckLatency   time.Duration   `json:"-"`
-	AckLatencyMs float64         `json:"ack_latency_ms"`
-	PerWorkerMs  []float64       `json:"per_worker_ack_ms"`
-	Summary      []string        `json:"summary,omitempty"`
-	Draining     []DrainingEntry `json:"draining,omitempty"`
-}
-
-// DrainingEntry is a removed server whose connections may still go on.
-type DrainingEntry struct {
-	VIP     string    `json:"vip"`
-	Service string    `json:"service"`
-	Server  string    `json:"server"`
-	IP      string    `json:"ip"`
-	Until   time.Time `json:"until"`
-}
-
 // New makes a manager for the configuration loaded at start-up. Call
 // Initial once the port's MAC is known, then Attach once the workers run.
 func New(opts Options) *Manager {

@@ -17,6 +17,7 @@ import (
 	"vec/control/manager"
 	"vec/control/manager/managertest"
 	"vec/fastpath"
+	"vec/fastpath/header"
 	"vec/fastpath/pktbuild"
 )
 
@@ -89,7 +90,7 @@ func (e *env) syn(core int) [6]byte {
 	if v[0] != fastpath.VerdictForward {
 		e.t.Fatalf("SYN on core %d: verdict %v", core, v[0])
 	}
-	return [6]byte(p[0:6])
+	return [6]byte(header.Ethernet(p).Destination())
 }
 
 func (e *env) mutate(what string, fn func(*config.Config) error) (manager.Change, error) {
@@ -325,7 +326,7 @@ func TestRemovedServerDrainsUntilItsConnectionsEnd(t *testing.T) {
 	}
 	for _, s := range counters.Servers {
 		if s.Server == "s4" && (s.New != 0 || s.Active != 0) {
-			t.Errorf("s4 inherited s2's counters: %+v", s.ServerCounters)
+			t.Errorf("s4 inherited s2's counters: %+v", s.ServerTraffic)
 		}
 	}
 }

@@ -3,89 +3,29 @@ package manager
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/netip"
-	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
-	"time"
 
+	"vec/control/apiwire"
 	"vec/control/ids"
 	"vec/fastpath"
 )
 
-// Counters are the gateway's counters with names: per worker core, per
-// server (summed over the cores) and per port. vecd prints them when it
-// stops and writes them with -stats-json; the API and the metrics serve
-// them live.
-type Counters struct {
-	Generation uint64           `json:"generation"`
-	Cores      []CoreCounters   `json:"cores"`
-	Servers    []ServerCounters `json:"servers"`
-	Ports      []PortCounters   `json:"ports"`
-}
-
-// CoreCounters are one worker's packet counters.
-type CoreCounters struct {
-	Core    int    `json:"core"`
-	RX      uint64 `json:"rx"`
-	TX      uint64 `json:"tx"`
-	Replies uint64 `json:"replies"`
-	// ARPLearned counts servers' ARP replies read to learn their MACs
-	// (neither sent nor dropped): rx = tx + replies + arp_learned + Σ drops.
-	ARPLearned uint64 `json:"arp_learned"`
-	// ICMPErrors are the ICMP errors forwarded to the server of the
-	// connection they quote (part of tx); EchoReplies the answered pings
-	// (part of replies).
-	ICMPErrors   uint64            `json:"icmp_errors"`
-	EchoReplies  uint64            `json:"echo_replies"`
-	TxFull       uint64            `json:"tx_full"`
-	Drops        map[string]uint64 `json:"drops"`
-	EvictedFIN   uint64            `json:"evicted_fin"`
-	ExpiredStale uint64            `json:"expired_stale"`
-	ExpiredFIN   uint64            `json:"expired_fin"`
-	Resets       uint64            `json:"resets"`
-	ReusedFIN    uint64            `json:"reused_fin"`
-	Rescheduled  uint64            `json:"rescheduled_syn"`
-	// EvictedSYN and EvictedActive count the embryonic and idle ACTIVE
-	// entries evicted for a new connection in a full table (EvictedFIN:
-	// FIN and RST ones); ExpiredSYN and ExpiredReset those removed by the
-	// embryonic and reset timers.
-	EvictedSYN    uint64 `json:"evicted_syn"`
-	EvictedActive uint64 `json:"evicted_active"`
-	ExpiredSYN    uint64 `json:"expired_syn"`
-	ExpiredReset  uint64 `json:"expired_reset"`
-	Purged        uint64 `json:"purged"`
-	ARPSilenced   uint64 `json:"arp_silenced"`
-	Entries       uint64 `json:"entries"`
-	// Mode is active, recovering or standby; Installed counts entries
-	// rebuilt from the agents (InstallExisting: already there; InstallFull:
-	// no room); Naps the idle naps of an adaptive poll loop.
-	Mode            string `json:"mode"`
-	Installed       uint64 `json:"installed"`
-	InstallExisting uint64 `json:"install_existing"`
-	InstallFull     uint64 `json:"install_full"`
-	Naps            uint64 `json:"naps"`
-}
-
-// ServerCounters are one server's counters summed over the workers, with
-// its names and weights.
-type ServerCounters struct {
-	ID              fastpath.ServerID  `json:"id"`
-	ServiceID       fastpath.ServiceID `json:"service_id"`
-	VIP             string             `json:"vip"`
-	Service         string             `json:"service"`
-	Proto           string             `json:"protocol"`
-	Port            uint16             `json:"port"`
-	Server          string             `json:"server"`
-	IP              string             `json:"ip"`
-	Weight          int                `json:"weight"`
-	EffectiveWeight int                `json:"effective_weight"`
-	Quiesced        bool               `json:"quiesced"`
-	Draining        bool               `json:"draining"`
-	fastpath.ServerCounters
-}
+// The views' shapes are the control API's, defined in control/apiwire;
+// the manager fills them from the workers' readings and its names.
+type (
+	Counters       = apiwire.Counters
+	CoreCounters   = apiwire.CoreCounters
+	ServerCounters = apiwire.ServerCounters
+	PortCounters   = apiwire.PortCounters
+	Status         = apiwire.Status
+	Change         = apiwire.Change
+	DrainingEntry  = apiwire.DrainingEntry
+	WorkerStatus   = apiwire.WorkerStatus
+	Connection     = apiwire.Connection
+	Connections    = apiwire.Connections
+)
 
 // Assemble names a reading of the counters by the IDs in force.
 func (m *Manager) Assemble(r Reading) Counters {
@@ -104,7 +44,8 @@ func assemble(r Reading, names []ids.Name, gen uint64) Counters {
 			Drops: map[string]uint64{}, EvictedFIN: k.EvictedFIN, ExpiredStale: k.ExpiredStale,
 			ExpiredFIN: k.ExpiredFIN, Resets: k.Resets, ReusedFIN: k.ReusedFIN, Rescheduled: k.RescheduledSYN,
 			EvictedSYN: k.EvictedSYN, EvictedActive: k.EvictedActive, ExpiredSYN: k.ExpiredSYN, ExpiredReset: k.ExpiredReset, Purged: c.Purged, ARPSilenced: c.ARPSilenced, Entries: k.Entries,
-			Mode: c.Mode.String(), Installed: k.Installed, InstallExisting: k.InstallExisting, InstallFull: k.InstallFull, Naps: c.Naps}
+			Mode: c.Mode.String(), Installed: k.Installed, InstallExisting: k.InstallExisting, InstallFull: k.InstallFull, Naps: c.Naps,
+			PollIteration: c.PollIteration}
 		for reason := range fastpath.NumDropReasons {
 			if k.Drops[reason] != 0 {
 				cs.Drops[reason.String()] = k.Drops[reason]
@@ -113,14 +54,15 @@ func assemble(r Reading, names []ids.Name, gen uint64) Counters {
 		st.Cores = append(st.Cores, cs)
 	}
 	for _, n := range names {
-		sc := ServerCounters{ID: n.ServerID, ServiceID: n.ServiceID, VIP: n.VIP, Service: n.Service, Proto: n.Proto,
-			Port: n.Port, Server: n.Server, IP: n.IP, Weight: n.Weight, EffectiveWeight: n.EffectiveWeight,
-			Quiesced: n.Quiesced, Draining: n.Draining}
+		var sum fastpath.ServerCounters
 		for _, c := range r.Cores {
 			if int(n.ServerID) < len(c.Servers) {
-				sc.ServerCounters.Add(&c.Servers[n.ServerID])
+				sum.Add(&c.Servers[n.ServerID])
 			}
 		}
+		sc := ServerCounters{ID: uint16(n.ServerID), ServiceID: uint16(n.ServiceID), VIP: n.VIP, Service: n.Service,
+			Proto: n.Proto, Port: n.Port, Server: n.Server, IP: n.IP, Weight: n.Weight, EffectiveWeight: n.EffectiveWeight,
+			Quiesced: n.Quiesced, Draining: n.Draining, ServerTraffic: apiwire.ServerTraffic(sum)}
 		st.Servers = append(st.Servers, sc)
 	}
 	return st
@@ -139,61 +81,6 @@ func (m *Manager) Counters(ctx context.Context) (Counters, error) {
 		return Counters{}, err
 	}
 	return assemble(r, names, gen), nil
-}
-
-// Print writes the counters as two tables.
-func (st *Counters) Print(out io.Writer) {
-	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "core\trx\ttx\treplies\tdrops\ttx_full\tentries\t")
-	for _, c := range st.Cores {
-		var drops uint64
-		for _, d := range c.Drops {
-			drops += d
-		}
-		fmt.Fprintf(w, "%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", c.Core, c.RX, c.TX, c.Replies, drops, c.TxFull, c.Entries)
-	}
-	w.Flush()
-	for _, c := range st.Cores {
-		reasons := make([]string, 0, len(c.Drops))
-		for r := range c.Drops {
-			reasons = append(reasons, r)
-		}
-		slices.Sort(reasons)
-		for _, r := range reasons {
-			fmt.Fprintf(out, "  core %d dropped %d: %s\n", c.Core, c.Drops[r], r)
-		}
-	}
-	fmt.Fprintln(out)
-	w = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "vip\tservice\tserver\tip\tweight\tnew\tactive\tfin\tcompleted\tpackets\tbytes")
-	for _, s := range st.Servers {
-		weight := fmt.Sprint(s.EffectiveWeight)
-		switch {
-		case s.Draining:
-			weight = "draining"
-		case s.Quiesced:
-			weight = fmt.Sprintf("0 (quiesced, %d)", s.Weight)
-		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\n", s.VIP, s.Service, s.Server, s.IP, weight,
-			s.New, s.Active, s.FIN, s.Completed, s.Packets, s.Bytes)
-	}
-	w.Flush()
-}
-
-// Status is the control plane's state in brief.
-type Status struct {
-	Generation uint64         `json:"generation"`
-	Snapshots  uint64         `json:"snapshots_applied"`
-	ConfigFile string         `json:"config_file"`
-	Started    time.Time      `json:"started"`
-	LastChange Change         `json:"last_change"`
-	LogLevel   string         `json:"log_level"`
-	Clusters   int            `json:"clusters"`
-	Services   int            `json:"services"`
-	Servers    int            `json:"servers"`
-	Workers    []WorkerStatus `json:"workers"`
-	// Draining lists removed servers whose connections may still go on.
-	Draining []DrainingEntry `json:"draining"`
 }
 
 // Status reports the manager's state.
@@ -242,34 +129,6 @@ type ConnFilter struct {
 	Limit  int
 }
 
-// Connection is one connection entry, named.
-type Connection struct {
-	Core      int     `json:"core"`
-	Client    string  `json:"client"`
-	VIP       string  `json:"vip"`
-	Proto     string  `json:"protocol"`
-	Port      uint16  `json:"port"`
-	Service   string  `json:"service"`
-	Server    string  `json:"server"`
-	ServerIP  string  `json:"server_ip"`
-	State     string  `json:"state"`
-	IdleSec   float64 `json:"idle_s"`
-	ServiceID uint16  `json:"service_id"`
-	ServerID  uint16  `json:"server_id"`
-}
-
-// Connections is a page of connections. A page may hold fewer than Limit
-// connections, even none, while More is set: each worker examines a
-// bounded part of its table per request.
-type Connections struct {
-	Limit int  `json:"limit"`
-	More  bool `json:"more"`
-	// NextCursor is the cursor of the next page, empty when the listing
-	// is done.
-	NextCursor  string       `json:"next_cursor"`
-	Connections []Connection `json:"connections"`
-}
-
 // formatCursor and parseCursor turn a ConnCursor into the API's opaque
 // cursor and back.
 func formatCursor(c ConnCursor) string { return fmt.Sprintf("%d.%d.%d", c.Worker, c.Home, c.Skip) }
@@ -291,7 +150,7 @@ func parseCursor(s string) (ConnCursor, error) {
 }
 
 // MaxConnLimit bounds one page of connections.
-const MaxConnLimit = 1000
+const MaxConnLimit = apiwire.MaxConnLimit
 
 // FilterError is a connection filter that names nothing known or is
 // malformed.

@@ -67,6 +67,7 @@ type Collector struct {
 	mode, installed, naps, rescheduled                                                                    desc
 	arpLearned, echoReplies, icmpErrors                                                                   desc
 	mailboxDepth, mailboxCapacity                                                                         desc
+	pollIteration, pollIterationMax                                                                       desc
 	portRX, portTX, portMissed, portNoMbuf                                                                desc
 	server, service, vip                                                                                  flow
 	weight, configuredWeight, draining, quiesced                                                          desc
@@ -100,6 +101,9 @@ func NewCollector(src Source, tableCapacity int, log *zap.Logger) *Collector {
 	c.capacity = newDesc("core_table_capacity", "Connection entries a worker's table holds at most.", gv, coreLabels...)
 	c.mailboxDepth = newDesc("worker_mailbox_depth", "Control requests posted to a worker's ring and not yet taken.", gv, coreLabels...)
 	c.mailboxCapacity = newDesc("worker_mailbox_capacity", "Control requests a worker's ring holds.", gv, coreLabels...)
+	c.pollIteration = newDesc("worker_poll_iteration_seconds", "Time of a worker's poll iterations (receive, decide and send every port's burst, serve the mailbox), iterations that napped excepted.",
+		prometheus.UntypedValue, coreLabels...)
+	c.pollIterationMax = newDesc("worker_poll_iteration_max_seconds", "A worker's longest poll iteration since it started.", gv, coreLabels...)
 	c.portRX = newDesc("port_rx_packets_total", "Packets a port received (hardware counter).", cv, "device")
 	c.portTX = newDesc("port_tx_packets_total", "Packets a port sent (hardware counter).", cv, "device")
 	c.portMissed = newDesc("port_rx_missed_total", "Packets a port dropped because the RX queues were full.", cv, "device")
@@ -122,7 +126,7 @@ func NewCollector(src Source, tableCapacity int, log *zap.Logger) *Collector {
 func (c *Collector) all() []desc {
 	out := []desc{c.rx, c.tx, c.replies, c.txFull, c.drops, c.evicted, c.expired, c.resets, c.reused, c.purged, c.silenced, c.entries, c.capacity,
 		c.mode, c.installed, c.naps, c.rescheduled, c.arpLearned, c.echoReplies, c.icmpErrors,
-		c.mailboxDepth, c.mailboxCapacity, c.portRX, c.portTX, c.portMissed, c.portNoMbuf,
+		c.mailboxDepth, c.mailboxCapacity, c.pollIteration, c.pollIterationMax, c.portRX, c.portTX, c.portMissed, c.portNoMbuf,
 		c.weight, c.configuredWeight, c.draining, c.quiesced, c.generation, c.snapshots, c.ackSeconds, c.drainingServers, c.up}
 	for _, f := range []flow{c.server, c.service, c.vip} {
 		out = append(out, f.packets, f.bytes, f.newConns, f.completed, f.active, f.fin)
@@ -209,6 +213,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		emit(c.installed, float64(k.InstallFull), core, "full")
 		emit(c.naps, float64(k.Naps), core)
 		emit(c.rescheduled, float64(k.Rescheduled), core)
+		c.emitPollIteration(ch, &k.PollIteration, core)
 	}
 	for _, p := range st.Ports {
 		emit(c.portRX, float64(p.IPackets), p.Device)
@@ -265,6 +270,19 @@ func (c *Collector) emitFlow(ch chan<- prometheus.Metric, f flow, s sums, labels
 		{f.completed, float64(s.completed)}, {f.active, float64(s.active)}, {f.fin, float64(s.fin)}} {
 		ch <- prometheus.MustNewConstMetric(m.d.d, m.d.t, m.v, labels...)
 	}
+}
+
+// emitPollIteration exports a worker's poll-iteration histogram; its last
+// bucket, beyond the longest bound, is +Inf's.
+func (c *Collector) emitPollIteration(ch chan<- prometheus.Metric, h *manager.PollTimes, core string) {
+	buckets := make(map[float64]uint64, manager.PollTimeBuckets-1)
+	var below uint64
+	for i, n := range h.Buckets[:manager.PollTimeBuckets-1] {
+		below += n
+		buckets[manager.PollTimeBound(i).Seconds()] = below
+	}
+	ch <- prometheus.MustNewConstHistogram(c.pollIteration.d, h.Count(), float64(h.SumNanos)/1e9, buckets, core)
+	ch <- prometheus.MustNewConstMetric(c.pollIterationMax.d, c.pollIterationMax.t, float64(h.MaxNanos)/1e9, core)
 }
 
 func b2f(b bool) float64 {

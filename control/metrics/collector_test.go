@@ -19,6 +19,7 @@ import (
 	"vec/control/manager"
 	"vec/control/manager/managertest"
 	"vec/fastpath"
+	"vec/fastpath/header"
 	"vec/fastpath/pktbuild"
 )
 
@@ -103,7 +104,8 @@ func TestScrapeAgreesWithTraffic(t *testing.T) {
 	// connection 1007 (s2's: the 3:1 round robin gives it the 4th and 8th):
 	// forwarded by core 0, which has the connection, dropped by core 1.
 	serverSegment := pktbuild.TCP(pktbuild.Flow{SrcMAC: pktbuild.MAC{2, 0, 0, 0, 0, 0x12}, SrcIP: vip, DstIP: netip.MustParseAddr("192.0.2.1"),
-		SrcPort: 80, DstPort: 1007}, pktbuild.ACK, 1, 2, make([]byte, 1400))[14:]
+		SrcPort: 80, DstPort: 1007}, pktbuild.ACK, 1, 2, make([]byte, 1400))
+	serverSegment = header.Ethernet(serverSegment).Payload()
 	fragNeeded := func() []byte {
 		return pktbuild.FragNeeded(pktbuild.MAC{2, 0, 0, 0, 0, 0xe1}, pktbuild.MAC(gw), netip.MustParseAddr("198.51.100.1"), serverSegment, 1280)
 	}

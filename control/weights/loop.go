@@ -327,7 +327,7 @@ func (l *Loop) compute(ctx context.Context, view manager.ManagedView) (Report, m
 	}
 	byID := map[fastpath.ServerID]*manager.ServerCounters{}
 	for i := range counters.Servers {
-		byID[counters.Servers[i].ID] = &counters.Servers[i]
+		byID[fastpath.ServerID(counters.Servers[i].ID)] = &counters.Servers[i]
 	}
 	holds := map[int]map[string]rules.Hold{} // service index → server → hold
 	if l.rules != nil {

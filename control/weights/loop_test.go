@@ -71,7 +71,7 @@ func (f *fakeSource) setCounters(newConns, active [3]uint64) {
 	defer f.mu.Unlock()
 	f.counters = manager.Counters{}
 	for i := range 3 {
-		sc := manager.ServerCounters{ID: fastpath.ServerID(i)}
+		sc := manager.ServerCounters{ID: uint16(i)}
 		sc.New, sc.Active = newConns[i], int64(active[i])
 		f.counters.Servers = append(f.counters.Servers, sc)
 	}

@@ -5,6 +5,8 @@ package pktbuild
 import (
 	"encoding/binary"
 	"net/netip"
+
+	"vec/fastpath/header"
 )
 
 // MAC is an Ethernet address.
@@ -31,36 +33,52 @@ const (
 )
 
 func ethernet(f *Flow, etherType uint16, payloadLen int) []byte {
-	hl := 14
+	hl := header.EthernetHeaderLen
 	if f.VLAN != 0 {
-		hl = 18
+		hl = header.VLANTaggedHeaderLen
 	}
-	b := make([]byte, hl+payloadLen)
-	copy(b[0:6], f.DstMAC[:])
-	copy(b[6:12], f.SrcMAC[:])
+	b := header.Ethernet(make([]byte, hl+payloadLen))
+	b.SetDestination(f.DstMAC[:])
+	b.SetSource(f.SrcMAC[:])
 	if f.VLAN != 0 {
-		binary.BigEndian.PutUint16(b[12:14], 0x8100)
-		binary.BigEndian.PutUint16(b[14:16], f.VLAN&0x0fff)
-		binary.BigEndian.PutUint16(b[16:18], etherType)
+		b.SetType(header.EtherTypeVLAN)
+		binary.BigEndian.PutUint16(b[header.VLANTCIOffset:], header.VLANID(f.VLAN))
+		binary.BigEndian.PutUint16(b[header.VLANInnerTypeOffset:], etherType)
 	} else {
-		binary.BigEndian.PutUint16(b[12:14], etherType)
+		b.SetType(etherType)
 	}
 	return b
 }
 
+// addrUint32 returns an IPv4 address as a big-endian integer.
+func addrUint32(a netip.Addr) uint32 {
+	b := a.As4()
+	return binary.BigEndian.Uint32(b[:])
+}
+
 // IPv4Header writes a 20-byte IPv4 header with a correct checksum into b.
 func IPv4Header(b []byte, src, dst netip.Addr, proto uint8, totalLen int) {
-	b[0] = 0x45
-	binary.BigEndian.PutUint16(b[2:4], uint16(totalLen))
-	binary.BigEndian.PutUint16(b[4:6], 0x1234)
-	binary.BigEndian.PutUint16(b[6:8], 0x4000) // DF
-	b[8] = 64
-	b[9] = proto
-	s, d := src.As4(), dst.As4()
-	copy(b[12:16], s[:])
-	copy(b[16:20], d[:])
-	binary.BigEndian.PutUint16(b[10:12], 0)
-	binary.BigEndian.PutUint16(b[10:12], ^checksum(b[:20], 0))
+	ip := header.IPv4(b)
+	ip.SetHeaderLen(header.IPv4MinHeaderLen)
+	ip.SetTotalLength(totalLen)
+	ip.SetID(0x1234)
+	ip.SetFlagsFragment(0x4000) // DF
+	ip.SetTTL(64)
+	ip.SetProtocol(proto)
+	ip.SetSource(addrUint32(src))
+	ip.SetDestination(addrUint32(dst))
+	ip.SetChecksum(0)
+	ip.SetChecksum(^checksum(b[:header.IPv4MinHeaderLen], 0))
+}
+
+// ipv4Frame builds the frame of an IPv4 packet from f carrying l4Len bytes
+// of protocol proto, and returns it and those bytes (zero) to fill in.
+func ipv4Frame(f *Flow, proto uint8, l4Len int) (frame, l4 []byte) {
+	ipLen := header.IPv4MinHeaderLen + l4Len
+	b := ethernet(f, header.EtherTypeIPv4, ipLen)
+	ip := b[len(b)-ipLen:]
+	IPv4Header(ip, f.SrcIP, f.DstIP, proto, ipLen)
+	return b, ip[header.IPv4MinHeaderLen:]
 }
 
 func checksum(b []byte, sum uint32) uint16 {
@@ -77,45 +95,37 @@ func checksum(b []byte, sum uint32) uint16 {
 }
 
 func pseudoHeaderSum(src, dst netip.Addr, proto uint8, l4Len int) uint32 {
-	s, d := src.As4(), dst.As4()
-	var sum uint32
-	sum += uint32(binary.BigEndian.Uint16(s[0:2])) + uint32(binary.BigEndian.Uint16(s[2:4]))
-	sum += uint32(binary.BigEndian.Uint16(d[0:2])) + uint32(binary.BigEndian.Uint16(d[2:4]))
-	sum += uint32(proto) + uint32(l4Len)
-	return sum
+	s, d := addrUint32(src), addrUint32(dst)
+	return s>>16 + s&0xffff + d>>16 + d&0xffff + uint32(proto) + uint32(l4Len)
 }
 
 // TCP builds a TCP segment with the given flags, sequence numbers and payload.
 func TCP(f Flow, flags uint8, seq, ack uint32, payload []byte) []byte {
-	l4 := 20 + len(payload)
-	b := ethernet(&f, 0x0800, 20+l4)
-	ip := b[len(b)-20-l4:]
-	IPv4Header(ip, f.SrcIP, f.DstIP, 6, 20+l4)
-	t := ip[20:]
-	binary.BigEndian.PutUint16(t[0:2], f.SrcPort)
-	binary.BigEndian.PutUint16(t[2:4], f.DstPort)
-	binary.BigEndian.PutUint32(t[4:8], seq)
-	binary.BigEndian.PutUint32(t[8:12], ack)
-	t[12] = 5 << 4
-	t[13] = flags
-	binary.BigEndian.PutUint16(t[14:16], 65535)
-	copy(t[20:], payload)
-	binary.BigEndian.PutUint16(t[16:18], ^checksum(t, pseudoHeaderSum(f.SrcIP, f.DstIP, 6, l4)))
+	l4 := header.TCPMinHeaderLen + len(payload)
+	b, seg := ipv4Frame(&f, header.TCPProtocolNumber, l4)
+	t := header.TCP(seg)
+	t.SetSourcePort(f.SrcPort)
+	t.SetDestinationPort(f.DstPort)
+	t.SetSequenceNumber(seq)
+	t.SetAckNumber(ack)
+	t.SetDataOffset(header.TCPMinHeaderLen)
+	t.SetFlags(flags)
+	t.SetWindow(65535)
+	copy(t[header.TCPMinHeaderLen:], payload)
+	t.SetChecksum(^checksum(t, pseudoHeaderSum(f.SrcIP, f.DstIP, header.TCPProtocolNumber, l4)))
 	return b
 }
 
 // UDP builds a UDP datagram.
 func UDP(f Flow, payload []byte) []byte {
-	l4 := 8 + len(payload)
-	b := ethernet(&f, 0x0800, 20+l4)
-	ip := b[len(b)-20-l4:]
-	IPv4Header(ip, f.SrcIP, f.DstIP, 17, 20+l4)
-	u := ip[20:]
-	binary.BigEndian.PutUint16(u[0:2], f.SrcPort)
-	binary.BigEndian.PutUint16(u[2:4], f.DstPort)
-	binary.BigEndian.PutUint16(u[4:6], uint16(l4))
-	copy(u[8:], payload)
-	binary.BigEndian.PutUint16(u[6:8], ^checksum(u, pseudoHeaderSum(f.SrcIP, f.DstIP, 17, l4)))
+	l4 := header.UDPHeaderLen + len(payload)
+	b, datagram := ipv4Frame(&f, header.UDPProtocolNumber, l4)
+	u := header.UDP(datagram)
+	u.SetSourcePort(f.SrcPort)
+	u.SetDestinationPort(f.DstPort)
+	u.SetLength(l4)
+	copy(u[header.UDPHeaderLen:], payload)
+	u.SetChecksum(^checksum(u, pseudoHeaderSum(f.SrcIP, f.DstIP, header.UDPProtocolNumber, l4)))
 	return b
 }
 
@@ -123,17 +133,14 @@ func UDP(f Flow, payload []byte) []byte {
 // senderMAC/senderIP about targetIP; the frame goes to dst.
 func ARP(op uint16, dst, senderMAC MAC, senderIP, targetIP netip.Addr, targetMAC MAC) []byte {
 	f := Flow{SrcMAC: senderMAC, DstMAC: dst}
-	b := ethernet(&f, 0x0806, 28)
-	a := b[14:]
-	binary.BigEndian.PutUint16(a[0:2], 1)
-	binary.BigEndian.PutUint16(a[2:4], 0x0800)
-	a[4], a[5] = 6, 4
-	binary.BigEndian.PutUint16(a[6:8], op)
-	sip, tip := senderIP.As4(), targetIP.As4()
-	copy(a[8:14], senderMAC[:])
-	copy(a[14:18], sip[:])
-	copy(a[18:24], targetMAC[:])
-	copy(a[24:28], tip[:])
+	b := ethernet(&f, header.EtherTypeARP, header.ARPIPv4Len)
+	a := header.ARP(header.Ethernet(b).Payload())
+	a.SetIPv4OverEthernet()
+	a.SetOp(op)
+	a.SetSenderMAC(senderMAC[:])
+	a.SetSenderIP(addrUint32(senderIP))
+	a.SetTargetMAC(targetMAC[:])
+	a.SetTargetIP(addrUint32(targetIP))
 	return b
 }
 
@@ -151,15 +158,13 @@ const (
 // ICMP builds an ICMPv4 message from src to dst (f's ports are unused):
 // type, code, the four type-specific bytes rest, then body.
 func ICMP(f Flow, typ, code uint8, rest [4]byte, body []byte) []byte {
-	l4 := 8 + len(body)
-	b := ethernet(&f, 0x0800, 20+l4)
-	ip := b[len(b)-20-l4:]
-	IPv4Header(ip, f.SrcIP, f.DstIP, 1, 20+l4)
-	m := ip[20:]
-	m[0], m[1] = typ, code
-	copy(m[4:8], rest[:])
-	copy(m[8:], body)
-	binary.BigEndian.PutUint16(m[2:4], ^checksum(m, 0))
+	b, msg := ipv4Frame(&f, header.ICMPProtocolNumber, header.ICMPHeaderLen+len(body))
+	m := header.ICMP(msg)
+	m.SetType(typ)
+	m.SetCode(code)
+	copy(m.Rest(), rest[:])
+	copy(m.Payload(), body)
+	m.SetChecksum(^checksum(m, 0))
 	return b
 }
 
@@ -169,11 +174,11 @@ func ICMP(f Flow, typ, code uint8, rest [4]byte, body []byte) []byte {
 // the first 8 bytes after it, as RFC 792 asks. dst and dstMAC address the
 // frame (the datagram's source and the next hop towards it).
 func FragNeeded(fromMAC, dstMAC MAC, from netip.Addr, quoted []byte, mtu uint16) []byte {
-	ihl := int(quoted[0]&0x0f) * 4
-	q := quoted[:min(len(quoted), ihl+8)]
-	src := netip.AddrFrom4([4]byte(quoted[12:16]))
+	ip := header.IPv4(quoted)
+	q := quoted[:min(len(quoted), ip.HeaderLen()+8)]
+	src := ip.SourceAddr()
 	var rest [4]byte
-	binary.BigEndian.PutUint16(rest[2:4], mtu)
+	binary.BigEndian.PutUint16(rest[header.ICMPNextHopMTUOffset-header.ICMPRestOffset:], mtu)
 	return ICMP(Flow{SrcMAC: fromMAC, DstMAC: dstMAC, SrcIP: from, DstIP: src}, ICMPDestUnreachable, ICMPFragNeeded, rest, q)
 }
 

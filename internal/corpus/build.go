@@ -7,8 +7,21 @@ import (
 	"math/rand/v2"
 	"net/netip"
 
+	"vec/fastpath/header"
 	"vec/fastpath/pktbuild"
 )
+
+// Offsets in the untagged frames the cases build: the IPv4 header starts
+// after Ethernet's, the TCP or UDP header after an IPv4 header without
+// options, and an 802.1Q tag sits where the EtherType was.
+const (
+	ipAt   = header.UntaggedIPv4Offset
+	l4At   = header.UntaggedL4Offset
+	tagLen = 4
+)
+
+// ipv4Of returns the IPv4 header view of an untagged frame.
+func ipv4Of(p []byte) header.IPv4 { return header.IPv4(p[ipAt:]) }
 
 // Seed seeds the corpus's random frames.
 const Seed = 13
@@ -133,7 +146,7 @@ func (b *builder) arpCases() {
 		pktbuild.ARP(1, pktbuild.Broadcast, arpResolved.MAC, arpResolved.IP, arpResolved.IP, pktbuild.MAC{}), dropped("arp_ignored"))
 	for _, op := range []uint16{0, 3, 4, 0xffff} {
 		p := request(pktbuild.Broadcast, VIPA)
-		binary.BigEndian.PutUint16(p[20:22], op)
+		header.ARP(p[ipAt:]).SetOp(op)
 		b.add(fmt.Sprintf("ARP operation %d for VIP A", op), p, dropped("arp_ignored"))
 	}
 	for _, bad := range []struct {
@@ -141,17 +154,17 @@ func (b *builder) arpCases() {
 		off  int
 		val  []byte
 	}{
-		{"hardware type 6 (IEEE 802)", 14, []byte{0, 6}},
-		{"protocol type IPv6", 16, []byte{0x86, 0xdd}},
-		{"hardware length 8", 18, []byte{8}},
-		{"protocol length 16", 19, []byte{16}},
+		{"hardware type 6 (IEEE 802)", ipAt + header.ARPHardwareTypeOffset, []byte{0, 6}},
+		{"protocol type IPv6", ipAt + header.ARPProtocolTypeOffset, []byte{0x86, 0xdd}},
+		{"hardware length 8", ipAt + header.ARPHardwareLenOffset, []byte{8}},
+		{"protocol length 16", ipAt + header.ARPProtocolLenOffset, []byte{16}},
 	} {
 		p := request(pktbuild.Broadcast, VIPA)
 		copy(p[bad.off:], bad.val)
 		b.add("ARP with "+bad.note, p, dropped("malformed_arp"))
 	}
 	req := request(pktbuild.Broadcast, VIPA)
-	for n := 14; n < len(req); n++ {
+	for n := header.EthernetHeaderLen; n < len(req); n++ {
 		b.add(fmt.Sprintf("ARP request cut to %d bytes", n), bytes.Clone(req[:n]), dropped("malformed_arp"))
 	}
 }
@@ -164,20 +177,20 @@ func (b *builder) unresolvedCases() {
 // setTotalLength sets the IPv4 total length of an untagged frame and fixes
 // the header checksum.
 func setTotalLength(p []byte, total int) []byte {
-	binary.BigEndian.PutUint16(p[16:18], uint16(total))
-	fixIPv4Checksum(p[14:])
+	ipv4Of(p).SetTotalLength(total)
+	fixIPv4Checksum(ipv4Of(p))
 	return p
 }
 
 // fixIPv4Checksum recomputes the checksum of the IPv4 header at ip (as many
 // bytes of it as there are).
-func fixIPv4Checksum(ip []byte) {
-	n := min(int(ip[0]&0x0f)*4, len(ip))
-	if n < 12 {
+func fixIPv4Checksum(ip header.IPv4) {
+	n := min(ip.HeaderLen(), len(ip))
+	if n < header.IPv4ChecksumOffset+2 {
 		return
 	}
-	ip[10], ip[11] = 0, 0
-	binary.BigEndian.PutUint16(ip[10:12], pktbuild.Checksum(ip[:n]))
+	ip.SetChecksum(0)
+	ip.SetChecksum(pktbuild.Checksum(ip[:n]))
 }
 
 func pad(p []byte, to int, fill byte) []byte {
@@ -189,33 +202,34 @@ func pad(p []byte, to int, fill byte) []byte {
 
 func (b *builder) truncationCases() {
 	syn := b.syn(VIPA, 80)
-	for n := 0; n < 14; n++ {
+	for n := 0; n < header.EthernetHeaderLen; n++ {
 		b.add(fmt.Sprintf("TCP SYN cut to %d bytes (inside Ethernet)", n), bytes.Clone(syn[:n]), dropped("malformed_ethernet"))
 	}
 	tagged := tag(b.syn(VIPB, 443), 0x8100, 10)
-	for n := 14; n < 18; n++ {
+	for n := header.EthernetHeaderLen; n < header.EthernetHeaderLen+tagLen; n++ {
 		b.add(fmt.Sprintf("802.1Q-tagged SYN cut to %d bytes (inside the tag)", n), bytes.Clone(tagged[:n]), dropped("vlan_tagged"))
 	}
-	for n := 14; n < 34; n++ {
+	for n := ipAt; n < l4At; n++ {
 		b.add(fmt.Sprintf("TCP SYN cut to %d bytes (inside IPv4)", n), bytes.Clone(syn[:n]), dropped("ipv4_truncated"))
 	}
-	for n := 34; n < len(syn); n++ {
+	for n := l4At; n < len(syn); n++ {
 		b.add(fmt.Sprintf("TCP SYN cut to %d bytes (inside TCP, total length 40)", n), bytes.Clone(syn[:n]), dropped("ipv4_bad_total_length"))
 	}
 	udp := pktbuild.UDP(b.flow(VIPA, 53), []byte("query"))
-	for n := 34; n < len(udp); n++ {
-		b.add(fmt.Sprintf("UDP datagram cut to %d bytes (total length %d)", n, len(udp)-14), bytes.Clone(udp[:n]), dropped("ipv4_bad_total_length"))
+	for n := l4At; n < len(udp); n++ {
+		b.add(fmt.Sprintf("UDP datagram cut to %d bytes (total length %d)", n, len(udp)-ipAt), bytes.Clone(udp[:n]), dropped("ipv4_bad_total_length"))
 	}
 	// Cut with a total length that says so: the TCP or UDP header is short.
-	for k := 0; k < 20; k++ {
-		b.add(fmt.Sprintf("TCP header cut to %d bytes, total length agreeing", k), setTotalLength(bytes.Clone(syn[:34+k]), 20+k), dropped("tcp_truncated"))
+	const ipLen = header.IPv4MinHeaderLen
+	for k := 0; k < header.TCPMinHeaderLen; k++ {
+		b.add(fmt.Sprintf("TCP header cut to %d bytes, total length agreeing", k), setTotalLength(bytes.Clone(syn[:l4At+k]), ipLen+k), dropped("tcp_truncated"))
 	}
-	for k := 0; k < 8; k++ {
-		b.add(fmt.Sprintf("UDP header cut to %d bytes, total length agreeing", k), setTotalLength(bytes.Clone(udp[:34+k]), 20+k), dropped("udp_truncated"))
+	for k := 0; k < header.UDPHeaderLen; k++ {
+		b.add(fmt.Sprintf("UDP header cut to %d bytes, total length agreeing", k), setTotalLength(bytes.Clone(udp[:l4At+k]), ipLen+k), dropped("udp_truncated"))
 	}
 	// Ethernet padding after a short IPv4 packet is not its header.
-	b.add("10 bytes of TCP header padded to 60 bytes", pad(setTotalLength(bytes.Clone(syn[:44]), 30), 60, 0), dropped("tcp_truncated"))
-	b.add("4 bytes of UDP header padded to 60 bytes", pad(setTotalLength(bytes.Clone(udp[:38]), 24), 60, 0), dropped("udp_truncated"))
+	b.add("10 bytes of TCP header padded to 60 bytes", pad(setTotalLength(bytes.Clone(syn[:l4At+10]), ipLen+10), 60, 0), dropped("tcp_truncated"))
+	b.add("4 bytes of UDP header padded to 60 bytes", pad(setTotalLength(bytes.Clone(udp[:l4At+4]), ipLen+4), 60, 0), dropped("udp_truncated"))
 }
 
 func (b *builder) lengthCases() {
@@ -239,26 +253,26 @@ func (b *builder) lengthCases() {
 // withIPOptions inserts IPv4 options into an untagged frame with a 20-byte
 // IPv4 header, with the IHL, total length and checksum to match.
 func withIPOptions(p, opts []byte) []byte {
-	out := append(append(bytes.Clone(p[:34]), opts...), p[34:]...)
-	out[14] = 0x40 | byte((20+len(opts))/4)
-	return setTotalLength(out, len(out)-14)
+	out := append(append(bytes.Clone(p[:l4At]), opts...), p[l4At:]...)
+	ipv4Of(out).SetHeaderLen(header.IPv4MinHeaderLen + len(opts))
+	return setTotalLength(out, len(out)-ipAt)
 }
 
 func (b *builder) ipHeaderCases() {
 	for ihl := range 5 {
 		p := b.syn(VIPA, 80)
-		p[14] = 0x40 | byte(ihl)
-		fixIPv4Checksum(p[14:])
+		ipv4Of(p).SetHeaderLen(ihl * 4)
+		fixIPv4Checksum(ipv4Of(p))
 		b.add(fmt.Sprintf("IHL %d", ihl), p, dropped("ipv4_bad_ihl"))
 	}
 	p := b.syn(VIPA, 80)
-	p[14] = 0x4f
-	fixIPv4Checksum(p[14:])
+	ipv4Of(p).SetHeaderLen(15 * 4)
+	fixIPv4Checksum(ipv4Of(p))
 	b.add("IHL 15 (60 bytes) in a 40-byte packet", p, dropped("ipv4_bad_ihl"))
 	for _, v := range []byte{0, 6, 15} {
 		p := b.syn(VIPA, 80)
-		p[14] = v<<4 | 5
-		fixIPv4Checksum(p[14:])
+		ipv4Of(p)[header.IPv4VersionIHLOffset] = v<<4 | header.IPv4MinHeaderLen/4
+		fixIPv4Checksum(ipv4Of(p))
 		b.add(fmt.Sprintf("IP version %d in an IPv4 frame", v), p, dropped("ipv4_bad_version"))
 	}
 	b.add("IPv4 router alert option", withIPOptions(b.syn(VIPA, 80), []byte{0x94, 0x04, 0, 0}), dropped("ipv4_options"))
@@ -270,8 +284,8 @@ func (b *builder) ipHeaderCases() {
 		b.add(fmt.Sprintf("IHL %d of no-op options", ihl), withIPOptions(b.syn(VIPA, 80), opts), dropped("ipv4_options"))
 	}
 	frag := func(p []byte, field uint16) []byte {
-		binary.BigEndian.PutUint16(p[20:22], field)
-		fixIPv4Checksum(p[14:])
+		ipv4Of(p).SetFlagsFragment(field)
+		fixIPv4Checksum(ipv4Of(p))
 		return p
 	}
 	b.add("first fragment (MF, offset 0)", frag(b.syn(VIPA, 80), 0x2000), dropped("ipv4_fragment"))
@@ -286,7 +300,7 @@ func (b *builder) ipHeaderCases() {
 // of 4 bytes), with a correct TCP checksum.
 func (b *builder) tcpWithOptions(vip netip.Addr, port uint16, flags uint8, opts []byte) []byte {
 	p := pktbuild.TCP(b.flow(vip, port), flags, 1, 0, opts)
-	p[46] = byte((20+len(opts))/4) << 4
+	header.TCP(p[l4At:]).SetDataOffset(header.TCPMinHeaderLen + len(opts))
 	fixL4Checksum(p)
 	return p
 }
@@ -294,30 +308,30 @@ func (b *builder) tcpWithOptions(vip netip.Addr, port uint16, flags uint8, opts 
 // fixL4Checksum recomputes the TCP or UDP checksum of an untagged IPv4
 // frame with a 20-byte header.
 func fixL4Checksum(p []byte) {
-	ip := p[14:]
-	seg := ip[20:binary.BigEndian.Uint16(ip[2:4])]
-	at := 16
-	if ip[9] == protoUDP {
-		at = 6
+	ip := ipv4Of(p)
+	seg := ip.Payload()
+	at := header.TCPChecksumOffset
+	if ip.Protocol() == protoUDP {
+		at = header.UDPChecksumOffset
 	}
-	seg[at], seg[at+1] = 0, 0
-	pseudo := append(append(bytes.Clone(ip[12:20]), 0, ip[9]), byte(len(seg)>>8), byte(len(seg)))
+	binary.BigEndian.PutUint16(seg[at:], 0)
+	pseudo := append(append(bytes.Clone(ip.Addresses()), 0, ip.Protocol()), byte(len(seg)>>8), byte(len(seg)))
 	binary.BigEndian.PutUint16(seg[at:], pktbuild.Checksum(append(pseudo, seg...)))
 }
 
 func (b *builder) tcpHeaderCases() {
 	for off := range 5 {
 		p := b.syn(VIPA, 80)
-		p[46] = byte(off) << 4
+		header.TCP(p[l4At:]).SetDataOffset(off * 4)
 		b.add(fmt.Sprintf("TCP data offset %d", off), p, dropped("tcp_bad_data_offset"))
 	}
 	for off := 6; off <= 15; off++ {
 		p := b.syn(VIPA, 80)
-		p[46] = byte(off) << 4
+		header.TCP(p[l4At:]).SetDataOffset(off * 4)
 		b.add(fmt.Sprintf("TCP data offset %d in a 20-byte segment", off), p, dropped("tcp_bad_data_offset"))
 	}
 	p := pad(b.syn(VIPA, 80), 60, 0)
-	p[46] = 6 << 4
+	header.TCP(p[l4At:]).SetDataOffset(6 * 4)
 	b.add("TCP data offset 6 reaching into Ethernet padding", p, dropped("tcp_bad_data_offset"))
 	// SYNs as clients send them: with options.
 	linux := []byte{2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7} // MSS, SACK permitted, timestamps, NOP, window scale
@@ -331,7 +345,7 @@ func (b *builder) tcpHeaderCases() {
 func (b *builder) udpCases() {
 	datagram := func(ulen int) []byte {
 		p := pktbuild.UDP(b.flow(VIPA, 53), []byte("query 12"))
-		binary.BigEndian.PutUint16(p[38:40], uint16(ulen))
+		header.UDP(p[l4At:]).SetLength(ulen)
 		fixL4Checksum(p)
 		return p
 	}
@@ -371,8 +385,8 @@ func (b *builder) flagCases() {
 
 // tag inserts an 802.1Q (tpid 0x8100) or 802.1ad (0x88a8) tag.
 func tag(p []byte, tpid, vid uint16) []byte {
-	out := append(bytes.Clone(p[:12]), byte(tpid>>8), byte(tpid), byte(vid>>8), byte(vid))
-	return append(out, p[12:]...)
+	out := append(bytes.Clone(p[:header.EthernetTypeOffset]), byte(tpid>>8), byte(tpid), byte(vid>>8), byte(vid))
+	return append(out, p[header.EthernetTypeOffset:]...)
 }
 
 func (b *builder) vlanCases() {
@@ -411,7 +425,7 @@ func (b *builder) otherL2L3Cases() {
 	b.add("802.3 LLC frame (spanning tree) to the gateway", ethernetFrame(GatewayMAC, uint16(len(stp)), stp), dropped("unsupported_l3"))
 	b.add("spanning tree BPDU", ethernetFrame(pktbuild.MAC{0x01, 0x80, 0xc2, 0, 0, 0}, uint16(len(stp)), stp), dropped("not_our_mac"))
 	b.add("LLDP", ethernetFrame(pktbuild.MAC{0x01, 0x80, 0xc2, 0, 0, 0x0e}, 0x88cc, make([]byte, 46)), dropped("not_our_mac"))
-	mpls := append([]byte{0, 0x01, 0x01, 0x40}, b.syn(VIPA, 80)[14:]...)
+	mpls := append([]byte{0, 0x01, 0x01, 0x40}, header.Ethernet(b.syn(VIPA, 80)).Payload()...)
 	b.add("MPLS-labelled IPv4 SYN", ethernetFrame(GatewayMAC, 0x8847, mpls), dropped("unsupported_l3"))
 	for _, et := range []uint16{0x0000, 0x05dc, 0x0600, 0x0801, 0x88e5, 0xffff} {
 		b.add(fmt.Sprintf("EtherType %#04x", et), ethernetFrame(GatewayMAC, et, make([]byte, 46)), dropped("unsupported_l3"))
@@ -420,18 +434,20 @@ func (b *builder) otherL2L3Cases() {
 
 // icmpFrame builds an ICMP message from src to dst with a correct checksum.
 func icmpFrame(src, dst netip.Addr, typ, code uint8, body []byte) []byte {
-	msg := append([]byte{typ, code, 0, 0, 0, 0, 0, 0}, body...)
-	if typ == 3 && code == 4 {
-		binary.BigEndian.PutUint16(msg[6:8], 1400) // next-hop MTU
+	msg := header.ICMP(append(make([]byte, header.ICMPHeaderLen), body...))
+	msg.SetType(typ)
+	msg.SetCode(code)
+	if typ == header.ICMPDestUnreachable && code == pktbuild.ICMPFragNeeded {
+		msg.SetNextHopMTU(1400)
 	}
-	binary.BigEndian.PutUint16(msg[2:4], pktbuild.Checksum(msg))
-	p := make([]byte, 34+len(msg))
-	copy(p[0:6], GatewayMAC[:])
-	copy(p[6:12], ClientMAC[:])
-	binary.BigEndian.PutUint16(p[12:14], 0x0800)
-	pktbuild.IPv4Header(p[14:34], src, dst, protoICMP, 20+len(msg))
-	copy(p[34:], msg)
-	return p
+	msg.SetChecksum(pktbuild.Checksum(msg))
+	eth := header.Ethernet(make([]byte, l4At+len(msg)))
+	eth.SetDestination(GatewayMAC[:])
+	eth.SetSource(ClientMAC[:])
+	eth.SetType(header.EtherTypeIPv4)
+	pktbuild.IPv4Header(eth[ipAt:l4At], src, dst, protoICMP, header.IPv4MinHeaderLen+len(msg))
+	copy(eth[l4At:], msg)
+	return eth
 }
 
 // sentByServer is the IPv4 packet a server sends to the client of fl
@@ -445,7 +461,7 @@ func sentByServer(fl pktbuild.Flow, udp bool, l4Bytes int) []byte {
 	} else {
 		p = pktbuild.TCP(reply, pktbuild.SYN|pktbuild.ACK, 9, 2, nil)
 	}
-	return p[14 : 34+l4Bytes]
+	return p[ipAt : l4At+l4Bytes]
 }
 
 func (b *builder) icmpCases() {
@@ -466,21 +482,21 @@ func (b *builder) icmpCases() {
 	b.add("ICMP port unreachable from the client about the UDP flow", icmpFrame(clientIP, VIPA, 3, 3, sentByServer(uf, true, 8)), forwardedTo(udpSrv))
 
 	withOptions := sentByServer(tf, false, 8)
-	withOptions = append(append(bytes.Clone(withOptions[:20]), 0x94, 0x04, 0, 0), withOptions[20:]...)
-	withOptions[0] = 0x46
+	withOptions = append(append(bytes.Clone(withOptions[:header.IPv4MinHeaderLen]), 0x94, 0x04, 0, 0), withOptions[header.IPv4MinHeaderLen:]...)
+	header.IPv4(withOptions).SetHeaderLen(header.IPv4MinHeaderLen + 4)
 	b.add("ICMP fragmentation needed quoting a header with options", icmpFrame(routerIP, VIPA, 3, 4, withOptions), forwardedTo(tcpSrv))
 
 	b.add("ICMP fragmentation needed about an unknown flow", icmpFrame(routerIP, VIPA, 3, 4, sentByServer(b.flow(VIPA, 80), false, 8)), dropped("icmp_no_flow"))
-	backwards := pktbuild.TCP(tf, pktbuild.ACK, 2, 1, nil)[14:42] // the client's packet, not the server's
+	backwards := pktbuild.TCP(tf, pktbuild.ACK, 2, 1, nil)[ipAt : l4At+8] // the client's packet, not the server's
 	b.add("ICMP error quoting the client's direction of the flow", icmpFrame(routerIP, VIPA, 3, 4, backwards), dropped("icmp_no_flow"))
 	b.add("ICMP error about the flow sent to VIP B", icmpFrame(routerIP, VIPB, 3, 4, sentByServer(tf, false, 8)), dropped("icmp_no_flow"))
-	ping := icmpFrame(VIPA, clientIP, 8, 0, []byte("ping"))[14:]
+	ping := header.Ethernet(icmpFrame(VIPA, clientIP, 8, 0, []byte("ping"))).Payload()
 	b.add("ICMP error quoting an echo request from VIP A", icmpFrame(routerIP, VIPA, 3, 1, ping), dropped("icmp_no_flow"))
 	b.add("ICMP error about the flow sent to the gateway's address", icmpFrame(routerIP, GatewayIP, 3, 4, sentByServer(tf, false, 8)), dropped("not_for_cluster"))
 	b.add("ICMP error quoting 4 bytes of the TCP header", icmpFrame(routerIP, VIPA, 3, 4, sentByServer(tf, false, 4)), dropped("icmp_malformed"))
 	b.add("ICMP error quoting 12 bytes of IPv4 header", icmpFrame(routerIP, VIPA, 11, 0, sentByServer(tf, false, 8)[:12]), dropped("icmp_malformed"))
 	v6 := sentByServer(tf, false, 8)
-	v6[0] = 0x65
+	v6[header.IPv4VersionIHLOffset] = 6<<4 | header.IPv4MinHeaderLen/4
 	b.add("ICMP error quoting a version-6 header", icmpFrame(routerIP, VIPA, 3, 4, v6), dropped("icmp_malformed"))
 	b.add("ICMP redirect about the flow", icmpFrame(routerIP, VIPA, 5, 1, sentByServer(tf, false, 8)), dropped("icmp_unhandled"))
 	b.add("ICMP echo request to VIP A (no VIP answers pings here)", icmpFrame(clientIP, VIPA, 8, 0, []byte("ping")), dropped("icmp_unhandled"))
@@ -488,8 +504,8 @@ func (b *builder) icmpCases() {
 	b.add("ICMP echo reply to VIP A", icmpFrame(clientIP, VIPA, 0, 0, []byte("pong")), dropped("icmp_unhandled"))
 	b.add("ICMP echo request to the gateway's address", icmpFrame(clientIP, GatewayIP, 8, 0, []byte("ping")), dropped("not_for_cluster"))
 	b.add("ICMP echo request to an unknown address", icmpFrame(clientIP, netip.MustParseAddr("10.1.0.99"), 8, 0, []byte("ping")), dropped("not_for_cluster"))
-	short := icmpFrame(routerIP, VIPA, 3, 4, nil)[:38]
-	b.add("ICMP header cut to 4 bytes", setTotalLength(short, 24), dropped("icmp_malformed"))
+	short := icmpFrame(routerIP, VIPA, 3, 4, nil)[:l4At+4]
+	b.add("ICMP header cut to 4 bytes", setTotalLength(short, header.IPv4MinHeaderLen+4), dropped("icmp_malformed"))
 }
 
 func (b *builder) oversizeCases() {
@@ -511,7 +527,7 @@ func (b *builder) oversizeCases() {
 }
 
 func (b *builder) addressCases() {
-	to := func(mac pktbuild.MAC, p []byte) []byte { copy(p[0:6], mac[:]); return p }
+	to := func(mac pktbuild.MAC, p []byte) []byte { header.Ethernet(p).SetDestination(mac[:]); return p }
 	b.add("SYN to another host's MAC", to(otherMAC, b.syn(VIPA, 80)), dropped("not_our_mac"))
 	b.add("SYN to an IPv4 multicast MAC", to(pktbuild.MAC{0x01, 0, 0x5e, 0, 0, 1}, b.syn(VIPA, 80)), dropped("not_our_mac"))
 	b.add("SYN to the broadcast MAC", to(pktbuild.Broadcast, b.syn(VIPA, 80)), dropped("not_our_mac"))
@@ -523,8 +539,8 @@ func (b *builder) addressCases() {
 	b.add("UDP to VIP B:443 (a TCP service)", pktbuild.UDP(b.flow(VIPB, 443), []byte("q")), dropped("not_for_cluster"))
 	for _, proto := range []uint8{0, 47, 50, 132, 255} {
 		p := b.syn(VIPA, 80)
-		p[23] = proto
-		fixIPv4Checksum(p[14:])
+		ipv4Of(p).SetProtocol(proto)
+		fixIPv4Checksum(ipv4Of(p))
 		b.add(fmt.Sprintf("IP protocol %d to VIP A", proto), p, dropped("not_for_cluster"))
 	}
 }
@@ -545,46 +561,47 @@ func (b *builder) randomCases() {
 		fill(p)
 		b.add(fmt.Sprintf("random bytes #%d", i), p, modelled)
 	}
-	etherTypes := []uint16{0x0800, 0x0806, 0x86dd, 0x8100}
+	etherTypes := []uint16{header.EtherTypeIPv4, header.EtherTypeARP, 0x86dd, header.EtherTypeVLAN}
 	for i := range RandomFrames {
-		p := make([]byte, between(14, MaxFrameLen))
+		p := header.Ethernet(make([]byte, between(header.EthernetHeaderLen, MaxFrameLen)))
 		fill(p)
-		copy(p[0:6], GatewayMAC[:])
+		p.SetDestination(GatewayMAC[:])
 		if k := rng.Uint64() % 5; k < 4 {
-			binary.BigEndian.PutUint16(p[12:14], etherTypes[k])
+			p.SetType(etherTypes[k])
 		}
 		b.add(fmt.Sprintf("random bytes to the gateway #%d", i), p, modelled)
 	}
 	for i := range RandomFrames {
-		p := make([]byte, between(42, 200))
+		p := header.Ethernet(make([]byte, between(l4At+header.UDPHeaderLen, 200)))
 		fill(p)
-		copy(p[0:6], GatewayMAC[:])
-		copy(p[6:12], ClientMAC[:])
-		binary.BigEndian.PutUint16(p[12:14], 0x0800)
-		ip := p[14:]
-		ip[0] = 0x45
+		p.SetDestination(GatewayMAC[:])
+		p.SetSource(ClientMAC[:])
+		p.SetType(header.EtherTypeIPv4)
+		ip := header.IPv4(p.Payload())
+		ip.SetHeaderLen(header.IPv4MinHeaderLen)
 		if rng.Uint64()%4 != 0 {
-			binary.BigEndian.PutUint16(ip[2:4], uint16(len(ip)))
+			ip.SetTotalLength(len(ip))
 		}
 		if rng.Uint64()%8 != 0 {
-			binary.BigEndian.PutUint16(ip[6:8], uint16(rng.Uint64()%2)<<14) // DF or not, no fragment
+			ip.SetFlagsFragment(uint16(rng.Uint64()%2) << 14) // DF or not, no fragment
 		}
-		// Mostly a configured service's address, protocol and port.
+		// Mostly a configured service's address, protocol and port; the
+		// destination port is where TCP and UDP both have it.
+		l4 := header.TCP(ip[header.IPv4MinHeaderLen:])
 		if k := int(rng.Uint64() % uint64(len(services)+1)); k < len(services) {
 			svc := services[k]
-			a := svc.vip.As4()
-			copy(ip[16:20], a[:])
-			ip[9] = svc.proto
-			binary.BigEndian.PutUint16(ip[22:24], svc.port)
+			ip.SetDestination(binary.BigEndian.Uint32(svc.vip.AsSlice()))
+			ip.SetProtocol(svc.proto)
+			l4.SetDestinationPort(svc.port)
 		}
-		switch total := int(binary.BigEndian.Uint16(ip[2:4])); {
-		case ip[9] == protoTCP && len(ip) >= 34 && rng.Uint64()%2 == 0:
-			ip[32] = 5 << 4
+		switch total := ip.TotalLength(); {
+		case ip.Protocol() == protoTCP && len(l4) > header.TCPFlagsOffset && rng.Uint64()%2 == 0:
+			l4.SetDataOffset(header.TCPMinHeaderLen)
 			if rng.Uint64()%2 == 0 {
-				ip[33] = pktbuild.SYN
+				l4.SetFlags(pktbuild.SYN)
 			}
-		case ip[9] == protoUDP && total <= len(ip) && total >= 28 && rng.Uint64()%2 == 0:
-			binary.BigEndian.PutUint16(ip[24:26], uint16(total-20))
+		case ip.Protocol() == protoUDP && total <= len(ip) && total >= header.IPv4MinHeaderLen+header.UDPHeaderLen && rng.Uint64()%2 == 0:
+			header.UDP(l4).SetLength(total - header.IPv4MinHeaderLen)
 		}
 		fixIPv4Checksum(ip)
 		b.add(fmt.Sprintf("random IPv4 to the gateway #%d", i), p, modelled)

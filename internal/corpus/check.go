@@ -2,10 +2,10 @@ package corpus
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"net/netip"
 
+	"vec/fastpath/header"
 	"vec/fastpath/pktbuild"
 )
 
@@ -27,69 +27,70 @@ func NewChecker() *Checker { return &Checker{flows: map[flowKey]string{}} }
 // the server it resolves by ARP (s6), which it sends once a second on its
 // own, not in answer to any frame of the corpus.
 func IsProbe(p []byte) bool {
-	if len(p) < 42 || !bytes.Equal(p[6:12], GatewayMAC[:]) || binary.BigEndian.Uint16(p[12:14]) != 0x0806 {
+	eth := header.Ethernet(p)
+	if !eth.IsValid() || !bytes.Equal(eth.Source(), GatewayMAC[:]) || eth.Type() != header.EtherTypeARP {
 		return false
 	}
-	a := p[14:]
-	return binary.BigEndian.Uint16(a[6:8]) == 1 && bytes.Equal(a[8:14], GatewayMAC[:]) &&
-		netip.AddrFrom4([4]byte(a[24:28])) == arpResolved.IP
+	a := header.ARP(eth.Payload())
+	return a.IsValid() && a.Op() == header.ARPRequest && bytes.Equal(a.SenderMAC(), GatewayMAC[:]) &&
+		a.TargetAddr() == arpResolved.IP
 }
 
 // Check returns why p is not a frame the gateway may send, or nil.
 func (c *Checker) Check(p []byte) error {
-	be := binary.BigEndian
-	if len(p) < 14 || len(p) > MaxFrameLen {
+	eth := header.Ethernet(p)
+	if !eth.IsValid() || len(p) > MaxFrameLen {
 		return fmt.Errorf("%d bytes: not a frame the port takes", len(p))
 	}
-	if !bytes.Equal(p[6:12], GatewayMAC[:]) {
-		return fmt.Errorf("source MAC %x is not the gateway's", p[6:12])
+	if !bytes.Equal(eth.Source(), GatewayMAC[:]) {
+		return fmt.Errorf("source MAC %x is not the gateway's", eth.Source())
 	}
-	switch et := be.Uint16(p[12:14]); et {
-	case 0x0806:
-		return checkARPReply(p)
-	case 0x0800:
+	switch et := eth.Type(); et {
+	case header.EtherTypeARP:
+		return checkARPReply(eth)
+	case header.EtherTypeIPv4:
 	default:
 		return fmt.Errorf("EtherType %#04x", et)
 	}
-	ip := p[14:]
-	if len(ip) < 20 || ip[0] != 0x45 {
+	ip := header.IPv4(eth.Payload())
+	if len(ip) < header.IPv4MinHeaderLen || ip[header.IPv4VersionIHLOffset] != header.IPv4VersionIHLNoOptions {
 		return fmt.Errorf("not an IPv4 header without options")
 	}
-	total := int(be.Uint16(ip[2:4]))
-	if total < 20 || total > len(ip) {
+	total := ip.TotalLength()
+	if total < header.IPv4MinHeaderLen || total > len(ip) {
 		return fmt.Errorf("IPv4 total length %d with %d bytes", total, len(ip))
 	}
-	if be.Uint16(ip[6:8])&0x3fff != 0 {
+	if ip.Fragmented() {
 		return fmt.Errorf("a fragment")
 	}
-	if pktbuild.Checksum(ip[:20]) != 0 {
+	if pktbuild.Checksum(ip[:header.IPv4MinHeaderLen]) != 0 {
 		return fmt.Errorf("bad IPv4 header checksum")
 	}
-	var key flowKey
-	copy(key.src[:], ip[12:16])
-	copy(key.dst[:], ip[16:20])
-	key.proto = ip[9]
-	l4 := ip[20:total]
+	key := flowKey{src: ip.SourceAddr().As4(), dst: ip.DestinationAddr().As4(), proto: ip.Protocol()}
+	l4 := ip.Payload()
 	switch key.proto {
 	case protoTCP:
-		if len(l4) < 20 || int(l4[12]>>4)*4 < 20 || int(l4[12]>>4)*4 > len(l4) {
+		t := header.TCP(l4)
+		if !t.IsValid() {
 			return fmt.Errorf("not a whole TCP header")
 		}
+		key.sport, key.dport = t.SourcePort(), t.DestinationPort()
 	case protoUDP:
-		if len(l4) < 8 || int(be.Uint16(l4[4:6])) < 8 || int(be.Uint16(l4[4:6])) > len(l4) {
+		u := header.UDP(l4)
+		if !u.IsValid() {
 			return fmt.Errorf("not a whole UDP datagram")
 		}
+		key.sport, key.dport = u.SourcePort(), u.DestinationPort()
 	case protoICMP:
-		return c.checkICMP(p, key.dst, l4)
+		return c.checkICMP(eth, key.dst, l4)
 	default:
 		return fmt.Errorf("IP protocol %d", key.proto)
 	}
-	key.sport, key.dport = be.Uint16(l4[0:2]), be.Uint16(l4[2:4])
 	svc := findService(key.dst, key.dport, key.proto)
 	if svc < 0 {
 		return fmt.Errorf("%v:%d protocol %d is no service", netip.AddrFrom4(key.dst), key.dport, key.proto)
 	}
-	name, err := serviceServerByMAC(svc, p[0:6])
+	name, err := serviceServerByMAC(svc, eth.Destination())
 	if err != nil {
 		return err
 	}
@@ -110,44 +111,42 @@ func serviceServerByMAC(svc int, mac []byte) (string, error) {
 	return "", fmt.Errorf("destination MAC %x is no server of the service", mac)
 }
 
-func (c *Checker) checkICMP(p []byte, dst [4]byte, icmp []byte) error {
-	if !isVIP(dst) || len(icmp) < 36 || (icmp[0] != 3 && icmp[0] != 11) {
+func (c *Checker) checkICMP(eth header.Ethernet, dst [4]byte, l4 []byte) error {
+	icmp := header.ICMP(l4)
+	if !isVIP(dst) || !icmp.IsValid() || !icmp.IsError() {
 		return fmt.Errorf("ICMP that is not an error about a flow of a VIP")
 	}
-	emb := icmp[8:]
-	ihl := int(emb[0]&0x0f) * 4
-	if emb[0]>>4 != 4 || ihl < 20 || len(emb) < ihl+8 {
+	q := header.QuotedDatagram(icmp.Payload())
+	if !q.IsValid() {
 		return fmt.Errorf("ICMP error without a whole embedded header")
 	}
-	var key flowKey
-	copy(key.src[:], emb[16:20])
-	copy(key.dst[:], emb[12:16])
-	key.proto = emb[9]
-	key.sport = binary.BigEndian.Uint16(emb[ihl+2:])
-	key.dport = binary.BigEndian.Uint16(emb[ihl:])
+	// The quoted datagram went from the VIP to the client: the flow reversed.
+	vipPort, clientPort := q.Ports()
+	quoted := header.IPv4(q)
+	key := flowKey{src: quoted.DestinationAddr().As4(), dst: quoted.SourceAddr().As4(),
+		sport: clientPort, dport: vipPort, proto: q.Protocol()}
 	name, ok := c.flows[key]
 	if !ok {
 		return fmt.Errorf("ICMP error about a flow never forwarded")
 	}
-	if m := server(name).MAC; !bytes.Equal(p[0:6], m[:]) {
-		return fmt.Errorf("ICMP error about a flow of %s sent to %x", name, p[0:6])
+	if m := server(name).MAC; !bytes.Equal(eth.Destination(), m[:]) {
+		return fmt.Errorf("ICMP error about a flow of %s sent to %x", name, eth.Destination())
 	}
 	return nil
 }
 
-func checkARPReply(p []byte) error {
-	if len(p) < 42 {
+func checkARPReply(eth header.Ethernet) error {
+	a := header.ARP(eth.Payload())
+	if len(a) < header.ARPIPv4Len {
 		return fmt.Errorf("truncated ARP")
 	}
-	a := p[14:]
-	be := binary.BigEndian
-	if be.Uint16(a[0:2]) != 1 || be.Uint16(a[2:4]) != 0x0800 || a[4] != 6 || a[5] != 4 || be.Uint16(a[6:8]) != 2 {
+	if !a.IsValid() || a.Op() != header.ARPReply {
 		return fmt.Errorf("ARP that is not an Ethernet/IPv4 reply")
 	}
-	if !bytes.Equal(a[8:14], GatewayMAC[:]) || !bytes.Equal(a[18:24], p[0:6]) {
+	if !bytes.Equal(a.SenderMAC(), GatewayMAC[:]) || !bytes.Equal(a.TargetMAC(), eth.Destination()) {
 		return fmt.Errorf("ARP reply not from the gateway's MAC to the frame's destination")
 	}
-	if s := netip.AddrFrom4([4]byte(a[14:18])); s != VIPA && s != VIPB && s != GatewayIP {
+	if s := a.SenderAddr(); s != VIPA && s != VIPB && s != GatewayIP {
 		return fmt.Errorf("ARP reply for %v, which the gateway does not own", s)
 	}
 	return nil

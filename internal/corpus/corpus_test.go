@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"testing"
 
+	"vec/fastpath/header"
 	"vec/fastpath/pktbuild"
 )
 
@@ -48,24 +49,28 @@ func TestCheckerRejects(t *testing.T) {
 		t.Fatalf("a SYN to s1: %v", err)
 	}
 	edit := func(f func(p []byte) []byte) []byte { return f(bytes.Clone(good)) }
+	to := func(name string) func(p []byte) []byte {
+		return func(p []byte) []byte { mac := server(name).MAC; header.Ethernet(p).SetDestination(mac[:]); return p }
+	}
+	tcp := func(p []byte) header.TCP { return header.TCP(p[l4At:]) }
 	for name, p := range map[string][]byte{
-		"another source MAC":          edit(func(p []byte) []byte { p[11] = 9; return p }),
-		"a server of another service": edit(func(p []byte) []byte { p[5] = 0x15; return p }),
-		"the flow's second server":    edit(func(p []byte) []byte { p[5] = 0x12; return p }),
+		"another source MAC":          edit(func(p []byte) []byte { header.Ethernet(p).Source()[header.MACLen-1] = 9; return p }),
+		"a server of another service": edit(to("s5")),
+		"the flow's second server":    edit(to("s2")),
 		"a VLAN tag":                  tag(good, 0x8100, 10),
-		"a bad IPv4 checksum":         edit(func(p []byte) []byte { p[24]++; return p }),
+		"a bad IPv4 checksum":         edit(func(p []byte) []byte { ip := ipv4Of(p); ip.SetChecksum(ip.Checksum() + 0x100); return p }),
 		"IPv4 options":                withIPOptions(good, []byte{1, 1, 1, 0}),
-		"a fragment":                  edit(func(p []byte) []byte { p[20] = 0x20; fixIPv4Checksum(p[14:]); return p }),
-		"a bad data offset":           edit(func(p []byte) []byte { p[46] = 0x60; return p }),
-		"no service":                  edit(func(p []byte) []byte { p[37] = 81; return p }),
+		"a fragment":                  edit(func(p []byte) []byte { ipv4Of(p).SetFlagsFragment(0x2000); fixIPv4Checksum(ipv4Of(p)); return p }),
+		"a bad data offset":           edit(func(p []byte) []byte { tcp(p).SetDataOffset(24); return p }),
+		"no service":                  edit(func(p []byte) []byte { tcp(p).SetDestinationPort(81); return p }),
 		"oversize":                    pad(bytes.Clone(good), MaxFrameLen+1, 0),
 		"an ICMP error about no flow": icmpFrame(routerIP, VIPA, 3, 4,
 			sentByServer(pktbuild.Flow{SrcIP: clientIP, DstIP: VIPA, SrcPort: 9, DstPort: 80}, false, 8)),
 		"an ARP request": pktbuild.ARP(1, pktbuild.Broadcast, GatewayMAC, VIPA, requester, pktbuild.MAC{}),
 	} {
 		if name == "an ICMP error about no flow" {
-			copy(p[0:6], fl.DstMAC[:])
-			copy(p[6:12], GatewayMAC[:])
+			header.Ethernet(p).SetDestination(fl.DstMAC[:])
+			header.Ethernet(p).SetSource(GatewayMAC[:])
 		}
 		if err := ch.Check(p); err == nil {
 			t.Errorf("%s: accepted", name)

@@ -2,9 +2,9 @@ package corpus
 
 import (
 	"bytes"
-	"encoding/binary"
 	"net/netip"
 
+	"vec/fastpath/header"
 	"vec/fastpath/pktbuild"
 )
 
@@ -19,7 +19,7 @@ var (
 
 // MaxFrameLen is the longest frame the port takes: a 1500-byte MTU plus the
 // 14-byte Ethernet header (no FCS, no VLAN tag).
-const MaxFrameLen = 1500 + 14
+const MaxFrameLen = 1500 + header.EthernetHeaderLen
 
 // GoldenClustersYAML is the configuration of the golden-capture test
 // (cmd/vecd/golden_test.go): VIP A has TCP/80 on s1 (weight 3) and s2
@@ -195,81 +195,82 @@ func drop(reason string) Expectation { return Expectation{Kind: Drop, Reason: re
 
 // decide is the model's verdict on one frame; it updates the model's table.
 func (m *model) decide(p []byte) Expectation {
-	be := binary.BigEndian
 	if len(p) > MaxFrameLen {
 		return drop("oversize") // whoever it is for: the port takes no such frame
 	}
-	if len(p) < 14 {
+	// The model reads fields through the header views but makes its own
+	// checks, in its own order, rather than asking the views' Check.
+	eth := header.Ethernet(p)
+	if !eth.IsValid() {
 		return drop("malformed_ethernet")
 	}
-	toUs := bytes.Equal(p[0:6], GatewayMAC[:])
-	broadcast := bytes.Equal(p[0:6], pktbuild.Broadcast[:])
+	toUs := bytes.Equal(eth.Destination(), GatewayMAC[:])
+	broadcast := bytes.Equal(eth.Destination(), pktbuild.Broadcast[:])
 	if !toUs && !broadcast {
 		return drop("not_our_mac")
 	}
-	switch et := be.Uint16(p[12:14]); et {
-	case 0x8100, 0x88a8, 0x9100:
+	switch et := eth.Type(); et {
+	case header.EtherTypeVLAN, header.EtherTypeQinQ, header.EtherTypeQinQOld:
 		// The ports are untagged: a tagged frame is never parsed past
 		// its tag, whole or cut.
 		return drop("vlan_tagged")
-	case 0x0806:
-		return m.arp(p)
-	case 0x0800:
+	case header.EtherTypeARP:
+		return m.arp(eth)
+	case header.EtherTypeIPv4:
 		if !toUs {
 			return drop("not_our_mac")
 		}
 	default:
 		return drop("unsupported_l3")
 	}
-	ip := p[14:]
-	if len(ip) < 20 {
+	ip := header.IPv4(eth.Payload())
+	if len(ip) < header.IPv4MinHeaderLen {
 		return drop("ipv4_truncated")
 	}
-	if ip[0]>>4 != 4 {
+	if ip.Version() != 4 {
 		return drop("ipv4_bad_version")
 	}
-	ihl := int(ip[0]&0x0f) * 4
-	if ihl < 20 || ihl > len(ip) {
+	ihl := ip.HeaderLen()
+	if ihl < header.IPv4MinHeaderLen || ihl > len(ip) {
 		return drop("ipv4_bad_ihl")
 	}
-	total := int(be.Uint16(ip[2:4]))
+	total := ip.TotalLength()
 	if total < ihl || total > len(ip) {
 		return drop("ipv4_bad_total_length")
 	}
-	if be.Uint16(ip[6:8])&0x3fff != 0 { // MF or an offset
+	if ip.Fragmented() { // MF or an offset
 		return drop("ipv4_fragment")
 	}
-	if ihl > 20 {
+	if ihl > header.IPv4MinHeaderLen {
 		return drop("ipv4_options")
 	}
-	var key flowKey
-	copy(key.src[:], ip[12:16])
-	copy(key.dst[:], ip[16:20])
-	key.proto = ip[9]
-	l4 := ip[20:total] // bytes past the total length are padding
+	key := flowKey{src: ip.SourceAddr().As4(), dst: ip.DestinationAddr().As4(), proto: ip.Protocol()}
+	l4 := ip.Payload() // bytes past the total length are padding
 	var flags uint8
 	switch key.proto {
 	case protoTCP:
-		if len(l4) < 20 {
+		t := header.TCP(l4)
+		if len(t) < header.TCPMinHeaderLen {
 			return drop("tcp_truncated")
 		}
-		if off := int(l4[12]>>4) * 4; off < 20 || off > len(l4) {
+		if off := t.DataOffset(); off < header.TCPMinHeaderLen || off > len(t) {
 			return drop("tcp_bad_data_offset")
 		}
-		flags = l4[13]
+		key.sport, key.dport, flags = t.SourcePort(), t.DestinationPort(), t.Flags()
 	case protoUDP:
-		if len(l4) < 8 {
+		u := header.UDP(l4)
+		if len(u) < header.UDPHeaderLen {
 			return drop("udp_truncated")
 		}
-		if ul := int(be.Uint16(l4[4:6])); ul < 8 || ul > len(l4) {
+		if ul := u.Length(); ul < header.UDPHeaderLen || ul > len(u) {
 			return drop("udp_bad_length")
 		}
+		key.sport, key.dport = u.SourcePort(), u.DestinationPort()
 	case protoICMP:
 		return m.icmp(p, key.dst, l4)
 	default:
 		return drop("not_for_cluster")
 	}
-	key.sport, key.dport = be.Uint16(l4[0:2]), be.Uint16(l4[2:4])
 	svc := findService(key.dst, key.dport, key.proto)
 	if svc < 0 {
 		return drop("not_for_cluster")
@@ -336,29 +337,29 @@ func (m *model) icmp(p []byte, dst [4]byte, icmp []byte) Expectation {
 	if !isVIP(dst) {
 		return drop("not_for_cluster")
 	}
-	if len(icmp) < 8 {
+	msg := header.ICMP(icmp)
+	if len(msg) < header.ICMPHeaderLen {
 		return drop("icmp_malformed")
 	}
-	if icmp[0] != 3 && icmp[0] != 11 {
+	if t := msg.Type(); t != header.ICMPDestUnreachable && t != header.ICMPTimeExceeded {
 		return drop("icmp_unhandled")
 	}
-	quoted := icmp[8:]
-	if len(quoted) < 20 || quoted[0]>>4 != 4 {
+	quoted := header.IPv4(msg.Payload())
+	if len(quoted) < header.IPv4MinHeaderLen || quoted.Version() != 4 {
 		return drop("icmp_malformed")
 	}
-	ihl := int(quoted[0]&0x0f) * 4
-	if ihl < 20 || len(quoted) < ihl+8 {
+	ihl := quoted.HeaderLen()
+	if ihl < header.IPv4MinHeaderLen || len(quoted) < ihl+8 { // 8: the ports and more
 		return drop("icmp_malformed")
 	}
-	if [4]byte(quoted[12:16]) != dst || (quoted[9] != protoTCP && quoted[9] != protoUDP) {
+	proto := quoted.Protocol()
+	if quoted.SourceAddr().As4() != dst || (proto != protoTCP && proto != protoUDP) {
 		return drop("icmp_no_flow")
 	}
-	var key flowKey
-	copy(key.src[:], quoted[16:20])
-	copy(key.dst[:], quoted[12:16])
-	key.proto = quoted[9]
-	key.sport = binary.BigEndian.Uint16(quoted[ihl+2:])
-	key.dport = binary.BigEndian.Uint16(quoted[ihl:])
+	// The quoted datagram went from the VIP to the client: the flow reversed.
+	l4 := header.UDP(quoted[ihl:]) // TCP's ports are where UDP's are
+	key := flowKey{src: quoted.DestinationAddr().As4(), dst: quoted.SourceAddr().As4(),
+		sport: l4.DestinationPort(), dport: l4.SourcePort(), proto: proto}
 	if e := m.flows[key]; e != nil {
 		return forwardTo(p, e.server)
 	}
@@ -368,38 +369,38 @@ func (m *model) icmp(p []byte, dst [4]byte, icmp []byte) Expectation {
 // arp: requests for a VIP or the gateway's address are answered in place;
 // an ARP reply from the server resolved by ARP teaches its MAC and is
 // consumed (not a drop); everything else is dropped.
-func (m *model) arp(p []byte) Expectation {
-	be := binary.BigEndian
-	a := p[14:]
-	if len(a) < 28 || be.Uint16(a[0:2]) != 1 || be.Uint16(a[2:4]) != 0x0800 || a[4] != 6 || a[5] != 4 {
+func (m *model) arp(eth header.Ethernet) Expectation {
+	a := header.ARP(eth.Payload())
+	if !a.IsValid() {
 		return drop("malformed_arp")
 	}
-	op := be.Uint16(a[6:8])
-	sender, target := netip.AddrFrom4([4]byte(a[14:18])), netip.AddrFrom4([4]byte(a[24:28]))
-	if sender == arpResolved.IP && sender != target && op == 2 {
+	op := a.Op()
+	sender, target := a.SenderAddr(), a.TargetAddr()
+	if sender == arpResolved.IP && sender != target && op == header.ARPReply {
 		return Expectation{Kind: Learned}
 	}
-	if op != 1 || sender == target {
+	if op != header.ARPRequest || sender == target {
 		return drop("arp_ignored")
 	}
 	if target != VIPA && target != VIPB && target != GatewayIP {
 		return drop("arp_ignored")
 	}
-	out := bytes.Clone(p)
-	r := out[14:]
-	be.PutUint16(r[6:8], 2)
-	copy(r[18:28], a[8:18]) // target = the requester
-	copy(r[8:14], GatewayMAC[:])
-	copy(r[14:18], a[24:28]) // sender = the address asked for
-	copy(out[0:6], a[8:14])
-	copy(out[6:12], GatewayMAC[:])
+	out := header.Ethernet(bytes.Clone(eth))
+	r := header.ARP(out.Payload())
+	r.SetOp(header.ARPReply)
+	r.SetTargetMAC(a.SenderMAC()) // target = the requester
+	r.SetTargetIP(a.SenderIP())
+	r.SetSenderMAC(GatewayMAC[:])
+	r.SetSenderIP(a.TargetIP()) // sender = the address asked for
+	out.SetDestination(a.SenderMAC())
+	out.SetSource(GatewayMAC[:])
 	return Expectation{Kind: Reply, Out: out}
 }
 
 func forwardTo(p []byte, name string) Expectation {
-	out := bytes.Clone(p)
+	out := header.Ethernet(bytes.Clone(p))
 	mac := server(name).MAC
-	copy(out[0:6], mac[:])
-	copy(out[6:12], GatewayMAC[:])
+	out.SetDestination(mac[:])
+	out.SetSource(GatewayMAC[:])
 	return Expectation{Kind: Forward, Server: name, Out: out}
 }
