@@ -105,18 +105,18 @@ func (c *Config) compileControl(ps *problems, rt *Runtime) {
 	if cr.Socket == "" {
 		cr.Socket = DefaultControlSocket
 	} else if !filepath.IsAbs(cr.Socket) {
-		ps.add("control.socket", "%q is not an absolute path", cr.Socket)
+		ps.Add("control.socket", "%q is not an absolute path", cr.Socket)
 	}
 	if ct.Listen != "" {
 		checkListen(ps, "control.listen", ct.Listen)
 		if ct.TLSCert == "" || ct.TLSKey == "" {
-			ps.add("control.listen", "the API is served on TCP only with TLS: set control.tls_cert and control.tls_key")
+			ps.Add("control.listen", "the API is served on TCP only with TLS: set control.tls_cert and control.tls_key")
 		}
 	} else if ct.TLSCert != "" || ct.TLSKey != "" {
-		ps.add("control.tls_cert", "TLS is for the TCP listener: set control.listen too")
+		ps.Add("control.tls_cert", "TLS is for the TCP listener: set control.listen too")
 	}
 	if !cr.Enabled && (ct.Socket != "" || ct.Listen != "") {
-		ps.add("control.tokens_file", "the control API needs a tokens file (every request carries a bearer token)")
+		ps.Add("control.tokens_file", "the control API needs a tokens file (every request carries a bearer token)")
 	}
 	rt.Control = cr
 
@@ -136,17 +136,17 @@ func (c *Config) compileControl(ps *problems, rt *Runtime) {
 func checkListen(ps *problems, path, addr string) bool {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		ps.add(path, "%q is not host:port (e.g. 127.0.0.1:9100)", addr)
+		ps.Add(path, "%q is not host:port (e.g. 127.0.0.1:9100)", addr)
 		return false
 	}
 	if host != "" {
 		if _, err := netip.ParseAddr(host); err != nil {
-			ps.add(path, "%q: the host must be an IP address", addr)
+			ps.Add(path, "%q: the host must be an IP address", addr)
 			return false
 		}
 	}
 	if _, err := net.LookupPort("tcp", port); err != nil {
-		ps.add(path, "%q: %q is not a port", addr, port)
+		ps.Add(path, "%q: %q is not a port", addr, port)
 		return false
 	}
 	return true
@@ -172,15 +172,15 @@ func (c *Config) RestartOnly(running *Config) error {
 	}
 	for _, s := range sections {
 		if !reflect.DeepEqual(normalise(s.new), normalise(s.old)) {
-			ps.add(s.name, "cannot change while vecd runs (restart vecd for that); the running value is kept")
+			ps.Add(s.name, "cannot change while vecd runs (restart vecd for that); the running value is kept")
 		}
 	}
 	// The port's promiscuous mode and the MAC the VIPs are announced with
 	// are set at start-up: a new gateway.mac would cut every flow.
 	if c.Gateway.MAC != running.Gateway.MAC {
-		ps.add("gateway.mac", "cannot change while vecd runs (the port receives for the start-up MAC); restart vecd for that; the running value is kept")
+		ps.Add("gateway.mac", "cannot change while vecd runs (the port receives for the start-up MAC); restart vecd for that; the running value is kept")
 	}
-	if err := ps.err(); err != nil {
+	if err := ps.Err(); err != nil {
 		return err
 	}
 	return nil

@@ -158,27 +158,27 @@ func (c *Config) compileManager(ps *problems, services []ServiceSpec) ManagerSpe
 	case out.Interval == 0:
 		out.Interval = DefaultManagerInterval
 	case out.Interval < 100*time.Millisecond || out.Interval > time.Hour:
-		ps.add("manager.interval", "%v is outside 100ms..1h", m.Interval)
+		ps.Add("manager.interval", "%v is outside 100ms..1h", m.Interval)
 	}
 	if m.Proportions != nil {
 		p := *m.Proportions
 		out.Proportions = p
 		if p.Active < 0 || p.New < 0 || p.Advisor < 0 || p.System < 0 {
-			ps.add("manager.proportions", "a proportion is negative")
+			ps.Add("manager.proportions", "a proportion is negative")
 		} else if sum := p.Active + p.New + p.Advisor + p.System; sum < 99.999 || sum > 100.001 {
-			ps.add("manager.proportions", "active %g + new %g + advisor %g + system %g = %g, want 100", p.Active, p.New, p.Advisor, p.System, sum)
+			ps.Add("manager.proportions", "active %g + new %g + advisor %g + system %g = %g, want 100", p.Active, p.New, p.Advisor, p.System, sum)
 		}
 	}
 	switch {
 	case out.Smoothing == 0:
 		out.Smoothing = DefaultSmoothing
 	case out.Smoothing < 0.1 || out.Smoothing > 100:
-		ps.add("manager.smoothing", "%g is outside 0.1..100", m.Smoothing)
+		ps.Add("manager.smoothing", "%g is outside 0.1..100", m.Smoothing)
 	}
 	if m.Sensitivity != nil {
 		out.Sensitivity = *m.Sensitivity
 		if out.Sensitivity < 0 || out.Sensitivity > 100 {
-			ps.add("manager.sensitivity", "%g is outside 0..100 (percent of the weight bound)", out.Sensitivity)
+			ps.Add("manager.sensitivity", "%g is outside 0..100 (percent of the weight bound)", out.Sensitivity)
 		}
 	}
 	switch s := out.SystemMetric; {
@@ -186,25 +186,25 @@ func (c *Config) compileManager(ps *problems, services []ServiceSpec) ManagerSpe
 		out.SystemMetric = "cpu"
 	case s == "cpu" || s == "load1" || s == "memory" || scriptMetric.MatchString(s):
 	default:
-		ps.add("manager.system_metric", "%q is not cpu, load1, memory or script:<name>", s)
+		ps.Add("manager.system_metric", "%q is not cpu, load1, memory or script:<name>", s)
 	}
 	switch {
 	case out.HostInterval == 0:
 		out.HostInterval = DefaultHostInterval
 	case out.HostInterval < 100*time.Millisecond || out.HostInterval > time.Hour:
-		ps.add("manager.host_interval", "%v is outside 100ms..1h", m.HostInterval)
+		ps.Add("manager.host_interval", "%v is outside 100ms..1h", m.HostInterval)
 	}
 	if out.HostTimeout < 0 || (out.HostTimeout > 0 && out.HostTimeout < out.HostInterval) {
-		ps.add("manager.host_timeout", "%v must be 0 (off) or at least host_interval %v", m.HostTimeout, out.HostInterval)
+		ps.Add("manager.host_timeout", "%v must be 0 (off) or at least host_interval %v", m.HostTimeout, out.HostInterval)
 	}
 	if out.HostTimeout > 0 && len(c.Recovery.Agents) == 0 {
-		ps.add("manager.host_timeout", "needs the servers' agents (recovery.agents) to read host metrics from")
+		ps.Add("manager.host_timeout", "needs the servers' agents (recovery.agents) to read host metrics from")
 	}
 	if out.Proportions.System > 0 && len(c.Recovery.Agents) == 0 {
-		ps.add("manager.proportions.system", "the system class needs the servers' agents (recovery.agents)")
+		ps.Add("manager.proportions.system", "the system class needs the servers' agents (recovery.agents)")
 	}
 	if out.Proportions.Advisor > 0 && len(m.Advisors) == 0 {
-		ps.add("manager.proportions.advisor", "the advisor class needs at least one advisor")
+		ps.Add("manager.proportions.advisor", "the advisor class needs at least one advisor")
 	}
 	names := map[string]int{}
 	for i, a := range m.Advisors {
@@ -217,41 +217,41 @@ func (c *Config) compileManager(ps *problems, services []ServiceSpec) ManagerSpe
 			if as.HTTP.Method == "" {
 				as.HTTP.Method = "GET"
 			} else if !httpMethod.MatchString(as.HTTP.Method) {
-				ps.add(field(path, "http.method"), "%q is not an HTTP method", a.HTTP.Method)
+				ps.Add(field(path, "http.method"), "%q is not an HTTP method", a.HTTP.Method)
 			}
 			if as.HTTP.Path == "" {
 				as.HTTP.Path = "/"
 			} else if !strings.HasPrefix(as.HTTP.Path, "/") {
-				ps.add(field(path, "http.path"), "%q does not start with /", a.HTTP.Path)
+				ps.Add(field(path, "http.path"), "%q does not start with /", a.HTTP.Path)
 			}
 			if as.HTTP.ExpectStatus == 0 {
 				as.HTTP.ExpectStatus = 200
 			} else if as.HTTP.ExpectStatus < 100 || as.HTTP.ExpectStatus > 599 {
-				ps.add(field(path, "http.expect_status"), "%d is not an HTTP status", a.HTTP.ExpectStatus)
+				ps.Add(field(path, "http.expect_status"), "%d is not an HTTP status", a.HTTP.ExpectStatus)
 			}
 		case "tcp":
 		case "udp":
 			if a.UDP.Send == "" {
-				ps.add(field(path, "udp.send"), "a udp advisor needs a request to send")
+				ps.Add(field(path, "udp.send"), "a udp advisor needs a request to send")
 			}
 		case "custom":
 			if len(a.Command) == 0 || a.Command[0] == "" {
-				ps.add(field(path, "command"), "a custom advisor needs a program to run")
+				ps.Add(field(path, "command"), "a custom advisor needs a program to run")
 			}
 		default:
-			ps.add(field(path, "type"), "%q is not http, https, tcp, udp or custom", a.Type)
+			ps.Add(field(path, "type"), "%q is not http, https, tcp, udp or custom", a.Type)
 		}
 		if a.Type != "custom" && len(a.Command) > 0 {
-			ps.add(field(path, "command"), "only a custom advisor runs a program")
+			ps.Add(field(path, "command"), "only a custom advisor runs a program")
 		}
 		if a.Type != "http" && a.Type != "https" && a.HTTP != (AdvisorHTTP{}) {
-			ps.add(field(path, "http"), "only an http or https advisor sends an HTTP request")
+			ps.Add(field(path, "http"), "only an http or https advisor sends an HTTP request")
 		}
 		if strings.ContainsAny(a.HTTP.Host, " /") {
-			ps.add(field(path, "http.host"), "%q is not a host name (with an optional port)", a.HTTP.Host)
+			ps.Add(field(path, "http.host"), "%q is not a host name (with an optional port)", a.HTTP.Host)
 		}
 		if a.Type != "udp" && a.UDP != (AdvisorUDP{}) {
-			ps.add(field(path, "udp"), "only a udp advisor sends a datagram")
+			ps.Add(field(path, "udp"), "only a udp advisor sends a datagram")
 		}
 		if as.Interval == 0 {
 			as.Interval = DefaultAdvisorInterval
@@ -260,10 +260,10 @@ func (c *Config) compileManager(ps *problems, services []ServiceSpec) ManagerSpe
 			as.Timeout = min(DefaultAdvisorTimeout, as.Interval)
 		}
 		if as.Interval < 10*time.Millisecond || as.Interval > time.Hour {
-			ps.add(field(path, "interval"), "%v is outside 10ms..1h", a.Interval)
+			ps.Add(field(path, "interval"), "%v is outside 10ms..1h", a.Interval)
 		}
 		if as.Timeout < time.Millisecond || as.Timeout > as.Interval {
-			ps.add(field(path, "timeout"), "%v is outside 1ms..interval (%v)", as.Timeout, as.Interval)
+			ps.Add(field(path, "timeout"), "%v is outside 1ms..interval (%v)", as.Timeout, as.Interval)
 		}
 		if as.Fall == 0 {
 			as.Fall = DefaultAdvisorFall
@@ -272,10 +272,10 @@ func (c *Config) compileManager(ps *problems, services []ServiceSpec) ManagerSpe
 			as.Rise = DefaultAdvisorRise
 		}
 		if as.Fall < 1 || as.Fall > 100 || as.Rise < 1 || as.Rise > 100 {
-			ps.add(path, "fall %d and rise %d must be in 1..100", as.Fall, as.Rise)
+			ps.Add(path, "fall %d and rise %d must be in 1..100", as.Fall, as.Rise)
 		}
 		if as.Port < 0 || as.Port > 65535 {
-			ps.add(field(path, "port"), "%d is not a port", a.Port)
+			ps.Add(field(path, "port"), "%d is not a port", a.Port)
 		}
 		out.Advisors = append(out.Advisors, as)
 	}
@@ -289,51 +289,51 @@ func (c *Config) compileManager(ps *problems, services []ServiceSpec) ManagerSpe
 			rs.Weight = *r.Weight
 		}
 		if rs.Weight < 0 || rs.Weight > 100 {
-			ps.add(field(path, "weight"), "%d is outside 0..100", rs.Weight)
+			ps.Add(field(path, "weight"), "%d is outside 0..100", rs.Weight)
 		}
 		if len(r.Servers) == 0 {
-			ps.add(field(path, "servers"), "a rule needs the servers it holds")
+			ps.Add(field(path, "servers"), "a rule needs the servers it holds")
 		} else if rs.Service >= 0 {
 			seen := map[string]bool{}
 			for j, name := range r.Servers {
 				switch {
 				case !hasServer(services[rs.Service], name):
-					ps.add(index(field(path, "servers"), j), "%q is not a server of %s", name, r.Service)
+					ps.Add(index(field(path, "servers"), j), "%q is not a server of %s", name, r.Service)
 				case seen[name]:
-					ps.add(index(field(path, "servers"), j), "%q is listed twice", name)
+					ps.Add(index(field(path, "servers"), j), "%q is listed twice", name)
 				}
 				seen[name] = true
 			}
 		}
 		if (r.Type == "always" || r.Type == "script") && (r.From != "" || r.To != "") {
-			ps.add(path, "from and to are for window and block rules")
+			ps.Add(path, "from and to are for window and block rules")
 		}
 		if r.Type != "script" && (len(r.Command) > 0 || r.Interval != 0) {
-			ps.add(path, "command and interval are for script rules")
+			ps.Add(path, "command and interval are for script rules")
 		}
 		switch r.Type {
 		case "window":
 			if !hhmm.MatchString(r.From) || !hhmm.MatchString(r.To) || r.From == r.To {
-				ps.add(path, "a window rule needs from and to as two different HH:MM (local time), got %q and %q", r.From, r.To)
+				ps.Add(path, "a window rule needs from and to as two different HH:MM (local time), got %q and %q", r.From, r.To)
 			}
 		case "block":
 			from, ferr := time.Parse(time.RFC3339, r.From)
 			to, terr := time.Parse(time.RFC3339, r.To)
 			if ferr != nil || terr != nil || !from.Before(to) {
-				ps.add(path, "a block rule needs from before to, both RFC 3339 (2026-12-24T18:00:00Z), got %q and %q", r.From, r.To)
+				ps.Add(path, "a block rule needs from before to, both RFC 3339 (2026-12-24T18:00:00Z), got %q and %q", r.From, r.To)
 			}
 		case "always":
 		case "script":
 			if len(r.Command) == 0 || r.Command[0] == "" {
-				ps.add(field(path, "command"), "a script rule needs a program to run")
+				ps.Add(field(path, "command"), "a script rule needs a program to run")
 			}
 			if rs.Interval == 0 {
 				rs.Interval = DefaultRuleInterval
 			} else if rs.Interval < 100*time.Millisecond || rs.Interval > time.Hour {
-				ps.add(field(path, "interval"), "%v is outside 100ms..1h", r.Interval)
+				ps.Add(field(path, "interval"), "%v is outside 100ms..1h", r.Interval)
 			}
 		default:
-			ps.add(field(path, "type"), "%q is not window, block, always or script", r.Type)
+			ps.Add(field(path, "type"), "%q is not window, block, always or script", r.Type)
 		}
 		out.Rules = append(out.Rules, rs)
 	}
@@ -346,7 +346,7 @@ func findService(ps *problems, path, ref string, services []ServiceSpec) int {
 	vip, name, ok := strings.Cut(ref, ":")
 	addr, err := netip.ParseAddr(vip)
 	if !ok || err != nil || name == "" {
-		ps.add(path, "%q is not VIP:SERVICE (e.g. 10.0.0.100:http)", ref)
+		ps.Add(path, "%q is not VIP:SERVICE (e.g. 10.0.0.100:http)", ref)
 		return -1
 	}
 	for i, s := range services {
@@ -354,7 +354,7 @@ func findService(ps *problems, path, ref string, services []ServiceSpec) int {
 			return i
 		}
 	}
-	ps.add(path, "no service %s in clusters", ref)
+	ps.Add(path, "no service %s in clusters", ref)
 	return -1
 }
 

@@ -145,15 +145,15 @@ func (c *Config) compileRecovery(ps *problems, rt *Runtime) {
 	if out.FetchTimeout == 0 {
 		out.FetchTimeout = DefaultFetchTimeout
 	} else if out.FetchTimeout < 0 || out.FetchTimeout > maxRecoveryFetchWait {
-		ps.add("recovery.fetch_timeout", "%v is outside (0, %v]", r.FetchTimeout, maxRecoveryFetchWait)
+		ps.Add("recovery.fetch_timeout", "%v is outside (0, %v]", r.FetchTimeout, maxRecoveryFetchWait)
 	}
 	if out.InstallChunk == 0 {
 		out.InstallChunk = DefaultInstallChunk
 	} else if out.InstallChunk < 1 || out.InstallChunk > MaxInstallChunk {
-		ps.add("recovery.install_chunk", "%d is outside 1..%d", r.InstallChunk, MaxInstallChunk)
+		ps.Add("recovery.install_chunk", "%d is outside 1..%d", r.InstallChunk, MaxInstallChunk)
 	}
 	if len(r.Agents) > maxRecoveryAgents {
-		ps.add("recovery.agents", "%d agents, at most %d", len(r.Agents), maxRecoveryAgents)
+		ps.Add("recovery.agents", "%d agents, at most %d", len(r.Agents), maxRecoveryAgents)
 	}
 	names, ips := map[string]int{}, map[netip.Addr]int{}
 	for i, a := range r.Agents {
@@ -163,7 +163,7 @@ func (c *Config) compileRecovery(ps *problems, rt *Runtime) {
 		ip, ok := parseIPv4(ps, field(path, "ip"), a.IP)
 		if ok {
 			if j, dup := ips[ip]; dup {
-				ps.add(field(path, "ip"), "%s already has an agent: recovery.agents[%d]", ip, j)
+				ps.Add(field(path, "ip"), "%s already has an agent: recovery.agents[%d]", ip, j)
 			}
 			ips[ip] = i
 			ar.IP = ip
@@ -172,11 +172,11 @@ func (c *Config) compileRecovery(ps *problems, rt *Runtime) {
 			ar.URL = "http://" + net.JoinHostPort(ip.String(), strconv.Itoa(DefaultAgentPort))
 		} else if ar.URL != "" {
 			if u, err := url.Parse(ar.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				ps.add(field(path, "url"), "%q is not http(s)://host:port", a.URL)
+				ps.Add(field(path, "url"), "%q is not http(s)://host:port", a.URL)
 			}
 		}
 		if a.KeyFile == "" {
-			ps.add(field(path, "key_file"), "every agent needs its own key file")
+			ps.Add(field(path, "key_file"), "every agent needs its own key file")
 		}
 		out.Agents = append(out.Agents, ar)
 	}
@@ -191,22 +191,22 @@ func (c *Config) compileHA(ps *problems, rt *Runtime) {
 	out := &HARuntime{Node: h.Node, KeyFile: h.KeyFile, Interval: h.Interval, Skew: h.Skew,
 		Preempt: h.Preempt == nil || *h.Preempt, PreemptDelay: h.PreemptDelay, Lease: h.Lease}
 	if h.KeyFile == "" {
-		ps.add("ha.key_file", "heartbeats are authenticated: a key file is required")
+		ps.Add("ha.key_file", "heartbeats are authenticated: a key file is required")
 	}
 	if out.Interval == 0 {
 		out.Interval = DefaultHAInterval
 	} else if out.Interval < minHAInterval || out.Interval > maxHAInterval {
-		ps.add("ha.interval", "%v is outside %v..%v", h.Interval, minHAInterval, maxHAInterval)
+		ps.Add("ha.interval", "%v is outside %v..%v", h.Interval, minHAInterval, maxHAInterval)
 	}
 	if out.Skew == 0 {
 		out.Skew = DefaultHASkew
 	} else if out.Skew < 0 {
-		ps.add("ha.skew", "%v is negative", h.Skew)
+		ps.Add("ha.skew", "%v is negative", h.Skew)
 	}
 	if out.PreemptDelay == 0 {
 		out.PreemptDelay = DefaultPreemptDelay
 	} else if out.PreemptDelay < 0 {
-		ps.add("ha.preempt_delay", "%v is negative", h.PreemptDelay)
+		ps.Add("ha.preempt_delay", "%v is negative", h.PreemptDelay)
 	}
 	masterDown := 3*out.Interval + out.Skew
 	if out.Lease == 0 {
@@ -215,10 +215,10 @@ func (c *Config) compileHA(ps *problems, rt *Runtime) {
 		// Renewed every interval, a lease no longer than one would lapse
 		// before its renewal; longer than master-down, a backup would find
 		// a dead active's lease still live and wait for it.
-		ps.add("ha.lease", "%v is outside (ha.interval, master-down = 3 × interval + skew = %v]", h.Lease, masterDown)
+		ps.Add("ha.lease", "%v is outside (ha.interval, master-down = 3 × interval + skew = %v]", h.Lease, masterDown)
 	}
 	if len(h.Gateways) < 2 || len(h.Gateways) > maxHAGateways {
-		ps.add("ha.gateways", "%d gateways listed, want 2..%d", len(h.Gateways), maxHAGateways)
+		ps.Add("ha.gateways", "%d gateways listed, want 2..%d", len(h.Gateways), maxHAGateways)
 	}
 	names, addrs := map[string]int{}, map[netip.AddrPort]int{}
 	for i, g := range h.Gateways {
@@ -228,16 +228,16 @@ func (c *Config) compileHA(ps *problems, rt *Runtime) {
 		ap, err := netip.ParseAddrPort(g.Address)
 		switch {
 		case err != nil || !ap.Addr().Is4() || ap.Port() == 0:
-			ps.add(field(path, "address"), "%q is not IPv4 host:port (the heartbeat socket on the management interface)", g.Address)
+			ps.Add(field(path, "address"), "%q is not IPv4 host:port (the heartbeat socket on the management interface)", g.Address)
 		default:
 			if j, dup := addrs[ap]; dup {
-				ps.add(field(path, "address"), "%s is already ha.gateways[%d]'s", ap, j)
+				ps.Add(field(path, "address"), "%s is already ha.gateways[%d]'s", ap, j)
 			}
 			addrs[ap] = i
 			gr.Address = ap
 		}
 		if g.Priority < 1 || g.Priority > maxHAPriority {
-			ps.add(field(path, "priority"), "%d is outside 1..%d", g.Priority, maxHAPriority)
+			ps.Add(field(path, "priority"), "%d is outside 1..%d", g.Priority, maxHAPriority)
 		}
 		if g.IP != "" {
 			gr.IP, _ = parseIPv4(ps, field(path, "ip"), g.IP)
@@ -245,7 +245,7 @@ func (c *Config) compileHA(ps *problems, rt *Runtime) {
 		out.Gateways = append(out.Gateways, gr)
 	}
 	if h.Node != "" && !slices.ContainsFunc(out.Gateways, func(g HAGatewayRuntime) bool { return g.Name == h.Node }) {
-		ps.add("ha.node", "%q is not one of ha.gateways", h.Node)
+		ps.Add("ha.node", "%q is not one of ha.gateways", h.Node)
 	}
 	rt.HA = out
 }

@@ -201,12 +201,12 @@ func (c *Config) compile() (compiled, *Error) {
 	c.compileHA(&ps, &out.runtime)
 	level, err := zapcore.ParseLevel(c.Log.Level)
 	if err != nil {
-		ps.add("log.level", "%q is not one of debug, info, warn, error, dpanic, panic, fatal", c.Log.Level)
+		ps.Add("log.level", "%q is not one of debug, info, warn, error, dpanic, panic, fatal", c.Log.Level)
 	}
 	out.runtime.LogLevel = level
 	out.live.Services = c.compileClusters(&ps, out.live.GatewayIP, out.gatewayMAC, out.hasGatewayMAC)
 	out.live.Manager = c.compileManager(&ps, out.live.Services)
-	if err := ps.err(); err != nil {
+	if err := ps.Err(); err != nil {
 		return compiled{}, err
 	}
 	return out, nil
@@ -219,11 +219,11 @@ func (c *Config) compileDPDK(ps *problems, rt *Runtime) {
 		path := index("dpdk.eal_args", i)
 		switch {
 		case strings.TrimSpace(arg) == "":
-			ps.add(path, "empty argument")
+			ps.Add(path, "empty argument")
 		case isCoreArg(arg):
-			ps.add(path, "%q: cores come from workers.cores and workers.control_core, not from eal_args", arg)
+			ps.Add(path, "%q: cores come from workers.cores and workers.control_core, not from eal_args", arg)
 		case arg == "--vdev" || strings.HasPrefix(arg, "--vdev="):
-			ps.add(path, "%q: list virtual devices in dpdk.vdevs instead", arg)
+			ps.Add(path, "%q: list virtual devices in dpdk.vdevs instead", arg)
 		}
 	}
 	rt.EALArgs = slices.Clone(c.DPDK.EALArgs)
@@ -233,11 +233,11 @@ func (c *Config) compileDPDK(ps *problems, rt *Runtime) {
 		path := index("dpdk.vdevs", i)
 		name, _, _ := strings.Cut(spec, ",")
 		if !vdevName.MatchString(name) {
-			ps.add(path, "%q does not start with a device name such as net_pcap0", spec)
+			ps.Add(path, "%q does not start with a device name such as net_pcap0", spec)
 			continue
 		}
 		if j, dup := seen[name]; dup {
-			ps.add(path, "device %s is already defined by dpdk.vdevs[%d]", name, j)
+			ps.Add(path, "device %s is already defined by dpdk.vdevs[%d]", name, j)
 			continue
 		}
 		seen[name] = i
@@ -246,7 +246,7 @@ func (c *Config) compileDPDK(ps *problems, rt *Runtime) {
 
 	switch {
 	case c.DPDK.MempoolSize < 0:
-		ps.add("dpdk.mempool_size", "%d is negative", c.DPDK.MempoolSize)
+		ps.Add("dpdk.mempool_size", "%d is negative", c.DPDK.MempoolSize)
 	case c.DPDK.MempoolSize == 0:
 		rt.MempoolSize = DefaultMempoolSize
 	default:
@@ -271,7 +271,7 @@ var pciAddress = regexp.MustCompile(`^([0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-
 
 func (c *Config) compilePorts(ps *problems, rt *Runtime) {
 	if len(c.Ports) == 0 {
-		ps.add("ports", "at least one port is required")
+		ps.Add("ports", "at least one port is required")
 	}
 	vdevs := map[string]bool{}
 	for _, spec := range c.DPDK.VDevs {
@@ -285,15 +285,15 @@ func (c *Config) compilePorts(ps *problems, rt *Runtime) {
 		dev := p.Device
 		switch j, dup := seen[dev]; {
 		case dev == "":
-			ps.add(path, "device is required (a PCI address such as 0000:03:00.0, or a name from dpdk.vdevs)")
+			ps.Add(path, "device is required (a PCI address such as 0000:03:00.0, or a name from dpdk.vdevs)")
 		case dup:
-			ps.add(path, "%s is already ports[%d]", dev, j)
+			ps.Add(path, "%s is already ports[%d]", dev, j)
 		case pciAddress.MatchString(dev):
 			if noPCI {
-				ps.add(path, "%s is a PCI device, but dpdk.eal_args contains --no-pci", dev)
+				ps.Add(path, "%s is a PCI device, but dpdk.eal_args contains --no-pci", dev)
 			}
 		case !vdevs[dev]:
-			ps.add(path, "%q is neither a PCI address (0000:03:00.0) nor a device named in dpdk.vdevs", dev)
+			ps.Add(path, "%q is neither a PCI address (0000:03:00.0) nor a device named in dpdk.vdevs", dev)
 		}
 		if _, dup := seen[dev]; !dup {
 			seen[dev] = i
@@ -303,7 +303,7 @@ func (c *Config) compilePorts(ps *problems, rt *Runtime) {
 			mtu = DefaultMTU
 		}
 		if mtu < MinMTU || mtu > MaxMTU {
-			ps.add(field(index("ports", i), "mtu"), "%d is not in %d..%d (0 or absent selects %d)", p.MTU, MinMTU, MaxMTU, DefaultMTU)
+			ps.Add(field(index("ports", i), "mtu"), "%d is not in %d..%d (0 or absent selects %d)", p.MTU, MinMTU, MaxMTU, DefaultMTU)
 		}
 		rt.Ports = append(rt.Ports, dev)
 		rt.PortOptions = append(rt.PortOptions, PortRuntime{MTU: mtu, SpreadByDevice: p.SpreadByDevice})
@@ -313,10 +313,10 @@ func (c *Config) compilePorts(ps *problems, rt *Runtime) {
 func (c *Config) compileWorkers(ps *problems, rt *Runtime) {
 	w := c.Workers
 	if w.ControlCore < 0 || w.ControlCore >= MaxLcore {
-		ps.add("workers.control_core", "%d is not a core number in 0..%d", w.ControlCore, MaxLcore-1)
+		ps.Add("workers.control_core", "%d is not a core number in 0..%d", w.ControlCore, MaxLcore-1)
 	}
 	if len(w.Cores) == 0 {
-		ps.add("workers.cores", "at least one worker core is required")
+		ps.Add("workers.cores", "at least one worker core is required")
 	}
 	seen := map[int]int{}
 	for i, core := range w.Cores {
@@ -324,15 +324,15 @@ func (c *Config) compileWorkers(ps *problems, rt *Runtime) {
 		j, dup := seen[core]
 		switch {
 		case core < 0 || core >= MaxLcore:
-			ps.add(path, "%d is not a core number in 0..%d", core, MaxLcore-1)
+			ps.Add(path, "%d is not a core number in 0..%d", core, MaxLcore-1)
 		case dup:
-			ps.add(path, "core %d is already workers.cores[%d]", core, j)
+			ps.Add(path, "core %d is already workers.cores[%d]", core, j)
 		default:
 			seen[core] = i
 		}
 	}
 	if w.TableCapacity < 1 {
-		ps.add("workers.table_capacity", "%d is below 1 (it is the number of connection entries per worker)", w.TableCapacity)
+		ps.Add("workers.table_capacity", "%d is below 1 (it is the number of connection entries per worker)", w.TableCapacity)
 	}
 	rt.WorkerCores = slices.Clone(w.Cores)
 	rt.ControlCore = w.ControlCore
@@ -344,13 +344,13 @@ func (c *Config) compileWorkers(ps *problems, rt *Runtime) {
 	case "busy":
 		rt.BusyPoll = true
 	default:
-		ps.add("workers.poll", "%q is not adaptive or busy", w.Poll)
+		ps.Add("workers.poll", "%q is not adaptive or busy", w.Poll)
 	}
 	switch rt.IdleSleep = w.IdleSleep; {
 	case w.IdleSleep == 0:
 		rt.IdleSleep = DefaultIdleSleep
 	case w.IdleSleep < 0 || w.IdleSleep > maxIdleSleep:
-		ps.add("workers.idle_sleep", "%v is outside (0, %v]", w.IdleSleep, maxIdleSleep)
+		ps.Add("workers.idle_sleep", "%v is outside (0, %v]", w.IdleSleep, maxIdleSleep)
 	}
 }
 
@@ -369,11 +369,11 @@ var name = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 func checkName(ps *problems, path, s string, i int, seen map[string]int, sibling string) {
 	switch j, dup := seen[s]; {
 	case s == "":
-		ps.add(path, "name is required")
+		ps.Add(path, "name is required")
 	case !name.MatchString(s):
-		ps.add(path, "%q is not a valid name (up to 63 letters, digits, '.', '_' or '-', starting with a letter or digit)", s)
+		ps.Add(path, "%q is not a valid name (up to 63 letters, digits, '.', '_' or '-', starting with a letter or digit)", s)
 	case dup:
-		ps.add(path, "%q is already the name of %s[%d]", s, sibling, j)
+		ps.Add(path, "%q is already the name of %s[%d]", s, sibling, j)
 	default:
 		seen[s] = i
 	}
@@ -405,16 +405,16 @@ func (c *Config) compileClusters(ps *problems, gatewayIP netip.Addr, gatewayMAC 
 		vip, vipOK := parseIPv4(ps, field(cpath, "vip"), cl.VIP)
 		if vipOK {
 			if j, dup := vips[vip]; dup {
-				ps.add(field(cpath, "vip"), "%s is already the VIP of clusters[%d]", vip, j)
+				ps.Add(field(cpath, "vip"), "%s is already the VIP of clusters[%d]", vip, j)
 			} else {
 				vips[vip] = ci
 			}
 			if vip == gatewayIP {
-				ps.add(field(cpath, "vip"), "%s is gateway.ip; a VIP must be an address of its own", vip)
+				ps.Add(field(cpath, "vip"), "%s is gateway.ip; a VIP must be an address of its own", vip)
 			}
 		}
 		if len(cl.Services) == 0 {
-			ps.add(field(cpath, "services"), "a cluster needs at least one service")
+			ps.Add(field(cpath, "services"), "a cluster needs at least one service")
 		}
 
 		names := map[string]int{}
@@ -442,20 +442,20 @@ func (c *Config) compileClusters(ps *problems, gatewayIP netip.Addr, gatewayMAC 
 			case "udp":
 				sc.Proto = fastpath.ProtoUDP
 			case "":
-				ps.add(field(spath, "protocol"), "protocol is required (tcp or udp)")
+				ps.Add(field(spath, "protocol"), "protocol is required (tcp or udp)")
 				protoOK = false
 			default:
-				ps.add(field(spath, "protocol"), "%q is not tcp or udp", s.Protocol)
+				ps.Add(field(spath, "protocol"), "%q is not tcp or udp", s.Protocol)
 				protoOK = false
 			}
 			if s.Port < 1 || s.Port > 65535 {
-				ps.add(field(spath, "port"), "%d is not in 1..65535", s.Port)
+				ps.Add(field(spath, "port"), "%d is not in 1..65535", s.Port)
 			} else {
 				sc.Port = uint16(s.Port)
 				if protoOK {
 					key := protoPort{sc.Proto, sc.Port}
 					if j, dup := used[key]; dup {
-						ps.add(field(spath, "port"), "%s/%d is already served by %s[%d]", s.Protocol, s.Port, field(cpath, "services"), j)
+						ps.Add(field(spath, "port"), "%s/%d is already served by %s[%d]", s.Protocol, s.Port, field(cpath, "services"), j)
 					} else {
 						used[key] = si
 					}
@@ -464,13 +464,13 @@ func (c *Config) compileClusters(ps *problems, gatewayIP netip.Addr, gatewayMAC 
 
 			switch {
 			case s.StaleTimeout < 0:
-				ps.add(field(spath, "stale_timeout"), "%s is negative", s.StaleTimeout)
+				ps.Add(field(spath, "stale_timeout"), "%s is negative", s.StaleTimeout)
 			case s.StaleTimeout > 0:
 				sc.StaleTimeout = s.StaleTimeout
 			}
 			switch {
 			case s.FinTimeout < 0:
-				ps.add(field(spath, "fin_timeout"), "%s is negative", s.FinTimeout)
+				ps.Add(field(spath, "fin_timeout"), "%s is negative", s.FinTimeout)
 			case s.FinTimeout > 0:
 				sc.FinTimeout = s.FinTimeout
 			}
@@ -481,16 +481,16 @@ func (c *Config) compileClusters(ps *problems, gatewayIP netip.Addr, gatewayMAC 
 			}{{"syn_timeout", s.SynTimeout, &sc.SynTimeout}, {"reset_timeout", s.ResetTimeout, &sc.ResetTimeout}} {
 				switch {
 				case t.value < 0:
-					ps.add(field(spath, t.name), "%s is negative", t.value)
+					ps.Add(field(spath, t.name), "%s is negative", t.value)
 				case t.value > 0 && s.Protocol == "udp":
-					ps.add(field(spath, t.name), "only TCP connections have handshakes and resets; a udp service has stale_timeout alone")
+					ps.Add(field(spath, t.name), "only TCP connections have handshakes and resets; a udp service has stale_timeout alone")
 				case t.value > 0:
 					*t.into = t.value
 				}
 			}
 			switch {
 			case s.DrainTimeout < 0:
-				ps.add(field(spath, "drain_timeout"), "%s is negative", s.DrainTimeout)
+				ps.Add(field(spath, "drain_timeout"), "%s is negative", s.DrainTimeout)
 			case s.DrainTimeout > 0:
 				sc.DrainTimeout = s.DrainTimeout
 			default:
@@ -499,7 +499,7 @@ func (c *Config) compileClusters(ps *problems, gatewayIP netip.Addr, gatewayMAC 
 			boundOK := true
 			if s.WeightBound != nil {
 				if b := *s.WeightBound; b < 1 || b > fastpath.MaxWeightBound {
-					ps.add(field(spath, "weight_bound"), "%d is not in 1..%d", b, fastpath.MaxWeightBound)
+					ps.Add(field(spath, "weight_bound"), "%d is not in 1..%d", b, fastpath.MaxWeightBound)
 					boundOK = false
 				} else {
 					sc.WeightBound = b
@@ -507,7 +507,7 @@ func (c *Config) compileClusters(ps *problems, gatewayIP netip.Addr, gatewayMAC 
 			}
 
 			if !s.Disabled && len(s.Servers) == 0 {
-				ps.add(field(spath, "servers"), "an enabled service needs at least one server (or set disabled: true)")
+				ps.Add(field(spath, "servers"), "an enabled service needs at least one server (or set disabled: true)")
 			}
 			serverNames := map[string]int{}
 			serverIPs := map[netip.Addr]int{}
@@ -520,40 +520,40 @@ func (c *Config) compileClusters(ps *problems, gatewayIP netip.Addr, gatewayMAC 
 				if ip, ok := parseIPv4(ps, field(vpath, "ip"), sv.IP); ok {
 					server.IP = ip
 					if j, dup := serverIPs[ip]; dup {
-						ps.add(field(vpath, "ip"), "%s is already %s[%d]", ip, field(spath, "servers"), j)
+						ps.Add(field(vpath, "ip"), "%s is already %s[%d]", ip, field(spath, "servers"), j)
 					} else {
 						serverIPs[ip] = vi
 					}
 					switch {
 					case allVIPs[ip]:
-						ps.add(field(vpath, "ip"), "%s is a VIP; a server needs an address of its own (it carries the VIP on a loopback alias)", ip)
+						ps.Add(field(vpath, "ip"), "%s is a VIP; a server needs an address of its own (it carries the VIP on a loopback alias)", ip)
 					case ip == gatewayIP:
-						ps.add(field(vpath, "ip"), "%s is gateway.ip", ip)
+						ps.Add(field(vpath, "ip"), "%s is gateway.ip", ip)
 					}
 				}
 
 				if sv.MAC == "" {
 					// Resolved by ARP from gateway.ip.
 					if !gatewayIP.IsValid() {
-						ps.add(field(vpath, "mac"), "no mac given, and resolving it by ARP needs gateway.ip")
+						ps.Add(field(vpath, "mac"), "no mac given, and resolving it by ARP needs gateway.ip")
 					}
 				} else if mac, ok := parseMAC(ps, field(vpath, "mac"), sv.MAC); ok {
 					server.MAC = mac
 					if hasGatewayMAC && mac == gatewayMAC {
-						ps.add(field(vpath, "mac"), "%s is gateway.mac; frames would come back to the gateway", sv.MAC)
+						ps.Add(field(vpath, "mac"), "%s is gateway.mac; frames would come back to the gateway", sv.MAC)
 					}
 				}
 
 				switch {
 				case sv.Weight == nil:
-					ps.add(field(vpath, "weight"), "weight is required (0 quiesces the server)")
+					ps.Add(field(vpath, "weight"), "weight is required (0 quiesces the server)")
 				case *sv.Weight < 0:
-					ps.add(field(vpath, "weight"), "%d is negative (0 quiesces the server)", *sv.Weight)
+					ps.Add(field(vpath, "weight"), "%d is negative (0 quiesces the server)", *sv.Weight)
 				case boundOK && *sv.Weight > sc.WeightBound:
 					if s.WeightBound == nil {
-						ps.add(field(vpath, "weight"), "%d is above the default weight_bound %d", *sv.Weight, sc.WeightBound)
+						ps.Add(field(vpath, "weight"), "%d is above the default weight_bound %d", *sv.Weight, sc.WeightBound)
 					} else {
-						ps.add(field(vpath, "weight"), "%d is above weight_bound %d", *sv.Weight, sc.WeightBound)
+						ps.Add(field(vpath, "weight"), "%d is above weight_bound %d", *sv.Weight, sc.WeightBound)
 					}
 				default:
 					server.Weight = *sv.Weight
@@ -564,10 +564,10 @@ func (c *Config) compileClusters(ps *problems, gatewayIP netip.Addr, gatewayMAC 
 		}
 	}
 	if nServices > fastpath.MaxServices {
-		ps.add("clusters", "%d services in total; the gateway holds at most %d", nServices, fastpath.MaxServices)
+		ps.Add("clusters", "%d services in total; the gateway holds at most %d", nServices, fastpath.MaxServices)
 	}
 	if nServers > fastpath.MaxServers {
-		ps.add("clusters", "%d servers in total (each service's servers counted); the gateway holds at most %d", nServers, fastpath.MaxServers)
+		ps.Add("clusters", "%d servers in total (each service's servers counted); the gateway holds at most %d", nServers, fastpath.MaxServers)
 	}
 	return services
 }
@@ -575,23 +575,23 @@ func (c *Config) compileClusters(ps *problems, gatewayIP netip.Addr, gatewayMAC 
 // parseIPv4 parses a required IPv4 unicast address.
 func parseIPv4(ps *problems, path, s string) (netip.Addr, bool) {
 	if s == "" {
-		ps.add(path, "address is required")
+		ps.Add(path, "address is required")
 		return netip.Addr{}, false
 	}
 	a, err := netip.ParseAddr(s)
 	switch {
 	case err != nil:
-		ps.add(path, "%q is not an IPv4 address", s)
+		ps.Add(path, "%q is not an IPv4 address", s)
 	case !a.Is4():
-		ps.add(path, "%s is not an IPv4 address (IPv6 is not supported yet)", s)
+		ps.Add(path, "%s is not an IPv4 address (IPv6 is not supported yet)", s)
 	case a.IsLoopback():
-		ps.add(path, "%s is a loopback address", s)
+		ps.Add(path, "%s is a loopback address", s)
 	case a.IsMulticast():
-		ps.add(path, "%s is a multicast address", s)
+		ps.Add(path, "%s is a multicast address", s)
 	case a.As4()[0] == 0 || a.As4()[0] >= 240:
 		// 0.0.0.0/8 is "this network", 240.0.0.0/4 is reserved and holds
 		// the broadcast address: neither can be a host's address.
-		ps.add(path, "%s is not a usable host address", s)
+		ps.Add(path, "%s is not a usable host address", s)
 	default:
 		return a, true
 	}
@@ -604,11 +604,11 @@ func parseMAC(ps *problems, path, s string) ([6]byte, bool) {
 	hw, err := net.ParseMAC(s)
 	switch {
 	case err != nil || len(hw) != len(mac):
-		ps.add(path, "%q is not a MAC address (write e.g. 02:00:00:00:00:11)", s)
+		ps.Add(path, "%q is not a MAC address (write e.g. 02:00:00:00:00:11)", s)
 	case hw[0]&1 != 0:
-		ps.add(path, "%s is a multicast address, not a station's", s)
+		ps.Add(path, "%s is a multicast address, not a station's", s)
 	case [6]byte(hw) == mac:
-		ps.add(path, "%s is the zero address", s)
+		ps.Add(path, "%s is the zero address", s)
 	default:
 		return [6]byte(hw), true
 	}

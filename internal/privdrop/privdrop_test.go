@@ -15,6 +15,16 @@ import (
 
 const helperEnv = "VEC_PRIVDROP_HELPER"
 
+// needAllThreadsSyscall stops the test where the runtime cannot change
+// every thread's credentials: binaries linking cgo (-race) lack
+// AllThreadsSyscall. getpid changes nothing; it only asks.
+func needAllThreadsSyscall(t *testing.T) {
+	t.Helper()
+	if _, _, errno := syscall.AllThreadsSyscall(syscall.SYS_GETPID, 0, 0, 0); errno == syscall.ENOTSUP {
+		unavailable(t, "the test binary links cgo (built with -race?): AllThreadsSyscall is unsupported")
+	}
+}
+
 // TestDropAll drops capabilities in a child copy of the test binary (the test
 // process itself keeps them) and checks every thread of the child, and that
 // a program the child then executes as uid 0 gets none back.
@@ -26,11 +36,7 @@ func TestDropAll(t *testing.T) {
 	if os.Geteuid() != 0 {
 		unavailable(t, "needs root: an unprivileged process has no capability to drop")
 	}
-	// getpid changes nothing; it only tells whether the runtime supports
-	// AllThreadsSyscall, which it does not in binaries linking cgo (-race).
-	if _, _, errno := syscall.AllThreadsSyscall(syscall.SYS_GETPID, 0, 0, 0); errno == syscall.ENOTSUP {
-		unavailable(t, "the test binary links cgo (built with -race?): AllThreadsSyscall is unsupported")
-	}
+	needAllThreadsSyscall(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestDropAll$", "-test.count=1", "-test.v")
 	cmd.Env = append(os.Environ(), helperEnv+"=1")
 	out, err := cmd.CombinedOutput()
@@ -128,9 +134,7 @@ func TestDropToUser(t *testing.T) {
 	if os.Geteuid() != 0 {
 		unavailable(t, "needs root: only root can switch to another user")
 	}
-	if _, _, errno := syscall.AllThreadsSyscall(syscall.SYS_GETPID, 0, 0, 0); errno == syscall.ENOTSUP {
-		unavailable(t, "the test binary links cgo (built with -race?): AllThreadsSyscall is unsupported")
-	}
+	needAllThreadsSyscall(t)
 	secret, err := os.CreateTemp("", "privdrop-secret-")
 	if err != nil {
 		t.Fatal(err)

@@ -48,9 +48,9 @@ func Decode(data []byte, v *viper.Viper, out any, opts Options) *Error {
 	case err != io.EOF:
 		return syntaxError(err)
 	}
-	var ps problems
+	var ps Problems
 	checkFieldNames(&root, "", opts, &ps)
-	if err := ps.err(); err != nil {
+	if err := ps.Err(); err != nil {
 		return err
 	}
 
@@ -64,7 +64,7 @@ func Decode(data []byte, v *viper.Viper, out any, opts Options) *Error {
 	})
 	if err != nil {
 		rewordDecodeError(err, &ps)
-		return ps.err()
+		return ps.Err()
 	}
 	return nil
 }
@@ -84,7 +84,7 @@ var fieldName = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 // checkFieldNames reports every mapping key that is not a plain lower-case
 // snake_case name. Aliases are not followed: the anchored node is checked
 // where it is defined, and following them could expand exponentially.
-func checkFieldNames(n *yaml.Node, path string, opts Options, ps *problems) {
+func checkFieldNames(n *yaml.Node, path string, opts Options, ps *Problems) {
 	switch n.Kind {
 	case yaml.DocumentNode:
 		if len(n.Content) == 0 {
@@ -92,7 +92,7 @@ func checkFieldNames(n *yaml.Node, path string, opts Options, ps *problems) {
 		}
 		top := n.Content[0]
 		if top.Kind != yaml.MappingNode && !(top.Kind == yaml.ScalarNode && top.Tag == "!!null") {
-			ps.add("", "the top level must be a mapping of sections (%s)", opts.Sections)
+			ps.Add("", "the top level must be a mapping of sections (%s)", opts.Sections)
 			return
 		}
 		checkFieldNames(top, path, opts, ps)
@@ -107,14 +107,14 @@ func checkFieldNames(n *yaml.Node, path string, opts Options, ps *problems) {
 				if key.Kind != yaml.ScalarNode {
 					name = "?"
 				}
-				ps.add(field(path, strconv.Quote(name)), "unknown field (field names are lower-case snake_case, e.g. %s)", opts.FieldExample)
+				ps.Add(Field(path, strconv.Quote(name)), "unknown field (field names are lower-case snake_case, e.g. %s)", opts.FieldExample)
 				continue
 			}
-			checkFieldNames(value, field(path, key.Value), opts, ps)
+			checkFieldNames(value, Field(path, key.Value), opts, ps)
 		}
 	case yaml.SequenceNode:
 		for i, item := range n.Content {
-			checkFieldNames(item, index(path, i), opts, ps)
+			checkFieldNames(item, Index(path, i), opts, ps)
 		}
 	}
 }
@@ -159,7 +159,7 @@ func DecodeHook(_ reflect.Type, to reflect.Type, data any) (any, error) {
 
 // rewordDecodeError turns mapstructure's error tree into Problems named by
 // field path.
-func rewordDecodeError(err error, ps *problems) {
+func rewordDecodeError(err error, ps *Problems) {
 	var de *mapstructure.DecodeError
 	switch e := err.(type) {
 	case *mapstructure.DecodeError:
@@ -174,10 +174,10 @@ func rewordDecodeError(err error, ps *problems) {
 			rewordDecodeError(inner, ps)
 			return
 		}
-		ps.add("", "%s", err)
+		ps.Add("", "%s", err)
 		return
 	default:
-		ps.add("", "%s", err)
+		ps.Add("", "%s", err)
 		return
 	}
 
@@ -186,7 +186,7 @@ func rewordDecodeError(err error, ps *problems) {
 	if keys, ok := strings.CutPrefix(msg, "has invalid keys: "); ok {
 		// Field names were checked to be snake_case, so ", " only separates.
 		for _, key := range strings.Split(keys, ", ") {
-			ps.add(field(de.Name(), key), "unknown field")
+			ps.Add(Field(de.Name(), key), "unknown field")
 		}
 		return
 	}
@@ -201,7 +201,7 @@ func rewordDecodeError(err error, ps *problems) {
 	if got, ok := strings.CutPrefix(msg, "expected a map or struct, got "); ok {
 		msg = "expected a mapping (key: value), got " + strings.Trim(got, `"`)
 	}
-	ps.add(de.Name(), "%s", msg)
+	ps.Add(de.Name(), "%s", msg)
 }
 
 func describeType(t reflect.Type) string {

@@ -40,26 +40,31 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-type problems []Problem
+// Problems collects the Problems found while a configuration is checked;
+// vecd's validation (control/config) collects into it too.
+type Problems []Problem
 
-func (ps *problems) add(field, format string, args ...any) {
+// Add records a problem with the field at path field.
+func (ps *Problems) Add(field, format string, args ...any) {
 	*ps = append(*ps, Problem{Field: field, Message: fmt.Sprintf(format, args...)})
 }
 
-func (ps problems) err() *Error {
+// Err returns the collected problems as an *Error, or nil when there are none.
+func (ps Problems) Err() *Error {
 	if len(ps) == 0 {
 		return nil
 	}
 	return &Error{Problems: ps}
 }
 
-// index and field build field paths: index("scripts", 2) is "scripts[2]",
-// field("scripts[2]", "name") is "scripts[2].name".
-func index(path string, i int) string {
+// Index and Field build field paths: Index("scripts", 2) is "scripts[2]",
+// Field("scripts[2]", "name") is "scripts[2].name".
+func Index(path string, i int) string {
 	return path + "[" + strconv.Itoa(i) + "]"
 }
 
-func field(path, name string) string {
+// Field: see Index.
+func Field(path, name string) string {
 	if path == "" {
 		return name
 	}
