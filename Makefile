@@ -35,7 +35,8 @@ replay-demo:
 
 # The fastpath's own benchmarks (pure Go, tables in hugepages when reserved),
 # then the worker loop on DPDK net_null next to a plain Go loop and testpmd
-# measured in the same run, then vec-pktgen against testpmd io-fwd (the
+# measured in the same run (with one and two workers, and SYN-only new
+# connections), then vec-pktgen against testpmd io-fwd (the
 # ceiling) and vecd over a virtio-user/vhost-user pair: 1k, 100k and 1M
 # flows, SYN-only, mixed and unknown flows, each with its ratio to testpmd.
 # Writes bench/results.json (net_null results included) and
@@ -50,6 +51,7 @@ bench:
 	bin/vec-bench -out bench/net_null.json
 	bin/vec-pktgen suite -vecd bin/vecd -include bench/net_null.json \
 		-out bench/results.json -chart bench/results.svg $(BENCHFLAGS)
+	./scripts/bench-upload.sh --out bench/upload.json
 
 # Runs every fuzz target of the module for FUZZTIME each, one after another
 # (go test -fuzz takes one target at a time).

@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http/httptest"
@@ -14,7 +13,6 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
 
-	"vec/agent/auth"
 	"vec/agent/client"
 	"vec/agent/netnstest"
 	"vec/agent/sockdiag"
@@ -154,19 +152,7 @@ func BenchmarkList100k(b *testing.B) {
 		b.ReportMetric(float64(want), "entries")
 	})
 
-	key, err := auth.NewKey(bytes.Repeat([]byte{1}, 32))
-	if err != nil {
-		b.Fatal(err)
-	}
-	verifier, err := auth.NewVerifier(auth.VerifierConfig{Agent: "bench", Keys: []auth.Key{key}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	h, err := NewHandler(HandlerConfig{Name: "bench", Verifier: verifier, Table: table, Metrics: fakeMetrics{},
-		Witness: testWitness(b, nil), Logger: zap.NewNop()})
-	if err != nil {
-		b.Fatal(err)
-	}
+	h, key := testHandler(b, 1, nil, HandlerConfig{Name: "bench", Table: table, Logger: zap.NewNop()})
 	web := httptest.NewServer(h)
 	b.Cleanup(web.Close)
 	c, err := client.New(client.Options{Key: key})

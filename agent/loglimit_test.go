@@ -20,26 +20,15 @@ import (
 // missing or bad signature) logs refusalLogBurst lines per period, and the
 // first line of the next period counts the ones not logged.
 func TestRefusalLogRateLimited(t *testing.T) {
-	key, err := auth.NewKey(bytes.Repeat([]byte{7}, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
 	other, err := auth.NewKey(bytes.Repeat([]byte{8}, 32))
 	if err != nil {
 		t.Fatal(err)
 	}
 	clock := time.Now()
 	now := func() time.Time { return clock }
-	v, err := auth.NewVerifier(auth.VerifierConfig{Agent: "srv1", Keys: []auth.Key{key}, Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
 	core, logs := observer.New(zapcore.InfoLevel)
-	h, err := NewHandler(HandlerConfig{Name: "srv1", Verifier: v, Table: newFakeTable([]netip.Addr{vipA}, nil),
-		Metrics: fakeMetrics{}, Witness: testWitness(t, now), Logger: zap.New(core), Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, _ := testHandler(t, 7, now, HandlerConfig{Name: "srv1", Table: newFakeTable([]netip.Addr{vipA}, nil),
+		Logger: zap.New(core), Now: now})
 	body := []byte(`{"vips":["10.0.0.1"]}`)
 	refuse := func(n int) {
 		t.Helper()

@@ -106,6 +106,32 @@ func testWitness(tb testing.TB, now func() time.Time) *Witness {
 	return w
 }
 
+// testHandler is NewHandler(cfg) with a verifier for cfg.Name that accepts
+// one key, 32 bytes of keyByte, and checks timestamps against now (nil:
+// time.Now); where cfg leaves them nil, fakeMetrics and a test witness on
+// now. It returns the key with the handler.
+func testHandler(tb testing.TB, keyByte byte, now func() time.Time, cfg HandlerConfig) (http.Handler, auth.Key) {
+	tb.Helper()
+	key, err := auth.NewKey(bytes.Repeat([]byte{keyByte}, 32))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if cfg.Verifier, err = auth.NewVerifier(auth.VerifierConfig{Agent: cfg.Name, Keys: []auth.Key{key}, Now: now}); err != nil {
+		tb.Fatal(err)
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = fakeMetrics{}
+	}
+	if cfg.Witness == nil {
+		cfg.Witness = testWitness(tb, now)
+	}
+	h, err := NewHandler(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return h, key
+}
+
 type testAgent struct {
 	srv   *httptest.Server
 	key   auth.Key
@@ -114,22 +140,11 @@ type testAgent struct {
 
 func newTestAgent(t *testing.T, table EntrySource, maxEntries, maxBytes int) *testAgent {
 	t.Helper()
-	key, err := auth.NewKey(bytes.Repeat([]byte{7}, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := time.Now()
-	ta := &testAgent{key: key, clock: &now}
-	v, err := auth.NewVerifier(auth.VerifierConfig{Agent: "srv1", Keys: []auth.Key{key}, Now: func() time.Time { return *ta.clock }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := NewHandler(HandlerConfig{Name: "srv1", Verifier: v, Table: table, Metrics: fakeMetrics{},
-		MaxEntries: maxEntries, MaxBytes: maxBytes, Logger: zaptest.NewLogger(t),
-		Witness: testWitness(t, func() time.Time { return *ta.clock })})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ta := &testAgent{clock: &now}
+	h, key := testHandler(t, 7, func() time.Time { return *ta.clock }, HandlerConfig{Name: "srv1", Table: table,
+		MaxEntries: maxEntries, MaxBytes: maxBytes, Logger: zaptest.NewLogger(t)})
+	ta.key = key
 	ta.srv = httptest.NewServer(h)
 	t.Cleanup(ta.srv.Close)
 	return ta
@@ -338,17 +353,11 @@ func TestHandlerMetrics(t *testing.T) {
 // still gives a consistent listing; after the snapshot expired, paging
 // resumes after the cursor's entry in a fresh listing.
 func TestHandlerPagesFromOneSnapshot(t *testing.T) {
-	key, _ := auth.NewKey(bytes.Repeat([]byte{7}, 32))
 	now := time.Now()
 	clock := func() time.Time { return now }
-	v, _ := auth.NewVerifier(auth.VerifierConfig{Agent: "srv1", Keys: []auth.Key{key}, Now: clock})
 	table := newFakeTable([]netip.Addr{vipA, vipB}, syntheticEntries(30))
 	original := slices.Clone(table.entries)
-	h, err := NewHandler(HandlerConfig{Name: "srv1", Verifier: v, Table: table, Metrics: fakeMetrics{},
-		Witness: testWitness(t, clock), MaxEntries: 10, Logger: zaptest.NewLogger(t), Now: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, key := testHandler(t, 7, clock, HandlerConfig{Name: "srv1", Table: table, MaxEntries: 10, Logger: zaptest.NewLogger(t), Now: clock})
 	ta := &testAgent{srv: httptest.NewServer(h), key: key, clock: &now}
 	defer ta.srv.Close()
 
@@ -453,19 +462,10 @@ func TestLeaseWithPerAgentKeys(t *testing.T) {
 	clock := func() time.Time { return now }
 	var targets []client.Target
 	for i, name := range []string{"srv1", "srv2"} {
-		key, err := auth.NewKey(bytes.Repeat([]byte{byte(0x10 + i)}, 32))
-		if err != nil {
-			t.Fatal(err)
-		}
-		v, err := auth.NewVerifier(auth.VerifierConfig{Agent: name, Keys: []auth.Key{key}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		h, err := NewHandler(HandlerConfig{Name: name, Verifier: v, Table: newFakeTable([]netip.Addr{vipA}, nil),
-			Metrics: fakeMetrics{}, Witness: testWitness(t, clock), Logger: zaptest.NewLogger(t)})
-		if err != nil {
-			t.Fatal(err)
-		}
+		// The agents check signatures against the real clock, their
+		// witnesses run on the test's.
+		h, key := testHandler(t, byte(0x10+i), nil, HandlerConfig{Name: name, Table: newFakeTable([]netip.Addr{vipA}, nil),
+			Witness: testWitness(t, clock), Logger: zaptest.NewLogger(t)})
 		srv := httptest.NewServer(h)
 		t.Cleanup(srv.Close)
 		targets = append(targets, client.Target{Name: name, URL: srv.URL, Key: key})

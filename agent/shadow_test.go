@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -14,7 +13,6 @@ import (
 
 	"go.uber.org/zap/zaptest"
 
-	"vec/agent/auth"
 	"vec/agent/client"
 	"vec/agent/netnstest"
 	"vec/agent/sockdiag"
@@ -54,21 +52,11 @@ func newServer(t *testing.T, maxEntriesPerPage int) *server {
 	}
 	t.Cleanup(func() { diag.Close() })
 
-	key, err := auth.NewKey(bytes.Repeat([]byte{0x5a}, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := auth.NewVerifier(auth.VerifierConfig{Agent: "server-1", Keys: []auth.Key{key}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := NewHandler(HandlerConfig{Name: "server-1", Verifier: v, Table: NewTable(diag, []netip.Addr{nsVIP4, nsVIP6}),
-		Metrics: fakeMetrics{}, Witness: testWitness(t, nil), Logger: zaptest.NewLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, key := testHandler(t, 0x5a, nil, HandlerConfig{Name: "server-1", Table: NewTable(diag, []netip.Addr{nsVIP4, nsVIP6}),
+		Logger: zaptest.NewLogger(t)})
 	web := httptest.NewServer(h)
 	t.Cleanup(web.Close)
+	var err error
 	if s.client, err = client.New(client.Options{Key: key, MaxEntriesPerPage: maxEntriesPerPage}); err != nil {
 		t.Fatal(err)
 	}
@@ -76,30 +64,14 @@ func newServer(t *testing.T, maxEntriesPerPage int) *server {
 	return s
 }
 
+// listen starts a listener in the namespace and keeps what it accepts for
+// serverConn.
 func (s *server) listen(t *testing.T, network, addr string) {
 	t.Helper()
-	var ln net.Listener
-	if err := s.ns.Do(func() (err error) { ln, err = net.Listen(network, addr); return err }); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s.mu.Lock()
-			s.accepted[unmapped(c.RemoteAddr().(*net.TCPAddr).AddrPort())] = c
-			s.mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
+	s.ns.Listen(t, network, addr, func(c net.Conn) {
 		s.mu.Lock()
-		defer s.mu.Unlock()
-		for _, c := range s.accepted {
-			c.Close()
-		}
+		s.accepted[unmapped(c.RemoteAddr().(*net.TCPAddr).AddrPort())] = c
+		s.mu.Unlock()
 	})
 }
 

@@ -22,15 +22,26 @@ import (
 // send; Rx and Alloc free whatever it still holds first, so nothing leaks.
 // A Burst is not safe for concurrent use; give each worker its own.
 type Burst struct {
-	c       *C.struct_vec_burst
-	n       int
-	data    []unsafe.Pointer // C array: data pointer of each held mbuf
-	lens    []uint16         // C array: data length of each held mbuf
-	pktLens []uint32         // C array: packet length (all segments) of each held mbuf
-	segs    []uint16         // C array: segment count of each held mbuf
-	keep    []byte           // C array: verdicts
-	pkts    [][]byte         // Go array of views, rebuilt by Packets
+	c *C.struct_vec_burst
+	n int
+	// views is the C array of struct vec_view, each laid out like a Go
+	// []byte over its mbuf's data (checked below), so the burst's
+	// packets are read in place: nothing is rebuilt per burst.
+	views   [][]byte
+	lens    []uint16 // C array: data length of each held mbuf
+	pktLens []uint32 // C array: packet length (all segments) of each held mbuf
+	segs    []uint16 // C array: segment count of each held mbuf
+	keep    []byte   // C array: verdicts
 }
+
+// A struct vec_view must be exactly as large as a Go slice header, whose
+// fields it repeats in order (pointer, length, capacity, each a machine
+// word on the 64-bit targets DPDK supports): each line below fails to
+// compile otherwise.
+var (
+	_ [unsafe.Sizeof([]byte(nil)) - uintptr(C.sizeof_struct_vec_view)]byte
+	_ [uintptr(C.sizeof_struct_vec_view) - unsafe.Sizeof([]byte(nil))]byte
+)
 
 // NewBurst allocates a burst of up to size packets (1 .. 65535; 32 is the
 // usual choice) in hugepage memory.
@@ -44,17 +55,16 @@ func NewBurst(size int) (*Burst, error) {
 	}
 	return &Burst{
 		c:       c,
-		data:    unsafe.Slice((*unsafe.Pointer)(unsafe.Pointer(c.data)), size),
+		views:   unsafe.Slice((*[]byte)(unsafe.Pointer(c.views)), size),
 		lens:    unsafe.Slice((*uint16)(unsafe.Pointer(c.len)), size),
 		pktLens: unsafe.Slice((*uint32)(unsafe.Pointer(c.pkt_len)), size),
 		segs:    unsafe.Slice((*uint16)(unsafe.Pointer(c.segs)), size),
 		keep:    unsafe.Slice((*byte)(unsafe.Pointer(c.keep)), size),
-		pkts:    make([][]byte, size),
 	}, nil
 }
 
 // Size returns the most packets the burst holds.
-func (b *Burst) Size() int { return len(b.pkts) }
+func (b *Burst) Size() int { return len(b.views) }
 
 // Len returns the number of packets the burst holds now.
 func (b *Burst) Len() int { return b.n }
@@ -70,14 +80,10 @@ func (b *Burst) Rx(port, queue uint16) int {
 // Packets returns views of the held packets' data, first segment only: a
 // packet that arrived as a chain of mbufs (Segments > 1) is cut short in
 // its view, and the caller must not parse it (see PacketLens). Writing
-// through them changes the packets. The slice and the views are valid
-// until the next Rx, Alloc, send, Drop or Free. It allocates nothing.
-func (b *Burst) Packets() [][]byte {
-	for i := range b.n {
-		b.pkts[i] = unsafe.Slice((*byte)(b.data[i]), int(b.lens[i]))
-	}
-	return b.pkts[:b.n]
-}
+// through them changes the packets; the slice itself lies in C memory and
+// must not be written to. The slice and the views are valid until the
+// next Rx, Alloc, send, Drop or Free. It allocates nothing.
+func (b *Burst) Packets() [][]byte { return b.views[:b.n] }
 
 // Segments returns the number of mbufs (segments) each held packet spans,
 // in C memory: 1 for a packet Packets shows whole. Valid like Packets.
@@ -112,21 +118,8 @@ func (b *Burst) SendAll(port, queue uint16) int {
 	return sent
 }
 
-// SendHold transmits the held packets, in order, as many as port's TX
-// queue takes in one rte_eth_tx_burst, and keeps the rest: they move to the
-// front of the burst (Packets and Len show them) for the next SendHold. It
-// returns how many were sent; TxFull says how many are still held. A traffic
-// generator uses it so that a full ring delays packets instead of losing
-// them. One cgo call.
-func (b *Burst) SendHold(port, queue uint16) int {
-	sent := int(C.vec_burst_send_hold(b.c, C.uint16_t(port), C.uint16_t(queue)))
-	b.n -= sent
-	return sent
-}
-
 // TxFull returns how many packets the last SendKept or SendAll meant to
-// transmit but freed because the TX ring stayed full, or the last SendHold
-// kept.
+// transmit but freed because the TX ring stayed full.
 func (b *Burst) TxFull() int { return int(b.c.tx_full) }
 
 // Alloc replaces the burst's content with n new mbufs from pool
@@ -151,31 +144,6 @@ func (b *Burst) Alloc(pool *Mempool, n int, length int) error {
 		return callError(fmt.Sprintf("rte_pktmbuf_append(%d bytes)", length), ret)
 	default:
 		return callError(fmt.Sprintf("rte_pktmbuf_alloc_bulk(%q, %d)", pool.name, n), ret)
-	}
-}
-
-// AllocLens is Alloc with a length per packet: it replaces the burst's
-// content with len(lens) new mbufs, the i-th holding lens[i] bytes of
-// uninitialised data (a traffic generator mixing frame sizes in one burst).
-func (b *Burst) AllocLens(pool *Mempool, lens []uint16) error {
-	if pool == nil || pool.c == nil {
-		return fmt.Errorf("dpdk.Burst.AllocLens: %w", errNilMempool)
-	}
-	if len(lens) > b.Size() {
-		return fmt.Errorf("dpdk.Burst.AllocLens: %d packets, the burst holds %d", len(lens), b.Size())
-	}
-	// The lengths go to C through the burst's own length array, which the
-	// helper reads before it overwrites it with the mbufs' lengths.
-	copy(b.lens, lens)
-	ret := C.vec_burst_alloc_lens(b.c, pool.c, C.uint16_t(len(lens)))
-	b.n = int(b.c.n)
-	switch {
-	case ret == 0:
-		return nil
-	case -ret == C.EINVAL:
-		return callError(fmt.Sprintf("rte_pktmbuf_append(lengths %v)", lens), ret)
-	default:
-		return callError(fmt.Sprintf("rte_pktmbuf_alloc_bulk(%q, %d)", pool.name, len(lens)), ret)
 	}
 }
 

@@ -15,14 +15,17 @@
 //     refuses several RX queues on a device without RSS and a redirection
 //     table unless told the device spreads flows itself, and refuses a
 //     queue count the table cannot spread evenly (CheckRetaSpread).
-//   - Bursts: a Burst keeps mbuf pointers, data pointers, lengths and a
-//     keep (verdict) byte per packet in C memory, and each packet's
-//     segment count and whole length (Segments, PacketLens: a chained
-//     frame is visible as such). Rx and SendKept/SendAll
-//     are exactly one cgo call per burst; Packets and Keep are views over
-//     that memory and allocate nothing. Alloc and AllocLens fill a burst
-//     with new mbufs to transmit (one length for all, or one per packet);
-//     SendHold transmits what the ring takes and keeps the rest.
+//   - Bursts: a Burst keeps mbuf pointers, a view of each packet's data
+//     laid out as a Go []byte, lengths and a keep (verdict) byte per
+//     packet in C memory, and each packet's segment count and whole
+//     length (Segments, PacketLens: a chained frame is visible as such).
+//     Rx (which also prefetches each packet's first bytes) and
+//     SendKept/SendAll are exactly one cgo call per burst; Packets and
+//     Keep are that memory itself, rebuilt by nothing and allocating
+//     nothing. Alloc fills a burst with new mbufs to transmit.
+//   - Frames: pre-built frames in C memory that Frames.Send copies into
+//     fresh mbufs and transmits, one cgo call per burst (a traffic
+//     generator that prepares its traffic ahead).
 //   - Rings of 64-bit tokens (control plane → worker) and AllocSlice for
 //     pointer-free tables in hugepage memory.
 //   - A pure-Go Toeplitz hash (ToeplitzHash, RSSHashIPv4, RSSTable) and

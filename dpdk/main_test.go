@@ -21,8 +21,8 @@ var testVdevs = []string{
 	"net_null2", // benchmark
 	"net_null3", // RSS
 	"net_null4", // Close
-	"net_ring3", // AllocLens, LinkUp
-	"net_ring4", // SendHold
+	"net_ring3", // Alloc, LinkUp
+	"net_ring4", // Frames.Send
 	"net_ring5", // Link, SetLinkDown/Up
 	"net_null5", // SetLinkDown unsupported
 }
@@ -33,11 +33,15 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	// fail ends the run before any test does.
+	fail := func(err error) {
+		fmt.Fprintln(os.Stderr, "dpdk tests:", err)
+		os.Exit(1)
+	}
 	procsBeforeInit = runtime.GOMAXPROCS(0)
 	var err error
 	if affinityBeforeInit, err = ThreadAffinity(); err != nil {
-		fmt.Fprintln(os.Stderr, "dpdk tests:", err)
-		os.Exit(1)
+		fail(err)
 	}
 	// The main lcore is the first CPU the process may use (CPU 0 on the
 	// project's machines), so that a restricted cpuset does not fail EAL.
@@ -47,13 +51,11 @@ func TestMain(m *testing.M) {
 	}
 	pcapDir, err := os.MkdirTemp("", "dpdk-test-")
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "dpdk tests:", err)
-		os.Exit(1)
+		fail(err)
 	}
 	jumbo, err := jumboPcapVdev(pcapDir)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "dpdk tests:", err)
-		os.Exit(1)
+		fail(err)
 	}
 	args = append(args, "--vdev="+jumbo)
 	if err := Init(args); err != nil {

@@ -40,11 +40,7 @@ func newBurst(t *testing.T, size int) *Burst {
 // openPort opens and starts a vdev by name; the test stops it.
 func openPort(t *testing.T, name string, cfg PortConfig) *Port {
 	t.Helper()
-	id, err := PortByName(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := OpenPort(id, cfg)
+	p, err := OpenPort(portID(t, name), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,10 +246,7 @@ func TestRingMultiQueueAndTxFull(t *testing.T) {
 	pool := newPool(t, "t_mq", 4095)
 	// net_ring has no RSS: several queues are refused unless the caller
 	// says the device keeps flows apart by itself.
-	id, err := PortByName("net_ring2")
-	if err != nil {
-		t.Fatal(err)
-	}
+	id := portID(t, "net_ring2")
 	if _, err := OpenPort(id, PortConfig{Mempool: pool, RxQueues: 2, TxQueues: 2}); !errors.Is(err, ErrNoRSS) ||
 		!strings.Contains(err.Error(), "driver net_ring") || !strings.Contains(err.Error(), "2 RX queues") {
 		t.Fatalf("two queues on net_ring without SpreadByDevice: %v", err)
@@ -345,10 +338,7 @@ func TestNullPort(t *testing.T) {
 
 func TestPortClose(t *testing.T) {
 	pool := newPool(t, "t_close", 255)
-	id, err := PortByName("net_null4")
-	if err != nil {
-		t.Fatal(err)
-	}
+	id := portID(t, "net_null4")
 	p, err := OpenPort(id, PortConfig{Mempool: pool})
 	if err != nil {
 		t.Fatal(err)
@@ -492,13 +482,9 @@ func TestRxPacketsSendKeptDoNotAllocate(t *testing.T) {
 	}
 }
 
-func TestAllocLensAndLinkUp(t *testing.T) {
-	pool := newPool(t, "t_lens", 1023)
-	id, err := PortByName("net_ring3")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := OpenPort(id, PortConfig{Mempool: pool})
+func TestAllocAndLinkUp(t *testing.T) {
+	pool := newPool(t, "t_alloc", 1023)
+	p, err := OpenPort(portID(t, "net_ring3"), PortConfig{Mempool: pool})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -512,100 +498,44 @@ func TestAllocLensAndLinkUp(t *testing.T) {
 		t.Fatalf("LinkUp after Start = %v, %v; want up", up, err)
 	}
 	b := newBurst(t, 32)
-	lens := []uint16{60, 1514, 64, 590, 60}
-	if err := b.AllocLens(pool, lens); err != nil {
+	const count, length = 5, 1514
+	if err := b.Alloc(pool, count, length); err != nil {
 		t.Fatal(err)
 	}
 	for i, pkt := range b.Packets() {
-		if len(pkt) != int(lens[i]) {
-			t.Fatalf("packet %d has %d bytes, want %d", i, len(pkt), lens[i])
+		if len(pkt) != length {
+			t.Fatalf("packet %d has %d bytes, want %d", i, len(pkt), length)
 		}
 		fillPattern(pkt, i)
 	}
-	if sent := b.SendAll(p.ID, 0); sent != len(lens) {
-		t.Fatalf("sent %d of %d", sent, len(lens))
+	if sent := b.SendAll(p.ID, 0); sent != count {
+		t.Fatalf("sent %d of %d", sent, count)
 	}
 	// The lengths are the mbufs' own: they survive the round trip.
-	if n := b.Rx(p.ID, 0); n != len(lens) {
-		t.Fatalf("received %d of %d", n, len(lens))
+	if n := b.Rx(p.ID, 0); n != count {
+		t.Fatalf("received %d of %d", n, count)
 	}
 	for i, pkt := range b.Packets() {
-		want := make([]byte, lens[i])
+		want := make([]byte, length)
 		fillPattern(want, i)
 		if !bytes.Equal(pkt, want) {
-			t.Fatalf("packet %d: %d bytes, want %d with its pattern", i, len(pkt), lens[i])
+			t.Fatalf("packet %d: %d bytes, want %d with its pattern", i, len(pkt), length)
 		}
 	}
 	b.Drop()
-	if err := b.AllocLens(pool, make([]uint16, 33)); err == nil {
-		t.Error("AllocLens of 33 packets into a burst of 32 succeeded")
+	if err := b.Alloc(pool, 33, 60); err == nil {
+		t.Error("Alloc of 33 packets into a burst of 32 succeeded")
 	}
-	if err := b.AllocLens(pool, []uint16{60, 5000}); err == nil || !strings.Contains(err.Error(), "rte_pktmbuf_append") {
-		t.Errorf("AllocLens past the data room: %v", err)
+	if err := b.Alloc(pool, 2, 5000); err == nil || !strings.Contains(err.Error(), "rte_pktmbuf_append") {
+		t.Errorf("Alloc past the data room: %v", err)
 	}
 	if b.Len() != 0 {
-		t.Errorf("failed AllocLens left %d packets held", b.Len())
+		t.Errorf("failed Alloc left %d packets held", b.Len())
 	}
 	if err := p.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	if up, err := p.LinkUp(); err != nil || up {
 		t.Errorf("LinkUp after Stop = %v, %v; want down", up, err)
-	}
-}
-
-func TestSendHoldKeepsWhatTheRingRefuses(t *testing.T) {
-	pool := newPool(t, "t_hold", 4095)
-	p := openPort(t, "net_ring4", PortConfig{Mempool: pool})
-	b := newBurst(t, 32)
-	rx := newBurst(t, 32)
-	// Fill the ring until a SendHold leaves packets held.
-	next, queued := 0, 0
-	for b.Len() == 0 && queued < 4096 {
-		if err := b.Alloc(pool, 32, 64); err != nil {
-			t.Fatal(err)
-		}
-		for _, pkt := range b.Packets() {
-			pkt[0], pkt[1] = byte(next), byte(next>>8)
-			next++
-		}
-		queued += b.SendHold(p.ID, 0)
-	}
-	held := b.Len()
-	if held == 0 || b.TxFull() != held {
-		t.Fatalf("ring never refused a packet (held %d, TxFull %d)", held, b.TxFull())
-	}
-	if pool.InUse() != queued+held {
-		t.Fatalf("in use %d, want %d queued + %d held", pool.InUse(), queued, held)
-	}
-	// The held packets are the last ones, in order, at the front.
-	for i, pkt := range b.Packets() {
-		if got, want := int(pkt[0])|int(pkt[1])<<8, next-held+i; got != want {
-			t.Fatalf("held packet %d is #%d, want #%d", i, got, want)
-		}
-	}
-	if again := b.SendHold(p.ID, 0); again != 0 || b.Len() != held {
-		t.Fatalf("SendHold into a full ring sent %d, holds %d", again, b.Len())
-	}
-	// Drain, then send the rest: every packet arrives once, in order.
-	seen := 0
-	drain := func() {
-		for n := rx.Rx(p.ID, 0); n > 0; n = rx.Rx(p.ID, 0) {
-			for _, pkt := range rx.Packets() {
-				if got := int(pkt[0]) | int(pkt[1])<<8; got != seen {
-					t.Fatalf("received #%d, want #%d", got, seen)
-				}
-				seen++
-			}
-		}
-	}
-	drain()
-	if sent := b.SendHold(p.ID, 0); sent != held || b.Len() != 0 || b.TxFull() != 0 {
-		t.Fatalf("second SendHold sent %d of %d, holds %d", sent, held, b.Len())
-	}
-	drain()
-	rx.Drop()
-	if seen != next {
-		t.Fatalf("received %d of %d packets", seen, next)
 	}
 }

@@ -224,11 +224,12 @@ struct vec_burst *vec_burst_new(uint16_t size)
 	/* One cache-aligned block: header, then the seven arrays, each
 	 * starting on its own cache line. */
 	size_t ptrs = RTE_ALIGN_CEIL(size * sizeof(void *), RTE_CACHE_LINE_SIZE);
+	size_t views = RTE_ALIGN_CEIL(size * sizeof(struct vec_view), RTE_CACHE_LINE_SIZE);
 	size_t lens = RTE_ALIGN_CEIL(size * sizeof(uint16_t), RTE_CACHE_LINE_SIZE);
 	size_t pkt_lens = RTE_ALIGN_CEIL(size * sizeof(uint32_t), RTE_CACHE_LINE_SIZE);
 	size_t keep = RTE_ALIGN_CEIL(size, RTE_CACHE_LINE_SIZE);
 	size_t head = RTE_ALIGN_CEIL(sizeof(struct vec_burst), RTE_CACHE_LINE_SIZE);
-	char *p = rte_zmalloc("vec_burst", head + 3 * ptrs + 2 * lens + pkt_lens + keep,
+	char *p = rte_zmalloc("vec_burst", head + 2 * ptrs + views + 2 * lens + pkt_lens + keep,
 			RTE_CACHE_LINE_SIZE);
 	struct vec_burst *b = (struct vec_burst *)p;
 
@@ -239,8 +240,8 @@ struct vec_burst *vec_burst_new(uint16_t size)
 	p += ptrs;
 	b->scratch = (struct rte_mbuf **)p;
 	p += ptrs;
-	b->data = (void **)p;
-	p += ptrs;
+	b->views = (struct vec_view *)p;
+	p += views;
 	b->len = (uint16_t *)p;
 	p += lens;
 	b->pkt_len = (uint32_t *)p;
@@ -271,8 +272,14 @@ static void burst_fill(struct vec_burst *b)
 
 	for (i = 0; i < b->n; i++) {
 		struct rte_mbuf *m = b->mbufs[i];
-		b->data[i] = rte_pktmbuf_mtod(m, void *);
+		void *data = rte_pktmbuf_mtod(m, void *);
+
+		/* The headers the worker parses next: a NIC's DMA leaves them in
+		 * memory (or in the last-level cache at best), not in L1. */
+		rte_prefetch0(data);
 		b->len[i] = rte_pktmbuf_data_len(m);
+		b->views[i].data = data;
+		b->views[i].len = b->views[i].cap = b->len[i];
 		b->pkt_len[i] = rte_pktmbuf_pkt_len(m);
 		b->segs[i] = m->nb_segs;
 	}
@@ -291,18 +298,6 @@ int vec_burst_alloc(struct vec_burst *b, struct rte_mempool *mp, uint16_t n,
 		uint16_t len)
 {
 	uint16_t i;
-
-	if (n > b->size)
-		return -EINVAL;
-	for (i = 0; i < n; i++)
-		b->len[i] = len;
-	return vec_burst_alloc_lens(b, mp, n);
-}
-
-int vec_burst_alloc_lens(struct vec_burst *b, struct rte_mempool *mp,
-		uint16_t n)
-{
-	uint16_t i;
 	int r;
 
 	vec_burst_drop(b);
@@ -313,7 +308,7 @@ int vec_burst_alloc_lens(struct vec_burst *b, struct rte_mempool *mp,
 		return r;
 	b->n = n;
 	for (i = 0; i < n; i++) {
-		if (rte_pktmbuf_append(b->mbufs[i], b->len[i]) == NULL) {
+		if (rte_pktmbuf_append(b->mbufs[i], len) == NULL) {
 			vec_burst_drop(b);
 			return -EINVAL;
 		}
@@ -362,24 +357,6 @@ uint16_t vec_burst_send_all(struct vec_burst *b, uint16_t port, uint16_t queue)
 	if (sent < b->n)
 		rte_pktmbuf_free_bulk(b->mbufs + sent, b->n - sent);
 	b->n = 0;
-	return sent;
-}
-
-uint16_t vec_burst_send_hold(struct vec_burst *b, uint16_t port,
-		uint16_t queue)
-{
-	uint16_t sent = b->n > 0 ? rte_eth_tx_burst(port, queue, b->mbufs, b->n) : 0;
-	uint16_t left = b->n - sent;
-
-	if (sent > 0 && left > 0) {
-		memmove(b->mbufs, b->mbufs + sent, left * sizeof(*b->mbufs));
-		memmove(b->data, b->data + sent, left * sizeof(*b->data));
-		memmove(b->len, b->len + sent, left * sizeof(*b->len));
-		memmove(b->pkt_len, b->pkt_len + sent, left * sizeof(*b->pkt_len));
-		memmove(b->segs, b->segs + sent, left * sizeof(*b->segs));
-	}
-	b->n = left;
-	b->tx_full = left;
 	return sent;
 }
 

@@ -17,10 +17,18 @@ struct rte_ring;
 
 /* A burst: mbuf pointers plus per-packet data pointers, lengths and verdicts,
  * all in C memory so that Go can read and write them without a cgo call. */
+/* A view of one mbuf's data laid out as a Go []byte (pointer, length,
+ * capacity), so that Go reads the burst's views as a [][]byte in place. */
+struct vec_view {
+	void *data;
+	int64_t len;
+	int64_t cap;
+};
+
 struct vec_burst {
 	struct rte_mbuf **mbufs;   /* size entries; the first n are held */
 	struct rte_mbuf **scratch; /* size entries; work space for frees */
-	void **data;               /* rte_pktmbuf_mtod of each held mbuf */
+	struct vec_view *views;    /* rte_pktmbuf_mtod and data_len of each held mbuf */
 	uint16_t *len;             /* data_len of each held mbuf */
 	uint32_t *pkt_len;         /* pkt_len of each held mbuf (all segments) */
 	uint16_t *segs;            /* nb_segs of each held mbuf */
@@ -79,16 +87,9 @@ void vec_burst_drop(struct vec_burst *b);
 uint16_t vec_burst_rx(struct vec_burst *b, uint16_t port, uint16_t queue);
 int vec_burst_alloc(struct vec_burst *b, struct rte_mempool *mp, uint16_t n,
 		uint16_t len);
-/* Like vec_burst_alloc, with the i-th mbuf's length taken from b->len[i]. */
-int vec_burst_alloc_lens(struct vec_burst *b, struct rte_mempool *mp,
-		uint16_t n);
 uint16_t vec_burst_send_kept(struct vec_burst *b, uint16_t port,
 		uint16_t queue);
 uint16_t vec_burst_send_all(struct vec_burst *b, uint16_t port,
-		uint16_t queue);
-/* One rte_eth_tx_burst of the held mbufs; those the ring refused stay held,
- * moved to the front of the burst. */
-uint16_t vec_burst_send_hold(struct vec_burst *b, uint16_t port,
 		uint16_t queue);
 
 struct rte_ring *vec_ring_create(const char *name, unsigned int count,

@@ -159,8 +159,15 @@ func (c *Cluster) GatewayN(k int) Gateway {
 // GatewayNS is the first gateway's namespace, where vecd runs.
 func (c *Cluster) GatewayNS() string { return c.status.Gateways[0].NS }
 
-// GatewayIface is the interface vecd drives: --vdev=net_af_packet0,iface=<this>.
+// GatewayIface is the interface vecd drives (see Gateway.VDev).
 func (c *Cluster) GatewayIface() string { return c.status.Gateways[0].Iface }
+
+// PortYAML is the dpdk and ports sections of a vecd configuration that
+// drives gateway g's port with the driver netns.sh set it up for.
+func PortYAML(g Gateway) string {
+	dev, _, _ := strings.Cut(g.VDev, ",")
+	return fmt.Sprintf("dpdk:\n  eal_args: [\"--no-pci\"]\n  vdevs: [\"%s\"]\nports:\n  - device: %s\n", g.VDev, dev)
+}
 
 // GatewayMAC is the MAC of GatewayIface: what vecd answers ARP with.
 func (c *Cluster) GatewayMAC() net.HardwareAddr { return c.status.Gateways[0].MAC }

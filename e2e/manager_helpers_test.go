@@ -143,15 +143,14 @@ type mgrSettings struct {
 }
 
 // mgrYAML is a vecd configuration for the cluster's first gateway: one
-// worker on core 1 with the control plane on core 0 (net_af_packet with a
-// large ring: several hundred connections a second pass), the control API
+// worker on core 1 with the control plane on core 0 (the port as netns.sh
+// set it up, PortYAML), the control API
 // and the metrics (in the gateway namespace) for vecctl and the sampler,
 // and the VIP's HTTP service over s1..s3 (static MACs, weight mgrWeight,
 // bound mgrBound), with the manager section given.
 func (mc *mgrCluster) mgrYAML(dir string, s mgrSettings) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "dpdk:\n  eal_args: [\"--no-pci\"]\n  vdevs: [\"net_af_packet0,iface=%s,framecnt=8192\"]\n", mc.GatewayIface())
-	b.WriteString("ports:\n  - device: net_af_packet0\n")
+	b.WriteString(PortYAML(mc.GatewayN(1)))
 	fmt.Fprintf(&b, "gateway:\n  ip: %s\n", mc.GatewayAddr())
 	b.WriteString("workers:\n  cores: [1]\n  control_core: 0\n  table_capacity: 65536\n")
 	b.WriteString("log:\n  level: info\n")

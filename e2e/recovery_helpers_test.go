@@ -192,8 +192,7 @@ func (rc *recCluster) startAgent(i int) *Proc {
 func (rc *recCluster) vecdConfig(keyOverride map[string]string) string {
 	var b strings.Builder
 	gw1 := rc.GatewayN(1)
-	fmt.Fprintf(&b, "dpdk:\n  eal_args: [\"--no-pci\"]\n  vdevs: [\"net_af_packet0,iface=%s,framecnt=8192\"]\n", gw1.Iface)
-	b.WriteString("ports:\n  - device: net_af_packet0\n")
+	b.WriteString(PortYAML(gw1))
 	fmt.Fprintf(&b, "gateway:\n  ip: %s\n", gw1.Addr)
 	b.WriteString("workers:\n  cores: [1]\n  control_core: 0\n  table_capacity: 65536\n")
 	b.WriteString("log:\n  level: info\n")

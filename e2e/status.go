@@ -25,14 +25,17 @@ type Status struct {
 	Raw map[string]string
 }
 
-// Gateway is one gateway namespace. Iface is the interface vecd drives with
-// net_af_packet (no kernel address, no kernel ARP); Addr is the address vecd
-// answers ARP for, configured in no kernel. The management interface is an
-// ordinary kernel interface for the control plane (advisors, agents, HA).
+// Gateway is one gateway namespace. Iface is the interface vecd drives (no
+// kernel address, no kernel ARP), with the DPDK device VDev (the --vdev
+// argument for the driver netns.sh --port-driver chose: net_af_xdp by
+// default, or net_af_packet); Addr is the address vecd answers ARP for,
+// configured in no kernel. The management interface is an ordinary kernel
+// interface for the control plane (advisors, agents, HA).
 type Gateway struct {
 	Index     int
 	NS        string
 	Iface     string
+	VDev      string
 	MAC       net.HardwareAddr
 	Addr      netip.Addr
 	MgmtIface string
@@ -86,7 +89,7 @@ func ParseStatus(text string) (Status, error) {
 	for k := 1; k <= p.int("GATEWAYS"); k++ {
 		pre := fmt.Sprintf("GW%d_", k)
 		st.Gateways = append(st.Gateways, Gateway{
-			Index: k, NS: p.str(pre + "NS"), Iface: p.str(pre + "IFACE"), MAC: p.mac(pre + "MAC"),
+			Index: k, NS: p.str(pre + "NS"), Iface: p.str(pre + "IFACE"), VDev: p.str(pre + "VDEV"), MAC: p.mac(pre + "MAC"),
 			Addr: p.addr(pre + "ADDR"), MgmtIface: p.str(pre + "MGMT_IFACE"),
 			MgmtMAC: p.mac(pre + "MGMT_MAC"), MgmtAddr: p.addr(pre + "MGMT_ADDR"),
 		})

@@ -14,6 +14,7 @@ VIPS=10.99.0.100,10.99.0.101
 GATEWAYS=1
 GW1_NS=vecgw
 GW1_IFACE=vecgw0
+GW1_VDEV=net_af_xdp0,iface=vecgw0,start_queue=0,queue_count=1
 GW1_MAC=02:99:00:00:01:01
 GW1_ADDR=10.99.0.1
 GW1_MGMT_IFACE=vecgwm
@@ -43,7 +44,7 @@ func TestParseStatus(t *testing.T) {
 		t.Fatalf("state/VIPs: %+v", st)
 	}
 	gw := st.Gateways[0]
-	if gw.NS != "vecgw" || gw.Iface != "vecgw0" || gw.MAC.String() != "02:99:00:00:01:01" ||
+	if gw.NS != "vecgw" || gw.Iface != "vecgw0" || gw.VDev != "net_af_xdp0,iface=vecgw0,start_queue=0,queue_count=1" || gw.MAC.String() != "02:99:00:00:01:01" ||
 		gw.Addr.String() != "10.99.0.1" || gw.MgmtAddr.String() != "10.99.0.5" {
 		t.Fatalf("gateway: %+v", gw)
 	}

@@ -123,14 +123,13 @@ func standardServices(c *Cluster, withMAC bool) []vecdService {
 	}
 }
 
-// vecdYAML is a vecd configuration for the cluster's first gateway: DPDK's
-// net_af_packet on the gateway interface, one worker on core 1, the
+// vecdYAML is a vecd configuration for the cluster's first gateway: its
+// port as netns.sh set it up (PortYAML), one worker on core 1, the
 // control plane on core 0, the gateway's own address from status and the
 // port's MAC (gateway.mac unset).
 func vecdYAML(c *Cluster, services []vecdService) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "dpdk:\n  eal_args: [\"--no-pci\"]\n  vdevs: [\"net_af_packet0,iface=%s,framecnt=8192\"]\n", c.GatewayIface())
-	b.WriteString("ports:\n  - device: net_af_packet0\n")
+	b.WriteString(PortYAML(c.GatewayN(1)))
 	fmt.Fprintf(&b, "gateway:\n  ip: %s\n", c.GatewayAddr())
 	b.WriteString("workers:\n  cores: [1]\n  control_core: 0\n  table_capacity: 65536\n")
 	b.WriteString("log:\n  level: info\n")
@@ -456,9 +455,10 @@ type capture struct {
 	path string
 }
 
-// startCapture runs tcpdump on the gateway interface, in the gateway
-// namespace, and waits until it listens. It sees what arrives at the port
-// and what vecd sends out of it.
+// startCapture runs tcpdump on the bridge's end of the gateway's veth and
+// waits until it listens. It sees what the bridge hands the port and what
+// vecd sends out of it. Not on the port itself: with net_af_xdp the frames
+// reach vecd before the kernel's capture taps there could see them.
 func startCapture(t *testing.T, c *Cluster) *capture {
 	t.Helper()
 	if _, err := os.Stat("/usr/bin/tcpdump"); err != nil {
@@ -470,12 +470,13 @@ func startCapture(t *testing.T, c *Cluster) *capture {
 	// buffer (-B, KiB) keeps the kernel from dropping frames, and
 	// --immediate-mode hands every frame over at once, so none is still in
 	// the ring when tcpdump stops.
-	cp.proc = c.Start(c.GatewayNS(), "tcpdump", "tcpdump", "-i", c.GatewayIface(), "-n", "-s", "128",
+	port := fmt.Sprintf("vecpg%d", c.GatewayN(1).Index)
+	cp.proc = c.Start(c.Status().BridgeNS, "tcpdump", "tcpdump", "-i", port, "-n", "-s", "128",
 		"-B", "32768", "--immediate-mode", "-U", "-Z", "root", "-w", cp.path)
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(cp.proc.Output(), "listening on") {
 		if !cp.proc.Running() || time.Now().After(deadline) {
-			t.Fatalf("tcpdump on %s did not start:\n%s", c.GatewayIface(), cp.proc.Output())
+			t.Fatalf("tcpdump on %s did not start:\n%s", port, cp.proc.Output())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -505,10 +506,8 @@ func (cp *capture) stop() []pcapfile.Packet {
 	return pkts
 }
 
-// gatewayTraffic classifies the frames seen on the gateway's port. A
-// capture there holds what arrives at the port; what vecd sends out of it
-// normally does not show up, because DPDK's af_packet driver transmits with
-// PACKET_QDISC_BYPASS, which skips the kernel's capture taps.
+// gatewayTraffic classifies the frames startCapture saw pass between the
+// bridge and the gateway's port.
 type gatewayTraffic struct {
 	ARP int
 	// FromClient are client→VIP frames arriving at the gateway;

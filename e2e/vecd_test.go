@@ -17,9 +17,10 @@ import (
 	"vec/e2e/traffic"
 )
 
-// These tests run vecd, the real gateway, on the namespace cluster: DPDK's
-// net_af_packet on vecgw0, real TCP and UDP clients (vec-loadgen) and
-// servers (vec-backend). Each test brings up its own cluster and vecd.
+// These tests run vecd, the real gateway, on the namespace cluster: vecgw0
+// driven as netns.sh set it up (net_af_xdp unless --port-driver), real TCP
+// and UDP clients (vec-loadgen) and servers (vec-backend). Each test brings
+// up its own cluster and vecd.
 
 func TestVecdHTTPWeightedSplitAndDSR(t *testing.T) {
 	c := startLockedCluster(t, Options{Servers: 3, Backends: true})
@@ -381,7 +382,7 @@ func TestClusterDemoConfig(t *testing.T) {
 	}
 	if len(cfg.Ports) != 1 || len(cfg.DPDK.VDevs) != 1 ||
 		!strings.HasPrefix(cfg.DPDK.VDevs[0]+",", cfg.Ports[0].Device+",iface="+c.GatewayIface()+",") {
-		t.Errorf("the demo's port is %+v over %v, want net_af_packet on %s", cfg.Ports, cfg.DPDK.VDevs, c.GatewayIface())
+		t.Errorf("the demo's port is %+v over %v, want one port on %s", cfg.Ports, cfg.DPDK.VDevs, c.GatewayIface())
 	}
 	if cfg.Gateway.IP != c.GatewayAddr().String() || cfg.Gateway.MAC != "" {
 		t.Errorf("gateway %+v, want ip %s and the port's MAC", cfg.Gateway, c.GatewayAddr())

@@ -108,6 +108,9 @@ type Core struct {
 	Servers  [MaxServers]ServerCounters // indexed by ServerID
 
 	meta [MaxBurst]packetMeta
+	// homes are the home slots of a chunk's flow packets, prefetched
+	// together between the two passes.
+	homes [MaxBurst]int32
 
 	// lastService remembers the last service lookup: traffic comes in runs
 	// of packets for the same VIP and port.
@@ -163,8 +166,12 @@ func (c *Core) ProcessBurst(pkts [][]byte, verdicts []Verdict) {
 
 // isFlow marks, in the first pass, a packet whose verdict the second pass
 // decides. It is never a real verdict: drops start at verdictDropBase and
-// leave room for every reason below 255.
+// leave room for every reason below notCommon.
 const isFlow Verdict = 255
+
+// notCommon is what commonFlow returns for a frame it does not recognise:
+// classifyAny decides it. Like isFlow, never a real verdict.
+const notCommon Verdict = 254
 
 func (c *Core) processChunk(pkts [][]byte, verdicts []Verdict) {
 	now := c.clock.Now()
@@ -173,15 +180,27 @@ func (c *Core) processChunk(pkts [][]byte, verdicts []Verdict) {
 		c.standbyChunk(pkts, verdicts, now)
 		return
 	}
-	// Pass 1: parse, classify, hash, and prefetch every flow's home slot so
-	// the cache misses of the whole burst overlap.
+	// Pass 1: parse, classify and hash; then prefetch every flow's home
+	// slot in one call (a call into assembly per packet cost more than the
+	// loop inside one), so that the cache misses of the whole burst
+	// overlap.
+	flows := 0
 	for i, p := range pkts {
-		v := c.classify(p, &c.meta[i], now)
+		// A packet of a configured service (isFlow, m filled in), an ARP
+		// request answered in place (VerdictReply), or a drop verdict;
+		// nearly every frame takes commonFlow's short way.
+		m := &c.meta[i]
+		v := c.commonFlow(p, m)
+		if v == notCommon {
+			v = c.classifyAny(p, m, now)
+		}
 		verdicts[i] = v
 		if v == isFlow {
-			prefetch(c.table.slot(c.meta[i].home))
+			c.homes[flows] = int32(m.home)
+			flows++
 		}
 	}
+	prefetchSlots(c.table.slot(0), &c.homes[0], flows)
 	// Pass 2: the state machine, in arrival order.
 	for i, p := range pkts {
 		v := verdicts[i]
@@ -211,17 +230,7 @@ func (c *Core) count(v Verdict) {
 	}
 }
 
-// classify parses one frame. It returns isFlow (and fills m) for a packet of
-// a configured service, VerdictReply for an ARP request it answered in
-// place, or a drop verdict.
-func (c *Core) classify(p []byte, m *packetMeta, now int64) Verdict {
-	if src, dst, srcPort, dstPort, proto, flags, ok := c.parseCommon(p); ok {
-		return c.flowPacket(m, src, dst, srcPort, dstPort, proto, flags)
-	}
-	return c.classifyAny(p, m, now)
-}
-
-// Absolute offsets of the fields parseCommon reads in the frame it
+// Absolute offsets of the fields commonFlow reads in the frame it
 // recognises: untagged Ethernet, then IPv4 without options, then TCP or UDP.
 const (
 	commonIPv4       = header.UntaggedIPv4Offset
@@ -242,47 +251,54 @@ const (
 	commonMinTCPLen = commonL4 + header.TCPMinHeaderLen
 )
 
-// parseCommon recognises, with one length check and fixed offsets, the
+// commonFlow recognises, with one length check and fixed offsets, the
 // frame nearly every packet is: addressed to the gateway, untagged IPv4
 // without options or fragmentation, carrying a whole TCP or UDP header. It
-// accepts only what classifyAny would accept with the same result; anything
-// else takes that longer way, which also names the drop reason.
-func (c *Core) parseCommon(p []byte) (src, dst uint32, srcPort, dstPort uint16, proto, flags uint8, ok bool) {
+// fills m's key and flags from it and decides it as flowPacket does. It
+// accepts only what classifyAny would accept with the same result, and
+// returns notCommon for anything else: that takes the longer way, which
+// also names the drop reason.
+func (c *Core) commonFlow(p []byte, m *packetMeta) Verdict {
 	if len(p) < commonMinLen {
-		return
+		return notCommon
 	}
 	be := binary.BigEndian
 	s := c.snap
 	if hi, lo := header.Ethernet(p).DestinationHiLo(); hi != s.gatewayMACHi || lo != s.gatewayMACLo ||
 		be.Uint16(p[header.EthernetTypeOffset:]) != header.EtherTypeIPv4 || p[commonIPVerIHL] != header.IPv4VersionIHLNoOptions ||
 		header.FragmentBits(be.Uint16(p[commonIPFrag:])) {
-		return
+		return notCommon
 	}
 	total := int(be.Uint16(p[commonIPTotalLen:]))
 	if total > len(p)-commonIPv4 {
-		return
+		return notCommon
 	}
 	l4 := total - header.IPv4MinHeaderLen // bytes of TCP or UDP
-	switch proto = p[commonIPProto]; proto {
+	flags := uint8(0)
+	switch proto := p[commonIPProto]; proto {
 	case ProtoTCP:
 		if l4 < header.TCPMinHeaderLen || len(p) < commonMinTCPLen {
-			return
+			return notCommon
 		}
 		if off := header.DataOffsetBytes(p[commonTCPDataOff]); off < header.TCPMinHeaderLen || off > l4 {
-			return
+			return notCommon
 		}
 		flags = p[commonTCPFlags]
 	case ProtoUDP:
 		if l4 < header.UDPHeaderLen {
-			return
+			return notCommon
 		}
 		if ul := int(be.Uint16(p[commonUDPLen:])); ul < header.UDPHeaderLen || ul > l4 {
-			return
+			return notCommon
 		}
 	default:
-		return
+		return notCommon
 	}
-	return be.Uint32(p[commonIPSrc:]), be.Uint32(p[commonIPDst:]), be.Uint16(p[commonSrcPort:]), be.Uint16(p[commonDstPort:]), proto, flags, true
+	k := &m.key
+	k.SrcIP, k.DstIP = be.Uint32(p[commonIPSrc:]), be.Uint32(p[commonIPDst:])
+	k.SrcPort, k.DstPort, k.Proto = be.Uint16(p[commonSrcPort:]), be.Uint16(p[commonDstPort:]), p[commonIPProto]
+	m.tcpFlags = flags
+	return c.flowPacket(m)
 }
 
 // problemReason is the drop reason of each problem a header's Check finds.
@@ -351,7 +367,9 @@ func (c *Core) classifyAny(p []byte, m *packetMeta, now int64) Verdict {
 	default:
 		return DropVerdict(DropNotForCluster)
 	}
-	return c.flowPacket(m, ip.Source(), ip.Destination(), srcPort, dstPort, proto, m.tcpFlags)
+	k := &m.key
+	k.SrcIP, k.DstIP, k.SrcPort, k.DstPort, k.Proto = ip.Source(), ip.Destination(), srcPort, dstPort, proto
+	return c.flowPacket(m)
 }
 
 // handleICMP forwards an ICMP error about a served connection to that
@@ -434,32 +452,50 @@ func (c *Core) answerEcho(frame []byte, ip header.IPv4, msg header.ICMP) Verdict
 	return VerdictReply
 }
 
-// flowPacket finds the service of a parsed TCP or UDP packet and fills m
-// for the second pass, or drops a packet no service owns.
-func (c *Core) flowPacket(m *packetMeta, src, dst uint32, srcPort, dstPort uint16, proto, flags uint8) Verdict {
+// flowPacket finds the service of a parsed TCP or UDP packet, whose key and
+// flags are in m, and completes m for the second pass, or drops a packet no
+// service owns.
+func (c *Core) flowPacket(m *packetMeta) Verdict {
+	k := &m.key
 	var svc int
-	if key := serviceKey(dst, dstPort, proto); c.lastService.index != 0 && c.lastService.key == key {
+	if key := serviceKey(k.DstIP, k.DstPort, k.Proto); c.lastService.index != 0 && c.lastService.key == key {
 		svc = int(c.lastService.index) - 1
 	} else {
-		if svc = c.snap.findService(dst, dstPort, proto); svc < 0 {
+		if svc = c.snap.findService(k.DstIP, k.DstPort, k.Proto); svc < 0 {
 			return DropVerdict(DropNotForCluster)
 		}
 		c.lastService = serviceCache{key: key, index: int32(svc) + 1}
 	}
-	k := &m.key
-	k.SrcIP, k.DstIP, k.SrcPort, k.DstPort, k.Proto = src, dst, srcPort, dstPort, proto
-	m.tcpFlags = flags
-	m.home = c.table.home(hashTuple(src, dst, srcPort, dstPort, proto, c.table.seed))
+	m.home = c.table.home(hashTuple(k.SrcIP, k.DstIP, k.SrcPort, k.DstPort, k.Proto, c.table.seed))
 	m.service = int32(svc)
 	return isFlow
 }
 
 // handleFlow runs the per-packet state machine of patent Fig. 7A (an entry
-// exists) and Fig. 7B (none does) for a packet of a configured service.
+// exists) and Fig. 7B (none does) for a packet of a configured service. It
+// decides the packet nearly every packet is, a segment without SYN, FIN or
+// RST of a live ACTIVE connection (or a datagram of a live UDP flow), in a
+// few lines, and leaves every other case to decideFlow.
 func (c *Core) handleFlow(p []byte, m *packetMeta, now int64) Verdict {
-	svc := &c.snap.services[m.service]
 	t := c.table
 	found, free := t.find(m.key, m.home)
+	if found >= 0 {
+		e := &t.slots[found]
+		if e.State == StateActive && m.tcpFlags&(TCPFlagSYN|TCPFlagFIN|TCPFlagRST) == 0 &&
+			now-e.LastSeen <= c.snap.services[m.service].staleTimeout {
+			e.LastSeen = now
+			return c.forward(p, e.Server)
+		}
+	}
+	return c.decideFlow(p, m, now, found, free)
+}
+
+// decideFlow is handleFlow for every other packet, given what the lookup
+// found: the entry's slot (or -1) and the first free slot of the key's
+// probe run.
+func (c *Core) decideFlow(p []byte, m *packetMeta, now int64, found, free int) Verdict {
+	svc := &c.snap.services[m.service]
+	t := c.table
 	if found >= 0 && c.expired(&t.slots[found], svc, now) {
 		// The reaper has not reached this entry yet; it is gone all the same.
 		c.removeEntry(found, expiryReason(&t.slots[found]))

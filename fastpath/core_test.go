@@ -228,6 +228,23 @@ func reapAll(h *harness) {
 	}
 }
 
+// expiresAfter advances the clock by timeout and reaps: the entry of
+// srcPort is still there, in state, at exactly its timeout, and gone a
+// millisecond later.
+func (h *harness) expiresAfter(srcPort uint16, state ConnState, timeout time.Duration) {
+	h.t.Helper()
+	h.clock.Advance(timeout)
+	reapAll(h)
+	if e := h.entry(srcPort); e == nil || e.State != state {
+		h.t.Fatalf("entry of port %d at its timeout %v: %+v, want state %v", srcPort, timeout, e, state)
+	}
+	h.clock.Advance(time.Millisecond)
+	reapAll(h)
+	if h.entry(srcPort) != nil {
+		h.t.Fatalf("entry of port %d (state %v) not removed after its timeout %v", srcPort, state, timeout)
+	}
+}
+
 func TestFINTimeout(t *testing.T) {
 	h := newHarness(t, testConfig(), 16)
 	srv := h.open(1000)

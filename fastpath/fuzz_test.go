@@ -118,7 +118,7 @@ func FuzzBurst(f *testing.F) {
 }
 
 // FuzzCommonPathAgrees checks the fixed-offset parser against the full
-// one: whatever parseCommon accepts, classifyAny must decide the same way,
+// one: whatever commonFlow accepts, classifyAny must decide the same way,
 // and for a service packet with the same tuple, flags and service.
 func FuzzCommonPathAgrees(f *testing.F) {
 	for _, p := range seedFrames() {
@@ -126,12 +126,11 @@ func FuzzCommonPathAgrees(f *testing.F) {
 	}
 	h := newHarness(f, testConfig(), 8)
 	f.Fuzz(func(t *testing.T, p []byte) {
-		src, dst, sport, dport, proto, flags, ok := h.core.parseCommon(p)
-		if !ok {
+		var fast, slow packetMeta
+		vFast := h.core.commonFlow(p, &fast)
+		if vFast == notCommon {
 			return
 		}
-		var fast, slow packetMeta
-		vFast := h.core.flowPacket(&fast, src, dst, sport, dport, proto, flags)
 		vSlow := h.core.classifyAny(bytes.Clone(p), &slow, 0)
 		// On a drop the second pass never reads the meta.
 		if vFast != vSlow || (vFast == isFlow && fast != slow) {

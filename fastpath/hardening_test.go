@@ -97,16 +97,7 @@ func TestEmbryonicEntryExpiresAfterSynTimeout(t *testing.T) {
 	h := newHarness(t, testConfig(), 16)
 	est := h.open(1)
 	half := h.syn(2)
-	h.clock.Advance(DefaultSynTimeout) // exactly the timeout: not yet
-	reapAll(h)
-	if e := h.entry(2); e == nil || e.State != StateSYN {
-		t.Fatalf("embryonic entry at its timeout: %+v", e)
-	}
-	h.clock.Advance(time.Millisecond)
-	reapAll(h)
-	if h.entry(2) != nil {
-		t.Fatal("embryonic entry not removed after the SYN timeout")
-	}
+	h.expiresAfter(2, StateSYN, DefaultSynTimeout)
 	if e := h.entry(1); e == nil || e.State != StateActive {
 		t.Fatalf("ACTIVE entry after the SYN timeout: %+v", e)
 	}
@@ -200,16 +191,7 @@ func TestRSTEntryRemovedAfterResetTimeout(t *testing.T) {
 	h := newHarness(t, testConfig(), 16)
 	srv := h.open(1000)
 	h.send(pktbuild.TCP(tcpFlow(1000), pktbuild.RST|pktbuild.ACK, 2, 1, nil))
-	h.clock.Advance(DefaultResetTimeout) // exactly the timeout: not yet
-	reapAll(h)
-	if e := h.entry(1000); e == nil || e.State != StateRST {
-		t.Fatalf("RST entry at its timeout: %+v", e)
-	}
-	h.clock.Advance(time.Millisecond)
-	reapAll(h)
-	if h.entry(1000) != nil {
-		t.Fatal("RST entry not removed after the reset timeout")
-	}
+	h.expiresAfter(1000, StateRST, DefaultResetTimeout)
 	c := h.core
 	if s := c.Servers[srv]; c.Counters.ExpiredReset != 1 || c.Counters.Resets != 1 || s.Active != 0 || s.FIN != 0 || s.Completed != 1 {
 		t.Fatalf("expired reset %d resets %d, server %+v", c.Counters.ExpiredReset, c.Counters.Resets, s)

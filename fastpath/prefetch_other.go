@@ -2,5 +2,5 @@
 
 package fastpath
 
-// prefetch is a no-op where no assembly stub exists.
-func prefetch(*Entry) {}
+// prefetchSlots is a no-op where no assembly stub exists.
+func prefetchSlots(*Entry, *int32, int) {}

@@ -17,7 +17,7 @@ type Snapshot struct {
 	gatewayMAC   [6]byte
 	gatewayMAC64 uint64 // gatewayMAC as an integer (header.MACUint64), to compare and write it as one word
 	// gatewayMACHi and gatewayMACLo are gatewayMAC split by header.MACHiLo,
-	// for parseCommon's two-compare match.
+	// for commonFlow's two-compare match.
 	gatewayMACHi uint32
 	gatewayMACLo uint16
 	// arpTargets are the addresses ARP is answered for: the gateway's own

@@ -2,6 +2,7 @@ package fastpath
 
 import (
 	"fmt"
+	"math"
 	"math/bits"
 )
 
@@ -136,7 +137,7 @@ func (t *Table) find(k FlowKey, home int) (found, free int) {
 	i := home
 	for {
 		e := &t.slots[i]
-		if e.Key == k {
+		if sameKey(&e.Key, &k) {
 			return i, -1
 		}
 		if e.empty() {
@@ -230,36 +231,45 @@ func (t *Table) Delete(k FlowKey) bool {
 // its SYN had been evicted. Under a SYN flood the window holds embryonic
 // entries only, and the flood's oldest goes.
 func (t *Table) victimNear(home int, now, minIdle int64) int {
-	syn, closing, idle := -1, -1, -1
-	older := func(i, than int) bool { return than < 0 || t.slots[i].LastSeen < t.slots[than].LastSeen }
+	syn, closing, idle := noneYet, noneYet, noneYet
 	for n, i := 0, home; n < evictionReach; n, i = n+1, int(uint64(i+1)&t.mask) {
-		if (n >= evictionWindow && closing >= 0) || (n >= 2*evictionWindow && (syn >= 0 || idle >= 0)) {
+		if (n >= evictionWindow && closing.slot >= 0) || (n >= 2*evictionWindow && (syn.slot >= 0 || idle.slot >= 0)) {
 			break
 		}
 		e := &t.slots[i]
 		switch {
 		case e.empty():
 		case e.State == StateSYN:
-			if older(i, syn) {
-				syn = i
-			}
+			syn.offer(i, e.LastSeen)
 		case e.State.closing():
-			if older(i, closing) {
-				closing = i
-			}
+			closing.offer(i, e.LastSeen)
 		case now-e.LastSeen > minIdle:
-			if older(i, idle) {
-				idle = i
-			}
+			idle.offer(i, e.LastSeen)
 		}
 	}
 	switch {
-	case closing >= 0:
-		return closing
-	case syn >= 0:
-		return syn
+	case closing.slot >= 0:
+		return closing.slot
+	case syn.slot >= 0:
+		return syn.slot
 	}
-	return idle
+	return idle.slot
+}
+
+// oldest is the entry with the earliest LastSeen among those offered (the
+// first of equals), slot -1 while none has been.
+type oldest struct {
+	slot int
+	seen int64
+}
+
+var noneYet = oldest{slot: -1, seen: math.MaxInt64}
+
+// offer keeps slot if its entry was seen earlier than the oldest so far.
+func (o *oldest) offer(slot int, seen int64) {
+	if seen < o.seen {
+		o.slot, o.seen = slot, seen
+	}
 }
 
 // Range calls fn for every live entry until fn returns false, in one go

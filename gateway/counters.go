@@ -3,17 +3,17 @@ package gateway
 import (
 	"go.uber.org/zap"
 
-	"vec/control/manager"
+	"vec/dataplane"
 	"vec/fastpath"
 )
 
 // ReadStopped reads every worker's counters directly, with the per-server
 // counters of ServerIDs below servers; call it only after Stop, when no
 // worker runs.
-func (g *Gateway) ReadStopped(servers int) manager.Reading {
-	var r manager.Reading
+func (g *Gateway) ReadStopped(servers int) dataplane.Reading {
+	var r dataplane.Reading
 	for _, w := range g.workers {
-		r.Cores = append(r.Cores, manager.CoreReading{Core: w.cpu, Counters: w.core.Counters, TxFull: w.txFull,
+		r.Cores = append(r.Cores, dataplane.CoreReading{Core: w.cpu, Counters: w.core.Counters, TxFull: w.txFull,
 			Purged: w.purged, ARPSilenced: w.arpSilenced, Naps: w.naps, Mode: w.core.Mode(), Servers: w.core.Servers[:min(servers, fastpath.MaxServers)],
 			PollIteration: w.polls.hist})
 	}
@@ -22,15 +22,15 @@ func (g *Gateway) ReadStopped(servers int) manager.Reading {
 }
 
 // portCounters reads the ports' hardware counters.
-func (g *Gateway) portCounters() []manager.PortCounters {
-	var out []manager.PortCounters
+func (g *Gateway) portCounters() []dataplane.PortCounters {
+	var out []dataplane.PortCounters
 	for _, p := range g.ports {
 		ps, err := p.Stats()
 		if err != nil {
 			g.log.Warn("reading port counters", zap.String("device", p.Name()), zap.Error(err))
 			continue
 		}
-		out = append(out, manager.PortCounters{Device: p.Name(), IPackets: ps.IPackets, OPackets: ps.OPackets,
+		out = append(out, dataplane.PortCounters{Device: p.Name(), IPackets: ps.IPackets, OPackets: ps.OPackets,
 			IMissed: ps.IMissed, RxNoMbuf: ps.RxNoMbuf})
 	}
 	return out

@@ -5,15 +5,14 @@ import (
 	"fmt"
 	"time"
 
-	"vec/control/manager"
+	"vec/dataplane"
 	"vec/fastpath"
-	"vec/gateway/coreops"
 )
 
 // The Gateway is the manager's Dataplane: every method below talks to the
 // workers through their mailboxes only.
 
-var _ manager.Dataplane = (*Gateway)(nil)
+var _ dataplane.Dataplane = (*Gateway)(nil)
 
 // broadcast posts the request build(i) makes to every worker i at once and
 // waits until all have carried it out, or ctx ends. It returns the
@@ -42,7 +41,7 @@ func (g *Gateway) broadcast(ctx context.Context, build func(i int) *request) ([]
 	return reqs, firstErr
 }
 
-// Apply switches every worker to u, all or none; see manager.Dataplane.
+// Apply switches every worker to u, all or none; see dataplane.Dataplane.
 // Phase one stages u on every worker: a request (in the slots kept for
 // changes) that only stores it. Only when every worker has taken it does
 // phase two commit it, by storing its generation in each worker's mailbox:
@@ -52,7 +51,7 @@ func (g *Gateway) broadcast(ctx context.Context, build func(i int) *request) ([]
 // between two bursts. If some worker cannot stage u (mailbox full, no
 // answer in time, or its previous update not done), nothing is committed:
 // the workers that staged u drop it when the next update is staged.
-func (g *Gateway) Apply(ctx context.Context, u manager.Update) (manager.ApplyReport, error) {
+func (g *Gateway) Apply(ctx context.Context, u dataplane.Update) (dataplane.ApplyReport, error) {
 	var drop []bool
 	if len(u.Purge) > 0 {
 		drop = make([]bool, fastpath.MaxServers)
@@ -71,12 +70,12 @@ func (g *Gateway) Apply(ctx context.Context, u manager.Update) (manager.ApplyRep
 		}
 	}
 	if err != nil {
-		return manager.ApplyReport{}, fmt.Errorf("staging the snapshot, nothing changed: %w", err)
+		return dataplane.ApplyReport{}, fmt.Errorf("staging the snapshot, nothing changed: %w", err)
 	}
 	for i, w := range g.workers {
 		w.mailbox.commit.Store(reqs[i].gen)
 	}
-	rep := manager.ApplyReport{AckLatency: make([]time.Duration, len(g.workers))}
+	rep := dataplane.ApplyReport{AckLatency: make([]time.Duration, len(g.workers))}
 	for i, req := range reqs {
 		select {
 		case <-req.live:
@@ -94,18 +93,18 @@ func (g *Gateway) Apply(ctx context.Context, u manager.Update) (manager.ApplyRep
 }
 
 // Read asks every running worker for a copy of its counters; see
-// manager.Dataplane.
-func (g *Gateway) Read(ctx context.Context, servers int) (manager.Reading, error) {
+// dataplane.Dataplane.
+func (g *Gateway) Read(ctx context.Context, servers int) (dataplane.Reading, error) {
 	servers = min(servers, fastpath.MaxServers)
 	reqs, err := g.broadcast(ctx, func(int) *request {
 		return &request{kind: reqCounters, servers: make([]fastpath.ServerCounters, servers)}
 	})
 	if err != nil {
-		return manager.Reading{}, err
+		return dataplane.Reading{}, err
 	}
-	var r manager.Reading
+	var r dataplane.Reading
 	for i, req := range reqs {
-		r.Cores = append(r.Cores, manager.CoreReading{Core: g.workers[i].cpu, Counters: req.counters, Servers: req.servers,
+		r.Cores = append(r.Cores, dataplane.CoreReading{Core: g.workers[i].cpu, Counters: req.counters, Servers: req.servers,
 			TxFull: req.txFull, Purged: req.dropped, ARPSilenced: req.silenced, Naps: req.naps, Mode: req.mode,
 			PollIteration: req.polls})
 	}
@@ -114,33 +113,34 @@ func (g *Gateway) Read(ctx context.Context, servers int) (manager.Reading, error
 }
 
 // Connections asks the workers, one after another, for the entries of a
-// page from q.From on (coreops.Page): each request copies into a buffer of
-// the room left in the page and examines at most about coreops.ScanSlots
-// slots of the worker's table, and a page makes at most
-// coreops.MaxListRequests requests; see manager.Dataplane.
-func (g *Gateway) Connections(ctx context.Context, q manager.ConnQuery) (manager.ConnPage, error) {
+// page from q.From on (dataplane.PageConnections): each request copies into
+// a buffer of the room left in the page and examines at most about
+// fastpath.ScanSlots slots of the worker's table, and a page makes at most
+// dataplane.MaxListRequests requests; see dataplane.Dataplane.
+func (g *Gateway) Connections(ctx context.Context, q dataplane.ConnQuery) (dataplane.ConnPage, error) {
 	if q.Limit < 1 {
-		return manager.ConnPage{}, fmt.Errorf("connection page limit %d is below 1", q.Limit)
+		return dataplane.ConnPage{}, fmt.Errorf("connection page limit %d is below 1", q.Limit)
 	}
 	cores := make([]int, len(g.workers))
 	for i, w := range g.workers {
 		cores[i] = w.cpu
 	}
-	return coreops.Page(&q, cores, func(i int, from coreops.Cursor, buf []fastpath.Entry) (coreops.Listed, error) {
+	match := q.Match // made once per page here, so the workers allocate nothing
+	return dataplane.PageConnections(&q, cores, func(i int, from fastpath.ListCursor, buf []fastpath.Entry) (fastpath.Listed, error) {
 		w := g.workers[i]
-		req := &request{kind: reqConnections, query: &q, from: from, entries: buf}
+		req := &request{kind: reqConnections, match: match, from: from, entries: buf}
 		if err := w.mailbox.send(ctx, req); err != nil {
-			return coreops.Listed{}, fmt.Errorf("worker on core %d: %w", w.cpu, err)
+			return fastpath.Listed{}, fmt.Errorf("worker on core %d: %w", w.cpu, err)
 		}
 		return req.listed, nil
 	})
 }
 
 // Workers describes the workers and their mailboxes.
-func (g *Gateway) Workers() []manager.WorkerStatus {
-	out := make([]manager.WorkerStatus, len(g.workers))
+func (g *Gateway) Workers() []dataplane.WorkerStatus {
+	out := make([]dataplane.WorkerStatus, len(g.workers))
 	for i, w := range g.workers {
-		out[i] = manager.WorkerStatus{Core: w.cpu, Queue: int(w.queue), MailboxDepth: w.mailbox.ring.Count(),
+		out[i] = dataplane.WorkerStatus{Core: w.cpu, Queue: int(w.queue), MailboxDepth: w.mailbox.ring.Count(),
 			MailboxCapacity: w.mailbox.ring.Capacity()}
 	}
 	return out

@@ -9,9 +9,8 @@ import (
 
 	"go.uber.org/zap"
 
-	"vec/control/manager"
+	"vec/dataplane"
 	"vec/fastpath"
-	"vec/gateway/coreops"
 )
 
 // testWorkers are workers without ports whose poll loops the test starts
@@ -30,7 +29,8 @@ func newTestWorkers(t *testing.T, n, capacity int, snap *fastpath.Snapshot) *tes
 		if err != nil {
 			t.Fatal(err)
 		}
-		core, err := fastpath.NewCore(snap, table, fastpath.NewMonotonicClock(), 0)
+		clock := newIterationClock(fastpath.NewMonotonicClock())
+		core, err := fastpath.NewCore(snap, table, clock, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -39,7 +39,7 @@ func newTestWorkers(t *testing.T, n, capacity int, snap *fastpath.Snapshot) *tes
 			t.Fatal(err)
 		}
 		t.Cleanup(mb.ring.Free)
-		tw.g.workers = append(tw.g.workers, &worker{cpu: 10 + i, queue: uint16(i), core: core, mailbox: mb, idleSleep: time.Millisecond})
+		tw.g.workers = append(tw.g.workers, &worker{cpu: 10 + i, queue: uint16(i), core: core, coreClock: clock, mailbox: mb, idleSleep: time.Millisecond})
 	}
 	t.Cleanup(tw.stopAll)
 	return tw
@@ -117,7 +117,7 @@ func TestApplyIsAllOrNone(t *testing.T) {
 	free := mb.free
 	mb.free = nil
 	mb.mu.Unlock()
-	_, err := g.Apply(ctx, manager.Update{Snapshot: next})
+	_, err := g.Apply(ctx, dataplane.Update{Snapshot: next})
 	mb.mu.Lock()
 	mb.free = free
 	mb.mu.Unlock()
@@ -130,7 +130,7 @@ func TestApplyIsAllOrNone(t *testing.T) {
 
 	tw.start(0)
 	tctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
-	_, err = g.Apply(tctx, manager.Update{Snapshot: next})
+	_, err = g.Apply(tctx, dataplane.Update{Snapshot: next})
 	cancel()
 	if err == nil {
 		t.Fatal("Apply succeeded with worker 1 not answering")
@@ -149,7 +149,7 @@ func TestApplyIsAllOrNone(t *testing.T) {
 		}
 	}
 	tw.startAll()
-	rep, err := g.Apply(ctx, manager.Update{Snapshot: next, Purge: []fastpath.ServerID{1}})
+	rep, err := g.Apply(ctx, dataplane.Update{Snapshot: next, Purge: []fastpath.ServerID{1}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func TestConnectionsArePagedByCursor(t *testing.T) {
 	}
 	tw.startAll()
 	seen := map[fastpath.FlowKey]int{}
-	q := manager.ConnQuery{Limit: 100}
+	q := dataplane.ConnQuery{Limit: 100}
 	pages := 0
 	for ; ; pages++ {
 		page, err := tw.g.Connections(context.Background(), q)
@@ -271,7 +271,7 @@ func TestStageWaitsForTheCommittedPurge(t *testing.T) {
 	if w.core.Snapshot() != purged || w.core.Table().Len() != 0 || first.purged != 1<<15 || w.purged != 1<<15 {
 		t.Errorf("after the purge: %d entries left, %d purged", w.core.Table().Len(), first.purged)
 	}
-	if fewest := w.core.Table().Slots() / (2 * coreops.ScanSlots); iterations < fewest {
+	if fewest := w.core.Table().Slots() / (2 * fastpath.ScanSlots); iterations < fewest {
 		t.Errorf("a purge of %d slots took %d iterations, fewer than %d: a step went past its bound", w.core.Table().Slots(), iterations, fewest)
 	}
 	third := stage(next, nil)

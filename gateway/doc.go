@@ -9,17 +9,17 @@
 // port (one cgo call), run the reaper, serve its mailbox; nothing in it
 // locks, logs or allocates.
 //
-// The Gateway is the control plane's manager.Dataplane. The control plane
+// The Gateway is the control plane's dataplane.Dataplane. The control plane
 // reaches a worker only through the worker's mailbox, an rte_ring of
 // request tokens (mailbox.go): stage a new snapshot, copy out the
 // counters, copy out a page of connection entries (a bounded part of the
-// table per request, see coreops). The worker carries a request out between
-// bursts and acknowledges it. Apply is two-phase: it stages the snapshot on
-// every worker at once, and only when all have taken it commits it through
-// an atomic word each worker reads once per iteration; the worker then
-// drops the entries of servers whose drain ended, a bounded step per
-// iteration, and switches. Apply returns when all have switched, with each
-// worker's latency.
+// table per request, see fastpath.Core.List). The worker carries a
+// request out between bursts and acknowledges it. Apply is two-phase: it
+// stages the snapshot on every worker at once, and only when all have
+// taken it commits it through an atomic word each worker reads once per
+// iteration; the worker then drops the entries of servers whose drain
+// ended, a bounded step per iteration, and switches. Apply returns when
+// all have switched, with each worker's latency.
 //
 // A control-plane goroutine watches liveness (liveness.go): each worker
 // stores its loop count in an atomic word once per iteration, and a worker
@@ -28,7 +28,7 @@
 // while every link is down (the HA machine then hands over). Stop waits
 // for the workers for a bounded time and names any that did not stop.
 //
-// bench.go measures the worker loop on net_null (vec-bench), alone or while
-// the same process serves a steady load of control API and /metrics
-// requests.
+// Loops (pollloop.go) run the worker loops on ports someone else opened,
+// with a feed that sees every received burst first: the one seam through
+// which vec-bench (internal/netnullbench) measures vecd's own loop.
 package gateway

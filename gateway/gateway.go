@@ -12,13 +12,12 @@ import (
 
 	"go.uber.org/zap"
 
-	"vec/control/config"
 	"vec/dpdk"
 	"vec/fastpath"
 )
 
 // mbufDataRoom holds a 1500-byte MTU frame with its VLAN tag plus DPDK's
-// headroom: dataRoomFor(config.DefaultMTU), for the benchmarks.
+// headroom: dataRoomFor(DefaultMTU), for the benchmarks.
 const mbufDataRoom = 2048 + 128
 
 // dataRoomFor is the mbuf data room for ports of MTUs up to mtu: the
@@ -42,13 +41,32 @@ func mempoolNeed(ports, workers int) int {
 	return ports*workers*2*dpdk.DefaultDescriptors + (workers+1)*mempoolCache + 2*workers*burstSize
 }
 
+// afXDPRxDescriptors is the RX ring of a net_af_xdp queue. The kernel
+// fills it from the interface and drops what does not fit, so it must hold
+// what arrives while the worker is away: with DefaultDescriptors a worker
+// sharing its core (the namespace cluster on two cores) lost frames of a
+// TCP upload, which then backed off; 4096 is ~12 ms at 4 Gbit/s.
+const afXDPRxDescriptors = 4096
+
+// rxDescriptors is the RX ring size of each queue of port dev.
+func rxDescriptors(dev string) int {
+	if strings.HasPrefix(dev, afXDP) {
+		return afXDPRxDescriptors
+	}
+	return dpdk.DefaultDescriptors
+}
+
 // checkMempool refuses a pool too small for the configured ports and
 // workers, naming the numbers.
 func (g *Gateway) checkMempool() error {
 	rt := g.rt
-	if need := mempoolNeed(len(rt.Ports), len(rt.WorkerCores)); rt.MempoolSize < need {
-		return fmt.Errorf("dpdk.mempool_size %d is too small: %d ports × %d workers × (%d RX + %d TX descriptors) + %d per-core caches of %d + %d bursts of %d need %d packet buffers",
-			rt.MempoolSize, len(rt.Ports), len(rt.WorkerCores), dpdk.DefaultDescriptors, dpdk.DefaultDescriptors,
+	extra := 0 // the larger RX rings (rxDescriptors)
+	for _, dev := range rt.Ports {
+		extra += len(rt.WorkerCores) * (rxDescriptors(dev) - dpdk.DefaultDescriptors)
+	}
+	if need := mempoolNeed(len(rt.Ports), len(rt.WorkerCores)) + extra; rt.MempoolSize < need {
+		return fmt.Errorf("dpdk.mempool_size %d is too small: %d ports × %d workers × (%d RX + %d TX descriptors) + %d more RX descriptors of net_af_xdp + %d per-core caches of %d + %d bursts of %d need %d packet buffers",
+			rt.MempoolSize, len(rt.Ports), len(rt.WorkerCores), dpdk.DefaultDescriptors, dpdk.DefaultDescriptors, extra,
 			len(rt.WorkerCores)+1, mempoolCache, 2*len(rt.WorkerCores), burstSize, need)
 	}
 	return nil
@@ -58,7 +76,7 @@ func (g *Gateway) checkMempool() error {
 // it is torn down again.
 type Gateway struct {
 	log       *zap.Logger
-	rt        config.Runtime
+	rt        Options
 	clock     fastpath.Clock // shared by the workers and the control plane
 	neighbors *fastpath.Neighbors
 	portMAC   [6]byte
@@ -81,8 +99,8 @@ type Gateway struct {
 	// stuck are the workers that did not stop when asked: Close must not
 	// free what they still use.
 	stuck []int
-	// prepare, when set (by tests, before Start), gives worker i a hook
-	// that sees each burst it receives (worker.prepare).
+	// prepare, when set (by tests before Start, by NewLoops), gives
+	// worker i a hook that sees each burst it receives (worker.feed).
 	prepare func(i int) func(pkts [][]byte)
 }
 
@@ -90,7 +108,7 @@ type Gateway struct {
 // EAL (workers are registered goroutine threads, not EAL lcores), memory is
 // in-process so threads can be registered, then the virtual devices and the
 // operator's extra arguments.
-func ealArgs(rt config.Runtime) []string {
+func ealArgs(rt Options) []string {
 	args := []string{"vecd", "-l", strconv.Itoa(rt.ControlCore)}
 	if !slices.Contains(rt.EALArgs, "--in-memory") {
 		args = append(args, "--in-memory")
@@ -103,7 +121,10 @@ func ealArgs(rt config.Runtime) []string {
 
 // New prepares a gateway for validated run-time settings; Start brings it
 // up.
-func New(log *zap.Logger, rt config.Runtime) *Gateway {
+func New(log *zap.Logger, rt Options) *Gateway {
+	if rt.MempoolSize == 0 {
+		rt.MempoolSize = DefaultMempoolSize
+	}
 	return &Gateway{log: log, rt: rt, clock: fastpath.NewMonotonicClock(),
 		neighbors: fastpath.NewNeighbors(fastpath.MaxServers),
 		watch:     watchdog{stallAfter: DefaultStallThreshold, stopTimeout: DefaultStopTimeout}}
@@ -128,6 +149,9 @@ func (g *Gateway) Start(initial func(portMAC [6]byte) (*fastpath.Snapshot, error
 	rt := g.rt
 	args := ealArgs(rt)
 	g.log.Info("initialising DPDK", zap.Strings("eal_args", args))
+	if err := detachStaleXDP(rt.VDevs); err != nil {
+		return err
+	}
 	if err := dpdk.Init(args); err != nil {
 		return err
 	}
@@ -234,12 +258,16 @@ func (g *Gateway) openPorts() error {
 			rt.Ports, period)
 	}
 	for i, dev := range rt.Ports {
-		opts := config.PortRuntime{MTU: config.DefaultMTU}
+		opts := PortOptions{MTU: DefaultMTU}
 		if i < len(rt.PortOptions) {
 			opts = rt.PortOptions[i]
 		}
+		if opts.MTU < MinMTU || opts.MTU > MaxMTU {
+			return fmt.Errorf("port %q: MTU %d is not in %d..%d", dev, opts.MTU, MinMTU, MaxMTU)
+		}
 		p, err := dpdk.OpenPort(ids[i], dpdk.PortConfig{RxQueues: queues, TxQueues: queues, Mempool: g.pool,
-			MTU: uint16(opts.MTU), RetaPeriod: period, SpreadByDevice: opts.SpreadByDevice})
+			RxDescriptors: uint16(rxDescriptors(dev)),
+			MTU:           uint16(opts.MTU), RetaPeriod: period, SpreadByDevice: opts.SpreadByDevice})
 		if errors.Is(err, dpdk.ErrNoRSS) {
 			return fmt.Errorf("port %q: %d workers: %w; run one worker, or, if the device keeps each flow on one queue by itself (net_af_packet with qpairs, net_pcap with one rx_pcap per queue), set ports[%d].spread_by_device",
 				dev, queues, err, i)
@@ -263,7 +291,8 @@ func (g *Gateway) newWorker(i, cpu int, snap *fastpath.Snapshot, ports []uint16,
 	if err != nil {
 		return nil, err
 	}
-	core, err := fastpath.NewCore(snap, table, g.clock, 0)
+	coreClock := newIterationClock(g.clock)
+	core, err := fastpath.NewCore(snap, table, coreClock, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -278,10 +307,10 @@ func (g *Gateway) newWorker(i, cpu int, snap *fastpath.Snapshot, ports []uint16,
 		return nil, err
 	}
 	g.frees = append(g.frees, mb.ring.Free)
-	w := &worker{cpu: cpu, queue: uint16(i), ports: ports, maxFrame: maxFrames, core: core, burst: burst, mailbox: mb,
+	w := &worker{cpu: cpu, queue: uint16(i), ports: ports, maxFrame: maxFrames, core: core, coreClock: coreClock, burst: burst, mailbox: mb,
 		stopWhenIdle: g.rt.RunUntilInputExhausted, busyPoll: g.rt.BusyPoll, idleSleep: g.rt.IdleSleep}
 	if g.prepare != nil {
-		w.prepare = g.prepare(i)
+		w.feed = g.prepare(i)
 	}
 	if i == 0 {
 		// The first worker sends the ARP requests for servers given by
@@ -322,7 +351,7 @@ func receiveFor(p *dpdk.Port, gatewayMAC [6]byte) error {
 // own, one per control core. Without them they would run only when the
 // scheduler preempts a worker, every 10 ms: measured, a million-entry
 // install took 2.5 s instead of 70 ms with two workers on two cores.
-func keepControlOffWorkers(rt config.Runtime) error {
+func keepControlOffWorkers(rt Options) error {
 	cpus, err := dpdk.ThreadAffinity()
 	if err != nil {
 		return err
@@ -341,7 +370,7 @@ func keepControlOffWorkers(rt config.Runtime) error {
 // take every CPU. The sharing is read from the cores themselves, not from
 // rt.ControlSharesWorkerCore, which only validated configurations set
 // (vec-bench builds its Runtime by hand).
-func controlCores(cpus []int, rt config.Runtime) []int {
+func controlCores(cpus []int, rt Options) []int {
 	if slices.Contains(rt.WorkerCores, rt.ControlCore) {
 		return []int{rt.ControlCore}
 	}

@@ -40,8 +40,8 @@ type linkReader interface {
 	Link() (dpdk.Link, error)
 }
 
-// kernelLink is a net_af_packet port: its driver reports the link up from
-// start to stop whatever the interface does, so the kernel interface's
+// kernelLink is a net_af_packet or net_af_xdp port: its driver reports the
+// link up from start to stop whatever the interface does, so the kernel interface's
 // IFF_RUNNING flag (carrier, in this process's network namespace) decides
 // too.
 type kernelLink struct {
@@ -81,13 +81,13 @@ func ifaceRunning(iface string) (bool, error) {
 	return flags&unix.IFF_UP != 0 && flags&unix.IFF_RUNNING != 0, nil
 }
 
-// afPacketIfaces maps each net_af_packet device of the vdev arguments
-// ("net_af_packet0,iface=eth1,qpairs=2") to its kernel interface.
-func afPacketIfaces(vdevs []string) map[string]string {
+// kernelIfaces maps each net_af_packet and net_af_xdp device of the vdev
+// arguments ("net_af_packet0,iface=eth1,qpairs=2") to its kernel interface.
+func kernelIfaces(vdevs []string) map[string]string {
 	out := map[string]string{}
 	for _, v := range vdevs {
 		args := strings.Split(v, ",")
-		if !strings.HasPrefix(args[0], "net_af_packet") {
+		if !strings.HasPrefix(args[0], "net_af_packet") && !strings.HasPrefix(args[0], afXDP) {
 			continue
 		}
 		for _, a := range args[1:] {
@@ -97,6 +97,23 @@ func afPacketIfaces(vdevs []string) map[string]string {
 		}
 	}
 	return out
+}
+
+// afXDP names DPDK's AF_XDP devices (net_af_xdp0, …).
+const afXDP = "net_af_xdp"
+
+// detachStaleXDP removes the XDP program a vecd before this one left on
+// each net_af_xdp device's interface (see dpdk.DetachXDP): vecd drops
+// CAP_NET_ADMIN after start, so it cannot remove its own on exit.
+func detachStaleXDP(vdevs []string) error {
+	for dev, iface := range kernelIfaces(vdevs) {
+		if strings.HasPrefix(dev, afXDP) {
+			if err := dpdk.DetachXDP(iface); err != nil {
+				return fmt.Errorf("port %s: %w", dev, err)
+			}
+		}
+	}
+	return nil
 }
 
 // PortLink is one port's link as the link watch last read it.
@@ -161,7 +178,7 @@ func (g *Gateway) startWatch() {
 // and reads the links once.
 func (g *Gateway) initWatch() {
 	wd := &g.watch
-	ifaces := afPacketIfaces(g.rt.VDevs)
+	ifaces := kernelIfaces(g.rt.VDevs)
 	for _, p := range g.ports {
 		if iface, ok := ifaces[p.Name()]; ok {
 			wd.links = append(wd.links, kernelLink{p, iface})

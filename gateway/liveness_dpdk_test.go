@@ -72,10 +72,10 @@ clusters:
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt, err := cfg.Runtime()
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The gateway's options as cmd/vecd converts that configuration's.
+	rt := Options{EALArgs: []string{"--no-pci", "--no-telemetry"}, VDevs: []string{"net_ring0", "net_af_packet0,iface=" + vethGW},
+		Ports: []string{"net_ring0", "net_af_packet0"}, WorkerCores: []int{1}, ControlCore: 1, ControlSharesWorkerCore: true,
+		TableCapacity: 1024, IdleSleep: config.DefaultIdleSleep}
 	m := manager.New(manager.Options{Log: zap.NewNop(), Level: zap.NewAtomicLevel(), Path: path, Config: cfg})
 
 	// Start confines every thread to the control core: give the tests

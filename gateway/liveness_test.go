@@ -11,7 +11,6 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
-	"vec/control/config"
 	"vec/dpdk"
 )
 
@@ -43,7 +42,7 @@ func observed(t *testing.T) (*zap.Logger, *observer.ObservedLogs) {
 // it may still use.
 func TestStuckWorkerIsReportedAndStopNamesIt(t *testing.T) {
 	log, logs := observed(t)
-	g := New(log, config.Runtime{})
+	g := New(log, Options{})
 	g.watch.stallAfter, g.watch.stopTimeout = 300*time.Millisecond, 400*time.Millisecond
 	hang, unhang := make(chan struct{}), make(chan struct{})
 	defer close(unhang)
@@ -107,7 +106,7 @@ func TestStuckWorkerIsReportedAndStopNamesIt(t *testing.T) {
 
 // Stop of healthy workers returns nil at once.
 func TestStopHealthyWorkers(t *testing.T) {
-	g := New(zap.NewNop(), config.Runtime{})
+	g := New(zap.NewNop(), Options{})
 	for i := range 2 {
 		w := &worker{cpu: i, queue: uint16(i)}
 		done := make(chan struct{})
@@ -153,7 +152,7 @@ func (f *fakeLink) set(up bool, err error) {
 // its last state and is logged once per period.
 func TestLinkWatch(t *testing.T) {
 	log, logs := observed(t)
-	g := New(log, config.Runtime{})
+	g := New(log, Options{})
 	a, b := &fakeLink{name: "eth1"}, &fakeLink{name: "eth2"}
 	a.set(true, nil)
 	b.set(true, nil)
@@ -198,17 +197,17 @@ func TestLinkWatch(t *testing.T) {
 	}
 
 	// A gateway whose links were never read is not unhealthy.
-	if err := New(zap.NewNop(), config.Runtime{}).LinkHealth(); err != nil {
+	if err := New(zap.NewNop(), Options{}).LinkHealth(); err != nil {
 		t.Errorf("health before any reading: %v", err)
 	}
 }
 
-// net_af_packet devices are found in the vdev arguments with their kernel
+// net_af_packet and net_af_xdp devices are found in the vdev arguments with their kernel
 // interface; an interface's flags are read in this network namespace.
 func TestAFPacketCarrier(t *testing.T) {
-	got := afPacketIfaces([]string{"net_ring0", "net_af_packet0,iface=eth1,qpairs=2", "net_af_packet1,qpairs=1,iface=lo"})
-	if len(got) != 2 || got["net_af_packet0"] != "eth1" || got["net_af_packet1"] != "lo" {
-		t.Errorf("af_packet interfaces %v", got)
+	got := kernelIfaces([]string{"net_ring0", "net_af_packet0,iface=eth1,qpairs=2", "net_af_packet1,qpairs=1,iface=lo", "net_af_xdp0,iface=veth0,queue_count=1"})
+	if len(got) != 3 || got["net_af_packet0"] != "eth1" || got["net_af_packet1"] != "lo" || got["net_af_xdp0"] != "veth0" {
+		t.Errorf("kernel interfaces %v", got)
 	}
 	if up, err := ifaceRunning("lo"); err != nil || !up {
 		t.Errorf("lo running = %v, %v", up, err)

@@ -8,10 +8,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"vec/control/manager"
+	"vec/dataplane"
 	"vec/dpdk"
 	"vec/fastpath"
-	"vec/gateway/coreops"
 )
 
 // The control plane never writes a worker's memory: it hands a worker a
@@ -79,16 +78,16 @@ type request struct {
 	dropped  uint64 // entries ever dropped by purges
 	silenced uint64 // ARP replies for removed VIPs not sent
 	naps     uint64 // idle naps taken
-	polls    manager.PollTimes
+	polls    dataplane.PollTimes
 	mode     fastpath.Mode
 
-	// reqConnections: copy matching entries from cursor from on into
-	// entries (its length is the room left in the page), examining at
-	// most about coreops.ScanSlots slots; listed is the result.
-	query   *manager.ConnQuery
-	from    coreops.Cursor
+	// reqConnections: copy the entries match selects from cursor from on
+	// into entries (its length is the room left in the page), examining
+	// at most about fastpath.ScanSlots slots; listed is the result.
+	match   func(*fastpath.Entry) bool
+	from    fastpath.ListCursor
 	entries []fastpath.Entry
-	listed  coreops.Listed
+	listed  fastpath.Listed
 
 	newMode fastpath.Mode // reqMode
 
@@ -118,7 +117,7 @@ type mailbox struct {
 	gens    atomic.Uint64
 	commit  atomic.Uint64
 	staged  *request
-	purging *coreops.Purge
+	purging *fastpath.Purge
 }
 
 func newMailbox(name string) (*mailbox, error) {
@@ -245,7 +244,7 @@ func (w *worker) serveMailbox() {
 				mb.staged = req // replaces one never committed (its Apply failed)
 			}
 		case reqConnections:
-			req.listed = coreops.List(w.core, req.query, req.from, req.entries, coreops.ScanSlots)
+			req.listed = w.core.List(req.match, req.from, req.entries, fastpath.ScanSlots)
 		case reqMode:
 			w.core.SetMode(req.newMode)
 		case reqInstall:
@@ -269,9 +268,9 @@ func (w *worker) switchStaged() {
 	w.empty, w.nap = 0, 0
 	if req.purge != nil {
 		if mb.purging == nil {
-			mb.purging = coreops.NewPurge(req.purge)
+			mb.purging = fastpath.NewPurge(req.purge)
 		}
-		if _, done := mb.purging.Step(w.core, coreops.ScanSlots); !done {
+		if _, done := w.core.PurgeStep(mb.purging, fastpath.ScanSlots); !done {
 			return
 		}
 		req.purged = mb.purging.Dropped

@@ -4,7 +4,6 @@ import (
 	"slices"
 	"testing"
 
-	"vec/control/config"
 	"vec/dpdk"
 )
 
@@ -40,17 +39,17 @@ func TestOversizeFramesAreLeftOut(t *testing.T) {
 // The packet buffers hold the longest frame of the largest MTU in one
 // mbuf; the default MTU keeps the 2 KiB buffers of old.
 func TestDataRoomFollowsMTU(t *testing.T) {
-	if got := dataRoomFor(config.DefaultMTU); got != mbufDataRoom {
+	if got := dataRoomFor(DefaultMTU); got != mbufDataRoom {
 		t.Errorf("data room for MTU 1500: %d, want %d", got, mbufDataRoom)
 	}
-	for _, mtu := range []int{config.MinMTU, 1500, 4000, 9000, 9216, config.MaxMTU} {
+	for _, mtu := range []int{MinMTU, 1500, 4000, 9000, 9216, MaxMTU} {
 		room := int(dataRoomFor(mtu)) - dpdk.Headroom
 		frame := dpdk.MaxFrameLen(uint16(mtu))
 		if room < frame+dpdk.VLANTagLen+64 || room%1024 != 0 || room > frame+dpdk.VLANTagLen+64+1023 {
 			t.Errorf("MTU %d: %d bytes of frame room for %d-byte frames", mtu, room, frame)
 		}
 	}
-	rt := config.Runtime{PortOptions: []config.PortRuntime{{MTU: 1500}, {MTU: 9000}}}
+	rt := Options{PortOptions: []PortOptions{{MTU: 1500}, {MTU: 9000}}}
 	if got := int(dataRoomFor(rt.MaxPortMTU())) - dpdk.Headroom; got != 9216 {
 		t.Errorf("ports of MTU 1500 and 9000: %d bytes of frame room, want 9216", got)
 	}

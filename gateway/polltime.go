@@ -5,14 +5,14 @@ import (
 	"sync"
 	"time"
 
-	"vec/control/manager"
+	"vec/dataplane"
 )
 
 // A worker times its poll iterations with one read of the CPU's time-stamp
 // counter per iteration (readTicks: RDTSC on amd64, which took less than
 // half as long as the monotonic clock through the vDSO on the development
 // machine; BenchmarkReadTicks, BenchmarkMonotonicClock) and counts them into a histogram of log2 buckets
-// (manager.PollTimes) that only the worker writes and the control plane
+// (dataplane.PollTimes) that only the worker writes and the control plane
 // copies through the counters request. The ticks are converted to
 // nanoseconds with a factor measured once per process against the
 // monotonic clock: the workers are pinned and the TSC of the CPUs vecd
@@ -21,7 +21,7 @@ import (
 // pollTimer is a worker's poll-iteration histogram and the tick reading at
 // the start of the iteration being timed.
 type pollTimer struct {
-	hist manager.PollTimes
+	hist dataplane.PollTimes
 	// nanosPerTick is a 32.32 fixed-point factor: ns = ticks × it >> 32.
 	nanosPerTick uint64
 	last         uint64
@@ -46,7 +46,7 @@ func (p *pollTimer) skip() { p.timing = false }
 // record counts one iteration of ns nanoseconds: bucket i holds
 // (64 ns << (i-1), 64 ns << i], bucket 0 everything up to 64 ns.
 func (p *pollTimer) record(ns uint64) {
-	i := min(bits.Len64((max(ns, 1)-1)>>6), manager.PollTimeBuckets-1)
+	i := min(bits.Len64((max(ns, 1)-1)>>6), dataplane.PollTimeBuckets-1)
 	p.hist.Buckets[i]++
 	p.hist.SumNanos += ns
 	p.hist.MaxNanos = max(p.hist.MaxNanos, ns)
@@ -86,33 +86,4 @@ func measureTickScale() uint64 {
 		return 1 << 32 // cannot happen with a working clock; count ticks as ns
 	}
 	return uint64(m1-m0) << 32 / (t1 - t0)
-}
-
-// pollQuantile estimates the q-quantile (0 < q ≤ 1) of the iteration times
-// in h the way Prometheus's histogram_quantile does: linearly within the
-// bucket that holds it, capped at the longest iteration. It is 0 for an
-// empty histogram.
-func pollQuantile(h *manager.PollTimes, q float64) time.Duration {
-	count := h.Count()
-	if count == 0 {
-		return 0
-	}
-	rank := q * float64(count)
-	var below uint64
-	for i, n := range h.Buckets {
-		if n == 0 || float64(below+n) < rank {
-			below += n
-			continue
-		}
-		lo, hi := time.Duration(0), time.Duration(h.MaxNanos)
-		if i > 0 {
-			lo = manager.PollTimeBound(i - 1)
-		}
-		if i < manager.PollTimeBuckets-1 {
-			hi = min(hi, manager.PollTimeBound(i))
-		}
-		at := lo + time.Duration((rank-float64(below))/float64(n)*float64(hi-lo))
-		return min(at, time.Duration(h.MaxNanos))
-	}
-	return time.Duration(h.MaxNanos)
 }

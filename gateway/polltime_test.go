@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"vec/control/manager"
+	"vec/dataplane"
 )
 
 // oneNanoPerTick is the factor of a tick source counting nanoseconds.
@@ -15,23 +15,23 @@ const oneNanoPerTick = 1 << 32
 // and those beyond the last bound in the last bucket.
 func TestPollTimerBuckets(t *testing.T) {
 	p := pollTimer{nanosPerTick: oneNanoPerTick}
-	for i := range manager.PollTimeBuckets - 1 {
-		bound := uint64(manager.PollTimeBound(i))
-		p.hist = manager.PollTimes{}
+	for i := range dataplane.PollTimeBuckets - 1 {
+		bound := uint64(dataplane.PollTimeBound(i))
+		p.hist = dataplane.PollTimes{}
 		p.record(bound)
 		if p.hist.Buckets[i] != 1 {
 			t.Errorf("%d ns: buckets %v, want it in bucket %d", bound, p.hist.Buckets, i)
 		}
-		p.hist = manager.PollTimes{}
+		p.hist = dataplane.PollTimes{}
 		p.record(bound + 1)
 		if p.hist.Buckets[i+1] != 1 {
 			t.Errorf("%d ns: buckets %v, want it in bucket %d", bound+1, p.hist.Buckets, i+1)
 		}
 	}
-	p.hist = manager.PollTimes{}
+	p.hist = dataplane.PollTimes{}
 	p.record(0)
 	p.record(uint64(time.Hour))
-	if p.hist.Buckets[0] != 1 || p.hist.Buckets[manager.PollTimeBuckets-1] != 1 {
+	if p.hist.Buckets[0] != 1 || p.hist.Buckets[dataplane.PollTimeBuckets-1] != 1 {
 		t.Errorf("0 ns and an hour: buckets %v, want one in the first and one in the last", p.hist.Buckets)
 	}
 }
@@ -51,7 +51,7 @@ func TestPollTimerLaps(t *testing.T) {
 	p.skip()      // the iteration begun now naps
 	step(1 << 30) // not counted
 	step(200_000) // 100 µs: bucket 11 (65.5 µs, 131 µs]
-	want := manager.PollTimes{SumNanos: 1000 + 1000 + 40 + 100_000, MaxNanos: 100_000}
+	want := dataplane.PollTimes{SumNanos: 1000 + 1000 + 40 + 100_000, MaxNanos: 100_000}
 	want.Buckets[4], want.Buckets[0], want.Buckets[11] = 2, 1, 1
 	if p.hist != want {
 		t.Errorf("histogram %+v, want %+v", p.hist, want)
@@ -78,32 +78,6 @@ func TestTickScaleMatchesMonotonicClock(t *testing.T) {
 	got := time.Duration(p.hist.SumNanos)
 	if got < 20*time.Millisecond || got > elapsed {
 		t.Errorf("a %v sleep timed at %v by the ticks (monotonic clock: %v)", 20*time.Millisecond, got, elapsed)
-	}
-}
-
-func TestPollQuantile(t *testing.T) {
-	var h manager.PollTimes
-	if q := pollQuantile(&h, 0.5); q != 0 {
-		t.Errorf("median of nothing = %v, want 0", q)
-	}
-	h.Buckets[4] = 90 // (512 ns, 1024 ns]
-	h.Buckets[10] = 9 // (32.768 µs, 65.536 µs]
-	h.Buckets[12] = 1 // (131 µs, 262 µs]
-	h.MaxNanos = 200_000
-	for _, c := range []struct {
-		q    float64
-		want time.Duration
-	}{
-		{0.45, 768},               // halfway through bucket 4
-		{0.9, 1024},               // its top
-		{0.99, 65536},             // the top of bucket 10
-		{0.995, 131072 + 68928/2}, // halfway from 131 µs to the longest
-		{1, 200_000},              // the longest
-	} {
-		// Within a nanosecond: q × count is not always exact.
-		if got := pollQuantile(&h, c.q); got < c.want-1 || got > c.want+1 {
-			t.Errorf("q%v = %v, want %v", c.q, got, c.want)
-		}
 	}
 }
 

@@ -8,6 +8,31 @@ import (
 	"vec/fastpath"
 )
 
+// startTestPort starts testVdev as cfg says, on a mempool of its own
+// named poolName, and closes both when the test ends.
+func startTestPort(t *testing.T, poolName string, cfg dpdk.PortConfig) (*dpdk.Port, *dpdk.Mempool) {
+	t.Helper()
+	pool, err := dpdk.NewPktMempool(poolName, 1023, 32, mbufDataRoom, dpdk.SocketAny)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Free)
+	id, err := dpdk.PortByName(testVdev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Mempool = pool
+	port, err := dpdk.OpenPort(id, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { port.Close() })
+	if err := port.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return port, pool
+}
+
 // A worker drops the frames of a burst that are longer than its port's
 // longest frame before the fastpath sees them, counts them as oversize
 // (and in rx, so every packet keeps exactly one fate), and frees them.
@@ -17,23 +42,7 @@ func TestPollPortDropsOversizeFrames(t *testing.T) {
 	if !withEAL(t) {
 		return
 	}
-	pool, err := dpdk.NewPktMempool("t_oversize", 1023, 32, mbufDataRoom, dpdk.SocketAny)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Free()
-	id, err := dpdk.PortByName(testVdev)
-	if err != nil {
-		t.Fatal(err)
-	}
-	port, err := dpdk.OpenPort(id, dpdk.PortConfig{Mempool: pool})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer port.Close()
-	if err := port.Start(); err != nil {
-		t.Fatal(err)
-	}
+	port, pool := startTestPort(t, "t_oversize", dpdk.PortConfig{})
 	table, err := fastpath.NewTable(make([]fastpath.Entry, fastpath.TableSlots(1024)), rand.Uint64())
 	if err != nil {
 		t.Fatal(err)
@@ -73,24 +82,8 @@ func TestWorkerForFollowsTheProgrammedTable(t *testing.T) {
 	if !withEAL(t) {
 		return
 	}
-	pool, err := dpdk.NewPktMempool("t_workerfor", 1023, 32, mbufDataRoom, dpdk.SocketAny)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Free()
-	id, err := dpdk.PortByName(testVdev)
-	if err != nil {
-		t.Fatal(err)
-	}
 	const workers = 3
-	port, err := dpdk.OpenPort(id, dpdk.PortConfig{Mempool: pool, RxQueues: workers, TxQueues: workers})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer port.Close()
-	if err := port.Start(); err != nil {
-		t.Fatal(err)
-	}
+	port, _ := startTestPort(t, "t_workerfor", dpdk.PortConfig{RxQueues: workers, TxQueues: workers})
 	reta, err := port.RSSReta()
 	if err != nil {
 		t.Fatal(err)

@@ -69,8 +69,10 @@ type worker struct {
 	// iterations counts the loop's iterations (begun) for the control
 	// plane's watchdog: one plain atomic store per iteration, no clock.
 	iterations atomic.Uint64
-	// polls times the iterations (polltime.go).
-	polls pollTimer
+	// polls times the iterations (polltime.go); the same reading of the
+	// ticks sets the core's clock (iterclock.go).
+	polls     pollTimer
+	coreClock *iterationClock
 
 	// busyPoll spins whatever the load; otherwise the worker naps when
 	// idle, up to idleSleep at a time (the current nap is nap, after
@@ -89,10 +91,10 @@ type worker struct {
 	clock     fastpath.Clock
 	nextProbe int64
 
-	// prepare, when set, sees every received burst before the fastpath
-	// does. Only the benchmark sets it, to write fresh packets into the
-	// buffers net_null hands out, as a NIC would.
-	prepare func(pkts [][]byte)
+	// feed, when set, sees every received burst before the fastpath
+	// does: LoopConfig.Feed, with which vec-bench writes fresh packets
+	// into the buffers net_null hands out, as a NIC would.
+	feed func(pkts [][]byte)
 }
 
 // run is the worker goroutine. It reports through started whether the
@@ -116,7 +118,9 @@ func (w *worker) poll() {
 	lastRx := time.Now()
 	for idle, iter := 0, 0; !w.stop.Load(); iter++ {
 		w.iterations.Store(uint64(iter) + 1)
-		w.polls.lap(readTicks())
+		ticks := readTicks()
+		w.polls.lap(ticks)
+		w.coreClock.set(ticks)
 		got := 0
 		for i, port := range w.ports {
 			got += w.pollPort(port, w.maxFrame[i])
@@ -178,8 +182,8 @@ func (w *worker) pollPort(port uint16, maxFrame uint32) int {
 		return 0
 	}
 	pkts := w.burst.Packets()
-	if w.prepare != nil {
-		w.prepare(pkts)
+	if w.feed != nil {
+		w.feed(pkts)
 	}
 	keep := w.burst.Keep() // all 0 after Rx: what is not kept is freed
 	at := []int(nil)       // nil: pkts is the whole burst
@@ -190,20 +194,35 @@ func (w *worker) pollPort(port uint16, maxFrame uint32) int {
 	}
 	verdicts := w.verdicts[:len(pkts)]
 	w.core.ProcessBurst(pkts, verdicts)
-	for i, v := range verdicts {
-		k := byte(0)
-		if v.Transmits() && !(v == fastpath.VerdictReply && len(w.silentVIPs) > 0 && w.silenced(pkts[i])) {
-			k = 1
+	if at == nil && len(w.silentVIPs) == 0 {
+		// Nearly every burst: the verdicts alone decide.
+		for i, v := range verdicts {
+			keep[i] = transmitted(v)
 		}
-		if at != nil {
-			keep[at[i]] = k
-		} else {
-			keep[i] = k
+	} else {
+		for i, v := range verdicts {
+			k := transmitted(v)
+			if v == fastpath.VerdictReply && len(w.silentVIPs) > 0 && w.silenced(pkts[i]) {
+				k = 0
+			}
+			if at != nil {
+				keep[at[i]] = k
+			} else {
+				keep[i] = k
+			}
 		}
 	}
 	w.burst.SendKept(port, w.queue)
 	w.txFull += uint64(w.burst.TxFull())
 	return n
+}
+
+// transmitted is v as a keep byte: 1 to send the packet, 0 to free it.
+func transmitted(v fastpath.Verdict) byte {
+	if v.Transmits() {
+		return 1
+	}
+	return 0
 }
 
 // silenced reports whether a reply the fastpath wrote (always untagged:

@@ -844,14 +844,7 @@ func (h *HA) attempt(now time.Time) {
 	}
 	h.acquiring = true
 	gen, term := h.candidacy, h.term
-	h.spawnWork(func() {
-		ctx, cancel := context.WithTimeout(h.ctx, h.cfg.Interval)
-		out := h.wit.Acquire(ctx, term, h.cfg.Lease)
-		cancel()
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		h.onAcquired(gen, term, now, out)
-	})
+	h.acquireAsync(term, func(out LeaseOutcome) { h.onAcquired(gen, term, now, out) })
 }
 
 func (h *HA) onRetry(now time.Time) {
@@ -963,14 +956,7 @@ func (h *HA) renew(now time.Time) {
 	}
 	h.renewing = true
 	term := h.term
-	h.spawnWork(func() {
-		ctx, cancel := context.WithTimeout(h.ctx, h.cfg.Interval)
-		out := h.wit.Acquire(ctx, term, h.cfg.Lease)
-		cancel()
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		h.onRenewed(term, now, out)
-	})
+	h.acquireAsync(term, func(out LeaseOutcome) { h.onRenewed(term, now, out) })
 }
 
 func (h *HA) onRenewed(term uint64, launched time.Time, out LeaseOutcome) {
@@ -1058,6 +1044,20 @@ func (h *HA) releaseAsync(term uint64) {
 		ctx, cancel := context.WithTimeout(h.ctx, h.cfg.Interval)
 		defer cancel()
 		h.wit.Release(ctx, term)
+	})
+}
+
+// acquireAsync asks the witnesses for the lease of term in the background
+// (a candidate's acquisition or an active gateway's renewal) and hands
+// their answer to done, under h.mu.
+func (h *HA) acquireAsync(term uint64, done func(LeaseOutcome)) {
+	h.spawnWork(func() {
+		ctx, cancel := context.WithTimeout(h.ctx, h.cfg.Interval)
+		out := h.wit.Acquire(ctx, term, h.cfg.Lease)
+		cancel()
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		done(out)
 	})
 }
 

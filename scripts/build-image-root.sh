@@ -33,16 +33,16 @@ set -euo pipefail
 
 # Shared libraries vecd links (what dpkg-shlibdeps finds; the package build
 # computes them itself, the image installs them by name).
-readonly RUNTIME_LIBS=(librte-eal23 librte-ethdev23 librte-mbuf23 librte-mempool23 librte-ring23)
+readonly RUNTIME_LIBS=(librte-eal23 librte-ethdev23 librte-mbuf23 librte-mempool23 librte-ring23 libbpf1)
 # Plugins EAL loads from /usr/lib/<triplet>/dpdk/pmds-23.0 at start, which no
 # linker sees: the ring mempool handler every packet pool uses (without it
 # vecd cannot create its mempool), and the vdev bus for --vdev ports.
 readonly RUNTIME_PLUGINS=(librte-mempool-ring23 librte-bus-vdev23)
 # Port drivers: the software ones the demos and tests use (af_packet,
-# pcap, null, ring, virtio-user/vhost) and the common PCI NICs' PMDs (they
+# af_xdp, pcap, null, ring, virtio-user/vhost) and the common PCI NICs' PMDs (they
 # bring the PCI bus driver). Add your NIC's librte-net-* if it is not here.
 readonly RUNTIME_DRIVERS=(
-	librte-net-af-packet23 librte-net-pcap23 librte-net-null23 librte-net-ring23
+	librte-net-af-packet23 librte-net-af-xdp23 librte-net-pcap23 librte-net-null23 librte-net-ring23
 	librte-net-virtio23 librte-net-vhost23
 	librte-net-i40e23 librte-net-iavf23 librte-net-ice23 librte-net-ixgbe23
 	librte-net-e1000-23 librte-net-mlx5-23 librte-net-bnxt23 librte-net-vmxnet3-23

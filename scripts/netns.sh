@@ -2,6 +2,7 @@
 # netns.sh — the vec test cluster in network namespaces (see docs/test-cluster.md).
 #
 #   scripts/netns.sh up [--servers N] [--gateways G] [--clients C] [--vips A,B]
+#                       [--port-driver af_xdp|af_packet]
 #   scripts/netns.sh down
 #   scripts/netns.sh status      KEY=VALUE lines; exit 0 up, 1 partial, 3 down
 #                                (partial and down print STATE and NAMESPACES only)
@@ -14,7 +15,12 @@
 # `up`, which cleans up after itself through a trap.
 #
 # Defaults may also come from the environment: VEC_SERVERS, VEC_GATEWAYS,
-# VEC_CLIENTS, VEC_VIPS.
+# VEC_CLIENTS, VEC_VIPS, VEC_PORT_DRIVER.
+#
+# --port-driver is the DPDK driver vecd is meant to drive each gateway's
+# port with; `status` reports the matching --vdev argument as GW<k>_VDEV.
+# af_xdp is the default: it moved more of a bulk upload through vecd than
+# af_packet (docs/benchmarking.md, scripts/bench-upload.sh).
 set -euo pipefail
 
 readonly NET=10.99.0
@@ -42,6 +48,7 @@ servers=${VEC_SERVERS:-3}
 gateways=${VEC_GATEWAYS:-1}
 clients=${VEC_CLIENTS:-4}
 vips=${VEC_VIPS:-$NET.100}
+port_driver=${VEC_PORT_DRIVER:-af_xdp}
 
 die() { echo "netns.sh: $*" >&2; exit 2; }
 log() { echo "netns.sh: $*" >&2; }
@@ -80,20 +87,28 @@ ensure_ns() {
 	sysctl_set "$ns" net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 }
 
-# Checksum offload off (and GRO off) on one veth end: a packet socket, as
-# DPDK's net_af_packet uses, reads the frame as the kernel holds it, and with
-# tx offload on that means a TCP/UDP checksum that was never filled in.
+# Offloads on one veth end. The gateway's port and its bridge port get
+# checksum offload, segmentation and GRO off: a packet socket, as DPDK's
+# net_af_packet uses, reads a frame as the kernel holds it, which with them
+# on can be a 64 KB segment or a TCP checksum never filled in; the bridge
+# port segments and checksums in software instead, once, for vecd. Every
+# other end (clients, servers, management) keeps the kernel's offloads, and
+# GRO, as a real host's NIC would: with them off each 1500-byte segment
+# crossed every stack alone and the kernel, not vecd, capped an upload.
 no_offload() { nsx "$1" ethtool -K "$2" tx off rx off gro off >/dev/null; }
+offload() { nsx "$1" ethtool -K "$2" tx on rx on tso on gso on gro on >/dev/null; }
 
-# plug NS IF PORT MAC: a veth from IF in namespace NS to bridge port PORT.
+# plug NS IF PORT MAC [raw]: a veth from IF in namespace NS to bridge port
+# PORT; raw (the gateway's port) turns the offloads off on both ends.
 plug() {
-	local ns=$1 ifname=$2 port=$3 mac=$4
+	local ns=$1 ifname=$2 port=$3 mac=$4 set=offload
+	[ "${5:-}" = raw ] && set=no_offload
 	if ! link_exists "$BR_NS" "$port"; then
 		ip -n "$BR_NS" link add "$port" type veth peer name "$ifname" netns "$ns" address "$mac"
 	fi
 	ip -n "$BR_NS" link set "$port" master "$BR"
-	no_offload "$BR_NS" "$port"
-	no_offload "$ns" "$ifname"
+	$set "$BR_NS" "$port"
+	$set "$ns" "$ifname"
 	ip -n "$BR_NS" link set "$port" up
 	ip -n "$ns" link set "$ifname" up
 }
@@ -156,7 +171,9 @@ up_gateway() {
 	# management address only on the management interface.
 	sysctl_set "$ns" net.ipv4.ip_forward=0 \
 		net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2
-	plug "$ns" "$GW_IF" "vecpg$k" "$(mac 1 "$k")"
+	plug "$ns" "$GW_IF" "vecpg$k" "$(mac 1 "$k")" raw
+	# The driver, where `status` finds it.
+	ip -n "$ns" link set dev "$GW_IF" alias "vec-port-driver=$port_driver"
 	# vecd owns vecgw0: no kernel address, no kernel ARP; promiscuous so the
 	# packet socket sees every frame the bridge hands it.
 	sync_addrs "$ns" "$GW_IF" "$PLEN"
@@ -187,6 +204,7 @@ validate_up_args() {
 	in_range "$gateways" 1 $MAX_GATEWAYS || die "--gateways must be 1..$MAX_GATEWAYS, got '$gateways'"
 	in_range "$clients" 1 $MAX_CLIENTS || die "--clients must be 1..$MAX_CLIENTS, got '$clients'"
 	[ -n "$vips" ] || die "--vips must name at least one address"
+	case $port_driver in af_xdp | af_packet) ;; *) die "--port-driver must be af_xdp or af_packet, got '$port_driver'" ;; esac
 	for v in ${vips//,/ }; do
 		[[ $v =~ ^10\.99\.0\.([0-9]+)$ ]] || die "VIP '$v' is not in $NET.0/$PLEN"
 		in_range "${BASH_REMATCH[1]}" 41 254 || die "VIP '$v' must be $NET.41-$NET.254 (lower addresses are taken)"
@@ -221,7 +239,7 @@ do_up() {
 		if [[ $ns =~ ^vecgw([0-9]+)$ ]] && [ "${BASH_REMATCH[1]}" -gt "$gateways" ]; then remove_ns "$ns"; fi
 	done
 	up_in_progress=0
-	log "up: $servers server(s), $gateways gateway(s), $clients client address(es), VIPs $vips"
+	log "up: $servers server(s), $gateways gateway(s), $clients client address(es), VIPs $vips, port driver $port_driver"
 }
 
 # ---- down --------------------------------------------------------------------
@@ -240,6 +258,17 @@ do_down() {
 # ---- status ------------------------------------------------------------------
 if_mac() { ip -n "$1" -br link show dev "$2" 2>/dev/null | awk '{print $3}'; }
 if_addrs() { ip -n "$1" -4 -o addr show dev "$2" scope global 2>/dev/null | awk '{sub(/\/.*/, "", $4); print $4}' | paste -sd, -; }
+
+# port_vdev NS: the DPDK --vdev argument for the gateway port in NS, for
+# the driver `up` recorded in its alias. framecnt=8192: af_packet's default
+# 512-frame ring overflows under load. AF_XDP takes the veth's one queue.
+port_vdev() {
+	case $(ip -n "$1" -o link show dev "$GW_IF" | sed -n 's/.*alias vec-port-driver=\([a-z_]*\).*/\1/p') in
+	af_packet) echo "net_af_packet0,iface=$GW_IF,framecnt=8192" ;;
+	af_xdp) echo "net_af_xdp0,iface=$GW_IF,start_queue=0,queue_count=1" ;;
+	*) echo unknown ;;
+	esac
+}
 
 do_status() {
 	local all ns n_srv=0 n_gw=0 i k have_client=0 have_br=0 state
@@ -274,6 +303,7 @@ do_status() {
 		ns=$(gw_ns "$k")
 		echo "GW${k}_NS=$ns"
 		echo "GW${k}_IFACE=$GW_IF"
+		echo "GW${k}_VDEV=$(port_vdev "$ns")"
 		echo "GW${k}_MAC=$(if_mac "$ns" "$GW_IF")"
 		echo "GW${k}_ADDR=$(gw_addr "$k")"
 		echo "GW${k}_MGMT_IFACE=$GW_MGMT_IF"
@@ -347,6 +377,7 @@ while [ $# -gt 0 ]; do
 	--gateways) gateways=${2:?}; shift 2 ;;
 	--clients) clients=${2:?}; shift 2 ;;
 	--vips) vips=${2:?}; shift 2 ;;
+	--port-driver) port_driver=${2:?}; shift 2 ;;
 	*) usage ;;
 	esac
 done

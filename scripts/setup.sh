@@ -26,12 +26,13 @@ readonly PACKAGES=(
 	tcpdump ethtool iproute2             # looking at captures, veth offloads, namespaces
 	iputils-arping iputils-ping procps util-linux # the namespace cluster (arping, sysctl, flock)
 	hping3                               # the SYN-flood end-to-end test (e2e/synflood_test.go)
+	iperf3 haproxy jq                    # the upload benchmark (scripts/bench-upload.sh)
 	make gcc git ca-certificates
 	dpkg-dev systemd                     # make deb (dpkg-shlibdeps), systemd-analyze verify of the units (deploy/)
 	mmdebstrap                           # the container recipe's fresh Debian 12 roots (deploy/TestImageRecipe)
 )
 # Virtual-device drivers the tests and demos open (see docs, dpdk-notes).
-readonly PMDS=(net_pcap net_null net_ring net_af_packet net_vhost net_virtio)
+readonly PMDS=(net_pcap net_null net_ring net_af_packet net_af_xdp net_vhost net_virtio)
 
 step() { printf 'setup: %s\n' "$*"; }
 fail() {
@@ -78,7 +79,7 @@ pmd_dir=$(compgen -G "/usr/lib/$(gcc -dumpmachine)/dpdk/pmds-*" | head -n1) ||
 for pmd in "${PMDS[@]}"; do
 	compgen -G "$pmd_dir/librte_${pmd}.so*" >/dev/null || fail "DPDK driver $pmd missing from $pmd_dir"
 done
-for tool in tcpdump ethtool ip hping3 make gcc git dpkg-deb dpkg-shlibdeps systemd-analyze mmdebstrap unshare chroot; do
+for tool in tcpdump ethtool ip hping3 iperf3 haproxy jq make gcc git dpkg-deb dpkg-shlibdeps systemd-analyze mmdebstrap unshare chroot; do
 	command -v "$tool" >/dev/null || fail "$tool not found after installing its package"
 done
 step "packages ok (DPDK $dpdk_version, drivers in $pmd_dir)"

@@ -163,16 +163,11 @@ func (c *Client) Connections(ctx context.Context, t Target, vips []netip.Addr) (
 		if err != nil {
 			return sh, fmt.Errorf("agent %s: encode request: %w", t.Name, err)
 		}
-		reply, err := c.do(ctx, t, http.MethodPost, wire.PathConnections, body, c.maxBytes)
+		p, err := exchange(ctx, c, t, http.MethodPost, wire.PathConnections, body, c.maxBytes,
+			func(b []byte) (page, error) { return decodeConnectionsPage(b, c.maxEntries) },
+			func(p page) string { return p.server })
 		if err != nil {
 			return sh, err
-		}
-		p, err := decodeConnectionsPage(reply, c.maxEntries)
-		if err != nil {
-			return sh, fmt.Errorf("agent %s: %w: %w", t.Name, ErrBadReply, err)
-		}
-		if p.server != t.Name {
-			return sh, fmt.Errorf("agent %s: %w: reply names server %q", t.Name, ErrBadReply, p.server)
 		}
 		served := map[netip.Addr]bool{}
 		for _, v := range p.vips {
@@ -212,18 +207,8 @@ func (c *Client) Connections(ctx context.Context, t Target, vips []netip.Addr) (
 
 // Metrics fetches the agent's host metrics.
 func (c *Client) Metrics(ctx context.Context, t Target) (wire.MetricsReply, error) {
-	reply, err := c.do(ctx, t, http.MethodGet, wire.PathMetrics, nil, wire.MaxMetricsBytes)
-	if err != nil {
-		return wire.MetricsReply{}, err
-	}
-	m, err := decodeMetrics(reply)
-	if err != nil {
-		return wire.MetricsReply{}, fmt.Errorf("agent %s: %w: %w", t.Name, ErrBadReply, err)
-	}
-	if m.Server != t.Name {
-		return wire.MetricsReply{}, fmt.Errorf("agent %s: %w: reply names server %q", t.Name, ErrBadReply, m.Server)
-	}
-	return m, nil
+	return exchange(ctx, c, t, http.MethodGet, wire.PathMetrics, nil, wire.MaxMetricsBytes,
+		decodeMetrics, func(m wire.MetricsReply) string { return m.Server })
 }
 
 // Lease asks the agent t, as a witness, for a lease for req's gateway and
@@ -236,16 +221,10 @@ func (c *Client) Lease(ctx context.Context, t Target, req wire.LeaseRequest) (wi
 	if err != nil {
 		return wire.LeaseReply{}, fmt.Errorf("agent %s: encode lease request: %w", t.Name, err)
 	}
-	reply, err := c.do(ctx, t, http.MethodPost, wire.PathLease, body, wire.MaxLeaseReplyBytes)
+	l, err := exchange(ctx, c, t, http.MethodPost, wire.PathLease, body, wire.MaxLeaseReplyBytes,
+		decodeLease, func(l wire.LeaseReply) string { return l.Server })
 	if err != nil {
 		return wire.LeaseReply{}, err
-	}
-	l, err := decodeLease(reply)
-	if err != nil {
-		return wire.LeaseReply{}, fmt.Errorf("agent %s: %w: %w", t.Name, ErrBadReply, err)
-	}
-	if l.Server != t.Name {
-		return wire.LeaseReply{}, fmt.Errorf("agent %s: %w: reply names server %q", t.Name, ErrBadReply, l.Server)
 	}
 	if l.Granted {
 		switch {
@@ -259,6 +238,26 @@ func (c *Client) Lease(ctx context.Context, t Target, req wire.LeaseRequest) (wi
 		}
 	}
 	return l, nil
+}
+
+// exchange sends one request with c.do and decodes the reply with decode.
+// A reply that does not decode, or whose server (read by server) is not t,
+// is ErrBadReply.
+func exchange[R any](ctx context.Context, c *Client, t Target, method, path string, body []byte, maxBytes int,
+	decode func([]byte) (R, error), server func(R) string) (R, error) {
+	var none R
+	reply, err := c.do(ctx, t, method, path, body, maxBytes)
+	if err != nil {
+		return none, err
+	}
+	r, err := decode(reply)
+	if err != nil {
+		return none, fmt.Errorf("agent %s: %w: %w", t.Name, ErrBadReply, err)
+	}
+	if name := server(r); name != t.Name {
+		return none, fmt.Errorf("agent %s: %w: reply names server %q", t.Name, ErrBadReply, name)
+	}
+	return r, nil
 }
 
 // do sends one signed request and returns the body of a signed 200 reply of

@@ -2,6 +2,7 @@ package netnstest
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -90,6 +91,41 @@ func (ns *NS) AddLoopbackAddr(t testing.TB, prefix string) {
 			t.Fatalf("no local route for %s in %s after 5s: %v", addr, ns.Name, err)
 		}
 	}
+}
+
+// Listen starts a listener inside the namespace that accepts connections
+// until the test ends, and then closes it and every connection it
+// accepted. accepted, when not nil, is handed each connection as it comes.
+func (ns *NS) Listen(t testing.TB, network, addr string, accepted func(net.Conn)) {
+	t.Helper()
+	var ln net.Listener
+	if err := ns.Do(func() (err error) { ln, err = net.Listen(network, addr); return err }); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+	})
+	go func() {
+		defer close(done)
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+			if accepted != nil {
+				accepted(c)
+			}
+		}
+	}()
 }
 
 // Sysctl sets a sysctl inside the namespace (net.* ones are per namespace).

@@ -56,33 +56,6 @@ func newFixture(t *testing.T) *fixture {
 	return fx
 }
 
-// listen starts a listener inside the namespace that accepts and holds
-// connections until the test ends.
-func (fx *fixture) listen(t *testing.T, network, addr string) net.Listener {
-	t.Helper()
-	var ln net.Listener
-	if err := fx.ns.Do(func() (err error) { ln, err = net.Listen(network, addr); return err }); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		var held []net.Conn
-		defer func() {
-			for _, c := range held {
-				c.Close()
-			}
-		}()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			held = append(held, c)
-		}
-	}()
-	return ln
-}
-
 func (fx *fixture) dial(t *testing.T, from netip.Addr, to string) net.Conn {
 	t.Helper()
 	var c net.Conn
@@ -145,10 +118,10 @@ func withoutIDs(ss []Socket) []Socket {
 
 func TestDumpTCPFiltersByLocalAddress(t *testing.T) {
 	fx := newFixture(t)
-	fx.listen(t, "tcp4", "10.77.0.1:80")
-	fx.listen(t, "tcp", "[::]:8080") // dual-stack: IPv4 peers arrive as v4-mapped AF_INET6 sockets
-	fx.listen(t, "tcp6", "[2001:db8::1]:443")
-	fx.listen(t, "tcp4", "10.77.1.1:9000") // not a VIP
+	fx.ns.Listen(t, "tcp4", "10.77.0.1:80", nil)
+	fx.ns.Listen(t, "tcp", "[::]:8080", nil) // dual-stack: IPv4 peers arrive as v4-mapped AF_INET6 sockets
+	fx.ns.Listen(t, "tcp6", "[2001:db8::1]:443", nil)
+	fx.ns.Listen(t, "tcp4", "10.77.1.1:9000", nil) // not a VIP
 	for range 3 {
 		fx.dial(t, client4, "10.77.0.1:80")
 	}
@@ -227,7 +200,7 @@ func TestDumpNeedsNoCapability(t *testing.T) {
 		return
 	}
 	fx := newFixture(t)
-	fx.listen(t, "tcp4", "10.77.0.1:80")
+	fx.ns.Listen(t, "tcp4", "10.77.0.1:80", nil)
 	for range 4 {
 		fx.dial(t, client4, "10.77.0.1:80")
 	}

@@ -112,20 +112,7 @@ metrics:
 	target := client.Target{Name: "server-1", URL: "http://10.66.9.1:10004", Key: key}
 
 	// Real connections to the VIP.
-	var ln net.Listener
-	if err := ns.Do(func() (err error) { ln, err = net.Listen("tcp4", "10.66.0.1:80"); return err }); err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
+	ns.Listen(t, "tcp4", "10.66.0.1:80", nil)
 	var want []wire.Entry
 	for range 5 {
 		var c net.Conn

@@ -1,25 +1,23 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"vec/gateway"
+	"vec/internal/netnullbench"
 )
 
 // installGoal is issue 10's goal for installing a million rebuilt entries.
 const installGoal = 300 * time.Millisecond
 
 // installModes are measured in this order in every round and core set.
-var installModes = []gateway.BenchMode{gateway.BenchInstallIdle, gateway.BenchInstallBusy, gateway.BenchInstallFwd}
+var installModes = []netnullbench.Mode{netnullbench.InstallIdle, netnullbench.InstallBusy, netnullbench.InstallFwd}
 
 type installOptions struct {
 	duration    time.Duration
@@ -37,13 +35,13 @@ type installOptions struct {
 type installRun struct {
 	Round       int                 `json:"round"`
 	WorkerCores []int               `json:"worker_cores"`
-	Result      gateway.BenchResult `json:"result"`
+	Result      netnullbench.Result `json:"result"`
 }
 
 // installSummary sums up the runs of one core set and mode.
 type installSummary struct {
 	WorkerCores []int             `json:"worker_cores"`
-	Mode        gateway.BenchMode `json:"mode"`
+	Mode        netnullbench.Mode `json:"mode"`
 	InstallMs   []float64         `json:"install_ms"`
 	BestMs      float64           `json:"best_ms"`
 	MeanMs      float64           `json:"mean_ms"`
@@ -130,7 +128,7 @@ func orchestrateInstall(o installOptions) error {
 	fmt.Fprintln(tw, "worker cores\tmode\tbest ms\tmean ms\tbest M entries/s\tMpps before\tduring\tduring/before\tbest < 300 ms\t")
 	for _, s := range rep.Summary {
 		fmt.Fprintf(tw, "%s\t%s\t%.1f\t%.1f\t%.2f\t", joinCores(s.WorkerCores), s.Mode, s.BestMs, s.MeanMs, s.BestEntriesPerSec/1e6)
-		if s.Mode == gateway.BenchInstallFwd {
+		if s.Mode == netnullbench.InstallFwd {
 			fmt.Fprintf(tw, "%.2f\t%.2f\t%.2f\t", s.BeforeMpps, s.DuringMpps, s.DuringRatio)
 		} else {
 			fmt.Fprint(tw, "-\t-\t-\t")
@@ -139,15 +137,7 @@ func orchestrateInstall(o installOptions) error {
 	}
 	tw.Flush()
 	fmt.Println("load average after:", rep.LoadAfter)
-	if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
-		return err
-	}
-	b, _ := json.MarshalIndent(rep, "", "  ")
-	if err := os.WriteFile(o.out, append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	fmt.Println("results written to", o.out)
-	return nil
+	return writeResults(o.out, rep)
 }
 
 func summarizeInstall(runs []installRun, sets [][]int) []installSummary {
@@ -186,16 +176,14 @@ func summarizeInstall(runs []installRun, sets [][]int) []installSummary {
 
 // parseCores reads a comma-separated list of core numbers.
 func parseCores(s string) ([]int, error) {
-	var cores []int
-	for _, f := range strings.Split(s, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 0 {
-			return nil, fmt.Errorf("%q is not a core number", f)
-		}
-		if slices.Contains(cores, n) {
+	cores, err := parseNumbers(s, 0, "core number")
+	if err != nil {
+		return nil, err
+	}
+	for i, n := range cores {
+		if slices.Contains(cores[:i], n) {
 			return nil, fmt.Errorf("core %d given twice", n)
 		}
-		cores = append(cores, n)
 	}
 	return cores, nil
 }

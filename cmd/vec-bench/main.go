@@ -2,10 +2,16 @@
 // ports against baselines measured in the same run on the same device:
 // dpdk-testpmd io forwarding (the ceiling), a plain Go rx → tx loop, and the
 // same loop writing a fresh flow tuple into every packet (the work the
-// worker benchmark does in place of a NIC). It prints every figure with its
-// ratio to testpmd and writes the results as JSON.
+// worker benchmark does in place of a NIC). After vecd's worker loop over
+// each count of -flows, it measures the loop on one core and on two (one
+// net_null queue each, -scale-flows flows per worker; the second worker
+// shares -control-core with the control plane) and reports their ratio,
+// and one loop fed only SYNs of new flows into a table of -syn-table
+// entries (new connections per second). It prints every figure with its
+// ratio to testpmd and writes the results as JSON. The measurements
+// themselves are internal/netnullbench's.
 //
-//	vec-bench [-duration 5s] [-flows 1000,100000,1000000] [-out bench/results.json]
+//	vec-bench [-duration 5s] [-flows 1000,100000,1000000] [-scale-flows 100000] [-syn-table 1000000] [-out bench/results.json]
 //	vec-bench -control [-duration 4s] [-flows 100000] [-api-rate 1000] [-rounds 2]
 //
 // -control measures what the control plane costs the worker instead: the
@@ -16,7 +22,7 @@
 // rounds; it reports the ratios of the packet rates with the allocation
 // rate and GC cycles of each run, and the worker loop's iteration times
 // (p50, p99, p99.9, p99.99 and the longest, with the times the kernel
-// preempted the worker and the GC pauses; gateway.PollIterationReport).
+// preempted the worker and the GC pauses; netnullbench.PollIterationReport).
 //
 // -install measures step (3) of a takeover (docs/recovery.md): installing
 // -entries rebuilt connection entries through the workers' mailboxes in
@@ -52,11 +58,12 @@ import (
 	"time"
 
 	"vec/gateway"
+	"vec/internal/netnullbench"
 	"vec/recovery"
 )
 
 func main() {
-	run := flag.String("run", "", "run one measurement in this process: a gateway.BenchMode such as plain, worker or install-fwd (internal)")
+	run := flag.String("run", "", "run one measurement in this process: a netnullbench.Mode such as plain, worker or install-fwd (internal)")
 	control := flag.Bool("control", false, "measure the worker with and without control API load (see the package comment)")
 	install := flag.Bool("install", false, "measure installing rebuilt connection entries, and forwarding meanwhile (see the package comment)")
 	apiRate := flag.Int("api-rate", 1000, "-control: control requests per second (0: as fast as one goroutine goes)")
@@ -67,9 +74,11 @@ func main() {
 	workerSets := flag.String("worker-sets", "", "-install: worker core sets to measure, ';' between sets "+
 		"(default: -worker-core alone, then -control-core and -worker-core)")
 	gomaxprocs := flag.Int("gomaxprocs", 0, "-install: start the measurements with this GOMAXPROCS (0: Go's default); like vecd, the gateway raises it to the worker and control cores' count")
-	workerCoreList := flag.String("worker-cores", "", "the measured loops' cores, for -run install-* (internal)")
+	workerCoreList := flag.String("worker-cores", "", "the measured loops' cores, for -run workers and install-* (internal)")
 	duration := flag.Duration("duration", 5*time.Second, "how long each measurement runs (-install: each forwarding window, default 2s)")
 	flowList := flag.String("flows", "1000,100000,1000000", "live-flow counts for the worker measurements (-install: per worker, default 100000)")
+	scaleFlows := flag.Int("scale-flows", 100000, "live flows per worker of the one- and two-worker measurements")
+	synTable := flag.Int("syn-table", 1000000, "connection table capacity of the SYN-only (new connections) measurement")
 	out := flag.String("out", "bench/results.json", "where to write the results as JSON (-install: default bench/install.json)")
 	controlCore := flag.Int("control-core", 0, "core of the EAL main thread and of testpmd's main lcore")
 	workerCore := flag.Int("worker-core", 1, "core of the measured loop (and of testpmd's forwarding lcore)")
@@ -96,7 +105,7 @@ func main() {
 			fmt.Fprintln(os.Stderr, "vec-bench -run needs exactly one -flows value")
 			os.Exit(2)
 		}
-		opts := gateway.BenchOptions{Mode: gateway.BenchMode(*run), Flows: flows[0], Duration: *duration,
+		opts := netnullbench.Options{Mode: netnullbench.Mode(*run), Flows: flows[0], Duration: *duration,
 			ControlCore: *controlCore, WorkerCore: *workerCore, APIRate: *apiRate, InstallEntries: *entries, InstallChunk: *chunk}
 		if *workerCoreList != "" {
 			if opts.WorkerCores, err = parseCores(*workerCoreList); err != nil {
@@ -139,27 +148,43 @@ func main() {
 		}
 		return
 	}
-	if err := orchestrate(*duration, flows, *out, *controlCore, *workerCore); err != nil {
+	if *scaleFlows < 1 || *synTable < 1 {
+		fmt.Fprintln(os.Stderr, "vec-bench: -scale-flows and -syn-table must be ≥ 1")
+		os.Exit(2)
+	}
+	o := runOptions{duration: *duration, flows: flows, scaleFlows: *scaleFlows, synTable: *synTable, out: *out,
+		controlCore: *controlCore, workerCore: *workerCore}
+	if err := orchestrate(o); err != nil {
 		fmt.Fprintln(os.Stderr, "vec-bench:", err)
 		os.Exit(1)
 	}
 }
 
 func parseFlows(s string) ([]int, error) {
-	var flows []int
-	for _, f := range strings.Split(s, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 1 {
-			return nil, fmt.Errorf("-flows: %q is not a positive number", f)
-		}
-		flows = append(flows, n)
+	flows, err := parseNumbers(s, 1, "positive number")
+	if err != nil {
+		return nil, fmt.Errorf("-flows: %w", err)
 	}
 	return flows, nil
 }
 
+// parseNumbers reads a comma-separated list of whole numbers no smaller
+// than least; what names such a number in the error.
+func parseNumbers(s string, least int, what string) ([]int, error) {
+	var ns []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < least {
+			return nil, fmt.Errorf("%q is not a %s", f, what)
+		}
+		ns = append(ns, n)
+	}
+	return ns, nil
+}
+
 // runOne is the child: one measurement, its result as JSON on stdout.
-func runOne(opts gateway.BenchOptions) int {
-	res, err := gateway.RunBenchmark(opts)
+func runOne(opts netnullbench.Options) int {
+	res, err := netnullbench.RunBenchmark(opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "vec-bench:", err)
 		return 1
@@ -171,9 +196,14 @@ func runOne(opts gateway.BenchOptions) int {
 // row is one line of the report.
 type row struct {
 	Name      string              `json:"name"`
-	Result    gateway.BenchResult `json:"result"`
+	Result    netnullbench.Result `json:"result"`
 	VsTestpmd float64             `json:"ratio_to_testpmd"`
 	VsPlain   float64             `json:"ratio_to_plain_loop"`
+	// VsOneWorker is, for the two-worker row, its packet rate over the
+	// one-worker row's, measured just before it the same way.
+	VsOneWorker float64 `json:"ratio_to_one_worker,omitempty"`
+	// Note says what the row's figure depends on beyond its name.
+	Note string `json:"note,omitempty"`
 }
 
 type report struct {
@@ -184,7 +214,19 @@ type report struct {
 	Rows        []row  `json:"rows"`
 }
 
-func orchestrate(duration time.Duration, flows []int, out string, controlCore, workerCore int) error {
+// runOptions are the default run's.
+type runOptions struct {
+	duration    time.Duration
+	flows       []int
+	scaleFlows  int // flows per worker of the scaling rows
+	synTable    int // table capacity of the new-connections row
+	out         string
+	controlCore int
+	workerCore  int
+}
+
+func orchestrate(o runOptions) error {
+	duration, controlCore, workerCore := o.duration, o.controlCore, o.workerCore
 	fmt.Printf("device: net_null (64-byte frames), one RX/TX queue; measured loop on core %d, EAL main thread on core %d\n",
 		workerCore, controlCore)
 	rep := report{Date: time.Now().UTC().Format(time.RFC3339), Device: "net_null,size=64", ControlCore: controlCore, WorkerCore: workerCore}
@@ -193,38 +235,108 @@ func orchestrate(duration time.Duration, flows []int, out string, controlCore, w
 		return fmt.Errorf("testpmd baseline: %w", err)
 	}
 	rep.Rows = append(rep.Rows, row{Name: "testpmd io-fwd", Result: testpmd})
-	plain, err := child(gateway.BenchPlain, duration, 1, controlCore, workerCore, 0)
+	plain, err := child(netnullbench.Plain, duration, 1, controlCore, workerCore, 0)
 	if err != nil {
 		return err
 	}
 	rep.Rows = append(rep.Rows, row{Name: "Go rx→tx loop", Result: plain})
-	maxFlows := flows[len(flows)-1]
-	rewrite, err := child(gateway.BenchRewrite, duration, maxFlows, controlCore, workerCore, 0)
+	maxFlows := o.flows[len(o.flows)-1]
+	rewrite, err := child(netnullbench.Rewrite, duration, maxFlows, controlCore, workerCore, 0)
 	if err != nil {
 		return err
 	}
 	rep.Rows = append(rep.Rows, row{Name: "Go rx→rewrite→tx loop", Result: rewrite})
-	for _, n := range flows {
-		res, err := child(gateway.BenchWorker, duration, n, controlCore, workerCore, 0)
+	for _, n := range o.flows {
+		res, err := child(netnullbench.Worker, duration, n, controlCore, workerCore, 0)
 		if err != nil {
 			return err
 		}
 		rep.Rows = append(rep.Rows, row{Name: fmt.Sprintf("vecd worker, %d flows", n), Result: res})
 	}
+	if controlCore == workerCore {
+		fmt.Println("one core given (-control-core = -worker-core): no two-worker measurement")
+	} else {
+		scaling, err := scalingRows(duration, o.scaleFlows, controlCore, workerCore)
+		if err != nil {
+			return err
+		}
+		rep.Rows = append(rep.Rows, scaling...)
+	}
+	syn, err := child(netnullbench.NewConns, duration, o.synTable, controlCore, workerCore, 0)
+	if err != nil {
+		return err
+	}
+	rep.Rows = append(rep.Rows, row{Name: "new connections, one worker, SYN-only", Result: syn,
+		Note: fmt.Sprintf("each SYN a new flow, into a full table (-syn-table %d: %d entries): %d embryonic entries evicted and %d expired while measured",
+			syn.Flows, syn.Entries, syn.Evicted, syn.Expired)})
 	for i := range rep.Rows {
 		rep.Rows[i].VsTestpmd = rep.Rows[i].Result.Mpps / testpmd.Mpps
 		rep.Rows[i].VsPlain = rep.Rows[i].Result.Mpps / plain.Mpps
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "measurement\tMpps\tvs testpmd\tvs Go loop\tdropped\tentries")
+	fmt.Fprintln(tw, "measurement\tMpps\tvs testpmd\tvs Go loop\tvs 1 worker\tnew conn/s\tdropped\tentries")
 	for _, r := range rep.Rows {
-		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%.2f\t%d\t%d\n", r.Name, r.Result.Mpps, r.VsTestpmd, r.VsPlain, r.Result.Dropped, r.Result.Entries)
+		vsOne, conns := "-", "-"
+		if r.VsOneWorker > 0 {
+			vsOne = fmt.Sprintf("%.2f", r.VsOneWorker)
+		}
+		if r.Result.NewConnsPerSec > 0 {
+			conns = fmt.Sprintf("%.2f M", r.Result.NewConnsPerSec/1e6)
+		}
+		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%.2f\t%s\t%s\t%d\t%d\n", r.Name, r.Result.Mpps, r.VsTestpmd, r.VsPlain, vsOne, conns,
+			r.Result.Dropped, r.Result.Entries)
 	}
 	tw.Flush()
+	for _, r := range rep.Rows {
+		if r.Note != "" {
+			fmt.Printf("%s: %s\n", r.Name, r.Note)
+		}
+	}
+	return writeResults(o.out, rep)
+}
+
+// scalingRows measures vecd's loop on one worker (workerCore), then on
+// two (controlCore and workerCore, one net_null queue each), with flows
+// flows per worker, and gives the second its ratio to the first.
+func scalingRows(duration time.Duration, flows, controlCore, workerCore int) ([]row, error) {
+	var rows []row
+	for _, cores := range [][]int{{workerCore}, {controlCore, workerCore}} {
+		mode := netnullbench.Workers
+		res, err := runChild(mode, duration, nil, "-run", string(mode), "-duration", duration.String(), "-flows", strconv.Itoa(flows),
+			"-control-core", strconv.Itoa(controlCore), "-worker-cores", joinCores(cores))
+		if err != nil {
+			return nil, err
+		}
+		r := row{Name: fmt.Sprintf("vecd workers ×%d, %d flows each", len(cores), flows), Result: res}
+		if len(cores) == 2 {
+			r.VsOneWorker = res.Mpps / rows[0].Result.Mpps
+			r.Note = fmt.Sprintf("loops on cores %s (queue 0, queue 1: %s Mpps); the EAL main thread, the control plane and the Go runtime share core %d with the first",
+				joinCores(cores), joinFloats(res.WorkerMpps), controlCore)
+		}
+		rows = append(rows, r)
+	}
+	return rows, nil
+}
+
+// joinFloats writes v with two decimals, separated by commas.
+func joinFloats(v []float64) string {
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = f2(x)
+	}
+	return strings.Join(s, ", ")
+}
+
+// writeResults writes rep to out as indented JSON, creating its directory,
+// and says where.
+func writeResults(out string, rep any) error {
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return err
 	}
-	b, _ := json.MarshalIndent(rep, "", "  ")
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
 	if err := os.WriteFile(out, append(b, '\n'), 0o644); err != nil {
 		return err
 	}
@@ -233,12 +345,12 @@ func orchestrate(duration time.Duration, flows []int, out string, controlCore, w
 }
 
 // child runs one measurement in a fresh process.
-func child(mode gateway.BenchMode, duration time.Duration, flows, controlCore, workerCore, apiRate int) (gateway.BenchResult, error) {
+func child(mode netnullbench.Mode, duration time.Duration, flows, controlCore, workerCore, apiRate int) (netnullbench.Result, error) {
 	return childGC(mode, duration, flows, controlCore, workerCore, apiRate, false)
 }
 
 // childGC is child, optionally with Go's default GC pacing.
-func childGC(mode gateway.BenchMode, duration time.Duration, flows, controlCore, workerCore, apiRate int, defaultGC bool) (gateway.BenchResult, error) {
+func childGC(mode netnullbench.Mode, duration time.Duration, flows, controlCore, workerCore, apiRate int, defaultGC bool) (netnullbench.Result, error) {
 	return runChild(mode, duration, nil, "-run", string(mode), "-duration", duration.String(), "-flows", strconv.Itoa(flows),
 		"-control-core", strconv.Itoa(controlCore), "-worker-core", strconv.Itoa(workerCore), "-api-rate", strconv.Itoa(apiRate),
 		"-default-gc="+strconv.FormatBool(defaultGC))
@@ -251,8 +363,8 @@ func childTimeout(duration time.Duration) time.Duration { return 3*duration + 2*
 // runChild runs this program with args, and env added to the environment,
 // and decodes the result it prints; it kills the child if it outlives
 // childTimeout.
-func runChild(mode gateway.BenchMode, duration time.Duration, env []string, args ...string) (gateway.BenchResult, error) {
-	var res gateway.BenchResult
+func runChild(mode netnullbench.Mode, duration time.Duration, env []string, args ...string) (netnullbench.Result, error) {
+	var res netnullbench.Result
 	self, err := os.Executable()
 	if err != nil {
 		return res, err
@@ -280,8 +392,8 @@ func runChild(mode gateway.BenchMode, duration time.Duration, env []string, args
 // runTestpmd runs dpdk-testpmd io forwarding on the same kind of port
 // (one net_null port looped onto itself) and averages its per-second
 // receive rate, skipping the first report.
-func runTestpmd(duration time.Duration, controlCore, workerCore int) (gateway.BenchResult, error) {
-	res := gateway.BenchResult{Mode: "testpmd"}
+func runTestpmd(duration time.Duration, controlCore, workerCore int) (netnullbench.Result, error) {
+	res := netnullbench.Result{Mode: "testpmd"}
 	ctx, cancel := context.WithTimeout(context.Background(), duration+30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "dpdk-testpmd", "-l", fmt.Sprintf("%d,%d", controlCore, workerCore),
@@ -344,10 +456,10 @@ type controlReport struct {
 	DefaultGC   bool                  `json:"default_gc"`
 	ControlCore int                   `json:"control_core"`
 	WorkerCore  int                   `json:"worker_core"`
-	Alone       []gateway.BenchResult `json:"worker_alone"`
-	Busy        []gateway.BenchResult `json:"worker_next_to_a_busy_core"`
-	Loaded      []gateway.BenchResult `json:"worker_with_api_load"`
-	Managed     []gateway.BenchResult `json:"worker_with_manager"`
+	Alone       []netnullbench.Result `json:"worker_alone"`
+	Busy        []netnullbench.Result `json:"worker_next_to_a_busy_core"`
+	Loaded      []netnullbench.Result `json:"worker_with_api_load"`
+	Managed     []netnullbench.Result `json:"worker_with_manager"`
 	AloneMpps   float64               `json:"worker_alone_mpps"`
 	BusyMpps    float64               `json:"worker_next_to_a_busy_core_mpps"`
 	LoadedMpps  float64               `json:"worker_with_api_load_mpps"`
@@ -375,7 +487,7 @@ func orchestrateControl(duration time.Duration, flows, apiRate, rounds int, defa
 		ControlCore: controlCore, WorkerCore: workerCore, DefaultGC: defaultGC}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "run\tMpps\tAPI req/s\talloc MB/s\tGC cycles\tdropped\titer p50 µs\tp99\tp99.9\tp99.99\tmax\tpreempted\tGC pauses")
-	mean := func(rs []gateway.BenchResult) float64 {
+	mean := func(rs []netnullbench.Result) float64 {
 		var sum float64
 		for _, r := range rs {
 			sum += r.Mpps
@@ -383,17 +495,17 @@ func orchestrateControl(duration time.Duration, flows, apiRate, rounds int, defa
 		return sum / float64(len(rs))
 	}
 	for i := range rounds {
-		for _, mode := range []gateway.BenchMode{gateway.BenchWorker, gateway.BenchWorkerBusy, gateway.BenchWorkerAPI, gateway.BenchWorkerManager} {
+		for _, mode := range []netnullbench.Mode{netnullbench.Worker, netnullbench.WorkerBusy, netnullbench.WorkerAPI, netnullbench.WorkerManager} {
 			res, err := childGC(mode, duration, flows, controlCore, workerCore, apiRate, defaultGC)
 			if err != nil {
 				return err
 			}
 			switch mode {
-			case gateway.BenchWorker:
+			case netnullbench.Worker:
 				rep.Alone = append(rep.Alone, res)
-			case gateway.BenchWorkerBusy:
+			case netnullbench.WorkerBusy:
 				rep.Busy = append(rep.Busy, res)
-			case gateway.BenchWorkerManager:
+			case netnullbench.WorkerManager:
 				rep.Managed = append(rep.Managed, res)
 			default:
 				rep.Loaded = append(rep.Loaded, res)
@@ -414,13 +526,5 @@ func orchestrateControl(duration time.Duration, flows, apiRate, rounds int, defa
 	fmt.Fprintf(tw, "ratio API load / alone\t%.3f\t\t\t\t\nratio API load / busy core\t%.3f\t\t\t\t\n", rep.Ratio, rep.RatioToBusy)
 	fmt.Fprintf(tw, "ratio manager / alone\t%.3f\t\t\t\t\n", rep.ManagerRatio)
 	tw.Flush()
-	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-		return err
-	}
-	b, _ := json.MarshalIndent(rep, "", "  ")
-	if err := os.WriteFile(out, append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	fmt.Println("results written to", out)
-	return nil
+	return writeResults(out, rep)
 }

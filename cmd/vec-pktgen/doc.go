@@ -3,7 +3,7 @@
 // vecd's net_virtio_user port; on bare metal a NIC), plays TCP clients
 // towards a VIP and counts what comes back.
 //
-//	vec-pktgen [-mode tcp|syn|stray|mixed] [-flows N] [-rate PPS] [-duration D]
+//	vec-pktgen [-mode tcp|syn|stray|mixed] [-flows N] [-replay=false] [-rate PPS] [-duration D] [-no-return]
 //	           [-servers MAC=W,...] [-vdev net_vhost0,iface=/tmp/vec-vhost.sock,queues=1]
 //	           [-core 0] [-main-lcore 0] [-json result.json]
 //	vec-pktgen suite [-vecd bin/vecd] [-duration 5s] [-out bench/results.json] ...
@@ -20,9 +20,21 @@
 // flows that never opened (vecd must drop them all); mixed mode plays short
 // connections with IMIX data sizes and one stray in sixteen packets.
 //
+// Replay (tcp and stray modes, the default): the traffic is prepared ahead,
+// as TRex or pktgen-dpdk do. In tcp mode the warm-up is every flow's
+// handshake (a pass of SYNs, then one of ACKs), and then one pre-built data
+// segment per flow, built before the run, is sent over and over in flow
+// order; stray mode replays one segment per stray tuple. -replay=false
+// plays whole tcp connections as above. Every frame goes out by copy from C
+// memory, one cgo call per burst (dpdk.Frames): replayed frames cost no Go
+// work per packet, planned ones (syn, mixed) are written a burst at a time.
+//
 // Rate: full speed, or -rate packets per second; either way at most
 // -window flow packets are in flight, so the forwarder's transmit ring can
-// never overflow because the generator was descheduled.
+// never overflow because the generator was descheduled. With -no-return
+// the peer is a sink (testpmd icmpecho answers the probes and frees the
+// rest): no window and no drain, and the rate sent is the generator's
+// offered rate alone.
 //
 // Sink: vecd forwards out the port it received on, so the generator gets
 // the frames back with the chosen server's MAC as destination. It counts

@@ -39,6 +39,12 @@ const (
 	// it refused packets (its ring full): hammering the ring's shared
 	// index would slow the forwarder that is emptying it.
 	refusedBackoff = 2 * time.Microsecond
+	// clockEvery: while measuring at full speed, the clock is read once
+	// every clockEvery loop iterations as long as packets go out (every
+	// iteration while held back): a clock read through the vDSO costs
+	// about as much as a burst's Go work on a virtual machine's kvm-clock.
+	// The window's edges are read exactly.
+	clockEvery = 16
 	// maxBacklog caps the time a rate-limited generator catches up on
 	// after it fell behind (a descheduled thread): it never sends a
 	// backlog of more than this much time at full speed (the window
@@ -55,27 +61,44 @@ const (
 	stateDone
 )
 
-// generator is the worker: it owns the port's only queue, the bursts, the
-// traffic plan and the sink. Only its goroutine touches them.
+// generator is the worker: it owns the port's only queue, the frame
+// stores, the traffic plan and the sink. Only its goroutine touches them.
+//
+// Frames go out by copy from C memory, one cgo call per burst
+// (dpdk.Frames.Send): the planned ones through stage, which the planner
+// writes a burst at a time; replayed ones straight from replay, built
+// before the run, so that sending them costs no Go work per packet.
 type generator struct {
 	port    uint16
 	pool    *dpdk.Mempool
-	tx, rx  *dpdk.Burst
+	rx      *dpdk.Burst
 	traffic *traffic
 	sink    *sink
 	probe   []byte
 	rate    float64 // packets per second; 0: full speed
 	window  int     // most flow packets in flight; 0: no limit
+	// noReturn: the peer is a sink that returns nothing (no window, no
+	// drain, no loss to count).
+	noReturn bool
 	// stallTimeout: see defaultStallTimeout; 0 never writes packets off.
 	stallTimeout time.Duration
 	duration     time.Duration
 	core         int
 
-	// planned describes, in order, the packets tx holds, or the pending
-	// ones planned but not yet in mbufs.
-	planned [burstSize]txPacket
-	pending int
-	lens    [burstSize]uint16
+	// stage holds the burst the planner wrote, planned describes it;
+	// the frames from stageFirst to staged are not sent yet.
+	stage              *dpdk.Frames
+	planned            [burstSize]txPacket
+	stageFirst, staged int
+
+	// replay is the traffic's pre-built frames (nil: none), sent in order
+	// from replayNext on once the warm-up is done; replayCum[i] is the
+	// bytes of frames 0..i-1.
+	replay     *dpdk.Frames
+	replayCum  []uint64
+	replayKind packetKind
+	replaying  bool
+	replayNext int
 
 	// rateSkipped: packets a rate-limited generator gave up catching up on.
 	rateSkipped uint64
@@ -144,7 +167,6 @@ func (g *generator) run() (outcome, error) {
 		return out, err
 	}
 	out.workerCPUs = cpuList(cpus)
-	defer g.tx.Drop()
 	defer g.rx.Drop()
 
 	if err := g.probeUntilAnswered(); err != nil {
@@ -175,11 +197,10 @@ func (g *generator) probeUntilAnswered() error {
 			if now.After(deadline) {
 				return fmt.Errorf("nothing came back within %s of probing: is the forwarder polling its port?", probeTimeout)
 			}
-			if err := g.tx.Alloc(g.pool, 1, len(g.probe)); err != nil {
+			g.stage.SetLen(0, copy(g.stage.Slot(0), g.probe))
+			if _, err := g.stage.Send(g.pool, g.port, 0, 0, 1); err != nil && !errors.Is(err, dpdk.ErrNoMbufs) {
 				return err
 			}
-			copy(g.tx.Packets()[0], g.probe)
-			g.tx.SendAll(g.port, 0)
 			next = now.Add(probeInterval)
 		}
 		g.receive()
@@ -191,8 +212,8 @@ func (g *generator) probeUntilAnswered() error {
 	return nil
 }
 
-// receive takes up to a few bursts off the port, counts them and frees
-// them.
+// receive takes up to a few bursts off the port and counts them; each Rx
+// frees the burst before.
 func (g *generator) receive() int {
 	got := 0
 	for range 4 {
@@ -205,7 +226,6 @@ func (g *generator) receive() int {
 			break // the ring is empty, or nearly
 		}
 	}
-	g.rx.Drop()
 	return got
 }
 
@@ -217,43 +237,63 @@ func (g *generator) snapshot(at time.Time) snapshot {
 // window, then the drain.
 func (g *generator) loop(out *outcome) error {
 	begin := time.Now()
-	lastRx, last := begin, begin
-	var measureEnd time.Time
-	heldBack := false // whether the last iteration was held back
+	now, lastRx := begin, begin
+	var measureEnd, heldFrom time.Time // heldFrom: zero unless held back
+	heldBack := false                  // whether the last iteration was held back
+	var err error
 	for iter := 0; ; iter++ {
 		got := g.receive()
-		now := time.Now()
+		state := g.state.Load()
+		if state != stateMeasuring || heldBack || g.rate > 0 || iter&(clockEvery-1) == 0 {
+			now = time.Now()
+		}
 		if got > 0 {
 			lastRx = now
 		}
-		if heldBack && g.state.Load() == stateMeasuring {
-			g.held += now.Sub(last)
-		}
-		last = now
-		state := g.state.Load()
 		switch {
 		case state == stateWarming && g.traffic.warm():
 			out.start = g.snapshot(now)
 			measureEnd = now.Add(g.duration)
+			if !heldFrom.IsZero() {
+				heldFrom = now // only the measured window's part counts
+			}
+			g.replaying = g.replay != nil
 			g.state.Store(stateMeasuring)
 		case state == stateWarming && g.stop.Load():
 			return errors.New("stopped during the warm-up")
 		case state == stateWarming && now.Sub(begin) > warmTimeout:
 			return fmt.Errorf("warm-up: %d of %d flows visited after %s", g.traffic.cursor, g.traffic.addr.flows, warmTimeout)
 		case state == stateMeasuring && (now.After(measureEnd) || g.stop.Load()):
+			now = time.Now()
 			out.end = g.snapshot(now)
-			g.tx.Drop() // planned, never sent
-			g.pending = 0
+			if !heldFrom.IsZero() {
+				g.held += now.Sub(heldFrom)
+				heldFrom = time.Time{}
+			}
+			g.stageFirst, g.staged = 0, 0 // planned, never sent
 			g.state.Store(stateDraining)
 		case state == stateDraining:
 			allBack := g.tx0.expected <= g.sink.flowPackets
-			if allBack && now.Sub(lastRx) > drainIdle || now.Sub(out.end.at) > drainMax {
+			if g.noReturn || allBack && now.Sub(lastRx) > drainIdle || now.Sub(out.end.at) > drainMax {
 				out.final = g.snapshot(now)
 				return nil
 			}
 			continue
 		}
-		heldBack = g.send(now.Sub(begin), now, lastRx)
+		if heldBack, err = g.send(now.Sub(begin), now, lastRx); err != nil {
+			return err
+		}
+		// Held-back stretches are timed from their first iteration's end
+		// to the end of their last; only the measured window's count.
+		switch {
+		case heldBack && heldFrom.IsZero():
+			heldFrom = time.Now()
+		case !heldBack && !heldFrom.IsZero():
+			if g.state.Load() == stateMeasuring {
+				g.held += time.Since(heldFrom)
+			}
+			heldFrom = time.Time{}
+		}
 		if iter&255 == 0 {
 			g.progressSent.Store(g.tx0.packets)
 			g.progressRecv.Store(g.sink.frames)
@@ -261,61 +301,101 @@ func (g *generator) loop(out *outcome) error {
 	}
 }
 
-// send offers the held packets again, or plans and offers new ones, as far
-// as the rate and the window allow. It reports whether the forwarder held
-// it back: the window full, the forwarder's ring full, no mbuf free.
-func (g *generator) send(elapsed time.Duration, now, lastRx time.Time) (heldBack bool) {
+// send offers the refused packets again, or plans (or takes from the
+// replay) and offers new ones, as far as the rate and the window allow. It
+// reports whether the forwarder held it back: the window full, the
+// forwarder's ring full, no mbuf free.
+func (g *generator) send(elapsed time.Duration, now, lastRx time.Time) (heldBack bool, err error) {
 	if now.Before(g.retryAt) {
-		return true
+		return true, nil
 	}
-	if g.tx.Len() == 0 {
-		if g.pending == 0 {
-			budget, windowFull := g.budget(elapsed, now, lastRx)
-			if budget <= 0 {
-				return windowFull
-			}
-			if g.pending = g.traffic.plan(g.planned[:budget]); g.pending == 0 {
-				return false
-			}
+	if g.stageFirst == g.staged {
+		budget, windowFull := g.budget(elapsed, now, lastRx)
+		if budget <= 0 {
+			return windowFull, nil
 		}
-		for i := range g.pending {
-			g.lens[i] = uint16(len(g.planned[i].tmpl.frame))
+		if g.replaying {
+			return g.sendReplay(budget, now)
 		}
-		if err := g.tx.AllocLens(g.pool, g.lens[:g.pending]); err != nil {
-			// Every buffer is in flight: keep the plan and try again
-			// once some have come back.
-			g.noMbufs++
-			return true
+		n := g.traffic.plan(g.planned[:budget])
+		if n == 0 {
+			return false, nil
 		}
-		for i, p := range g.tx.Packets() {
+		for i := range n {
 			pl := &g.planned[i]
-			pl.tmpl.write(p, pl.src, pl.sport, pl.seq, pl.ack)
+			size := len(pl.tmpl.frame)
+			pl.tmpl.write(g.stage.Slot(i)[:size], pl.src, pl.sport, pl.seq, pl.ack)
+			g.stage.SetLen(i, size)
 		}
-		g.pending = 0
+		g.stageFirst, g.staged = 0, n
 	}
-	held := g.tx.Len()
-	sent := g.tx.SendHold(g.port, 0)
-	for i := range sent {
+	offered := g.staged - g.stageFirst
+	sent, err := g.stage.Send(g.pool, g.port, 0, g.stageFirst, offered)
+	if err != nil {
+		return g.sendFailed(err)
+	}
+	for i := g.stageFirst; i < g.stageFirst+sent; i++ {
 		pl := &g.planned[i]
 		g.tx0.packets++
 		g.tx0.bytes += uint64(len(pl.tmpl.frame))
-		switch pl.tmpl.kind {
-		case kindStray:
-			g.tx0.strays++
-		case kindSYN:
-			g.tx0.syns++
-			g.tx0.expected++
-		default:
-			g.tx0.expected++
-		}
+		g.tx0.count(pl.tmpl.kind, 1)
 	}
-	left := held - sent
-	if left > 0 {
-		g.refused += uint64(left)
-		copy(g.planned[:left], g.planned[sent:held])
-		g.retryAt = now.Add(refusedBackoff)
+	g.stageFirst += sent
+	return g.refusedSome(offered-sent, now), nil
+}
+
+// sendReplay offers the next n pre-built frames.
+func (g *generator) sendReplay(n int, now time.Time) (heldBack bool, err error) {
+	sent, err := g.replay.Send(g.pool, g.port, 0, g.replayNext, n)
+	if err != nil {
+		return g.sendFailed(err)
 	}
-	return left > 0
+	first, frames := g.replayNext, g.replay.Len()
+	if end := first + sent; end <= frames {
+		g.tx0.bytes += g.replayCum[end] - g.replayCum[first]
+	} else {
+		g.tx0.bytes += g.replayCum[frames] - g.replayCum[first] + g.replayCum[end-frames]
+	}
+	g.tx0.packets += uint64(sent)
+	g.tx0.count(g.replayKind, uint64(sent))
+	if g.replayNext += sent; g.replayNext >= frames {
+		g.replayNext -= frames
+	}
+	return g.refusedSome(n-sent, now), nil
+}
+
+// sendFailed handles a send that took no mbufs: every buffer in flight
+// holds the generator back until some come back; anything else is a bug.
+func (g *generator) sendFailed(err error) (heldBack bool, _ error) {
+	if errors.Is(err, dpdk.ErrNoMbufs) {
+		g.noMbufs++
+		return true, nil
+	}
+	return false, err
+}
+
+// refusedSome notes that the port refused left packets (its ring full)
+// and keeps the generator off it for a while; it reports whether it did.
+func (g *generator) refusedSome(left int, now time.Time) bool {
+	if left <= 0 {
+		return false
+	}
+	g.refused += uint64(left)
+	g.retryAt = now.Add(refusedBackoff)
+	return true
+}
+
+// count adds n sent packets of kind.
+func (c *txCounts) count(kind packetKind, n uint64) {
+	switch kind {
+	case kindStray:
+		c.strays += n
+	case kindSYN:
+		c.syns += n
+		c.expected += n
+	default:
+		c.expected += n
+	}
 }
 
 // budget is how many new packets the rate and the window allow now, and

@@ -77,6 +77,7 @@ type genConfig struct {
 	ealArgs      []string
 	linkTimeout  time.Duration
 	jsonPath     string
+	noReturn     bool
 }
 
 // server is a destination MAC the split is checked against.
@@ -97,6 +98,8 @@ func parseFlags(args []string) (*genConfig, error) {
 	sizes := fset.String("sizes", "", `frame sizes of data segments, bytes without FCS, cycled: "64", "64,1514" or "imix" (default 64; imix in mixed mode)`)
 	rate := fset.Float64("rate", 0, "packets per second (0: full speed)")
 	window := fset.Int("window", defaultWindow, "the most flow packets in flight, not yet back (0: no limit)")
+	replay := fset.Bool("replay", true, "tcp and stray modes: after the warm-up (tcp: every flow's handshake), replay one pre-built data segment per flow (stray tuple) instead of planning each packet; -replay=false plays whole tcp connections, SYN to last ACK, over and over")
+	noReturn := fset.Bool("no-return", false, "the peer is a sink that sends nothing back but probe answers (testpmd icmpecho): no window, no drain, no loss counted; what was sent is the generator's offered rate")
 	stallTimeout := fset.Duration("stall-timeout", defaultStallTimeout, "write the packets in flight off as lost when the window stays full this long without anything coming back (0: never; the generator then stops if the forwarder loses a window's worth)")
 	duration := fset.Duration("duration", 5*time.Second, "measured time, after the warm-up pass over every flow")
 	vip := fset.String("vip", "10.10.0.100", "virtual IP the flows go to")
@@ -116,9 +119,13 @@ func parseFlags(args []string) (*genConfig, error) {
 		return nil, fmt.Errorf("unexpected arguments %q", fset.Args())
 	}
 	cfg := &genConfig{rate: *rate, window: *window, stallTimeout: *stallTimeout, duration: *duration, core: *core, mainLcore: *mainLcore,
-		vdev: *vdev, ealArgs: strings.Fields(*eal), linkTimeout: *linkTimeout, jsonPath: *jsonPath}
+		vdev: *vdev, ealArgs: strings.Fields(*eal), linkTimeout: *linkTimeout, jsonPath: *jsonPath, noReturn: *noReturn}
+	if cfg.noReturn {
+		cfg.window = 0
+	}
 	t := &cfg.traffic
 	t.Mode, t.Flows, t.Clients, t.DataPerConn, t.StrayEvery = *mode, *flows, *clients, *data, *strayEvery
+	t.Replay = *replay && (t.Mode == modeTCP || t.Mode == modeStray)
 	if t.Clients == 0 {
 		t.Clients = min(t.Flows, 65536)
 	}
@@ -301,12 +308,19 @@ func run(cfg *genConfig) (*benchrun.GenResult, error) {
 	g := &generator{port: port.ID, pool: pool, traffic: tr, sink: newSink(&tr.addr),
 		probe:  arpProbe(mac, cfg.traffic.ClientBase, cfg.traffic.VIP),
 		rate:   cfg.rate,
-		window: cfg.window, stallTimeout: cfg.stallTimeout,
+		window: cfg.window, noReturn: cfg.noReturn, stallTimeout: cfg.stallTimeout,
 		duration: cfg.duration, core: cfg.core}
-	if g.tx, err = dpdk.NewBurst(burstSize); err != nil {
+	if g.stage, err = dpdk.NewFrames(burstSize, maxFrame); err != nil {
 		return nil, err
 	}
-	defer g.tx.Free()
+	defer g.stage.Free()
+	if g.replay, g.replayCum, err = buildReplay(tr); err != nil {
+		return nil, err
+	}
+	if g.replay != nil {
+		defer g.replay.Free()
+		g.replayKind = tr.replayKind()
+	}
 	if g.rx, err = dpdk.NewBurst(burstSize); err != nil {
 		return nil, err
 	}
@@ -365,6 +379,35 @@ func watch[R any](g *generator, cfg *genConfig, done <-chan R, signals <-chan os
 			}
 		}
 	}
+}
+
+// maxReplayBytes bounds the replay's frame store (one frame per flow).
+const maxReplayBytes = 1 << 30
+
+// buildReplay writes the traffic's replayed frames into a store, with the
+// cumulative byte counts the generator counts sent bytes with; nil when
+// the traffic is not replayed.
+func buildReplay(tr *traffic) (*dpdk.Frames, []uint64, error) {
+	n, write := tr.replayFrames()
+	if n == 0 {
+		return nil, nil, nil
+	}
+	size := tr.maxFrameSize()
+	if n*size > maxReplayBytes {
+		return nil, nil, fmt.Errorf("replaying %d frames of up to %d bytes takes more than %d MiB: use fewer flows, smaller frames or -replay=false",
+			n, size, maxReplayBytes>>20)
+	}
+	f, err := dpdk.NewFrames(n, size)
+	if err != nil {
+		return nil, nil, err
+	}
+	cum := make([]uint64, n+1)
+	for i := range n {
+		length := write(i, f.Slot(i))
+		f.SetLen(i, length)
+		cum[i+1] = cum[i] + uint64(length)
+	}
+	return f, cum, nil
 }
 
 // waitLink polls the port's link until the peer has brought it up.

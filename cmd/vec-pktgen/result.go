@@ -11,7 +11,7 @@ import (
 func (cfg *genConfig) result(g *generator, out *outcome) *benchrun.GenResult {
 	t := &cfg.traffic
 	r := &benchrun.GenResult{
-		Mode: t.Mode, Flows: t.Flows, Clients: t.Clients, DataPerConn: t.DataPerConn, StrayEvery: t.StrayEvery,
+		Mode: t.Mode, Flows: t.Flows, Clients: t.Clients, DataPerConn: t.DataPerConn, Replay: t.Replay, StrayEvery: t.StrayEvery,
 		FrameSizes: t.Sizes, TargetPPS: cfg.rate, Window: g.window, Device: cfg.vdev,
 		WorkerCore: cfg.core, MainLcore: cfg.mainLcore, WorkerCPUs: out.workerCPUs,
 	}

@@ -56,6 +56,12 @@ type trafficConfig struct {
 	Port        uint16
 	GatewayMAC  pktbuild.MAC // destination of every frame
 	SrcMAC      pktbuild.MAC
+	// Replay (tcp and stray modes): after the warm-up, send pre-built
+	// frames over and over instead of planning each packet: in tcp mode
+	// the warm-up is every flow's handshake (SYN, then ACK) and the frames
+	// are one data segment per flow; in stray mode one segment per stray
+	// tuple.
+	Replay bool
 }
 
 // addressing maps flow numbers to tuples and back.
@@ -148,7 +154,14 @@ type traffic struct {
 	// flow-dependent point, so that after one pass the flows are spread
 	// evenly over the phases instead of all sending the same kind of
 	// packet in step.
-	jumpFirst  bool
+	jumpFirst bool
+	// stagger starts the flows spread over the phases, silent until their
+	// first SYN (syn mode).
+	stagger bool
+	// warmPasses is how many passes the warm-up takes: one, or the two of
+	// the handshake before a replay.
+	warmPasses int
+	replay     bool
 	strayEvery uint64
 
 	flows  []flow
@@ -167,9 +180,15 @@ func newTraffic(cfg *trafficConfig) (*traffic, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &traffic{addr: addr}
-	switch cfg.Mode {
-	case modeTCP, modeMixed:
+	t := &traffic{addr: addr, warmPasses: 1}
+	if cfg.Replay && cfg.Mode != modeTCP && cfg.Mode != modeStray {
+		return nil, fmt.Errorf("%s mode plays its connections as it goes: replay is for the tcp and stray modes", cfg.Mode)
+	}
+	switch {
+	case cfg.Mode == modeTCP && cfg.Replay:
+		t.phases = []packetKind{kindSYN, kindACK}
+		t.warmPasses, t.replay = len(t.phases), true
+	case cfg.Mode == modeTCP || cfg.Mode == modeMixed:
 		if cfg.DataPerConn < 0 || cfg.DataPerConn > 60000 {
 			return nil, fmt.Errorf("%d data segments per connection: want 0..60000", cfg.DataPerConn)
 		}
@@ -179,9 +198,11 @@ func newTraffic(cfg *trafficConfig) (*traffic, error) {
 		}
 		t.phases = append(t.phases, kindFIN, kindLastACK)
 		t.jumpFirst = true
-	case modeSYN:
+	case cfg.Mode == modeSYN:
 		t.phases = []packetKind{kindSYN, kindRST}
-	case modeStray:
+		t.stagger = true
+	case cfg.Mode == modeStray:
+		t.replay = cfg.Replay
 		if cfg.StrayEvery != 1 {
 			return nil, fmt.Errorf("stray mode sends only strays (stray-every 1, not %d)", cfg.StrayEvery)
 		}
@@ -195,9 +216,7 @@ func newTraffic(cfg *trafficConfig) (*traffic, error) {
 	if t.phases != nil {
 		t.flows = make([]flow, cfg.Flows)
 		for i := range t.flows {
-			// Without a jump (syn mode) the flows start staggered over the
-			// phases, silent until their first SYN.
-			if !t.jumpFirst {
+			if t.stagger {
 				t.flows[i] = flow{phase: uint16(i % len(t.phases)), silent: i%len(t.phases) != 0}
 			}
 		}
@@ -333,6 +352,53 @@ func (t *traffic) planPacket(p *txPacket, i int, f *flow, kind packetKind) {
 func clientISN(i int, gen uint32) uint32 { return uint32(i)*0x9e3779b1 ^ gen*0x85ebca77 }
 func serverISN(i int, gen uint32) uint32 { return clientISN(i, gen) * 0xc2b2ae3d }
 
-// warm reports whether every flow (or stray tuple) has been visited once,
-// so that the gateway holds every flow's connection.
-func (t *traffic) warm() bool { return t.passes > 0 }
+// warm reports whether the warm-up passes are done: every flow (or stray
+// tuple) has been visited once, or has completed its handshake before a
+// replay, so that the gateway holds every flow's connection.
+func (t *traffic) warm() bool { return t.passes >= t.warmPasses }
+
+// replayFrames returns how many frames the replay sends over and over, and
+// writes frame i of them through write (nil when the traffic is not
+// replayed): in tcp mode flow i's data segment in the connection its
+// handshake opened, sequence numbers just past the handshake; in stray
+// mode a segment of stray tuple i.
+func (t *traffic) replayFrames() (n int, write func(i int, frame []byte) int) {
+	if !t.replay {
+		return 0, nil
+	}
+	return t.addr.flows, func(i int, frame []byte) int {
+		var p txPacket
+		if t.phases == nil {
+			sizes := t.templates[kindStray]
+			p.tmpl = &sizes[i%len(sizes)]
+			p.src, p.sport = t.addr.strayTuple(uint64(i))
+			p.seq, p.ack = uint32(i)*1460, 1
+		} else {
+			sizes := t.templates[kindData]
+			p.tmpl = &sizes[i%len(sizes)]
+			p.src, p.sport = t.addr.flowTuple(i, 1)
+			p.seq, p.ack = clientISN(i, 1)+1, serverISN(i, 1)+1
+		}
+		p.tmpl.write(frame[:len(p.tmpl.frame)], p.src, p.sport, p.seq, p.ack)
+		return len(p.tmpl.frame)
+	}
+}
+
+// replayKind is the kind of every replayed frame.
+func (t *traffic) replayKind() packetKind {
+	if t.phases == nil {
+		return kindStray
+	}
+	return kindData
+}
+
+// maxFrameSize is the largest frame the traffic sends.
+func (t *traffic) maxFrameSize() int {
+	size := minFrame
+	for _, tmpls := range t.templates {
+		for _, tmpl := range tmpls {
+			size = max(size, len(tmpl.frame))
+		}
+	}
+	return size
+}

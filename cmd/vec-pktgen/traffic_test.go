@@ -128,6 +128,24 @@ type gateway struct {
 	tick     bool
 }
 
+// mustTraffic builds the traffic of cfg, failing the test if it cannot.
+func mustTraffic(t *testing.T, cfg trafficConfig) *traffic {
+	t.Helper()
+	tr, err := newTraffic(&cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+// newRig: the traffic of cfg, a sink for it and a gateway sized for its
+// flows.
+func newRig(t *testing.T, cfg trafficConfig) (*traffic, *sink, *gateway) {
+	t.Helper()
+	tr := mustTraffic(t, cfg)
+	return tr, newSink(&tr.addr), newGateway(t, cfg.Flows)
+}
+
 func newGateway(t *testing.T, flows int) *gateway {
 	return newGatewayWithFinTimeout(t, flows, 0)
 }
@@ -204,13 +222,7 @@ func play(t *testing.T, tr *traffic, s *sink, n int, fwd func([][]byte) [][]byte
 
 func TestTCPTrafficThroughTheFastpath(t *testing.T) {
 	const flows = 1000
-	cfg := testTraffic(modeTCP, flows)
-	tr, err := newTraffic(&cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := newSink(&tr.addr)
-	gw := newGateway(t, flows)
+	tr, s, gw := newRig(t, testTraffic(modeTCP, flows))
 	// Twenty passes: every flow completes several connections.
 	sent, strays, syns := play(t, tr, s, 20*flows, gw.forward)
 	c := &gw.core.Counters
@@ -254,11 +266,7 @@ func TestTCPTrafficThroughTheFastpath(t *testing.T) {
 // TCP, not a pass later.
 func TestClosingOutlivesAShortFinTimeout(t *testing.T) {
 	const flows = 1000
-	cfg := testTraffic(modeTCP, flows)
-	tr, err := newTraffic(&cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := mustTraffic(t, testTraffic(modeTCP, flows))
 	s := newSink(&tr.addr)
 	// 32 packets a millisecond: a pass takes ~31 ms, the FIN timeout is 5.
 	gw := newGatewayWithFinTimeout(t, flows, 5*time.Millisecond)
@@ -274,11 +282,7 @@ func TestClosingOutlivesAShortFinTimeout(t *testing.T) {
 
 func TestFirstPassDesynchronisesTheFlows(t *testing.T) {
 	const flows = 2000
-	cfg := testTraffic(modeTCP, flows)
-	tr, err := newTraffic(&cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := mustTraffic(t, testTraffic(modeTCP, flows))
 	var planned [burstSize]txPacket
 	kinds := map[packetKind]int{}
 	for n := 0; n < 2*flows; {
@@ -301,12 +305,7 @@ func TestFirstPassDesynchronisesTheFlows(t *testing.T) {
 func TestSYNTrafficOpensAndResets(t *testing.T) {
 	const flows = 1000
 	cfg := testTraffic(modeSYN, flows)
-	tr, err := newTraffic(&cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := newSink(&tr.addr)
-	gw := newGateway(t, flows)
+	tr, s, gw := newRig(t, cfg)
 	sent, _, syns := play(t, tr, s, 10*flows, gw.forward)
 	c := &gw.core.Counters
 	if c.TotalDrops() != 0 || s.flowPackets != uint64(sent) || s.misrouted != 0 || s.unmatched != 0 {
@@ -320,7 +319,7 @@ func TestSYNTrafficOpensAndResets(t *testing.T) {
 		t.Errorf("%d entries for %d connections", c.Entries, syns)
 	}
 	// Staggered start: the first pass sends half the flows' SYNs.
-	tr2, _ := newTraffic(&cfg)
+	tr2 := mustTraffic(t, cfg)
 	var planned [burstSize]txPacket
 	first := 0
 	for tr2.passes == 0 {
@@ -334,13 +333,7 @@ func TestSYNTrafficOpensAndResets(t *testing.T) {
 func TestStraysAreDropped(t *testing.T) {
 	const flows = 500
 	for _, mode := range []string{modeStray, modeMixed} {
-		cfg := testTraffic(mode, flows)
-		tr, err := newTraffic(&cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := newSink(&tr.addr)
-		gw := newGateway(t, flows)
+		tr, s, gw := newRig(t, testTraffic(mode, flows))
 		sent, strays, _ := play(t, tr, s, 8*flows, gw.forward)
 		c := &gw.core.Counters
 		if c.Drops[fastpath.DropNonSYNMiss] != uint64(strays) || c.TotalDrops() != uint64(strays) {
@@ -365,11 +358,7 @@ func TestStraysAreDropped(t *testing.T) {
 }
 
 func TestMixedSizesAndSequenceNumbers(t *testing.T) {
-	cfg := testTraffic(modeMixed, 300)
-	tr, err := newTraffic(&cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := mustTraffic(t, testTraffic(modeMixed, 300))
 	sizes := map[int]int{}
 	// seq of the next segment of each connection, checked against the
 	// bytes each data segment carried.
@@ -404,13 +393,7 @@ func TestMixedSizesAndSequenceNumbers(t *testing.T) {
 
 func TestSinkSeesMisroutingAndLoss(t *testing.T) {
 	const flows = 1000
-	cfg := testTraffic(modeTCP, flows)
-	tr, err := newTraffic(&cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := newSink(&tr.addr)
-	gw := newGateway(t, flows)
+	tr, s, gw := newRig(t, testTraffic(modeTCP, flows))
 	// A broken gateway: one forwarded packet in 97 goes to the other
 	// server, and one SYN in 50 is lost.
 	n := 0
@@ -443,11 +426,7 @@ func TestSinkSeesMisroutingAndLoss(t *testing.T) {
 // TestHotPathDoesNotAllocate: planning, writing and counting run once per
 // packet in the worker loop and must leave the garbage collector alone.
 func TestHotPathDoesNotAllocate(t *testing.T) {
-	cfg := testTraffic(modeMixed, 1000)
-	tr, err := newTraffic(&cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := mustTraffic(t, testTraffic(modeMixed, 1000))
 	s := newSink(&tr.addr)
 	var planned [burstSize]txPacket
 	bufs := make([][]byte, burstSize)
@@ -469,5 +448,78 @@ func TestHotPathDoesNotAllocate(t *testing.T) {
 	}
 	if s.flowPackets == 0 || s.strays == 0 {
 		t.Errorf("sink counted nothing: %+v", s.sinkCounts)
+	}
+}
+
+// replayPass sends every replayed frame once through fwd, a burst at a
+// time, each frame a fresh copy (the gateway rewrites what it forwards),
+// and counts what comes back.
+func replayPass(n int, write func(int, []byte) int, s *sink, fwd func([][]byte) [][]byte) {
+	for i := 0; i < n; i += burstSize {
+		var pkts [][]byte
+		for k := i; k < min(n, i+burstSize); k++ {
+			buf := make([]byte, maxFrame)
+			pkts = append(pkts, buf[:write(k, buf)])
+		}
+		s.count(fwd(pkts))
+	}
+}
+
+// TestReplayAfterHandshakes: in tcp mode the warm-up is every flow's
+// handshake, and the replayed data segments then belong to the
+// connections it opened: the gateway forwards them all to the server of
+// their connection, and opens nothing more.
+func TestReplayAfterHandshakes(t *testing.T) {
+	const flows = 1000
+	cfg := testTraffic(modeTCP, flows)
+	cfg.Replay = true
+	cfg.Sizes = []int{64, 594}
+	tr, s, gw := newRig(t, cfg)
+	_, _, syns := play(t, tr, s, flows, gw.forward)
+	if tr.warm() || syns != flows {
+		t.Fatalf("after one pass: warm %v, %d SYNs for %d flows", tr.warm(), syns, flows)
+	}
+	if _, _, syns = play(t, tr, s, flows, gw.forward); !tr.warm() || syns != 0 {
+		t.Fatalf("after the ACK pass: warm %v, %d SYNs", tr.warm(), syns)
+	}
+	n, write := tr.replayFrames()
+	if n != flows || tr.replayKind() != kindData {
+		t.Fatalf("%d replayed frames of kind %d for %d flows", n, tr.replayKind(), flows)
+	}
+	buf := make([]byte, maxFrame)
+	if size := write(1, buf); size != 594 || buf[offTCPFlags] != pktbuild.ACK|pktbuild.PSH {
+		t.Errorf("flow 1's frame: %d bytes, flags %#x; want a 594-byte data segment", size, buf[offTCPFlags])
+	}
+	for range 3 {
+		replayPass(n, write, s, gw.forward)
+	}
+	c := &gw.core.Counters
+	if c.TotalDrops() != 0 || s.flowPackets != 5*flows || s.misrouted != 0 || s.unmatched != 0 || s.syns != flows {
+		t.Fatalf("drops %v; sink %+v", c.Drops, s.sinkCounts)
+	}
+	if opened := gw.core.Servers[0].New + gw.core.Servers[1].New; opened != flows {
+		t.Errorf("%d connections opened for %d flows", opened, flows)
+	}
+}
+
+func TestReplayedStraysAreDropped(t *testing.T) {
+	const flows = 500
+	cfg := testTraffic(modeStray, flows)
+	cfg.Replay = true
+	tr, s, gw := newRig(t, cfg)
+	n, write := tr.replayFrames()
+	if n != flows || tr.replayKind() != kindStray {
+		t.Fatalf("%d replayed frames of kind %d for %d stray tuples", n, tr.replayKind(), flows)
+	}
+	replayPass(n, write, s, gw.forward)
+	if c := &gw.core.Counters; c.Drops[fastpath.DropNonSYNMiss] != flows || s.frames != 0 {
+		t.Errorf("drops %v, %d frames came back", c.Drops, s.frames)
+	}
+	for _, mode := range []string{modeSYN, modeMixed} {
+		cfg := testTraffic(mode, flows)
+		cfg.Replay = true
+		if _, err := newTraffic(&cfg); err == nil {
+			t.Errorf("%s mode accepted replay", mode)
+		}
 	}
 }

@@ -54,14 +54,8 @@ func clusterCmd(o *globalOptions) *cobra.Command {
 	}
 	sf.register(add, true)
 	add.Flags().StringVarP(&file, "file", "f", "", "JSON file with the whole cluster (as GET /v1/clusters shows one)")
-	remove := &cobra.Command{
-		Use:   "remove VIP",
-		Short: "Remove a cluster: its VIP is no longer answered, its connections drain",
-		Args:  exactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return change(cmd, o, http.MethodDelete, "/v1/clusters/"+esc(args[0]), nil)
-		},
-	}
+	remove := namedChangeCmd(o, "remove VIP", "Remove a cluster: its VIP is no longer answered, its connections drain",
+		http.MethodDelete, under("/v1/clusters/"))
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List the clusters and their services",

@@ -52,6 +52,55 @@ func change(cmd *cobra.Command, o *globalOptions, method, path string, body any)
 	return call(cmd, o, method, path, nil, body, &ch, printChange(&ch))
 }
 
+// replyCmd is a command without arguments that sends one bodiless request
+// and prints its reply, a T, as table makes of it.
+func replyCmd[T any](o *globalOptions, use, short, method, path string, table func(*T) func(io.Writer)) *cobra.Command {
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var r T
+			return call(cmd, o, method, path, nil, nil, &r, table(&r))
+		},
+	}
+}
+
+// changeCmd is a command without arguments that sends one bodiless change.
+func changeCmd(o *globalOptions, use, short, method, path string) *cobra.Command {
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return change(cmd, o, method, path, nil)
+		},
+	}
+}
+
+// namedChangeCmd is a command that sends one bodiless change to the path
+// pathOf makes of its one argument, a name.
+func namedChangeCmd(o *globalOptions, use, short, method string, pathOf func(name string) (string, error)) *cobra.Command {
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path, err := pathOf(args[0])
+			if err != nil {
+				return err
+			}
+			return change(cmd, o, method, path, nil)
+		},
+	}
+}
+
+// under is the pathOf of namedChangeCmd for a name that is the last,
+// escaped, element of the path.
+func under(prefix string) func(string) (string, error) {
+	return func(name string) (string, error) { return prefix + esc(name), nil }
+}
+
 func esc(s string) string { return url.PathEscape(s) }
 
 // splitName splits VIP:SERVICE[:SERVER] into n parts.

@@ -13,25 +13,15 @@ import (
 
 func haCmd(o *globalOptions) *cobra.Command {
 	c := &cobra.Command{Use: "ha", Short: "Show and steer this gateway's high-availability role (like keepalived's VRRP state)"}
-	c.AddCommand(&cobra.Command{
-		Use:   "status",
-		Short: "Show the role, term, peers, witness lease and the last rebuild from the agents",
-		Args:  exactArgs(0),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			var st apiwire.GatewayStatus
-			return call(cmd, o, http.MethodGet, "/v1/ha", nil, nil, &st, printHAStatus(&st))
-		},
-	}, &cobra.Command{
-		Use:   "takeover",
-		Short: "Make this backup gateway the active one (the active yields to it)",
-		Args:  exactArgs(0),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			var st apiwire.GatewayStatus
-			return call(cmd, o, http.MethodPost, "/v1/ha/takeover", nil, nil, &st, func(w io.Writer) {
-				fmt.Fprintf(w, "takeover requested: %s is %s (term %d)\n", st.Node, st.Role, st.Term)
-			})
-		},
-	})
+	c.AddCommand(
+		replyCmd(o, "status", "Show the role, term, peers, witness lease and the last rebuild from the agents",
+			http.MethodGet, "/v1/ha", printHAStatus),
+		replyCmd(o, "takeover", "Make this backup gateway the active one (the active yields to it)",
+			http.MethodPost, "/v1/ha/takeover", func(st *apiwire.GatewayStatus) func(io.Writer) {
+				return func(w io.Writer) {
+					fmt.Fprintf(w, "takeover requested: %s is %s (term %d)\n", st.Node, st.Role, st.Term)
+				}
+			}))
 	return c
 }
 

@@ -16,29 +16,12 @@ import (
 
 func managerCmd(o *globalOptions) *cobra.Command {
 	c := &cobra.Command{Use: "manager", Short: "Show and steer the manager, the loop that re-weights servers from their metrics (like dscontrol manager)"}
-	c.AddCommand(&cobra.Command{
-		Use:   "report",
-		Short: "Show the last interval: per server every metric, its proportion, the weight computed and why; advisors and rules",
-		Args:  exactArgs(0),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			var rep apiwire.ManagerReport
-			return call(cmd, o, http.MethodGet, "/v1/manager", nil, nil, &rep, printManagerReport(&rep))
-		},
-	}, &cobra.Command{
-		Use:   "start",
-		Short: "Start the manager (manager.enabled: true)",
-		Args:  exactArgs(0),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return change(cmd, o, http.MethodPost, "/v1/manager/start", nil)
-		},
-	}, &cobra.Command{
-		Use:   "stop",
-		Short: "Stop the manager: every server goes back to its configured weight",
-		Args:  exactArgs(0),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return change(cmd, o, http.MethodPost, "/v1/manager/stop", nil)
-		},
-	}, managerSetCmd(o), advisorCmd(o), ruleCmd(o))
+	c.AddCommand(
+		replyCmd(o, "report", "Show the last interval: per server every metric, its proportion, the weight computed and why; advisors and rules",
+			http.MethodGet, "/v1/manager", printManagerReport),
+		changeCmd(o, "start", "Start the manager (manager.enabled: true)", http.MethodPost, "/v1/manager/start"),
+		changeCmd(o, "stop", "Stop the manager: every server goes back to its configured weight", http.MethodPost, "/v1/manager/stop"),
+		managerSetCmd(o), advisorCmd(o), ruleCmd(o))
 	return c
 }
 
@@ -156,14 +139,8 @@ func advisorCmd(o *globalOptions) *cobra.Command {
 	fl.StringVar(&f.send, "send", "", "udp: the request datagram")
 	fl.StringVar(&f.expect, "expect", "", "udp: text the reply must contain (default: any reply)")
 	fl.StringVar(&f.command, "command", "", `custom: the program and its arguments, split at spaces ("/usr/local/bin/probe -q"); exit 0 = up, a number on the first line of its output = the metric`)
-	c.AddCommand(add, &cobra.Command{
-		Use:   "remove NAME",
-		Short: "Remove an advisor: its probes stop, servers it had marked down come back",
-		Args:  exactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return change(cmd, o, http.MethodDelete, "/v1/manager/advisors/"+esc(args[0]), nil)
-		},
-	})
+	c.AddCommand(add, namedChangeCmd(o, "remove NAME", "Remove an advisor: its probes stop, servers it had marked down come back",
+		http.MethodDelete, under("/v1/manager/advisors/")))
 	return c
 }
 
@@ -202,14 +179,8 @@ func ruleCmd(o *globalOptions) *cobra.Command {
 	fl.IntVar(&f.weight, "weight", 0, "the weight its servers get while it holds (default 0: no new connections)")
 	fl.StringVar(&f.command, "command", "", `script: the program and its arguments, split at spaces; exit 0 = the rule holds`)
 	fl.StringVar(&f.interval, "interval", "", "script: how often it runs (default 10s)")
-	c.AddCommand(add, &cobra.Command{
-		Use:   "remove NAME",
-		Short: "Remove a rule: its servers go back to the computed weights",
-		Args:  exactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return change(cmd, o, http.MethodDelete, "/v1/manager/rules/"+esc(args[0]), nil)
-		},
-	})
+	c.AddCommand(add, namedChangeCmd(o, "remove NAME", "Remove a rule: its servers go back to the computed weights",
+		http.MethodDelete, under("/v1/manager/rules/")))
 	return c
 }
 

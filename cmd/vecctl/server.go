@@ -87,18 +87,8 @@ func serverCmd(o *globalOptions) *cobra.Command {
 	add.Flags().StringVar(&addFlags.mac, "mac", "", "the server's MAC (default: resolved by ARP)")
 	add.Flags().IntVar(&addFlags.weight, "weight", 0, "share of new connections (0: none)")
 	add.Flags().BoolVar(&addFlags.quiesced, "quiesced", false, "add it quiesced")
-	remove := &cobra.Command{
-		Use:   "remove VIP:SERVICE:SERVER",
-		Short: "Remove a server: no new connections, open ones drain",
-		Args:  exactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			path, err := serverPath(args[0])
-			if err != nil {
-				return err
-			}
-			return change(cmd, o, http.MethodDelete, path, nil)
-		},
-	}
+	remove := namedChangeCmd(o, "remove VIP:SERVICE:SERVER", "Remove a server: no new connections, open ones drain",
+		http.MethodDelete, serverPath)
 	var setFlags struct {
 		weight int
 		mac    string
@@ -129,18 +119,10 @@ func serverCmd(o *globalOptions) *cobra.Command {
 	set.Flags().IntVar(&setFlags.weight, "weight", 0, "new weight (0..the service's weight bound)")
 	set.Flags().StringVar(&setFlags.mac, "mac", "", "new MAC (empty: resolve by ARP)")
 	quiesce := func(verb, short string) *cobra.Command {
-		return &cobra.Command{
-			Use:   verb + " VIP:SERVICE:SERVER",
-			Short: short,
-			Args:  exactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				path, err := serverPath(args[0])
-				if err != nil {
-					return err
-				}
-				return change(cmd, o, http.MethodPost, path+"/"+verb, nil)
-			},
-		}
+		return namedChangeCmd(o, verb+" VIP:SERVICE:SERVER", short, http.MethodPost, func(name string) (string, error) {
+			path, err := serverPath(name)
+			return path + "/" + verb, err
+		})
 	}
 	list := &cobra.Command{
 		Use:   "list [VIP[:SERVICE]]",

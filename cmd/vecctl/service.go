@@ -85,18 +85,8 @@ func serviceCmd(o *globalOptions) *cobra.Command {
 		},
 	}
 	sf.register(add, false)
-	remove := &cobra.Command{
-		Use:   "remove VIP:SERVICE",
-		Short: "Remove a service: no new connections, open ones drain",
-		Args:  exactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			path, err := servicePath(args[0])
-			if err != nil {
-				return err
-			}
-			return change(cmd, o, http.MethodDelete, path, nil)
-		},
-	}
+	remove := namedChangeCmd(o, "remove VIP:SERVICE", "Remove a service: no new connections, open ones drain",
+		http.MethodDelete, servicePath)
 	var patch struct {
 		stale, fin, drain string
 		bound             int

@@ -34,9 +34,7 @@ func serve(t *testing.T) []string {
 // serveDataplane is serve that also returns the fake dataplane.
 func serveDataplane(t *testing.T) ([]string, *managertest.Dataplane) {
 	t.Helper()
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "vecd.yaml")
-	os.WriteFile(cfgPath, []byte(`
+	m, dp, cfgPath := managertest.Start(t, `
 dpdk: {eal_args: ["--no-pci"], vdevs: ["net_null0"]}
 ports: [{device: net_null0}]
 workers: {cores: [1], control_core: 0, table_capacity: 64}
@@ -48,22 +46,10 @@ clusters:
         port: 80
         servers:
           - {name: s1, ip: 10.1.0.11, mac: "02:00:00:00:00:11", weight: 1}
-`), 0o644)
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := &fastpath.ManualClock{}
-	m := manager.New(manager.Options{Log: zap.NewNop(), Level: zap.NewAtomicLevel(), Path: cfgPath, Config: cfg, Clock: clock})
-	snap, err := m.Initial([6]byte{2, 0, 0, 0, 0, 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dp, err := managertest.New(1, 64, snap, clock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.Attach(dp)
+`, manager.Options{Log: zap.NewNop(), Level: zap.NewAtomicLevel()})
+	// The socket and tokens go beside the configuration file, where
+	// TestManagerCommands finds it.
+	dir := filepath.Dir(cfgPath)
 	tokens := filepath.Join(dir, "tokens")
 	os.WriteFile(tokens, []byte("admin t "+testToken+"\n"), 0o600)
 	tk := &api.Tokens{}

@@ -2,9 +2,7 @@ package main
 
 import (
 	"errors"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -14,20 +12,6 @@ import (
 // needs neither root nor hugepages.
 func TestVecdRefusesBadConfig(t *testing.T) {
 	bin := buildVecd(t)
-	base := `
-dpdk: {eal_args: ["--no-pci"], vdevs: ["net_null0"]}
-ports: [{device: net_null0}]
-workers: {cores: [1], control_core: 0, table_capacity: 1024}
-clusters:
-  - vip: 10.1.0.100
-    services:
-      - name: http
-        protocol: tcp
-        port: 80
-        weight_bound: 10
-        servers:
-          - {name: s1, ip: 10.1.0.11, mac: "02:00:00:00:00:11", weight: 3}
-`
 	cases := []struct {
 		name, from, to, want string
 	}{
@@ -41,15 +25,11 @@ clusters:
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			text := strings.Replace(base, tc.from, tc.to, 1)
-			if text == base {
+			text := strings.Replace(baseConfig, tc.from, tc.to, 1)
+			if text == baseConfig {
 				t.Fatalf("test case does not change the config")
 			}
-			path := filepath.Join(t.TempDir(), "vecd.yaml")
-			if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			out, err := exec.Command(bin, "-config", path).CombinedOutput()
+			out, err := exec.Command(bin, "-config", writeConfig(t, text)).CombinedOutput()
 			var exit *exec.ExitError
 			if !errors.As(err, &exit) || exit.ExitCode() != 2 {
 				t.Fatalf("vecd exit %v, want status 2\n%s", err, out)

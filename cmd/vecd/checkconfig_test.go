@@ -54,7 +54,9 @@ func TestCheckConfigShippedConfigs(t *testing.T) {
 	}
 }
 
-const checkBase = `
+// baseConfig is a valid configuration that the tests of the configuration
+// checks break one field at a time.
+const baseConfig = `
 dpdk: {eal_args: ["--no-pci"], vdevs: ["net_null0"]}
 ports: [{device: net_null0}]
 gateway: {ip: 10.1.0.1}
@@ -65,8 +67,9 @@ clusters:
       - name: http
         protocol: tcp
         port: 80
+        weight_bound: 10
         servers:
-          - {name: s1, ip: 10.1.0.11, weight: 3}
+          - {name: s1, ip: 10.1.0.11, mac: "02:00:00:00:00:11", weight: 3}
 `
 
 func writeConfig(t *testing.T, text string) string {
@@ -88,10 +91,10 @@ func runCheck(t *testing.T, path, node string, openFiles bool) (int, string, str
 // A wrong file gives status 1 and lists every problem with its field path;
 // an unreadable one gives 2.
 func TestCheckConfigListsEveryProblem(t *testing.T) {
-	if code, out, errs := runCheck(t, writeConfig(t, checkBase), "", true); code != checkValid || errs != "" {
+	if code, out, errs := runCheck(t, writeConfig(t, baseConfig), "", true); code != checkValid || errs != "" {
 		t.Fatalf("base configuration: exit %d\n%s%s", code, out, errs)
 	}
-	bad := strings.NewReplacer("port: 80", "port: 80000", "weight: 3", "weight: -1", "table_capacity: 1024", "table_capacity: 1024, turbo: 1").Replace(checkBase)
+	bad := strings.NewReplacer("port: 80", "port: 80000", "weight: 3", "weight: -1", "table_capacity: 1024", "table_capacity: 1024, turbo: 1").Replace(baseConfig)
 	code, _, errs := runCheck(t, writeConfig(t, bad), "", true)
 	if code != checkInvalid {
 		t.Fatalf("exit %d, want %d\n%s", code, checkInvalid, errs)
@@ -101,7 +104,7 @@ func TestCheckConfigListsEveryProblem(t *testing.T) {
 	if !strings.Contains(errs, "workers.turbo") {
 		t.Errorf("unknown key not named:\n%s", errs)
 	}
-	bad = strings.NewReplacer("port: 80", "port: 80000", "weight: 3", "weight: -1").Replace(checkBase)
+	bad = strings.NewReplacer("port: 80", "port: 80000", "weight: 3", "weight: -1").Replace(baseConfig)
 	code, _, errs = runCheck(t, writeConfig(t, bad), "", true)
 	for _, want := range []string{"clusters[0].services[0].port", "clusters[0].services[0].servers[0].weight"} {
 		if code != checkInvalid || !strings.Contains(errs, want) {
@@ -119,7 +122,7 @@ func TestCheckConfigOpensNamedFiles(t *testing.T) {
 	dir := t.TempDir()
 	tokens := filepath.Join(dir, "tokens")
 	agentKey := filepath.Join(dir, "s1.key")
-	text := checkBase + "control: {tokens_file: " + tokens + ", socket: " + filepath.Join(dir, "sock") + "}\n" +
+	text := baseConfig + "control: {tokens_file: " + tokens + ", socket: " + filepath.Join(dir, "sock") + "}\n" +
 		"recovery: {agents: [{name: s1, ip: 10.1.0.11, key_file: " + agentKey + "}]}\n"
 	path := writeConfig(t, text)
 
@@ -154,7 +157,7 @@ func TestCheckConfigOpensNamedFiles(t *testing.T) {
 // second gateway's own address (ha.gateways[1].ip, its gateway.ip) is a
 // server's. -node checks one gateway only.
 func TestCheckConfigEachHAGateway(t *testing.T) {
-	text := checkBase + `ha:
+	text := baseConfig + `ha:
   key_file: /nonexistent/ha.key
   gateways:
     - {name: gw-a, address: "192.0.2.1:10006", priority: 200, ip: 10.1.0.2}
@@ -181,7 +184,7 @@ func TestCheckConfigEachHAGateway(t *testing.T) {
 // touching DPDK, and 0 for a valid file.
 func TestCheckConfigExec(t *testing.T) {
 	bin := buildVecd(t)
-	bad := writeConfig(t, strings.Replace(checkBase, "vip: 10.1.0.100", "vip: 10.1.0.300", 1))
+	bad := writeConfig(t, strings.Replace(baseConfig, "vip: 10.1.0.100", "vip: 10.1.0.300", 1))
 	out, err := exec.Command(bin, "-check-config", bad).CombinedOutput()
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != checkInvalid {
@@ -190,7 +193,7 @@ func TestCheckConfigExec(t *testing.T) {
 	if !strings.Contains(string(out), "clusters[0].vip") || strings.Contains(string(out), "EAL") {
 		t.Errorf("output does not name clusters[0].vip, or reached DPDK:\n%s", out)
 	}
-	out, err = exec.Command(bin, "--check-config", writeConfig(t, checkBase)).CombinedOutput()
+	out, err = exec.Command(bin, "--check-config", writeConfig(t, baseConfig)).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "valid") {
 		t.Errorf("valid file: %v\n%s", err, out)
 	}

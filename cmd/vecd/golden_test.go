@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"vec/control/manager"
 	"vec/fastpath/header"
@@ -18,14 +17,6 @@ import (
 )
 
 var update = flag.Bool("update", false, "rewrite the golden captures in testdata/golden")
-
-var (
-	goldenGW     = pktbuild.MAC{0x02, 0, 0, 0, 0, 0x01}
-	goldenGWIP   = netip.MustParseAddr("10.1.0.1")
-	goldenVIPA   = netip.MustParseAddr("10.1.0.100")
-	goldenVIPB   = netip.MustParseAddr("10.1.0.200")
-	goldenClient = pktbuild.MAC{0x02, 0, 0, 0, 0, 0xc1}
-)
 
 func goldenServerMAC(n int) pktbuild.MAC { return pktbuild.MAC{0x02, 0, 0, 0, 0, byte(0x10 + n)} }
 
@@ -51,7 +42,7 @@ func (s *scenario) forward(p []byte, server int) {
 	out := header.Ethernet(bytes.Clone(p))
 	mac := goldenServerMAC(server)
 	out.SetDestination(mac[:])
-	out.SetSource(goldenGW[:])
+	out.SetSource(corpus.GatewayMAC[:])
 	s.in = append(s.in, p)
 	s.expect = append(s.expect, expectation{out: out})
 }
@@ -67,7 +58,7 @@ func (s *scenario) drop(p []byte, reason string) {
 }
 
 func clientFlow(clientIP string, port uint16, vip netip.Addr, vport uint16) pktbuild.Flow {
-	return pktbuild.Flow{SrcMAC: goldenClient, DstMAC: goldenGW, SrcIP: netip.MustParseAddr(clientIP),
+	return pktbuild.Flow{SrcMAC: corpus.ClientMAC, DstMAC: corpus.GatewayMAC, SrcIP: netip.MustParseAddr(clientIP),
 		DstIP: vip, SrcPort: port, DstPort: vport}
 }
 
@@ -77,12 +68,12 @@ func clientFlow(clientIP string, port uint16, vip netip.Addr, vport uint16) pktb
 func goldenScenario() *scenario {
 	s := &scenario{}
 	arp := func(target netip.Addr) []byte {
-		return pktbuild.ARP(1, pktbuild.Broadcast, goldenClient, netip.MustParseAddr("10.1.0.50"), target, pktbuild.MAC{})
+		return pktbuild.ARP(1, pktbuild.Broadcast, corpus.ClientMAC, netip.MustParseAddr("10.1.0.50"), target, pktbuild.MAC{})
 	}
 	arpReply := func(target netip.Addr) []byte {
-		return pktbuild.ARP(2, goldenClient, goldenGW, target, netip.MustParseAddr("10.1.0.50"), goldenClient)
+		return pktbuild.ARP(2, corpus.ClientMAC, corpus.GatewayMAC, target, netip.MustParseAddr("10.1.0.50"), corpus.ClientMAC)
 	}
-	for _, target := range []netip.Addr{goldenVIPA, goldenVIPB, goldenGWIP} {
+	for _, target := range []netip.Addr{corpus.VIPA, corpus.VIPB, corpus.GatewayIP} {
 		s.reply(arp(target), arpReply(target))
 	}
 	s.drop(arp(netip.MustParseAddr("10.1.0.11")), "arp_ignored")
@@ -92,7 +83,7 @@ func goldenScenario() *scenario {
 	order := []int{1, 1, 2, 1, 2, 1, 1, 2, 1, 2}
 	flows := make([]pktbuild.Flow, len(order))
 	for i := range flows {
-		flows[i] = clientFlow(fmt.Sprintf("192.0.2.%d", 10+i), uint16(40000+i), goldenVIPA, 80)
+		flows[i] = clientFlow(fmt.Sprintf("192.0.2.%d", 10+i), uint16(40000+i), corpus.VIPA, 80)
 		s.forward(pktbuild.TCP(flows[i], pktbuild.SYN, 100, 0, nil), order[i])
 	}
 	for i, f := range flows {
@@ -109,7 +100,7 @@ func goldenScenario() *scenario {
 		back := pktbuild.Flow{SrcMAC: goldenServerMAC(1), DstMAC: router, SrcIP: f.DstIP, DstIP: f.SrcIP, SrcPort: f.DstPort, DstPort: f.SrcPort}
 		return header.Ethernet(pktbuild.TCP(back, pktbuild.ACK|pktbuild.PSH, 1, 101, make([]byte, 1460))).Payload()
 	}
-	s.forward(pktbuild.FragNeeded(router, goldenGW, routerIP, reply(flows[0]), 1400), order[0])
+	s.forward(pktbuild.FragNeeded(router, corpus.GatewayMAC, routerIP, reply(flows[0]), 1400), order[0])
 	for i, f := range flows[:9] {
 		s.forward(pktbuild.TCP(f, pktbuild.FIN|pktbuild.ACK, 128, 200, nil), order[i])
 		s.forward(pktbuild.TCP(f, pktbuild.ACK, 129, 201, nil), order[i])
@@ -120,14 +111,14 @@ func goldenScenario() *scenario {
 	s.forward(pktbuild.TCP(flows[9], pktbuild.RST|pktbuild.ACK, 128, 200, nil), order[9])
 	s.forward(pktbuild.TCP(flows[9], pktbuild.ACK, 128, 200, nil), order[9])
 	// A segment of a connection vecd never saw.
-	s.drop(pktbuild.TCP(clientFlow("192.0.2.99", 5555, goldenVIPA, 80), pktbuild.ACK|pktbuild.PSH, 7, 7, []byte("x")), "non_syn_miss")
+	s.drop(pktbuild.TCP(clientFlow("192.0.2.99", 5555, corpus.VIPA, 80), pktbuild.ACK|pktbuild.PSH, 7, 7, []byte("x")), "non_syn_miss")
 	// An ICMP error about it, and a ping to a VIP that does not answer.
-	s.drop(pktbuild.FragNeeded(router, goldenGW, routerIP, reply(clientFlow("192.0.2.99", 5555, goldenVIPA, 80)), 1400), "icmp_no_flow")
-	s.drop(pktbuild.ICMP(clientFlow("192.0.2.1", 0, goldenVIPA, 0), pktbuild.ICMPEchoRequest, 0, [4]byte{0, 1, 0, 1}, []byte("ping")), "icmp_unhandled")
+	s.drop(pktbuild.FragNeeded(router, corpus.GatewayMAC, routerIP, reply(clientFlow("192.0.2.99", 5555, corpus.VIPA, 80)), 1400), "icmp_no_flow")
+	s.drop(pktbuild.ICMP(clientFlow("192.0.2.1", 0, corpus.VIPA, 0), pktbuild.ICMPEchoRequest, 0, [4]byte{0, 1, 0, 1}, []byte("ping")), "icmp_unhandled")
 
 	// VIP B, a different service: both connections to s5.
 	for i := range 2 {
-		f := clientFlow(fmt.Sprintf("198.51.100.%d", i+1), uint16(50000+i), goldenVIPB, 443)
+		f := clientFlow(fmt.Sprintf("198.51.100.%d", i+1), uint16(50000+i), corpus.VIPB, 443)
 		s.forward(pktbuild.TCP(f, pktbuild.SYN, 1, 0, nil), 5)
 		s.forward(pktbuild.TCP(f, pktbuild.ACK|pktbuild.PSH, 2, 1, []byte("hello")), 5)
 	}
@@ -135,23 +126,23 @@ func goldenScenario() *scenario {
 	// UDP to VIP A:53: four flows alternate s3, s4 and stick.
 	for round := range 2 {
 		for i := range 4 {
-			f := clientFlow("192.0.2.200", uint16(6000+i), goldenVIPA, 53)
+			f := clientFlow("192.0.2.200", uint16(6000+i), corpus.VIPA, 53)
 			s.forward(pktbuild.UDP(f, []byte(fmt.Sprintf("query %d/%d", i, round))), 3+i%2)
 		}
 	}
 
 	// Not for the cluster: unknown VIP, unknown port, wrong protocol.
 	s.drop(pktbuild.TCP(clientFlow("192.0.2.1", 1, netip.MustParseAddr("10.1.0.99"), 80), pktbuild.SYN, 1, 0, nil), "not_for_cluster")
-	s.drop(pktbuild.TCP(clientFlow("192.0.2.1", 1, goldenVIPA, 8080), pktbuild.SYN, 1, 0, nil), "not_for_cluster")
-	s.drop(pktbuild.UDP(clientFlow("192.0.2.1", 1, goldenVIPB, 443), []byte("q")), "not_for_cluster")
+	s.drop(pktbuild.TCP(clientFlow("192.0.2.1", 1, corpus.VIPA, 8080), pktbuild.SYN, 1, 0, nil), "not_for_cluster")
+	s.drop(pktbuild.UDP(clientFlow("192.0.2.1", 1, corpus.VIPB, 443), []byte("q")), "not_for_cluster")
 	// Another host's frame (seen in promiscuous mode).
-	other := clientFlow("192.0.2.1", 1, goldenVIPA, 80)
+	other := clientFlow("192.0.2.1", 1, corpus.VIPA, 80)
 	other.DstMAC = pktbuild.MAC{0x02, 9, 9, 9, 9, 9}
 	s.drop(pktbuild.TCP(other, pktbuild.SYN, 1, 0, nil), "not_our_mac")
 
 	// Malformed frames, each under its own reason.
 	syn := func() []byte {
-		return pktbuild.TCP(clientFlow("192.0.2.1", 2, goldenVIPA, 80), pktbuild.SYN, 1, 0, nil)
+		return pktbuild.TCP(clientFlow("192.0.2.1", 2, corpus.VIPA, 80), pktbuild.SYN, 1, 0, nil)
 	}
 	edit := func(f func(p []byte) []byte) []byte { return f(syn()) }
 	ip := func(p []byte) header.IPv4 { return header.IPv4(p[header.UntaggedIPv4Offset:]) }
@@ -162,7 +153,7 @@ func goldenScenario() *scenario {
 	s.drop(edit(func(p []byte) []byte { ip(p).SetTotalLength(1500); return p }), "ipv4_bad_total_length")
 	s.drop(edit(func(p []byte) []byte { header.TCP(p[header.UntaggedL4Offset:]).SetDataOffset(12); return p }), "tcp_bad_data_offset")
 	s.drop(edit(func(p []byte) []byte { header.Ethernet(p).SetType(0x86dd); return p }), "unsupported_l3")
-	tagged := clientFlow("192.0.2.1", 3, goldenVIPA, 80)
+	tagged := clientFlow("192.0.2.1", 3, corpus.VIPA, 80)
 	tagged.VLAN = 7
 	s.drop(pktbuild.TCP(tagged, pktbuild.SYN, 1, 0, nil), "vlan_tagged")
 	return s
@@ -193,15 +184,6 @@ metrics: {disabled: true} # the host may run another exporter on 9100
 	return st, log, outPath
 }
 
-func packets(frames [][]byte) []pcapfile.Packet {
-	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	pkts := make([]pcapfile.Packet, len(frames))
-	for i, f := range frames {
-		pkts[i] = pcapfile.Packet{Time: base.Add(time.Duration(i) * time.Millisecond), Data: f}
-	}
-	return pkts
-}
-
 // TestGoldenCapture replays testdata/golden/input.pcap through the real
 // daemon on a net_pcap port and compares what it sent, packet by packet,
 // with testdata/golden/expected.pcap, then checks the counters by reason.
@@ -218,10 +200,10 @@ func TestGoldenCapture(t *testing.T) {
 	}
 	inPath, expPath := filepath.Join("testdata", "golden", "input.pcap"), filepath.Join("testdata", "golden", "expected.pcap")
 	if *update {
-		if err := pcapfile.Write(inPath, packets(s.in)); err != nil {
+		if err := pcapfile.Write(inPath, corpus.Packets(s.in)); err != nil {
 			t.Fatal(err)
 		}
-		if err := pcapfile.Write(expPath, packets(expected)); err != nil {
+		if err := pcapfile.Write(expPath, corpus.Packets(expected)); err != nil {
 			t.Fatal(err)
 		}
 	}

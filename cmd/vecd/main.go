@@ -96,7 +96,7 @@ func run(configPath, node, statsJSON string, statsInterval time.Duration, keepCa
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 
-	g := gateway.New(log, rt)
+	g := gateway.New(log, gatewayOptions(rt))
 	m := manager.New(manager.Options{Log: log, Level: level, Path: configPath, Config: cfg,
 		Neighbors: g.Neighbors(), Clock: g.Clock(), Node: rt.HA.NodeName()})
 	rec, err := newRecoverer(log.Named("recovery"), rt.Recovery, g, m)
@@ -150,9 +150,12 @@ func run(configPath, node, statsJSON string, statsInterval time.Duration, keepCa
 		ha = &haBackend{ha: haMachine, rec: rec, preempt: rt.HA != nil && rt.HA.Preempt}
 	}
 
-	// startFailed undoes what has been started so far, in reverse order.
-	startFailed := func(err error, cp *controlPlane) int {
-		log.Error("start-up failed", zap.Error(err))
+	// stopAround stops, in reverse order of their start, what runs around
+	// the workers: HA first (an active gateway stops forwarding, releases
+	// its leases and tells the backup, which takes over at once), then the
+	// control plane cp (nil: not started), the manager, recovery and the
+	// loop.
+	stopAround := func(cp *controlPlane) {
 		stopHA(log, haMachine)
 		if cp != nil {
 			cp.close()
@@ -162,6 +165,11 @@ func run(configPath, node, statsJSON string, statsInterval time.Duration, keepCa
 		<-recoveryDone
 		<-loopDone
 		rec.announcer.Stop()
+	}
+	// startFailed undoes what has been started so far, in reverse order.
+	startFailed := func(err error, cp *controlPlane) int {
+		log.Error("start-up failed", zap.Error(err))
+		stopAround(cp)
 		g.Stop()
 		g.Close()
 		return 1
@@ -200,15 +208,7 @@ wait:
 			writeLiveCounters(m, statsJSON, statsInterval, log)
 		}
 	}
-	// An active gateway hands over first: it stops forwarding, releases
-	// its leases and tells the backup, which takes over at once.
-	stopHA(log, haMachine)
-	cp.close()
-	cancel()
-	<-managerDone
-	<-recoveryDone
-	<-loopDone
-	rec.announcer.Stop()
+	stopAround(cp)
 	if err := g.Stop(); err != nil {
 		// A worker stuck in its loop still uses the ports, its table
 		// and its counters: exit without reading or releasing them.

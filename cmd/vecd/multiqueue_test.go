@@ -8,6 +8,7 @@ import (
 	"vec/dpdk"
 	"vec/fastpath/header"
 	"vec/fastpath/pktbuild"
+	"vec/internal/corpus"
 	"vec/internal/pcapfile"
 	"vec/internal/testenv"
 )
@@ -31,7 +32,7 @@ func TestTwoWorkersOwnTheirFlows(t *testing.T) {
 	flowQueue := map[string]int{}
 	var strayFlow pktbuild.Flow
 	for i := range 40 {
-		f := clientFlow(fmt.Sprintf("192.0.2.%d", 1+i), uint16(30000+i*7), goldenVIPA, 80)
+		f := clientFlow(fmt.Sprintf("192.0.2.%d", 1+i), uint16(30000+i*7), corpus.VIPA, 80)
 		q := rssQueue(f, queues)
 		flowQueue[f.SrcIP.String()] = q
 		in[q] = append(in[q],
@@ -43,7 +44,7 @@ func TestTwoWorkersOwnTheirFlows(t *testing.T) {
 		}
 	}
 	for i := range 20 {
-		f := clientFlow(fmt.Sprintf("203.0.113.%d", 1+i), 7000, goldenVIPA, 53)
+		f := clientFlow(fmt.Sprintf("203.0.113.%d", 1+i), 7000, corpus.VIPA, 53)
 		q := rssQueue(f, queues)
 		flowQueue[f.SrcIP.String()] = q
 		in[q] = append(in[q], pktbuild.UDP(f, []byte("a")), pktbuild.UDP(f, []byte("b")))
@@ -59,7 +60,7 @@ func TestTwoWorkersOwnTheirFlows(t *testing.T) {
 	var rx, tx [queues]string
 	for q := range queues {
 		rx[q], tx[q] = filepath.Join(dir, fmt.Sprintf("in%d.pcap", q)), filepath.Join(dir, fmt.Sprintf("out%d.pcap", q))
-		if err := pcapfile.Write(rx[q], packets(in[q])); err != nil {
+		if err := pcapfile.Write(rx[q], corpus.Packets(in[q])); err != nil {
 			t.Fatal(err)
 		}
 	}

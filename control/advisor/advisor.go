@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"vec/control/apiwire"
+	"vec/control/periodic"
 )
 
 // Defaults for the zero fields of a Spec.
@@ -96,9 +97,7 @@ type Advisor struct {
 
 	mu sync.Mutex // guards every target's state
 
-	runMu  sync.Mutex // serialises Start and Stop
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	probes periodic.Group
 }
 
 // target is a Target with what its probes need, precomputed, and its state.
@@ -292,29 +291,17 @@ func (a *Advisor) newTarget(tg Target, start time.Time) *target {
 // Interval. Starting a started Advisor does nothing; a stopped one may be
 // started again and keeps its results.
 func (a *Advisor) Start() {
-	a.runMu.Lock()
-	defer a.runMu.Unlock()
-	if a.cancel != nil {
-		return
+	jobs := make([]periodic.Job, len(a.targets))
+	for i, t := range a.targets {
+		jobs[i] = periodic.Job{Interval: a.spec.Interval, Run: func(ctx context.Context) { a.check(ctx, t) }}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	a.cancel = cancel
-	for _, t := range a.targets {
-		a.wg.Go(func() { a.run(ctx, t) })
-	}
+	a.probes.Start(jobs)
 }
 
 // Stop cancels the probes in flight and returns once every one has ended.
 // A probe cut short by Stop is not counted.
 func (a *Advisor) Stop() {
-	a.runMu.Lock()
-	defer a.runMu.Unlock()
-	if a.cancel == nil {
-		return
-	}
-	a.cancel()
-	a.wg.Wait()
-	a.cancel = nil
+	a.probes.Stop()
 }
 
 // Results returns a snapshot of every target's state, in target order.
@@ -326,21 +313,6 @@ func (a *Advisor) Results() []Result {
 		out[i] = t.res
 	}
 	return out
-}
-
-// run probes one target until ctx ends; a target's probes never overlap, and
-// a tick that comes while a probe runs is dropped.
-func (a *Advisor) run(ctx context.Context, t *target) {
-	tick := time.NewTicker(a.spec.Interval)
-	defer tick.Stop()
-	for {
-		a.check(ctx, t)
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-	}
 }
 
 // check runs one probe of t, bounded by Timeout, and records its outcome

@@ -13,10 +13,8 @@ import (
 
 	"go.uber.org/zap"
 
-	"vec/control/config"
 	"vec/control/manager"
 	"vec/control/manager/managertest"
-	"vec/fastpath"
 	"vec/internal/testenv"
 )
 
@@ -24,21 +22,6 @@ const (
 	adminToken    = "admin-token-0123456789"
 	readOnlyToken = "viewer-token-0123456789"
 )
-
-const testYAML = `
-dpdk: {eal_args: ["--no-pci"], vdevs: ["net_null0"]}
-ports: [{device: net_null0}]
-workers: {cores: [1], control_core: 0, table_capacity: 1024}
-clusters:
-  - vip: 10.1.0.100
-    services:
-      - name: http
-        protocol: tcp
-        port: 80
-        servers:
-          - {name: s1, ip: 10.1.0.11, mac: "02:00:00:00:00:11", weight: 1}
-          - {name: s2, ip: 10.1.0.12, mac: "02:00:00:00:00:12", weight: 1}
-`
 
 type apiEnv struct {
 	t      *testing.T
@@ -52,27 +35,9 @@ type apiEnv struct {
 
 func newAPIEnv(t *testing.T) *apiEnv {
 	t.Helper()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "vecd.yaml")
-	if err := os.WriteFile(path, []byte(testYAML), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &apiEnv{t: t, level: zap.NewAtomicLevel(), path: path}
-	clock := &fastpath.ManualClock{}
-	e.m = manager.New(manager.Options{Log: zap.NewNop(), Level: e.level, Path: path, Config: cfg, Clock: clock})
-	snap, err := e.m.Initial([6]byte{2, 0, 0, 0, 0, 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e.dp, err = managertest.New(1, 1024, snap, clock); err != nil {
-		t.Fatal(err)
-	}
-	e.m.Attach(e.dp)
-	tokensPath := filepath.Join(dir, "tokens")
+	e := &apiEnv{t: t, level: zap.NewAtomicLevel()}
+	e.m, e.dp, e.path = managertest.Start(t, managertest.YAML, manager.Options{Log: zap.NewNop(), Level: e.level})
+	tokensPath := filepath.Join(t.TempDir(), "tokens")
 	tokens := "# role name token\nadmin ops " + adminToken + "\nread-only viewer " + readOnlyToken + "\n"
 	if err := os.WriteFile(tokensPath, []byte(tokens), 0o600); err != nil {
 		t.Fatal(err)

@@ -49,6 +49,17 @@ func decodeJSON[T any](r io.Reader) (T, error) {
 	return v, nil
 }
 
+// decodeConverted decodes a request body as a W (see decodeJSON) and
+// converts it to the configuration's or the manager's type.
+func decodeConverted[W, C any](r io.Reader, convert func(W) (C, error)) (C, error) {
+	w, err := decodeJSON[W](r)
+	if err != nil {
+		var zero C
+		return zero, err
+	}
+	return convert(w)
+}
+
 func describeJSONError(err error) string {
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError

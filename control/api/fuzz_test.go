@@ -9,6 +9,7 @@ import (
 
 	"vec/control/config"
 	"vec/control/manager"
+	"vec/control/manager/managertest"
 )
 
 // FuzzDecodeRequest feeds arbitrary bodies to the decoder of every request
@@ -25,28 +26,10 @@ func FuzzDecodeRequest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, kind uint8, data []byte) {
 		switch kind % 9 {
 		case 0:
-			checkDecode[Cluster](t, data, func(c Cluster) {
-				cl, err := clusterToConfig(c)
-				if err != nil {
-					requireRequestError(t, err)
-					return
-				}
-				cfg := baseConfig(t)
-				if err := manager.AddCluster(cfg, cl); err == nil {
-					_ = cfg.Validate()
-				}
-			})
+			checkApply(t, data, clusterToConfig, manager.AddCluster)
 		case 1:
-			checkDecode[Service](t, data, func(s Service) {
-				sc, err := serviceToConfig(s)
-				if err != nil {
-					requireRequestError(t, err)
-					return
-				}
-				cfg := baseConfig(t)
-				if err := manager.AddService(cfg, "10.1.0.100", sc); err == nil {
-					_ = cfg.Validate()
-				}
+			checkApply(t, data, serviceToConfig, func(cfg *config.Config, sc config.Service) error {
+				return manager.AddService(cfg, "10.1.0.100", sc)
 			})
 		case 2:
 			checkDecode[Server](t, data, func(s Server) {
@@ -82,33 +65,33 @@ func FuzzDecodeRequest(f *testing.F) {
 		case 6:
 			checkDecode[ManagerPatch](t, data, func(ManagerPatch) {})
 		case 7:
-			checkDecode[Advisor](t, data, func(a Advisor) {
-				adv, err := advisorToConfig(a)
-				if err != nil {
-					requireRequestError(t, err)
-					return
-				}
-				cfg := baseConfig(t)
-				cfg.Manager.Advisors = append(cfg.Manager.Advisors, adv)
-				_ = cfg.Validate()
-			})
+			checkApply(t, data, advisorToConfig, advisorList.add)
 		case 8:
-			checkDecode[Rule](t, data, func(r Rule) {
-				rule, err := ruleToConfig(r)
-				if err != nil {
-					requireRequestError(t, err)
-					return
-				}
-				cfg := baseConfig(t)
-				cfg.Manager.Rules = append(cfg.Manager.Rules, rule)
-				_ = cfg.Validate()
-			})
+			checkApply(t, data, ruleToConfig, ruleList.add)
+		}
+	})
+}
+
+// checkApply is checkDecode for a request that converts to the
+// configuration's C: the conversion rejects with a *requestError, or its
+// result, applied to the base configuration, validates or not without
+// panicking.
+func checkApply[W, C any](t *testing.T, data []byte, toConfig func(W) (C, error), apply func(*config.Config, C) error) {
+	checkDecode(t, data, func(w W) {
+		c, err := toConfig(w)
+		if err != nil {
+			requireRequestError(t, err)
+			return
+		}
+		cfg := baseConfig(t)
+		if err := apply(cfg, c); err == nil {
+			_ = cfg.Validate()
 		}
 	})
 }
 
 func baseConfig(t *testing.T) *config.Config {
-	cfg, err := config.ParseBytes([]byte(testYAML))
+	cfg, err := config.ParseBytes([]byte(managertest.YAML))
 	if err != nil {
 		t.Fatal(err)
 	}

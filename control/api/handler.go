@@ -93,10 +93,10 @@ func NewHandler(opts Options) http.Handler {
 		{"PATCH /v1/manager", h.updateManager},
 		{"POST /v1/manager/start", h.managerEnable(true)},
 		{"POST /v1/manager/stop", h.managerEnable(false)},
-		{"POST /v1/manager/advisors", h.addAdvisor},
-		{"DELETE /v1/manager/advisors/{name}", h.removeAdvisor},
-		{"POST /v1/manager/rules", h.addRule},
-		{"DELETE /v1/manager/rules/{name}", h.removeRule},
+		{"POST /v1/manager/advisors", addNamed(h, advisorList, advisorToConfig)},
+		{"DELETE /v1/manager/advisors/{name}", removeNamed(h, advisorList)},
+		{"POST /v1/manager/rules", addNamed(h, ruleList, ruleToConfig)},
+		{"DELETE /v1/manager/rules/{name}", removeNamed(h, ruleList)},
 	}
 	for _, rt := range routes {
 		h.mux.Handle(rt.pattern, endpoint(rt.fn))
@@ -290,11 +290,7 @@ func (h *handler) showCluster(r *http.Request, _ Identity) (any, error) {
 }
 
 func (h *handler) addCluster(r *http.Request, id Identity) (any, error) {
-	body, err := decodeJSON[Cluster](r.Body)
-	if err != nil {
-		return nil, err
-	}
-	cl, err := clusterToConfig(body)
+	cl, err := decodeConverted(r.Body, clusterToConfig)
 	if err != nil {
 		return nil, err
 	}
@@ -333,11 +329,7 @@ func (h *handler) listServices(r *http.Request, _ Identity) (any, error) {
 }
 
 func (h *handler) addService(r *http.Request, id Identity) (any, error) {
-	body, err := decodeJSON[Service](r.Body)
-	if err != nil {
-		return nil, err
-	}
-	s, err := serviceToConfig(body)
+	s, err := decodeConverted(r.Body, serviceToConfig)
 	if err != nil {
 		return nil, err
 	}
@@ -348,11 +340,7 @@ func (h *handler) addService(r *http.Request, id Identity) (any, error) {
 }
 
 func (h *handler) updateService(r *http.Request, id Identity) (any, error) {
-	body, err := decodeJSON[ServicePatch](r.Body)
-	if err != nil {
-		return nil, err
-	}
-	p, err := servicePatchToManager(body)
+	p, err := decodeConverted(r.Body, servicePatchToManager)
 	if err != nil {
 		return nil, err
 	}

@@ -116,36 +116,6 @@ func advisorToConfig(a Advisor) (config.Advisor, error) {
 	return out, nil
 }
 
-func (h *handler) addAdvisor(r *http.Request, id Identity) (any, error) {
-	body, err := decodeJSON[Advisor](r.Body)
-	if err != nil {
-		return nil, err
-	}
-	a, err := advisorToConfig(body)
-	if err != nil {
-		return nil, err
-	}
-	return h.Backend.Mutate(r.Context(), source(id, "add advisor "+a.Name), func(c *config.Config) error {
-		if slices.ContainsFunc(c.Manager.Advisors, func(x config.Advisor) bool { return x.Name == a.Name }) {
-			return &manager.ConflictError{What: "advisor " + a.Name}
-		}
-		c.Manager.Advisors = append(c.Manager.Advisors, a)
-		return nil
-	})
-}
-
-func (h *handler) removeAdvisor(r *http.Request, id Identity) (any, error) {
-	name := r.PathValue("name")
-	return h.Backend.Mutate(r.Context(), source(id, "remove advisor "+name), func(c *config.Config) error {
-		i := slices.IndexFunc(c.Manager.Advisors, func(x config.Advisor) bool { return x.Name == name })
-		if i < 0 {
-			return &manager.NotFoundError{What: "advisor " + name}
-		}
-		c.Manager.Advisors = slices.Delete(c.Manager.Advisors, i, i+1)
-		return nil
-	})
-}
-
 func ruleToConfig(r Rule) (config.Rule, error) {
 	out := config.Rule{Name: r.Name, Service: r.Service, Type: r.Type, Servers: slices.Clone(r.Servers), From: r.From,
 		To: r.To, Command: slices.Clone(r.Command)}
@@ -158,32 +128,66 @@ func ruleToConfig(r Rule) (config.Rule, error) {
 	return out, err
 }
 
-func (h *handler) addRule(r *http.Request, id Identity) (any, error) {
-	body, err := decodeJSON[Rule](r.Body)
-	if err != nil {
-		return nil, err
-	}
-	rule, err := ruleToConfig(body)
-	if err != nil {
-		return nil, err
-	}
-	return h.Backend.Mutate(r.Context(), source(id, "add rule "+rule.Name), func(c *config.Config) error {
-		if slices.ContainsFunc(c.Manager.Rules, func(x config.Rule) bool { return x.Name == rule.Name }) {
-			return &manager.ConflictError{What: "rule " + rule.Name}
-		}
-		c.Manager.Rules = append(c.Manager.Rules, rule)
-		return nil
-	})
+// namedList is one of the manager section's lists of entries named
+// uniquely (advisors, rules), which the API adds to and removes from by
+// name.
+type namedList[T any] struct {
+	kind string // "advisor", "rule": for the change's source and errors
+	list func(*config.Config) *[]T
+	name func(T) string
 }
 
-func (h *handler) removeRule(r *http.Request, id Identity) (any, error) {
-	name := r.PathValue("name")
-	return h.Backend.Mutate(r.Context(), source(id, "remove rule "+name), func(c *config.Config) error {
-		i := slices.IndexFunc(c.Manager.Rules, func(x config.Rule) bool { return x.Name == name })
-		if i < 0 {
-			return &manager.NotFoundError{What: "rule " + name}
+var (
+	advisorList = namedList[config.Advisor]{"advisor",
+		func(c *config.Config) *[]config.Advisor { return &c.Manager.Advisors },
+		func(a config.Advisor) string { return a.Name }}
+	ruleList = namedList[config.Rule]{"rule",
+		func(c *config.Config) *[]config.Rule { return &c.Manager.Rules },
+		func(r config.Rule) string { return r.Name }}
+)
+
+// add appends v to c's list unless it has an entry of that name.
+func (l namedList[T]) add(c *config.Config, v T) error {
+	list, name := l.list(c), l.name(v)
+	if slices.ContainsFunc(*list, func(x T) bool { return l.name(x) == name }) {
+		return &manager.ConflictError{What: l.kind + " " + name}
+	}
+	*list = append(*list, v)
+	return nil
+}
+
+// remove deletes the entry named name from c's list.
+func (l namedList[T]) remove(c *config.Config, name string) error {
+	list := l.list(c)
+	i := slices.IndexFunc(*list, func(x T) bool { return l.name(x) == name })
+	if i < 0 {
+		return &manager.NotFoundError{What: l.kind + " " + name}
+	}
+	*list = slices.Delete(*list, i, i+1)
+	return nil
+}
+
+// addNamed is the endpoint that decodes a W, converts it with toConfig and
+// appends it to l unless l has an entry of that name.
+func addNamed[W, T any](h *handler, l namedList[T], toConfig func(W) (T, error)) func(*http.Request, Identity) (any, error) {
+	return func(r *http.Request, id Identity) (any, error) {
+		v, err := decodeConverted(r.Body, toConfig)
+		if err != nil {
+			return nil, err
 		}
-		c.Manager.Rules = slices.Delete(c.Manager.Rules, i, i+1)
-		return nil
-	})
+		return h.Backend.Mutate(r.Context(), source(id, "add "+l.kind+" "+l.name(v)), func(c *config.Config) error {
+			return l.add(c, v)
+		})
+	}
+}
+
+// removeNamed is the endpoint that removes the entry of l named in the
+// path.
+func removeNamed[T any](h *handler, l namedList[T]) func(*http.Request, Identity) (any, error) {
+	return func(r *http.Request, id Identity) (any, error) {
+		name := r.PathValue("name")
+		return h.Backend.Mutate(r.Context(), source(id, "remove "+l.kind+" "+name), func(c *config.Config) error {
+			return l.remove(c, name)
+		})
+	}
 }

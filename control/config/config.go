@@ -157,7 +157,7 @@ type Service struct {
 	SynTimeout   time.Duration `mapstructure:"syn_timeout"`
 	ResetTimeout time.Duration `mapstructure:"reset_timeout"`
 	// WeightBound is the largest weight a server of this service may have;
-	// absent selects fastpath.DefaultWeightBound.
+	// absent selects DefaultWeightBound.
 	WeightBound *int `mapstructure:"weight_bound"`
 	// DrainTimeout is how long the open connections of a server (or of
 	// the whole service) removed while vecd runs may go on; when it has

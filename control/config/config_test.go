@@ -1,9 +1,9 @@
 package config
 
 import (
+	_ "embed"
 	"errors"
 	"fmt"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -12,80 +12,13 @@ import (
 	"time"
 
 	"go.uber.org/zap/zapcore"
-
-	"vec/fastpath"
 )
 
 // fullYAML uses every field of the schema. Expected translation: see
-// TestFastpathRoundTrip.
-const fullYAML = `
-dpdk:
-  eal_args: ["--in-memory", "--no-pci"]
-  vdevs: ["net_pcap0,rx_pcap=/tmp/in.pcap,tx_pcap=/tmp/out.pcap"]
-  mempool_size: 16383
-ports:
-  - device: net_pcap0
-    mtu: 9000
-    spread_by_device: true
-gateway:
-  ip: 10.10.0.1
-  mac: ""
-workers:
-  cores: [1]
-  control_core: 0
-  table_capacity: 1048576
-  run_until_input_exhausted: true
-log:
-  level: debug
-clusters:
-  - vip: 10.10.0.100
-    answer_ping: true
-    services:
-      - name: http
-        protocol: tcp
-        port: 80
-        stale_timeout: 600s
-        fin_timeout: 1m
-        syn_timeout: 5s
-        reset_timeout: 2s
-        weight_bound: 10
-        servers:
-          - name: web1
-            ip: 10.10.0.11
-            mac: 02:00:00:00:00:11
-            weight: 3
-          - name: web2
-            ip: 10.10.0.12
-            mac: 02:00:00:00:00:12
-            weight: 0
-      - name: dns
-        protocol: udp
-        port: 53
-        servers:
-          - name: web1
-            ip: 10.10.0.11
-            mac: 02:00:00:00:00:11
-            weight: 1
-  - vip: 10.10.0.200
-    services:
-      - name: retired
-        protocol: tcp
-        port: 8080
-        disabled: true
-        servers:
-          - name: old1
-            ip: 10.10.0.31
-            mac: 02:00:00:00:00:31
-            weight: 1
-      - name: ssh
-        protocol: tcp
-        port: 22
-        servers:
-          - name: b1
-            ip: 10.10.0.21
-            mac: 02-00-00-00-00-21
-            weight: 20
-`
+// control/ids's TestFileOrder, which reads the same file.
+//
+//go:embed testdata/full.yaml
+var fullYAML string
 
 func parseFull(t *testing.T) *Config {
 	t.Helper()
@@ -98,61 +31,40 @@ func parseFull(t *testing.T) *Config {
 
 var portMAC = [6]byte{0x02, 0, 0, 0, 0, 0x99}
 
-func TestFastpathRoundTrip(t *testing.T) {
-	cfg := parseFull(t)
-	got, err := cfg.Fastpath(portMAC)
+// mustParse parses doc, failing the test on an error.
+func mustParse(t *testing.T, doc string) *Config {
+	t.Helper()
+	cfg, err := ParseBytes([]byte(doc))
 	if err != nil {
 		t.Fatal(err)
 	}
-	vip1 := netip.MustParseAddr("10.10.0.100")
-	vip2 := netip.MustParseAddr("10.10.0.200")
-	want := fastpath.Config{
-		GatewayMAC: portMAC, // gateway.mac is empty
-		GatewayIP:  netip.MustParseAddr("10.10.0.1"),
-		Services: []fastpath.ServiceConfig{
-			{
-				ID: 0, VIP: vip1, Proto: fastpath.ProtoTCP, Port: 80,
-				StaleTimeout: 600 * time.Second, FinTimeout: time.Minute, WeightBound: 10,
-				SynTimeout: 5 * time.Second, ResetTimeout: 2 * time.Second,
-				Servers: []fastpath.ServerConfig{
-					{ID: 0, IP: netip.MustParseAddr("10.10.0.11"), MAC: [6]byte{2, 0, 0, 0, 0, 0x11}, Weight: 3},
-					{ID: 1, IP: netip.MustParseAddr("10.10.0.12"), MAC: [6]byte{2, 0, 0, 0, 0, 0x12}, Weight: 0},
-				},
-			},
-			{
-				ID: 1, VIP: vip1, Proto: fastpath.ProtoUDP, Port: 53,
-				StaleTimeout: fastpath.DefaultStaleTimeout, FinTimeout: fastpath.DefaultFinTimeout,
-				SynTimeout: fastpath.DefaultSynTimeout, ResetTimeout: fastpath.DefaultResetTimeout,
-				WeightBound: fastpath.DefaultWeightBound,
-				Servers: []fastpath.ServerConfig{
-					{ID: 2, IP: netip.MustParseAddr("10.10.0.11"), MAC: [6]byte{2, 0, 0, 0, 0, 0x11}, Weight: 1},
-				},
-			},
-			// The disabled service took ServiceID 2 and ServerID 3.
-			{
-				ID: 3, VIP: vip2, Proto: fastpath.ProtoTCP, Port: 22,
-				StaleTimeout: fastpath.DefaultStaleTimeout, FinTimeout: fastpath.DefaultFinTimeout,
-				SynTimeout: fastpath.DefaultSynTimeout, ResetTimeout: fastpath.DefaultResetTimeout,
-				WeightBound: fastpath.DefaultWeightBound,
-				Servers: []fastpath.ServerConfig{
-					{ID: 4, IP: netip.MustParseAddr("10.10.0.21"), MAC: [6]byte{2, 0, 0, 0, 0, 0x21}, Weight: 20},
-				},
-			},
-		},
-		EchoVIPs: []netip.Addr{vip1}, // answer_ping on the first cluster only
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("Fastpath() =\n%+v\nwant\n%+v", got, want)
-	}
+	return cfg
+}
 
-	cfg.Gateway.MAC = "02:00:00:00:00:01"
-	got, err = cfg.Fastpath(portMAC)
+// rejectedEdit changes the first from in a configuration's text to to;
+// parsing the result fails with an error naming want.
+type rejectedEdit struct{ from, to, want string }
+
+// wantRejected checks that doc, changed by each edit, is rejected as the
+// edit says.
+func wantRejected(t *testing.T, doc string, edits []rejectedEdit) {
+	t.Helper()
+	for _, tt := range edits {
+		_, err := ParseBytes([]byte(strings.Replace(doc, tt.from, tt.to, 1)))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s → %s: error %v, want one naming %q", tt.from, tt.to, err, tt.want)
+		}
+	}
+}
+
+// mustLive is cfg.Live for portMAC, failing the test on an error.
+func mustLive(t *testing.T, cfg *Config) Live {
+	t.Helper()
+	live, err := cfg.Live(portMAC)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := [6]byte{2, 0, 0, 0, 0, 1}; got.GatewayMAC != want {
-		t.Errorf("with gateway.mac set, GatewayMAC = %x, want %x", got.GatewayMAC, want)
-	}
+	return live
 }
 
 func TestRuntime(t *testing.T) {
@@ -202,8 +114,8 @@ func TestPortMTU(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []PortRuntime{{MTU: DefaultMTU}, {MTU: 9000}}; !reflect.DeepEqual(rt.PortOptions, want) || rt.MaxPortMTU() != 9000 {
-		t.Errorf("port options %+v, largest MTU %d", rt.PortOptions, rt.MaxPortMTU())
+	if want := []PortRuntime{{MTU: DefaultMTU}, {MTU: 9000}}; !reflect.DeepEqual(rt.PortOptions, want) {
+		t.Errorf("port options %+v, want %+v", rt.PortOptions, want)
 	}
 	running := cfg.Clone()
 	cfg.Ports[1].MTU = 1500
@@ -271,16 +183,9 @@ clusters:
         port: 8080
       - {name: dns, protocol: udp, port: 53, servers: *web}
 `
-	cfg, err := ParseBytes([]byte(doc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	fc, err := cfg.Fastpath(portMAC)
-	if err != nil {
-		t.Fatal(err)
-	}
+	live := mustLive(t, mustParse(t, doc))
 	var got []string
-	for _, s := range fc.Services {
+	for _, s := range live.Services {
 		got = append(got, fmt.Sprintf("%d/%d %d servers, first %v", s.Proto, s.Port, len(s.Servers), s.Servers[0].IP))
 	}
 	want := []string{"6/80 1 servers, first 10.0.0.11", "6/8080 1 servers, first 10.0.0.11", "17/53 1 servers, first 10.0.0.11"}
@@ -446,17 +351,17 @@ func TestRejections(t *testing.T) {
 		{name: "reset timeout on a udp service", mutate: func(c *Config) { c.Clusters[0].Services[1].ResetTimeout = time.Second },
 			wantField: "clusters[0].services[1].reset_timeout", wantMsg: "only TCP connections have handshakes and resets"},
 		{name: "weight bound 0", mutate: func(c *Config) { svc(c).WeightBound = new(0) },
-			wantField: "clusters[0].services[0].weight_bound", wantMsg: fmt.Sprintf("0 is not in 1..%d", fastpath.MaxWeightBound)},
-		{name: "weight bound above maximum", mutate: func(c *Config) { svc(c).WeightBound = new(fastpath.MaxWeightBound + 1) },
-			wantField: "clusters[0].services[0].weight_bound", wantMsg: fmt.Sprintf("%d is not in 1..%d", fastpath.MaxWeightBound+1, fastpath.MaxWeightBound)},
+			wantField: "clusters[0].services[0].weight_bound", wantMsg: fmt.Sprintf("0 is not in 1..%d", MaxWeightBound)},
+		{name: "weight bound above maximum", mutate: func(c *Config) { svc(c).WeightBound = new(MaxWeightBound + 1) },
+			wantField: "clusters[0].services[0].weight_bound", wantMsg: fmt.Sprintf("%d is not in 1..%d", MaxWeightBound+1, MaxWeightBound)},
 		{name: "enabled service without servers", mutate: func(c *Config) { c.Clusters[0].Services[1].Servers = nil },
 			wantField: "clusters[0].services[1].servers", wantMsg: "an enabled service needs at least one server"},
 
 		// Servers.
 		{name: "weight above bound", mutate: func(c *Config) { srv(c).Weight = new(30); svc(c).WeightBound = new(20) },
 			wantField: "clusters[0].services[0].servers[0].weight", wantMsg: "30 is above weight_bound 20"},
-		{name: "weight above default bound", mutate: func(c *Config) { c.Clusters[1].Services[1].Servers[0].Weight = new(fastpath.DefaultWeightBound + 1) },
-			wantField: "clusters[1].services[1].servers[0].weight", wantMsg: fmt.Sprintf("%d is above the default weight_bound %d", fastpath.DefaultWeightBound+1, fastpath.DefaultWeightBound)},
+		{name: "weight above default bound", mutate: func(c *Config) { c.Clusters[1].Services[1].Servers[0].Weight = new(DefaultWeightBound + 1) },
+			wantField: "clusters[1].services[1].servers[0].weight", wantMsg: fmt.Sprintf("%d is above the default weight_bound %d", DefaultWeightBound+1, DefaultWeightBound)},
 		{name: "negative weight", mutate: func(c *Config) { srv(c).Weight = new(-1) },
 			wantField: "clusters[0].services[0].servers[0].weight", wantMsg: "-1 is negative"},
 		{name: "missing weight", mutate: func(c *Config) { srv(c).Weight = nil },
@@ -491,23 +396,23 @@ func TestRejections(t *testing.T) {
 		// Limits.
 		{name: "too many services", mutate: func(c *Config) {
 			cl := &c.Clusters[0]
-			for len(c.Clusters[0].Services)+len(c.Clusters[1].Services) <= fastpath.MaxServices {
+			for len(c.Clusters[0].Services)+len(c.Clusters[1].Services) <= MaxServices {
 				s := cl.Services[1]
 				s.Name = fmt.Sprintf("svc%d", len(cl.Services))
 				s.Port = 1000 + len(cl.Services)
 				cl.Services = append(cl.Services, s)
 			}
-		}, wantField: "clusters", wantMsg: fmt.Sprintf("%d services in total; the gateway holds at most %d", fastpath.MaxServices+1, fastpath.MaxServices)},
+		}, wantField: "clusters", wantMsg: fmt.Sprintf("%d services in total; the gateway holds at most %d", MaxServices+1, MaxServices)},
 		{name: "too many servers", mutate: func(c *Config) {
 			s := &c.Clusters[0].Services[1]
 			s.Servers = nil
-			for i := range fastpath.MaxServers {
+			for i := range MaxServers {
 				s.Servers = append(s.Servers, Server{
 					Name: fmt.Sprintf("s%d", i), IP: fmt.Sprintf("10.20.%d.%d", i/250, 1+i%250),
 					MAC: "02:00:00:00:00:11", Weight: new(1),
 				})
 			}
-		}, wantField: "clusters", wantMsg: fmt.Sprintf("%d servers in total", fastpath.MaxServers+4)},
+		}, wantField: "clusters", wantMsg: fmt.Sprintf("%d servers in total", MaxServers+4)},
 	}
 
 	for _, tt := range tests {
@@ -570,8 +475,8 @@ func TestAllProblemsReported(t *testing.T) {
 	if !strings.HasPrefix(err.Error(), "invalid configuration (5 problems):\n\t") {
 		t.Errorf("Error() = %q", err)
 	}
-	if _, err := cfg.Fastpath(portMAC); !errors.As(err, &ce) {
-		t.Errorf("Fastpath on an invalid config: got %v, want the validation error", err)
+	if _, err := cfg.Live(portMAC); !errors.As(err, &ce) {
+		t.Errorf("Live on an invalid config: got %v, want the validation error", err)
 	}
 	if _, err := cfg.Runtime(); !errors.As(err, &ce) {
 		t.Errorf("Runtime on an invalid config: got %v, want the validation error", err)
@@ -631,12 +536,12 @@ func TestShippedConfigs(t *testing.T) {
 			t.Errorf("%v", err)
 			continue
 		}
-		fc, err := cfg.Fastpath(portMAC)
+		live, err := cfg.Live(portMAC)
 		if err != nil {
-			t.Errorf("%s: Fastpath: %v", f, err)
+			t.Errorf("%s: Live: %v", f, err)
 			continue
 		}
-		if len(fc.Services) == 0 {
+		if len(live.Services) == 0 {
 			t.Errorf("%s: no services", f)
 		}
 	}
@@ -661,15 +566,15 @@ func TestWorkerOnControlCoreIsReported(t *testing.T) {
 }
 
 // A server without a MAC is resolved by ARP: valid with gateway.ip, and
-// it reaches the fastpath with a zero MAC.
+// it comes out of Live with a zero MAC.
 func TestServerWithoutMACIsResolvedByARP(t *testing.T) {
 	cfg := parseFull(t)
 	cfg.Clusters[0].Services[0].Servers[0].MAC = ""
-	fc, err := cfg.Fastpath([6]byte{2, 0, 0, 0, 0, 1})
+	live, err := cfg.Live([6]byte{2, 0, 0, 0, 0, 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if mac := fc.Services[0].Servers[0].MAC; mac != ([6]byte{}) {
+	if mac := live.Services[0].Servers[0].MAC; mac != ([6]byte{}) {
 		t.Fatalf("server MAC %x, want zero (resolve by ARP)", mac)
 	}
 }

@@ -16,6 +16,9 @@
 //
 // A configuration that validates can be turned into the typed values the
 // daemon needs: Runtime (DPDK, ports, cores, logging) and, once the port's
-// MAC address is known, a fastpath.Config with ServiceIDs and ServerIDs
-// assigned and every default made explicit.
+// MAC address is known, Live (the gateway's addresses, clusters, services
+// and servers) with every default made explicit. The package does not
+// import the fastpath: control/ids numbers the services and servers and
+// translates Live into the fastpath's configuration, the one place that
+// knows both.
 package config

@@ -7,8 +7,6 @@ import (
 	"reflect"
 	"slices"
 	"time"
-
-	"vec/fastpath"
 )
 
 // Live is the part of a configuration that can change while vecd runs —
@@ -29,7 +27,7 @@ type Live struct {
 type ServiceSpec struct {
 	VIP      netip.Addr
 	Name     string
-	Proto    uint8 // fastpath.ProtoTCP or fastpath.ProtoUDP
+	Proto    uint8 // ProtoTCP or ProtoUDP
 	Port     uint16
 	Disabled bool
 	// AnswerPing is the cluster's answer_ping.
@@ -65,19 +63,6 @@ func (s ServerSpec) EffectiveWeight() int {
 	return s.Weight
 }
 
-// Fastpath translates the service for the fastpath under the given ID; the
-// caller fills in the servers' IDs.
-func (s ServiceSpec) Fastpath(id fastpath.ServiceID) fastpath.ServiceConfig {
-	sc := fastpath.ServiceConfig{ID: id, VIP: s.VIP, Proto: s.Proto, Port: s.Port,
-		StaleTimeout: s.StaleTimeout, FinTimeout: s.FinTimeout, SynTimeout: s.SynTimeout, ResetTimeout: s.ResetTimeout,
-		WeightBound: s.WeightBound,
-		Servers:     make([]fastpath.ServerConfig, len(s.Servers))}
-	for i, srv := range s.Servers {
-		sc.Servers[i] = fastpath.ServerConfig{IP: srv.IP, MAC: srv.MAC, Weight: srv.EffectiveWeight()}
-	}
-	return sc
-}
-
 // EchoVIPs returns the VIPs that answer ping: those of the clusters with
 // answer_ping that have at least one of the services given.
 func EchoVIPs(services []ServiceSpec) []netip.Addr {
@@ -92,7 +77,7 @@ func EchoVIPs(services []ServiceSpec) []netip.Addr {
 
 // ProtoName is "tcp" or "udp".
 func ProtoName(proto uint8) string {
-	if proto == fastpath.ProtoUDP {
+	if proto == ProtoUDP {
 		return "udp"
 	}
 	return "tcp"
@@ -264,10 +249,7 @@ func (m Manager) Clone() Manager {
 // Clone returns a deep copy of the cluster.
 func (cl Cluster) Clone() Cluster {
 	out := cl
-	out.Services = nil
-	for _, s := range cl.Services {
-		out.Services = append(out.Services, s.Clone())
-	}
+	out.Services = cloneEach(cl.Services, Service.Clone)
 	return out
 }
 
@@ -275,10 +257,7 @@ func (cl Cluster) Clone() Cluster {
 func (s Service) Clone() Service {
 	out := s
 	out.WeightBound = clonePtr(s.WeightBound)
-	out.Servers = nil
-	for _, sv := range s.Servers {
-		out.Servers = append(out.Servers, sv.Clone())
-	}
+	out.Servers = cloneEach(s.Servers, Server.Clone)
 	return out
 }
 
@@ -294,6 +273,15 @@ func cloneSlice[T any](s []T) []T {
 		return nil
 	}
 	return append([]T(nil), s...)
+}
+
+// cloneEach returns the deep copies of s's elements, nil for an empty s.
+func cloneEach[T any](s []T, clone func(T) T) []T {
+	var out []T
+	for _, v := range s {
+		out = append(out, clone(v))
+	}
+	return out
 }
 
 func clonePtr[T any](p *T) *T {

@@ -11,7 +11,7 @@ import (
 )
 
 // MaxFileSize bounds the configuration file. The largest configuration the
-// fastpath can hold (fastpath.MaxServers servers) takes well under a
+// fastpath can hold (MaxServers servers) takes well under a
 // megabyte of YAML; the bound keeps a wrong path (a log file, a disk image)
 // from being read into memory.
 const MaxFileSize = 4 << 20

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-const managerYAML = fullYAML + `
+var managerYAML = fullYAML + `
 manager:
   enabled: true
   interval: 1s
@@ -20,14 +20,8 @@ manager:
 `
 
 func TestManagerSection(t *testing.T) {
-	cfg, err := ParseBytes([]byte(managerYAML))
-	if err != nil {
-		t.Fatal(err)
-	}
-	live, err := cfg.Live(portMAC)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := mustParse(t, managerYAML)
+	live := mustLive(t, cfg)
 	m := live.Manager
 	if !m.Enabled || m.Interval != time.Second || m.Proportions != (Proportions{40, 40, 20, 0}) || m.Smoothing != 2 ||
 		m.Sensitivity != DefaultSensitivity || m.SystemMetric != "cpu" || m.HostInterval != DefaultHostInterval {
@@ -64,7 +58,7 @@ func TestManagerSection(t *testing.T) {
 }
 
 func TestManagerProblems(t *testing.T) {
-	for _, tt := range []struct{ from, to, want string }{
+	wantRejected(t, managerYAML, []rejectedEdit{
 		{"advisor: 20, system: 0", "advisor: 30, system: 0", "manager.proportions: active 40 + new 40 + advisor 30 + system 0 = 110"},
 		{"smoothing: 2", "smoothing: -1", "manager.smoothing"},
 		{`service: "10.10.0.100:http", type: http`, `service: "10.10.0.100:smtp", type: http`, "manager.advisors[0].service: no service 10.10.0.100:smtp"},
@@ -74,10 +68,5 @@ func TestManagerProblems(t *testing.T) {
 		{`to: "02:00"`, `to: "22:00"`, "manager.rules[0]: a window rule needs from and to as two different HH:MM"},
 		{"type: window", "type: sometimes", "manager.rules[0].type"},
 		{"interval: 1s\n", "interval: 1s\n  host_timeout: 5s\n", "manager.host_timeout: needs the servers' agents"},
-	} {
-		_, err := ParseBytes([]byte(strings.Replace(managerYAML, tt.from, tt.to, 1)))
-		if err == nil || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("%s → %s: error %v, want one naming %q", tt.from, tt.to, err, tt.want)
-		}
-	}
+	})
 }

@@ -106,20 +106,14 @@ func TestControlSection(t *testing.T) {
 
 func TestDrainTimeoutDefault(t *testing.T) {
 	cfg := parseFull(t)
-	live, err := cfg.Live(portMAC)
-	if err != nil {
-		t.Fatal(err)
-	}
+	live := mustLive(t, cfg)
 	// http has stale_timeout 600s: capped at DefaultMaxDrain.
 	if d := live.Services[0].DrainTimeout; d != DefaultMaxDrain {
 		t.Errorf("drain timeout %v, want %v", d, DefaultMaxDrain)
 	}
 	cfg.Clusters[0].Services[0].StaleTimeout = 30e9
 	cfg.Clusters[0].Services[1].DrainTimeout = 5e9
-	live, err = cfg.Live(portMAC)
-	if err != nil {
-		t.Fatal(err)
-	}
+	live = mustLive(t, cfg)
 	if live.Services[0].DrainTimeout != 30e9 || live.Services[1].DrainTimeout != 5e9 {
 		t.Errorf("drain timeouts %v %v, want 30s (the stale timeout) and 5s (set)", live.Services[0].DrainTimeout, live.Services[1].DrainTimeout)
 	}

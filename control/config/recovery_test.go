@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-const haYAML = fullYAML + `
+var haYAML = fullYAML + `
 recovery:
   agents:
     - {name: a1, ip: 10.10.0.11, key_file: /k/a1.key}
@@ -24,10 +24,7 @@ ha:
 `
 
 func TestRecoveryAndHASections(t *testing.T) {
-	cfg, err := ParseBytes([]byte(haYAML))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := mustParse(t, haYAML)
 	if err := cfg.ForNode("gw2"); err != nil {
 		t.Fatal(err)
 	}
@@ -53,11 +50,7 @@ func TestRecoveryAndHASections(t *testing.T) {
 		t.Errorf("ha = %+v\nwant %+v", rt.HA, wantHA)
 	}
 	// The node's own address replaces gateway.ip.
-	live, err := cfg.Live(portMAC)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if live.GatewayIP != netip.MustParseAddr("10.10.0.2") {
+	if live := mustLive(t, cfg); live.GatewayIP != netip.MustParseAddr("10.10.0.2") {
 		t.Errorf("gateway IP of gw2 = %v", live.GatewayIP)
 	}
 	if err := cfg.ForNode("gw9"); err == nil {
@@ -84,7 +77,7 @@ func TestRecoveryAndHASections(t *testing.T) {
 }
 
 func TestRecoveryAndHAProblems(t *testing.T) {
-	for _, tt := range []struct{ from, to, want string }{
+	wantRejected(t, haYAML, []rejectedEdit{
 		{"key_file: /k/a1.key}", "key_file: \"\"}", "recovery.agents[0].key_file: every agent needs its own key file"},
 		{"ip: 10.10.0.12, url", "ip: 10.10.0.11, url", "recovery.agents[1].ip: 10.10.0.11 already has an agent"},
 		{"url: \"https://10.10.0.12:9443\"", "url: \"ftp://x\"", "recovery.agents[1].url"},
@@ -95,10 +88,5 @@ func TestRecoveryAndHAProblems(t *testing.T) {
 		{"priority: 100", "priority: 0", "ha.gateways[1].priority"},
 		{"  preempt: false", "  preempt: false\n  lease: 1s", "ha.lease"},
 		{"  preempt: false", "  preempt: false\n  node: gw7", "ha.node"},
-	} {
-		_, err := ParseBytes([]byte(strings.Replace(haYAML, tt.from, tt.to, 1)))
-		if err == nil || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("%s → %s: error %v, want one naming %q", tt.from, tt.to, err, tt.want)
-		}
-	}
+	})
 }

@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"go.uber.org/zap/zapcore"
-
-	"vec/fastpath"
 )
 
 // DefaultMempoolSize is the packet-buffer pool size when dpdk.mempool_size
@@ -20,7 +18,8 @@ const DefaultMempoolSize = 16383
 
 // Port MTU bounds: DefaultMTU when ports[].mtu is zero, MinMTU the IPv4
 // minimum (RFC 791), MaxMTU what the gateway sizes packet buffers for at
-// most (a 16 KiB frame).
+// most (a 16 KiB frame). The gateway keeps its own copies of these and of
+// DefaultMempoolSize; cmd/vecd's tests check that they agree.
 const (
 	DefaultMTU = 1500
 	MinMTU     = 68
@@ -70,15 +69,6 @@ type PortRuntime struct {
 	SpreadByDevice bool
 }
 
-// MaxPortMTU returns the largest MTU of the ports (DefaultMTU without any).
-func (rt *Runtime) MaxPortMTU() int {
-	m := DefaultMTU
-	for _, p := range rt.PortOptions {
-		m = max(m, p.MTU)
-	}
-	return m
-}
-
 // ControlRuntime is the control API's part of Runtime.
 type ControlRuntime struct {
 	// Enabled is set when control.tokens_file is: without tokens nobody
@@ -121,42 +111,10 @@ func (c *Config) Runtime() (Runtime, error) {
 	return out.runtime, nil
 }
 
-// Fastpath returns the fastpath's description of a valid configuration, or
-// the validation error. portMAC is the MAC address of the gateway's port,
-// used as the source MAC unless gateway.mac overrides it. ServiceIDs and
-// ServerIDs are assigned in file order to every service and server,
-// disabled ones included, so disabling a service renumbers nothing; timeouts
-// and weight bounds left out in the file carry the fastpath defaults.
-//
-// This numbering suits a configuration that is compiled once (tools,
-// tests); a running vecd numbers through control/ids instead, which keeps
-// IDs stable across changes.
-func (c *Config) Fastpath(portMAC [6]byte) (fastpath.Config, error) {
-	live, err := c.Live(portMAC)
-	if err != nil {
-		return fastpath.Config{}, err
-	}
-	fc := fastpath.Config{GatewayMAC: live.GatewayMAC, GatewayIP: live.GatewayIP}
-	var enabled []ServiceSpec
-	nServers := 0
-	for i, spec := range live.Services {
-		sc := spec.Fastpath(fastpath.ServiceID(i))
-		for j := range sc.Servers {
-			sc.Servers[j].ID = fastpath.ServerID(nServers)
-			nServers++
-		}
-		if !spec.Disabled {
-			fc.Services = append(fc.Services, sc)
-			enabled = append(enabled, spec)
-		}
-	}
-	fc.EchoVIPs = EchoVIPs(enabled)
-	return fc, nil
-}
-
 // Live returns the part of a valid configuration that may change while
 // vecd runs, typed and with every default applied, or the validation error.
-// portMAC is as for Fastpath.
+// portMAC is the MAC address of the gateway's port, the gateway's MAC
+// unless gateway.mac overrides it.
 func (c *Config) Live(portMAC [6]byte) (Live, error) {
 	out, err := c.compile()
 	if err != nil {
@@ -426,11 +384,11 @@ func (c *Config) compileClusters(ps *problems, gatewayIP netip.Addr, gatewayMAC 
 				Name:         s.Name,
 				Disabled:     s.Disabled,
 				AnswerPing:   cl.AnswerPing,
-				StaleTimeout: fastpath.DefaultStaleTimeout,
-				FinTimeout:   fastpath.DefaultFinTimeout,
-				SynTimeout:   fastpath.DefaultSynTimeout,
-				ResetTimeout: fastpath.DefaultResetTimeout,
-				WeightBound:  fastpath.DefaultWeightBound,
+				StaleTimeout: DefaultStaleTimeout,
+				FinTimeout:   DefaultFinTimeout,
+				SynTimeout:   DefaultSynTimeout,
+				ResetTimeout: DefaultResetTimeout,
+				WeightBound:  DefaultWeightBound,
 			}
 			nServices++
 			checkName(ps, field(spath, "name"), s.Name, si, names, field(cpath, "services"))
@@ -438,9 +396,9 @@ func (c *Config) compileClusters(ps *problems, gatewayIP netip.Addr, gatewayMAC 
 			protoOK := true
 			switch s.Protocol {
 			case "tcp":
-				sc.Proto = fastpath.ProtoTCP
+				sc.Proto = ProtoTCP
 			case "udp":
-				sc.Proto = fastpath.ProtoUDP
+				sc.Proto = ProtoUDP
 			case "":
 				ps.Add(field(spath, "protocol"), "protocol is required (tcp or udp)")
 				protoOK = false
@@ -498,8 +456,8 @@ func (c *Config) compileClusters(ps *problems, gatewayIP netip.Addr, gatewayMAC 
 			}
 			boundOK := true
 			if s.WeightBound != nil {
-				if b := *s.WeightBound; b < 1 || b > fastpath.MaxWeightBound {
-					ps.Add(field(spath, "weight_bound"), "%d is not in 1..%d", b, fastpath.MaxWeightBound)
+				if b := *s.WeightBound; b < 1 || b > MaxWeightBound {
+					ps.Add(field(spath, "weight_bound"), "%d is not in 1..%d", b, MaxWeightBound)
 					boundOK = false
 				} else {
 					sc.WeightBound = b
@@ -563,11 +521,11 @@ func (c *Config) compileClusters(ps *problems, gatewayIP netip.Addr, gatewayMAC 
 			services = append(services, sc)
 		}
 	}
-	if nServices > fastpath.MaxServices {
-		ps.Add("clusters", "%d services in total; the gateway holds at most %d", nServices, fastpath.MaxServices)
+	if nServices > MaxServices {
+		ps.Add("clusters", "%d services in total; the gateway holds at most %d", nServices, MaxServices)
 	}
-	if nServers > fastpath.MaxServers {
-		ps.Add("clusters", "%d servers in total (each service's servers counted); the gateway holds at most %d", nServers, fastpath.MaxServers)
+	if nServers > MaxServers {
+		ps.Add("clusters", "%d servers in total (each service's servers counted); the gateway holds at most %d", nServers, MaxServers)
 	}
 	return services
 }

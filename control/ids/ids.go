@@ -62,42 +62,42 @@ type State struct {
 	Services []Service
 }
 
+// idPool hands out the IDs below limit that are not in used, lowest
+// first.
+type idPool[ID ~uint16] struct {
+	used  map[ID]bool
+	next  int // no ID below it is free
+	limit int
+	what  string // "service", "server": for the error
+}
+
+func (p *idPool[ID]) fresh() (ID, error) {
+	for ; p.next < p.limit; p.next++ {
+		if id := ID(p.next); !p.used[id] {
+			p.used[id] = true
+			return id, nil
+		}
+	}
+	return 0, fmt.Errorf("no free %s ID: %d %ss are configured or draining, the limit", p.what, p.limit, p.what)
+}
+
 // Plan assigns IDs to a new configuration's services (disabled ones are
 // left out) against s, at time now, and returns the resulting State; s is
 // not changed.
 func (s State) Plan(specs []config.ServiceSpec, now time.Time) (State, error) {
 	oldServices := map[ServiceKey]*Service{}
 	oldServers := map[ServerKey]*Server{}
-	usedServices := map[fastpath.ServiceID]bool{}
-	usedServers := map[fastpath.ServerID]bool{}
+	services := idPool[fastpath.ServiceID]{used: map[fastpath.ServiceID]bool{}, limit: fastpath.MaxServices, what: "service"}
+	servers := idPool[fastpath.ServerID]{used: map[fastpath.ServerID]bool{}, limit: fastpath.MaxServers, what: "server"}
 	for i := range s.Services {
 		svc := &s.Services[i]
 		oldServices[svc.Key] = svc
-		usedServices[svc.ID] = true
+		services.used[svc.ID] = true
 		for j := range svc.Servers {
 			srv := &svc.Servers[j]
 			oldServers[ServerKey{svc.Key, srv.Spec.IP}] = srv
-			usedServers[srv.ID] = true
+			servers.used[srv.ID] = true
 		}
-	}
-	nextService, nextServer := 0, 0
-	freshService := func() (fastpath.ServiceID, error) {
-		for ; nextService < fastpath.MaxServices; nextService++ {
-			if id := fastpath.ServiceID(nextService); !usedServices[id] {
-				usedServices[id] = true
-				return id, nil
-			}
-		}
-		return 0, fmt.Errorf("no free service ID: %d services are configured or draining, the limit", fastpath.MaxServices)
-	}
-	freshServer := func() (fastpath.ServerID, error) {
-		for ; nextServer < fastpath.MaxServers; nextServer++ {
-			if id := fastpath.ServerID(nextServer); !usedServers[id] {
-				usedServers[id] = true
-				return id, nil
-			}
-		}
-		return 0, fmt.Errorf("no free server ID: %d servers are configured or draining, the limit", fastpath.MaxServers)
 	}
 
 	var out State
@@ -118,7 +118,7 @@ func (s State) Plan(specs []config.ServiceSpec, now time.Time) (State, error) {
 		if old != nil {
 			svc.ID = old.ID
 		} else {
-			id, err := freshService()
+			id, err := services.fresh()
 			if err != nil {
 				return State{}, err
 			}
@@ -131,7 +131,7 @@ func (s State) Plan(specs []config.ServiceSpec, now time.Time) (State, error) {
 			if o := oldServers[ServerKey{key, sv.IP}]; o != nil {
 				srv.ID = o.ID
 			} else {
-				id, err := freshServer()
+				id, err := servers.fresh()
 				if err != nil {
 					return State{}, err
 				}
@@ -214,32 +214,6 @@ func (s State) Release(done map[fastpath.ServerID]bool) State {
 		out.Services = append(out.Services, c)
 	}
 	return out
-}
-
-// Fastpath builds the fastpath's configuration: every live and draining
-// service and server with its ID; draining ones, and quiesced ones, with
-// weight 0.
-func (s State) Fastpath(gatewayMAC [6]byte, gatewayIP netip.Addr) fastpath.Config {
-	fc := fastpath.Config{GatewayMAC: gatewayMAC, GatewayIP: gatewayIP}
-	specs := make([]config.ServiceSpec, 0, len(s.Services))
-	for _, svc := range s.Services {
-		spec := svc.Spec
-		spec.Servers = make([]config.ServerSpec, len(svc.Servers))
-		for i, srv := range svc.Servers {
-			spec.Servers[i] = srv.Spec
-			if srv.Draining {
-				spec.Servers[i].Weight = 0
-			}
-		}
-		sc := spec.Fastpath(svc.ID)
-		for i, srv := range svc.Servers {
-			sc.Servers[i].ID = srv.ID
-		}
-		fc.Services = append(fc.Services, sc)
-		specs = append(specs, svc.Spec)
-	}
-	fc.EchoVIPs = config.EchoVIPs(specs)
-	return fc
 }
 
 // Name is what an ID stands for, for counters, logs and the API.

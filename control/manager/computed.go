@@ -8,6 +8,7 @@ import (
 
 	"vec/control/config"
 	"vec/control/ids"
+	"vec/dataplane"
 	"vec/fastpath"
 )
 
@@ -111,7 +112,7 @@ func (m *Manager) SetComputedWeights(ctx context.Context, gen uint64, weights ma
 	m.computed = maps.Clone(weights)
 	snap, err := m.compile(m.ids, m.live)
 	if err == nil {
-		_, err = m.applyLocked(ctx, Update{Snapshot: snap, SilentVIPs: silentVIPs(m.ids)})
+		_, err = m.applyLocked(ctx, dataplane.Update{Snapshot: snap, SilentVIPs: silentVIPs(m.ids)})
 	}
 	if err != nil {
 		m.computed = previous

@@ -1,9 +1,9 @@
 // Package manager is the running control plane of vecd: it holds the
 // configuration in force, turns every change — a reloaded file, an API
 // request, a server resolved by ARP, a drain that ended — into a complete
-// fastpath snapshot, and hands it to the workers through a Dataplane (the
-// gateway's per-worker mailboxes), returning only once every worker runs
-// it.
+// fastpath snapshot, and hands it to the workers through a
+// dataplane.Dataplane (the gateway's per-worker mailboxes), returning only
+// once every worker runs it.
 //
 // A change is validated as a whole (the new configuration must pass
 // config.Validate, leave the start-up-only sections alone, get IDs from
@@ -14,5 +14,5 @@
 // then the workers drop whatever entries remain and their IDs are released.
 //
 // The package never touches a worker's memory and has no cgo: tests run it
-// against a fake Dataplane.
+// against a fake dataplane.Dataplane (managertest).
 package manager

@@ -19,6 +19,7 @@ import (
 
 	"vec/control/config"
 	"vec/control/ids"
+	"vec/dataplane"
 	"vec/fastpath"
 )
 
@@ -73,7 +74,7 @@ type Manager struct {
 	started   time.Time
 
 	mu       sync.Mutex
-	dp       Dataplane
+	dp       dataplane.Dataplane
 	cfg      *config.Config
 	live     config.Live
 	ids      ids.State
@@ -129,7 +130,7 @@ func (m *Manager) Initial(portMAC [6]byte) (*fastpath.Snapshot, error) {
 }
 
 // Attach connects the manager to the running workers.
-func (m *Manager) Attach(dp Dataplane) {
+func (m *Manager) Attach(dp dataplane.Dataplane) {
 	m.mu.Lock()
 	m.dp = dp
 	m.mu.Unlock()
@@ -317,7 +318,7 @@ func (m *Manager) replaceLocked(ctx context.Context, next *config.Config, source
 	if err != nil {
 		return Change{}, rejected(err)
 	}
-	report, err := m.applyLocked(ctx, Update{Snapshot: snap, SilentVIPs: silentVIPs(state)})
+	report, err := m.applyLocked(ctx, dataplane.Update{Snapshot: snap, SilentVIPs: silentVIPs(state)})
 	if err != nil {
 		return Change{}, err
 	}
@@ -339,13 +340,14 @@ func (m *Manager) replaceLocked(ctx context.Context, next *config.Config, source
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// applyLocked hands u to every worker, all or none (see Dataplane.Apply):
-// after an error no worker runs it, and the caller keeps the state in
-// force; without one, every worker runs it or switches at its next poll
-// iteration, and the caller makes it the state in force.
-func (m *Manager) applyLocked(ctx context.Context, u Update) (ApplyReport, error) {
+// applyLocked hands u to every worker, all or none (see
+// dataplane.Dataplane.Apply): after an error no worker runs it, and the
+// caller keeps the state in force; without one, every worker runs it or
+// switches at its next poll iteration, and the caller makes it the state
+// in force.
+func (m *Manager) applyLocked(ctx context.Context, u dataplane.Update) (dataplane.ApplyReport, error) {
 	if m.dp == nil {
-		return ApplyReport{}, &ApplyError{Err: errors.New("the workers are not running")}
+		return dataplane.ApplyReport{}, &ApplyError{Err: errors.New("the workers are not running")}
 	}
 	ctx, cancel := context.WithTimeout(ctx, applyTimeout)
 	defer cancel()
@@ -463,7 +465,7 @@ func (m *Manager) checkNeighbors(ctx context.Context) {
 	m.resolved = resolved
 	snap, err := m.compile(m.ids, m.live)
 	if err == nil {
-		_, err = m.applyLocked(ctx, Update{Snapshot: snap, SilentVIPs: silentVIPs(m.ids)})
+		_, err = m.applyLocked(ctx, dataplane.Update{Snapshot: snap, SilentVIPs: silentVIPs(m.ids)})
 	}
 	if err != nil {
 		m.resolved = previous // try again on the next tick
@@ -560,7 +562,7 @@ func (m *Manager) checkDrains(ctx context.Context) {
 	state := m.ids.Release(done)
 	snap, err := m.compile(state, m.live)
 	if err == nil {
-		_, err = m.applyLocked(ctx, Update{Snapshot: snap, Purge: purge, SilentVIPs: silentVIPs(state)})
+		_, err = m.applyLocked(ctx, dataplane.Update{Snapshot: snap, Purge: purge, SilentVIPs: silentVIPs(state)})
 	}
 	if err != nil {
 		m.log.Error("ending drains", zap.Error(err))

@@ -21,27 +21,7 @@ import (
 	"vec/fastpath/pktbuild"
 )
 
-var (
-	portMAC = [6]byte{2, 0, 0, 0, 0, 1}
-	vip     = netip.MustParseAddr("10.1.0.100")
-)
-
-const baseYAML = `
-dpdk: {eal_args: ["--no-pci"], vdevs: ["net_null0"]}
-ports: [{device: net_null0}]
-workers: {cores: [1, 2], control_core: 0, table_capacity: 1024}
-log: {level: info}
-clusters:
-  - vip: 10.1.0.100
-    services:
-      - name: http
-        protocol: tcp
-        port: 80
-        drain_timeout: 30s
-        servers:
-          - {name: s1, ip: 10.1.0.11, mac: "02:00:00:00:00:11", weight: 1}
-          - {name: s2, ip: 10.1.0.12, mac: "02:00:00:00:00:12", weight: 1}
-`
+var vip = netip.MustParseAddr("10.1.0.100")
 
 // env is a manager over a fake two-worker dataplane, with a wall clock the
 // test moves.
@@ -57,25 +37,8 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	e := &env{t: t, now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), port: 1000}
-	e.path = filepath.Join(t.TempDir(), "vecd.yaml")
-	if err := os.WriteFile(e.path, []byte(baseYAML), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(e.path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := &fastpath.ManualClock{}
-	e.m = manager.New(manager.Options{Log: zap.NewNop(), Level: zap.NewAtomicLevel(), Path: e.path, Config: cfg,
-		Clock: clock, Now: func() time.Time { return e.now }})
-	snap, err := e.m.Initial(portMAC)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e.dp, err = managertest.New(2, 1024, snap, clock); err != nil {
-		t.Fatal(err)
-	}
-	e.m.Attach(e.dp)
+	e.m, e.dp, e.path = managertest.Start(t, managertest.YAML, manager.Options{Log: zap.NewNop(), Level: zap.NewAtomicLevel(),
+		Now: func() time.Time { return e.now }})
 	return e
 }
 
@@ -83,7 +46,7 @@ func newEnv(t *testing.T) *env {
 func (e *env) syn(core int) [6]byte {
 	e.t.Helper()
 	e.port++
-	f := pktbuild.Flow{SrcMAC: pktbuild.MAC{2, 0, 0, 0, 0, 0xc1}, DstMAC: pktbuild.MAC(portMAC),
+	f := pktbuild.Flow{SrcMAC: pktbuild.MAC{2, 0, 0, 0, 0, 0xc1}, DstMAC: pktbuild.MAC(managertest.PortMAC),
 		SrcIP: netip.MustParseAddr("192.0.2.1"), DstIP: vip, SrcPort: e.port, DstPort: 80}
 	p := pktbuild.TCP(f, pktbuild.SYN, 1, 0, nil)
 	v := e.dp.Process(core, p)
@@ -104,6 +67,24 @@ func (e *env) mustMutate(what string, fn func(*config.Config) error) manager.Cha
 		e.t.Fatalf("%s: %v", what, err)
 	}
 	return ch
+}
+
+// failingMutate makes a change that must fail in the workers (an
+// ApplyError).
+func (e *env) failingMutate(what string, fn func(*config.Config) error) {
+	e.t.Helper()
+	_, err := e.mutate(what, fn)
+	var ae *manager.ApplyError
+	if !errors.As(err, &ae) {
+		e.t.Fatalf("%s: error %v, want an ApplyError", what, err)
+	}
+}
+
+// setS1Weight is the change that gives s1 (10.1.0.100 http) weight w.
+func setS1Weight(w int) func(*config.Config) error {
+	return func(c *config.Config) error {
+		return manager.UpdateServer(c, "10.1.0.100", "http", "s1", manager.ServerPatch{Weight: &w})
+	}
 }
 
 func names(m *manager.Manager) map[string]uint16 {
@@ -158,10 +139,7 @@ func TestRejectedChangeChangesNothing(t *testing.T) {
 		field string
 		want  string
 	}{
-		{"weight above the bound", func(c *config.Config) error {
-			w := 21
-			return manager.UpdateServer(c, "10.1.0.100", "http", "s1", manager.ServerPatch{Weight: &w})
-		}, "clusters[0].services[0].servers[0].weight", "above the default weight_bound 20"},
+		{"weight above the bound", setS1Weight(21), "clusters[0].services[0].servers[0].weight", "above the default weight_bound 20"},
 		{"malformed address", func(c *config.Config) error {
 			w := 1
 			return manager.AddServer(c, "10.1.0.100", "http", config.Server{Name: "bad", IP: "10.1.0.300", MAC: "02:00:00:00:00:33", Weight: &w})
@@ -208,14 +186,7 @@ func TestRejectedChangeChangesNothing(t *testing.T) {
 func TestFailedApplyChangesNothing(t *testing.T) {
 	e := newEnv(t)
 	e.dp.FailApply = errors.New("worker on core 2 did not answer")
-	_, err := e.mutate("weight", func(c *config.Config) error {
-		w := 5
-		return manager.UpdateServer(c, "10.1.0.100", "http", "s1", manager.ServerPatch{Weight: &w})
-	})
-	var ae *manager.ApplyError
-	if !errors.As(err, &ae) {
-		t.Fatalf("error %v, want an ApplyError", err)
-	}
+	e.failingMutate("weight", setS1Weight(5))
 	cfg, gen := e.m.Config()
 	if gen != 1 || *cfg.Clusters[0].Services[0].Servers[0].Weight != 1 {
 		t.Errorf("after a failed apply: generation %d, weight %d", gen, *cfg.Clusters[0].Services[0].Servers[0].Weight)
@@ -232,14 +203,7 @@ func TestApplyFailingOnOneWorkerChangesNoWorker(t *testing.T) {
 	before := e.dp.Snapshot(0)
 	snapshots := e.m.Status().Snapshots
 	e.dp.FailApply, e.dp.FailWorker = errors.New("worker mailbox full"), 1
-	_, err := e.mutate("weight", func(c *config.Config) error {
-		w := 5
-		return manager.UpdateServer(c, "10.1.0.100", "http", "s1", manager.ServerPatch{Weight: &w})
-	})
-	var ae *manager.ApplyError
-	if !errors.As(err, &ae) {
-		t.Fatalf("error %v, want an ApplyError", err)
-	}
+	e.failingMutate("weight", setS1Weight(5))
 	if e.dp.Snapshot(0) != before || e.dp.Snapshot(1) != before {
 		t.Error("after a change failed on worker 1, a worker runs another snapshot than before")
 	}
@@ -373,10 +337,7 @@ func TestQuiesceKeepsTheWeight(t *testing.T) {
 
 func TestReloadReplacesRuntimeChangesAndSaveKeepsThem(t *testing.T) {
 	e := newEnv(t)
-	w := 4
-	e.mustMutate("weight", func(c *config.Config) error {
-		return manager.UpdateServer(c, "10.1.0.100", "http", "s1", manager.ServerPatch{Weight: &w})
-	})
+	e.mustMutate("weight", setS1Weight(4))
 	// The file watch ignores a file it has already read.
 	if ch, err := e.m.Reload(context.Background(), "watch", true); err != nil || ch.Generation != 0 {
 		t.Errorf("reload of an unchanged file from the watch: %+v %v", ch, err)
@@ -390,9 +351,7 @@ func TestReloadReplacesRuntimeChangesAndSaveKeepsThem(t *testing.T) {
 		t.Errorf("after reload the weight is %d, want the file's 1", got)
 	}
 	// Saved, the change survives a reload.
-	e.mustMutate("weight", func(c *config.Config) error {
-		return manager.UpdateServer(c, "10.1.0.100", "http", "s1", manager.ServerPatch{Weight: &w})
-	})
+	e.mustMutate("weight", setS1Weight(4))
 	if _, err := e.m.Save(); err != nil {
 		t.Fatal(err)
 	}
@@ -430,10 +389,7 @@ func TestSaveWritesANewTemporaryFile(t *testing.T) {
 	if err := os.Chmod(e.path, 0o640); err != nil {
 		t.Fatal(err)
 	}
-	w := 4
-	e.mustMutate("weight", func(c *config.Config) error {
-		return manager.UpdateServer(c, "10.1.0.100", "http", "s1", manager.ServerPatch{Weight: &w})
-	})
+	e.mustMutate("weight", setS1Weight(4))
 	if _, err := e.m.Save(); err != nil {
 		t.Fatal(err)
 	}
@@ -461,9 +417,9 @@ func TestSaveWritesANewTemporaryFile(t *testing.T) {
 func TestBadFileIsRejected(t *testing.T) {
 	e := newEnv(t)
 	for _, tc := range []struct{ edit, want string }{
-		{strings.Replace(baseYAML, "weight: 1}", "weight: 1", 1), "not valid YAML"},
-		{strings.Replace(baseYAML, "weight: 1}", "weight: 50}", 1), "clusters[0].services[0].servers[0].weight: 50 is above"},
-		{strings.Replace(baseYAML, "cores: [1, 2]", "cores: [1]", 1), "workers: cannot change while vecd runs"},
+		{strings.Replace(managertest.YAML, "weight: 1}", "weight: 1", 1), "not valid YAML"},
+		{strings.Replace(managertest.YAML, "weight: 1}", "weight: 50}", 1), "clusters[0].services[0].servers[0].weight: 50 is above"},
+		{strings.Replace(managertest.YAML, "cores: [1, 2]", "cores: [1]", 1), "workers: cannot change while vecd runs"},
 	} {
 		if err := os.WriteFile(e.path, []byte(tc.edit), 0o644); err != nil {
 			t.Fatal(err)
@@ -587,7 +543,7 @@ func TestRemovedClusterStopsARPButDrains(t *testing.T) {
 		t.Errorf("silent VIPs %v with every cluster live", e.dp.SilentVIPs)
 	}
 	e.port++
-	f := pktbuild.Flow{SrcMAC: pktbuild.MAC{2, 0, 0, 0, 0, 0xc1}, DstMAC: pktbuild.MAC(portMAC),
+	f := pktbuild.Flow{SrcMAC: pktbuild.MAC{2, 0, 0, 0, 0, 0xc1}, DstMAC: pktbuild.MAC(managertest.PortMAC),
 		SrcIP: netip.MustParseAddr("192.0.2.1"), DstIP: netip.MustParseAddr("10.1.0.200"), SrcPort: e.port, DstPort: 80}
 	if v := e.dp.Process(0, pktbuild.TCP(f, pktbuild.SYN, 1, 0, nil)); v[0] != fastpath.VerdictForward {
 		t.Fatalf("SYN to the new cluster: %v", v[0])

@@ -9,6 +9,7 @@ import (
 
 	"vec/control/apiwire"
 	"vec/control/ids"
+	"vec/dataplane"
 	"vec/fastpath"
 )
 
@@ -27,16 +28,29 @@ type (
 	Connections    = apiwire.Connections
 )
 
+// convertAll converts the workers' values (package dataplane) to the
+// control API's shapes, one by one; nil stays nil, as the JSON shows it.
+func convertAll[From, To any](in []From, conv func(From) To) []To {
+	if in == nil {
+		return nil
+	}
+	out := make([]To, len(in))
+	for i, v := range in {
+		out[i] = conv(v)
+	}
+	return out
+}
+
 // Assemble names a reading of the counters by the IDs in force.
-func (m *Manager) Assemble(r Reading) Counters {
+func (m *Manager) Assemble(r dataplane.Reading) Counters {
 	m.mu.Lock()
 	names, gen := m.namesLocked(), m.generation
 	m.mu.Unlock()
 	return assemble(r, names, gen)
 }
 
-func assemble(r Reading, names []ids.Name, gen uint64) Counters {
-	st := Counters{Generation: gen, Ports: r.Ports}
+func assemble(r dataplane.Reading, names []ids.Name, gen uint64) Counters {
+	st := Counters{Generation: gen, Ports: convertAll(r.Ports, func(p dataplane.PortCounters) PortCounters { return PortCounters(p) })}
 	for _, c := range r.Cores {
 		k := &c.Counters
 		cs := CoreCounters{Core: c.Core, RX: k.RX, TX: k.TX, Replies: k.Replies, TxFull: c.TxFull,
@@ -45,7 +59,7 @@ func assemble(r Reading, names []ids.Name, gen uint64) Counters {
 			ExpiredFIN: k.ExpiredFIN, Resets: k.Resets, ReusedFIN: k.ReusedFIN, Rescheduled: k.RescheduledSYN,
 			EvictedSYN: k.EvictedSYN, EvictedActive: k.EvictedActive, ExpiredSYN: k.ExpiredSYN, ExpiredReset: k.ExpiredReset, Purged: c.Purged, ARPSilenced: c.ARPSilenced, Entries: k.Entries,
 			Mode: c.Mode.String(), Installed: k.Installed, InstallExisting: k.InstallExisting, InstallFull: k.InstallFull, Naps: c.Naps,
-			PollIteration: c.PollIteration}
+			PollIteration: apiwire.PollTimes(c.PollIteration)}
 		for reason := range fastpath.NumDropReasons {
 			if k.Drops[reason] != 0 {
 				cs.Drops[reason.String()] = k.Drops[reason]
@@ -101,7 +115,7 @@ func (m *Manager) Status() Status {
 		}
 	}
 	if m.dp != nil {
-		st.Workers = m.dp.Workers()
+		st.Workers = convertAll(m.dp.Workers(), func(w dataplane.WorkerStatus) WorkerStatus { return WorkerStatus(w) })
 	}
 	if st.Draining == nil {
 		st.Draining = []DrainingEntry{}
@@ -131,10 +145,12 @@ type ConnFilter struct {
 
 // formatCursor and parseCursor turn a ConnCursor into the API's opaque
 // cursor and back.
-func formatCursor(c ConnCursor) string { return fmt.Sprintf("%d.%d.%d", c.Worker, c.Home, c.Skip) }
+func formatCursor(c dataplane.ConnCursor) string {
+	return fmt.Sprintf("%d.%d.%d", c.Worker, c.Home, c.Skip)
+}
 
-func parseCursor(s string) (ConnCursor, error) {
-	var c ConnCursor
+func parseCursor(s string) (dataplane.ConnCursor, error) {
+	var c dataplane.ConnCursor
 	parts := strings.Split(s, ".")
 	if len(parts) != 3 {
 		return c, &FilterError{fmt.Sprintf("cursor %q is not one this gateway returned", s)}
@@ -163,7 +179,7 @@ func (m *Manager) Connections(ctx context.Context, f ConnFilter) (Connections, e
 	if f.Limit < 1 || f.Limit > MaxConnLimit {
 		return Connections{}, &FilterError{fmt.Sprintf("limit %d is not in 1..%d", f.Limit, MaxConnLimit)}
 	}
-	q := ConnQuery{Limit: f.Limit}
+	q := dataplane.ConnQuery{Limit: f.Limit}
 	if f.Cursor != "" {
 		c, err := parseCursor(f.Cursor)
 		if err != nil {

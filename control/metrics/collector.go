@@ -13,7 +13,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
+	"vec/control/apiwire"
 	"vec/control/manager"
+	"vec/dataplane"
+	"vec/fastpath"
 )
 
 // Source is where the collector reads from: the manager.
@@ -32,6 +35,21 @@ type desc struct {
 
 func newDesc(name, help string, t prometheus.ValueType, labels ...string) desc {
 	return desc{prometheus.NewDesc("vec_"+name, help, labels, nil), t}
+}
+
+// describe sends ds to ch: a collector's Describe.
+func describe(ch chan<- *prometheus.Desc, ds []desc) {
+	for _, d := range ds {
+		ch <- d.d
+	}
+}
+
+// emitter returns the function a collector's Collect sends its samples
+// to ch with: d's value v for the label values given.
+func emitter(ch chan<- prometheus.Metric) func(d desc, v float64, labels ...string) {
+	return func(d desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d.d, d.t, v, labels...)
+	}
 }
 
 var (
@@ -136,31 +154,13 @@ func (c *Collector) all() []desc {
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range c.all() {
-		ch <- d.d
-	}
-}
-
-type sums struct {
-	packets, bytes, newConns, completed uint64
-	active, fin                         int64
-}
-
-func (s *sums) add(sc *manager.ServerCounters) {
-	s.packets += sc.Packets
-	s.bytes += sc.Bytes
-	s.newConns += sc.New
-	s.completed += sc.Completed
-	s.active += sc.Active
-	s.fin += sc.FIN
+	describe(ch, c.all())
 }
 
 // Collect implements prometheus.Collector: one counter request to every
 // worker per scrape.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	emit := func(d desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d.d, d.t, v, labels...)
-	}
+	emit := emitter(ch)
 	status := c.src.Status()
 	emit(c.generation, float64(status.Generation))
 	emit(c.snapshots, float64(status.Snapshots))
@@ -222,28 +222,31 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		emit(c.portNoMbuf, float64(p.RxNoMbuf), p.Device)
 	}
 	type svcKey struct{ vip, service string }
-	services, vips := map[svcKey]*sums{}, map[string]*sums{}
+	services, vips := map[svcKey]*fastpath.ServerCounters{}, map[string]*fastpath.ServerCounters{}
 	var svcOrder []svcKey
 	var vipOrder []string
 	for i := range st.Servers {
 		s := &st.Servers[i]
 		l := []string{s.VIP, s.Service, s.Server, s.IP}
-		c.emitFlow(ch, c.server, sumsOf(s), l...)
+		// apiwire.ServerTraffic has fastpath.ServerCounters' fields: its
+		// Add sums the servers by service and by VIP.
+		traffic := (*fastpath.ServerCounters)(&s.ServerTraffic)
+		c.emitFlow(ch, c.server, *traffic, l...)
 		emit(c.weight, float64(s.EffectiveWeight), l...)
 		emit(c.configuredWeight, float64(s.Weight), l...)
 		emit(c.draining, b2f(s.Draining), l...)
 		emit(c.quiesced, b2f(s.Quiesced), l...)
 		k := svcKey{s.VIP, s.Service}
 		if services[k] == nil {
-			services[k] = &sums{}
+			services[k] = &fastpath.ServerCounters{}
 			svcOrder = append(svcOrder, k)
 		}
-		services[k].add(s)
+		services[k].Add(traffic)
 		if vips[s.VIP] == nil {
-			vips[s.VIP] = &sums{}
+			vips[s.VIP] = &fastpath.ServerCounters{}
 			vipOrder = append(vipOrder, s.VIP)
 		}
-		vips[s.VIP].add(s)
+		vips[s.VIP].Add(traffic)
 	}
 	for _, k := range svcOrder {
 		c.emitFlow(ch, c.service, *services[k], k.vip, k.service)
@@ -256,30 +259,24 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 // workerModes are fastpath.Mode's names.
 var workerModes = []string{"active", "recovering", "standby"}
 
-func sumsOf(s *manager.ServerCounters) sums {
-	var out sums
-	out.add(s)
-	return out
-}
-
-func (c *Collector) emitFlow(ch chan<- prometheus.Metric, f flow, s sums, labels ...string) {
+func (c *Collector) emitFlow(ch chan<- prometheus.Metric, f flow, s fastpath.ServerCounters, labels ...string) {
 	for _, m := range []struct {
 		d desc
 		v float64
-	}{{f.packets, float64(s.packets)}, {f.bytes, float64(s.bytes)}, {f.newConns, float64(s.newConns)},
-		{f.completed, float64(s.completed)}, {f.active, float64(s.active)}, {f.fin, float64(s.fin)}} {
+	}{{f.packets, float64(s.Packets)}, {f.bytes, float64(s.Bytes)}, {f.newConns, float64(s.New)},
+		{f.completed, float64(s.Completed)}, {f.active, float64(s.Active)}, {f.fin, float64(s.FIN)}} {
 		ch <- prometheus.MustNewConstMetric(m.d.d, m.d.t, m.v, labels...)
 	}
 }
 
 // emitPollIteration exports a worker's poll-iteration histogram; its last
 // bucket, beyond the longest bound, is +Inf's.
-func (c *Collector) emitPollIteration(ch chan<- prometheus.Metric, h *manager.PollTimes, core string) {
-	buckets := make(map[float64]uint64, manager.PollTimeBuckets-1)
+func (c *Collector) emitPollIteration(ch chan<- prometheus.Metric, h *apiwire.PollTimes, core string) {
+	buckets := make(map[float64]uint64, apiwire.PollTimeBuckets-1)
 	var below uint64
-	for i, n := range h.Buckets[:manager.PollTimeBuckets-1] {
+	for i, n := range h.Buckets[:apiwire.PollTimeBuckets-1] {
 		below += n
-		buckets[manager.PollTimeBound(i).Seconds()] = below
+		buckets[dataplane.PollTimeBound(i).Seconds()] = below
 	}
 	ch <- prometheus.MustNewConstHistogram(c.pollIteration.d, h.Count(), float64(h.SumNanos)/1e9, buckets, core)
 	ch <- prometheus.MustNewConstMetric(c.pollIterationMax.d, c.pollIterationMax.t, float64(h.MaxNanos)/1e9, core)

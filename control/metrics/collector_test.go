@@ -15,28 +15,11 @@ import (
 
 	"go.uber.org/zap"
 
-	"vec/control/config"
 	"vec/control/manager"
 	"vec/control/manager/managertest"
-	"vec/fastpath"
 	"vec/fastpath/header"
 	"vec/fastpath/pktbuild"
 )
-
-const testYAML = `
-dpdk: {eal_args: ["--no-pci"], vdevs: ["net_null0"]}
-ports: [{device: net_null0}]
-workers: {cores: [1, 2], control_core: 0, table_capacity: 1024}
-clusters:
-  - vip: 10.1.0.100
-    services:
-      - name: http
-        protocol: tcp
-        port: 80
-        servers:
-          - {name: s1, ip: 10.1.0.11, mac: "02:00:00:00:00:11", weight: 3}
-          - {name: s2, ip: 10.1.0.12, mac: "02:00:00:00:00:12", weight: 1}
-`
 
 // scrape returns the samples of one scrape by "name{labels}".
 func scrape(t *testing.T, c *Collector) map[string]float64 {
@@ -68,22 +51,9 @@ func scrape(t *testing.T, c *Collector) map[string]float64 {
 }
 
 func TestScrapeAgreesWithTraffic(t *testing.T) {
-	cfg, err := config.ParseBytes([]byte(testYAML))
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := &fastpath.ManualClock{}
-	m := manager.New(manager.Options{Log: zap.NewNop(), Level: zap.NewAtomicLevel(), Config: cfg, Clock: clock})
-	gw := [6]byte{2, 0, 0, 0, 0, 1}
-	snap, err := m.Initial(gw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dp, err := managertest.New(2, 1024, snap, clock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.Attach(dp)
+	// s1 at weight 3, s2 at 1.
+	yaml := strings.Replace(managertest.YAML, "weight: 1}", "weight: 3}", 1)
+	m, dp, _ := managertest.Start(t, yaml, manager.Options{Log: zap.NewNop(), Level: zap.NewAtomicLevel()})
 	c := NewCollector(m, 1024, zap.NewNop())
 
 	// 8 connections on core 0 (3:1 → 6 to s1, 2 to s2), each SYN and one
@@ -91,7 +61,7 @@ func TestScrapeAgreesWithTraffic(t *testing.T) {
 	// core 1.
 	vip := netip.MustParseAddr("10.1.0.100")
 	flow := func(port, dport uint16) pktbuild.Flow {
-		return pktbuild.Flow{SrcMAC: pktbuild.MAC{2, 0, 0, 0, 0, 0xc1}, DstMAC: pktbuild.MAC(gw),
+		return pktbuild.Flow{SrcMAC: pktbuild.MAC{2, 0, 0, 0, 0, 0xc1}, DstMAC: pktbuild.MAC(managertest.PortMAC),
 			SrcIP: netip.MustParseAddr("192.0.2.1"), DstIP: vip, SrcPort: port, DstPort: dport}
 	}
 	for i := range 8 {
@@ -107,7 +77,7 @@ func TestScrapeAgreesWithTraffic(t *testing.T) {
 		SrcPort: 80, DstPort: 1007}, pktbuild.ACK, 1, 2, make([]byte, 1400))
 	serverSegment = header.Ethernet(serverSegment).Payload()
 	fragNeeded := func() []byte {
-		return pktbuild.FragNeeded(pktbuild.MAC{2, 0, 0, 0, 0, 0xe1}, pktbuild.MAC(gw), netip.MustParseAddr("198.51.100.1"), serverSegment, 1280)
+		return pktbuild.FragNeeded(pktbuild.MAC{2, 0, 0, 0, 0, 0xe1}, pktbuild.MAC(managertest.PortMAC), netip.MustParseAddr("198.51.100.1"), serverSegment, 1280)
 	}
 	dp.Process(0, fragNeeded())
 	dp.Process(1, fragNeeded())
@@ -134,11 +104,7 @@ func TestScrapeAgreesWithTraffic(t *testing.T) {
 		`vec_workers_up`:                                                                               1,
 		`vec_worker_mailbox_capacity{core="1"}`:                                                        64,
 	}
-	for k, v := range want {
-		if got, ok := s[k]; !ok || got != v {
-			t.Errorf("%s = %v (present %v), want %v", k, got, ok, v)
-		}
-	}
+	wantSamples(t, s, want)
 	if dp.Reads() != 1 {
 		t.Errorf("one scrape read the workers' counters %d times, want 1", dp.Reads())
 	}

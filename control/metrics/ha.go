@@ -52,16 +52,12 @@ func (c *HACollector) all() []desc {
 
 // Describe implements prometheus.Collector.
 func (c *HACollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range c.all() {
-		ch <- d.d
-	}
+	describe(ch, c.all())
 }
 
 // Collect implements prometheus.Collector.
 func (c *HACollector) Collect(ch chan<- prometheus.Metric) {
-	emit := func(d desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d.d, d.t, v, labels...)
-	}
+	emit := emitter(ch)
 	st := c.src.HAStatus()
 	for _, r := range haRoles {
 		emit(c.role, b2f(st.Role == r), r)

@@ -19,7 +19,7 @@ func TestHACollectorReportsRoleAndRebuild(t *testing.T) {
 		Rejected:    map[string]uint64{"bad_mac": 5},
 		LastRebuild: &recovery.RebuildStatus{Trigger: "takeover", TotalMs: 120, Received: 10, Installed: 9, AgentsAnswered: 2, AgentsDown: []string{"s3: timeout"}}}
 	got := gather(t, NewHACollector(st))
-	for series, want := range map[string]float64{
+	wantSamples(t, got, map[string]float64{
 		`vec_ha_role{role="active"}`:                                   1,
 		`vec_ha_role{role="backup"}`:                                   0,
 		`vec_ha_role{role="alone"}`:                                    0,
@@ -41,11 +41,7 @@ func TestHACollectorReportsRoleAndRebuild(t *testing.T) {
 		`vec_recovery_last_rebuild_seconds{phase="install"}`:           0,
 		`vec_recovery_last_rebuild_entries{what="existing"}`:           0,
 		`vec_recovery_last_rebuild_entries{what="conflicts_resolved"}`: 0,
-	} {
-		if v, ok := got[series]; !ok || v != want {
-			t.Errorf("%s = %v (present %t), want %v", series, v, ok, want)
-		}
-	}
+	})
 }
 
 func labels(m *dto.Metric) string {

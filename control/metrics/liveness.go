@@ -62,16 +62,12 @@ func (c *LivenessCollector) all() []desc {
 
 // Describe implements prometheus.Collector.
 func (c *LivenessCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range c.all() {
-		ch <- d.d
-	}
+	describe(ch, c.all())
 }
 
 // Collect implements prometheus.Collector.
 func (c *LivenessCollector) Collect(ch chan<- prometheus.Metric) {
-	emit := func(d desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d.d, d.t, v, labels...)
-	}
+	emit := emitter(ch)
 	for _, p := range c.src.Links() {
 		if p.Known {
 			emit(c.linkUp, b2f(p.Up), p.Device)

@@ -47,16 +47,12 @@ func (c *ManagerCollector) all() []desc {
 
 // Describe implements prometheus.Collector.
 func (c *ManagerCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range c.all() {
-		ch <- d.d
-	}
+	describe(ch, c.all())
 }
 
 // Collect implements prometheus.Collector.
 func (c *ManagerCollector) Collect(ch chan<- prometheus.Metric) {
-	emit := func(d desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d.d, d.t, v, labels...)
-	}
+	emit := emitter(ch)
 	rep := c.src.ManagerReport()
 	emit(c.enabled, b2f(rep.Enabled))
 	if !rep.At.IsZero() {

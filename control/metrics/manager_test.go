@@ -36,6 +36,17 @@ func gather(t *testing.T, c prometheus.Collector) map[string]float64 {
 	return got
 }
 
+// wantSamples reports every series of want that got lacks or has with
+// another value.
+func wantSamples(t *testing.T, got, want map[string]float64) {
+	t.Helper()
+	for series, v := range want {
+		if g, ok := got[series]; !ok || g != v {
+			t.Errorf("%s = %v (present %t), want %v", series, g, ok, v)
+		}
+	}
+}
+
 func TestManagerCollectorReportsTheLastInterval(t *testing.T) {
 	metrics := func(active, newConns, latency float64, haveLatency bool, pa, pn, pl float64) []weights.MetricReport {
 		return []weights.MetricReport{
@@ -82,11 +93,7 @@ func TestManagerCollectorReportsTheLastInterval(t *testing.T) {
 		`vec_manager_rule_holds{rule="nightly"}`:                                                            1,
 		`vec_manager_rule_holds{rule="xmas"}`:                                                               0,
 	}
-	for series, v := range want {
-		if g, ok := got[series]; !ok || g != v {
-			t.Errorf("%s = %v (present %t), want %v", series, g, ok, v)
-		}
-	}
+	wantSamples(t, got, want)
 	// Unknown metrics have no sample, nor do proportions of classes that
 	// did not take part or of servers that are not live; a server has
 	// only the reason it has.

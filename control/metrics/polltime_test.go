@@ -6,12 +6,13 @@ import (
 
 	"go.uber.org/zap"
 
+	"vec/control/apiwire"
 	"vec/control/manager"
 )
 
 // pollSource is a Source whose one worker has a given poll-iteration
 // histogram.
-type pollSource struct{ hist manager.PollTimes }
+type pollSource struct{ hist apiwire.PollTimes }
 
 func (s pollSource) Counters(context.Context) (manager.Counters, error) {
 	return manager.Counters{Cores: []manager.CoreCounters{{Core: 3, Drops: map[string]uint64{}, PollIteration: s.hist}}}, nil
@@ -20,13 +21,13 @@ func (s pollSource) Counters(context.Context) (manager.Counters, error) {
 func (s pollSource) Status() manager.Status { return manager.Status{} }
 
 // The histogram goes out with cumulative buckets at the bounds
-// manager.PollTimeBound gives, the iterations beyond the last bound in
+// dataplane.PollTimeBound gives, the iterations beyond the last bound in
 // +Inf only, its sum in seconds and the longest iteration as a gauge.
 func TestCollectorExportsPollIterationHistogram(t *testing.T) {
-	var h manager.PollTimes
+	var h apiwire.PollTimes
 	h.Buckets[0] = 5                         // ≤ 64 ns
 	h.Buckets[4] = 3                         // ≤ 1.024 µs
-	h.Buckets[manager.PollTimeBuckets-1] = 2 // beyond the last bound
+	h.Buckets[apiwire.PollTimeBuckets-1] = 2 // beyond the last bound
 	h.SumNanos, h.MaxNanos = 50_000_000, 30_000_000
 	s := scrape(t, NewCollector(pollSource{h}, 1024, zap.NewNop()))
 	want := map[string]float64{
@@ -55,7 +56,7 @@ func TestCollectorExportsPollIterationHistogram(t *testing.T) {
 			buckets++
 		}
 	}
-	if buckets != manager.PollTimeBuckets {
-		t.Errorf("%d buckets exported, want %d (every bound and +Inf)", buckets, manager.PollTimeBuckets)
+	if buckets != apiwire.PollTimeBuckets {
+		t.Errorf("%d buckets exported, want %d (every bound and +Inf)", buckets, apiwire.PollTimeBuckets)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"vec/control/periodic"
 )
 
 const (
@@ -53,9 +55,7 @@ type Set struct {
 
 	mu sync.Mutex // guards the rules' script results and held
 
-	runMu  sync.Mutex // serialises Start and Stop
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	scripts periodic.Group
 }
 
 type rule struct {
@@ -271,44 +271,19 @@ func (s *Set) Status(now time.Time) []Status {
 // started Set does nothing; a stopped one may start again and keeps its
 // scripts' last results.
 func (s *Set) Start() {
-	s.runMu.Lock()
-	defer s.runMu.Unlock()
-	if s.cancel != nil {
-		return
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
+	var jobs []periodic.Job
 	for _, r := range s.rules {
 		if r.Type == "script" {
-			s.wg.Go(func() { s.runScript(ctx, r) })
+			jobs = append(jobs, periodic.Job{Interval: r.Interval, Run: func(ctx context.Context) { s.runOnce(ctx, r) }})
 		}
 	}
+	s.scripts.Start(jobs)
 }
 
 // Stop kills the scripts that are running and returns once they have ended;
 // a run cut short by Stop leaves the last result in place.
 func (s *Set) Stop() {
-	s.runMu.Lock()
-	defer s.runMu.Unlock()
-	if s.cancel == nil {
-		return
-	}
-	s.cancel()
-	s.wg.Wait()
-	s.cancel = nil
-}
-
-func (s *Set) runScript(ctx context.Context, r *rule) {
-	tick := time.NewTicker(r.Interval)
-	defer tick.Stop()
-	for {
-		s.runOnce(ctx, r)
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-	}
+	s.scripts.Stop()
 }
 
 // runOnce runs r's script once, bounded by its timeout, and keeps the result

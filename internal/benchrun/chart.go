@@ -39,9 +39,18 @@ type panel struct {
 	goalLabel   string
 }
 
+// Net_null section geometry: one bar per row of vec-bench's results.
+const (
+	netNullTop    = chartHeight + 20 // its title's baseline
+	netNullRow    = 20
+	netNullBarX   = 430
+	netNullBarMax = 220
+)
+
 // WriteChart draws the tcp cases as an SVG file: packet rate against flow
 // count for testpmd (io and mac forwarding) and vecd, and vecd's ratios to
-// both.
+// both; below, when the report includes vec-bench's net_null results, a
+// bar per row of those.
 func (r *Report) WriteChart(path string) error {
 	tp := series{name: "testpmd io-fwd (ceiling)", color: "#888888"}
 	mac := series{name: "testpmd mac-fwd", color: "#d08a2a"}
@@ -69,9 +78,14 @@ func (r *Report) WriteChart(path string) error {
 	if xMin == xMax {
 		xMin, xMax = xMin/10, xMax*10
 	}
+	nn := r.NetNullRows()
+	height := chartHeight
+	if len(nn) > 0 {
+		height = netNullTop + netNullRow*(len(nn)+1)
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n",
-		chartWidth, chartHeight, chartWidth, chartHeight)
+		chartWidth, height, chartWidth, height)
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
 	fmt.Fprintf(&b, `<text x="%d" y="24" font-size="15" font-weight="bold">%s</text>`+"\n", leftPanelX,
 		html.EscapeString(fmt.Sprintf("vecd over virtio-user ↔ vhost-user, tcp connections, %s per run, best of %d (%s)", r.Duration, r.Repeat, r.Date)))
@@ -83,11 +97,45 @@ func (r *Report) WriteChart(path string) error {
 		xMin: xMin, xMax: xMax, series: []series{tp, mac, vd}}.draw(&b)
 	panel{title: "vecd / testpmd", unit: "%", left: rightPanelX, yMax: ratioMax, xMin: xMin, xMax: xMax,
 		series: []series{ratio, ratioMAC}, goal: 90, goalLabel: "goal 90% (of io-fwd)"}.draw(&b)
+	drawNetNull(&b, nn)
 	b.WriteString("</svg>\n")
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// drawNetNull draws a bar per net_null row, its length the row's packet
+// rate against the largest, labelled with the rate, its ratio to testpmd
+// io-fwd on net_null, and the new connections per second or the ratio to
+// one worker where the row has them.
+func drawNetNull(b *strings.Builder, rows []NetNullRow) {
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintf(b, `<text x="%d" y="%d" font-weight="bold">%s</text>`+"\n", leftPanelX, netNullTop,
+		"vec-bench on net_null, one process per row: Mpps, and the ratio to testpmd io-fwd measured in the same run")
+	top := 0.0
+	for _, row := range rows {
+		top = max(top, row.Result.Mpps)
+	}
+	for i, row := range rows {
+		y := netNullTop + netNullRow*(i+1)
+		w := 0.0
+		if top > 0 {
+			w = row.Result.Mpps / top * netNullBarMax
+		}
+		label := fmt.Sprintf("%.2f Mpps, %.2f of testpmd", row.Result.Mpps, row.VsTestpmd)
+		if row.VsOneWorker > 0 {
+			label += fmt.Sprintf(", %.2f × one worker", row.VsOneWorker)
+		}
+		if row.Result.NewConnsPerSec > 0 {
+			label += fmt.Sprintf(", %.2f M new conn/s", row.Result.NewConnsPerSec/1e6)
+		}
+		fmt.Fprintf(b, `<text x="%d" y="%d">%s</text>`+"\n", leftPanelX, y, html.EscapeString(row.Name))
+		fmt.Fprintf(b, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="#1f5fbf"/>`+"\n", netNullBarX, y-11, w, netNullRow-6)
+		fmt.Fprintf(b, `<text x="%.1f" y="%d">%s</text>`+"\n", netNullBarX+w+6, y, html.EscapeString(label))
+	}
 }
 
 // niceAxis returns the top of an axis that shows values up to v, and its

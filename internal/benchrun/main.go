@@ -76,7 +76,7 @@ func Main(args []string) int {
 		return 1
 	}
 	progress := func(format string, args ...any) { fmt.Printf(format, args...) }
-	fmt.Printf("vec-pktgen suite: %d cases × (testpmd, vecd) × %d, %s each; logs in %s\n", len(opts.Cases), opts.Repeat, opts.Duration, opts.Dir)
+	fmt.Printf("vec-pktgen suite: %d cases × (sink, testpmd io, testpmd mac, vecd) × %d, %s each; logs in %s\n", len(opts.Cases), opts.Repeat, opts.Duration, opts.Dir)
 	rep, err := opts.Run(progress)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "vec-pktgen suite:", err)

@@ -31,7 +31,7 @@ const runSlack = 2 * time.Minute
 // done, the forwarder is stopped with SIGINT.
 type Pair struct {
 	Pktgen    string // vec-pktgen binary
-	Forwarder string // Testpmd, TestpmdMAC or Vecd
+	Forwarder string // Sink, Testpmd, TestpmdMAC or Vecd
 	Binary    string // the forwarder's binary
 	// Dir holds the socket, and a directory per run with the logs, vecd's
 	// configuration and both sides' counters.
@@ -69,6 +69,9 @@ func (p *Pair) Run() (Run, error) {
 		"-gateway-mac", BenchGatewayMAC, "-vip", BenchVIP, "-port", strconv.Itoa(BenchPort),
 		"-core", strconv.Itoa(p.Layout.GeneratorWorker), "-main-lcore", strconv.Itoa(p.Layout.GeneratorMain),
 		"-json", genJSON, "-window", strconv.Itoa(WindowFor(p.queueSize()))}, p.GenArgs...)
+	if p.Forwarder == Sink {
+		genArgs = append(genArgs, "-no-return")
+	}
 	gen, err := startProc(ctx, "vec-pktgen", filepath.Join(dir, "pktgen.log"), genArgs, measuringLine)
 	if err != nil {
 		return run, err
@@ -80,11 +83,8 @@ func (p *Pair) Run() (Run, error) {
 	var fwdArgs []string
 	statsPath := filepath.Join(dir, "vecd-counters.json")
 	switch p.Forwarder {
-	case Testpmd, TestpmdMAC:
-		mode := "io"
-		if p.Forwarder == TestpmdMAC {
-			mode = "mac"
-		}
+	case Sink, Testpmd, TestpmdMAC:
+		mode := map[string]string{Sink: "icmpecho", Testpmd: "io", TestpmdMAC: "mac"}[p.Forwarder]
 		fwdArgs = []string{p.Binary, "-l", fmt.Sprintf("%d,%d", p.Layout.ForwarderMain, p.Layout.ForwarderWorker),
 			"--in-memory", "--no-pci", "--single-file-segments", "--vdev=" + VirtioUserVdev(sock, p.queueSize()), "--",
 			"--forward-mode=" + mode, "--port-topology=loop", "--nb-cores=1", "--rxq=1", "--txq=1",

@@ -24,14 +24,22 @@ func (r *Report) Print(out io.Writer) {
 	fmt.Fprintln(out, "  vs mac-fwd: over testpmd mac-fwd's, which, like vecd, writes the frames' MACs (see docs/benchmarking.md)")
 	fmt.Fprintln(out, "fwd CPU, gen CPU: the poll threads' shares of their cores while measured (below ~95%, something else ran there);")
 	fmt.Fprintln(out, "gen held: time the forwarder held the generator back (window or ring full); near 0, the generator set the pace")
+	fmt.Fprintln(out, "sink: testpmd freeing whatever arrives, so its sent Mpps is what the generator offers alone; its ratio column is")
+	fmt.Fprintln(out, "  that over what testpmd io-fwd forwarded (above 1, the generator is not what limits the ceiling)")
 	fmt.Fprintln(out)
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "case\tforwarder\tsent Mpps\trecv Mpps\trecv Gbit/s\tnew conn/s\tlost\tmisrouted\tSYN split\tvecd drops\tfwd CPU\tgen CPU\tgen held\tratio\tvs mac-fwd\t")
 	for _, c := range r.Cases {
-		for _, run := range []*Run{&c.Testpmd, &c.TestpmdMAC, &c.Vecd} {
+		for _, run := range []*Run{&c.Sink, &c.Testpmd, &c.TestpmdMAC, &c.Vecd} {
 			g := run.Gen
+			if g == nil {
+				continue // a run the report does not have (results from before the sink)
+			}
 			ratio, ratioMAC, drops, split := "ceiling", "", "-", "-"
-			if run.Forwarder == Vecd {
+			switch run.Forwarder {
+			case Sink:
+				ratio = fmt.Sprintf("×%.2f io", c.Headroom)
+			case Vecd:
 				ratio, ratioMAC = fmt.Sprintf("%.1f%%", 100*c.Ratio), fmt.Sprintf("%.1f%%", 100*c.RatioMAC)
 				drops = fmt.Sprint(run.Vecd.Drops(""))
 				split = g.SplitString()
@@ -44,7 +52,7 @@ func (r *Report) Print(out io.Writer) {
 	tw.Flush()
 	fmt.Fprintln(out, "\nwhere the threads ran in the runs kept (sampled while measuring; threads above 2% CPU):")
 	for _, c := range r.Cases {
-		for _, run := range []*Run{&c.Testpmd, &c.TestpmdMAC, &c.Vecd} {
+		for _, run := range []*Run{&c.Sink, &c.Testpmd, &c.TestpmdMAC, &c.Vecd} {
 			fmt.Fprintf(out, "  %s, %s (attempts: %s Mpps):\n", c.Name, run.Forwarder, mppsList(run.AttemptsMpps))
 			for _, t := range run.Threads {
 				fmt.Fprintf(out, "    %s\n", t)
@@ -62,6 +70,7 @@ func (r *Report) Print(out io.Writer) {
 	if !bad {
 		fmt.Fprintln(out, "function: every vecd run lost nothing, misrouted nothing, split new connections by the weights and dropped only the unknown flows")
 	}
+	r.printNetNull(out)
 	if p := r.Profile; p != nil {
 		fmt.Fprintf(out, "\nprofile of the worker threads, tcp with %d flows (perf report -i %s):\n", p.Flows, p.Data)
 		for _, line := range p.Top {
@@ -99,4 +108,33 @@ func threadCPU(samples []ThreadSample, process string) string {
 		return fmt.Sprintf("%.0f%%", t.CPU)
 	}
 	return "?"
+}
+
+// printNetNull writes vec-bench's net_null rows, if the report includes
+// them: each figure with its ratio to testpmd io-fwd on net_null measured
+// in the same vec-bench run.
+func (r *Report) printNetNull(out io.Writer) {
+	rows := r.NetNullRows()
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintln(out, "\nnet_null (vec-bench, bench/net_null.json): ratios to testpmd io-fwd on net_null in the same vec-bench run")
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "measurement\tMpps\tvs testpmd\tvs 1 worker\tnew conn/s\t")
+	for _, row := range rows {
+		vsOne, conns := "-", "-"
+		if row.VsOneWorker > 0 {
+			vsOne = fmt.Sprintf("%.2f", row.VsOneWorker)
+		}
+		if row.Result.NewConnsPerSec > 0 {
+			conns = fmt.Sprintf("%.2f M", row.Result.NewConnsPerSec/1e6)
+		}
+		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%s\t%s\t\n", row.Name, row.Result.Mpps, row.VsTestpmd, vsOne, conns)
+	}
+	tw.Flush()
+	for _, row := range rows {
+		if row.Note != "" {
+			fmt.Fprintf(out, "  %s: %s\n", row.Name, row.Note)
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package benchrun
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -15,18 +16,22 @@ import (
 // run, warm-up and the final drain included, so that loss and routing are
 // checked for every packet sent.
 type GenResult struct {
-	Mode        string  `json:"mode"`
-	Flows       int     `json:"flows"`
-	Clients     int     `json:"clients"`
-	DataPerConn int     `json:"data_per_connection"`
-	StrayEvery  int     `json:"stray_every"`
-	FrameSizes  []int   `json:"frame_sizes"`
-	TargetPPS   float64 `json:"target_pps"` // 0: full speed
-	Window      int     `json:"window"`     // most flow packets in flight (0: no limit)
-	Device      string  `json:"device"`
-	WorkerCore  int     `json:"worker_core"`
-	MainLcore   int     `json:"main_lcore"`
-	WorkerCPUs  string  `json:"worker_cpus"` // the worker thread's affinity, read back
+	Mode        string `json:"mode"`
+	Flows       int    `json:"flows"`
+	Clients     int    `json:"clients"`
+	DataPerConn int    `json:"data_per_connection"`
+	// Replay: after the warm-up the same pre-built segment of each flow
+	// (stray tuple) is sent over and over; DataPerConn applies only
+	// without it.
+	Replay     bool    `json:"replay"`
+	StrayEvery int     `json:"stray_every"`
+	FrameSizes []int   `json:"frame_sizes"`
+	TargetPPS  float64 `json:"target_pps"` // 0: full speed
+	Window     int     `json:"window"`     // most flow packets in flight (0: no limit)
+	Device     string  `json:"device"`
+	WorkerCore int     `json:"worker_core"`
+	MainLcore  int     `json:"main_lcore"`
+	WorkerCPUs string  `json:"worker_cpus"` // the worker thread's affinity, read back
 
 	Seconds        float64 `json:"seconds"`
 	Sent           uint64  `json:"sent"`
@@ -180,4 +185,28 @@ func (r *GenResult) SplitString() string {
 		return "-"
 	}
 	return strings.Join(parts, ":")
+}
+
+// NetNullRow is what the report and the chart show of one row of
+// vec-bench's net_null results (bench/net_null.json, included in the
+// report as NetNull; cmd/vec-bench writes them).
+type NetNullRow struct {
+	Name   string `json:"name"`
+	Result struct {
+		Mpps           float64 `json:"mpps"`
+		NewConnsPerSec float64 `json:"new_connections_per_s"`
+	} `json:"result"`
+	VsTestpmd   float64 `json:"ratio_to_testpmd"`
+	VsOneWorker float64 `json:"ratio_to_one_worker"`
+	Note        string  `json:"note"`
+}
+
+// NetNullRows decodes the rows of the report's net_null results: none
+// when there are none, or they are not vec-bench's.
+func (r *Report) NetNullRows() []NetNullRow {
+	var nn struct{ Rows []NetNullRow }
+	if len(r.NetNull) == 0 || json.Unmarshal(r.NetNull, &nn) != nil {
+		return nil
+	}
+	return nn.Rows
 }

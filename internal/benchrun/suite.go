@@ -29,10 +29,19 @@ const (
 	TestpmdMAC = "testpmd-mac"
 	// Vecd is the gateway.
 	Vecd = "vecd"
+	// Sink is dpdk-testpmd in icmpecho mode: it answers the generator's
+	// ARP probes and frees every other packet, so nothing comes back and
+	// the generator runs open loop (vec-pktgen -no-return). What it sends
+	// there is what it offers alone, the most it could load a forwarder
+	// with on this path.
+	Sink = "sink"
 )
 
-// Case is one traffic pattern, run once against testpmd (the ceiling) and
-// once against vecd, with the same generator settings.
+// forwarders are the runs of a case, in the order they take turns.
+var forwarders = []string{Sink, Testpmd, TestpmdMAC, Vecd}
+
+// Case is one traffic pattern, run against the sink (the generator alone),
+// testpmd (the ceiling) and vecd, with the same generator settings.
 type Case struct {
 	Name  string `json:"name"`
 	Mode  string `json:"mode"`
@@ -42,6 +51,7 @@ type Case struct {
 // CaseResult is a case's two runs and how they compare.
 type CaseResult struct {
 	Case
+	Sink       Run `json:"sink"`
 	Testpmd    Run `json:"testpmd"`
 	TestpmdMAC Run `json:"testpmd_mac"`
 	Vecd       Run `json:"vecd"`
@@ -51,6 +61,12 @@ type CaseResult struct {
 	// mac-fwd's.
 	Ratio    float64 `json:"ratio_to_testpmd"`
 	RatioMAC float64 `json:"ratio_to_testpmd_mac"`
+	// OfferedMpps is what the generator sent into the sink: its rate
+	// alone. Headroom is that over what testpmd io-fwd took: above 1, the
+	// generator offers more than the ceiling forwards, so testpmd's and
+	// vecd's rates are theirs, not the generator's.
+	OfferedMpps float64 `json:"generator_offered_mpps"`
+	Headroom    float64 `json:"generator_headroom"`
 	// Problems are functional failures of the vecd run: loss, misrouting,
 	// a split off the weights, drops other than of strays.
 	Problems []string `json:"problems,omitempty"`
@@ -59,6 +75,8 @@ type CaseResult struct {
 // run returns the case's run against forwarder.
 func (c *CaseResult) run(forwarder string) *Run {
 	switch forwarder {
+	case Sink:
+		return &c.Sink
 	case Testpmd:
 		return &c.Testpmd
 	case TestpmdMAC:
@@ -195,7 +213,7 @@ func (o *Options) Run(progress func(format string, args ...any)) (*Report, error
 		// shared machine does not hit one of them only; the best attempt
 		// of each counts, and every vecd attempt must pass the checks.
 		for attempt := range o.Repeat {
-			for _, fwd := range []string{Testpmd, TestpmdMAC, Vecd} {
+			for _, fwd := range forwarders {
 				progress("%-12s %-7s ...", c.Name, fwd)
 				run, err := o.pair(c, fwd).Run()
 				if err != nil {
@@ -218,6 +236,10 @@ func (o *Options) Run(progress func(format string, args ...any)) (*Report, error
 		}
 		res.Ratio = ratio(res.Vecd.Gen, res.Testpmd.Gen)
 		res.RatioMAC = ratio(res.Vecd.Gen, res.TestpmdMAC.Gen)
+		res.OfferedMpps = res.Sink.Gen.SentMpps
+		res.Headroom = ratio(res.Sink.Gen, res.Testpmd.Gen)
+		progress("%-12s generator alone %.2f Mpps | forwarded: testpmd io %.2f, mac %.2f, vecd %.2f Mpps | generator/testpmd io %.2f\n",
+			c.Name, res.OfferedMpps, res.Testpmd.Gen.ReceivedMpps, res.TestpmdMAC.Gen.ReceivedMpps, res.Vecd.Gen.ReceivedMpps, res.Headroom)
 		rep.Cases = append(rep.Cases, res)
 	}
 	if o.Perf {

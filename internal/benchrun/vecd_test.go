@@ -30,7 +30,7 @@ func TestVecdConfigIsValid(t *testing.T) {
 		len(rt.WorkerCores) != 1 || rt.WorkerCores[0] != 1 || rt.ControlCore != 0 || rt.TableCapacity != 1000+1<<20 {
 		t.Errorf("runtime %+v", rt)
 	}
-	fc, err := cfg.Fastpath([6]byte{})
+	fc, err := cfg.Live([6]byte{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,8 @@ import (
 	"vec/fastpath/pktbuild"
 )
 
-// The configuration the corpus is made for (ClustersYAML).
+// The addresses of the configuration the corpus and the golden-capture
+// test are made for (ClustersYAML, GoldenClustersYAML).
 var (
 	GatewayMAC = pktbuild.MAC{0x02, 0, 0, 0, 0, 0x01}
 	GatewayIP  = netip.MustParseAddr("10.1.0.1")

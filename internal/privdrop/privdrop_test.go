@@ -15,11 +15,15 @@ import (
 
 const helperEnv = "VEC_PRIVDROP_HELPER"
 
-// needAllThreadsSyscall stops the test where the runtime cannot change
-// every thread's credentials: binaries linking cgo (-race) lack
-// AllThreadsSyscall. getpid changes nothing; it only asks.
-func needAllThreadsSyscall(t *testing.T) {
+// needRootAndAllThreadsSyscall stops the test unless it runs as root (why
+// says what for) and the runtime can change every thread's credentials:
+// binaries linking cgo (-race) lack AllThreadsSyscall. getpid changes
+// nothing; it only asks.
+func needRootAndAllThreadsSyscall(t *testing.T, why string) {
 	t.Helper()
+	if os.Geteuid() != 0 {
+		unavailable(t, "needs root: "+why)
+	}
 	if _, _, errno := syscall.AllThreadsSyscall(syscall.SYS_GETPID, 0, 0, 0); errno == syscall.ENOTSUP {
 		unavailable(t, "the test binary links cgo (built with -race?): AllThreadsSyscall is unsupported")
 	}
@@ -33,20 +37,46 @@ func TestDropAll(t *testing.T) {
 		dropHelper(t)
 		return
 	}
-	if os.Geteuid() != 0 {
-		unavailable(t, "needs root: an unprivileged process has no capability to drop")
-	}
-	needAllThreadsSyscall(t)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestDropAll$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), helperEnv+"=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("helper: %v\n%s", err, out)
-	}
+	needRootAndAllThreadsSyscall(t, "an unprivileged process has no capability to drop")
+	out := runInChild(t, "TestDropAll", helperEnv+"=1")
 	if !strings.Contains(string(out), "child status: CapInh:\t0000000000000000") {
 		t.Fatalf("helper output lacks the exec'd child's status:\n%s", out)
 	}
+}
+
+// runInChild runs the test named test in a child copy of the test binary,
+// with env added to its environment, and fails unless it passes there. It
+// logs and returns the child's output.
+func runInChild(t *testing.T, test string, env ...string) []byte {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: "+test) {
+		t.Fatalf("helper: %v\n%s", err, out)
+	}
 	t.Logf("helper:\n%s", out)
+	return out
+}
+
+// requireThreadsEmpty fails the test unless every thread of the process
+// has no capability in any set, and returns how many threads there are.
+func requireThreadsEmpty(t *testing.T) int {
+	t.Helper()
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range tasks {
+		s, err := ThreadSets(task.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !s.Empty() {
+			t.Fatalf("thread %s: %s", task.Name(), s)
+		}
+	}
+	return len(tasks)
 }
 
 func unavailable(t *testing.T, why string) {
@@ -65,20 +95,8 @@ func dropHelper(t *testing.T) {
 	if err := DropAll(); err != nil {
 		t.Fatal(err)
 	}
-	tasks, err := os.ReadDir("/proc/self/task")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, task := range tasks {
-		s, err := ThreadSets(task.Name())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !s.Empty() {
-			t.Fatalf("thread %s: %s", task.Name(), s)
-		}
-	}
-	t.Logf("%d threads, all empty; before: %s", len(tasks), before)
+	threads := requireThreadsEmpty(t)
+	t.Logf("%d threads, all empty; before: %s", threads, before)
 	if os.Geteuid() != 0 {
 		t.Fatalf("euid %d, want 0 still", os.Geteuid())
 	}
@@ -131,23 +149,14 @@ func TestDropToUser(t *testing.T) {
 		dropToUserHelper(t)
 		return
 	}
-	if os.Geteuid() != 0 {
-		unavailable(t, "needs root: only root can switch to another user")
-	}
-	needAllThreadsSyscall(t)
+	needRootAndAllThreadsSyscall(t, "only root can switch to another user")
 	secret, err := os.CreateTemp("", "privdrop-secret-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	secret.Close()
 	defer os.Remove(secret.Name())
-	cmd := exec.Command(os.Args[0], "-test.run=^TestDropToUser$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), userHelperEnv+"=1", "VEC_PRIVDROP_SECRET="+secret.Name())
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "--- PASS: TestDropToUser") {
-		t.Fatalf("helper: %v\n%s", err, out)
-	}
-	t.Logf("helper:\n%s", out)
+	runInChild(t, "TestDropToUser", userHelperEnv+"=1", "VEC_PRIVDROP_SECRET="+secret.Name())
 }
 
 func dropToUserHelper(t *testing.T) {
@@ -161,20 +170,8 @@ func dropToUserHelper(t *testing.T) {
 	if os.Getuid() != u.UID || os.Geteuid() != u.UID || os.Getgid() != u.GID {
 		t.Fatalf("uid %d euid %d gid %d, want %s", os.Getuid(), os.Geteuid(), os.Getgid(), &u)
 	}
-	tasks, err := os.ReadDir("/proc/self/task")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, task := range tasks {
-		s, err := ThreadSets(task.Name())
-		if err != nil {
-			t.Fatal(err)
-		}
-		// The bounding set is emptied too: root held CAP_SETPCAP.
-		if !s.Empty() {
-			t.Fatalf("thread %s: %s", task.Name(), s)
-		}
-	}
+	// The bounding set is emptied too: root held CAP_SETPCAP.
+	threads := requireThreadsEmpty(t)
 	if _, err := os.ReadFile(os.Getenv("VEC_PRIVDROP_SECRET")); err == nil {
 		t.Fatal("read root's owner-only file as nobody")
 	}
@@ -182,7 +179,7 @@ func dropToUserHelper(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d threads as %s; exec'd child: %s", len(tasks), &u, strings.Join(strings.Fields(string(out)), " "))
+	t.Logf("%d threads as %s; exec'd child: %s", threads, &u, strings.Join(strings.Fields(string(out)), " "))
 }
 
 // nobody reads the user nobody from /etc/passwd.

@@ -1,7 +1,8 @@
 // Package managertest provides a Dataplane for tests of the control plane
 // without DPDK: its "workers" are real fastpath cores in ordinary memory,
 // driven from the test's goroutine, and it carries out requests with the
-// same worker-side code as the gateway (gateway/coreops).
+// same worker-side code as the gateway (fastpath.Core.PurgeStep and
+// List).
 package managertest
 
 import (
@@ -12,12 +13,11 @@ import (
 	"sync"
 	"time"
 
-	"vec/control/manager"
+	"vec/dataplane"
 	"vec/fastpath"
-	"vec/gateway/coreops"
 )
 
-// Dataplane is a manager.Dataplane over in-memory fastpath cores. Its
+// Dataplane is a dataplane.Dataplane over in-memory fastpath cores. Its
 // methods lock it, so a test can send packets through the cores from its
 // own goroutine while the manager works.
 type Dataplane struct {
@@ -91,8 +91,8 @@ func (d *Dataplane) Reads() int {
 	return d.reads
 }
 
-// Apply implements manager.Dataplane.
-func (d *Dataplane) Apply(ctx context.Context, u manager.Update) (manager.ApplyReport, error) {
+// Apply implements dataplane.Dataplane.
+func (d *Dataplane) Apply(ctx context.Context, u dataplane.Update) (dataplane.ApplyReport, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	// Stage on every worker, then commit; a worker that cannot stage
@@ -100,15 +100,15 @@ func (d *Dataplane) Apply(ctx context.Context, u manager.Update) (manager.ApplyR
 	staged := make([]*fastpath.Snapshot, len(d.cores))
 	for i := range d.cores {
 		if d.FailApply != nil && i == d.FailWorker {
-			return manager.ApplyReport{}, fmt.Errorf("staging on worker %d: %w", i, d.FailApply)
+			return dataplane.ApplyReport{}, fmt.Errorf("staging on worker %d: %w", i, d.FailApply)
 		}
 		if err := ctx.Err(); err != nil {
-			return manager.ApplyReport{}, fmt.Errorf("staging on worker %d: %w", i, err)
+			return dataplane.ApplyReport{}, fmt.Errorf("staging on worker %d: %w", i, err)
 		}
 		staged[i] = u.Snapshot
 	}
 	start := time.Now()
-	rep := manager.ApplyReport{}
+	rep := dataplane.ApplyReport{}
 	d.SilentVIPs = u.SilentVIPs
 	for i, c := range d.cores {
 		// As a gateway worker: the purge first, a bounded step at a
@@ -118,8 +118,8 @@ func (d *Dataplane) Apply(ctx context.Context, u manager.Update) (manager.ApplyR
 			for _, id := range u.Purge {
 				drop[id] = true
 			}
-			p := coreops.NewPurge(drop)
-			for _, done := p.Step(c, coreops.ScanSlots); !done; _, done = p.Step(c, coreops.ScanSlots) {
+			p := fastpath.NewPurge(drop)
+			for _, done := c.PurgeStep(p, fastpath.ScanSlots); !done; _, done = c.PurgeStep(p, fastpath.ScanSlots) {
 			}
 			d.Purged += p.Dropped
 		}
@@ -131,46 +131,46 @@ func (d *Dataplane) Apply(ctx context.Context, u manager.Update) (manager.ApplyR
 	return rep, nil
 }
 
-// Read implements manager.Dataplane.
-func (d *Dataplane) Read(ctx context.Context, servers int) (manager.Reading, error) {
+// Read implements dataplane.Dataplane.
+func (d *Dataplane) Read(ctx context.Context, servers int) (dataplane.Reading, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.reads++
-	var r manager.Reading
+	var r dataplane.Reading
 	for i, c := range d.cores {
-		r.Cores = append(r.Cores, manager.CoreReading{Core: i, Counters: c.Counters,
+		r.Cores = append(r.Cores, dataplane.CoreReading{Core: i, Counters: c.Counters,
 			Servers: append([]fastpath.ServerCounters(nil), c.Servers[:servers]...)})
 	}
-	r.Ports = []manager.PortCounters{{Device: "fake0"}}
+	r.Ports = []dataplane.PortCounters{{Device: "fake0"}}
 	return r, nil
 }
 
-// Connections implements manager.Dataplane the way the gateway does
-// (coreops.Page), calling coreops.List directly instead of through a
-// mailbox.
-func (d *Dataplane) Connections(ctx context.Context, q manager.ConnQuery) (manager.ConnPage, error) {
+// Connections implements dataplane.Dataplane the way the gateway does
+// (dataplane.PageConnections), calling fastpath.Core.List directly instead
+// of through a mailbox.
+func (d *Dataplane) Connections(ctx context.Context, q dataplane.ConnQuery) (dataplane.ConnPage, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if q.Limit < 1 {
-		return manager.ConnPage{}, errors.New("limit below 1")
+		return dataplane.ConnPage{}, errors.New("limit below 1")
 	}
 	cores := make([]int, len(d.cores))
 	for i := range cores {
 		cores[i] = i
 	}
-	return coreops.Page(&q, cores, func(i int, from coreops.Cursor, buf []fastpath.Entry) (coreops.Listed, error) {
+	return dataplane.PageConnections(&q, cores, func(i int, from fastpath.ListCursor, buf []fastpath.Entry) (fastpath.Listed, error) {
 		if err := ctx.Err(); err != nil {
-			return coreops.Listed{}, err
+			return fastpath.Listed{}, err
 		}
-		return coreops.List(d.cores[i], &q, from, buf, coreops.ScanSlots), nil
+		return d.cores[i].List(q.Match, from, buf, fastpath.ScanSlots), nil
 	})
 }
 
-// Workers implements manager.Dataplane.
-func (d *Dataplane) Workers() []manager.WorkerStatus {
-	out := make([]manager.WorkerStatus, len(d.cores))
+// Workers implements dataplane.Dataplane.
+func (d *Dataplane) Workers() []dataplane.WorkerStatus {
+	out := make([]dataplane.WorkerStatus, len(d.cores))
 	for i := range d.cores {
-		out[i] = manager.WorkerStatus{Core: i, Queue: i, MailboxCapacity: 64}
+		out[i] = dataplane.WorkerStatus{Core: i, Queue: i, MailboxCapacity: 64}
 	}
 	return out
 }

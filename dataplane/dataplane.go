@@ -1,10 +1,9 @@
-package manager
+package dataplane
 
 import (
 	"context"
 	"time"
 
-	"vec/control/apiwire"
 	"vec/fastpath"
 )
 
@@ -89,19 +88,55 @@ type CoreReading struct {
 	PollIteration PollTimes
 }
 
+// PortCounters are one port's hardware counters.
+type PortCounters struct {
+	Device   string
+	IPackets uint64
+	OPackets uint64
+	IMissed  uint64
+	RxNoMbuf uint64
+}
+
+// WorkerStatus describes one worker and its mailbox.
+type WorkerStatus struct {
+	Core  int
+	Queue int
+	// MailboxDepth is the number of requests posted and not yet taken;
+	// MailboxCapacity the most that can be in flight.
+	MailboxDepth    int
+	MailboxCapacity int
+}
+
 // PollTimeBuckets is the number of buckets of a poll-iteration-time
 // histogram: bucket i below PollTimeBuckets-1 counts the iterations that
 // took at most PollTimeBound(i), 64 ns << i (64 ns … 16.8 ms), and more
 // than the bound of bucket i-1; the last bucket counts the longer ones.
-const PollTimeBuckets = apiwire.PollTimeBuckets
+const PollTimeBuckets = 20
 
 // PollTimeBound is the upper bound of bucket i of a PollTimes histogram.
 func PollTimeBound(i int) time.Duration { return 64 << i }
 
 // PollTimes is a histogram of a worker's poll-iteration times, written by
-// the worker alone and copied out through its mailbox; its shape is the
-// control API's (CoreCounters.PollIteration).
-type PollTimes = apiwire.PollTimes
+// the worker alone and copied out through its mailbox. An iteration in
+// which an idle worker napped is not counted: the nap is a chosen wait.
+// Its fields are the control API's (apiwire.PollTimes), so the manager
+// converts one into the other.
+type PollTimes struct {
+	Buckets [PollTimeBuckets]uint64 // not cumulative
+	// SumNanos is the time of the counted iterations, MaxNanos the
+	// longest one.
+	SumNanos uint64
+	MaxNanos uint64
+}
+
+// Count is the number of iterations counted.
+func (p *PollTimes) Count() uint64 {
+	var n uint64
+	for _, b := range p.Buckets {
+		n += b
+	}
+	return n
+}
 
 // ConnQuery selects connection entries. Nil sets and zero values match
 // everything.

@@ -1,4 +1,4 @@
-package gateway
+package netnullbench
 
 import (
 	"cmp"
@@ -7,19 +7,15 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
-	"os"
-	"reflect"
 	"runtime"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"vec/control/config"
-	"vec/dpdk"
 	"vec/fastpath"
+	"vec/gateway"
 )
 
 // The install benchmarks measure step (3) of a takeover on its own: rebuilt
@@ -92,8 +88,8 @@ type InstallWorker struct {
 	AfterMpps     float64 `json:"after_mpps,omitempty"`
 }
 
-func isInstallMode(m BenchMode) bool {
-	return m == BenchInstallIdle || m == BenchInstallBusy || m == BenchInstallFwd
+func isInstallMode(m Mode) bool {
+	return m == InstallIdle || m == InstallBusy || m == InstallFwd
 }
 
 // installTimeout bounds the install itself; a worker that stops taking
@@ -108,128 +104,85 @@ const (
 )
 
 var (
-	benchGatewayMAC = [6]byte{2, 0, 0, 0, 0, 1}
-	benchVIP        = netip.MustParseAddrPort("10.10.0.100:80")
-	benchServers    = []netip.Addr{netip.MustParseAddr("10.10.0.11"), netip.MustParseAddr("10.10.0.12")}
+	benchVIP     = netip.MustParseAddrPort("10.10.0.100:80")
+	benchServers = []netip.Addr{netip.MustParseAddr("10.10.0.11"), netip.MustParseAddr("10.10.0.12")}
 )
 
 // installWorker is one worker of an install run with what the run reads of
 // it.
 type installWorker struct {
-	w     *worker
-	table *fastpath.Table
-	feed  *benchFeed
-	rx    atomic.Uint64 // packets received, added once per burst
+	core int
+	feed *feed
+	rx   atomic.Uint64 // packets received, added once per burst
 }
 
-func runInstallBenchmark(opts BenchOptions, port *dpdk.Port, res BenchResult) (BenchResult, error) {
+func runInstallBenchmark(opts Options, nn *netNull, res Result) (Result, error) {
 	cores := opts.workerCores()
-	traffic := opts.Mode == BenchInstallFwd
+	traffic := opts.Mode == InstallFwd
 	if opts.InstallEntries < 1 || opts.InstallChunk < 1 {
 		return res, fmt.Errorf("install benchmark: %d entries in chunks of %d", opts.InstallEntries, opts.InstallChunk)
 	}
 	if opts.InstallEntries > 1<<installTupleBits {
 		return res, fmt.Errorf("install benchmark: at most %d distinct entries", 1<<installTupleBits)
 	}
-	ctl, err := newBenchControl(opts)
+	if len(cores) > 1 && !nn.port.RSSEnabled() {
+		return res, fmt.Errorf("port %s has no RSS: every rebuilt entry would go to worker 0", nn.port.Name())
+	}
+	ctl, err := newControl(opts)
 	if err != nil {
 		return res, err
 	}
 	defer ctl.close()
-	snap, err := ctl.m.Initial(benchGatewayMAC)
-	if err != nil {
-		return res, err
-	}
-	g := &Gateway{log: ctl.log, ports: []*dpdk.Port{port}}
-	if len(cores) > 1 {
-		if !port.RSSEnabled() {
-			return res, fmt.Errorf("port %s has no RSS: every rebuilt entry would go to worker 0", port.Name())
-		}
-		key, _, err := port.RSSHashConf()
-		if err != nil {
-			return res, fmt.Errorf("port %s: reading the RSS key: %w", port.Name(), err)
-		}
-		g.rss = dpdk.NewRSSTable(key)
-	}
-	clock := fastpath.NewMonotonicClock()
 	polling := "adaptive"
-	if opts.Mode == BenchInstallBusy {
+	if opts.Mode == InstallBusy {
 		polling = "busy"
 	}
-	var iws []*installWorker
+	iws := make([]*installWorker, len(cores))
+	var feeds []*feed
 	for i, cpu := range cores {
-		slots, free, err := dpdk.AllocSlice[fastpath.Entry](fmt.Sprintf("bench_table_%d", i), fastpath.TableSlots(opts.tableCapacity()), -1)
-		if err != nil {
-			return res, fmt.Errorf("connection table of worker %d (%d MiB of hugepage memory): %w", i, tableBytes(opts)>>20, err)
-		}
-		defer free()
-		table, err := fastpath.NewTable(slots, rand.Uint64())
-		if err != nil {
-			return res, err
-		}
-		core, err := fastpath.NewCore(snap, table, clock, 0)
-		if err != nil {
-			return res, err
-		}
-		burst, err := dpdk.NewBurst(burstSize)
-		if err != nil {
-			return res, err
-		}
-		defer burst.Free()
-		mb, err := newMailbox(fmt.Sprintf("bench_mailbox_%d", i))
-		if err != nil {
-			return res, err
-		}
-		defer mb.ring.Free()
-		iw := &installWorker{table: table}
-		iw.w = &worker{cpu: cpu, queue: uint16(i), core: core, burst: burst, mailbox: mb,
-			busyPoll: opts.Mode == BenchInstallBusy, idleSleep: config.DefaultIdleSleep}
+		iws[i] = &installWorker{core: cpu}
 		if traffic {
-			iw.feed = newBenchFeed(opts.Flows, true)
-			iw.w.ports = []uint16{port.ID}
-			iw.w.maxFrame = []uint32{uint32(port.MaxFrameLen())}
-			iw.w.prepare = func(pkts [][]byte) {
-				iw.feed.prepare(pkts)
+			iws[i].feed = newFeed(i, opts.Flows, true)
+			feeds = append(feeds, iws[i].feed)
+		}
+	}
+	cfg := gateway.LoopConfig{Cores: cores, TableCapacity: opts.tableCapacity(), BusyPoll: opts.Mode == InstallBusy,
+		IdleSleep: config.DefaultIdleSleep, NoTraffic: !traffic}
+	if traffic {
+		cfg.Feed = func(i int) func(pkts [][]byte) {
+			iw := iws[i]
+			return func(pkts [][]byte) {
+				iw.feed.write(pkts)
 				iw.rx.Add(uint64(len(pkts)))
 			}
 		}
-		iws = append(iws, iw)
-		g.workers = append(g.workers, iw.w)
 	}
+	loops, err := newLoops(ctl, nn, cfg, nil)
+	if err != nil {
+		return res, fmt.Errorf("%w (a connection table of %d MiB of hugepage memory per worker)", err, tableBytes(opts)>>20)
+	}
+	// Deferred in this order, the loops stop before their memory goes.
+	defer loops.Close()
+	defer loops.Stop()
+	g := loops.Gateway()
 	perWorker, err := rebuiltEntries(ctl, g, opts.InstallEntries)
 	if err != nil {
 		return res, err
 	}
 	runtime.GC() // the entries' garbage, before anything is measured
-
-	// Start the workers; whatever happens next, they are stopped before
-	// the deferred frees above release their memory.
-	var dones []chan struct{}
-	defer func() {
-		for _, iw := range iws {
-			iw.w.stop.Store(true)
-		}
-		for _, d := range dones {
-			<-d
-		}
-	}()
-	for _, iw := range iws {
-		started, done := make(chan error, 1), make(chan struct{})
-		go iw.w.run(started, done)
-		if err := <-started; err != nil {
-			return res, fmt.Errorf("worker on core %d: %w", iw.w.cpu, err)
-		}
-		dones = append(dones, done)
+	if err := loops.Start(); err != nil {
+		return res, err
 	}
 
 	rep := &InstallReport{ControlCore: opts.ControlCore, GOMAXPROCS: runtime.GOMAXPROCS(0), Polling: polling, Traffic: traffic,
 		Entries: opts.InstallEntries, Chunk: opts.InstallChunk}
 	rep.Workers = make([]InstallWorker, len(iws))
 	for i, iw := range iws {
-		rep.Workers[i] = InstallWorker{Core: iw.w.cpu, Entries: len(perWorker[i]), TableCapacity: iw.table.Capacity()}
+		// NewTable holds half its slots.
+		rep.Workers[i] = InstallWorker{Core: iw.core, Entries: len(perWorker[i]), TableCapacity: fastpath.TableSlots(opts.tableCapacity()) / 2}
 	}
 	if traffic {
-		if err := waitWarm(iws); err != nil {
+		if err := waitWarm(feeds, cores); err != nil {
 			return res, err
 		}
 		before := rateOver(iws, func() { time.Sleep(opts.Duration) })
@@ -277,25 +230,21 @@ func runInstallBenchmark(opts BenchOptions, port *dpdk.Port, res BenchResult) (B
 	res.AllocMBps = float64(mem1.TotalAlloc-mem0.TotalAlloc) / rep.Seconds / 1e6
 	res.GCCycles = mem1.NumGC - mem0.NumGC
 
-	for _, iw := range iws {
-		iw.w.stop.Store(true)
+	if err := loops.Stop(); err != nil {
+		return res, err
 	}
-	for _, d := range dones {
-		<-d
-	}
-	dones = nil
-	// The workers have stopped: their counters and tables are ours.
+	// The loops have stopped: their counters are ours.
 	res.Hugepage = true
 	var problems []error
-	for i, iw := range iws {
+	for i, r := range g.ReadStopped(0).Cores {
 		wr := &rep.Workers[i]
-		wr.TableEntries = iw.table.Len()
+		c := &r.Counters
+		wr.TableEntries = int(c.Entries)
 		rep.Installed += wr.Installed
 		rep.Existing += wr.Existing
 		rep.Full += wr.Full
 		rep.Invalid += wr.Invalid
 		rep.TableEntries += wr.TableEntries
-		c := &iw.w.core.Counters
 		res.Dropped += c.TotalDrops()
 		res.Entries += c.Entries
 		want := wr.Installed
@@ -320,16 +269,10 @@ func runInstallBenchmark(opts BenchOptions, port *dpdk.Port, res BenchResult) (B
 // rebuiltEntries makes n distinct entries for the benchmark's service and
 // gives each to the worker WorkerFor names, in the order recovery.Rebuild
 // hands them over (protocol, VIP, VIP port, client, client port).
-func rebuiltEntries(ctl *benchControl, g *Gateway, n int) ([][]fastpath.InstallEntry, error) {
-	dir := ctl.m.Directory()
-	var service fastpath.ServiceID
-	servers := make([]fastpath.ServerID, len(benchServers))
-	for i, ip := range benchServers {
-		svc, srv, ok := dir.Lookup(6, benchVIP, ip)
-		if !ok {
-			return nil, fmt.Errorf("the benchmark's configuration has no server %v for tcp %v", ip, benchVIP)
-		}
-		service, servers[i] = svc, srv
+func rebuiltEntries(ctl *control, g *gateway.Gateway, n int) ([][]fastpath.InstallEntry, error) {
+	service, servers, err := ctl.servers()
+	if err != nil {
+		return nil, err
 	}
 	vip := benchVIP.Addr().As4()
 	vipIP := uint32(vip[0])<<24 | uint32(vip[1])<<16 | uint32(vip[2])<<8 | uint32(vip[3])
@@ -382,7 +325,7 @@ func mixTuple(x uint64) uint64 {
 // Gateway.Install, each worker's chunks one after the other and the
 // workers in parallel: recovery.Takeover's install. It fills in each
 // worker's results and timings.
-func installChunks(ctx context.Context, g *Gateway, perWorker [][]fastpath.InstallEntry, chunk int, out []InstallWorker) error {
+func installChunks(ctx context.Context, g *gateway.Gateway, perWorker [][]fastpath.InstallEntry, chunk int, out []InstallWorker) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errs := make([]error, len(perWorker))
@@ -422,21 +365,6 @@ func installChunks(ctx context.Context, g *Gateway, perWorker [][]fastpath.Insta
 	return errors.Join(errs...)
 }
 
-// waitWarm waits until every worker's feed has sent its SYNs, a minute at
-// most.
-func waitWarm(iws []*installWorker) error {
-	limit := time.Now().Add(time.Minute)
-	for _, iw := range iws {
-		for !iw.feed.warm.Load() {
-			if time.Now().After(limit) {
-				return fmt.Errorf("warm-up did not finish within a minute on the worker on core %d", iw.w.cpu)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
-	return nil
-}
-
 // window is the packets each worker received over a span of time.
 type window struct {
 	packets []uint64
@@ -468,62 +396,3 @@ func (w window) total() uint64 {
 
 func (w window) mpps() float64            { return float64(w.total()) / w.seconds / 1e6 }
 func (w window) workerMpps(i int) float64 { return float64(w.packets[i]) / w.seconds / 1e6 }
-
-// tableBytes is one worker's connection table in bytes.
-func tableBytes(opts BenchOptions) uint64 {
-	return uint64(fastpath.TableSlots(opts.tableCapacity())) * uint64(reflect.TypeFor[fastpath.Entry]().Size())
-}
-
-// checkHugepages fails with a clear message when the free hugepages cannot
-// hold what the benchmark allocates: a connection table per worker (the
-// worker modes), the packet pool, and some room for EAL's own structures.
-func checkHugepages(opts BenchOptions) error {
-	const ealRoom = 64 << 20
-	need := uint64(benchPoolSize)*(mbufDataRoom+256) + ealRoom
-	if opts.Mode != BenchPlain && opts.Mode != BenchRewrite {
-		need += uint64(len(opts.workerCores())) * tableBytes(opts)
-	}
-	free, pageSize, err := freeHugepages()
-	if err != nil {
-		return fmt.Errorf("hugepages: %w", err)
-	}
-	if have := free * pageSize; have < need {
-		return fmt.Errorf("hugepages: the %s benchmark needs about %d MiB of free hugepage memory, there are %d free pages of %d kB (%d MiB): "+
-			"reserve more (scripts/setup.sh, or /sys/kernel/mm/hugepages/*/nr_hugepages) or measure fewer flows or entries",
-			opts.Mode, need>>20, free, pageSize>>10, have>>20)
-	}
-	return nil
-}
-
-// freeHugepages reads the free hugepages and their size in bytes from
-// /proc/meminfo.
-func freeHugepages() (free, pageSize uint64, err error) {
-	b, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return 0, 0, err
-	}
-	var haveFree, haveSize bool
-	for line := range strings.Lines(string(b)) {
-		name, value, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		fields := strings.Fields(value)
-		if len(fields) == 0 {
-			continue
-		}
-		switch name {
-		case "HugePages_Free":
-			free, err = strconv.ParseUint(fields[0], 10, 64)
-			haveFree = err == nil
-		case "Hugepagesize":
-			pageSize, err = strconv.ParseUint(fields[0], 10, 64)
-			pageSize <<= 10 // kB
-			haveSize = err == nil
-		}
-	}
-	if !haveFree || !haveSize {
-		return 0, 0, errors.New("/proc/meminfo gives no HugePages_Free or Hugepagesize: no hugepage support")
-	}
-	return free, pageSize, nil
-}

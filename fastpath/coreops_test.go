@@ -1,61 +1,65 @@
-package coreops
+package fastpath
 
 import (
 	"math/rand/v2"
 	"testing"
-
-	"vec/control/manager"
-	"vec/fastpath"
 )
+
+// pageLimit is the control API's largest page (apiwire.MaxConnLimit).
+const pageLimit = 1000
+
+// matchNone and matchAll are List filters.
+func matchNone(*Entry) bool { return false }
+func matchAll(*Entry) bool  { return true }
 
 // newCore makes a core whose table holds entries random connections, the
 // i-th on server i%4.
-func newCore(t testing.TB, capacity, entries int, rng *rand.Rand) (*fastpath.Core, []fastpath.FlowKey) {
+func newCore(t testing.TB, capacity, entries int, rng *rand.Rand) (*Core, []FlowKey) {
 	t.Helper()
-	table, err := fastpath.NewTable(make([]fastpath.Entry, fastpath.TableSlots(capacity)), rng.Uint64())
+	table, err := NewTable(make([]Entry, TableSlots(capacity)), rng.Uint64())
 	if err != nil {
 		t.Fatal(err)
 	}
-	snap, err := fastpath.NewSnapshot(&fastpath.Config{})
+	snap, err := NewSnapshot(&Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	core, err := fastpath.NewCore(snap, table, &fastpath.ManualClock{}, 0)
+	core, err := NewCore(snap, table, &ManualClock{}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys := make([]fastpath.FlowKey, 0, entries)
+	keys := make([]FlowKey, 0, entries)
 	for len(keys) < entries {
 		k := randomKey(rng)
 		if table.Lookup(k) != nil {
 			continue
 		}
-		insert(t, table, k, fastpath.ServerID(len(keys)%4))
+		insert(t, table, k, ServerID(len(keys)%4))
 		keys = append(keys, k)
 	}
 	return core, keys
 }
 
-func randomKey(rng *rand.Rand) fastpath.FlowKey {
-	return fastpath.FlowKey{SrcIP: rng.Uint32(), DstIP: 0x0a010064, SrcPort: uint16(rng.Uint32()), DstPort: 80,
-		Proto: fastpath.ProtoTCP}
+func randomKey(rng *rand.Rand) FlowKey {
+	return FlowKey{SrcIP: rng.Uint32(), DstIP: 0x0a010064, SrcPort: uint16(rng.Uint32()), DstPort: 80,
+		Proto: ProtoTCP}
 }
 
-func insert(t testing.TB, table *fastpath.Table, k fastpath.FlowKey, server fastpath.ServerID) {
+func insert(t testing.TB, table *Table, k FlowKey, server ServerID) {
 	t.Helper()
 	e := table.Insert(k)
 	if e == nil {
 		t.Fatal("table full")
 	}
-	e.Server, e.State = server, fastpath.StateActive
+	e.Server, e.State = server, StateActive
 }
 
 // longestScan is the most slots one ScanHome of t examines: a step
 // finishes the home slot it started, so it may go that far past its bound.
-func longestScan(t *fastpath.Table) int {
+func longestScan(t *Table) int {
 	longest := 0
 	for h := range t.Slots() {
-		longest = max(longest, t.ScanHome(h, func(*fastpath.Entry) bool { return false }, nil))
+		longest = max(longest, t.ScanHome(h, func(*Entry) bool { return false }, nil))
 	}
 	return longest
 }
@@ -69,12 +73,10 @@ func TestListAndPurgeExamineBoundedSlots(t *testing.T) {
 		core, _ := newCore(t, capacity, capacity*9/10, rng)
 		table := core.Table()
 		bound := ScanSlots + longestScan(table)
-		none := &manager.ConnQuery{Servers: make([]bool, fastpath.MaxServers)}
-		all := &manager.ConnQuery{}
-		buf := make([]fastpath.Entry, manager.MaxConnLimit)
+		buf := make([]Entry, pageLimit)
 		for _, home := range []int{0, table.Slots() / 2, table.Slots() - ScanSlots/2, table.Slots() - 1} {
-			for _, q := range []*manager.ConnQuery{none, all} {
-				l := List(core, q, Cursor{Home: home}, buf, ScanSlots)
+			for _, match := range []func(*Entry) bool{matchNone, matchAll} {
+				l := core.List(match, ListCursor{Home: home}, buf, ScanSlots)
 				if l.Examined > bound {
 					t.Errorf("table of %d slots, page at home slot %d: %d slots examined, bound %d", table.Slots(), home, l.Examined, bound)
 				}
@@ -86,8 +88,8 @@ func TestListAndPurgeExamineBoundedSlots(t *testing.T) {
 		// Matching nothing, a listing of the whole table takes one
 		// request per ScanSlots slots or so.
 		requests := 0
-		for c := (Cursor{}); ; requests++ {
-			l := List(core, none, c, buf, ScanSlots)
+		for c := (ListCursor{}); ; requests++ {
+			l := core.List(matchNone, c, buf, ScanSlots)
 			if l.Done {
 				break
 			}
@@ -97,11 +99,11 @@ func TestListAndPurgeExamineBoundedSlots(t *testing.T) {
 			t.Errorf("table of %d slots listed in %d requests, fewer than %d: a request examined more than its bound", table.Slots(), requests, fewest)
 		}
 		// A purge step is bounded the same way.
-		drop := make([]bool, fastpath.MaxServers)
+		drop := make([]bool, MaxServers)
 		drop[1] = true
 		p := NewPurge(drop)
 		for steps := 0; ; steps++ {
-			examined, done := p.Step(core, ScanSlots)
+			examined, done := core.PurgeStep(p, ScanSlots)
 			if examined > bound {
 				t.Fatalf("table of %d slots: purge step %d examined %d slots, bound %d", table.Slots(), steps, examined, bound)
 			}
@@ -114,7 +116,9 @@ func TestListAndPurgeExamineBoundedSlots(t *testing.T) {
 
 // Listing a table page by page, while packets insert and delete entries
 // between pages, lists every entry that stays in the table from the first
-// page to the last exactly once, and no entry twice.
+// page to the last exactly once, and no entry twice. (Paging over several
+// workers' tables, dataplane.PageConnections, hands over from one table's
+// end to the next table's start.)
 func TestListingVisitsEveryEntryOnce(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
@@ -125,68 +129,46 @@ func TestListingVisitsEveryEntryOnce(t *testing.T) {
 		{"pages of 100, deletes and inserts between pages", 100, ScanSlots, true},
 		{"pages of 7, short steps, deletes and inserts", 7, 64, true},
 		// With pages of one entry, entries of one home slot span pages
-		// (Cursor.Skip); the guarantee holds with inserts.
+		// (ListCursor.Skip); the guarantee holds with inserts.
 		{"pages of 1, inserts between pages", 1, 64, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(3, 4))
-			const workers, capacity = 2, 1 << 12
-			cores := make([]*fastpath.Core, workers)
-			live := map[fastpath.FlowKey]int{} // key → worker
-			for i := range cores {
-				var keys []fastpath.FlowKey
-				cores[i], keys = newCore(t, capacity, capacity*6/10, rng)
-				for _, k := range keys {
-					live[k] = i
-				}
+			core, keys := newCore(t, 1<<12, (1<<12)*6/10, rng)
+			table := core.Table()
+			live := map[FlowKey]bool{}
+			stable := map[FlowKey]bool{} // present all along
+			ever := map[FlowKey]bool{}
+			for _, k := range keys {
+				live[k], stable[k], ever[k] = true, true, true
 			}
-			stable := map[fastpath.FlowKey]bool{} // present all along
-			for k := range live {
-				stable[k] = true
-			}
-			ever := map[fastpath.FlowKey]bool{}
-			for k := range live {
-				ever[k] = true
-			}
-			listed := map[fastpath.FlowKey]int{}
-			q := &manager.ConnQuery{Limit: tc.limit}
-			coreIDs := []int{10, 11}
+			listed := map[FlowKey]int{}
+			buf := make([]Entry, tc.limit)
 			pages := 0
-			for {
-				page, err := Page(q, coreIDs, func(i int, from Cursor, buf []fastpath.Entry) (Listed, error) {
-					return List(cores[i], q, from, buf, tc.maxSlots), nil
-				})
-				if err != nil {
-					t.Fatal(err)
+			for c := (ListCursor{}); ; pages++ {
+				l := core.List(matchAll, c, buf, tc.maxSlots)
+				if l.Copied > tc.limit {
+					t.Fatalf("page %d: %d entries, room for %d", pages, l.Copied, tc.limit)
 				}
-				if len(page.Entries) > tc.limit {
-					t.Fatalf("page %d: %d entries, limit %d", pages, len(page.Entries), tc.limit)
+				for _, e := range buf[:l.Copied] {
+					listed[e.Key]++
 				}
-				for _, e := range page.Entries {
-					listed[e.Entry.Key]++
-					if w, ok := live[e.Entry.Key]; ok && coreIDs[w] != e.Core {
-						t.Errorf("entry of worker %d reported on core %d", w, e.Core)
-					}
-				}
-				pages++
-				if page.Done {
+				if l.Done {
 					break
 				}
-				q.From = page.Next
-				// Between pages, the workers forward packets: a few
+				c = l.Next
+				// Between pages, the worker forwards packets: a few
 				// connections end, a few start.
 				for range 3 {
-					w := rng.IntN(workers)
-					k := randomKey(rng)
-					if !ever[k] && !cores[w].Table().Full() {
-						insert(t, cores[w].Table(), k, 0)
-						live[k], ever[k] = w, true
+					if k := randomKey(rng); !ever[k] && !table.Full() {
+						insert(t, table, k, 0)
+						live[k], ever[k] = true, true
 					}
 				}
 				if tc.deletes {
-					for k, w := range live {
+					for k := range live {
 						if rng.IntN(200) == 0 {
-							cores[w].Table().Delete(k)
+							table.Delete(k)
 							delete(live, k)
 							delete(stable, k)
 						}
@@ -198,7 +180,7 @@ func TestListingVisitsEveryEntryOnce(t *testing.T) {
 					t.Errorf("entry %v listed %d times", k, n)
 				}
 				if !ever[k] {
-					t.Errorf("entry %v listed, never in a table", k)
+					t.Errorf("entry %v listed, never in the table", k)
 				}
 			}
 			missed := 0
@@ -223,12 +205,12 @@ func TestPurgeInStepsDropsEveryEntry(t *testing.T) {
 	core, keys := newCore(t, 1<<12, 3000, rng)
 	table := core.Table()
 	core.Servers[2].Active = 99
-	drop := make([]bool, fastpath.MaxServers)
+	drop := make([]bool, MaxServers)
 	drop[2] = true
 	p := NewPurge(drop)
 	steps := 0
 	for {
-		_, done := p.Step(core, 64)
+		_, done := core.PurgeStep(p, 64)
 		if done {
 			break
 		}
@@ -252,7 +234,7 @@ func TestPurgeInStepsDropsEveryEntry(t *testing.T) {
 		t.Errorf("purge done in %d steps of 64 slots over %d slots", steps, table.Slots())
 	}
 	left := 0
-	table.Range(func(e *fastpath.Entry) bool {
+	table.Range(func(e *Entry) bool {
 		if e.Server == 2 {
 			left++
 		}
@@ -261,7 +243,7 @@ func TestPurgeInStepsDropsEveryEntry(t *testing.T) {
 	if left > 0 || p.Dropped != 750 {
 		t.Errorf("%d entries of the purged server left, %d dropped, want 0 and 750", left, p.Dropped)
 	}
-	if core.Servers[2] != (fastpath.ServerCounters{}) || core.Counters.Entries != uint64(table.Len()) {
+	if core.Servers[2] != (ServerCounters{}) || core.Counters.Entries != uint64(table.Len()) {
 		t.Errorf("after the purge: server counters %+v, entries %d of %d", core.Servers[2], core.Counters.Entries, table.Len())
 	}
 }
@@ -272,18 +254,18 @@ func TestPurgeInStepsDropsEveryEntry(t *testing.T) {
 func BenchmarkListRequest(b *testing.B) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	core, _ := newCore(b, 1<<20, 1<<20, rng)
-	buf := make([]fastpath.Entry, manager.MaxConnLimit)
+	buf := make([]Entry, pageLimit)
 	for _, bc := range []struct {
-		name string
-		q    *manager.ConnQuery
+		name  string
+		match func(*Entry) bool
 	}{
-		{"page of 1000", &manager.ConnQuery{}},
-		{"no match", &manager.ConnQuery{Servers: make([]bool, fastpath.MaxServers)}},
+		{"page of 1000", matchAll},
+		{"no match", matchNone},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			examined := 0
 			for b.Loop() {
-				l := List(core, bc.q, Cursor{Home: rng.IntN(core.Table().Slots())}, buf, ScanSlots)
+				l := core.List(bc.match, ListCursor{Home: rng.IntN(core.Table().Slots())}, buf, ScanSlots)
 				examined += l.Examined
 			}
 			b.ReportMetric(float64(examined)/float64(b.N), "slots/op")
@@ -295,11 +277,11 @@ func BenchmarkListRequest(b *testing.B) {
 func BenchmarkPurgeStep(b *testing.B) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	core, _ := newCore(b, 1<<20, 1<<20, rng)
-	drop := make([]bool, fastpath.MaxServers)
+	drop := make([]bool, MaxServers)
 	drop[5] = true // no entry: the step examines, drops nothing
 	p := NewPurge(drop)
 	for b.Loop() {
-		if _, done := p.Step(core, ScanSlots); done {
+		if _, done := core.PurgeStep(p, ScanSlots); done {
 			p = NewPurge(drop)
 		}
 	}

@@ -1,4 +1,4 @@
-package gateway
+package netnullbench
 
 import (
 	"bytes"
@@ -17,19 +17,20 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-	"golang.org/x/sys/unix"
 
 	"vec/control/api"
 	"vec/control/config"
 	"vec/control/manager"
 	"vec/control/metrics"
 	"vec/control/weights"
+	"vec/dataplane"
+	"vec/fastpath"
 )
 
-// benchControl is the control plane of the worker benchmarks: a manager
-// over the benchmark's one service, the control API's handler and the
-// metrics handler, served in-process.
-type benchControl struct {
+// control is the control plane of the worker benchmarks: a manager over
+// the benchmark's one service, the control API's handler and the metrics
+// handler, served in-process.
+type control struct {
 	log     *zap.Logger
 	m       *manager.Manager
 	api     http.Handler
@@ -39,12 +40,12 @@ type benchControl struct {
 
 const benchToken = "bench-admin-token-0123456789"
 
-func newBenchControl(opts BenchOptions) (*benchControl, error) {
+func newControl(opts Options) (*control, error) {
 	dir, err := os.MkdirTemp("", "vec-bench-")
 	if err != nil {
 		return nil, err
 	}
-	b := &benchControl{log: zap.NewNop(), dir: dir}
+	b := &control{log: zap.NewNop(), dir: dir}
 	text := fmt.Sprintf(`
 dpdk: {eal_args: ["--no-pci"], vdevs: ["net_null0"]}
 ports: [{device: net_null0}]
@@ -59,7 +60,7 @@ clusters:
           - {name: s1, ip: 10.10.0.11, mac: "02:00:00:00:00:11", weight: 3}
           - {name: s2, ip: 10.10.0.12, mac: "02:00:00:00:00:12", weight: 2}
 manager: {enabled: %t, interval: %s}
-`, coreList(opts.workerCores()), opts.ControlCore, opts.tableCapacity(), opts.Mode == BenchWorkerManager, benchManagerInterval)
+`, coreList(opts.workerCores()), opts.ControlCore, opts.tableCapacity(), opts.Mode == WorkerManager, managerInterval)
 	path := filepath.Join(dir, "vecd.yaml")
 	tokens := filepath.Join(dir, "tokens")
 	if err := errors.Join(os.WriteFile(path, []byte(text), 0o600),
@@ -86,7 +87,23 @@ manager: {enabled: %t, interval: %s}
 	return b, nil
 }
 
-func (b *benchControl) close() { os.RemoveAll(b.dir) }
+func (b *control) close() { os.RemoveAll(b.dir) }
+
+// servers looks the benchmark's service and servers up in the manager's
+// directory.
+func (b *control) servers() (fastpath.ServiceID, []fastpath.ServerID, error) {
+	dir := b.m.Directory()
+	var service fastpath.ServiceID
+	ids := make([]fastpath.ServerID, len(benchServers))
+	for i, ip := range benchServers {
+		svc, srv, ok := dir.Lookup(6, benchVIP, ip)
+		if !ok {
+			return 0, nil, fmt.Errorf("the benchmark's configuration has no server %v for tcp %v", ip, benchVIP)
+		}
+		service, ids[i] = svc, srv
+	}
+	return service, ids, nil
+}
 
 // coreList writes cores as a YAML flow sequence's items.
 func coreList(cores []int) string {
@@ -101,7 +118,7 @@ func coreList(cores []int) string {
 // the server list, a page of connections, a /metrics scrape, and every
 // 50th request a weight change (a new snapshot for the worker).
 type controlLoad struct {
-	b        *benchControl
+	b        *control
 	quit     chan struct{}
 	wg       sync.WaitGroup
 	requests atomic.Uint64
@@ -111,7 +128,7 @@ type controlLoad struct {
 // weightChangeEvery is how many requests of the mix come per weight change.
 const weightChangeEvery = 50
 
-func (b *benchControl) start(rate int) *controlLoad {
+func (b *control) start(rate int) *controlLoad {
 	l := &controlLoad{b: b, quit: make(chan struct{})}
 	l.wg.Add(1)
 	go l.run(rate)
@@ -160,7 +177,7 @@ func (l *controlLoad) run(rate int) {
 
 // spin keeps one goroutine busy on the control core without allocating
 // or sending the worker anything.
-func (b *benchControl) spin() *controlLoad {
+func (b *control) spin() *controlLoad {
 	l := &controlLoad{b: b, quit: make(chan struct{})}
 	l.wg.Add(1)
 	go func() {
@@ -181,19 +198,19 @@ func (b *benchControl) spin() *controlLoad {
 	return l
 }
 
-// benchManagerInterval is the weight loop's interval in BenchWorkerManager.
-const benchManagerInterval = 100 * time.Millisecond
+// managerInterval is the weight loop's interval in WorkerManager.
+const managerInterval = 100 * time.Millisecond
 
 // runManager runs the weight loop over the benchmark's manager until
 // stopped; the count is the intervals that passed.
-func (b *benchControl) runManager() *controlLoad {
+func (b *control) runManager() *controlLoad {
 	l := &controlLoad{b: b, quit: make(chan struct{})}
 	loop := weights.New(weights.Options{Source: b.m, Log: b.log})
 	ctx, cancel := context.WithCancel(context.Background())
 	l.wg.Go(func() { loop.Run(ctx) })
 	l.wg.Go(func() {
 		defer cancel()
-		tick := time.NewTicker(benchManagerInterval)
+		tick := time.NewTicker(managerInterval)
 		defer tick.Stop()
 		for {
 			select {
@@ -223,8 +240,8 @@ func (l *controlLoad) stop() uint64 {
 }
 
 // PollIterationReport is what the worker's poll-iteration histogram
-// (pollTimer) counted while measured: the quantiles are estimated within
-// its log2 buckets (pollQuantile), the longest is exact.
+// (dataplane.PollTimes) counted while measured: the quantiles are estimated
+// within its log2 buckets (pollQuantile), the longest is exact.
 type PollIterationReport struct {
 	Iterations uint64  `json:"iterations"`
 	MeanMicros float64 `json:"mean_us"`
@@ -256,27 +273,14 @@ type PollIterationReport struct {
 // pollWindow is the worker's histogram and its thread's scheduling at the
 // start of the measurement.
 type pollWindow struct {
-	start manager.PollTimes
+	start dataplane.PollTimes
 	tid   int
 	sched threadSched
 	gc    []uint64 // runtime/metrics' GC pause counts per bucket
 }
 
-// timeWindow makes the worker's histogram start the measurement when the
-// feed's warm-up ends: on the worker, which alone writes the histogram,
-// it copies it and restarts the longest iteration.
-func (w *worker) timeWindow(feed *benchFeed) *pollWindow {
-	win := &pollWindow{}
-	feed.atWarm = func() {
-		win.tid = unix.Gettid()
-		win.start = w.polls.hist
-		w.polls.hist.MaxNanos = 0
-	}
-	return win
-}
-
 // begin reads the worker thread's scheduling counters once the warm-up
-// has ended (after feed.warm is seen set).
+// has ended (after feed.warm is seen set: tid is set by then).
 func (win *pollWindow) begin() (err error) {
 	win.sched, err = readThreadSched(win.tid)
 	win.gc = gcPauses().Counts
@@ -296,8 +300,8 @@ func gcPauses() *rtmetrics.Float64Histogram {
 // report is what end, the histogram once the worker stopped, counted
 // since the window started; sched is its thread's scheduling counters
 // read before it stopped.
-func (win *pollWindow) report(end *manager.PollTimes, sched threadSched, gc *rtmetrics.Float64Histogram) *PollIterationReport {
-	h := manager.PollTimes{SumNanos: end.SumNanos - win.start.SumNanos, MaxNanos: end.MaxNanos}
+func (win *pollWindow) report(end *dataplane.PollTimes, sched threadSched, gc *rtmetrics.Float64Histogram) *PollIterationReport {
+	h := dataplane.PollTimes{SumNanos: end.SumNanos - win.start.SumNanos, MaxNanos: end.MaxNanos}
 	r := &PollIterationReport{Buckets: map[string]uint64{}, Preempted: sched.preempted - win.sched.preempted,
 		RunqueueWaitMicros: float64(sched.waited-win.sched.waited) / 1e3}
 	for i := range h.Buckets {
@@ -306,8 +310,8 @@ func (win *pollWindow) report(end *manager.PollTimes, sched threadSched, gc *rtm
 			continue
 		}
 		bound := "+Inf"
-		if i < manager.PollTimeBuckets-1 {
-			bound = strconv.FormatFloat(float64(manager.PollTimeBound(i))/1e3, 'g', -1, 64)
+		if i < dataplane.PollTimeBuckets-1 {
+			bound = strconv.FormatFloat(float64(dataplane.PollTimeBound(i))/1e3, 'g', -1, 64)
 		}
 		r.Buckets[bound] = h.Buckets[i]
 	}

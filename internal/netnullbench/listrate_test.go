@@ -1,10 +1,9 @@
-package gateway
+package netnullbench
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -16,10 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"vec/control/config"
 	"vec/dpdk"
-	"vec/fastpath"
-	"vec/fastpath/pktbuild"
+	"vec/gateway"
 )
 
 // listRateFlows is how many connections the worker holds while the API
@@ -30,16 +27,14 @@ const listRateFlows = 1 << 20
 // API while the worker forwards: every connection is listed exactly once,
 // and each page costs the worker only a bounded scan between two bursts.
 // The test logs the forwarding rate before, during and after the listing. The worker benchmark's set-up
-// (bench.go: net_null, the feed standing in for the NIC, the control
-// plane of benchcontrol.go in-process): the rate over windows before and
+// (net_null, the feed standing in for the NIC, the control plane of
+// control.go in-process): the rate over windows before and
 // after the listing against the rate while it runs.
 func TestForwardingRateWhileListingConnections(t *testing.T) {
 	if testing.Short() {
 		t.Skip("measures for several seconds")
 	}
-	if !withEAL(t) {
-		return
-	}
+	withEAL(t)
 	cpus, err := dpdk.ThreadAffinity()
 	if err != nil {
 		t.Fatal(err)
@@ -47,95 +42,41 @@ func TestForwardingRateWhileListingConnections(t *testing.T) {
 	if len(cpus) < 2 {
 		t.Skipf("needs a CPU for the worker and one for the control plane, the process may use %v", cpus)
 	}
-	opts := BenchOptions{Mode: BenchWorker, Flows: listRateFlows, ControlCore: cpus[0], WorkerCore: cpus[len(cpus)-1]}
+	opts := Options{Mode: Worker, Flows: listRateFlows, ControlCore: cpus[0], WorkerCore: cpus[len(cpus)-1]}
 	if err := checkHugepages(opts); err != nil {
 		t.Skip(err)
 	}
 	// As in vecd and the benchmark: the garbage collector's pacing, and
 	// every other thread off the worker's core.
-	TuneGC()
-	if err := keepControlOffWorkers(config.Runtime{WorkerCores: []int{opts.WorkerCore}, ControlCore: opts.ControlCore}); err != nil {
+	gateway.TuneGC()
+	if err := gateway.KeepControlOffWorkers(opts.ControlCore, []int{opts.WorkerCore}); err != nil {
 		t.Fatal(err)
 	}
 	defer dpdk.SetProcessAffinity(cpus)
-	pool, err := dpdk.NewPktMempool("listrate_mbufs", benchPoolSize, 256, mbufDataRoom, -1)
+	nn, err := openNetNull(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pool.Free()
-	id, err := dpdk.PortByName(testVdev)
-	if err != nil {
-		t.Fatal(err)
-	}
-	port, err := dpdk.OpenPort(id, dpdk.PortConfig{Mempool: pool, RxQueues: 1, TxQueues: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer port.Close()
-	template := pktbuild.TCP(pktbuild.Flow{
-		SrcMAC: pktbuild.MAC{2, 0, 0, 0, 0, 0xc1}, DstMAC: pktbuild.MAC{2, 0, 0, 0, 0, 1},
-		SrcIP: netip.MustParseAddr("10.128.0.1"), DstIP: netip.MustParseAddr("10.10.0.100"),
-		SrcPort: 1, DstPort: 80,
-	}, pktbuild.ACK, 1, 1, nil)
-	template = append(template, make([]byte, 64-len(template))...)
-	if err := fillPool(pool, template); err != nil {
-		t.Fatal(err)
-	}
-	if err := port.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer port.Stop()
-
-	ctl, err := newBenchControl(opts)
+	defer nn.close()
+	ctl, err := newControl(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ctl.close()
-	snap, err := ctl.m.Initial([6]byte{2, 0, 0, 0, 0, 1})
+	fd := newFeed(0, listRateFlows, true)
+	loops, err := newLoops(ctl, nn, gateway.LoopConfig{Cores: []int{opts.WorkerCore}, TableCapacity: listRateFlows}, []*feed{fd})
 	if err != nil {
 		t.Fatal(err)
 	}
-	slots, free, err := dpdk.AllocSlice[fastpath.Entry]("listrate_table", fastpath.TableSlots(listRateFlows), -1)
-	if err != nil {
+	defer loops.Close()
+	defer loops.Stop()
+	if err := loops.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer free()
-	table, err := fastpath.NewTable(slots, rand.Uint64())
-	if err != nil {
-		t.Fatal(err)
-	}
-	core, err := fastpath.NewCore(snap, table, fastpath.NewMonotonicClock(), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	burst, err := dpdk.NewBurst(burstSize)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer burst.Free()
-	mb, err := newMailbox("listrate_mailbox")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mb.ring.Free()
-	feed := newBenchFeed(listRateFlows, true)
-	w := &worker{cpu: opts.WorkerCore, ports: []uint16{port.ID}, maxFrame: []uint32{uint32(dpdk.MaxFrameLen(0))}, core: core,
-		burst: burst, prepare: feed.prepare, mailbox: mb}
-	started, done := make(chan error, 1), make(chan struct{})
-	go w.run(started, done)
-	if err := <-started; err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		w.stop.Store(true)
-		<-done
-	}()
-	g := &Gateway{log: ctl.log, workers: []*worker{w}}
+	g := loops.Gateway()
 	ctl.m.Attach(g)
-	for limit := time.Now().Add(time.Minute); !feed.warm.Load(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(limit) {
-			t.Fatalf("warm-up did not finish within a minute: %d of %d SYNs sent", feed.sent, listRateFlows)
-		}
+	if err := waitWarm([]*feed{fd}, []int{opts.WorkerCore}); err != nil {
+		t.Fatal(err)
 	}
 
 	ctx := context.Background()

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"reflect"
+	"testing"
+	"time"
+
+	"vec/control/config"
+	"vec/gateway"
+)
+
+// config keeps its own copies of the gateway's defaults and limits so that
+// the gateway imports no control-plane package; they must agree.
+func TestConfigAgreesWithGateway(t *testing.T) {
+	for _, c := range []struct {
+		name        string
+		config, gwy any
+	}{
+		{"DefaultMTU", config.DefaultMTU, gateway.DefaultMTU},
+		{"MinMTU", config.MinMTU, gateway.MinMTU},
+		{"MaxMTU", config.MaxMTU, gateway.MaxMTU},
+		{"DefaultMempoolSize", config.DefaultMempoolSize, gateway.DefaultMempoolSize},
+	} {
+		if c.config != c.gwy {
+			t.Errorf("%s: config %v, gateway %v", c.name, c.config, c.gwy)
+		}
+	}
+}
+
+// Every field of the gateway's options is set, from the Runtime field of
+// the same name, and none is left out: the Runtime below sets every field
+// the gateway reads to a value other than zero.
+func TestGatewayOptionsCarryTheRuntime(t *testing.T) {
+	rt := config.Runtime{EALArgs: []string{"--no-pci"}, VDevs: []string{"net_ring0"}, MempoolSize: 20000,
+		Ports:       []string{"net_ring0", "net_ring1"},
+		PortOptions: []config.PortRuntime{{MTU: 9000, SpreadByDevice: true}, {MTU: 1500, SpreadByDevice: true}},
+		WorkerCores: []int{2, 3}, ControlCore: 3, ControlSharesWorkerCore: true, TableCapacity: 4096,
+		RunUntilInputExhausted: true, BusyPoll: true, IdleSleep: time.Millisecond}
+	sameFields(t, "Options", reflect.ValueOf(gatewayOptions(rt)), reflect.ValueOf(rt))
+}
+
+// sameFields checks that every field of got (a struct, a slice of them,
+// or a value) is set and equals the field of the same name in want.
+func sameFields(t *testing.T, path string, got, want reflect.Value) {
+	t.Helper()
+	switch got.Kind() {
+	case reflect.Struct:
+		for i := range got.NumField() {
+			name := got.Type().Field(i).Name
+			w := want.FieldByName(name)
+			if !w.IsValid() {
+				t.Errorf("%s.%s: config.Runtime has no such field", path, name)
+				continue
+			}
+			sameFields(t, path+"."+name, got.Field(i), w)
+		}
+	case reflect.Slice:
+		if got.Len() == 0 || got.Len() != want.Len() {
+			t.Errorf("%s: %d elements, want %d (and at least one)", path, got.Len(), want.Len())
+			return
+		}
+		for i := range got.Len() {
+			sameFields(t, path, got.Index(i), want.Index(i))
+		}
+	default:
+		if got.IsZero() || !got.Equal(want) {
+			t.Errorf("%s = %v, want %v (not zero)", path, got, want)
+		}
+	}
+}

@@ -1,0 +1,32 @@
+package config
+
+import "time"
+
+// The file format's own copies of what the data plane serves, fills in and
+// holds. config does not import the fastpath, so that the format stays
+// apart from the internals; control/ids, which translates a configuration
+// into the fastpath's types, checks in its tests that each equals the
+// fastpath's (see docs/fastpath.md for why the defaults are what they are).
+
+// IP protocol numbers of the services (protocol: tcp, udp).
+const (
+	ProtoTCP uint8 = 6
+	ProtoUDP uint8 = 17
+)
+
+// Defaults of the service timers and weight bound left out in the file.
+const (
+	DefaultStaleTimeout = 900 * time.Second
+	DefaultFinTimeout   = 90 * time.Second
+	DefaultSynTimeout   = 3 * time.Second
+	DefaultResetTimeout = 10 * time.Second
+	DefaultWeightBound  = 20
+)
+
+// Limits: the largest weight_bound, and the most services and servers
+// (each service's counted) a gateway holds.
+const (
+	MaxWeightBound = 100
+	MaxServices    = 1024
+	MaxServers     = 4096
+)

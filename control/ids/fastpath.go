@@ -1,0 +1,86 @@
+package ids
+
+import (
+	"net/netip"
+
+	"vec/control/config"
+	"vec/fastpath"
+)
+
+// The translation of a configuration (config.Live and its ServiceSpecs)
+// into the fastpath's types, the only place that knows both: config keeps
+// the file format apart from the data plane, with its own copies of the
+// fastpath's protocol numbers, defaults and limits (fastpath_test.go checks
+// they agree).
+
+// Fastpath builds the fastpath's configuration: every live and draining
+// service and server with its ID; draining ones, and quiesced ones, with
+// weight 0.
+func (s State) Fastpath(gatewayMAC [6]byte, gatewayIP netip.Addr) fastpath.Config {
+	fc := fastpath.Config{GatewayMAC: gatewayMAC, GatewayIP: gatewayIP}
+	specs := make([]config.ServiceSpec, 0, len(s.Services))
+	for _, svc := range s.Services {
+		spec := svc.Spec
+		spec.Servers = make([]config.ServerSpec, len(svc.Servers))
+		for i, srv := range svc.Servers {
+			spec.Servers[i] = srv.Spec
+			if srv.Draining {
+				spec.Servers[i].Weight = 0
+			}
+		}
+		sc := serviceConfig(spec, svc.ID)
+		for i, srv := range svc.Servers {
+			sc.Servers[i].ID = srv.ID
+		}
+		fc.Services = append(fc.Services, sc)
+		specs = append(specs, svc.Spec)
+	}
+	fc.EchoVIPs = config.EchoVIPs(specs)
+	return fc
+}
+
+// FileOrder returns the fastpath's description of a valid configuration,
+// or the validation error. portMAC is the MAC address of the gateway's
+// port, used as the source MAC unless gateway.mac overrides it. ServiceIDs
+// and ServerIDs are assigned in file order to every service and server,
+// disabled ones included, so disabling a service renumbers nothing;
+// timeouts and weight bounds left out in the file carry the defaults.
+//
+// This numbering suits a configuration that is compiled once (tools,
+// tests); a running vecd numbers through a State instead, which keeps IDs
+// stable across changes.
+func FileOrder(c *config.Config, portMAC [6]byte) (fastpath.Config, error) {
+	live, err := c.Live(portMAC)
+	if err != nil {
+		return fastpath.Config{}, err
+	}
+	fc := fastpath.Config{GatewayMAC: live.GatewayMAC, GatewayIP: live.GatewayIP}
+	var enabled []config.ServiceSpec
+	nServers := 0
+	for i, spec := range live.Services {
+		sc := serviceConfig(spec, fastpath.ServiceID(i))
+		for j := range sc.Servers {
+			sc.Servers[j].ID = fastpath.ServerID(nServers)
+			nServers++
+		}
+		if !spec.Disabled {
+			fc.Services = append(fc.Services, sc)
+			enabled = append(enabled, spec)
+		}
+	}
+	fc.EchoVIPs = config.EchoVIPs(enabled)
+	return fc, nil
+}
+
+// serviceConfig translates a service for the fastpath under the given ID;
+// the caller fills in the servers' IDs.
+func serviceConfig(s config.ServiceSpec, id fastpath.ServiceID) fastpath.ServiceConfig {
+	sc := fastpath.ServiceConfig{ID: id, VIP: s.VIP, Proto: s.Proto, Port: s.Port,
+		StaleTimeout: s.StaleTimeout, FinTimeout: s.FinTimeout, SynTimeout: s.SynTimeout, ResetTimeout: s.ResetTimeout,
+		WeightBound: s.WeightBound,
+		Servers:     make([]fastpath.ServerConfig, len(s.Servers))}
+	for i, srv := range s.Servers {
+		sc.Servers[i] = fastpath.ServerConfig{IP: srv.IP, MAC: srv.MAC, Weight: srv.EffectiveWeight()}
+	}
+	return sc
+}

@@ -1,0 +1,229 @@
+package ids
+
+import (
+	"net/netip"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"vec/control/config"
+	"vec/fastpath"
+)
+
+// fullYAMLFile uses every field of vecd's configuration (control/config's
+// tests embed it).
+const fullYAMLFile = "../config/testdata/full.yaml"
+
+var portMAC = [6]byte{0x02, 0, 0, 0, 0, 0x99}
+
+// config keeps its own copies of the fastpath's protocol numbers,
+// defaults and limits so as not to import it; they must agree.
+func TestConfigAgreesWithFastpath(t *testing.T) {
+	for _, c := range []struct {
+		name          string
+		config, fpath any
+	}{
+		{"ProtoTCP", config.ProtoTCP, fastpath.ProtoTCP},
+		{"ProtoUDP", config.ProtoUDP, fastpath.ProtoUDP},
+		{"DefaultStaleTimeout", config.DefaultStaleTimeout, fastpath.DefaultStaleTimeout},
+		{"DefaultFinTimeout", config.DefaultFinTimeout, fastpath.DefaultFinTimeout},
+		{"DefaultSynTimeout", config.DefaultSynTimeout, fastpath.DefaultSynTimeout},
+		{"DefaultResetTimeout", config.DefaultResetTimeout, fastpath.DefaultResetTimeout},
+		{"DefaultWeightBound", config.DefaultWeightBound, fastpath.DefaultWeightBound},
+		{"MaxWeightBound", config.MaxWeightBound, fastpath.MaxWeightBound},
+		{"MaxServices", config.MaxServices, fastpath.MaxServices},
+		{"MaxServers", config.MaxServers, fastpath.MaxServers},
+	} {
+		if c.config != c.fpath {
+			t.Errorf("config.%s = %v, fastpath.%[1]s = %v", c.name, c.config, c.fpath)
+		}
+	}
+}
+
+// FileOrder numbers the services and servers in file order, disabled ones
+// included, fills in every default and takes gateway.mac over the port's.
+func TestFileOrder(t *testing.T) {
+	cfg, err := config.Load(fullYAMLFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := FileOrder(cfg, portMAC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vip1 := netip.MustParseAddr("10.10.0.100")
+	vip2 := netip.MustParseAddr("10.10.0.200")
+	want := fastpath.Config{
+		GatewayMAC: portMAC, // gateway.mac is empty
+		GatewayIP:  netip.MustParseAddr("10.10.0.1"),
+		Services: []fastpath.ServiceConfig{
+			{
+				ID: 0, VIP: vip1, Proto: fastpath.ProtoTCP, Port: 80,
+				StaleTimeout: 600 * time.Second, FinTimeout: time.Minute, WeightBound: 10,
+				SynTimeout: 5 * time.Second, ResetTimeout: 2 * time.Second,
+				Servers: []fastpath.ServerConfig{
+					{ID: 0, IP: netip.MustParseAddr("10.10.0.11"), MAC: [6]byte{2, 0, 0, 0, 0, 0x11}, Weight: 3},
+					{ID: 1, IP: netip.MustParseAddr("10.10.0.12"), MAC: [6]byte{2, 0, 0, 0, 0, 0x12}, Weight: 0},
+				},
+			},
+			withDefaults(fastpath.ServiceConfig{
+				ID: 1, VIP: vip1, Proto: fastpath.ProtoUDP, Port: 53,
+				Servers: []fastpath.ServerConfig{
+					{ID: 2, IP: netip.MustParseAddr("10.10.0.11"), MAC: [6]byte{2, 0, 0, 0, 0, 0x11}, Weight: 1},
+				},
+			}),
+			// The disabled service took ServiceID 2 and ServerID 3.
+			withDefaults(fastpath.ServiceConfig{
+				ID: 3, VIP: vip2, Proto: fastpath.ProtoTCP, Port: 22,
+				Servers: []fastpath.ServerConfig{
+					{ID: 4, IP: netip.MustParseAddr("10.10.0.21"), MAC: [6]byte{2, 0, 0, 0, 0, 0x21}, Weight: 20},
+				},
+			}),
+		},
+		EchoVIPs: []netip.Addr{vip1}, // answer_ping on the first cluster only
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("FileOrder() =\n%+v\nwant\n%+v", got, want)
+	}
+
+	cfg.Gateway.MAC = "02:00:00:00:00:01"
+	got, err = FileOrder(cfg, portMAC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := [6]byte{2, 0, 0, 0, 0, 1}; got.GatewayMAC != want {
+		t.Errorf("with gateway.mac set, GatewayMAC = %x, want %x", got.GatewayMAC, want)
+	}
+}
+
+// withDefaults is sc with the fastpath's default timeouts and weight bound,
+// what FileOrder gives a service that sets none.
+func withDefaults(sc fastpath.ServiceConfig) fastpath.ServiceConfig {
+	sc.StaleTimeout, sc.FinTimeout = fastpath.DefaultStaleTimeout, fastpath.DefaultFinTimeout
+	sc.SynTimeout, sc.ResetTimeout = fastpath.DefaultSynTimeout, fastpath.DefaultResetTimeout
+	sc.WeightBound = fastpath.DefaultWeightBound
+	return sc
+}
+
+// Every configuration shipped in configs/ compiles into a snapshot the
+// fastpath accepts.
+func TestExampleConfigsCompile(t *testing.T) {
+	for _, f := range exampleConfigs(t) {
+		cfg, err := config.Load(f)
+		if err != nil {
+			t.Errorf("%v", err)
+			continue
+		}
+		fc, err := FileOrder(cfg, portMAC)
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		if err := compiles(fc); err != nil {
+			t.Errorf("%s: the fastpath rejects it: %v", f, err)
+		}
+	}
+}
+
+// compiles makes a snapshot of fc as the manager does, with a neighbor
+// table for the servers resolved by ARP.
+func compiles(fc fastpath.Config) error {
+	fc.Neighbors = fastpath.NewNeighbors(fastpath.MaxServers)
+	_, err := fastpath.NewSnapshot(&fc)
+	return err
+}
+
+// exampleConfigs lists vecd's configurations in configs/ (not the server
+// agent's).
+func exampleConfigs(t testing.TB) []string {
+	files, err := filepath.Glob("../../configs/*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, f := range files {
+		if !strings.HasPrefix(filepath.Base(f), "vec-agent") {
+			out = append(out, f)
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("no configuration in configs/")
+	}
+	return out
+}
+
+// FuzzFileOrder: whatever configuration control/config accepts translates
+// into a fastpath.Config that holds what the fastpath relies on without
+// checking itself, and that fastpath.NewSnapshot accepts.
+func FuzzFileOrder(f *testing.F) {
+	for _, name := range append(exampleConfigs(f), fullYAMLFile) {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := config.ParseBytes(data)
+		if err != nil {
+			return // control/config's FuzzParse checks the rejections
+		}
+		fc, err := FileOrder(cfg, portMAC)
+		if err != nil {
+			t.Fatalf("FileOrder of an accepted configuration: %v", err)
+		}
+		checkFastpath(t, fc)
+		if err := compiles(fc); err != nil {
+			t.Fatalf("the fastpath rejects an accepted configuration: %v", err)
+		}
+	})
+}
+
+// checkFastpath asserts what the fastpath relies on without checking itself.
+func checkFastpath(t *testing.T, fc fastpath.Config) {
+	t.Helper()
+	type key struct {
+		vip   [4]byte
+		proto uint8
+		port  uint16
+	}
+	services := map[fastpath.ServiceID]bool{}
+	servers := map[fastpath.ServerID]bool{}
+	keys := map[key]bool{}
+	for _, s := range fc.Services {
+		if s.ID >= fastpath.MaxServices || services[s.ID] {
+			t.Fatalf("service ID %d out of range or repeated", s.ID)
+		}
+		services[s.ID] = true
+		if !s.VIP.Is4() || (s.Proto != fastpath.ProtoTCP && s.Proto != fastpath.ProtoUDP) || s.Port == 0 {
+			t.Fatalf("bad service %+v", s)
+		}
+		k := key{s.VIP.As4(), s.Proto, s.Port}
+		if keys[k] {
+			t.Fatalf("service %v/%d/%d defined twice", s.VIP, s.Proto, s.Port)
+		}
+		keys[k] = true
+		if s.StaleTimeout <= 0 || s.FinTimeout <= 0 || s.WeightBound < 1 || s.WeightBound > fastpath.MaxWeightBound {
+			t.Fatalf("service %d has timeouts %v/%v and bound %d", s.ID, s.StaleTimeout, s.FinTimeout, s.WeightBound)
+		}
+		if len(s.Servers) == 0 {
+			t.Fatalf("service %d has no servers", s.ID)
+		}
+		for _, sv := range s.Servers {
+			if sv.ID >= fastpath.MaxServers || servers[sv.ID] {
+				t.Fatalf("server ID %d out of range or repeated", sv.ID)
+			}
+			servers[sv.ID] = true
+			// A zero MAC is resolved by ARP, which needs the gateway's address.
+			if !sv.IP.Is4() || (sv.MAC == [6]byte{} && !fc.GatewayIP.IsValid()) || sv.MAC[0]&1 != 0 {
+				t.Fatalf("bad server %+v", sv)
+			}
+			if sv.Weight < 0 || sv.Weight > s.WeightBound {
+				t.Fatalf("server %d weight %d outside 0..%d", sv.ID, sv.Weight, s.WeightBound)
+			}
+		}
+	}
+}
