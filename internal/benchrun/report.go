@@ -36,16 +36,18 @@ func (r *Report) Print(out io.Writer) {
 				continue // a run the report does not have (results from before the sink)
 			}
 			ratio, ratioMAC, drops, split := "ceiling", "", "-", "-"
+			lost, misrouted := fmt.Sprint(g.Total.Lost), fmt.Sprint(g.Total.Misrouted)
 			switch run.Forwarder {
 			case Sink:
 				ratio = fmt.Sprintf("×%.2f io", c.Headroom)
+				lost, misrouted = "-", "-" // the sink returns nothing by design
 			case Vecd:
 				ratio, ratioMAC = fmt.Sprintf("%.1f%%", 100*c.Ratio), fmt.Sprintf("%.1f%%", 100*c.RatioMAC)
 				drops = fmt.Sprint(run.Vecd.Drops(""))
 				split = g.SplitString()
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%.2f\t%.2f\t%.2f\t%.0f\t%d\t%d\t%s\t%s\t%s\t%s\t%.0f%%\t%s\t%s\t\n", c.Name, run.Forwarder,
-				g.SentMpps, g.ReceivedMpps, g.ReceivedGbps, g.NewConnsPerSec, g.Total.Lost, g.Total.Misrouted, split, drops,
+			fmt.Fprintf(tw, "%s\t%s\t%.2f\t%.2f\t%.2f\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%.0f%%\t%s\t%s\t\n", c.Name, run.Forwarder,
+				g.SentMpps, g.ReceivedMpps, g.ReceivedGbps, g.NewConnsPerSec, lost, misrouted, split, drops,
 				threadCPU(run.Threads, run.Forwarder), threadCPU(run.Threads, "vec-pktgen"), 100*g.HeldFraction, ratio, ratioMAC)
 		}
 	}
