@@ -40,7 +40,10 @@ replay-demo:
 # ceiling) and vecd over a virtio-user/vhost-user pair: 1k, 100k and 1M
 # flows, SYN-only, mixed and unknown flows, each with its ratio to testpmd.
 # Writes bench/results.json (net_null results included) and
-# bench/results.svg. Needs root and scripts/setup.sh; see
+# bench/results.svg; then the worker's poll-iteration times with and
+# without control API load and GC (bench/control.json), and uploads
+# through vecd, an HAProxy relay and direct in the namespace cluster
+# (bench/upload.json). Needs root and scripts/setup.sh; see
 # docs/benchmarking.md. BENCHFLAGS go to `vec-pktgen suite`, e.g.
 # BENCHFLAGS="-duration 10s -perf".
 BENCHFLAGS ?=
@@ -51,6 +54,7 @@ bench:
 	bin/vec-bench -out bench/net_null.json
 	bin/vec-pktgen suite -vecd bin/vecd -include bench/net_null.json \
 		-out bench/results.json -chart bench/results.svg $(BENCHFLAGS)
+	bin/vec-bench -control -rounds 1 -out bench/control.json
 	./scripts/bench-upload.sh --out bench/upload.json
 
 # Runs every fuzz target of the module for FUZZTIME each, one after another

@@ -30,6 +30,7 @@ readonly PACKAGES=(
 	make gcc git ca-certificates
 	dpkg-dev systemd                     # make deb (dpkg-shlibdeps), systemd-analyze verify of the units (deploy/)
 	mmdebstrap                           # the container recipe's fresh Debian 12 roots (deploy/TestImageRecipe)
+	chromium                             # the status page's end-to-end test (e2e/status_page_test.go), headless
 )
 # Virtual-device drivers the tests and demos open (see docs, dpdk-notes).
 readonly PMDS=(net_pcap net_null net_ring net_af_packet net_af_xdp net_vhost net_virtio)

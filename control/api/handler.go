@@ -50,7 +50,8 @@ const requestTimeout = 10 * time.Second
 // handler serves the API; see NewHandler.
 type handler struct {
 	Options
-	mux *http.ServeMux
+	mux  *http.ServeMux
+	page http.Handler // the status page's files
 }
 
 // NewHandler returns the API's HTTP handler.
@@ -58,12 +59,13 @@ func NewHandler(opts Options) http.Handler {
 	if opts.Log == nil {
 		opts.Log = zap.NewNop()
 	}
-	h := &handler{Options: opts, mux: http.NewServeMux()}
+	h := &handler{Options: opts, mux: http.NewServeMux(), page: statusPage()}
 	routes := []struct {
 		pattern string
 		fn      func(*http.Request, Identity) (any, error)
 	}{
 		{"GET /v1/status", h.status},
+		{"GET /v1/whoami", h.whoami},
 		{"GET /v1/config", h.showConfig},
 		{"POST /v1/config/save", h.saveConfig},
 		{"POST /v1/config/reload", h.reloadConfig},
@@ -130,6 +132,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	id, err := h.Tokens.Verify(r.Header.Get("Authorization"))
 	switch {
+	case isStatusPage(r):
+		h.page.ServeHTTP(rec, r)
 	case err != nil:
 		rec.Header().Set("WWW-Authenticate", `Bearer realm="vecd"`)
 		writeError(rec, &apiError{status: http.StatusUnauthorized, code: "unauthorized", msg: err.Error()})
