@@ -54,7 +54,7 @@ bench:
 	bin/vec-bench -out bench/net_null.json
 	bin/vec-pktgen suite -vecd bin/vecd -include bench/net_null.json \
 		-out bench/results.json -chart bench/results.svg $(BENCHFLAGS)
-	bin/vec-bench -control -rounds 1 -out bench/control.json
+	bin/vec-bench -control -rounds 1 -flows 100000 -out bench/control.json
 	./scripts/bench-upload.sh --out bench/upload.json
 
 # Runs every fuzz target of the module for FUZZTIME each, one after another
