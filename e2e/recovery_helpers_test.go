@@ -289,79 +289,9 @@ func (g *recGateway) terminate() time.Time {
 	return at
 }
 
-// recCounters is what vecd writes with -stats-json (control/manager's
-// Counters), decoded here without importing the gateway.
-type recCounters struct {
-	Cores   []recCore        `json:"cores"`
-	Servers []serverCounters `json:"servers"`
-}
-
-// recCore is one worker core's counters.
-type recCore struct {
-	Core            int               `json:"core"`
-	RX              uint64            `json:"rx"`
-	TX              uint64            `json:"tx"`
-	Drops           map[string]uint64 `json:"drops"`
-	Entries         uint64            `json:"entries"`
-	Mode            string            `json:"mode"`
-	Installed       uint64            `json:"installed"`
-	InstallExisting uint64            `json:"install_existing"`
-	InstallFull     uint64            `json:"install_full"`
-	Naps            uint64            `json:"naps"`
-}
-
-// total adds one counter over the cores.
-func (st recCounters) total(counter func(c recCore) uint64) uint64 {
-	var n uint64
-	for _, c := range st.Cores {
-		n += counter(c)
-	}
-	return n
-}
-
-func (st recCounters) tx() uint64      { return st.total(func(c recCore) uint64 { return c.TX }) }
-func (st recCounters) entries() uint64 { return st.total(func(c recCore) uint64 { return c.Entries }) }
-func (st recCounters) installed() uint64 {
-	return st.total(func(c recCore) uint64 { return c.Installed })
-}
-
-func (st recCounters) drops(reason string) uint64 {
-	return st.total(func(c recCore) uint64 { return c.Drops[reason] })
-}
-
-// mode is the workers' common mode, or their modes joined by "/" when they
-// differ.
-func (st recCounters) mode() string {
-	var modes []string
-	for _, c := range st.Cores {
-		if !slices.Contains(modes, c.Mode) {
-			modes = append(modes, c.Mode)
-		}
-	}
-	return strings.Join(modes, "/")
-}
-
-// activePerServer is each server's live connections (the Active gauge).
-func (st recCounters) activePerServer() map[string]int64 {
-	out := map[string]int64{}
-	for _, s := range st.Servers {
-		out[s.Server] += s.Active
-	}
-	return out
-}
-
-func (st recCounters) brief() string {
-	var b strings.Builder
-	for _, c := range st.Cores {
-		fmt.Fprintf(&b, "core %d %s: rx %d tx %d entries %d installed %d (existing %d, full %d) drops %v; ",
-			c.Core, c.Mode, c.RX, c.TX, c.Entries, c.Installed, c.InstallExisting, c.InstallFull, c.Drops)
-	}
-	return b.String()
-}
-
 // counters reads the counters the current vecd last wrote, and when.
-func (g *recGateway) counters() (recCounters, time.Time, error) {
-	var st recCounters
+func (g *recGateway) counters() (vecdCounters, time.Time, error) {
+	var st vecdCounters
 	fi, err := os.Stat(g.stats)
 	if err != nil {
 		return st, time.Time{}, err
@@ -380,7 +310,7 @@ func (g *recGateway) counters() (recCounters, time.Time, error) {
 }
 
 // mustCounters is counters, failing the test on error.
-func (g *recGateway) mustCounters() recCounters {
+func (g *recGateway) mustCounters() vecdCounters {
 	g.rc.t.Helper()
 	st, _, err := g.counters()
 	if err != nil {
@@ -434,7 +364,7 @@ func (g *recGateway) waitClaim(timeout time.Duration) {
 }
 
 // waitEntries waits until the gateway's table holds at least n entries.
-func (g *recGateway) waitEntries(n uint64, timeout time.Duration) recCounters {
+func (g *recGateway) waitEntries(n uint64, timeout time.Duration) vecdCounters {
 	t := g.rc.t
 	t.Helper()
 	deadline := time.Now().Add(timeout)
@@ -680,7 +610,7 @@ type recSample struct {
 	Written time.Time // when vecd wrote it
 	K       int       // gateway
 	Start   int       // which start of its vecd
-	St      recCounters
+	St      vecdCounters
 }
 
 // recSampler reads every gateway's counters file every period.

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"vec/control/apiwire"
 	"vec/e2e/traffic"
 	"vec/fastpath/header"
 	"vec/internal/pcapfile"
@@ -293,54 +294,10 @@ func (v *vecdProc) liveCounters() (vecdCounters, time.Time, error) {
 	return st, fi.ModTime(), err
 }
 
-// vecdCounters is the JSON vecd writes with -stats-json (gateway.Counters),
-// decoded here without importing the cgo gateway package.
+// vecdCounters is what vecd writes with -stats-json and serves as GET
+// /v1/counters (apiwire.Counters), with the helpers the tests read it by.
 type vecdCounters struct {
-	Cores []struct {
-		Core    int    `json:"core"`
-		RX      uint64 `json:"rx"`
-		TX      uint64 `json:"tx"`
-		Replies uint64 `json:"replies"`
-		// ARPLearned counts the servers' ARP replies vecd read to learn
-		// their MACs, where it counts them apart from its drops.
-		ARPLearned   uint64            `json:"arp_learned"`
-		TxFull       uint64            `json:"tx_full"`
-		Drops        map[string]uint64 `json:"drops"`
-		ExpiredStale uint64            `json:"expired_stale"`
-		ExpiredFIN   uint64            `json:"expired_fin"`
-		EvictedFIN   uint64            `json:"evicted_fin"`
-		// EvictedSYN and EvictedActive: embryonic and idle ACTIVE entries
-		// evicted for a new connection in a full table.
-		EvictedSYN    uint64 `json:"evicted_syn"`
-		EvictedActive uint64 `json:"evicted_active"`
-		ExpiredSYN    uint64 `json:"expired_syn"`
-		Resets        uint64 `json:"resets"`
-		Entries       uint64 `json:"entries"`
-		// ICMPErrors: ICMP errors to a VIP forwarded to the server of the
-		// connection they quote.
-		ICMPErrors uint64 `json:"icmp_errors"`
-	} `json:"cores"`
-	Servers []serverCounters `json:"servers"`
-	Ports   []struct {
-		Device   string `json:"device"`
-		IPackets uint64 `json:"ipackets"`
-		OPackets uint64 `json:"opackets"`
-		IMissed  uint64 `json:"imissed"`
-		RxNoMbuf uint64 `json:"rx_nombuf"`
-	} `json:"ports"`
-}
-
-type serverCounters struct {
-	VIP       string `json:"vip"`
-	Service   string `json:"service"`
-	Server    string `json:"server"`
-	IP        string `json:"ip"`
-	New       uint64 `json:"new"`
-	Active    int64  `json:"active"`
-	FIN       int64  `json:"fin"`
-	Completed uint64 `json:"completed"`
-	Packets   uint64 `json:"packets"`
-	Bytes     uint64 `json:"bytes"`
+	apiwire.Counters
 }
 
 func readCounters(path string) (vecdCounters, error) {
@@ -358,22 +315,49 @@ func readCounters(path string) (vecdCounters, error) {
 	return st, nil
 }
 
-// entries is the number of connection-table entries over all cores.
-func (st vecdCounters) entries() uint64 {
+// total adds one counter over the cores.
+func (st vecdCounters) total(counter func(c apiwire.CoreCounters) uint64) uint64 {
 	var n uint64
 	for _, c := range st.Cores {
-		n += c.Entries
+		n += counter(c)
 	}
 	return n
 }
 
-// drops is how many packets all cores dropped for reason.
+// tx, entries, installed and drops are those counters over all cores
+// (drops: for reason).
+func (st vecdCounters) tx() uint64 {
+	return st.total(func(c apiwire.CoreCounters) uint64 { return c.TX })
+}
+func (st vecdCounters) entries() uint64 {
+	return st.total(func(c apiwire.CoreCounters) uint64 { return c.Entries })
+}
+func (st vecdCounters) installed() uint64 {
+	return st.total(func(c apiwire.CoreCounters) uint64 { return c.Installed })
+}
 func (st vecdCounters) drops(reason string) uint64 {
-	var n uint64
+	return st.total(func(c apiwire.CoreCounters) uint64 { return c.Drops[reason] })
+}
+
+// mode is the workers' common mode, or their modes joined by "/" when they
+// differ.
+func (st vecdCounters) mode() string {
+	var modes []string
 	for _, c := range st.Cores {
-		n += c.Drops[reason]
+		if !slices.Contains(modes, c.Mode) {
+			modes = append(modes, c.Mode)
+		}
 	}
-	return n
+	return strings.Join(modes, "/")
+}
+
+// activePerServer is each server's live connections (the Active gauge).
+func (st vecdCounters) activePerServer() map[string]int64 {
+	out := map[string]int64{}
+	for _, s := range st.Servers {
+		out[s.Server] += s.Active
+	}
+	return out
 }
 
 // closedEntries counts entries that left the table because their FIN timer
@@ -387,8 +371,8 @@ func (st vecdCounters) closedEntries() (expiredFIN, reset uint64) {
 }
 
 // service returns the counters of the servers of one service.
-func (st vecdCounters) service(name string) []serverCounters {
-	var out []serverCounters
+func (st vecdCounters) service(name string) []apiwire.ServerCounters {
+	var out []apiwire.ServerCounters
 	for _, s := range st.Servers {
 		if s.Service == name {
 			out = append(out, s)
@@ -398,21 +382,22 @@ func (st vecdCounters) service(name string) []serverCounters {
 }
 
 // server returns one server's counters in one service.
-func (st vecdCounters) server(service, name string) (serverCounters, bool) {
+func (st vecdCounters) server(service, name string) (apiwire.ServerCounters, bool) {
 	for _, s := range st.service(service) {
 		if s.Server == name {
 			return s, true
 		}
 	}
-	return serverCounters{}, false
+	return apiwire.ServerCounters{}, false
 }
 
 // brief is a one-line summary for failure messages.
 func (st vecdCounters) brief() string {
 	var b strings.Builder
 	for _, c := range st.Cores {
-		fmt.Fprintf(&b, "core %d: rx %d tx %d replies %d entries %d expired fin %d stale %d evicted %d resets %d drops %v; ",
-			c.Core, c.RX, c.TX, c.Replies, c.Entries, c.ExpiredFIN, c.ExpiredStale, c.EvictedFIN, c.Resets, c.Drops)
+		fmt.Fprintf(&b, "core %d %s: rx %d tx %d replies %d entries %d installed %d (existing %d, full %d) expired fin %d stale %d evicted %d resets %d drops %v; ",
+			c.Core, c.Mode, c.RX, c.TX, c.Replies, c.Entries, c.Installed, c.InstallExisting, c.InstallFull,
+			c.ExpiredFIN, c.ExpiredStale, c.EvictedFIN, c.Resets, c.Drops)
 	}
 	for _, s := range st.Servers {
 		fmt.Fprintf(&b, "%s/%s new %d active %d fin %d completed %d; ", s.Service, s.Server, s.New, s.Active, s.FIN, s.Completed)

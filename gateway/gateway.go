@@ -99,9 +99,9 @@ type Gateway struct {
 	// stuck are the workers that did not stop when asked: Close must not
 	// free what they still use.
 	stuck []int
-	// prepare, when set (by tests before Start, by NewLoops), gives
-	// worker i a hook that sees each burst it receives (worker.feed).
-	prepare func(i int) func(pkts [][]byte)
+	// feed, when set (by tests before Start, by NewLoops), gives worker i
+	// the hook that sees each burst it receives (worker.feed).
+	feed func(i int) func(pkts [][]byte)
 }
 
 // ealArgs builds the EAL command line: only the control core is given to
@@ -309,8 +309,8 @@ func (g *Gateway) newWorker(i, cpu int, snap *fastpath.Snapshot, ports []uint16,
 	g.frees = append(g.frees, mb.ring.Free)
 	w := &worker{cpu: cpu, queue: uint16(i), ports: ports, maxFrame: maxFrames, core: core, coreClock: coreClock, burst: burst, mailbox: mb,
 		stopWhenIdle: g.rt.RunUntilInputExhausted, busyPoll: g.rt.BusyPoll, idleSleep: g.rt.IdleSleep}
-	if g.prepare != nil {
-		w.feed = g.prepare(i)
+	if g.feed != nil {
+		w.feed = g.feed(i)
 	}
 	if i == 0 {
 		// The first worker sends the ARP requests for servers given by

@@ -100,7 +100,7 @@ clusters:
 	var hang atomic.Bool
 	unhang := make(chan struct{})
 	defer close(unhang)
-	g.prepare = func(i int) func([][]byte) {
+	g.feed = func(i int) func([][]byte) {
 		return func([][]byte) {
 			if i == 0 && hang.Load() {
 				<-unhang

@@ -55,7 +55,7 @@ type LoopConfig struct {
 // releases what was built.
 func NewLoops(log *zap.Logger, cfg LoopConfig, snap *fastpath.Snapshot) (*Loops, error) {
 	g := New(log, Options{WorkerCores: cfg.Cores, TableCapacity: cfg.TableCapacity, BusyPoll: cfg.BusyPoll, IdleSleep: cfg.IdleSleep})
-	g.ports, g.pool, g.prepare = cfg.Ports, cfg.Pool, cfg.Feed
+	g.ports, g.pool, g.feed = cfg.Ports, cfg.Pool, cfg.Feed
 	l := &Loops{g: g}
 	if len(cfg.Cores) > 1 && len(cfg.Ports) > 0 && cfg.Ports[0].RSSEnabled() {
 		key, _, err := cfg.Ports[0].RSSHashConf()
