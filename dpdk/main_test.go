@@ -80,23 +80,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// mainThreadCPUs reads the main thread's allowed CPUs from /proc, as
-// "0-1" or "0,2".
-func mainThreadCPUs(t *testing.T) string {
-	t.Helper()
-	status, err := os.ReadFile(fmt.Sprintf("/proc/self/task/%d/status", os.Getpid()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for line := range strings.Lines(string(status)) {
-		if v, ok := strings.CutPrefix(line, "Cpus_allowed_list:"); ok {
-			return strings.TrimSpace(v)
-		}
-	}
-	t.Fatal("no Cpus_allowed_list in thread status")
-	return ""
-}
-
 func cpuListString(cpus []int) string {
 	var parts []string
 	for i := 0; i < len(cpus); {
@@ -118,7 +101,7 @@ func TestInitRestoresAffinityAndGOMAXPROCS(t *testing.T) {
 	if got := runtime.GOMAXPROCS(0); got != procsBeforeInit {
 		t.Errorf("GOMAXPROCS after Init = %d, before = %d", got, procsBeforeInit)
 	}
-	if got, want := mainThreadCPUs(t), cpuListString(affinityBeforeInit); got != want {
+	if got, want := testenv.CPUsAllowed(t, os.Getpid()), cpuListString(affinityBeforeInit); got != want {
 		t.Errorf("main thread CPUs after Init = %q, before = %q", got, want)
 	}
 	if err := Init([]string{"again"}); err == nil {

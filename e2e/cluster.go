@@ -129,10 +129,7 @@ func (c *Cluster) Servers() []Server { return c.status.Servers }
 // Server is server i, counted from 1 like its namespace vecs<i>.
 func (c *Cluster) Server(i int) Server {
 	c.t.Helper()
-	if i < 1 || i > len(c.status.Servers) {
-		c.t.Fatalf("server %d: the cluster has servers 1..%d", i, len(c.status.Servers))
-	}
-	return c.status.Servers[i-1]
+	return nth(c.t, "server", c.status.Servers, i)
 }
 
 // ServerMAC is the MAC of server i (from 1).
@@ -150,10 +147,17 @@ func (c *Cluster) Gateways() []Gateway { return c.status.Gateways }
 // GatewayN is gateway k, counted from 1 (namespace vecgw, then vecgw2, …).
 func (c *Cluster) GatewayN(k int) Gateway {
 	c.t.Helper()
-	if k < 1 || k > len(c.status.Gateways) {
-		c.t.Fatalf("gateway %d: the cluster has gateways 1..%d", k, len(c.status.Gateways))
+	return nth(c.t, "gateway", c.status.Gateways, k)
+}
+
+// nth is element i of list counted from 1, as the cluster numbers its
+// namespaces; a number outside the list fails t, naming the kind.
+func nth[T any](t testing.TB, kind string, list []T, i int) T {
+	t.Helper()
+	if i < 1 || i > len(list) {
+		t.Fatalf("%s %d: the cluster has %ss 1..%d", kind, i, kind, len(list))
 	}
-	return c.status.Gateways[k-1]
+	return list[i-1]
 }
 
 // GatewayNS is the first gateway's namespace, where vecd runs.

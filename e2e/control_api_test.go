@@ -27,8 +27,7 @@ func TestControlAPIAndCLI(t *testing.T) {
 	const vip = "10.99.0.100"
 	c := StartCluster(t, Options{Servers: 3, Backends: true})
 	dir := t.TempDir()
-	base := []ctlCluster{{VIP: vip, Services: []ctlService{{Name: "http", Port: 80,
-		Servers: []ctlServer{{"s1", c.Server(1), 3}, {"s2", c.Server(2), 2}, {"s3", c.Server(3), 1}}}}}}
+	base := httpCluster(c, vip, 3, 2, 1)
 	cfgText := ctlYAML(c, dir, []int{1}, base)
 	v := startCtlVecd(t, c, dir, cfgText, vip)
 	weights := map[string]int{"s1": 3, "s2": 2, "s3": 1}
@@ -219,8 +218,7 @@ func TestControlAPIAndCLI(t *testing.T) {
 	t.Run("reload save and sighup", func(t *testing.T) {
 		gen := v.status().Generation
 		// An edit of the file is picked up by the watch.
-		even := ctlYAML(c, dir, []int{1}, []ctlCluster{{VIP: vip, Services: []ctlService{{Name: "http", Port: 80,
-			Servers: []ctlServer{{"s1", c.Server(1), 1}, {"s2", c.Server(2), 1}, {"s3", c.Server(3), 1}}}}}})
+		even := ctlYAML(c, dir, []int{1}, httpCluster(c, vip, 1, 1, 1))
 		if err := os.WriteFile(v.config, []byte(even), 0o600); err != nil {
 			t.Fatal(err)
 		}

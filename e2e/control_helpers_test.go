@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -48,6 +46,16 @@ type ctlService struct {
 type ctlCluster struct {
 	VIP      string
 	Services []ctlService
+}
+
+// httpCluster is VIP vip with one service, http on TCP/80, on the
+// cluster's servers 1, 2, … named s1, s2, …, with the given weights.
+func httpCluster(c *Cluster, vip string, weights ...int) []ctlCluster {
+	servers := make([]ctlServer, len(weights))
+	for i, w := range weights {
+		servers[i] = ctlServer{fmt.Sprintf("s%d", i+1), c.Server(i + 1), w}
+	}
+	return []ctlCluster{{VIP: vip, Services: []ctlService{{Name: "http", Port: 80, Servers: servers}}}}
 }
 
 // ctlYAML is a vecd configuration for the cluster's first gateway with
@@ -249,28 +257,11 @@ func (v *ctlVecd) splitWindow(vip, service string, n uint64, timeout time.Durati
 // returns the samples by "name{labels}".
 func (v *ctlVecd) scrape() map[string]float64 {
 	v.t.Helper()
-	resp, err := HTTPClient(v.c.GatewayNS(), 5*time.Second).Get("http://" + ctlMetricsAddr + "/metrics")
+	m, err := scrapeMetrics(HTTPClient(v.c.GatewayNS(), 5*time.Second), ctlMetricsAddr)
 	if err != nil {
 		v.t.Fatalf("scraping vecd's metrics: %v", err)
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		v.t.Fatalf("scraping vecd's metrics: %d %v", resp.StatusCode, err)
-	}
-	out := map[string]float64{}
-	for _, line := range strings.Split(string(b), "\n") {
-		if !strings.HasPrefix(line, "vec_") {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		var f float64
-		if _, err := fmt.Sscan(line[i+1:], &f); err != nil {
-			v.t.Fatalf("metrics line %q: %v", line, err)
-		}
-		out[line[:i]] = f
-	}
-	return out
+	return m
 }
 
 // httpLoop runs vec-loadgen http against target over and over until

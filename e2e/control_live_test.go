@@ -3,6 +3,8 @@ package e2e
 import (
 	"testing"
 	"time"
+
+	"vec/internal/testenv"
 )
 
 // TestControlLiveChangesUnderTraffic changes vecd's configuration through
@@ -17,9 +19,8 @@ func TestControlLiveChangesUnderTraffic(t *testing.T) {
 	const vip1, vip2 = "10.99.0.100", "10.99.0.101"
 	c := StartCluster(t, Options{Servers: 3, Backends: true, VIPs: []string{vip1, vip2}})
 	dir := t.TempDir()
-	s1, s2, s3 := c.Server(1), c.Server(2), c.Server(3)
-	cfg := ctlYAML(c, dir, []int{1, 0}, []ctlCluster{{VIP: vip1, Services: []ctlService{{Name: "http", Port: 80,
-		Servers: []ctlServer{{"s1", s1, 1}, {"s2", s2, 1}}}}}})
+	s2, s3 := c.Server(2), c.Server(3)
+	cfg := ctlYAML(c, dir, []int{1, 0}, httpCluster(c, vip1, 1, 1))
 	v := startCtlVecd(t, c, dir, cfg, vip1)
 	if st := v.status(); len(st.Workers) != 2 || st.Generation != 1 {
 		t.Fatalf("status at start: %+v", st)
@@ -123,12 +124,6 @@ func TestControlLiveChangesUnderTraffic(t *testing.T) {
 // waitUntil polls cond every 200 ms until it holds or timeout passes.
 func waitUntil(t *testing.T, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > timeout {
-			t.Fatalf("waited %v for %s", timeout, what)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Logf("%s after %.1f s", what, time.Since(start).Seconds())
+	took := testenv.WaitFor(t, what, timeout, 200*time.Millisecond, cond)
+	t.Logf("%s after %.1f s", what, took.Seconds())
 }

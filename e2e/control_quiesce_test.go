@@ -15,8 +15,7 @@ func TestControlQuiesceUnderTraffic(t *testing.T) {
 	const vip = "10.99.0.100"
 	c := StartCluster(t, Options{Servers: 3, Backends: true})
 	dir := t.TempDir()
-	cfg := ctlYAML(c, dir, []int{1}, []ctlCluster{{VIP: vip, Services: []ctlService{{Name: "http", Port: 80,
-		Servers: []ctlServer{{"s1", c.Server(1), 1}, {"s2", c.Server(2), 1}, {"s3", c.Server(3), 1}}}}}})
+	cfg := ctlYAML(c, dir, []int{1}, httpCluster(c, vip, 1, 1, 1))
 	v := startCtlVecd(t, c, dir, cfg, vip)
 	weights := map[string]int{"s1": 1, "s2": 1, "s3": 1}
 

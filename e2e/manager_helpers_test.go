@@ -254,7 +254,7 @@ func startWeightSampler(ns string) *weightSampler {
 		defer tick.Stop()
 		for {
 			at := time.Now()
-			m, err := scrapeMetrics(client)
+			m, err := scrapeMetrics(client, ctlMetricsAddr)
 			s.mu.Lock()
 			if err != nil {
 				s.lastErr = err
@@ -301,10 +301,10 @@ func (s *weightSampler) waitWeight(t testing.TB, what string, timeout time.Durat
 	return s.waitSample(t, what, timeout, func(w weightSample) bool { return cond(w.Weights) })
 }
 
-// scrapeMetrics reads vecd's /metrics and returns the samples by
-// "name{labels}".
-func scrapeMetrics(client *http.Client) (map[string]float64, error) {
-	resp, err := client.Get("http://" + ctlMetricsAddr + "/metrics")
+// scrapeMetrics reads vecd's /metrics at addr (host:port) through client
+// and returns its vec_ samples by "name{labels}".
+func scrapeMetrics(client *http.Client, addr string) (map[string]float64, error) {
+	resp, err := client.Get("http://" + addr + "/metrics")
 	if err != nil {
 		return nil, err
 	}

@@ -25,11 +25,7 @@ func TestVecdRunsWithoutCapabilities(t *testing.T) {
 	const vip = "10.99.0.100"
 	c := StartCluster(t, Options{Servers: 2, Backends: true})
 	dir := t.TempDir()
-	clusters := func(w1, w2 int) []ctlCluster {
-		return []ctlCluster{{VIP: vip, Services: []ctlService{{Name: "http", Port: 80,
-			Servers: []ctlServer{{"s1", c.Server(1), w1}, {"s2", c.Server(2), w2}}}}}}
-	}
-	v := startCtlVecd(t, c, dir, ctlYAML(c, dir, []int{1}, clusters(1, 1)), vip)
+	v := startCtlVecd(t, c, dir, ctlYAML(c, dir, []int{1}, httpCluster(c, vip, 1, 1)), vip)
 	// The API answers a moment before the drop (its listener must be open
 	// first).
 	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(v.proc.Output(), "capabilities dropped on every thread"); {
@@ -62,7 +58,7 @@ func TestVecdRunsWithoutCapabilities(t *testing.T) {
 	for path, text := range map[string]string{
 		filepath.Join(dir, "tokens"): tokens,
 		laterFile:                    laterToken + "\n",
-		v.config:                     ctlYAML(c, dir, []int{1}, clusters(1, 3)),
+		v.config:                     ctlYAML(c, dir, []int{1}, httpCluster(c, vip, 1, 3)),
 	} {
 		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 			t.Fatal(err)

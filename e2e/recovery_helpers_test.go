@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -9,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -216,13 +214,24 @@ func (rc *recCluster) vecdConfig(keyOverride map[string]string) string {
 				k+1, netip.AddrPortFrom(g.MgmtAddr, recHeartbeatPort), 300-100*(k+1), g.Addr)
 		}
 	}
-	fmt.Fprintf(&b, "clusters:\n  - vip: %s\n    services:\n", rc.VIP())
-	fmt.Fprintf(&b, "      - name: http\n        protocol: tcp\n        port: %d\n", traffic.HTTPPort)
-	fmt.Fprintf(&b, "        fin_timeout: %s\n        stale_timeout: %s\n        servers:\n", testFinTimeout, testStaleTimeout)
-	for i, s := range rc.Servers() {
-		fmt.Fprintf(&b, "          - {name: %s, ip: %s, weight: %d}\n", s.Name, s.Addr, testWeights[i])
-	}
+	writeHTTPCluster(&b, rc.Cluster)
 	return b.String()
+}
+
+// writeHTTPCluster writes the clusters section of the recovery and
+// scale-out tests: the VIP's HTTP service over every server by address
+// (vecd resolves them by ARP) with testWeights and the test timers, plus
+// serviceKeys ("scheduler: maglev"), each a line of the service.
+func writeHTTPCluster(b *strings.Builder, c *Cluster, serviceKeys ...string) {
+	fmt.Fprintf(b, "clusters:\n  - vip: %s\n    services:\n", c.VIP())
+	fmt.Fprintf(b, "      - name: http\n        protocol: tcp\n        port: %d\n", traffic.HTTPPort)
+	for _, k := range serviceKeys {
+		fmt.Fprintf(b, "        %s\n", k)
+	}
+	fmt.Fprintf(b, "        fin_timeout: %s\n        stale_timeout: %s\n        servers:\n", testFinTimeout, testStaleTimeout)
+	for i, s := range c.Servers() {
+		fmt.Fprintf(b, "          - {name: %s, ip: %s, weight: %d}\n", s.Name, s.Addr, testWeights[i])
+	}
 }
 
 // recGateway is one gateway of a recovery cluster; its vecd may be started
@@ -383,30 +392,7 @@ func (g *recGateway) waitEntries(n uint64, timeout time.Duration) vecdCounters {
 // metrics scrapes the current vecd's Prometheus endpoint (in its
 // namespace) and returns the samples by "name{labels}".
 func (g *recGateway) metrics() (map[string]float64, error) {
-	resp, err := HTTPClient(g.GW.NS, 2*time.Second).Get("http://" + recMetricsAddr + "/metrics")
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("metrics: %s", resp.Status)
-	}
-	out := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, "vec_") {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		f, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			return nil, fmt.Errorf("metrics line %q: %w", line, err)
-		}
-		out[line[:i]] = f
-	}
-	return out, sc.Err()
+	return scrapeMetrics(HTTPClient(g.GW.NS, 2*time.Second), recMetricsAddr)
 }
 
 // haRole is the HA role the gateway's metrics report ("" when unreadable).
@@ -456,11 +442,16 @@ func (c *Cluster) startStreams(n int, timeout time.Duration) *recStreamsRun {
 // startPacedStreams is startStreams with downloads of rate bytes/s lasting
 // length. vec-loadgen must have been built (Binary) by the test first.
 func (c *Cluster) startPacedStreams(n int, rate int64, length, timeout time.Duration) *recStreamsRun {
+	return c.startPacedStreamsIn(c.ClientNS(), n, rate, length, timeout)
+}
+
+// startPacedStreamsIn is startPacedStreams from a client in namespace ns.
+func (c *Cluster) startPacedStreamsIn(ns string, n int, rate int64, length, timeout time.Duration) *recStreamsRun {
 	s := &recStreamsRun{n: n, done: make(chan struct{}), timeout: timeout}
 	size := rate * int64(length/time.Millisecond) / 1000
 	go func() {
 		defer close(s.done)
-		s.rep, s.err = c.Loadgen("-mode", "download", "-parallel", strconv.Itoa(n), "-size", strconv.FormatInt(size, 10),
+		s.rep, s.err = c.LoadgenIn(ns, "-mode", "download", "-parallel", strconv.Itoa(n), "-size", strconv.FormatInt(size, 10),
 			"-rate", strconv.FormatInt(rate, 10), "-seed", "7", "-req-timeout", "10s",
 			"-timeout", timeout.String())
 	}()
@@ -745,20 +736,9 @@ func (c *Cluster) startForwardCaptureOf(k int, filter string) *fwdCapture {
 func (c *Cluster) startFrameCapture(ns, iface, filter string, opts ...string) *fwdCapture {
 	t := c.t
 	t.Helper()
-	if _, err := os.Stat("/usr/bin/tcpdump"); err != nil {
-		SkipOrFail(t, "needs tcpdump (apt-get install tcpdump; scripts/setup.sh installs it)")
-	}
 	cp := &fwdCapture{t: t, path: filepath.Join(t.TempDir(), iface+".pcap")}
-	args := append([]string{"tcpdump", "-i", iface, "-n", "-s", "64", "-B", "16384",
-		"--immediate-mode", "-U", "-Z", "root", "-w", cp.path}, opts...)
-	cp.proc = c.Start(ns, "tcpdump-"+iface, append(args, filter)...)
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(cp.proc.Output(), "listening on") {
-		if !cp.proc.Running() || time.Now().After(deadline) {
-			t.Fatalf("tcpdump on %s did not start:\n%s", iface, cp.proc.Output())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	args := append([]string{"-s", "64", "-B", "16384"}, opts...)
+	cp.proc = startTcpdump(t, ns, iface, cp.path, append(args, filter)...)
 	return cp
 }
 
@@ -932,15 +912,8 @@ func (rc *recCluster) startHeartbeatCapture(k int) *heartbeatCapture {
 	t.Helper()
 	g := rc.GatewayN(k)
 	cp := &heartbeatCapture{t: t, path: filepath.Join(rc.dir, fmt.Sprintf("heartbeats-gw%d.pcap", k))}
-	cp.proc = rc.Start(g.NS, "tcpdump-heartbeats", "tcpdump", "-i", g.MgmtIface, "-n", "-s", "512", "--immediate-mode", "-U",
-		"-Z", "root", "-w", cp.path, fmt.Sprintf("udp and dst host %s and dst port %d", g.MgmtAddr, recHeartbeatPort))
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(cp.proc.Output(), "listening on") {
-		if !cp.proc.Running() || time.Now().After(deadline) {
-			t.Fatalf("tcpdump on %s did not start:\n%s", g.MgmtIface, cp.proc.Output())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	cp.proc = startTcpdump(t, g.NS, g.MgmtIface, cp.path, "-s", "512",
+		fmt.Sprintf("udp and dst host %s and dst port %d", g.MgmtAddr, recHeartbeatPort))
 	return cp
 }
 

@@ -104,6 +104,27 @@ func startPair(t testing.TB, rc *recCluster) (*recGateway, *recGateway) {
 	return gw1, gw2
 }
 
+// haLoad is the traffic of the tests of a pair: captures of what each
+// gateway forwards, new connections arriving at a steady rate, and
+// recStreams long-lived streams.
+type haLoad struct {
+	cap1, cap2 *fwdCapture
+	conns      *recConnsRun
+	streams    *recStreamsRun
+}
+
+// startHALoad starts the captures, new connections for connsFor and the
+// streams, and returns once gw1 holds every stream and all are well under
+// way.
+func startHALoad(rc *recCluster, gw1 *recGateway, connsFor time.Duration) haLoad {
+	l := haLoad{cap1: rc.startForwardCapture(1), cap2: rc.startForwardCapture(2)}
+	l.conns = rc.startNewConns(connsFor)
+	l.streams = rc.startStreams(recStreams, recStreamsTimeout)
+	gw1.waitEntries(recStreams, 20*time.Second)
+	time.Sleep(time.Second)
+	return l
+}
+
 // waitBackup waits until backup reports the backup role with active's
 // adverts heard, and active the active role.
 func waitBackup(t testing.TB, backup, active *recGateway) {
@@ -150,12 +171,8 @@ func TestFailoverKeepsConnections(t *testing.T) {
 	rc := startRecoveryCluster(t, recOptions{HA: true, Preempt: false})
 	gw1, gw2 := startPair(t, rc)
 
-	cap1, cap2 := rc.startForwardCapture(1), rc.startForwardCapture(2)
 	sampler := rc.startSampler(20 * time.Millisecond)
-	conns := rc.startNewConns(recStreamLength + 4*time.Second)
-	streams := rc.startStreams(recStreams, recStreamsTimeout)
-	gw1.waitEntries(recStreams, 20*time.Second)
-	time.Sleep(time.Second)
+	load := startHALoad(rc, gw1, recStreamLength+4*time.Second)
 	unionBefore, perAgent, err := rc.agentUnion()
 	if err != nil {
 		t.Fatalf("asking the agents: %v", err)
@@ -173,13 +190,13 @@ func TestFailoverKeepsConnections(t *testing.T) {
 	tl := gw2.lastTakeover()
 	t.Logf("gw2's takeover: %s", tl.brief())
 
-	streams.check(t, "200 streams across kill -9 of the active", killAt)
-	failedConns := conns.result(t, "new connections during the failover")
+	load.streams.check(t, "200 streams across kill -9 of the active", killAt)
+	failedConns := load.conns.result(t, "new connections during the failover")
 	if failedConns != 0 {
 		t.Errorf("%d new connections failed although each had 5 s for TCP to retransmit its SYN", failedConns)
 	}
 	samples := sampler.finish()
-	t1, t2 := cap1.times(), cap2.times()
+	t1, t2 := load.cap1.times(), load.cap2.times()
 
 	// The forwarding gap, from the bridge captures (kernel timestamps).
 	if last, first, ok := forwardingGap(t, t1, t2, killAt); ok {
@@ -223,11 +240,7 @@ func TestGracefulStopHandsOver(t *testing.T) {
 	rc := startRecoveryCluster(t, recOptions{HA: true, Preempt: false})
 	gw1, gw2 := startPair(t, rc)
 
-	cap1, cap2 := rc.startForwardCapture(1), rc.startForwardCapture(2)
-	conns := rc.startNewConns(recStreamLength + 3*time.Second)
-	streams := rc.startStreams(recStreams, recStreamsTimeout)
-	gw1.waitEntries(recStreams, 20*time.Second)
-	time.Sleep(time.Second)
+	load := startHALoad(rc, gw1, recStreamLength+3*time.Second)
 
 	stopAt := gw1.terminate()
 	activeAt := gw2.waitMode("active", 10*time.Second)
@@ -238,11 +251,11 @@ func TestGracefulStopHandsOver(t *testing.T) {
 	t.Logf("SIGTERM to gw1 at %s; gw2's workers active %s later; gw2's takeover: %s", stopAt.Format("15:04:05.000"),
 		ms(activeAt.Sub(stopAt)), tl.brief())
 
-	streams.check(t, "200 streams across a graceful stop of the active", stopAt)
-	if failed := conns.result(t, "new connections during the hand-over"); failed != 0 {
+	load.streams.check(t, "200 streams across a graceful stop of the active", stopAt)
+	if failed := load.conns.result(t, "new connections during the hand-over"); failed != 0 {
 		t.Errorf("%d new connections failed", failed)
 	}
-	t1, t2 := cap1.times(), cap2.times()
+	t1, t2 := load.cap1.times(), load.cap2.times()
 	rebuild := time.Duration(tl.num("total") * float64(time.Second))
 	if last, first, ok := forwardingGap(t, t1, t2, stopAt); ok {
 		t.Logf("gw1's last forwarded frame at SIGTERM %s, gw2's first at SIGTERM %s: gap %s (heartbeat interval %s, gw2's rebuild %s, master-down %s)",
@@ -575,11 +588,7 @@ func TestFailbackWithPreempt(t *testing.T) {
 	rc := startRecoveryCluster(t, recOptions{HA: true, Preempt: true, PreemptDelay: time.Second})
 	gw1, gw2 := startPair(t, rc)
 
-	cap1, cap2 := rc.startForwardCapture(1), rc.startForwardCapture(2)
-	conns := rc.startNewConns(recStreamLength + 4*time.Second)
-	streams := rc.startStreams(recStreams, recStreamsTimeout)
-	gw1.waitEntries(recStreams, 20*time.Second)
-	time.Sleep(time.Second)
+	load := startHALoad(rc, gw1, recStreamLength+4*time.Second)
 
 	killAt := gw1.kill()
 	failoverAt := gw2.waitMode("active", 10*time.Second)
@@ -594,11 +603,11 @@ func TestFailbackWithPreempt(t *testing.T) {
 	if inst := gw1.mustCounters().installed(); inst < recStreams {
 		t.Errorf("gw1 installed %d entries on failback, want at least the %d streams", inst, recStreams)
 	}
-	streams.check(t, "200 streams across failover and failback", killAt, failbackAt)
-	if failed := conns.result(t, "new connections across failover and failback"); failed != 0 {
+	load.streams.check(t, "200 streams across failover and failback", killAt, failbackAt)
+	if failed := load.conns.result(t, "new connections across failover and failback"); failed != 0 {
 		t.Errorf("%d new connections failed", failed)
 	}
-	t1, t2 := cap1.times(), cap2.times()
+	t1, t2 := load.cap1.times(), load.cap2.times()
 	if last, first, ok := forwardingGap(t, t1, t2, killAt); ok {
 		t.Logf("failover: gw1's last frame at kill %s, gw2's first at kill %s: gap %s (master-down %s)",
 			rel(last.Sub(killAt)), rel(first.Sub(killAt)), ms(first.Sub(last)), ms(recMasterDown))

@@ -131,40 +131,29 @@ func (p *statusParser) str(key string) string {
 	return v
 }
 
-func (p *statusParser) int(key string) int {
+// parsed is the value of key as parse reads it; what names the kind of
+// value in the error when parse fails.
+func parsed[T any](p *statusParser, key, what string, parse func(string) (T, error)) T {
 	v := p.str(key)
-	n, err := strconv.Atoi(v)
+	x, err := parse(v)
 	if err != nil {
-		p.fail(key, v, "a number")
+		p.fail(key, v, what)
 	}
-	return n
+	return x
 }
 
+func (p *statusParser) int(key string) int { return parsed(p, key, "a number", strconv.Atoi) }
+
 func (p *statusParser) mac(key string) net.HardwareAddr {
-	v := p.str(key)
-	m, err := net.ParseMAC(v)
-	if err != nil {
-		p.fail(key, v, "a MAC address")
-	}
-	return m
+	return parsed(p, key, "a MAC address", net.ParseMAC)
 }
 
 func (p *statusParser) addr(key string) netip.Addr {
-	v := p.str(key)
-	a, err := netip.ParseAddr(v)
-	if err != nil {
-		p.fail(key, v, "an address")
-	}
-	return a
+	return parsed(p, key, "an address", netip.ParseAddr)
 }
 
 func (p *statusParser) prefix(key string) netip.Prefix {
-	v := p.str(key)
-	a, err := netip.ParsePrefix(v)
-	if err != nil {
-		p.fail(key, v, "a prefix")
-	}
-	return a
+	return parsed(p, key, "a prefix", netip.ParsePrefix)
 }
 
 func (p *statusParser) addrs(key string) []netip.Addr {

@@ -64,8 +64,7 @@ func TestStatusPage(t *testing.T) {
 	const vip = "10.99.0.100"
 	c := StartCluster(t, Options{Servers: 3, Backends: true})
 	dir := t.TempDir()
-	cfg := ctlYAML(c, dir, []int{1}, []ctlCluster{{VIP: vip, Services: []ctlService{{Name: "http", Port: 80,
-		Servers: []ctlServer{{"s1", c.Server(1), 1}, {"s2", c.Server(2), 2}, {"s3", c.Server(3), 1}}}}}})
+	cfg := ctlYAML(c, dir, []int{1}, httpCluster(c, vip, 1, 2, 1))
 	// The browser ignores the certificate's issuer.
 	cert, key, _ := testcert.Write(t, dir, "127.0.0.1")
 	// The manager runs every second and, at a sensitivity of 100 %, never

@@ -60,21 +60,7 @@ func benchTakeover(b *testing.B, n int) {
 
 	// One more request on every connection, all at once: each must be
 	// answered by the server that has had it from the start.
-	var failed atomic.Int64
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 512)
-	for _, c := range conns {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			if err := c.request(15 * time.Second); err != nil {
-				if failed.Add(1) <= 3 {
-					b.Logf("connection from %s: %v", c.conn.LocalAddr(), err)
-				}
-			}
-		})
-	}
-	wg.Wait()
+	failed := requestAll(b, conns, 512, 15*time.Second)
 	answeredAt := time.Now()
 
 	b.ReportMetric(float64(activeAt.Sub(killAt).Milliseconds()), "takeover-ms")
@@ -82,12 +68,12 @@ func benchTakeover(b *testing.B, n int) {
 	b.ReportMetric(rebuild.num("fetch")*1000, "fetch-ms")
 	b.ReportMetric(rebuild.num("install")*1000, "install-ms")
 	b.ReportMetric(rebuild.num("installed"), "installed")
-	b.ReportMetric(float64(failed.Load()), "failed-conns")
+	b.ReportMetric(float64(failed), "failed-conns")
 	b.ReportMetric(float64(answeredAt.Sub(killAt).Milliseconds()), "all-answered-ms")
 	b.Logf("%d connections, the agents listed %d; takeover %s after the kill: %s; %d second requests failed",
-		n, union, ms(activeAt.Sub(killAt)), rebuild.brief(), failed.Load())
-	if failed.Load() != 0 {
-		b.Errorf("%d of %d connections did not survive the takeover", failed.Load(), n)
+		n, union, ms(activeAt.Sub(killAt)), rebuild.brief(), failed)
+	if failed != 0 {
+		b.Errorf("%d of %d connections did not survive the takeover", failed, n)
 	}
 }
 
@@ -139,21 +125,28 @@ func openKeepAlive(tb testing.TB, rc *recCluster, n int) []*keepAlive {
 		}
 		conns[i] = &keepAlive{conn: c, rd: bufio.NewReader(c)}
 	}
+	if failed := requestAll(tb, conns, 256, 10*time.Second); failed != 0 {
+		tb.Fatalf("%d of %d connections failed their first request before the takeover", failed, n)
+	}
+	return conns
+}
+
+// requestAll makes one request on every connection, parallel of them at a
+// time, each within timeout, and returns how many failed (the first three
+// failures logged).
+func requestAll(tb testing.TB, conns []*keepAlive, parallel int, timeout time.Duration) int64 {
 	var failed atomic.Int64
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, 256)
+	sem := make(chan struct{}, parallel)
 	for _, c := range conns {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			if c.request(10*time.Second) != nil {
-				failed.Add(1)
+			if err := c.request(timeout); err != nil && failed.Add(1) <= 3 {
+				tb.Logf("connection from %s: %v", c.conn.LocalAddr(), err)
 			}
 		})
 	}
 	wg.Wait()
-	if failed.Load() != 0 {
-		tb.Fatalf("%d of %d connections failed their first request before the takeover", failed.Load(), n)
-	}
-	return conns
+	return failed.Load()
 }

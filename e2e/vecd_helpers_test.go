@@ -446,26 +446,35 @@ type capture struct {
 // reach vecd before the kernel's capture taps there could see them.
 func startCapture(t *testing.T, c *Cluster) *capture {
 	t.Helper()
+	cp := &capture{t: t, path: filepath.Join(t.TempDir(), "gateway.pcap")}
+	// Headers are enough (-s 128); a large buffer (-B, KiB) keeps the
+	// kernel from dropping frames.
+	port := fmt.Sprintf("vecpg%d", c.GatewayN(1).Index)
+	cp.proc = startTcpdump(t, c.Status().BridgeNS, port, cp.path, "-s", "128", "-B", "32768")
+	return cp
+}
+
+// startTcpdump runs tcpdump in namespace ns, recording the frames on iface
+// into the file path with the further options and filter args, and waits
+// until it listens. -Z root: tcpdump would otherwise drop to its own user
+// and could not write into the test's directory; --immediate-mode hands
+// every frame over at once, so none is still in the ring when tcpdump
+// stops.
+func startTcpdump(t testing.TB, ns, iface, path string, args ...string) *Proc {
+	t.Helper()
 	if _, err := os.Stat("/usr/bin/tcpdump"); err != nil {
 		SkipOrFail(t, "needs tcpdump (apt-get install tcpdump; scripts/setup.sh installs it)")
 	}
-	cp := &capture{t: t, path: filepath.Join(t.TempDir(), "gateway.pcap")}
-	// -Z root: tcpdump would otherwise drop to its own user and could not
-	// write into the test's directory. Headers are enough (-s 128); a large
-	// buffer (-B, KiB) keeps the kernel from dropping frames, and
-	// --immediate-mode hands every frame over at once, so none is still in
-	// the ring when tcpdump stops.
-	port := fmt.Sprintf("vecpg%d", c.GatewayN(1).Index)
-	cp.proc = c.Start(c.Status().BridgeNS, "tcpdump", "tcpdump", "-i", port, "-n", "-s", "128",
-		"-B", "32768", "--immediate-mode", "-U", "-Z", "root", "-w", cp.path)
+	proc := Start(t, ns, "tcpdump-"+iface, append([]string{"tcpdump", "-i", iface, "-n", "--immediate-mode", "-U",
+		"-Z", "root", "-w", path}, args...)...)
 	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(cp.proc.Output(), "listening on") {
-		if !cp.proc.Running() || time.Now().After(deadline) {
-			t.Fatalf("tcpdump on %s did not start:\n%s", port, cp.proc.Output())
+	for !strings.Contains(proc.Output(), "listening on") {
+		if !proc.Running() || time.Now().After(deadline) {
+			t.Fatalf("tcpdump on %s did not start:\n%s", iface, proc.Output())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return cp
+	return proc
 }
 
 var tcpdumpStats = regexp.MustCompile(`(\d+) packets captured\n(\d+) packets received by filter\n(\d+) packets dropped by kernel`)

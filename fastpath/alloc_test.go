@@ -11,6 +11,9 @@ import (
 func TestProcessBurstDoesNotAllocate(t *testing.T) {
 	cfg := testConfig()
 	cfg.EchoVIPs = []netip.Addr{vip}
+	maglev := maglevService(2, 10, []int{1, 2, 3})
+	maglev.Port = 8080
+	cfg.Services = append(cfg.Services, maglev)
 	h := newHarness(t, cfg, 1024)
 	h.open(1000)
 	arp := pktbuild.ARP(1, pktbuild.Broadcast, clientMA, client, vip, [6]byte{})
@@ -53,6 +56,33 @@ func TestProcessBurstDoesNotAllocate(t *testing.T) {
 		i++
 	}); n != 0 {
 		t.Errorf("new SYN: %.1f allocations per packet", n)
+	}
+	// A Maglev service: new SYNs scheduled by its table, and mid-flow
+	// segments without an entry given their second chance (each RST'd
+	// afterwards, so the entry can be evicted again).
+	for name, flags := range map[string]uint8{"maglev SYN": pktbuild.SYN, "maglev second chance": pktbuild.ACK} {
+		firsts := make([][]byte, 2000)
+		for i := range firsts {
+			f := tcpFlow(uint16(10000 + i))
+			f.DstPort = 8080
+			firsts[i] = pktbuild.TCP(f, flags, 1, 1, nil)
+			rsts[i] = pktbuild.TCP(f, pktbuild.RST, 2, 0, nil)
+		}
+		before := h.core.Counters.SecondChanceHash
+		i = 0
+		if n := testing.AllocsPerRun(1000, func() {
+			h.core.ProcessBurst(firsts[i:i+1], verdicts)
+			if verdicts[0] != VerdictForward {
+				t.Fatalf("%s %d: %v", name, i, verdicts[0])
+			}
+			h.core.ProcessBurst(rsts[i:i+1], verdicts)
+			i++
+		}); n != 0 {
+			t.Errorf("%s: %.1f allocations per packet", name, n)
+		}
+		if second := h.core.Counters.SecondChanceHash - before; (flags == pktbuild.ACK) != (second > 0) {
+			t.Errorf("%s: %d second chances", name, second)
+		}
 	}
 	if n := testing.AllocsPerRun(100, func() { h.core.Reap() }); n != 0 {
 		t.Errorf("Reap: %.1f allocations", n)

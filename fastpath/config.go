@@ -80,6 +80,13 @@ type Config struct {
 	// without one; required when any server's MAC is zero. The same table
 	// is passed to every snapshot.
 	Neighbors *Neighbors
+	// Previous is the snapshot the workers run now (nil for the first
+	// one). A Maglev service takes its tables over from it: an unchanged
+	// service keeps both, a changed one keeps its current table as the
+	// previous one, which mid-flow packets of connections this gateway has
+	// no entry for are checked against (docs/maglev.md). Without it every
+	// Maglev service starts with no history.
+	Previous *Snapshot
 }
 
 // ServiceConfig is one entry of a cluster's port table (patent Fig. 8).
@@ -101,13 +108,19 @@ type ServiceConfig struct {
 	// WeightBound limits every server weight (Fig. 8); zero selects
 	// DefaultWeightBound.
 	WeightBound int
-	Servers     []ServerConfig
+	// Scheduler picks the server of a new connection: SchedulerWRR (the
+	// zero value) or SchedulerMaglev, which needs every server's Name.
+	Scheduler Scheduler
+	Servers   []ServerConfig
 }
 
 // ServerConfig is one server of a service (a node-table row).
 type ServerConfig struct {
 	ID ServerID
-	IP netip.Addr // IPv4
+	// Name is the server's name in its service; a Maglev table is built
+	// from the names (and weights), so every gateway builds the same one.
+	Name string
+	IP   netip.Addr // IPv4
 	// MAC is the server's address; all zero means "resolve IP by ARP"
 	// (Config.Neighbors).
 	MAC    [6]byte

@@ -534,6 +534,9 @@ func (c *Core) decideFlow(p []byte, m *packetMeta, now int64, found, free int) V
 	// no client's first packet (scans, floods, stray replies).
 	tcp := m.key.Proto == ProtoTCP
 	if tcp && m.tcpFlags&TCPFlagSYN == 0 {
+		if svc.maglev != nil && c.mode == ModeActive {
+			return c.secondChance(p, m, svc, now, free)
+		}
 		return DropVerdict(c.missReason)
 	}
 	if tcp && !opening {
@@ -545,32 +548,16 @@ func (c *Core) decideFlow(p []byte, m *packetMeta, now int64, found, free int) V
 		}
 		return DropVerdict(DropNoServer)
 	}
-	if t.Full() {
-		victim := t.victimNear(m.home, now, int64(ActiveEvictIdle))
-		if victim < 0 {
-			return DropVerdict(DropTableFull)
-		}
-		switch t.slots[victim].State {
-		case StateSYN:
-			c.Counters.EvictedSYN++
-		case StateFIN, StateRST:
-			c.Counters.EvictedFIN++
-		default:
-			c.Counters.EvictedActive++
-		}
-		if t.onProbePath(victim, m.home, free) {
-			// The new key takes the victim's slot in place: every slot
-			// from its home up to there is occupied, so lookups still
-			// find it, and no entry has to shift back.
-			c.settleRemoved(victim, removeEvicted)
-			t.count--
-			free = victim
-		} else {
-			c.removeEntry(victim, removeEvicted)
-			_, free = t.find(m.key, m.home)
-		}
+	free, ok := c.makeRoom(m, free, now)
+	if !ok {
+		return DropVerdict(DropTableFull)
 	}
-	server := svc.servers[c.wrr[svc.id].pick(svc.weights, svc.maxWeight)]
+	var server ServerID
+	if svc.maglev != nil {
+		server = svc.servers[svc.maglev.pick(maglevSlot(&m.key))]
+	} else {
+		server = svc.servers[c.wrr[svc.id].pick(svc.weights, svc.maxWeight)]
+	}
 	e := t.insertAt(free, m.key)
 	// A TCP entry starts embryonic (short timer, evicted before live ones) until the
 	// client's next packet; a UDP datagram has no handshake to wait for.
@@ -582,6 +569,80 @@ func (c *Core) decideFlow(p []byte, m *packetMeta, now int64, found, free int) V
 	sc := &c.Servers[server]
 	sc.New++
 	sc.Active++
+	return c.forward(p, server)
+}
+
+// makeRoom returns the slot m's new entry goes in: free, or, when the table
+// is full, the slot an evicted entry leaves (closing ones first, then
+// embryonic ones, then idle ACTIVE ones, docs/conntable.md); false when
+// nothing near the key's home may be evicted.
+func (c *Core) makeRoom(m *packetMeta, free int, now int64) (int, bool) {
+	t := c.table
+	if !t.Full() {
+		return free, true
+	}
+	victim := t.victimNear(m.home, now, int64(ActiveEvictIdle))
+	if victim < 0 {
+		return free, false
+	}
+	switch t.slots[victim].State {
+	case StateSYN:
+		c.Counters.EvictedSYN++
+	case StateFIN, StateRST:
+		c.Counters.EvictedFIN++
+	default:
+		c.Counters.EvictedActive++
+	}
+	if t.onProbePath(victim, m.home, free) {
+		// The new key takes the victim's slot in place: every slot
+		// from its home up to there is occupied, so lookups still
+		// find it, and no entry has to shift back.
+		c.settleRemoved(victim, removeEvicted)
+		t.count--
+		return victim, true
+	}
+	c.removeEntry(victim, removeEvicted)
+	_, free = t.find(m.key, m.home)
+	return free, true
+}
+
+// secondChance handles a TCP segment without SYN that has no entry, of a
+// Maglev service in ModeActive: a connection another gateway scheduled
+// (the router behind several gateways rehashed it here) or one this
+// gateway forgot. Both tables of the service are asked for the flow's
+// slot (maglevLookup.secondChance): when they agree the packet goes to that
+// server (second_chance_hash), when they disagree to the previous table's
+// (second_chance_previous): the connection most likely began before the
+// change. The flow gets an entry, not counted as a new connection (another
+// gateway scheduled it): embryonic, FIN or RST after this segment's flags.
+func (c *Core) secondChance(p []byte, m *packetMeta, svc *service, now int64, free int) Verdict {
+	index, previous := svc.maglev.secondChance(maglevSlot(&m.key))
+	if index < 0 {
+		return DropVerdict(c.missReason)
+	}
+	free, ok := c.makeRoom(m, free, now)
+	if !ok {
+		return DropVerdict(DropTableFull)
+	}
+	server := svc.servers[index]
+	e := c.table.insertAt(free, m.key)
+	// Embryonic until the flow's next packet makes it ACTIVE (existing): a
+	// lone, perhaps spoofed, ACK leaves an entry that the SYN timer removes
+	// and a full table evicts first, as a lone SYN's is.
+	e.Server, e.Service, e.State, e.LastSeen = server, svc.id, StateSYN, now
+	c.Servers[server].Active++
+	if previous {
+		c.Counters.SecondChancePrevious++
+	} else {
+		c.Counters.SecondChanceHash++
+	}
+	switch {
+	case m.tcpFlags&TCPFlagRST != 0:
+		c.Counters.Resets++
+		c.setState(e, StateRST)
+	case m.tcpFlags&TCPFlagFIN != 0:
+		c.setState(e, StateFIN)
+	}
 	return c.forward(p, server)
 }
 

@@ -113,6 +113,13 @@ type CoreCounters struct {
 	// RescheduledSYN counts SYNs that found an ACTIVE entry of a server
 	// that takes no new connections and were scheduled anew.
 	RescheduledSYN uint64
+	// SecondChanceHash and SecondChancePrevious count TCP segments without
+	// SYN and without an entry, of a Maglev service, that were given the
+	// server of the flow's slot instead of being dropped (docs/maglev.md):
+	// the service's current and previous tables agreeing on it, or the
+	// previous table's server where they disagree.
+	SecondChanceHash     uint64
+	SecondChancePrevious uint64
 	// Installed counts entries rebuilt from the servers' agents (Install);
 	// InstallExisting the rebuilt entries not installed because the table
 	// already had the flow, InstallFull those the full table had no room for.

@@ -9,8 +9,9 @@
 // service its (VIP, protocol, port) belongs to, runs the connection state
 // machine of the patent's Fig. 7A/7B against its own connection table
 // (table.go), picks a server for a new connection by the weighted round robin
-// of Fig. 7C (wrr.go), and rewrites the Ethernet addresses for direct server
-// return. ARP requests for the VIPs and the gateway are answered in place.
+// of Fig. 7C (wrr.go) or, for a service spread over several active gateways,
+// by a Maglev table every gateway builds alike (maglev.go), and rewrites the
+// Ethernet addresses for direct server return. ARP requests for the VIPs and the gateway are answered in place.
 // Every packet gets a verdict: forward, reply, or drop with a counted reason.
 //
 // Configuration arrives as an immutable Snapshot that a core swaps in between

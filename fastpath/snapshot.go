@@ -69,6 +69,8 @@ type service struct {
 	// unresolved: some server would take connections but has not answered
 	// ARP yet, so an all-zero maxWeight is counted as server_unresolved.
 	unresolved bool
+	// maglev holds the tables of a SchedulerMaglev service; nil for WRR.
+	maglev *maglevLookup
 }
 
 // serviceKey packs (VIP, port, protocol) into one integer.
@@ -122,7 +124,9 @@ func ipv4(a netip.Addr, field string) (uint32, error) {
 // NewSnapshot validates cfg and compiles it. Weights above a service's
 // weight bound are clamped to the bound (patent Fig. 8: no node's weight may
 // exceed it); everything else that is wrong is an error naming the service
-// or server.
+// or server. The Maglev tables of SchedulerMaglev services are built here,
+// off the workers, or taken over from cfg.Previous when their servers and
+// weights have not changed.
 func NewSnapshot(cfg *Config) (*Snapshot, error) {
 	s := &Snapshot{
 		gatewayMAC:   cfg.GatewayMAC,
@@ -164,6 +168,15 @@ func NewSnapshot(cfg *Config) (*Snapshot, error) {
 		svc, err := compileService(&sc, serverSeen)
 		if err != nil {
 			return nil, err
+		}
+		if sc.Scheduler == SchedulerMaglev {
+			var before *service
+			if cfg.Previous != nil {
+				before = cfg.Previous.serviceByID(sc.ID)
+			}
+			if svc.maglev, err = compileMaglev(&svc, &sc, before); err != nil {
+				return nil, fmt.Errorf("service %d (%v %s/%d): %w", sc.ID, sc.VIP, protoName(sc.Proto), sc.Port, err)
+			}
 		}
 		if keySeen[svc.key] {
 			return nil, fmt.Errorf("service %d: %v %s/%d is defined twice", sc.ID, sc.VIP, protoName(sc.Proto), sc.Port)
@@ -268,6 +281,9 @@ func compileService(sc *ServiceConfig, serverSeen map[ServerID]bool) (service, e
 	}
 	if sc.Port == 0 {
 		return service{}, fmt.Errorf("%s: port 0", name)
+	}
+	if sc.Scheduler != SchedulerWRR && sc.Scheduler != SchedulerMaglev {
+		return service{}, fmt.Errorf("%s: unknown scheduler %d", name, sc.Scheduler)
 	}
 	bound := sc.WeightBound
 	if bound == 0 {

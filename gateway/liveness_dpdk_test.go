@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -112,20 +111,13 @@ clusters:
 		t.Fatal(err)
 	}
 
-	if got := cpusAllowed(t, os.Getpid()); got != "1" {
+	if got := testenv.CPUsAllowed(t, os.Getpid()); got != "1" {
 		t.Errorf("main thread on CPUs %q, want the control core 1 (a worker's core too, as configured)", got)
 	}
 
 	waitFor := func(what string, limit time.Duration, cond func() bool) time.Duration {
 		t.Helper()
-		start := time.Now()
-		for !cond() {
-			if time.Since(start) > limit {
-				t.Fatalf("%s: not within %v", what, limit)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-		return time.Since(start)
+		return testenv.WaitFor(t, what, limit, 5*time.Millisecond, cond)
 	}
 	links := g.Links()
 	if len(links) != 2 || !links[0].Known || !links[0].Up || !links[1].Up || g.LinkHealth() != nil {
@@ -209,22 +201,6 @@ clusters:
 	if n := logs.FilterMessageSnippet("not releasing").Len(); n != 1 {
 		t.Errorf("Close after a failed Stop: %d refusals to release, want 1", n)
 	}
-}
-
-// cpusAllowed is a thread's Cpus_allowed_list, e.g. "0-1".
-func cpusAllowed(t *testing.T, tid int) string {
-	t.Helper()
-	status, err := os.ReadFile(fmt.Sprintf("/proc/self/task/%d/status", tid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for line := range strings.Lines(string(status)) {
-		if v, ok := strings.CutPrefix(line, "Cpus_allowed_list:"); ok {
-			return strings.TrimSpace(v)
-		}
-	}
-	t.Fatal("no Cpus_allowed_list")
-	return ""
 }
 
 // hugepages is HugePages_Total of /proc/meminfo.

@@ -4,15 +4,12 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
-	"strings"
 	"time"
 
 	"vec/agent/auth"
-	"vec/internal/secretfile"
 )
 
 // MsgType is the kind of a heartbeat datagram.
@@ -219,48 +216,31 @@ func checkNodeName(name string) error {
 }
 
 // HeartbeatKey is the shared heartbeat key of the gateways. Its file format
-// is agent/auth's (hex, surrounding white space ignored, at least
-// auth.MinKeyBytes bytes); auth.Key keeps its secret to itself, so the HA
-// protocol loads its own.
+// is agent/auth's (auth.ReadSecretFile: hex, surrounding white space
+// ignored, at least auth.MinKeyBytes bytes); auth.Key keeps its secret to
+// itself, so the HA protocol holds its own.
 type HeartbeatKey struct {
 	secret []byte
 }
 
-// maxHeartbeatKeyFileBytes bounds a key file read (a key is a line of hex).
-const maxHeartbeatKeyFileBytes = 4 << 10
-
 // NewHeartbeatKey makes a key of secret (copied), which must hold at least
 // auth.MinKeyBytes bytes.
 func NewHeartbeatKey(secret []byte) (HeartbeatKey, error) {
-	if len(secret) < auth.MinKeyBytes {
-		return HeartbeatKey{}, fmt.Errorf("heartbeat key has %d bytes, want at least %d", len(secret), auth.MinKeyBytes)
+	if err := auth.CheckSecret(secret); err != nil {
+		return HeartbeatKey{}, fmt.Errorf("heartbeat key: %w", err)
 	}
 	return HeartbeatKey{secret: append([]byte(nil), secret...)}, nil
 }
 
-// ParseHeartbeatKey decodes a key written as hex, as "openssl rand -hex 32"
-// prints one.
-func ParseHeartbeatKey(text string) (HeartbeatKey, error) {
-	secret, err := hex.DecodeString(strings.TrimSpace(text))
-	if err != nil {
-		return HeartbeatKey{}, fmt.Errorf("heartbeat key is not hex: %w", err)
-	}
-	return NewHeartbeatKey(secret)
-}
-
 // LoadHeartbeatKeyFile reads a key file holding the key in hex, checked
-// like the agent's key files (internal/secretfile): a regular file owned by
-// root or the process's user that no one else may read or write.
+// like the agent's key files (auth.ReadSecretFile): a regular file owned
+// by root or the process's user that no one else may read or write.
 func LoadHeartbeatKeyFile(path string) (HeartbeatKey, error) {
-	text, err := secretfile.Read(path, maxHeartbeatKeyFileBytes)
+	secret, err := auth.ReadSecretFile(path)
 	if err != nil {
 		return HeartbeatKey{}, fmt.Errorf("heartbeat key file: %w", err)
 	}
-	k, err := ParseHeartbeatKey(string(text))
-	if err != nil {
-		return HeartbeatKey{}, fmt.Errorf("heartbeat key file %s: %w", path, err)
-	}
-	return k, nil
+	return NewHeartbeatKey(secret)
 }
 
 // IsZero reports whether k is the zero key (no key).

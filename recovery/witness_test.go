@@ -256,21 +256,32 @@ type noMetrics struct{}
 func (noMetrics) Host() (metrics.Host, error) { return metrics.Host{}, nil }
 func (noMetrics) Custom() []wire.CustomMetric { return nil }
 
-func TestWitnessAgentsOverHTTP(t *testing.T) {
-	targets, servers := agentServers(t, 3, 2*time.Second)
+// newClient is an agent client with the default options.
+func newClient(t *testing.T) *client.Client {
+	t.Helper()
 	c, err := client.New(client.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return c
+}
+
+// mustWitnesses is NewAgentWitnesses, failing t on an error.
+func mustWitnesses(t *testing.T, c *client.Client, gateway string, targets []client.Target, log *zap.Logger) *AgentWitnesses {
+	t.Helper()
+	w, err := NewAgentWitnesses(c, gateway, targets, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func TestWitnessAgentsOverHTTP(t *testing.T) {
+	targets, servers := agentServers(t, 3, 2*time.Second)
+	c := newClient(t)
 	log := zaptest.NewLogger(t)
-	gw1, err := NewAgentWitnesses(c, "gw1", targets, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw2, err := NewAgentWitnesses(c, "gw2", targets, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	gw1 := mustWitnesses(t, c, "gw1", targets, log)
+	gw2 := mustWitnesses(t, c, "gw2", targets, log)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 
@@ -307,10 +318,7 @@ func TestWitnessAgentsOverHTTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	wrong[1].Key = wrongKey
-	gw2bad, err := NewAgentWitnesses(c, "gw2", wrong, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	gw2bad := mustWitnesses(t, c, "gw2", wrong, log)
 	o = gw2bad.Acquire(ctx, 2, 300*time.Millisecond)
 	if o.Granted != 1 || o.Failed != 2 || o.Majority() {
 		t.Fatalf("with one agent down and one refusing the key: %+v", o)
@@ -318,10 +326,7 @@ func TestWitnessAgentsOverHTTP(t *testing.T) {
 }
 
 func TestWitnessConfigChecks(t *testing.T) {
-	c, err := client.New(client.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newClient(t)
 	log := zaptest.NewLogger(t)
 	one := []client.Target{{Name: "s1", URL: "http://127.0.0.1:1"}}
 	if _, err := NewAgentWitnesses(nil, "gw1", one, log); err == nil {
@@ -350,17 +355,10 @@ func TestWitnessAcquireDoesNotWaitForAHungAgent(t *testing.T) {
 	}))
 	t.Cleanup(hung.Close)
 	targets = append(targets, client.Target{Name: "s3", URL: hung.URL, Key: targets[0].Key})
-	c, err := client.New(client.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The request to the hung agent runs on after Acquire has returned and
 	// logs its failure whenever the deadline ends it, possibly after the
 	// test: a test logger would panic then.
-	w, err := NewAgentWitnesses(c, "gw1", targets, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := mustWitnesses(t, newClient(t), "gw1", targets, zap.NewNop())
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	start := time.Now()

@@ -246,6 +246,9 @@ do_up() {
 do_down() {
 	local ns l
 	for ns in $(vec_namespaces); do remove_ns "$ns"; done
+	# The scale-out router's BIRD files (scripts/ecmp.sh); BIRD itself ran
+	# in vecr and has just been ended with it.
+	rm -rf /run/vec-ecmp
 	# The veths are created inside the namespaces, so nothing of ours should
 	# ever be in the host's namespace; remove any leftovers of exactly our
 	# port and interface names all the same.

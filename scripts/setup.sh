@@ -27,6 +27,7 @@ readonly PACKAGES=(
 	iputils-arping iputils-ping procps util-linux # the namespace cluster (arping, sysctl, flock)
 	hping3                               # the SYN-flood end-to-end test (e2e/synflood_test.go)
 	iperf3 haproxy jq                    # the upload benchmark (scripts/bench-upload.sh)
+	bird2                                # the scale-out router (scripts/ecmp.sh): BGP into kernel ECMP routes
 	make gcc git ca-certificates
 	dpkg-dev systemd                     # make deb (dpkg-shlibdeps), systemd-analyze verify of the units (deploy/)
 	mmdebstrap                           # the container recipe's fresh Debian 12 roots (deploy/TestImageRecipe)
@@ -66,12 +67,19 @@ missing_packages() {
 
 mapfile -t missing < <(missing_packages "${PACKAGES[@]}")
 if ((${#missing[@]} > 0)); then
+	missing_before=("${missing[@]}")
 	apt_update_once
 	step "installing ${missing[*]}"
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" ||
 		fail "apt-get install ${missing[*]} failed"
 	mapfile -t missing < <(missing_packages "${PACKAGES[@]}")
 	((${#missing[@]} == 0)) || fail "still not installed: ${missing[*]}"
+	# bird2's package enables a BIRD for the host itself; vec only runs BIRD
+	# inside the scale-out router's namespace (scripts/ecmp.sh), so the host
+	# gets no routing daemon it did not have.
+	if [[ " ${missing_before[*]} " == *" bird2 "* ]] && [[ -d /run/systemd/system ]]; then
+		systemctl disable --now bird.service >/dev/null 2>&1 || step "warning: could not disable the host's bird.service"
+	fi
 fi
 dpdk_version=$(pkg-config --modversion libdpdk 2>/dev/null) || fail "pkg-config does not find libdpdk (libdpdk-dev broken?)"
 pkg-config --exists libpcap || fail "pkg-config does not find libpcap (libpcap-dev broken?)"
@@ -80,7 +88,7 @@ pmd_dir=$(compgen -G "/usr/lib/$(gcc -dumpmachine)/dpdk/pmds-*" | head -n1) ||
 for pmd in "${PMDS[@]}"; do
 	compgen -G "$pmd_dir/librte_${pmd}.so*" >/dev/null || fail "DPDK driver $pmd missing from $pmd_dir"
 done
-for tool in tcpdump ethtool ip hping3 iperf3 haproxy jq make gcc git dpkg-deb dpkg-shlibdeps systemd-analyze mmdebstrap unshare chroot; do
+for tool in tcpdump ethtool ip hping3 iperf3 haproxy jq bird birdc make gcc git dpkg-deb dpkg-shlibdeps systemd-analyze mmdebstrap unshare chroot; do
 	command -v "$tool" >/dev/null || fail "$tool not found after installing its package"
 done
 step "packages ok (DPDK $dpdk_version, drivers in $pmd_dir)"

@@ -234,6 +234,9 @@ func TestKeys(t *testing.T) {
 	if _, err := ParseKey("zz"); err == nil {
 		t.Error("non-hex key accepted")
 	}
+	if _, err := ParseKey(strings.Repeat("01", 31)); err == nil {
+		t.Error("31-byte hex key accepted")
+	}
 	a, b := testKey(t, 1), testKey(t, 2)
 	if a.ID == b.ID || len(a.ID) != 16 {
 		t.Errorf("key IDs %q %q", a.ID, b.ID)

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.uber.org/zap/zaptest"
+
+	"vec/internal/testenv"
 )
 
 func TestHostSampler(t *testing.T) {
@@ -64,11 +66,7 @@ func TestHostSampler(t *testing.T) {
 // script writes an executable shell script and returns its path.
 func script(t *testing.T, body string) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "metric.sh")
-	if err := os.WriteFile(path, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return testenv.WriteScript(t, "metric.sh", body+"\n")
 }
 
 func TestRunScript(t *testing.T) {

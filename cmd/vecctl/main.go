@@ -83,7 +83,7 @@ Exit status: 0 done, 1 vecd refused or failed the request, 2 bad usage,
 	pf.DurationVar(&o.timeout, "timeout", 30*time.Second, "how long to wait for vecd")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError("%v", err) })
 
-	root.AddCommand(statusCmd(o), countersCmd(o), haCmd(o), managerCmd(o), clusterCmd(o), serviceCmd(o), serverCmd(o),
+	root.AddCommand(statusCmd(o), countersCmd(o), haCmd(o), bgpCmd(o), gatewayCmd(o), managerCmd(o), clusterCmd(o), serviceCmd(o), serverCmd(o),
 		connectionsCmd(o), logCmd(o), configCmd(o))
 	return root
 }

@@ -150,12 +150,16 @@ func run(configPath, node, statsJSON string, statsInterval time.Duration, keepCa
 		ha = &haBackend{ha: haMachine, rec: rec, preempt: rt.HA != nil && rt.HA.Preempt}
 	}
 
+	var routes *bgpRunner // the BGP speaker; nil without a bgp section
+
 	// stopAround stops, in reverse order of their start, what runs around
-	// the workers: HA first (an active gateway stops forwarding, releases
-	// its leases and tells the backup, which takes over at once), then the
-	// control plane cp (nil: not started), the manager, recovery and the
-	// loop.
+	// the workers: BGP first (every VIP withdrawn, so the routers move the
+	// traffic to the other gateways while this one still forwards), HA
+	// (an active gateway stops forwarding, releases its leases and tells
+	// the backup, which takes over at once), then the control plane cp
+	// (nil: not started), the manager, recovery and the loop.
 	stopAround := func(cp *controlPlane) {
+		routes.stop()
 		stopHA(log, haMachine)
 		if cp != nil {
 			cp.close()
@@ -164,6 +168,7 @@ func run(configPath, node, statsJSON string, statsInterval time.Duration, keepCa
 		<-managerDone
 		<-recoveryDone
 		<-loopDone
+		routes.wait()
 		rec.announcer.Stop()
 	}
 	// startFailed undoes what has been started so far, in reverse order.
@@ -174,7 +179,12 @@ func run(configPath, node, statsJSON string, statsInterval time.Duration, keepCa
 		g.Close()
 		return 1
 	}
-	cp, err := startControlPlane(ctx, log, rt, m, ha, loop, livenessSource{g}, tokens, configPath)
+	// The data plane runs: the speaker announces a VIP once the workers
+	// forward and a server of the VIP takes connections.
+	if routes, err = startBGP(ctx, log.Named("bgp"), rt.BGP, m, g); err != nil {
+		return startFailed(err, nil)
+	}
+	cp, err := startControlPlane(ctx, log, rt, m, ha, routes.backend(), loop, livenessSource{g}, tokens, configPath)
 	if err != nil {
 		return startFailed(err, nil)
 	}
@@ -235,11 +245,11 @@ type controlPlane struct {
 
 // startControlPlane starts the control API, the metrics endpoint and the
 // watch of the configuration file, as configured.
-func startControlPlane(ctx context.Context, log *zap.Logger, rt config.Runtime, m *manager.Manager, ha api.HA,
+func startControlPlane(ctx context.Context, log *zap.Logger, rt config.Runtime, m *manager.Manager, ha api.HA, bgp api.BGP,
 	loop *weights.Loop, live metrics.LivenessSource, tokens *api.Tokens, configPath string) (*controlPlane, error) {
 	cp := &controlPlane{}
 	if rt.Control.Enabled {
-		h := api.NewHandler(api.Options{Backend: m, Tokens: tokens, Log: log.Named("api"), HA: ha, Manager: loop,
+		h := api.NewHandler(api.Options{Backend: m, Tokens: tokens, Log: log.Named("api"), HA: ha, BGP: bgp, Manager: loop,
 			ReloadTokens: func() error { return tokens.Load(rt.Control.TokensFile) }})
 		l, err := api.Listen(rt.Control, h, log)
 		if err != nil {
@@ -255,6 +265,9 @@ func startControlPlane(ctx context.Context, log *zap.Logger, rt config.Runtime, 
 		extra := []prometheus.Collector{metrics.NewManagerCollector(loop), metrics.NewLivenessCollector(live)}
 		if ha != nil {
 			extra = append(extra, metrics.NewHACollector(ha))
+		}
+		if bgp != nil {
+			extra = append(extra, metrics.NewBGPCollector(bgp))
 		}
 		s, err := metrics.Listen(rt.MetricsListen, metrics.NewCollector(m, rt.TableCapacity, log), log, extra...)
 		if err != nil {

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -22,6 +21,8 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
 	"go.uber.org/zap/zaptest/observer"
+
+	"vec/internal/testenv"
 )
 
 // fakeClock is a settable clock for Result.Since and the error log pacing.
@@ -277,17 +278,8 @@ func TestUDP(t *testing.T) {
 	wantFailed(t, probeAll(mustNew(t, spec, targets[:1]))[0], `reply of 9 bytes does not contain "ready"`)
 }
 
-func writeScript(t *testing.T, name, body string) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(path, []byte("#!/bin/sh\n"+body), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 func TestCustom(t *testing.T) {
-	metric := writeScript(t, "metric.sh", `
+	metric := testenv.WriteScript(t, "metric.sh", `
 [ "$1" = "$VEC_IP:$VEC_PORT" ] || { echo "addr $1 vs $VEC_IP:$VEC_PORT" >&2; exit 3; }
 [ "$2" = "$VEC_SERVER" ] && [ "$2" = s1 ] || { echo "server $2" >&2; exit 4; }
 [ "$VEC_ADVISOR" = load ] || { echo "advisor $VEC_ADVISOR" >&2; exit 5; }
@@ -301,14 +293,14 @@ echo 7
 		t.Errorf("metric %v (have %v), want 42.5 from the first line", r.Metric, r.HaveMetric)
 	}
 
-	noMetric := writeScript(t, "fine.sh", "echo fine\n")
+	noMetric := testenv.WriteScript(t, "fine.sh", "echo fine\n")
 	r = probeAll(mustNew(t, Spec{Name: "fine", Type: "custom", Command: []string{noMetric}}, tg))[0]
 	wantUp(t, r)
 	if r.HaveMetric {
 		t.Errorf("a first line that is not a number gives no metric: %+v", r)
 	}
 
-	failing := writeScript(t, "fail.sh", "echo 3\necho 'disk full' >&2\nexit 1\n")
+	failing := testenv.WriteScript(t, "fail.sh", "echo 3\necho 'disk full' >&2\nexit 1\n")
 	r = probeAll(mustNew(t, Spec{Name: "fail", Type: "custom", Fall: 1, Command: []string{failing}}, tg))[0]
 	wantFailed(t, r, "exit status 1: disk full")
 	if r.Up || r.HaveMetric {
@@ -316,7 +308,7 @@ echo 7
 	}
 
 	// The timeout kills the command and what it started (sleep holds stdout).
-	slow := writeScript(t, "slow.sh", "sleep 5\necho 1\n")
+	slow := testenv.WriteScript(t, "slow.sh", "sleep 5\necho 1\n")
 	start := time.Now()
 	r = probeAll(mustNew(t, Spec{Name: "slow", Type: "custom", Timeout: 150 * time.Millisecond, Command: []string{slow}}, tg))[0]
 	if took := time.Since(start); took > time.Second {

@@ -42,6 +42,9 @@ type Options struct {
 	HA HA
 	// Manager serves GET /v1/manager; nil when vecd runs no weight loop.
 	Manager Manager
+	// BGP serves /v1/bgp and /v1/gateway/drain, /undrain; nil without a
+	// bgp section.
+	BGP BGP
 }
 
 // requestTimeout bounds what one request may wait for the workers.
@@ -91,6 +94,9 @@ func NewHandler(opts Options) http.Handler {
 		{"PUT /v1/log/level", h.setLogLevel},
 		{"GET /v1/ha", h.haStatus},
 		{"POST /v1/ha/takeover", h.haTakeover},
+		{"GET /v1/bgp", h.bgpStatus},
+		{"POST /v1/gateway/drain", h.gatewayDrain(true)},
+		{"POST /v1/gateway/undrain", h.gatewayDrain(false)},
 		{"GET /v1/manager", h.managerReport},
 		{"PATCH /v1/manager", h.updateManager},
 		{"POST /v1/manager/start", h.managerEnable(true)},

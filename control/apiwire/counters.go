@@ -40,6 +40,13 @@ type CoreCounters struct {
 	Resets       uint64            `json:"resets"`
 	ReusedFIN    uint64            `json:"reused_fin"`
 	Rescheduled  uint64            `json:"rescheduled_syn"`
+	// SecondChanceHash and SecondChancePrevious count the TCP segments
+	// without SYN and without an entry, of maglev services, forwarded to
+	// the server of their flow's slot instead of dropped (docs/maglev.md):
+	// the current and previous tables agreeing, or the previous table's
+	// server where they disagree.
+	SecondChanceHash     uint64 `json:"second_chance_hash"`
+	SecondChancePrevious uint64 `json:"second_chance_previous"`
 	// EvictedSYN and EvictedActive count the embryonic and idle ACTIVE
 	// entries evicted for a new connection in a full table (EvictedFIN:
 	// FIN and RST ones); ExpiredSYN and ExpiredReset those removed by the

@@ -16,6 +16,7 @@ type Config struct {
 	Manager  Manager   `mapstructure:"manager"`
 	Recovery Recovery  `mapstructure:"recovery"`
 	HA       HA        `mapstructure:"ha"`
+	BGP      BGP       `mapstructure:"bgp"`
 }
 
 // Control configures the control API (docs/control-api.md) and how vecd
@@ -164,7 +165,12 @@ type Service struct {
 	// passed, whatever is left is cut. Zero selects the stale timeout,
 	// capped at DefaultMaxDrain.
 	DrainTimeout time.Duration `mapstructure:"drain_timeout"`
-	Servers      []Server      `mapstructure:"servers"`
+	// Scheduler picks the server of a new connection: wrr (the default),
+	// each gateway core's weighted round robin, or maglev, a consistent
+	// weighted hash of the connection that every gateway with this
+	// configuration computes alike (docs/maglev.md).
+	Scheduler string   `mapstructure:"scheduler"`
+	Servers   []Server `mapstructure:"servers"`
 }
 
 // Server is one real server of a service (a row of the patent's node table).

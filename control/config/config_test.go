@@ -354,6 +354,8 @@ func TestRejections(t *testing.T) {
 			wantField: "clusters[0].services[0].weight_bound", wantMsg: fmt.Sprintf("0 is not in 1..%d", MaxWeightBound)},
 		{name: "weight bound above maximum", mutate: func(c *Config) { svc(c).WeightBound = new(MaxWeightBound + 1) },
 			wantField: "clusters[0].services[0].weight_bound", wantMsg: fmt.Sprintf("%d is not in 1..%d", MaxWeightBound+1, MaxWeightBound)},
+		{name: "unknown scheduler", mutate: func(c *Config) { svc(c).Scheduler = "random" },
+			wantField: "clusters[0].services[0].scheduler", wantMsg: `"random" is not wrr or maglev`},
 		{name: "enabled service without servers", mutate: func(c *Config) { c.Clusters[0].Services[1].Servers = nil },
 			wantField: "clusters[0].services[1].servers", wantMsg: "an enabled service needs at least one server"},
 

@@ -23,6 +23,12 @@ const (
 	DefaultWeightBound  = 20
 )
 
+// Schedulers of a service (scheduler: wrr or maglev); left out, wrr.
+const (
+	SchedulerWRR    = "wrr"
+	SchedulerMaglev = "maglev"
+)
+
 // Limits: the largest weight_bound, and the most services and servers
 // (each service's counted) a gateway holds.
 const (

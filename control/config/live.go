@@ -39,7 +39,9 @@ type ServiceSpec struct {
 	ResetTimeout time.Duration
 	DrainTimeout time.Duration
 	WeightBound  int
-	Servers      []ServerSpec
+	// Scheduler is SchedulerWRR or SchedulerMaglev, the default applied.
+	Scheduler string
+	Servers   []ServerSpec
 }
 
 // ServerSpec is one server of a service.
@@ -154,6 +156,7 @@ func (c *Config) RestartOnly(running *Config) error {
 		{"metrics", c.Metrics, running.Metrics},
 		{"recovery", c.Recovery, running.Recovery},
 		{"ha", c.HA, running.HA},
+		{"bgp", c.BGP.normalised(), running.BGP.normalised()},
 	}
 	for _, s := range sections {
 		if !reflect.DeepEqual(normalise(s.new), normalise(s.old)) {
@@ -217,6 +220,7 @@ func (c *Config) Clone() *Config {
 	out.Recovery.Agents = cloneSlice(c.Recovery.Agents)
 	out.HA.Preempt = clonePtr(c.HA.Preempt)
 	out.HA.Gateways = cloneSlice(c.HA.Gateways)
+	out.BGP = c.BGP.clone()
 	out.Manager = c.Manager.Clone()
 	out.Clusters = make([]Cluster, len(c.Clusters))
 	for i, cl := range c.Clusters {

@@ -58,6 +58,8 @@ type Runtime struct {
 	Recovery  RecoveryRuntime
 	// HA is nil without an ha section (a single gateway).
 	HA *HARuntime
+	// BGP is nil without a bgp section (control/config/bgp.go).
+	BGP *BGPRuntime
 	// MetricsListen is the TCP address of the Prometheus endpoint; empty
 	// when metrics.disabled is set.
 	MetricsListen string
@@ -157,6 +159,7 @@ func (c *Config) compile() (compiled, *Error) {
 	c.compileWorkers(&ps, &out.runtime)
 	c.compileRecovery(&ps, &out.runtime)
 	c.compileHA(&ps, &out.runtime)
+	c.compileBGP(&ps, &out.runtime, out.live.GatewayIP)
 	level, err := zapcore.ParseLevel(c.Log.Level)
 	if err != nil {
 		ps.Add("log.level", "%q is not one of debug, info, warn, error, dpanic, panic, fatal", c.Log.Level)
@@ -389,6 +392,7 @@ func (c *Config) compileClusters(ps *problems, gatewayIP netip.Addr, gatewayMAC 
 				SynTimeout:   DefaultSynTimeout,
 				ResetTimeout: DefaultResetTimeout,
 				WeightBound:  DefaultWeightBound,
+				Scheduler:    SchedulerWRR,
 			}
 			nServices++
 			checkName(ps, field(spath, "name"), s.Name, si, names, field(cpath, "services"))
@@ -453,6 +457,13 @@ func (c *Config) compileClusters(ps *problems, gatewayIP netip.Addr, gatewayMAC 
 				sc.DrainTimeout = s.DrainTimeout
 			default:
 				sc.DrainTimeout = min(sc.StaleTimeout, DefaultMaxDrain)
+			}
+			switch s.Scheduler {
+			case "", SchedulerWRR:
+			case SchedulerMaglev:
+				sc.Scheduler = SchedulerMaglev
+			default:
+				ps.Add(field(spath, "scheduler"), "%q is not %s or %s", s.Scheduler, SchedulerWRR, SchedulerMaglev)
 			}
 			boundOK := true
 			if s.WeightBound != nil {

@@ -77,10 +77,18 @@ func FileOrder(c *config.Config, portMAC [6]byte) (fastpath.Config, error) {
 func serviceConfig(s config.ServiceSpec, id fastpath.ServiceID) fastpath.ServiceConfig {
 	sc := fastpath.ServiceConfig{ID: id, VIP: s.VIP, Proto: s.Proto, Port: s.Port,
 		StaleTimeout: s.StaleTimeout, FinTimeout: s.FinTimeout, SynTimeout: s.SynTimeout, ResetTimeout: s.ResetTimeout,
-		WeightBound: s.WeightBound,
-		Servers:     make([]fastpath.ServerConfig, len(s.Servers))}
+		WeightBound: s.WeightBound, Scheduler: scheduler(s.Scheduler),
+		Servers: make([]fastpath.ServerConfig, len(s.Servers))}
 	for i, srv := range s.Servers {
-		sc.Servers[i] = fastpath.ServerConfig{IP: srv.IP, MAC: srv.MAC, Weight: srv.EffectiveWeight()}
+		sc.Servers[i] = fastpath.ServerConfig{Name: srv.Name, IP: srv.IP, MAC: srv.MAC, Weight: srv.EffectiveWeight()}
 	}
 	return sc
+}
+
+// scheduler is the fastpath's scheduler for a validated scheduler name.
+func scheduler(name string) fastpath.Scheduler {
+	if name == config.SchedulerMaglev {
+		return fastpath.SchedulerMaglev
+	}
+	return fastpath.SchedulerWRR
 }

@@ -36,6 +36,8 @@ func TestConfigAgreesWithFastpath(t *testing.T) {
 		{"MaxWeightBound", config.MaxWeightBound, fastpath.MaxWeightBound},
 		{"MaxServices", config.MaxServices, fastpath.MaxServices},
 		{"MaxServers", config.MaxServers, fastpath.MaxServers},
+		{"SchedulerWRR", config.SchedulerWRR, fastpath.SchedulerWRR.String()},
+		{"SchedulerMaglev", config.SchedulerMaglev, fastpath.SchedulerMaglev.String()},
 	} {
 		if c.config != c.fpath {
 			t.Errorf("config.%s = %v, fastpath.%[1]s = %v", c.name, c.config, c.fpath)
@@ -63,23 +65,23 @@ func TestFileOrder(t *testing.T) {
 			{
 				ID: 0, VIP: vip1, Proto: fastpath.ProtoTCP, Port: 80,
 				StaleTimeout: 600 * time.Second, FinTimeout: time.Minute, WeightBound: 10,
-				SynTimeout: 5 * time.Second, ResetTimeout: 2 * time.Second,
+				SynTimeout: 5 * time.Second, ResetTimeout: 2 * time.Second, Scheduler: fastpath.SchedulerMaglev,
 				Servers: []fastpath.ServerConfig{
-					{ID: 0, IP: netip.MustParseAddr("10.10.0.11"), MAC: [6]byte{2, 0, 0, 0, 0, 0x11}, Weight: 3},
-					{ID: 1, IP: netip.MustParseAddr("10.10.0.12"), MAC: [6]byte{2, 0, 0, 0, 0, 0x12}, Weight: 0},
+					{ID: 0, Name: "web1", IP: netip.MustParseAddr("10.10.0.11"), MAC: [6]byte{2, 0, 0, 0, 0, 0x11}, Weight: 3},
+					{ID: 1, Name: "web2", IP: netip.MustParseAddr("10.10.0.12"), MAC: [6]byte{2, 0, 0, 0, 0, 0x12}, Weight: 0},
 				},
 			},
 			withDefaults(fastpath.ServiceConfig{
 				ID: 1, VIP: vip1, Proto: fastpath.ProtoUDP, Port: 53,
 				Servers: []fastpath.ServerConfig{
-					{ID: 2, IP: netip.MustParseAddr("10.10.0.11"), MAC: [6]byte{2, 0, 0, 0, 0, 0x11}, Weight: 1},
+					{ID: 2, Name: "web1", IP: netip.MustParseAddr("10.10.0.11"), MAC: [6]byte{2, 0, 0, 0, 0, 0x11}, Weight: 1},
 				},
 			}),
 			// The disabled service took ServiceID 2 and ServerID 3.
 			withDefaults(fastpath.ServiceConfig{
 				ID: 3, VIP: vip2, Proto: fastpath.ProtoTCP, Port: 22,
 				Servers: []fastpath.ServerConfig{
-					{ID: 4, IP: netip.MustParseAddr("10.10.0.21"), MAC: [6]byte{2, 0, 0, 0, 0, 0x21}, Weight: 20},
+					{ID: 4, Name: "b1", IP: netip.MustParseAddr("10.10.0.21"), MAC: [6]byte{2, 0, 0, 0, 0, 0x21}, Weight: 20},
 				},
 			}),
 		},

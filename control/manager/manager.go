@@ -81,7 +81,10 @@ type Manager struct {
 	portMAC  [6]byte
 	resolved map[uint32]bool
 	// computed are the weight loop's weights by server (computed.go).
-	computed   map[fastpath.ServerID]int
+	computed map[fastpath.ServerID]int
+	// running is the snapshot the workers run (the last one applied): a
+	// new snapshot takes its Maglev tables as the services' previous ones.
+	running    *fastpath.Snapshot
 	generation uint64 // configurations applied
 	snapshots  uint64 // snapshots applied, for any reason
 	last       Change
@@ -123,7 +126,7 @@ func (m *Manager) Initial(portMAC [6]byte) (*fastpath.Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	m.live, m.ids = live, state
+	m.live, m.ids, m.running = live, state, snap
 	m.generation, m.snapshots = 1, 1
 	m.last = Change{Generation: 1, Source: "start-up", At: m.now()}
 	return snap, nil
@@ -142,6 +145,7 @@ func (m *Manager) compile(state ids.State, live config.Live) (*fastpath.Snapshot
 	fc := state.Fastpath(live.GatewayMAC, live.GatewayIP)
 	m.applyComputed(state, &fc)
 	fc.Neighbors = m.neighbors
+	fc.Previous = m.running
 	for i := range fc.Services {
 		for j := range fc.Services[i].Servers {
 			srv := &fc.Services[i].Servers[j]
@@ -356,6 +360,9 @@ func (m *Manager) applyLocked(ctx context.Context, u dataplane.Update) (dataplan
 		return report, &ApplyError{Err: err}
 	}
 	m.snapshots++
+	if u.Snapshot != nil {
+		m.running = u.Snapshot
+	}
 	if len(report.Unconfirmed) > 0 {
 		m.log.Warn("snapshot committed, some workers had not switched yet when the wait ended",
 			zap.Ints("cores", report.Unconfirmed))

@@ -57,6 +57,7 @@ func assemble(r dataplane.Reading, names []ids.Name, gen uint64) Counters {
 			ARPLearned: k.ARPLearned, ICMPErrors: k.ICMPErrors, EchoReplies: k.EchoReplies,
 			Drops: map[string]uint64{}, EvictedFIN: k.EvictedFIN, ExpiredStale: k.ExpiredStale,
 			ExpiredFIN: k.ExpiredFIN, Resets: k.Resets, ReusedFIN: k.ReusedFIN, Rescheduled: k.RescheduledSYN,
+			SecondChanceHash: k.SecondChanceHash, SecondChancePrevious: k.SecondChancePrevious,
 			EvictedSYN: k.EvictedSYN, EvictedActive: k.EvictedActive, ExpiredSYN: k.ExpiredSYN, ExpiredReset: k.ExpiredReset, Purged: c.Purged, ARPSilenced: c.ARPSilenced, Entries: k.Entries,
 			Mode: c.Mode.String(), Installed: k.Installed, InstallExisting: k.InstallExisting, InstallFull: k.InstallFull, Naps: c.Naps,
 			PollIteration: apiwire.PollTimes(c.PollIteration)}

@@ -82,7 +82,7 @@ type Collector struct {
 	tableCapacity int
 
 	rx, tx, replies, txFull, drops, evicted, expired, resets, reused, purged, silenced, entries, capacity desc
-	mode, installed, naps, rescheduled                                                                    desc
+	mode, installed, naps, rescheduled, secondChance                                                      desc
 	arpLearned, echoReplies, icmpErrors                                                                   desc
 	mailboxDepth, mailboxCapacity                                                                         desc
 	pollIteration, pollIterationMax                                                                       desc
@@ -116,6 +116,7 @@ func NewCollector(src Source, tableCapacity int, log *zap.Logger) *Collector {
 	c.installed = newDesc("core_installed_total", "Connection entries rebuilt from the agents, by outcome (installed, existing: already there, full: no room).", cv, "core", "outcome")
 	c.naps = newDesc("core_idle_naps_total", "Naps an idle worker took (adaptive polling).", cv, coreLabels...)
 	c.rescheduled = newDesc("core_rescheduled_syn_total", "SYNs on an ACTIVE entry of a server that takes no new connections (down, quiesced, draining), scheduled anew.", cv, coreLabels...)
+	c.secondChance = newDesc("core_second_chance_total", "TCP segments without SYN and without an entry, of maglev services, forwarded to the server of their flow's slot instead of dropped, by table: hash (current and previous tables agree), previous (they disagree: the previous table's server).", cv, "core", "table")
 	c.capacity = newDesc("core_table_capacity", "Connection entries a worker's table holds at most.", gv, coreLabels...)
 	c.mailboxDepth = newDesc("worker_mailbox_depth", "Control requests posted to a worker's ring and not yet taken.", gv, coreLabels...)
 	c.mailboxCapacity = newDesc("worker_mailbox_capacity", "Control requests a worker's ring holds.", gv, coreLabels...)
@@ -143,7 +144,7 @@ func NewCollector(src Source, tableCapacity int, log *zap.Logger) *Collector {
 
 func (c *Collector) all() []desc {
 	out := []desc{c.rx, c.tx, c.replies, c.txFull, c.drops, c.evicted, c.expired, c.resets, c.reused, c.purged, c.silenced, c.entries, c.capacity,
-		c.mode, c.installed, c.naps, c.rescheduled, c.arpLearned, c.echoReplies, c.icmpErrors,
+		c.mode, c.installed, c.naps, c.rescheduled, c.secondChance, c.arpLearned, c.echoReplies, c.icmpErrors,
 		c.mailboxDepth, c.mailboxCapacity, c.pollIteration, c.pollIterationMax, c.portRX, c.portTX, c.portMissed, c.portNoMbuf,
 		c.weight, c.configuredWeight, c.draining, c.quiesced, c.generation, c.snapshots, c.ackSeconds, c.drainingServers, c.up}
 	for _, f := range []flow{c.server, c.service, c.vip} {
@@ -213,6 +214,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		emit(c.installed, float64(k.InstallFull), core, "full")
 		emit(c.naps, float64(k.Naps), core)
 		emit(c.rescheduled, float64(k.Rescheduled), core)
+		emit(c.secondChance, float64(k.SecondChanceHash), core, "hash")
+		emit(c.secondChance, float64(k.SecondChancePrevious), core, "previous")
 		c.emitPollIteration(ch, &k.PollIteration, core)
 	}
 	for _, p := range st.Ports {

@@ -13,6 +13,8 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
 	"go.uber.org/zap/zaptest/observer"
+
+	"vec/internal/testenv"
 )
 
 // at is a fake clock reading: 1 June 2024 at hh:mm in the local time zone.
@@ -113,19 +115,10 @@ func TestAlways(t *testing.T) {
 	}
 }
 
-func writeScript(t *testing.T, name, body string) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(path, []byte("#!/bin/sh\n"+body), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 func TestScript(t *testing.T) {
-	yes := writeScript(t, "yes.sh", "exit 0\n")
-	no := writeScript(t, "no.sh", "echo busy\nexit 1\n")
-	slow := writeScript(t, "slow.sh", "sleep 5\n")
+	yes := testenv.WriteScript(t, "yes.sh", "exit 0\n")
+	no := testenv.WriteScript(t, "no.sh", "echo busy\nexit 1\n")
+	slow := testenv.WriteScript(t, "slow.sh", "sleep 5\n")
 	missing := filepath.Join(t.TempDir(), "missing")
 	s := mustNew(t,
 		Spec{Name: "yes", Type: "script", Servers: []string{"s1"}, Command: []string{yes}},
@@ -168,7 +161,7 @@ func TestScript(t *testing.T) {
 
 func TestScriptStartStop(t *testing.T) {
 	flag := filepath.Join(t.TempDir(), "flag")
-	check := writeScript(t, "check.sh", `[ -e "$1" ]`+"\n")
+	check := testenv.WriteScript(t, "check.sh", `[ -e "$1" ]`+"\n")
 	s := mustNew(t, Spec{Name: "flag", Type: "script", Servers: []string{"s1"}, Weight: 0,
 		Command: []string{check, flag}, Interval: 100 * time.Millisecond})
 	waitFor := func(want bool) {
