@@ -43,7 +43,10 @@ replay-demo:
 # bench/results.svg; then the worker's poll-iteration times with and
 # without control API load and GC (bench/control.json), and uploads
 # through vecd, an HAProxy relay and direct in the namespace cluster
-# (bench/upload.json). Needs root and scripts/setup.sh; see
+# (bench/upload.json). Last, `vec-pktgen merge` (which measures nothing)
+# folds those two into bench/results.json, redraws bench/results.svg and
+# prints every figure with its same-run baseline; it fails naming the step
+# whose file is missing. Needs root and scripts/setup.sh; see
 # docs/benchmarking.md. BENCHFLAGS go to `vec-pktgen suite`, e.g.
 # BENCHFLAGS="-duration 10s -perf".
 BENCHFLAGS ?=
@@ -56,6 +59,8 @@ bench:
 		-out bench/results.json -chart bench/results.svg $(BENCHFLAGS)
 	bin/vec-bench -control -rounds 1 -flows 100000 -out bench/control.json
 	./scripts/bench-upload.sh --out bench/upload.json
+	bin/vec-pktgen merge -results bench/results.json -control bench/control.json \
+		-upload bench/upload.json -chart bench/results.svg
 
 # Runs every fuzz target of the module for FUZZTIME each, one after another
 # (go test -fuzz takes one target at a time).

@@ -151,7 +151,10 @@ type Port struct {
 	retaSize           uint16
 	retaPeriod         uint16
 	mtu                uint16
-	rssKey             *C.uint8_t // C copy: ethdev keeps a pointer to it
+	// rxDesc and txDesc are each queue's ring sizes as set up: what
+	// PortConfig asked for, fitted to the device's limits by DPDK.
+	rxDesc, txDesc uint16
+	rssKey         *C.uint8_t // C copy: ethdev keeps a pointer to it
 	started            bool
 }
 
@@ -261,6 +264,7 @@ func (p *Port) configure(cfg PortConfig, info *C.struct_vec_dev_info) error {
 	if ret := C.rte_eth_dev_adjust_nb_rx_tx_desc(id, &nrx, &ntx); ret < 0 {
 		return callError(fmt.Sprintf("rte_eth_dev_adjust_nb_rx_tx_desc(port %d)", p.ID), ret)
 	}
+	p.rxDesc, p.txDesc = uint16(nrx), uint16(ntx)
 	socket := C.uint(info.socket) // SOCKET_ID_ANY (-1) wraps as DPDK expects
 	for q := C.uint16_t(0); q < C.uint16_t(p.rxQueues); q++ {
 		if ret := C.rte_eth_rx_queue_setup(id, q, nrx, socket, nil, cfg.Mempool.c); ret < 0 {
@@ -345,6 +349,12 @@ func (p *Port) RxQueues() int { return int(p.rxQueues) }
 
 // TxQueues returns the number of TX queues configured.
 func (p *Port) TxQueues() int { return int(p.txQueues) }
+
+// RxDescriptors and TxDescriptors are the ring size of each RX and TX
+// queue: PortConfig's, or DefaultDescriptors, as DPDK fitted them to the
+// device's limits (rte_eth_dev_adjust_nb_rx_tx_desc).
+func (p *Port) RxDescriptors() int { return int(p.rxDesc) }
+func (p *Port) TxDescriptors() int { return int(p.txDesc) }
 
 // RSSEnabled reports whether the port spreads packets over its RX queues
 // by RSS (more than one RX queue and a device that supports RSS).

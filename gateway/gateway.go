@@ -34,40 +34,96 @@ func dataRoomFor(mtu int) uint16 {
 const mempoolCache = 256
 
 // mempoolNeed is the fewest packet buffers the gateway can run with: every
-// RX and TX descriptor of every queue may hold one, each core's cache may
-// hold mempoolCache, and each worker holds a received burst and the ARP
-// burst it builds.
-func mempoolNeed(ports, workers int) int {
-	return ports*workers*2*dpdk.DefaultDescriptors + (workers+1)*mempoolCache + 2*workers*burstSize
+// descriptor of every worker's queues may hold one (descriptors: the RX
+// and TX ring sizes of one queue on each port, summed), each core's cache
+// may hold mempoolCache, and each worker holds a received burst and the
+// ARP burst it builds.
+func mempoolNeed(descriptors, workers int) int {
+	return workers*descriptors + (workers+1)*mempoolCache + 2*workers*burstSize
 }
 
-// afXDPRxDescriptors is the RX ring of a net_af_xdp queue. The kernel
-// fills it from the interface and drops what does not fit, so it must hold
-// what arrives while the worker is away: with DefaultDescriptors a worker
-// sharing its core (the namespace cluster on two cores) lost frames of a
-// TCP upload, which then backed off; 4096 is ~12 ms at 4 Gbit/s.
+// afXDPRxDescriptors is the default RX ring of a net_af_xdp queue. The
+// kernel fills it from the interface and drops what does not fit, so it
+// must hold what arrives while the worker is away: with DefaultDescriptors
+// a worker sharing its core (the namespace cluster on two cores) lost
+// frames of a TCP upload, which then backed off; 4096 is ~12 ms at
+// 4 Gbit/s.
 const afXDPRxDescriptors = 4096
 
-// rxDescriptors is the RX ring size of each queue of port dev.
-func rxDescriptors(dev string) int {
-	if strings.HasPrefix(dev, afXDP) {
-		return afXDPRxDescriptors
+// rings returns the RX and TX ring sizes of each queue of port i: those
+// of its PortOptions, or where they are zero the driver's default:
+// afXDPRxDescriptors for RX on net_af_xdp, dpdk.DefaultDescriptors
+// otherwise.
+func (o *Options) rings(i int) (rx, tx int) {
+	rx, tx = dpdk.DefaultDescriptors, dpdk.DefaultDescriptors
+	if strings.HasPrefix(o.Ports[i], afXDP) {
+		rx = afXDPRxDescriptors
 	}
-	return dpdk.DefaultDescriptors
+	if i < len(o.PortOptions) {
+		if n := o.PortOptions[i].RxDescriptors; n != 0 {
+			rx = n
+		}
+		if n := o.PortOptions[i].TxDescriptors; n != 0 {
+			tx = n
+		}
+	}
+	return rx, tx
 }
 
-// checkMempool refuses a pool too small for the configured ports and
-// workers, naming the numbers.
+// checkRings refuses ring sizes outside MinDescriptors..MaxDescriptors or
+// not a power of two (vecd's configuration checks the same; Options built
+// by hand, as vec-bench's, meet it here), naming the port.
+func (g *Gateway) checkRings() error {
+	for i, dev := range g.rt.Ports {
+		if i >= len(g.rt.PortOptions) {
+			break
+		}
+		o := g.rt.PortOptions[i]
+		for _, r := range []struct {
+			what string
+			n    int
+		}{{"RX", o.RxDescriptors}, {"TX", o.TxDescriptors}} {
+			if r.n != 0 && (r.n < MinDescriptors || r.n > MaxDescriptors || r.n&(r.n-1) != 0) {
+				return fmt.Errorf("port %q: %s ring of %d descriptors: not a power of two in %d..%d",
+					dev, r.what, r.n, MinDescriptors, MaxDescriptors)
+			}
+		}
+	}
+	return nil
+}
+
+// checkMempool refuses a pool too small for the ports' rings and the
+// workers, naming the numbers and each port's rings.
 func (g *Gateway) checkMempool() error {
 	rt := g.rt
-	extra := 0 // the larger RX rings (rxDescriptors)
-	for _, dev := range rt.Ports {
-		extra += len(rt.WorkerCores) * (rxDescriptors(dev) - dpdk.DefaultDescriptors)
+	descriptors := 0 // of one queue on each port
+	var rings []string
+	for i, dev := range rt.Ports {
+		rx, tx := rt.rings(i)
+		descriptors += rx + tx
+		rings = append(rings, fmt.Sprintf("%s: %d RX + %d TX", dev, rx, tx))
 	}
-	if need := mempoolNeed(len(rt.Ports), len(rt.WorkerCores)) + extra; rt.MempoolSize < need {
-		return fmt.Errorf("dpdk.mempool_size %d is too small: %d ports × %d workers × (%d RX + %d TX descriptors) + %d more RX descriptors of net_af_xdp + %d per-core caches of %d + %d bursts of %d need %d packet buffers",
-			rt.MempoolSize, len(rt.Ports), len(rt.WorkerCores), dpdk.DefaultDescriptors, dpdk.DefaultDescriptors, extra,
-			len(rt.WorkerCores)+1, mempoolCache, 2*len(rt.WorkerCores), burstSize, need)
+	workers := len(rt.WorkerCores)
+	if need := mempoolNeed(descriptors, workers); rt.MempoolSize < need {
+		return fmt.Errorf("dpdk.mempool_size %d is too small: %d workers × %d descriptors of one queue on each of %d ports (%s) + %d per-core caches of %d + %d bursts of %d need %d packet buffers; raise dpdk.mempool_size or lower the ports' rx_descriptors/tx_descriptors",
+			rt.MempoolSize, workers, descriptors, len(rt.Ports), strings.Join(rings, "; "),
+			workers+1, mempoolCache, 2*workers, burstSize, need)
+	}
+	return nil
+}
+
+// checkRingsTaken refuses ring sizes the operator set that the device did
+// not take as they were (rx, tx: the rings it set up): DPDK fits them to
+// the device's limits silently, and a configured ring must be the ring
+// that runs.
+func checkRingsTaken(opts PortOptions, driver string, rx, tx int) error {
+	if opts.RxDescriptors != 0 && rx != opts.RxDescriptors {
+		return fmt.Errorf("rx_descriptors %d: the device (%s) takes %d here; configure that or less",
+			opts.RxDescriptors, driver, rx)
+	}
+	if opts.TxDescriptors != 0 && tx != opts.TxDescriptors {
+		return fmt.Errorf("tx_descriptors %d: the device (%s) takes %d here; configure that or less",
+			opts.TxDescriptors, driver, tx)
 	}
 	return nil
 }
@@ -162,6 +218,9 @@ func (g *Gateway) Start(initial func(portMAC [6]byte) (*fastpath.Snapshot, error
 	if rt.ControlSharesWorkerCore {
 		g.log.Warn("a worker polls on the control core: the control plane gets only what that poll loop leaves over",
 			zap.Int("control_core", rt.ControlCore))
+	}
+	if err := g.checkRings(); err != nil {
+		return err
 	}
 	if err := g.checkMempool(); err != nil {
 		return err
@@ -265,15 +324,20 @@ func (g *Gateway) openPorts() error {
 		if opts.MTU < MinMTU || opts.MTU > MaxMTU {
 			return fmt.Errorf("port %q: MTU %d is not in %d..%d", dev, opts.MTU, MinMTU, MaxMTU)
 		}
+		rx, tx := rt.rings(i)
 		p, err := dpdk.OpenPort(ids[i], dpdk.PortConfig{RxQueues: queues, TxQueues: queues, Mempool: g.pool,
-			RxDescriptors: uint16(rxDescriptors(dev)),
-			MTU:           uint16(opts.MTU), RetaPeriod: period, SpreadByDevice: opts.SpreadByDevice})
+			RxDescriptors: uint16(rx), TxDescriptors: uint16(tx),
+			MTU: uint16(opts.MTU), RetaPeriod: period, SpreadByDevice: opts.SpreadByDevice})
 		if errors.Is(err, dpdk.ErrNoRSS) {
 			return fmt.Errorf("port %q: %d workers: %w; run one worker, or, if the device keeps each flow on one queue by itself (net_af_packet with qpairs, net_pcap with one rx_pcap per queue), set ports[%d].spread_by_device",
 				dev, queues, err, i)
 		}
 		if err != nil {
 			return fmt.Errorf("port %q: %w", dev, err)
+		}
+		if err := checkRingsTaken(opts, p.Driver(), p.RxDescriptors(), p.TxDescriptors()); err != nil {
+			p.Close()
+			return fmt.Errorf("port %q (ports[%d]): %w", dev, i, err)
 		}
 		g.ports = append(g.ports, p)
 	}

@@ -12,6 +12,15 @@ const (
 	MaxMTU     = 16000
 )
 
+// Ring size bounds of PortOptions.RxDescriptors and TxDescriptors: powers
+// of two from MinDescriptors to MaxDescriptors, the largest a DPDK ring
+// size (uint16) can be. vecd's configuration has the same limits
+// (control/config); cmd/vecd's tests check that they agree.
+const (
+	MinDescriptors = 64
+	MaxDescriptors = 32768
+)
+
 // DefaultMempoolSize is the packet-buffer pool size when
 // Options.MempoolSize is zero. DPDK mempools are most memory-efficient at
 // 2^q − 1 elements; 16383 buffers of ~2.2 KB are ~36 MB of hugepage memory.
@@ -49,6 +58,9 @@ type Options struct {
 type PortOptions struct {
 	MTU            int
 	SpreadByDevice bool
+	// RxDescriptors and TxDescriptors are the ring sizes of each of the
+	// port's queues; zero selects the driver's default (Options.rings).
+	RxDescriptors, TxDescriptors int
 }
 
 // MaxPortMTU returns the largest MTU of the ports (DefaultMTU without any).

@@ -7,6 +7,7 @@
 //	           [-servers MAC=W,...] [-vdev net_vhost0,iface=/tmp/vec-vhost.sock,queues=1]
 //	           [-core 0] [-main-lcore 0] [-json result.json]
 //	vec-pktgen suite [-vecd bin/vecd] [-duration 5s] [-out bench/results.json] ...
+//	vec-pktgen merge [-results bench/results.json] [-control bench/control.json] [-upload bench/upload.json] [-chart bench/results.svg]
 //
 // Traffic: N concurrent flows from many client addresses (flow i is the
 // (i / clients)-th flow of client i % clients) to the VIP, each playing
@@ -53,4 +54,8 @@
 //
 // `vec-pktgen suite` runs the whole benchmark (package benchrun): testpmd
 // io-fwd and vecd, one after the other, over the same pair, per case.
+// `vec-pktgen merge`, the last step of `make bench`, measures nothing: it
+// folds vec-bench -control's and scripts/bench-upload.sh's results into the
+// suite's report, redraws its chart and prints every figure of the run
+// with its baseline (benchrun.MergeMain).
 package main

@@ -43,6 +43,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "suite" {
 		os.Exit(benchrun.Main(os.Args[2:]))
 	}
+	if len(os.Args) > 1 && os.Args[1] == "merge" {
+		os.Exit(benchrun.MergeMain(os.Args[2:], os.Stdout))
+	}
 	cfg, err := parseFlags(os.Args[1:])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "vec-pktgen:", err)

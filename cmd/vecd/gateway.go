@@ -11,7 +11,8 @@ import (
 func gatewayOptions(rt config.Runtime) gateway.Options {
 	ports := make([]gateway.PortOptions, len(rt.PortOptions))
 	for i, p := range rt.PortOptions {
-		ports[i] = gateway.PortOptions{MTU: p.MTU, SpreadByDevice: p.SpreadByDevice}
+		ports[i] = gateway.PortOptions{MTU: p.MTU, SpreadByDevice: p.SpreadByDevice,
+			RxDescriptors: p.RxDescriptors, TxDescriptors: p.TxDescriptors}
 	}
 	return gateway.Options{EALArgs: rt.EALArgs, VDevs: rt.VDevs, MempoolSize: rt.MempoolSize,
 		Ports: rt.Ports, PortOptions: ports, WorkerCores: rt.WorkerCores, ControlCore: rt.ControlCore,

@@ -20,6 +20,8 @@ func TestConfigAgreesWithGateway(t *testing.T) {
 		{"MinMTU", config.MinMTU, gateway.MinMTU},
 		{"MaxMTU", config.MaxMTU, gateway.MaxMTU},
 		{"DefaultMempoolSize", config.DefaultMempoolSize, gateway.DefaultMempoolSize},
+		{"MinDescriptors", config.MinDescriptors, gateway.MinDescriptors},
+		{"MaxDescriptors", config.MaxDescriptors, gateway.MaxDescriptors},
 	} {
 		if c.config != c.gwy {
 			t.Errorf("%s: config %v, gateway %v", c.name, c.config, c.gwy)
@@ -32,8 +34,9 @@ func TestConfigAgreesWithGateway(t *testing.T) {
 // the gateway reads to a value other than zero.
 func TestGatewayOptionsCarryTheRuntime(t *testing.T) {
 	rt := config.Runtime{EALArgs: []string{"--no-pci"}, VDevs: []string{"net_ring0"}, MempoolSize: 20000,
-		Ports:       []string{"net_ring0", "net_ring1"},
-		PortOptions: []config.PortRuntime{{MTU: 9000, SpreadByDevice: true}, {MTU: 1500, SpreadByDevice: true}},
+		Ports: []string{"net_ring0", "net_ring1"},
+		PortOptions: []config.PortRuntime{{MTU: 9000, SpreadByDevice: true, RxDescriptors: 4096, TxDescriptors: 512},
+			{MTU: 1500, SpreadByDevice: true, RxDescriptors: 64, TxDescriptors: 32768}},
 		WorkerCores: []int{2, 3}, ControlCore: 3, ControlSharesWorkerCore: true, TableCapacity: 4096,
 		RunUntilInputExhausted: true, BusyPoll: true, IdleSleep: time.Millisecond}
 	sameFields(t, "Options", reflect.ValueOf(gatewayOptions(rt)), reflect.ValueOf(rt))

@@ -84,6 +84,16 @@ type Port struct {
 	// connections (recovery) cannot be placed on the right worker then:
 	// they all go to the first.
 	SpreadByDevice bool `mapstructure:"spread_by_device"`
+	// RxDescriptors and TxDescriptors are the RX and TX ring sizes of each
+	// of the port's queues: a power of two in MinDescriptors..MaxDescriptors;
+	// DPDK fits them to the device's limits when the port is opened.
+	// Zero selects the gateway's default: 4096 RX descriptors on
+	// net_af_xdp (whose kernel ring drops what arrives while the worker is
+	// away), 1024 otherwise, and 1024 TX descriptors. Every descriptor of
+	// every worker's queues may hold a packet buffer: dpdk.mempool_size
+	// must cover them.
+	RxDescriptors int `mapstructure:"rx_descriptors"`
+	TxDescriptors int `mapstructure:"tx_descriptors"`
 }
 
 // Gateway describes the gateway's own addresses.

@@ -78,7 +78,7 @@ func TestRuntime(t *testing.T) {
 		VDevs:                  []string{"net_pcap0,rx_pcap=/tmp/in.pcap,tx_pcap=/tmp/out.pcap"},
 		MempoolSize:            16383,
 		Ports:                  []string{"net_pcap0"},
-		PortOptions:            []PortRuntime{{MTU: 9000, SpreadByDevice: true}},
+		PortOptions:            []PortRuntime{{MTU: 9000, SpreadByDevice: true, RxDescriptors: 2048, TxDescriptors: 512}},
 		WorkerCores:            []int{1},
 		ControlCore:            0,
 		TableCapacity:          1048576,
@@ -126,6 +126,37 @@ func TestPortMTU(t *testing.T) {
 	cfg.Ports[1].MTU = 9000
 	if err := cfg.RestartOnly(running); err == nil || !strings.Contains(err.Error(), "ports: cannot change") {
 		t.Errorf("changing spread_by_device while running: %v", err)
+	}
+}
+
+// A port's ring sizes stay zero when absent (the gateway picks the
+// driver's default), are carried as given otherwise, and are start-up
+// settings like the rest of the port.
+func TestPortDescriptors(t *testing.T) {
+	cfg := parseFull(t)
+	cfg.Ports = []Port{{Device: "net_pcap0"}, {Device: "0000:03:00.0", RxDescriptors: 4096, TxDescriptors: MinDescriptors},
+		{Device: "0000:03:00.1", RxDescriptors: MaxDescriptors}}
+	cfg.DPDK.EALArgs = []string{"--in-memory"}
+	rt, err := cfg.Runtime()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []PortRuntime{{MTU: DefaultMTU}, {MTU: DefaultMTU, RxDescriptors: 4096, TxDescriptors: MinDescriptors},
+		{MTU: DefaultMTU, RxDescriptors: MaxDescriptors}}
+	if !reflect.DeepEqual(rt.PortOptions, want) {
+		t.Errorf("port options %+v, want %+v", rt.PortOptions, want)
+	}
+	for _, change := range []func(p *Port){
+		func(p *Port) { p.RxDescriptors = 8192 },
+		func(p *Port) { p.TxDescriptors = 2048 },
+		func(p *Port) { p.RxDescriptors = 0 },
+	} {
+		running := cfg.Clone()
+		change(&cfg.Ports[1])
+		if err := cfg.RestartOnly(running); err == nil || !strings.Contains(err.Error(), "ports: cannot change while vecd runs") {
+			t.Errorf("changing a port's ring size to %+v while running: %v", cfg.Ports[1], err)
+		}
+		cfg = running
 	}
 }
 
@@ -246,7 +277,7 @@ func TestRejections(t *testing.T) {
 			wantField: "workers.run_until_input_exhausted", wantMsg: "expected true or false"},
 		{name: "list given as text", yaml: [2]string{`eal_args: ["--in-memory", "--no-pci"]`, `eal_args: "--in-memory"`},
 			wantField: "dpdk.eal_args", wantMsg: "expected a list, got string"},
-		{name: "list item of the wrong shape", yaml: [2]string{"  - device: net_pcap0\n    mtu: 9000\n    spread_by_device: true", "  - net_pcap0"},
+		{name: "list item of the wrong shape", yaml: [2]string{"  - device: net_pcap0\n    mtu: 9000\n    spread_by_device: true\n    rx_descriptors: 2048\n    tx_descriptors: 512", "  - net_pcap0"},
 			wantField: "ports[0]", wantMsg: "expected a mapping (key: value), got string"},
 		{name: "number out of range", yaml: [2]string{"mempool_size: 16383", "mempool_size: 1e30"},
 			wantField: "dpdk.mempool_size", wantMsg: "1e+30 is out of range"},
@@ -258,6 +289,18 @@ func TestRejections(t *testing.T) {
 			wantField: "ports[0].mtu", wantMsg: "16001 is not in 68..16000"},
 		{name: "negative MTU", mutate: func(c *Config) { c.Ports[0].MTU = -1 },
 			wantField: "ports[0].mtu", wantMsg: "-1 is not in"},
+		{name: "rx_descriptors not a power of two", yaml: [2]string{"rx_descriptors: 2048", "rx_descriptors: 1000"},
+			wantField: "ports[0].rx_descriptors", wantMsg: "1000 is not a power of two in 64..32768 (0 or absent selects the driver's default)"},
+		{name: "rx_descriptors too small", mutate: func(c *Config) { c.Ports[0].RxDescriptors = 32 },
+			wantField: "ports[0].rx_descriptors", wantMsg: "32 is not a power of two in 64..32768"},
+		{name: "rx_descriptors too large", mutate: func(c *Config) { c.Ports[0].RxDescriptors = 65536 },
+			wantField: "ports[0].rx_descriptors", wantMsg: "65536 is not a power of two in 64..32768"},
+		{name: "negative tx_descriptors", mutate: func(c *Config) { c.Ports[0].TxDescriptors = -1024 },
+			wantField: "ports[0].tx_descriptors", wantMsg: "-1024 is not a power of two in 64..32768"},
+		{name: "tx_descriptors not a power of two", mutate: func(c *Config) { c.Ports[0].TxDescriptors = 1536 },
+			wantField: "ports[0].tx_descriptors", wantMsg: "1536 is not a power of two"},
+		{name: "tx_descriptors as text", yaml: [2]string{"tx_descriptors: 512", `tx_descriptors: "512"`},
+			wantField: "ports[0].tx_descriptors", wantMsg: `expected a whole number, got text "512"`},
 		{name: "spread_by_device as text", yaml: [2]string{"spread_by_device: true", `spread_by_device: "yes"`},
 			wantField: "ports[0].spread_by_device", wantMsg: "expected true or false"},
 		{name: "empty EAL argument", mutate: func(c *Config) { c.DPDK.EALArgs = append(c.DPDK.EALArgs, " ") },

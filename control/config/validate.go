@@ -26,6 +26,16 @@ const (
 	MaxMTU     = 16000
 )
 
+// Ring size bounds of ports[].rx_descriptors and tx_descriptors: powers of
+// two from MinDescriptors to MaxDescriptors, the largest a DPDK ring size
+// (uint16) can be. The device may allow less: DPDK fits the sizes to its
+// limits when the gateway opens the port. The gateway keeps its own copies;
+// cmd/vecd's tests check that they agree.
+const (
+	MinDescriptors = 64
+	MaxDescriptors = 32768
+)
+
 // MaxLcore is RTE_MAX_LCORE of Debian's DPDK 22.11 build: EAL cannot use a
 // core numbered at or above it.
 const MaxLcore = 128
@@ -69,6 +79,9 @@ type Runtime struct {
 type PortRuntime struct {
 	MTU            int
 	SpreadByDevice bool
+	// RxDescriptors and TxDescriptors stay zero when not configured: the
+	// default depends on the device's driver, which the gateway knows.
+	RxDescriptors, TxDescriptors int
 }
 
 // ControlRuntime is the control API's part of Runtime.
@@ -266,8 +279,19 @@ func (c *Config) compilePorts(ps *problems, rt *Runtime) {
 		if mtu < MinMTU || mtu > MaxMTU {
 			ps.Add(field(index("ports", i), "mtu"), "%d is not in %d..%d (0 or absent selects %d)", p.MTU, MinMTU, MaxMTU, DefaultMTU)
 		}
+		checkDescriptors(ps, field(index("ports", i), "rx_descriptors"), p.RxDescriptors)
+		checkDescriptors(ps, field(index("ports", i), "tx_descriptors"), p.TxDescriptors)
 		rt.Ports = append(rt.Ports, dev)
-		rt.PortOptions = append(rt.PortOptions, PortRuntime{MTU: mtu, SpreadByDevice: p.SpreadByDevice})
+		rt.PortOptions = append(rt.PortOptions, PortRuntime{MTU: mtu, SpreadByDevice: p.SpreadByDevice,
+			RxDescriptors: p.RxDescriptors, TxDescriptors: p.TxDescriptors})
+	}
+}
+
+// checkDescriptors checks a ring size at path: zero (the default) or a
+// power of two in MinDescriptors..MaxDescriptors.
+func checkDescriptors(ps *problems, path string, n int) {
+	if n != 0 && (n < MinDescriptors || n > MaxDescriptors || n&(n-1) != 0) {
+		ps.Add(path, "%d is not a power of two in %d..%d (0 or absent selects the driver's default)", n, MinDescriptors, MaxDescriptors)
 	}
 }
 

@@ -39,18 +39,23 @@ type panel struct {
 	goalLabel   string
 }
 
-// Net_null section geometry: one bar per row of vec-bench's results.
+// Geometry of the bar sections under the panels (vec-bench's net_null
+// rows, the control and upload results): one bar per row.
 const (
-	netNullTop    = chartHeight + 20 // its title's baseline
-	netNullRow    = 20
-	netNullBarX   = 430
-	netNullBarMax = 220
+	barsTop    = chartHeight + 20 // the first section's title's baseline
+	barRow     = 20
+	barX       = 430
+	barMax     = 220
+	barsGap    = 16 // between a section's last row and the next title
+	colorVecd  = "#1f5fbf"
+	colorBasis = "#888888" // a baseline's bar
 )
 
 // WriteChart draws the tcp cases as an SVG file: packet rate against flow
 // count for testpmd (io and mac forwarding) and vecd, and vecd's ratios to
-// both; below, when the report includes vec-bench's net_null results, a
-// bar per row of those.
+// both; below, for each of vec-bench's net_null results, the control
+// results and the upload results the report includes, a bar per figure,
+// its baseline's bar grey.
 func (r *Report) WriteChart(path string) error {
 	tp := series{name: "testpmd io-fwd (ceiling)", color: "#888888"}
 	mac := series{name: "testpmd mac-fwd", color: "#d08a2a"}
@@ -78,11 +83,12 @@ func (r *Report) WriteChart(path string) error {
 	if xMin == xMax {
 		xMin, xMax = xMin/10, xMax*10
 	}
-	nn := r.NetNullRows()
-	height := chartHeight
-	if len(nn) > 0 {
-		height = netNullTop + netNullRow*(len(nn)+1)
-	}
+	var sections strings.Builder
+	y := barsTop
+	y = drawNetNull(&sections, y, r.NetNullRows())
+	y = drawControl(&sections, y, r.ControlResults())
+	y = drawUpload(&sections, y, r.UploadResults())
+	height := max(chartHeight, y-barsGap)
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n",
 		chartWidth, height, chartWidth, height)
@@ -97,7 +103,7 @@ func (r *Report) WriteChart(path string) error {
 		xMin: xMin, xMax: xMax, series: []series{tp, mac, vd}}.draw(&b)
 	panel{title: "vecd / testpmd", unit: "%", left: rightPanelX, yMax: ratioMax, xMin: xMin, xMax: xMax,
 		series: []series{ratio, ratioMAC}, goal: 90, goalLabel: "goal 90% (of io-fwd)"}.draw(&b)
-	drawNetNull(&b, nn)
+	b.WriteString(sections.String())
 	b.WriteString("</svg>\n")
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
@@ -105,37 +111,125 @@ func (r *Report) WriteChart(path string) error {
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
 
-// drawNetNull draws a bar per net_null row, its length the row's packet
-// rate against the largest, labelled with the rate, its ratio to testpmd
-// io-fwd on net_null, and the new connections per second or the ratio to
-// one worker where the row has them.
-func drawNetNull(b *strings.Builder, rows []NetNullRow) {
-	if len(rows) == 0 {
-		return
+// bar is one row of a bar section: a name at the left, a bar as long as
+// value against the section's scale, and text after it.
+type bar struct {
+	name, text string
+	value      float64
+	color      string
+}
+
+// drawBars draws a section of bars whose title's baseline is at top, the
+// longest bar (or the goal, if further) barMax wide, and a dashed line at
+// goal if goal > 0, each bar's text to the right of both. It returns the
+// next section's top.
+func drawBars(b *strings.Builder, top int, title string, bars []bar, goal float64, goalLabel string) int {
+	fmt.Fprintf(b, `<text x="%d" y="%d" font-weight="bold">%s</text>`+"\n", leftPanelX, top, html.EscapeString(title))
+	scale := goal
+	for _, br := range bars {
+		scale = max(scale, br.value)
 	}
-	fmt.Fprintf(b, `<text x="%d" y="%d" font-weight="bold">%s</text>`+"\n", leftPanelX, netNullTop,
-		"vec-bench on net_null, one process per row: Mpps, and the ratio to testpmd io-fwd measured in the same run")
-	top := 0.0
-	for _, row := range rows {
-		top = max(top, row.Result.Mpps)
+	goalX := 0.0
+	if goal > 0 {
+		goalX = barX + barMax*goal/scale
 	}
-	for i, row := range rows {
-		y := netNullTop + netNullRow*(i+1)
+	for i, br := range bars {
+		y := top + barRow*(i+1)
 		w := 0.0
-		if top > 0 {
-			w = row.Result.Mpps / top * netNullBarMax
+		if scale > 0 {
+			w = br.value / scale * barMax
 		}
-		label := fmt.Sprintf("%.2f Mpps, %.2f of testpmd", row.Result.Mpps, row.VsTestpmd)
+		fmt.Fprintf(b, `<text x="%d" y="%d">%s</text>`+"\n", leftPanelX, y, html.EscapeString(br.name))
+		fmt.Fprintf(b, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"/>`+"\n", barX, y-11, w, barRow-6, br.color)
+		fmt.Fprintf(b, `<text x="%.1f" y="%d">%s</text>`+"\n", max(barX+w, goalX)+6, y, html.EscapeString(br.text))
+	}
+	bottom := top + barRow*len(bars)
+	if goal > 0 {
+		fmt.Fprintf(b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#c33" stroke-dasharray="6 4"/>`+"\n", goalX, top+4, goalX, bottom+4)
+		fmt.Fprintf(b, `<text x="%.1f" y="%d" fill="#c33" text-anchor="middle">%s</text>`+"\n", goalX, bottom+18, html.EscapeString(goalLabel))
+		bottom += barRow / 2 // room for the goal's label
+	}
+	return bottom + barRow + barsGap
+}
+
+// drawNetNull draws a bar per net_null row, its length the row's packet
+// rate, labelled with the rate, its ratio to testpmd io-fwd on net_null
+// (whose own bar is grey), and the new connections per second or the
+// ratio to one worker where the row has them.
+func drawNetNull(b *strings.Builder, top int, rows []NetNullRow) int {
+	if len(rows) == 0 {
+		return top
+	}
+	var bars []bar
+	for _, row := range rows {
+		text := fmt.Sprintf("%.2f Mpps, %.2f of testpmd", row.Result.Mpps, row.VsTestpmd)
 		if row.VsOneWorker > 0 {
-			label += fmt.Sprintf(", %.2f × one worker", row.VsOneWorker)
+			text += fmt.Sprintf(", %.2f × one worker", row.VsOneWorker)
 		}
 		if row.Result.NewConnsPerSec > 0 {
-			label += fmt.Sprintf(", %.2f M new conn/s", row.Result.NewConnsPerSec/1e6)
+			text += fmt.Sprintf(", %.2f M new conn/s", row.Result.NewConnsPerSec/1e6)
 		}
-		fmt.Fprintf(b, `<text x="%d" y="%d">%s</text>`+"\n", leftPanelX, y, html.EscapeString(row.Name))
-		fmt.Fprintf(b, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="#1f5fbf"/>`+"\n", netNullBarX, y-11, w, netNullRow-6)
-		fmt.Fprintf(b, `<text x="%.1f" y="%d">%s</text>`+"\n", netNullBarX+w+6, y, html.EscapeString(label))
+		color := colorVecd
+		if row.Result.Mode == "testpmd" {
+			color = colorBasis
+		}
+		bars = append(bars, bar{name: row.Name, text: text, value: row.Result.Mpps, color: color})
 	}
+	return drawBars(b, top, "vec-bench on net_null, one process per row: Mpps, and the ratio to testpmd io-fwd measured in the same run", bars, 0, "")
+}
+
+// drawControl draws a bar per kind of vec-bench -control run, its length
+// the worker's poll-iteration p99.9 (the worst of the rounds), against the
+// goal; the worker alone is the baseline.
+func drawControl(b *strings.Builder, top int, c *ControlResults) int {
+	if c == nil {
+		return top
+	}
+	var bars []bar
+	kinds := c.Kinds()
+	alone := kinds[0].Worst()
+	for i, k := range kinds {
+		run := k.Worst()
+		if run == nil {
+			continue
+		}
+		p := run.PollIteration
+		text := fmt.Sprintf("%.1f µs; p99.99 %.1f, max %.0f", p.P999, p.P9999, p.Max)
+		name, color := k.Name, colorBasis
+		if i > 0 {
+			text = fmt.Sprintf("%.1f µs, %.2f × alone; p99.99 %.1f, max %.0f", p.P999, quotient(p.P999, alone.PollIteration.P999), p.P9999, p.Max)
+			color = colorVecd
+		}
+		if run.GCCycles > 0 {
+			name += fmt.Sprintf(" (%d GC cycles)", run.GCCycles)
+		}
+		bars = append(bars, bar{name: name, text: text, value: p.P999, color: color})
+	}
+	rounds := "one round"
+	if len(c.Alone) > 1 {
+		rounds = fmt.Sprintf("worst of %d rounds", len(c.Alone))
+	}
+	title := fmt.Sprintf("vec-bench -control, %d flows: the worker's poll-iteration p99.9 in µs (%s), same run", c.Flows, rounds)
+	return drawBars(b, top, title, bars, goalP999Micros, fmt.Sprintf("goal < %.0f µs", goalP999Micros))
+}
+
+// drawUpload draws two bars per driver and stream count of the iperf3
+// upload: through vecd, and through the HAProxy relay (the baseline).
+func drawUpload(b *strings.Builder, top int, u *UploadResults) int {
+	if u == nil {
+		return top
+	}
+	var bars []bar
+	for _, res := range u.Results {
+		name := fmt.Sprintf("%s, %s", res.Driver, streamsLabel(res.Streams))
+		bars = append(bars,
+			bar{name: name + ": vecd", value: res.Vecd, color: colorVecd,
+				text: fmt.Sprintf("%.2f Gbit/s, %.2f × relay", res.Vecd, quotient(res.Vecd, res.Relay))},
+			bar{name: name + ": HAProxy relay", value: res.Relay, color: colorBasis,
+				text: fmt.Sprintf("%.2f Gbit/s (direct %.2f)", res.Relay, res.Direct)})
+	}
+	title := fmt.Sprintf("iperf3 upload client → VIP → server, medians of %d s runs: vecd against the HAProxy relay of the same run", u.Seconds)
+	return drawBars(b, top, title, bars, 0, "")
 }
 
 // niceAxis returns the top of an axis that shows values up to v, and its

@@ -9,5 +9,8 @@
 //
 // vec-pktgen writes its own result as a GenResult; `vec-pktgen suite`
 // (Main) runs the whole benchmark, and the smoke test of cmd/vec-pktgen
-// runs one Pair at a fixed rate. See docs/benchmarking.md.
+// runs one Pair at a fixed rate. `vec-pktgen merge` (MergeMain) folds the
+// other steps' results of `make bench` (vec-bench -control's and the
+// iperf3 upload's) into the suite's report and prints the summary of every
+// figure with its same-run baseline. See docs/benchmarking.md.
 package benchrun

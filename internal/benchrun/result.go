@@ -193,6 +193,10 @@ func (r *GenResult) SplitString() string {
 type NetNullRow struct {
 	Name   string `json:"name"`
 	Result struct {
+		Mode           string  `json:"mode"` // netnullbench.Mode: testpmd, worker, workers, syn, ...
+		Flows          int     `json:"flows"`
+		Entries        int     `json:"entries"`
+		WorkerCores    []int   `json:"worker_cores"`
 		Mpps           float64 `json:"mpps"`
 		NewConnsPerSec float64 `json:"new_connections_per_s"`
 	} `json:"result"`

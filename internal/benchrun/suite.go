@@ -114,6 +114,16 @@ type Report struct {
 	Cases      []CaseResult    `json:"cases"`
 	Profile    *Profile        `json:"profile,omitempty"`
 	NetNull    json.RawMessage `json:"net_null,omitempty"`
+	// Control and Upload are vec-bench -control's and
+	// scripts/bench-upload.sh's results as they wrote them, and Summary
+	// every figure of the run with its baseline: `vec-pktgen merge` adds
+	// them (Merge), naming in NotRun the steps whose results it did not
+	// find, and in Warnings results that seem to be from another run.
+	Control  json.RawMessage `json:"control,omitempty"`
+	Upload   json.RawMessage `json:"upload,omitempty"`
+	Summary  []SummaryRow    `json:"summary,omitempty"`
+	NotRun   []string        `json:"not_run,omitempty"`
+	Warnings []string        `json:"warnings,omitempty"`
 }
 
 // Options configure a suite run.
