@@ -67,6 +67,9 @@ func checkConfig(path, node string, openFiles bool, stdout, stderr io.Writer) in
 	if len(problems) > 0 {
 		return reportProblems(stderr, path, problems)
 	}
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintf(stderr, "vecd: %s: warning: %s\n", path, w)
+	}
 	what := "configuration is valid"
 	if len(nodes) > 1 {
 		what = fmt.Sprintf("configuration is valid for each of the %d gateways of ha.gateways", len(nodes))

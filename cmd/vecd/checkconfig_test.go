@@ -202,3 +202,17 @@ func TestCheckConfigExec(t *testing.T) {
 		t.Errorf("extra argument: %v, want exit %d\n%s", err, checkUnusable, out)
 	}
 }
+
+// A configuration valid but likely not meant (config.Warnings) is accepted
+// with the warnings on standard error.
+func TestCheckConfigPrintsWarnings(t *testing.T) {
+	doc := strings.Replace(baseConfig, "        weight_bound: 10\n", "        weight_bound: 10\n        scheduler: maglev\n", 1) +
+		"manager: {enabled: true}\nbgp:\n  local_as: 65001\n  peers: [{address: 10.1.0.254, as: 65000}]\n"
+	code, out, errs := runCheck(t, writeConfig(t, doc), "", false)
+	if code != checkValid || !strings.Contains(out, "configuration is valid") {
+		t.Fatalf("exit %d, want %d\n%s%s", code, checkValid, out, errs)
+	}
+	if !strings.Contains(errs, "warning: clusters[0].services[0].servers[0].fixed: server s1 of maglev service 10.1.0.100 http") {
+		t.Errorf("standard error %q, want the maglev weights warning", errs)
+	}
+}

@@ -87,6 +87,9 @@ func run(configPath, node, statsJSON string, statsInterval time.Duration, keepCa
 		return 1
 	}
 	defer log.Sync()
+	for _, w := range cfg.Warnings() {
+		log.Warn("configuration", zap.String("field", w.Field), zap.String("warning", w.Message))
+	}
 	if gateway.TuneGC() {
 		log.Info("garbage collection only near the memory limit", zap.Int("limit_mib", gateway.GCMemoryLimit>>20))
 	} else {
