@@ -190,18 +190,7 @@ func TestMergedChartHasControlAndUploadRows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "chart.svg")
-	if err := rep.WriteChart(path); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := xml.Unmarshal(b, new(struct{})); err != nil {
-		t.Fatalf("not well-formed XML: %v", err)
-	}
-	svg := string(b)
+	svg := chartSVG(t, rep)
 	control := fixture(t, "control.json")
 	loaded, alone := worstP999(t, control, "worker_with_api_load"), worstP999(t, control, "worker_alone")
 	// The fixture has one round: its API-load run is the worst.
@@ -226,7 +215,7 @@ func TestMergedChartHasControlAndUploadRows(t *testing.T) {
 			Y float64 `xml:"y,attr"`
 		} `xml:"text"`
 	}
-	if err := xml.Unmarshal(b, &doc); err != nil {
+	if err := xml.Unmarshal([]byte(svg), &doc); err != nil {
 		t.Fatal(err)
 	}
 	for _, text := range doc.Texts {

@@ -112,6 +112,22 @@ func TestNetNullRows(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}
 	}
+	svg := chartSVG(t, rep)
+	for _, want := range []string{"30.00 Mpps, 0.30 of testpmd, 1.87 × one worker", "8.50 M new conn/s", "new connections, one worker, SYN-only"} {
+		if !strings.Contains(svg, want) {
+			t.Errorf("chart lacks %q", want)
+		}
+	}
+	rep.NetNull = []byte(`[1, 2]`)
+	if rows := rep.NetNullRows(); rows != nil {
+		t.Errorf("rows of a JSON array: %+v", rows)
+	}
+}
+
+// chartSVG draws rep's chart into a temporary file and returns it, failing
+// the test unless it is well-formed XML.
+func chartSVG(t *testing.T, rep *Report) string {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "chart.svg")
 	if err := rep.WriteChart(path); err != nil {
 		t.Fatal(err)
@@ -123,13 +139,5 @@ func TestNetNullRows(t *testing.T) {
 	if err := xml.Unmarshal(b, new(struct{})); err != nil {
 		t.Fatalf("not well-formed XML: %v", err)
 	}
-	for _, want := range []string{"30.00 Mpps, 0.30 of testpmd, 1.87 × one worker", "8.50 M new conn/s", "new connections, one worker, SYN-only"} {
-		if !bytes.Contains(b, []byte(want)) {
-			t.Errorf("chart lacks %q", want)
-		}
-	}
-	rep.NetNull = []byte(`[1, 2]`)
-	if rows := rep.NetNullRows(); rows != nil {
-		t.Errorf("rows of a JSON array: %+v", rows)
-	}
+	return string(b)
 }
