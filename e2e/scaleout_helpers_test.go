@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"vec/control/apiwire"
+	"vec/internal/testcert"
 )
 
 // The scale-out tests (scaleout_test.go) run several active gateways behind
@@ -72,27 +73,31 @@ func startScaleOutCluster(t *testing.T, gateways int) *soCluster {
 	writeFile(t, tokens, "admin e2e-admin "+ctlAdminToken+"\n", 0o600)
 	sc.adminTok = filepath.Join(sc.dir, "admin.token")
 	writeFile(t, sc.adminTok, ctlAdminToken+"\n", 0o600)
+	cert, key, _ := testcert.Write(t, sc.dir, "127.0.0.1")
 	for k := 1; k <= gateways; k++ {
 		g := &recGateway{rc: sc.recCluster, K: k, Name: fmt.Sprintf("gw%d", k), GW: c.GatewayN(k),
 			config: filepath.Join(sc.dir, fmt.Sprintf("vecd-gw%d.yaml", k))}
-		writeFile(t, g.config, sc.vecdConfig(g, tokens), 0o644)
+		writeFile(t, g.config, sc.vecdConfig(g, tokens, cert, key), 0o644)
 		sc.gws = append(sc.gws, g)
 	}
 	return sc
 }
 
 // vecdConfig is gateway g's configuration: its own port and address, the
-// BGP session from its management address to the router, and the VIP's
-// HTTP service over s1..s3 (3:2:1) scheduled by the Maglev table. Workers
-// on core 1, control planes on core 0: four gateways share the machine
-// because idle workers nap (workers.poll adaptive, the default).
-func (sc *soCluster) vecdConfig(g *recGateway, tokens string) string {
+// BGP session from its management address to the router, the control API
+// on its socket and (with the status page) on statusListen in its
+// namespace, and the VIP's HTTP service over s1..s3 (3:2:1) scheduled by
+// the Maglev table. Workers on core 1, control planes on core 0: four
+// gateways share the machine because idle workers nap (workers.poll
+// adaptive, the default).
+func (sc *soCluster) vecdConfig(g *recGateway, tokens, cert, key string) string {
 	var b strings.Builder
 	b.WriteString(PortYAML(g.GW))
 	fmt.Fprintf(&b, "gateway:\n  ip: %s\n", g.GW.Addr)
 	b.WriteString("workers:\n  cores: [1]\n  control_core: 0\n  table_capacity: 65536\n")
 	b.WriteString("log:\n  level: info\n")
-	fmt.Fprintf(&b, "control:\n  tokens_file: %s\n  socket: %s\n", tokens, sc.socket(g))
+	fmt.Fprintf(&b, "control:\n  tokens_file: %s\n  socket: %s\n  listen: %s\n  tls_cert: %s\n  tls_key: %s\n",
+		tokens, sc.socket(g), statusListen, cert, key)
 	fmt.Fprintf(&b, "metrics:\n  listen: %s\n", recMetricsAddr)
 	fmt.Fprintf(&b, "bgp:\n  local_as: %d\n  router_id: %s\n  local_address: %s\n  peers:\n    - {address: %s, as: %d}\n",
 		soGatewayAS, g.GW.MgmtAddr, g.GW.MgmtAddr, sc.router, soRouterAS)

@@ -2,9 +2,13 @@ package e2e
 
 import (
 	"fmt"
+	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 )
 
 // TestScaleOutSpread runs three active gateways behind the router: it must
@@ -62,6 +66,36 @@ func TestScaleOutSpread(t *testing.T) {
 		}
 	}
 	checkSplit(t, "new connections the three gateways scheduled, by server", perServer, weightedServers(sc.Cluster, false))
+
+	// gw1's status page shows what it announces and its session; a drain
+	// shows there and takes gw1 out of the router's route, an undrain puts
+	// it back.
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		SkipOrFail(t, "needs Debian's chromium for the status page (scripts/setup.sh installs it): %v", err)
+	}
+	gw1 := sc.gws[0]
+	if err := WaitTCP(gw1.GW.NS, statusListen, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	b2 := startBrowser(t, chromium, gw1.GW.NS)
+	if err := chromedp.Do(b2.ctx, chromedp.Navigate("https://"+statusListen+"/status")); err != nil {
+		t.Fatalf("opening gw1's status page: %v", err)
+	}
+	b2.login(ctlAdminToken, "admin")
+	announced := fmt.Sprintf(`document.getElementById("bgp").textContent.includes("announcing; announced: %s/32")`, sc.VIP())
+	established := fmt.Sprintf(`document.querySelector('#bgp-peers li[data-peer="%s"]')?.dataset.state === "established"`, sc.router)
+	b2.waitFor(announced+" && "+established, 10*time.Second, "the BGP section announcing the VIP over an established session")
+	sc.vecctlOn(gw1, "gateway", "drain")
+	b2.waitFor(`document.getElementById("bgp").textContent.includes("drained: every VIP withdrawn; announced: nothing")`, 10*time.Second, "the BGP section drained")
+	sc.waitNextHops(5*time.Second, sc.gws[1], sc.gws[2])
+	sc.vecctlOn(gw1, "gateway", "undrain")
+	b2.waitFor(announced, 10*time.Second, "the BGP section announcing again")
+	sc.waitNextHops(5*time.Second, sc.gws...)
+	t.Logf("gw1's status page: %s", b2.eval(`document.getElementById("bgp-section").innerText`))
+	if other := slices.DeleteFunc(b2.requests(), func(u string) bool { return strings.HasPrefix(u, "https://"+statusListen+"/") }); len(other) > 0 {
+		t.Errorf("the status page asked other hosts: %v", other)
+	}
 }
 
 // TestScaleOutJoinLeaveKill keeps 200 long checksummed downloads open while

@@ -102,8 +102,10 @@ async function optional(path) {
 async function poll() {
   clearTimeout(timer);
   try {
-    const [counters, ha, mgr] = await Promise.all([api("GET", "/v1/counters"), optional("/v1/ha"), optional("/v1/manager")]);
+    const [counters, ha, mgr, bgp] = await Promise.all([api("GET", "/v1/counters"), optional("/v1/ha"), optional("/v1/manager"),
+      optional("/v1/bgp")]);
     render(counters, ha, mgr, performance.now());
+    renderBGP(bgp);
     if ($("message").className === "error" && $("message").dataset.source === "poll") say("");
   } catch (e) {
     if (e.status === 401) {
@@ -378,6 +380,29 @@ function renderHA(ha) {
   if (ha.takeovers) text += ", last took " + ha.last_takeover_ms.toFixed(1) + " ms";
   if (ha.unhealthy) text += "; unhealthy: " + ha.unhealthy;
   $("ha").textContent = text;
+}
+
+// renderBGP shows what this gateway announces to its routers (scale-out,
+// docs/scale-out.md) and each BGP session's state; hidden without a bgp
+// section.
+function renderBGP(bgp) {
+  $("bgp-section").hidden = !bgp;
+  if (!bgp) return;
+  let state = "announcing";
+  if (bgp.drained) state = "drained: every VIP withdrawn";
+  else if (!bgp.forwarding) state = "not forwarding: nothing announced";
+  const announced = bgp.announced.length ? bgp.announced.join(", ") : "nothing";
+  $("bgp").textContent = "AS " + bgp.local_as + ", next hop " + bgp.next_hop + "; " + state + "; announced: " + announced;
+  const list = $("bgp-peers");
+  list.replaceChildren(...bgp.peers.map((p) => {
+    const li = document.createElement("li");
+    li.dataset.peer = p.address;
+    li.dataset.state = p.state;
+    let text = "peer " + p.address + " (AS " + p.as + "): " + p.state;
+    if (p.since) text += " since " + new Date(p.since).toLocaleTimeString();
+    li.textContent = text;
+    return li;
+  }));
 }
 
 // renderManager shows the manager's last decision: when its last interval
