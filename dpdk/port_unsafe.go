@@ -155,7 +155,7 @@ type Port struct {
 	// PortConfig asked for, fitted to the device's limits by DPDK.
 	rxDesc, txDesc uint16
 	rssKey         *C.uint8_t // C copy: ethdev keeps a pointer to it
-	started            bool
+	started        bool
 }
 
 // OpenPort configures port id: rte_eth_dev_info_get, rte_eth_dev_configure
