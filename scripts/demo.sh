@@ -27,36 +27,17 @@ cd "$(dirname "$0")/.."
 readonly CONFIG=configs/cluster-demo.yaml
 readonly LOG_DIR=/tmp/vec-cluster-demo
 readonly STATS=$LOG_DIR/stats.json
-readonly TOLERANCE=0.05 # relative to each server's weight share, as in e2e
-readonly CLUSTER_LOCK=/run/vec-cluster.lock
+readonly DEMO=demo
+# shellcheck source=scripts/demo-lib.sh
+. scripts/demo-lib.sh
 
 keep=false
 requests=3000
-usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2; exit 2; }
-while (($# > 0)); do
-	case $1 in
-	--keep) keep=true; shift ;;
-	-n) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || usage; requests=$2; shift 2 ;;
-	*) usage ;;
-	esac
-done
-
-say() { printf 'demo: %s\n' "$*"; }
-fail() {
-	printf 'demo: FAILED: %s\n' "$*" >&2
-	exit 1
-}
+parse_demo_args "$@"
 
 [[ $(id -u) -eq 0 ]] || fail "run as root (network namespaces, hugepages)"
 
-# The cluster has fixed names, so it has one user at a time: the e2e tests
-# of vecd take the same lock. vecd and the backends inherit it, so with
-# --keep it is held until `netns.sh down` ends them.
-exec 8>"$CLUSTER_LOCK"
-if ! flock -n 8; then
-	say "waiting for $CLUSTER_LOCK: a test or another demo is using the namespace cluster"
-	flock -w 300 8 || fail "the namespace cluster stayed busy for 5 minutes ($CLUSTER_LOCK)"
-fi
+lock_cluster
 
 ./scripts/setup.sh
 export PATH=/usr/local/go/bin:$PATH
@@ -67,20 +48,7 @@ mkdir -p bin
 go build -o bin/ ./cmd/vecd ./cmd/vecctl ./cmd/vec-backend ./cmd/vec-loadgen
 CGO_ENABLED=0 go build -o bin/ ./cmd/vec-agent # pure Go: it drops its capabilities on every thread
 
-# Tear the cluster down on every exit unless --keep: netns.sh down ends
-# every process in the namespaces (vecd, the backends) before deleting them.
-cleanup() {
-	local rc=$?
-	if $keep; then
-		((rc == 0)) || say "--keep: leaving the cluster up for inspection (logs in $LOG_DIR)"
-	else
-		./scripts/netns.sh down || true
-	fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+tear_down_on_exit
 
 rm -rf "$LOG_DIR"
 mkdir -p "$LOG_DIR"
@@ -89,16 +57,6 @@ mkdir -p "$LOG_DIR"
 status=$(./scripts/netns.sh status) || fail "the cluster is not up"
 eval "$status"
 grep -q "vip: $VIP\$" "$CONFIG" || fail "$CONFIG does not serve the cluster's VIP $VIP"
-
-# Processes that must outlive this script with --keep: their own session,
-# no terminal, output to log files. setsid and ip netns exec both exec, so
-# $! is the program's own pid.
-background() {
-	local log=$1
-	shift
-	setsid "$@" </dev/null >"$log" 2>&1 &
-	last_pid=$!
-}
 
 for i in $(seq "$SERVERS"); do
 	ns=S${i}_NS
@@ -181,20 +139,7 @@ weights=$(awk '/name: http$/ { on = 1; next } /- name:/ { on = 0 } on && /ip:.*w
 	gsub(/[{},]/, " "); for (i = 1; i < NF; i++) { if ($i == "name:") n = $(i + 1); if ($i == "weight:") w = $(i + 1) }
 	print n "=" w }' "$CONFIG")
 echo
-awk -v counts="$per_server" -v weights="$weights" -v tol="$TOLERANCE" 'BEGIN {
-	n = split(counts, c, " "); for (i = 1; i <= n; i++) { split(c[i], kv, "="); got[kv[1]] = kv[2]; total += kv[2] }
-	m = split(weights, w, "\n"); for (i = 1; i <= m; i++) { split(w[i], kv, "="); name[i] = kv[1]; weight[i] = kv[2]; wsum += kv[2] }
-	printf "%-8s %6s %9s %7s %13s\n", "server", "weight", "requests", "share", "weight share"
-	bad = 0
-	for (i = 1; i <= m; i++) {
-		s = name[i]; share = got[s] / total; want = weight[i] / wsum
-		mark = ""
-		if (share < want * (1 - tol) || share > want * (1 + tol)) { mark = "  <- outside ±5 %"; bad = 1 }
-		printf "%-8s %6d %9d %6.1f%% %12.1f%%%s\n", s, weight[i], got[s], 100 * share, 100 * want, mark
-	}
-	printf "%-8s %6d %9d\n", "total", wsum, total
-	exit bad
-}' || fail "the spread does not follow the weights"
+check_spread "$per_server" "$weights"
 
 # vecd's own view, from the counters it rewrites every 500 ms.
 sleep 1

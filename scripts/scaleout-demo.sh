@@ -24,8 +24,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 readonly LOG_DIR=/tmp/vec-scaleout-demo
-readonly TOLERANCE=0.05 # relative to each server's weight share, as in e2e
-readonly CLUSTER_LOCK=/run/vec-cluster.lock
+readonly DEMO=scaleout-demo
+# shellcheck source=scripts/demo-lib.sh
+. scripts/demo-lib.sh
 readonly GATEWAY_COUNT=3
 readonly WEIGHTS=(3 2 1)
 
@@ -33,30 +34,11 @@ keep=false
 # 18 000: the weight-1 server's share then strays ±1.7 % (one standard
 # deviation, relative) from hash to hash, well inside the ±5 % checked.
 requests=18000
-usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2; exit 2; }
-while (($# > 0)); do
-	case $1 in
-	--keep) keep=true; shift ;;
-	-n) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || usage; requests=$2; shift 2 ;;
-	*) usage ;;
-	esac
-done
-
-say() { printf 'scaleout-demo: %s\n' "$*"; }
-fail() {
-	printf 'scaleout-demo: FAILED: %s\n' "$*" >&2
-	exit 1
-}
+parse_demo_args "$@"
 
 [[ $(id -u) -eq 0 ]] || fail "run as root (network namespaces, hugepages)"
 
-# One user of the namespace cluster at a time (demo.sh and the e2e tests
-# take the same lock).
-exec 8>"$CLUSTER_LOCK"
-if ! flock -n 8; then
-	say "waiting for $CLUSTER_LOCK: a test or another demo is using the namespace cluster"
-	flock -w 300 8 || fail "the namespace cluster stayed busy for 5 minutes ($CLUSTER_LOCK)"
-fi
+lock_cluster
 
 ./scripts/setup.sh
 export PATH=/usr/local/go/bin:$PATH
@@ -64,20 +46,7 @@ say "go build -o bin/ ./cmd/vecd ./cmd/vecctl ./cmd/vec-backend ./cmd/vec-loadge
 mkdir -p bin
 go build -o bin/ ./cmd/vecd ./cmd/vecctl ./cmd/vec-backend ./cmd/vec-loadgen
 
-# netns.sh down ends every process in the namespaces (vecd, BIRD, the
-# backends) and removes the router's namespaces too.
-cleanup() {
-	local rc=$?
-	if $keep; then
-		((rc == 0)) || say "--keep: leaving everything up for inspection (logs in $LOG_DIR)"
-	else
-		./scripts/netns.sh down || true
-	fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+tear_down_on_exit
 
 rm -rf "$LOG_DIR"
 mkdir -p "$LOG_DIR"
@@ -89,13 +58,6 @@ eval "$(./scripts/ecmp.sh status)"
 route_key=ROUTE_${VIP//./_}
 say "router $ROUTER_NS ($ROUTER_ADDR, AS $ROUTER_AS) runs BIRD; remote clients $REMOTE_ADDRS in $REMOTE_NS"
 
-# Processes that must outlive this script with --keep: own session, no
-# terminal, output to a log file.
-background() {
-	local log=$1
-	shift
-	setsid "$@" </dev/null >"$log" 2>&1 &
-}
 for i in $(seq "$SERVERS"); do
 	ns=S${i}_NS
 	background "$LOG_DIR/s$i.log" ip netns exec "${!ns}" bin/vec-backend -name "s$i"
@@ -157,19 +119,7 @@ cat "$LOG_DIR/loadgen.txt"
 ((loadgen_rc == 0)) || fail "vec-loadgen reported failed requests (exit $loadgen_rc)"
 per_server=$(sed -n 's/^per server: //p' "$LOG_DIR/loadgen.txt")
 echo
-awk -v counts="$per_server" -v weights="${WEIGHTS[*]}" -v tol="$TOLERANCE" 'BEGIN {
-	n = split(counts, c, " "); for (i = 1; i <= n; i++) { split(c[i], kv, "="); got[kv[1]] = kv[2]; total += kv[2] }
-	m = split(weights, w, " "); for (i = 1; i <= m; i++) wsum += w[i]
-	printf "%-8s %6s %9s %7s %13s\n", "server", "weight", "requests", "share", "weight share"
-	bad = 0
-	for (i = 1; i <= m; i++) {
-		s = "s" i; share = got[s] / total; want = w[i] / wsum
-		mark = ""
-		if (share < want * (1 - tol) || share > want * (1 + tol)) { mark = "  <- outside ±5 %"; bad = 1 }
-		printf "%-8s %6d %9d %6.1f%% %12.1f%%%s\n", s, w[i], got[s], 100 * share, 100 * want, mark
-	}
-	exit bad
-}' || fail "the spread over the servers does not follow the weights"
+check_spread "$per_server" "$(for i in $(seq "$SERVERS"); do printf 's%d=%d ' "$i" "${WEIGHTS[i - 1]}"; done)"
 echo
 say "new connections each gateway scheduled (bin/vecctl counters):"
 for k in $(seq "$GATEWAY_COUNT"); do
