@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/binary"
-	"net/netip"
-	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -13,7 +10,6 @@ import (
 	"vec/control/apiwire"
 	"vec/control/bgp"
 	"vec/control/config"
-	"vec/control/ids"
 	"vec/control/manager"
 	"vec/fastpath"
 	"vec/gateway"
@@ -21,9 +17,9 @@ import (
 
 // bgpPoll is how often the speaker is told which VIPs have a live server.
 // The manager offers no notification of applied snapshots, so the speaker
-// polls its view: cheap (a copy of the names and of the configuration),
-// and a VIP losing its last server is withdrawn at most a second after
-// the manager saw it.
+// polls its view (Manager.LiveVIPs, one pass over the services), and a
+// VIP losing its last server is withdrawn at most a second after the
+// manager saw it.
 const bgpPoll = time.Second
 
 // bgpRunner is vecd's BGP speaker and the loop that keeps its
@@ -52,7 +48,7 @@ func startBGP(ctx context.Context, log *zap.Logger, cfg *config.BGPRuntime, m *m
 		defer tick.Stop()
 		var lastErr string
 		for {
-			err := sp.Update(eligibleVIPs(m, g), forwarding(g))
+			err := sp.Update(m.LiveVIPs(), forwarding(g))
 			switch {
 			case err != nil && err.Error() != lastErr:
 				log.Warn("updating the BGP announcements; retrying every poll", zap.Error(err))
@@ -103,61 +99,4 @@ func (b bgpBackend) BGPStatus() apiwire.BGPStatus { return b.Status() }
 // are not in standby (an HA backup) and not every data link is down.
 func forwarding(g *gateway.Gateway) bool {
 	return g.Mode() != fastpath.ModeStandby && g.LinkHealth() == nil
-}
-
-// eligibleVIPs lists the VIPs with a server that takes new connections now.
-func eligibleVIPs(m *manager.Manager, g *gateway.Gateway) []netip.Addr {
-	cfg, _ := m.Config()
-	return liveVIPs(m.Names(), staticServers(cfg), g.Neighbors().ResolvedIPs(g.Clock().Now()))
-}
-
-// serverKey names a server of the configuration as ids.Name does.
-type serverKey struct{ vip, service, server string }
-
-// staticServers lists the servers configured with a MAC address: they need
-// no ARP resolution.
-func staticServers(cfg *config.Config) map[serverKey]bool {
-	out := map[serverKey]bool{}
-	for _, cl := range cfg.Clusters {
-		vip, err := netip.ParseAddr(cl.VIP)
-		if err != nil {
-			continue // cannot happen: the configuration in force was validated
-		}
-		for _, s := range cl.Services {
-			for _, srv := range s.Servers {
-				if srv.MAC != "" {
-					out[serverKey{vip.String(), s.Name, srv.Name}] = true
-				}
-			}
-		}
-	}
-	return out
-}
-
-// liveVIPs lists, sorted, the VIPs of the servers that would take a new
-// connection: not draining (removed), a weight in force above 0 (not
-// quiesced, not weighted out by the manager) and a MAC known, configured
-// or resolved by ARP — what manager.ServersResolved checks, per VIP.
-// Disabled services are not among names.
-func liveVIPs(names []ids.Name, static map[serverKey]bool, resolved map[uint32]bool) []netip.Addr {
-	var out []netip.Addr
-	for _, n := range names {
-		if n.Draining || n.EffectiveWeight <= 0 {
-			continue
-		}
-		vip, err := netip.ParseAddr(n.VIP)
-		if err != nil || slices.Contains(out, vip) {
-			continue
-		}
-		ip, err := netip.ParseAddr(n.IP)
-		if err != nil || !ip.Is4() {
-			continue
-		}
-		b := ip.As4()
-		if static[serverKey{n.VIP, n.Service, n.Server}] || resolved[binary.BigEndian.Uint32(b[:])] {
-			out = append(out, vip)
-		}
-	}
-	slices.SortFunc(out, netip.Addr.Compare)
-	return out
 }

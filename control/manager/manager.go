@@ -497,12 +497,41 @@ func (m *Manager) ServersResolved() bool {
 			continue
 		}
 		if !slices.ContainsFunc(svc.Servers, func(srv config.ServerSpec) bool {
-			return srv.EffectiveWeight() > 0 && (srv.MAC != [6]byte{} || m.resolved[ipKey(srv.IP)])
+			return srv.EffectiveWeight() > 0 && m.hasMACLocked(srv)
 		}) {
 			return false
 		}
 	}
 	return true
+}
+
+// hasMACLocked tells whether the workers can address srv: its MAC is
+// configured, or it has answered ARP.
+func (m *Manager) hasMACLocked(srv config.ServerSpec) bool {
+	return srv.MAC != [6]byte{} || m.resolved[ipKey(srv.IP)]
+}
+
+// LiveVIPs lists, sorted, the VIPs with a server that takes new
+// connections now: of a service neither draining nor disabled, not
+// draining itself, with a weight in force above 0 (not quiesced, not
+// weighted out by the weight loop) and a MAC configured or resolved. The
+// BGP speaker announces these.
+func (m *Manager) LiveVIPs() []netip.Addr {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []netip.Addr
+	for _, svc := range m.ids.Services {
+		if svc.Draining || svc.Spec.Disabled || slices.Contains(out, svc.Key.VIP) {
+			continue
+		}
+		if slices.ContainsFunc(svc.Servers, func(srv ids.Server) bool {
+			return m.inForce(srv) > 0 && m.hasMACLocked(srv.Spec)
+		}) {
+			out = append(out, svc.Key.VIP)
+		}
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return out
 }
 
 // retainNeighbors frees the ARP-table slots of servers that no snapshot
