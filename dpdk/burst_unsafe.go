@@ -80,9 +80,11 @@ func (b *Burst) Rx(port, queue uint16) int {
 // Packets returns views of the held packets' data, first segment only: a
 // packet that arrived as a chain of mbufs (Segments > 1) is cut short in
 // its view, and the caller must not parse it (see PacketLens). Writing
-// through them changes the packets; the slice itself lies in C memory and
-// must not be written to. The slice and the views are valid until the
-// next Rx, Alloc, send, Drop or Free. It allocates nothing.
+// through them changes the packets. The slice lies in C memory; a view in
+// it may be replaced by another range of the same mbuf's buffer (up to
+// Headroom bytes earlier, or shorter), and SendKept sends the packet as
+// its view then says. The slice and the views are valid until the next
+// Rx, Alloc, send, Drop or Free. It allocates nothing.
 func (b *Burst) Packets() [][]byte { return b.views[:b.n] }
 
 // Segments returns the number of mbufs (segments) each held packet spans,
@@ -101,8 +103,9 @@ func (b *Burst) Keep() []byte { return b.keep[:b.n] }
 // SendKept transmits the packets whose keep byte is non-zero, in order, on
 // port's TX queue (rte_eth_tx_burst, retried a few times while the TX ring
 // is full), and frees the others and any kept packet that could not be
-// sent (TxFull says how many of those there were). One cgo call. The burst
-// is empty afterwards.
+// sent (TxFull says how many of those there were). A kept packet is sent as
+// its view says (Packets); one whose view was moved outside its mbuf's
+// buffer is freed, never sent. One cgo call. The burst is empty afterwards.
 func (b *Burst) SendKept(port, queue uint16) (sent, freed int) {
 	n := b.n
 	sent = int(C.vec_burst_send_kept(b.c, C.uint16_t(port), C.uint16_t(queue)))
@@ -117,6 +120,11 @@ func (b *Burst) SendAll(port, queue uint16) int {
 	b.n = 0
 	return sent
 }
+
+// Headroom returns the least headroom of the held packets: how many bytes
+// before the first byte of every view belong to its mbuf's buffer and may
+// be written (DPDK's RTE_PKTMBUF_HEADROOM, 128, after a usual Rx).
+func (b *Burst) Headroom() int { return int(b.c.headroom) }
 
 // TxFull returns how many packets the last SendKept or SendAll meant to
 // transmit but freed because the TX ring stayed full.

@@ -25,6 +25,7 @@ var testVdevs = []string{
 	"net_ring4", // Frames.Send
 	"net_ring5", // Link, SetLinkDown/Up
 	"net_null5", // SetLinkDown unsupported
+	"net_ring6", // SendKept of moved views
 }
 
 var (

@@ -268,12 +268,13 @@ void vec_burst_free(struct vec_burst *b)
 
 static void burst_fill(struct vec_burst *b)
 {
-	uint16_t i;
+	uint16_t i, headroom = UINT16_MAX;
 
 	for (i = 0; i < b->n; i++) {
 		struct rte_mbuf *m = b->mbufs[i];
 		void *data = rte_pktmbuf_mtod(m, void *);
 
+		headroom = RTE_MIN(headroom, rte_pktmbuf_headroom(m));
 		/* The headers the worker parses next: a NIC's DMA leaves them in
 		 * memory (or in the last-level cache at best), not in L1. */
 		rte_prefetch0(data);
@@ -283,7 +284,29 @@ static void burst_fill(struct vec_burst *b)
 		b->pkt_len[i] = rte_pktmbuf_pkt_len(m);
 		b->segs[i] = m->nb_segs;
 	}
+	b->headroom = b->n > 0 ? headroom : 0;
 	memset(b->keep, 0, b->n);
+}
+
+/* Go may have replaced a packet's view by another range of the same mbuf's
+ * buffer: an encapsulating service writes its headers in front of the
+ * frame, a reply may be shorter than the frame it was written over. Make
+ * the mbuf describe its view again; 0 when the view is not inside a
+ * single-segment mbuf's buffer (never for what the fastpath writes), and
+ * the packet must not be sent. */
+static int view_to_mbuf(struct rte_mbuf *m, const struct vec_view *v)
+{
+	char *start = m->buf_addr, *data = v->data;
+
+	if (data == rte_pktmbuf_mtod(m, char *) && v->len == m->data_len)
+		return 1;
+	if (m->nb_segs != 1 || data < start || v->len < 0 ||
+			data + v->len > start + m->buf_len)
+		return 0;
+	m->data_off = data - start;
+	m->data_len = v->len;
+	m->pkt_len = v->len;
+	return 1;
 }
 
 uint16_t vec_burst_rx(struct vec_burst *b, uint16_t port, uint16_t queue)
@@ -334,7 +357,7 @@ uint16_t vec_burst_send_kept(struct vec_burst *b, uint16_t port,
 	uint16_t i, kept = 0, dropped = 0, sent;
 
 	for (i = 0; i < b->n; i++) {
-		if (b->keep[i])
+		if (b->keep[i] && view_to_mbuf(b->mbufs[i], &b->views[i]))
 			b->mbufs[kept++] = b->mbufs[i];
 		else
 			b->scratch[dropped++] = b->mbufs[i];

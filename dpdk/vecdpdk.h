@@ -36,6 +36,7 @@ struct vec_burst {
 	uint16_t size;
 	uint16_t n;                /* mbufs held */
 	uint16_t tx_full;          /* kept mbufs the last send could not transmit */
+	uint16_t headroom;         /* least headroom of the held mbufs (0 when none) */
 };
 
 struct vec_dev_info {

@@ -131,4 +131,11 @@ func TestServerSetup(t *testing.T) {
 	if _, err := ExecErr(ns, script, "--vip", "10.250.0.300", "--iface", iface); err == nil || !strings.Contains(err.Error(), "exit status 2") {
 		t.Errorf("bad VIP: %v, want exit status 2", err)
 	}
+	// An advertised MSS is for encapsulation only: DSR's packets are not longer.
+	if _, err := ExecErr(ns, script, "--vip", "10.250.0.1", "--iface", iface, "--mss", "1400"); err == nil || !strings.Contains(err.Error(), "exit status 2") {
+		t.Errorf("--mss with DSR: %v, want exit status 2", err)
+	}
+	if d := diff(before, snapshot()); d != "" {
+		t.Errorf("a refused run changed:\n%s", d)
+	}
 }

@@ -88,3 +88,40 @@ func TestProcessBurstDoesNotAllocate(t *testing.T) {
 		t.Errorf("Reap: %.1f allocations", n)
 	}
 }
+
+// Encapsulating a packet (IPIP, GUE) and answering one too big for the
+// path MTU must not allocate either. Each run puts the client's frame back
+// in a buffer with headroom: the last run's frame was rewritten.
+func TestEncapsulationDoesNotAllocate(t *testing.T) {
+	cfg := encapConfig()
+	cfg.Encap.MTU = 1000
+	h := newHarness(t, cfg, 1024)
+	h.core.SetHeadroom(EncapHeadroom)
+	verdicts := make([]Verdict, 1)
+	buf := make([]byte, EncapHeadroom+2000)
+	for _, tc := range []struct {
+		name string
+		port uint16
+		size int
+		want Verdict
+	}{
+		{"ipip", 8080, 100, VerdictForward},
+		{"gue", 8081, 100, VerdictForward},
+		{"ipip too big", 8080, 1200, VerdictReply},
+		{"gue too big", 8081, 1200, VerdictReply},
+	} {
+		syn := pktbuild.TCP(flowTo(tc.port, 1000), pktbuild.SYN, 1, 0, nil)
+		h.core.ProcessBurst([][]byte{inHeadroom(syn)}, verdicts)
+		frame := pktbuild.TCP(flowTo(tc.port, 1000), pktbuild.ACK, 2, 1, make([]byte, tc.size))
+		burst := [][]byte{nil}
+		if n := testing.AllocsPerRun(1000, func() {
+			burst[0] = buf[EncapHeadroom : EncapHeadroom+copy(buf[EncapHeadroom:], frame)]
+			h.core.ProcessBurst(burst, verdicts)
+			if verdicts[0] != tc.want {
+				t.Fatalf("%s: %v", tc.name, verdicts[0])
+			}
+		}); n != 0 {
+			t.Errorf("%s: %.1f allocations per packet", tc.name, n)
+		}
+	}
+}

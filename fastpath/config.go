@@ -1,6 +1,7 @@
 package fastpath
 
 import (
+	"fmt"
 	"net/netip"
 	"time"
 )
@@ -80,6 +81,9 @@ type Config struct {
 	// without one; required when any server's MAC is zero. The same table
 	// is passed to every snapshot.
 	Neighbors *Neighbors
+	// Encap says how services with an encapsulating Forwarding reach their
+	// servers; unused when every service uses ForwardDSR.
+	Encap Encapsulation
 	// Previous is the snapshot the workers run now (nil for the first
 	// one). A Maglev service takes its tables over from it: an unchanged
 	// service keeps both, a changed one keeps its current table as the
@@ -111,7 +115,83 @@ type ServiceConfig struct {
 	// Scheduler picks the server of a new connection: SchedulerWRR (the
 	// zero value) or SchedulerMaglev, which needs every server's Name.
 	Scheduler Scheduler
-	Servers   []ServerConfig
+	// Forwarding is how packets reach the servers: ForwardDSR (the zero
+	// value) rewrites MACs only, ForwardIPIP and ForwardGUE encapsulate
+	// them to the server's address (docs/encapsulation.md).
+	Forwarding Forwarding
+	// GUEPort is the UDP destination port of a ForwardGUE service's
+	// packets (the port the servers' GUE receivers listen on); zero
+	// selects DefaultGUEPort.
+	GUEPort uint16
+	Servers []ServerConfig
+}
+
+// Forwarding is how a service's packets reach its servers.
+type Forwarding uint8
+
+// Forwarding modes.
+const (
+	// ForwardDSR rewrites the destination MAC to the server's and sends
+	// the frame back out: direct server return on the gateway's link.
+	ForwardDSR Forwarding = iota
+	// ForwardIPIP wraps the client's packet in an outer IPv4 header
+	// (protocol 4) to the server's address, sent to Encapsulation.NextHop.
+	ForwardIPIP
+	// ForwardGUE wraps it in IPv4, UDP and a GUE header (variant 0); the
+	// UDP source port carries the flow's hash, so routers' ECMP spreads
+	// flows over their paths as they would the clients' own packets.
+	ForwardGUE
+)
+
+func (f Forwarding) String() string {
+	switch f {
+	case ForwardDSR:
+		return "dsr"
+	case ForwardIPIP:
+		return "ipip"
+	case ForwardGUE:
+		return "gue"
+	}
+	return fmt.Sprintf("forwarding-%d", uint8(f))
+}
+
+// DefaultGUEPort is the UDP port GUE packets go to when a service sets
+// none (Katran's and the Linux fou examples' choice is arbitrary; this
+// one is vec's).
+const DefaultGUEPort = 6080
+
+// DefaultEncapMTU is the path MTU to the servers assumed when
+// Encapsulation.MTU is zero: Ethernet's.
+const DefaultEncapMTU = 1500
+
+// Encapsulation is the gateway-wide part of the encapsulating modes.
+type Encapsulation struct {
+	// Source is the outer packets' source address (normally the
+	// gateway's own); required when a service encapsulates.
+	Source netip.Addr
+	// NextHop is the router on the gateway's link that the encapsulated
+	// packets are sent to, resolved by ARP. The zero Addr means the
+	// servers are on the link themselves: each is resolved by ARP (or
+	// has its MAC configured) as a DSR server is.
+	NextHop netip.Addr
+	// MTU is the path MTU to the servers (zero: DefaultEncapMTU). A
+	// packet that would exceed it once encapsulated is not sent: with
+	// Don't Fragment set (every TCP segment of a Linux client) the client
+	// is sent an ICMP "fragmentation needed" with MTU minus the overhead,
+	// as a router on the path would; without it the packet is dropped as
+	// encap_too_big.
+	MTU int
+}
+
+// NeighborAddr returns the address whose link-layer address srv's packets
+// are sent to: the next hop for a server of an encapsulating service when
+// one is configured, the server's own address otherwise. The control plane
+// marks srv Resolved when that address has answered ARP.
+func (c *Config) NeighborAddr(svc *ServiceConfig, srv *ServerConfig) netip.Addr {
+	if svc.Forwarding != ForwardDSR && c.Encap.NextHop.IsValid() {
+		return c.Encap.NextHop
+	}
+	return srv.IP
 }
 
 // ServerConfig is one server of a service (a node-table row).
@@ -122,7 +202,8 @@ type ServerConfig struct {
 	Name string
 	IP   netip.Addr // IPv4
 	// MAC is the server's address; all zero means "resolve IP by ARP"
-	// (Config.Neighbors).
+	// (Config.Neighbors). For a server of an encapsulating service with a
+	// next hop, it must be zero: the next hop's MAC is used.
 	MAC    [6]byte
 	Weight int // 0 quiesces the server: no new connections
 	// Resolved tells, for a server resolved by ARP, that it has answered

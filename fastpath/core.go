@@ -115,6 +115,13 @@ type Core struct {
 	// lastService remembers the last service lookup: traffic comes in runs
 	// of packets for the same VIP and port.
 	lastService serviceCache
+
+	// headroom is how many bytes before each frame the core may write
+	// (SetHeadroom). resized is set, for one packet, when its frame no
+	// longer starts or ends where it did (encapsulated, or turned into a
+	// shorter reply): processChunk puts it in the burst in the frame's place.
+	headroom int
+	resized  []byte
 }
 
 type serviceCache struct {
@@ -152,8 +159,11 @@ func (c *Core) Table() *Table { return c.table }
 
 // ProcessBurst decides every packet of a burst, rewriting frames in place,
 // and writes one verdict per packet into verdicts (len(verdicts) must be at
-// least len(pkts)). It reads the clock once per chunk of MaxBurst packets and
-// never allocates.
+// least len(pkts)). A frame that changes size is replaced in pkts by a view
+// of the same buffer: an encapsulated one starts up to EncapHeadroom bytes
+// earlier (see SetHeadroom), a reply may end earlier; the caller sends
+// pkts[i] as it finds it afterwards. It reads the clock once per chunk of
+// MaxBurst packets and never allocates.
 func (c *Core) ProcessBurst(pkts [][]byte, verdicts []Verdict) {
 	verdicts = verdicts[:len(pkts)]
 	for len(pkts) > 0 {
@@ -211,6 +221,9 @@ func (c *Core) processChunk(pkts [][]byte, verdicts []Verdict) {
 				v = c.forwardICMPError(p, m)
 			}
 			verdicts[i] = v
+			if c.resized != nil {
+				pkts[i], c.resized = c.resized, nil
+			}
 		}
 		c.count(v)
 	}
@@ -689,7 +702,8 @@ func (c *Core) setState(e *Entry, s ConnState) {
 }
 
 // forward rewrites the frame for direct server return: destination MAC = the
-// server's, source MAC = the gateway's, nothing else.
+// server's, source MAC = the gateway's, nothing else; or, for a server of an
+// encapsulating service, encapsulates it (encapsulate).
 func (c *Core) forward(p []byte, server ServerID) Verdict {
 	s := c.snap
 	mac := s.serverMAC[server]
@@ -700,6 +714,9 @@ func (c *Core) forward(p []byte, server ServerID) Verdict {
 		if mac = s.neighbors.slots[slot].mac.Load(); mac == 0 {
 			return DropVerdict(DropServerUnresolved)
 		}
+	}
+	if s.serverForwarding[server] != ForwardDSR {
+		return c.encapsulate(p, server, mac)
 	}
 	eth := header.Ethernet(p)
 	eth.SetDestinationUint64(mac)

@@ -37,6 +37,8 @@ const (
 	// that arrived in several mbufs; the gateway drops it before the
 	// fastpath sees it (it would see the first segment only).
 	DropOversize
+	DropEncapNoHeadroom // no room before the frame for an encapsulating service's outer headers
+	DropEncapTooBig     // longer than Encapsulation.MTU once encapsulated, without Don't Fragment (no ICMP to answer with; the gateway does not fragment)
 	NumDropReasons
 )
 
@@ -69,6 +71,8 @@ var dropReasonNames = [NumDropReasons]string{
 	DropICMPMalformed:      "icmp_malformed",
 	DropICMPNoFlow:         "icmp_no_flow",
 	DropOversize:           "oversize",
+	DropEncapNoHeadroom:    "encap_no_headroom",
+	DropEncapTooBig:        "encap_too_big",
 }
 
 // String returns the reason's snake_case name, as used in metrics and logs.
@@ -95,6 +99,12 @@ type CoreCounters struct {
 	// the connection they quote; EchoReplies the echo replies among Replies.
 	ICMPErrors  uint64
 	EchoReplies uint64
+	// Encapsulated counts the packets among TX sent to an encapsulating
+	// service's servers (IPIP or GUE); TooBig the ICMP "fragmentation
+	// needed" messages among Replies sent to clients whose packets would
+	// exceed Encapsulation.MTU once encapsulated.
+	Encapsulated uint64
+	TooBig       uint64
 
 	// Entries evicted to make room for a new connection in a full table:
 	// closing (FIN or RST) ones first, then embryonic (SYN) ones, then

@@ -3,6 +3,7 @@ package fastpath
 import (
 	"bytes"
 	"encoding/binary"
+	"slices"
 	"testing"
 	"time"
 
@@ -24,6 +25,11 @@ func seedFrames() [][]byte {
 		pktbuild.ARP(1, pktbuild.Broadcast, clientMA, client, vip, [6]byte{}),
 		pktbuild.FragNeeded(routerMAC, gwMAC, routerIP, serverSegment(1000, nil), 1280),
 		pktbuild.ICMP(pktbuild.Flow{SrcMAC: clientMA, DstMAC: gwMAC, SrcIP: client, DstIP: vip}, pktbuild.ICMPEchoRequest, 0, [4]byte{}, nil),
+		// The encapsulating services of encapConfig: IPIP, GUE, and one
+		// too big for a 1400-byte path.
+		pktbuild.TCP(flowTo(8080, 1000), pktbuild.SYN, 1, 0, nil),
+		pktbuild.TCP(flowTo(8081, 1000), pktbuild.SYN, 1, 0, nil),
+		pktbuild.TCP(flowTo(8081, 1000), pktbuild.ACK, 2, 1, make([]byte, 1400)),
 	}
 }
 
@@ -81,7 +87,10 @@ func FuzzBurst(f *testing.F) {
 	}
 	f.Add(seed, uint8(3))
 	f.Fuzz(func(t *testing.T, data []byte, tick uint8) {
-		h := newHarness(t, testConfig(), 8)
+		cfg := encapConfig()
+		cfg.Encap.MTU = 1400
+		h := newHarness(t, cfg, 8)
+		h.core.SetHeadroom(EncapHeadroom)
 		var pkts [][]byte
 		for len(data) >= 2 {
 			n := int(binary.BigEndian.Uint16(data))
@@ -94,12 +103,25 @@ func FuzzBurst(f *testing.F) {
 		for round := range 3 {
 			frames := make([][]byte, len(pkts))
 			for i, p := range pkts {
-				frames[i] = append([]byte(nil), p...)
+				frames[i] = inHeadroom(p)
 				if round > 0 && len(frames[i]) >= header.EthernetTypeOffset {
 					header.Ethernet(frames[i]).SetDestination(gwMAC[:]) // forwarded frames lose it
 				}
 			}
+			in := slices.Clone(frames)
 			h.core.ProcessBurst(frames, verdicts)
+			for i, out := range frames {
+				if len(out) > 0 && len(in[i]) > 0 && &out[0] != &in[i][0] {
+					// Encapsulated: the outer header must be whole and right.
+					if verdicts[i] != VerdictForward || len(out) < header.EthernetHeaderLen+IPIPOverhead {
+						t.Fatalf("frame %d moved, verdict %v, %d bytes", i, verdicts[i], len(out))
+					}
+					outer := header.IPv4(out[header.EthernetHeaderLen:])
+					if header.IPv4HeaderChecksum(outer) != 0 || outer.TotalLength() != len(outer) {
+						t.Fatalf("frame %d: bad outer header % x", i, out[:header.EthernetHeaderLen+IPIPOverhead])
+					}
+				}
+			}
 			h.clock.Advance(time.Duration(tick) * time.Second)
 			h.core.Reap()
 		}

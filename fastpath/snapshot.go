@@ -1,10 +1,13 @@
 package fastpath
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
+	"slices"
 
 	"vec/fastpath/header"
 )
@@ -47,6 +50,21 @@ type Snapshot struct {
 	serverNeighbor [MaxServers]int32
 	neighborSlots  []int
 	neighborByIP   map[uint32]int
+
+	// Servers of encapsulating services: how their packets are wrapped
+	// (ForwardDSR for every other server), and the address and GUE port
+	// the outer headers carry; the outer source and the path MTU
+	// (Config.Encap).
+	serverForwarding [MaxServers]Forwarding
+	serverAddr       [MaxServers]uint32
+	serverGUEPort    [MaxServers]uint16
+	// serverOuterTTLProto and serverOuterSum are the outer IPv4 header's
+	// TTL and protocol word and the checksum sum of its per-server words
+	// (outerSum).
+	serverOuterTTLProto [MaxServers]uint32
+	serverOuterSum      [MaxServers]uint32
+	encapSource         uint32
+	encapMTU            int
 }
 
 type serviceSlot struct {
@@ -164,9 +182,15 @@ func NewSnapshot(cfg *Config) (*Snapshot, error) {
 	// still waiting for its servers to answer ARP: a gateway that has just
 	// started does not pull clients to itself before it can serve them.
 	claim := make(map[uint32]bool)
+	if err := s.compileEncap(cfg); err != nil {
+		return nil, err
+	}
 	for _, sc := range cfg.Services {
 		svc, err := compileService(&sc, serverSeen)
 		if err != nil {
+			return nil, err
+		}
+		if err := s.placeEncap(&sc); err != nil {
 			return nil, err
 		}
 		if sc.Scheduler == SchedulerMaglev {
@@ -194,7 +218,7 @@ func NewSnapshot(cfg *Config) (*Snapshot, error) {
 		s.vips[vip] = struct{}{}
 		claim[vip] = claim[vip] || !(svc.unresolved && svc.maxWeight == 0)
 		for _, srv := range sc.Servers {
-			if err := s.placeServer(&srv); err != nil {
+			if err := s.placeServer(cfg, &sc, &srv); err != nil {
 				return nil, fmt.Errorf("service %d: server %d: %w", sc.ID, srv.ID, err)
 			}
 		}
@@ -232,16 +256,21 @@ func NewSnapshot(cfg *Config) (*Snapshot, error) {
 }
 
 // placeServer records where a server's MAC comes from: the configuration,
-// or the Neighbors table when the configuration has none.
-func (s *Snapshot) placeServer(srv *ServerConfig) error {
+// or the Neighbors table when the configuration has none; for a server of
+// an encapsulating service with a next hop, the next hop's entry there.
+func (s *Snapshot) placeServer(cfg *Config, sc *ServiceConfig, srv *ServerConfig) error {
+	via := cfg.NeighborAddr(sc, srv)
 	if srv.MAC != ([6]byte{}) {
+		if via != srv.IP {
+			return fmt.Errorf("has a MAC, but its packets go to the next hop %v, whose MAC is resolved by ARP", via)
+		}
 		s.serverMAC[srv.ID] = header.MACUint64(srv.MAC[:])
 		return nil
 	}
 	if s.neighbors == nil || s.gatewayIP == 0 {
 		return errors.New("no MAC, and no neighbor table and gateway address to resolve one by ARP")
 	}
-	ip, err := ipv4(srv.IP, "IP")
+	ip, err := ipv4(via, "IP")
 	if err != nil {
 		return err
 	}
@@ -253,6 +282,51 @@ func (s *Snapshot) placeServer(srv *ServerConfig) error {
 	if _, seen := s.neighborByIP[ip]; !seen {
 		s.neighborByIP[ip] = slot
 		s.neighborSlots = append(s.neighborSlots, slot)
+	}
+	return nil
+}
+
+// compileEncap checks and records the gateway-wide part of the
+// encapsulating modes, when a service uses one.
+func (s *Snapshot) compileEncap(cfg *Config) error {
+	s.encapMTU = DefaultEncapMTU
+	if !slices.ContainsFunc(cfg.Services, func(sc ServiceConfig) bool { return sc.Forwarding != ForwardDSR }) {
+		return nil
+	}
+	src, err := ipv4(cfg.Encap.Source, "encapsulation source")
+	if err != nil {
+		return err
+	}
+	if cfg.Encap.NextHop.IsValid() && !cfg.Encap.NextHop.Is4() {
+		return fmt.Errorf("encapsulation next hop: %v is not an IPv4 address", cfg.Encap.NextHop)
+	}
+	if m := cfg.Encap.MTU; m != 0 {
+		if m < minEncapMTU || m > math.MaxUint16 {
+			return fmt.Errorf("encapsulation MTU %d is outside %d..%d", m, minEncapMTU, math.MaxUint16)
+		}
+		s.encapMTU = m
+	}
+	s.encapSource = src
+	return nil
+}
+
+// placeEncap records how the servers of service sc are forwarded to.
+func (s *Snapshot) placeEncap(sc *ServiceConfig) error {
+	if sc.Forwarding == ForwardDSR {
+		return nil
+	}
+	port := uint16(0)
+	if sc.Forwarding == ForwardGUE {
+		port = cmp.Or(sc.GUEPort, DefaultGUEPort)
+	}
+	for _, srv := range sc.Servers {
+		addr, err := ipv4(srv.IP, fmt.Sprintf("service %d: server %d: IP", sc.ID, srv.ID))
+		if err != nil {
+			return err
+		}
+		s.serverForwarding[srv.ID], s.serverAddr[srv.ID], s.serverGUEPort[srv.ID] = sc.Forwarding, addr, port
+		s.serverOuterTTLProto[srv.ID] = outerTTLProto(sc.Forwarding)
+		s.serverOuterSum[srv.ID] = outerSum(sc.Forwarding, s.encapSource, addr)
 	}
 	return nil
 }
@@ -284,6 +358,9 @@ func compileService(sc *ServiceConfig, serverSeen map[ServerID]bool) (service, e
 	}
 	if sc.Scheduler != SchedulerWRR && sc.Scheduler != SchedulerMaglev {
 		return service{}, fmt.Errorf("%s: unknown scheduler %d", name, sc.Scheduler)
+	}
+	if sc.Forwarding > ForwardGUE {
+		return service{}, fmt.Errorf("%s: unknown forwarding %d", name, sc.Forwarding)
 	}
 	bound := sc.WeightBound
 	if bound == 0 {

@@ -181,7 +181,8 @@ func (w *worker) pollPort(port uint16, maxFrame uint32) int {
 	if n == 0 {
 		return 0
 	}
-	pkts := w.burst.Packets()
+	views := w.burst.Packets()
+	pkts := views
 	if w.feed != nil {
 		w.feed(pkts)
 	}
@@ -193,6 +194,10 @@ func (w *worker) pollPort(port uint16, maxFrame uint32) int {
 		pkts, at = wholeOnly(pkts, w.burst.Segments(), w.burst.PacketLens(), maxFrame, w.whole[:0], w.wholeAt[:0])
 	}
 	verdicts := w.verdicts[:len(pkts)]
+	// Encapsulating services write in front of a frame, into its mbuf's
+	// headroom; ProcessBurst then replaces the frame's view, which SendKept
+	// follows.
+	w.core.SetHeadroom(w.burst.Headroom())
 	w.core.ProcessBurst(pkts, verdicts)
 	if at == nil && len(w.silentVIPs) == 0 {
 		// Nearly every burst: the verdicts alone decide.
@@ -207,6 +212,7 @@ func (w *worker) pollPort(port uint16, maxFrame uint32) int {
 			}
 			if at != nil {
 				keep[at[i]] = k
+				views[at[i]] = pkts[i] // a copy of the view: it may have moved
 			} else {
 				keep[i] = k
 			}

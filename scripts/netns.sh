@@ -40,9 +40,10 @@ readonly SERVER_SETUP
 # Where server-setup.sh records, per network namespace (by inode), what it
 # changed; a deleted namespace's record goes with it.
 readonly SERVER_SETUP_STATE=/run/vec-server-setup
-# Exactly the namespace names this script creates, and vecr, vecrc (the router
-# and remote client e2e/pmtu_test.go adds); `down` removes these only.
-readonly NS_PATTERN='^vec(br|c|gw[0-9]*|rc?|s[0-9]+)$'
+# Exactly the namespace names this script creates, vecr, vecrc (the router
+# and remote client e2e/pmtu_test.go adds), and veco, vecos1.. (the router
+# and servers of scripts/routed.sh); `down` removes these only.
+readonly NS_PATTERN='^vec(br|c|gw[0-9]*|rc?|s[0-9]+|o|os[0-9]+)$'
 
 servers=${VEC_SERVERS:-3}
 gateways=${VEC_GATEWAYS:-1}
@@ -124,7 +125,7 @@ sync_addrs() {
 }
 
 remove_ns() {
-	local ns=$1 pids pid i
+	local ns=$1 pids pid i inode
 	ns_exists "$ns" || return 0
 	# Processes left running inside a vec namespace (backends, vecd) would keep
 	# it alive after `ip netns del`; end them by pid, TERM first.
@@ -138,7 +139,9 @@ remove_ns() {
 		done
 		for pid in $pids; do kill -KILL "$pid" 2>/dev/null || true; done
 	fi
-	rm -f "$SERVER_SETUP_STATE/net-$(stat -L -c %i "/run/netns/$ns").state"
+	# server-setup.sh's record and, next to it, its userspace decapsulator's log.
+	inode=$(stat -L -c %i "/run/netns/$ns")
+	rm -f "$SERVER_SETUP_STATE/net-$inode.state" "$SERVER_SETUP_STATE/net-$inode-decap.log"
 	ip netns del "$ns"
 }
 

@@ -9,7 +9,11 @@
 //	vec-agent --name server-1 --listen 192.0.2.11:10004 --vip 198.51.100.10 --key-file agent.key
 //	vec-agent --config vec-agent.yaml --check   # validate and exit
 //	vec-agent --check-config vec-agent.yaml     # the file alone: exit 0 valid, 1 invalid, 2 unreadable
+//	vec-agent decap --mode ipip,gue [--tun vecdecap0] [--gue-port 6080]
 //
+// The decap subcommand is a separate process, run as root where the kernel
+// has no ipip or fou device, for a gateway in encapsulation mode: it
+// decapsulates IPIP and GUE into a TUN device (package agent/decap).
 // Flags override the file's keys. Build it static: CGO_ENABLED=0 go build.
 // It stops cleanly on SIGINT or SIGTERM. See configs/vec-agent.yaml,
 // configs/vec-agent.service and docs/agent.md.

@@ -28,6 +28,9 @@ func main() {
 }
 
 func run(args []string, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "decap" {
+		return runDecap(args[1:], stderr)
+	}
 	fs := pflag.NewFlagSet("vec-agent", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.StringP("config", "c", "", "YAML configuration file (see configs/vec-agent.yaml)")

@@ -253,6 +253,19 @@ func orchestrate(o runOptions) error {
 		}
 		rep.Rows = append(rep.Rows, row{Name: fmt.Sprintf("vecd worker, %d flows", n), Result: res})
 	}
+	// Encapsulation beside MAC rewrite: the fewest flows (the fastpath's
+	// own work) and, for GUE, the most (memory latency on top).
+	for _, e := range []struct {
+		mode  netnullbench.Mode
+		name  string
+		flows int
+	}{{netnullbench.WorkerIPIP, "IPIP", o.flows[0]}, {netnullbench.WorkerGUE, "GUE", o.flows[0]}, {netnullbench.WorkerGUE, "GUE", maxFlows}} {
+		res, err := child(e.mode, duration, e.flows, controlCore, workerCore, 0)
+		if err != nil {
+			return err
+		}
+		rep.Rows = append(rep.Rows, row{Name: fmt.Sprintf("vecd worker, %d flows, %s", e.flows, e.name), Result: res})
+	}
 	if controlCore == workerCore {
 		fmt.Println("one core given (-control-core = -worker-core): no two-worker measurement")
 	} else {

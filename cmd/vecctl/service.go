@@ -26,6 +26,8 @@ type serviceFlags struct {
 	port                        int
 	stale, fin, drain           string
 	weightBound                 int
+	forwarding                  string
+	guePort                     int
 	disabled                    bool
 	servers                     []string
 	nameRequired, serversNeeded bool
@@ -42,13 +44,16 @@ func (f *serviceFlags) register(cmd *cobra.Command, withName bool) {
 	fl.StringVar(&f.fin, "fin-timeout", "", "closing connections are forgotten this long after their last packet (default 90s)")
 	fl.StringVar(&f.drain, "drain-timeout", "", "how long removed servers keep their connections (default: stale timeout, at most 5m)")
 	fl.IntVar(&f.weightBound, "weight-bound", 0, "largest weight of a server (default 20)")
+	fl.StringVar(&f.forwarding, "forwarding", "", "how packets reach the servers: dsr (default), ipip or gue (needs encapsulation in the configuration)")
+	fl.IntVar(&f.guePort, "gue-port", 0, "UDP port of a gue service's packets (default 6080)")
 	fl.BoolVar(&f.disabled, "disabled", false, "keep the service configured but not served")
 	fl.StringArrayVar(&f.servers, "server", nil, "a server: name=NAME,ip=IP,weight=N[,mac=MAC] (repeat for more)")
 }
 
 func (f *serviceFlags) build() (apiwire.Service, error) {
 	s := apiwire.Service{Name: f.name, Protocol: f.protocol, Port: f.port, Disabled: f.disabled,
-		StaleTimeout: f.stale, FinTimeout: f.fin, DrainTimeout: f.drain, Servers: []apiwire.Server{}}
+		StaleTimeout: f.stale, FinTimeout: f.fin, DrainTimeout: f.drain, Forwarding: f.forwarding, GUEPort: f.guePort,
+		Servers: []apiwire.Server{}}
 	if f.weightBound != 0 {
 		b := f.weightBound
 		s.WeightBound = &b
@@ -144,14 +149,14 @@ func serviceCmd(o *globalOptions) *cobra.Command {
 			}
 			var rows []apiwire.ServiceRow
 			return call(cmd, o, http.MethodGet, "/v1/services", q, nil, &rows, func(w io.Writer) {
-				fmt.Fprintln(w, "vip\tservice\tprotocol\tport\tservers\tstale\tfin\tdrain\tbound\tdisabled")
+				fmt.Fprintln(w, "vip\tservice\tprotocol\tport\tservers\tforwarding\tstale\tfin\tdrain\tbound\tdisabled")
 				for _, r := range rows {
 					bound := "default"
 					if r.WeightBound != nil {
 						bound = strconv.Itoa(*r.WeightBound)
 					}
-					fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%v\n", r.VIP, r.Name, r.Protocol, r.Port, len(r.Servers),
-						orDefault(r.StaleTimeout), orDefault(r.FinTimeout), orDefault(r.DrainTimeout), bound, r.Disabled)
+					fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%v\n", r.VIP, r.Name, r.Protocol, r.Port, len(r.Servers),
+						forwarding(r.Service), orDefault(r.StaleTimeout), orDefault(r.FinTimeout), orDefault(r.DrainTimeout), bound, r.Disabled)
 				}
 			})
 		},
@@ -159,6 +164,26 @@ func serviceCmd(o *globalOptions) *cobra.Command {
 	c.AddCommand(add, remove, set, list)
 	return c
 }
+
+// forwarding is a service's forwarding mode, defaults applied: dsr, ipip,
+// or gue with its UDP port (gue:6080).
+func forwarding(s apiwire.Service) string {
+	switch s.Forwarding {
+	case "":
+		return "dsr"
+	case "gue":
+		port := s.GUEPort
+		if port == 0 {
+			port = defaultGUEPort
+		}
+		return fmt.Sprintf("gue:%d", port)
+	}
+	return s.Forwarding
+}
+
+// defaultGUEPort is the gue_port of a gue service that sets none
+// (config.DefaultGUEPort; vecctl does not import the configuration).
+const defaultGUEPort = 6080
 
 func orDefault(s string) string {
 	if s == "" {

@@ -103,7 +103,8 @@ func clusterToConfig(c Cluster) (config.Cluster, error) {
 }
 
 func serviceToConfig(s Service) (config.Service, error) {
-	out := config.Service{Name: s.Name, Protocol: s.Protocol, Port: s.Port, Disabled: s.Disabled}
+	out := config.Service{Name: s.Name, Protocol: s.Protocol, Port: s.Port, Disabled: s.Disabled,
+		Forwarding: s.Forwarding, GUEPort: s.GUEPort}
 	var err error
 	if out.StaleTimeout, err = duration("stale_timeout", s.StaleTimeout); err != nil {
 		return out, err
@@ -149,7 +150,7 @@ func fromConfigCluster(c config.Cluster) Cluster {
 
 func fromConfigService(s config.Service) Service {
 	out := Service{Name: s.Name, Protocol: s.Protocol, Port: s.Port, Disabled: s.Disabled,
-		WeightBound: s.WeightBound, Servers: []Server{}}
+		WeightBound: s.WeightBound, Forwarding: s.Forwarding, GUEPort: s.GUEPort, Servers: []Server{}}
 	if s.StaleTimeout != 0 {
 		out.StaleTimeout = s.StaleTimeout.String()
 	}

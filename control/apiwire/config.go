@@ -23,6 +23,10 @@ type Service struct {
 	DrainTimeout string   `json:"drain_timeout,omitempty"`
 	WeightBound  *int     `json:"weight_bound,omitempty"`
 	Servers      []Server `json:"servers"`
+	// Forwarding is dsr, ipip or gue (absent: dsr); GUEPort the UDP port
+	// of a gue service's packets (absent: 6080).
+	Forwarding string `json:"forwarding,omitempty"`
+	GUEPort    int    `json:"gue_port,omitempty"`
 }
 
 // Server is one server.

@@ -69,6 +69,12 @@ type CoreCounters struct {
 	// PollIteration is the histogram of the worker's poll-iteration
 	// times since it started.
 	PollIteration PollTimes `json:"poll_iteration"`
+	// Encapsulated counts the packets sent to the servers of ipip and gue
+	// services (part of tx); TooBig the ICMP "fragmentation needed"
+	// messages sent to clients whose packets would exceed
+	// encapsulation.mtu once encapsulated (part of replies).
+	Encapsulated uint64 `json:"encapsulated"`
+	TooBig       uint64 `json:"too_big"`
 }
 
 // PollTimeBuckets is the number of buckets of a PollTimes histogram:

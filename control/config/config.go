@@ -17,6 +17,8 @@ type Config struct {
 	Recovery Recovery  `mapstructure:"recovery"`
 	HA       HA        `mapstructure:"ha"`
 	BGP      BGP       `mapstructure:"bgp"`
+	// Encapsulation configures the services with forwarding ipip or gue.
+	Encapsulation Encapsulation `mapstructure:"encapsulation"`
 }
 
 // Control configures the control API (docs/control-api.md) and how vecd
@@ -179,8 +181,38 @@ type Service struct {
 	// each gateway core's weighted round robin, or maglev, a consistent
 	// weighted hash of the connection that every gateway with this
 	// configuration computes alike (docs/maglev.md).
-	Scheduler string   `mapstructure:"scheduler"`
-	Servers   []Server `mapstructure:"servers"`
+	Scheduler string `mapstructure:"scheduler"`
+	// Forwarding is how packets reach the servers: dsr (the default)
+	// rewrites the destination MAC, the servers being on the gateway's
+	// link; ipip and gue wrap each packet in an outer IPv4 header (gue:
+	// and UDP and GUE headers) to the server's own address, sent as the
+	// encapsulation section says.
+	Forwarding string `mapstructure:"forwarding"`
+	// GUEPort is the UDP port a gue service's packets go to (the port of
+	// the servers' GUE receivers); zero or absent selects DefaultGUEPort.
+	// Only for forwarding: gue.
+	GUEPort int      `mapstructure:"gue_port"`
+	Servers []Server `mapstructure:"servers"`
+}
+
+// Encapsulation is what the services with forwarding ipip or gue share:
+// the outer packets' source, where they are sent, and the path MTU.
+type Encapsulation struct {
+	// Source is the outer packets' source address; empty selects the
+	// gateway's address (gateway.ip, or this node's ha.gateways ip).
+	Source string `mapstructure:"source"`
+	// NextHop is a router on the gateway's link the encapsulated packets
+	// are sent to, resolved by ARP from the gateway's address; the
+	// servers may then be anywhere it routes to (their mac must not be
+	// set). Empty: each server is on the link and sent to directly,
+	// resolved by ARP or by its mac as with dsr.
+	NextHop string `mapstructure:"next_hop"`
+	// MTU is the path MTU to the servers, outer headers included; zero or
+	// absent selects DefaultEncapMTU. A client packet that would exceed it
+	// once encapsulated is not sent: the client gets an ICMP
+	// "fragmentation needed" when it set Don't Fragment, else the packet
+	// is dropped.
+	MTU int `mapstructure:"mtu"`
 }
 
 // Server is one real server of a service (a row of the patent's node table).
@@ -190,7 +222,8 @@ type Server struct {
 	// MAC is the server's MAC address on the gateway's network. Left out,
 	// the gateway resolves it by ARP (asking from gateway.ip, which is then
 	// required) and refreshes it; until the server answers it gets no new
-	// connections.
+	// connections. A server of an ipip or gue service with
+	// encapsulation.next_hop set has none: the next hop's MAC is used.
 	MAC string `mapstructure:"mac"`
 	// Weight is required: 0 quiesces the server (no new connections),
 	// otherwise it is the server's share of new connections, up to the

@@ -173,7 +173,7 @@ func TestAcceptedVariants(t *testing.T) {
 			c.Clusters[0].Services[0].SynTimeout, c.Clusters[0].Services[0].ResetTimeout = 0, 0
 		}},
 		{"disabled service without servers", func(c *Config) { c.Clusters[1].Services[0].Servers = nil }},
-		{"no gateway ip", func(c *Config) { c.Gateway.IP = "" }},
+		{"no gateway ip", func(c *Config) { withoutNextHop(c); c.Gateway.IP = "" }},
 		{"no clusters", func(c *Config) { c.Clusters = nil }},
 		{"PCI port", func(c *Config) {
 			c.DPDK.EALArgs = []string{"--in-memory", "-a", "0000:03:00.0"}
@@ -191,6 +191,14 @@ func TestAcceptedVariants(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withoutNextHop removes encapsulation.next_hop from the full example
+// and gives the server of its encapsulating service the MAC it then needs
+// without gateway.ip.
+func withoutNextHop(c *Config) {
+	c.Encapsulation.NextHop = ""
+	c.Clusters[1].Services[0].Servers[0].MAC = "02:00:00:00:00:31"
 }
 
 // TestYAMLAnchors checks that anchors, aliases and merge keys work, so
@@ -425,7 +433,7 @@ func TestRejections(t *testing.T) {
 			wantField: "clusters[0].services[0].servers[0].ip", wantMsg: "10.10.0.200 is a VIP"},
 		{name: "server ip is the gateway", mutate: func(c *Config) { srv(c).IP = "10.10.0.1" },
 			wantField: "clusters[0].services[0].servers[0].ip", wantMsg: "10.10.0.1 is gateway.ip"},
-		{name: "server mac to resolve without gateway ip", mutate: func(c *Config) { srv(c).MAC = ""; c.Gateway.IP = "" },
+		{name: "server mac to resolve without gateway ip", mutate: func(c *Config) { withoutNextHop(c); srv(c).MAC = ""; c.Gateway.IP = "" },
 			wantField: "clusters[0].services[0].servers[0].mac", wantMsg: "no mac given, and resolving it by ARP needs gateway.ip"},
 		{name: "malformed server mac", mutate: func(c *Config) { srv(c).MAC = "02:00:00:00:00:1g" },
 			wantField: "clusters[0].services[0].servers[0].mac", wantMsg: `"02:00:00:00:00:1g" is not a MAC address`},

@@ -29,6 +29,25 @@ const (
 	SchedulerMaglev = "maglev"
 )
 
+// Forwarding modes of a service (forwarding: dsr, ipip or gue); left
+// out, dsr.
+const (
+	ForwardDSR  = "dsr"
+	ForwardIPIP = "ipip"
+	ForwardGUE  = "gue"
+)
+
+// Defaults of gue_port and encapsulation.mtu.
+const (
+	DefaultGUEPort  = 6080
+	DefaultEncapMTU = 1500
+)
+
+// MinEncapMTU is the smallest encapsulation.mtu: a 576-byte packet (the
+// size every IPv4 host must accept, RFC 791) still fits once wrapped in
+// the largest outer headers (GUE's: IPv4, UDP and GUE, 32 bytes).
+const MinEncapMTU = 576 + 32
+
 // Limits: the largest weight_bound, and the most services and servers
 // (each service's counted) a gateway holds.
 const (

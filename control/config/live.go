@@ -10,7 +10,8 @@ import (
 )
 
 // Live is the part of a configuration that can change while vecd runs —
-// the gateway's addresses and every cluster, service and server — checked,
+// the gateway's addresses, every cluster, service and server, and the
+// encapsulation section — checked,
 // typed and with every default applied. It carries no IDs: a running vecd
 // numbers services and servers with control/ids, so that an unchanged
 // service or server keeps its ID from one configuration to the next.
@@ -21,6 +22,20 @@ type Live struct {
 	Services []ServiceSpec
 	// Manager is the weight loop's configuration.
 	Manager ManagerSpec
+	// Encap is the encapsulation section, defaults applied.
+	Encap EncapSpec
+}
+
+// EncapSpec is what the services with forwarding ipip or gue share.
+type EncapSpec struct {
+	// Source is the outer packets' source: encapsulation.source, else the
+	// gateway's address (zero when neither is set; then no service
+	// encapsulates).
+	Source netip.Addr
+	// NextHop is the router the encapsulated packets are sent to; zero
+	// when the servers are on the gateway's link.
+	NextHop netip.Addr
+	MTU     int // path MTU to the servers, default applied
 }
 
 // ServiceSpec is one service of a cluster.
@@ -41,7 +56,12 @@ type ServiceSpec struct {
 	WeightBound  int
 	// Scheduler is SchedulerWRR or SchedulerMaglev, the default applied.
 	Scheduler string
-	Servers   []ServerSpec
+	// Forwarding is ForwardDSR, ForwardIPIP or ForwardGUE, the default
+	// applied; GUEPort is a ForwardGUE service's UDP port, the default
+	// applied (zero for the others).
+	Forwarding string
+	GUEPort    uint16
+	Servers    []ServerSpec
 }
 
 // ServerSpec is one server of a service.

@@ -178,7 +178,8 @@ func (c *Config) compile() (compiled, *Error) {
 		ps.Add("log.level", "%q is not one of debug, info, warn, error, dpanic, panic, fatal", c.Log.Level)
 	}
 	out.runtime.LogLevel = level
-	out.live.Services = c.compileClusters(&ps, out.live.GatewayIP, out.gatewayMAC, out.hasGatewayMAC)
+	out.live.Encap = c.compileEncapsulation(&ps, out.live.GatewayIP, out.runtime.PortOptions)
+	out.live.Services = c.compileClusters(&ps, out.live.GatewayIP, out.gatewayMAC, out.hasGatewayMAC, out.live.Encap)
 	out.live.Manager = c.compileManager(&ps, out.live.Services)
 	if err := ps.Err(); err != nil {
 		return compiled{}, err
@@ -369,7 +370,7 @@ type protoPort struct {
 	port  uint16
 }
 
-func (c *Config) compileClusters(ps *problems, gatewayIP netip.Addr, gatewayMAC [6]byte, hasGatewayMAC bool) []ServiceSpec {
+func (c *Config) compileClusters(ps *problems, gatewayIP netip.Addr, gatewayMAC [6]byte, hasGatewayMAC bool, encap EncapSpec) []ServiceSpec {
 	// VIPs are gathered first so that a server address can be checked
 	// against every VIP, including those of later clusters.
 	allVIPs := map[netip.Addr]bool{}
@@ -417,6 +418,7 @@ func (c *Config) compileClusters(ps *problems, gatewayIP netip.Addr, gatewayMAC 
 				ResetTimeout: DefaultResetTimeout,
 				WeightBound:  DefaultWeightBound,
 				Scheduler:    SchedulerWRR,
+				Forwarding:   ForwardDSR,
 			}
 			nServices++
 			checkName(ps, field(spath, "name"), s.Name, si, names, field(cpath, "services"))
@@ -489,6 +491,32 @@ func (c *Config) compileClusters(ps *problems, gatewayIP netip.Addr, gatewayMAC 
 			default:
 				ps.Add(field(spath, "scheduler"), "%q is not %s or %s", s.Scheduler, SchedulerWRR, SchedulerMaglev)
 			}
+			switch s.Forwarding {
+			case "", ForwardDSR:
+			case ForwardIPIP, ForwardGUE:
+				sc.Forwarding = s.Forwarding
+				// A source that does not parse is reported on its own.
+				if !encap.Source.IsValid() && c.Encapsulation.Source == "" {
+					ps.Add(field(spath, "forwarding"), "%s needs the outer packets' source address: set encapsulation.source or gateway.ip", s.Forwarding)
+				}
+			default:
+				ps.Add(field(spath, "forwarding"), "%q is not %s, %s or %s", s.Forwarding, ForwardDSR, ForwardIPIP, ForwardGUE)
+			}
+			switch {
+			case s.GUEPort == 0:
+				if sc.Forwarding == ForwardGUE {
+					sc.GUEPort = DefaultGUEPort
+				}
+			case s.Forwarding != ForwardGUE:
+				ps.Add(field(spath, "gue_port"), "only a service with forwarding: %s has a GUE port", ForwardGUE)
+			case s.GUEPort < 1 || s.GUEPort > 65535:
+				ps.Add(field(spath, "gue_port"), "%d is not in 1..65535 (0 or absent selects %d)", s.GUEPort, DefaultGUEPort)
+			default:
+				sc.GUEPort = uint16(s.GUEPort)
+			}
+			// The servers of an encapsulating service with a next hop are
+			// sent to through it: its MAC is theirs.
+			viaNextHop := sc.Forwarding != ForwardDSR && c.Encapsulation.NextHop != ""
 			boundOK := true
 			if s.WeightBound != nil {
 				if b := *s.WeightBound; b < 1 || b > MaxWeightBound {
@@ -525,15 +553,22 @@ func (c *Config) compileClusters(ps *problems, gatewayIP netip.Addr, gatewayMAC 
 					}
 				}
 
-				if sv.MAC == "" {
+				switch {
+				case viaNextHop && sv.MAC != "":
+					ps.Add(field(vpath, "mac"), "the servers of a service with forwarding: %s are sent to through encapsulation.next_hop, whose MAC is used: leave mac out", sc.Forwarding)
+				case viaNextHop:
+					// The next hop's ARP is checked with the encapsulation section.
+				case sv.MAC == "":
 					// Resolved by ARP from gateway.ip.
 					if !gatewayIP.IsValid() {
 						ps.Add(field(vpath, "mac"), "no mac given, and resolving it by ARP needs gateway.ip")
 					}
-				} else if mac, ok := parseMAC(ps, field(vpath, "mac"), sv.MAC); ok {
-					server.MAC = mac
-					if hasGatewayMAC && mac == gatewayMAC {
-						ps.Add(field(vpath, "mac"), "%s is gateway.mac; frames would come back to the gateway", sv.MAC)
+				default:
+					if mac, ok := parseMAC(ps, field(vpath, "mac"), sv.MAC); ok {
+						server.MAC = mac
+						if hasGatewayMAC && mac == gatewayMAC {
+							ps.Add(field(vpath, "mac"), "%s is gateway.mac; frames would come back to the gateway", sv.MAC)
+						}
 					}
 				}
 

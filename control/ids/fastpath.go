@@ -16,8 +16,8 @@ import (
 // Fastpath builds the fastpath's configuration: every live and draining
 // service and server with its ID; draining ones, and quiesced ones, with
 // weight 0.
-func (s State) Fastpath(gatewayMAC [6]byte, gatewayIP netip.Addr) fastpath.Config {
-	fc := fastpath.Config{GatewayMAC: gatewayMAC, GatewayIP: gatewayIP}
+func (s State) Fastpath(gatewayMAC [6]byte, gatewayIP netip.Addr, encap config.EncapSpec) fastpath.Config {
+	fc := fastpath.Config{GatewayMAC: gatewayMAC, GatewayIP: gatewayIP, Encap: Encapsulation(encap)}
 	specs := make([]config.ServiceSpec, 0, len(s.Services))
 	for _, svc := range s.Services {
 		spec := svc.Spec
@@ -54,7 +54,7 @@ func FileOrder(c *config.Config, portMAC [6]byte) (fastpath.Config, error) {
 	if err != nil {
 		return fastpath.Config{}, err
 	}
-	fc := fastpath.Config{GatewayMAC: live.GatewayMAC, GatewayIP: live.GatewayIP}
+	fc := fastpath.Config{GatewayMAC: live.GatewayMAC, GatewayIP: live.GatewayIP, Encap: Encapsulation(live.Encap)}
 	var enabled []config.ServiceSpec
 	nServers := 0
 	for i, spec := range live.Services {
@@ -77,7 +77,7 @@ func FileOrder(c *config.Config, portMAC [6]byte) (fastpath.Config, error) {
 func serviceConfig(s config.ServiceSpec, id fastpath.ServiceID) fastpath.ServiceConfig {
 	sc := fastpath.ServiceConfig{ID: id, VIP: s.VIP, Proto: s.Proto, Port: s.Port,
 		StaleTimeout: s.StaleTimeout, FinTimeout: s.FinTimeout, SynTimeout: s.SynTimeout, ResetTimeout: s.ResetTimeout,
-		WeightBound: s.WeightBound, Scheduler: scheduler(s.Scheduler),
+		WeightBound: s.WeightBound, Scheduler: scheduler(s.Scheduler), Forwarding: Forwarding(s.Forwarding), GUEPort: s.GUEPort,
 		Servers: make([]fastpath.ServerConfig, len(s.Servers))}
 	for i, srv := range s.Servers {
 		sc.Servers[i] = fastpath.ServerConfig{Name: srv.Name, IP: srv.IP, MAC: srv.MAC, Weight: srv.EffectiveWeight()}
@@ -91,4 +91,30 @@ func scheduler(name string) fastpath.Scheduler {
 		return fastpath.SchedulerMaglev
 	}
 	return fastpath.SchedulerWRR
+}
+
+// Forwarding is the fastpath's forwarding mode for a validated forwarding
+// name.
+func Forwarding(name string) fastpath.Forwarding {
+	switch name {
+	case config.ForwardIPIP:
+		return fastpath.ForwardIPIP
+	case config.ForwardGUE:
+		return fastpath.ForwardGUE
+	}
+	return fastpath.ForwardDSR
+}
+
+// Encapsulation translates the encapsulation section for the fastpath.
+func Encapsulation(e config.EncapSpec) fastpath.Encapsulation {
+	return fastpath.Encapsulation{Source: e.Source, NextHop: e.NextHop, MTU: e.MTU}
+}
+
+// NeighborAddr is the address whose ARP resolution srv's packets depend
+// on, by the fastpath's rule (fastpath.Config.NeighborAddr): the next hop
+// for a server of an encapsulating service when encap has one, the
+// server's own address otherwise.
+func NeighborAddr(encap config.EncapSpec, svc config.ServiceSpec, srv config.ServerSpec) netip.Addr {
+	fc := fastpath.Config{Encap: Encapsulation(encap)}
+	return fc.NeighborAddr(&fastpath.ServiceConfig{Forwarding: Forwarding(svc.Forwarding)}, &fastpath.ServerConfig{IP: srv.IP})
 }

@@ -38,6 +38,11 @@ func TestConfigAgreesWithFastpath(t *testing.T) {
 		{"MaxServers", config.MaxServers, fastpath.MaxServers},
 		{"SchedulerWRR", config.SchedulerWRR, fastpath.SchedulerWRR.String()},
 		{"SchedulerMaglev", config.SchedulerMaglev, fastpath.SchedulerMaglev.String()},
+		{"ForwardDSR", config.ForwardDSR, fastpath.ForwardDSR.String()},
+		{"ForwardIPIP", config.ForwardIPIP, fastpath.ForwardIPIP.String()},
+		{"ForwardGUE", config.ForwardGUE, fastpath.ForwardGUE.String()},
+		{"DefaultGUEPort", config.DefaultGUEPort, fastpath.DefaultGUEPort},
+		{"DefaultEncapMTU", config.DefaultEncapMTU, fastpath.DefaultEncapMTU},
 	} {
 		if c.config != c.fpath {
 			t.Errorf("config.%s = %v, fastpath.%[1]s = %v", c.name, c.config, c.fpath)
@@ -86,6 +91,7 @@ func TestFileOrder(t *testing.T) {
 			}),
 		},
 		EchoVIPs: []netip.Addr{vip1}, // answer_ping on the first cluster only
+		Encap:    fastpath.Encapsulation{Source: netip.MustParseAddr("10.10.0.2"), NextHop: netip.MustParseAddr("10.10.0.254"), MTU: 1480},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("FileOrder() =\n%+v\nwant\n%+v", got, want)
@@ -214,6 +220,13 @@ func checkFastpath(t *testing.T, fc fastpath.Config) {
 		if len(s.Servers) == 0 {
 			t.Fatalf("service %d has no servers", s.ID)
 		}
+		if (s.Forwarding == fastpath.ForwardGUE) != (s.GUEPort != 0) {
+			t.Fatalf("service %d forwards by %v with GUE port %d", s.ID, s.Forwarding, s.GUEPort)
+		}
+		encapsulates := s.Forwarding != fastpath.ForwardDSR
+		if encapsulates && (!fc.Encap.Source.Is4() || fc.Encap.MTU < config.MinEncapMTU) {
+			t.Fatalf("service %d encapsulates with %+v", s.ID, fc.Encap)
+		}
 		for _, sv := range s.Servers {
 			if sv.ID >= fastpath.MaxServers || servers[sv.ID] {
 				t.Fatalf("server ID %d out of range or repeated", sv.ID)
@@ -223,9 +236,99 @@ func checkFastpath(t *testing.T, fc fastpath.Config) {
 			if !sv.IP.Is4() || (sv.MAC == [6]byte{} && !fc.GatewayIP.IsValid()) || sv.MAC[0]&1 != 0 {
 				t.Fatalf("bad server %+v", sv)
 			}
+			if encapsulates && fc.Encap.NextHop.IsValid() && sv.MAC != [6]byte{} {
+				t.Fatalf("server %d is sent to through the next hop but has MAC %x", sv.ID, sv.MAC)
+			}
 			if sv.Weight < 0 || sv.Weight > s.WeightBound {
 				t.Fatalf("server %d weight %d outside 0..%d", sv.ID, sv.Weight, s.WeightBound)
 			}
 		}
+	}
+}
+
+// An encapsulating service reaches the fastpath with its mode, its GUE
+// port (the default filled in) and the gateway-wide encapsulation, from
+// FileOrder and from a State alike; its servers depend on the next hop's
+// ARP resolution, a dsr service's on their own.
+func TestEncapsulatingServices(t *testing.T) {
+	cfg, err := config.Load(fullYAMLFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Clusters[0].Services[0].Forwarding = config.ForwardIPIP
+	cfg.Clusters[0].Services[0].Servers[0].MAC, cfg.Clusters[0].Services[0].Servers[1].MAC = "", ""
+	cfg.Clusters[1].Services[0].Disabled = false
+	cfg.Clusters[1].Services[0].GUEPort = 0
+	live, err := cfg.Live(portMAC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state, err := State{}.Plan(live.Services, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromFile, err := FileOrder(cfg, portMAC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hop := netip.MustParseAddr("10.10.0.254")
+	wantEncap := fastpath.Encapsulation{Source: netip.MustParseAddr("10.10.0.2"), NextHop: hop, MTU: 1480}
+	for name, fc := range map[string]fastpath.Config{
+		"FileOrder":      fromFile,
+		"State.Fastpath": state.Fastpath(portMAC, live.GatewayIP, live.Encap),
+	} {
+		if fc.Encap != wantEncap {
+			t.Errorf("%s: Encap %+v, want %+v", name, fc.Encap, wantEncap)
+		}
+		modes := map[uint16]struct {
+			fwd  fastpath.Forwarding
+			port uint16
+		}{}
+		for _, s := range fc.Services {
+			modes[s.Port] = struct {
+				fwd  fastpath.Forwarding
+				port uint16
+			}{s.Forwarding, s.GUEPort}
+			for _, srv := range s.Servers {
+				want := srv.IP
+				if s.Forwarding != fastpath.ForwardDSR {
+					want = hop
+				}
+				if got := fc.NeighborAddr(&s, &srv); got != want {
+					t.Errorf("%s: service %d server %s depends on %v, want %v", name, s.Port, srv.Name, got, want)
+				}
+			}
+		}
+		if m := modes[80]; m.fwd != fastpath.ForwardIPIP || m.port != 0 {
+			t.Errorf("%s: http forwards by %v port %d, want ipip port 0", name, m.fwd, m.port)
+		}
+		if m := modes[8080]; m.fwd != fastpath.ForwardGUE || m.port != fastpath.DefaultGUEPort {
+			t.Errorf("%s: retired forwards by %v port %d, want gue port %d", name, m.fwd, m.port, fastpath.DefaultGUEPort)
+		}
+		if m := modes[53]; m.fwd != fastpath.ForwardDSR {
+			t.Errorf("%s: dns forwards by %v, want dsr", name, m.fwd)
+		}
+		checkFastpath(t, fc)
+		if err := compiles(fc); err != nil {
+			t.Errorf("%s: the fastpath rejects it: %v", name, err)
+		}
+	}
+
+	// NeighborAddr on the configuration's types follows the same rule.
+	for _, s := range live.Services {
+		for _, srv := range s.Servers {
+			want := srv.IP
+			if s.Forwarding != config.ForwardDSR {
+				want = hop
+			}
+			if got := NeighborAddr(live.Encap, s, srv); got != want {
+				t.Errorf("NeighborAddr(%s, %s) = %v, want %v", s.Name, srv.Name, got, want)
+			}
+		}
+	}
+	onLink := live.Encap
+	onLink.NextHop = netip.Addr{}
+	if got, srv := NeighborAddr(onLink, live.Services[0], live.Services[0].Servers[0]), live.Services[0].Servers[0]; got != srv.IP {
+		t.Errorf("without a next hop, an ipip server depends on %v, want its own %v", got, srv.IP)
 	}
 }

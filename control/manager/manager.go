@@ -140,16 +140,18 @@ func (m *Manager) Attach(dp dataplane.Dataplane) {
 }
 
 // compile builds the fastpath snapshot of an ID state, marking the servers
-// resolved by ARP that have answered.
+// resolved by ARP that have answered: those whose neighbor (the server, or
+// the next hop of an encapsulating service) has.
 func (m *Manager) compile(state ids.State, live config.Live) (*fastpath.Snapshot, error) {
-	fc := state.Fastpath(live.GatewayMAC, live.GatewayIP)
+	fc := state.Fastpath(live.GatewayMAC, live.GatewayIP, live.Encap)
 	m.applyComputed(state, &fc)
 	fc.Neighbors = m.neighbors
 	fc.Previous = m.running
 	for i := range fc.Services {
-		for j := range fc.Services[i].Servers {
-			srv := &fc.Services[i].Servers[j]
-			srv.Resolved = m.resolved[ipKey(srv.IP)]
+		svc := &fc.Services[i]
+		for j := range svc.Servers {
+			srv := &svc.Servers[j]
+			srv.Resolved = m.resolved[ipKey(fc.NeighborAddr(svc, srv))]
 		}
 	}
 	snap, err := fastpath.NewSnapshot(&fc)
@@ -497,7 +499,7 @@ func (m *Manager) ServersResolved() bool {
 			continue
 		}
 		if !slices.ContainsFunc(svc.Servers, func(srv config.ServerSpec) bool {
-			return srv.EffectiveWeight() > 0 && m.hasMACLocked(srv)
+			return srv.EffectiveWeight() > 0 && m.hasMACLocked(svc, srv)
 		}) {
 			return false
 		}
@@ -505,10 +507,11 @@ func (m *Manager) ServersResolved() bool {
 	return true
 }
 
-// hasMACLocked tells whether the workers can address srv: its MAC is
-// configured, or it has answered ARP.
-func (m *Manager) hasMACLocked(srv config.ServerSpec) bool {
-	return srv.MAC != [6]byte{} || m.resolved[ipKey(srv.IP)]
+// hasMACLocked tells whether the workers can address srv of svc: its MAC
+// is configured, or its neighbor has answered ARP — the server itself, or
+// the next hop when svc encapsulates through one (as compile marks it).
+func (m *Manager) hasMACLocked(svc config.ServiceSpec, srv config.ServerSpec) bool {
+	return srv.MAC != [6]byte{} || m.resolved[ipKey(ids.NeighborAddr(m.live.Encap, svc, srv))]
 }
 
 // LiveVIPs lists, sorted, the VIPs with a server that takes new
@@ -525,7 +528,7 @@ func (m *Manager) LiveVIPs() []netip.Addr {
 			continue
 		}
 		if slices.ContainsFunc(svc.Servers, func(srv ids.Server) bool {
-			return m.inForce(srv) > 0 && m.hasMACLocked(srv.Spec)
+			return m.inForce(srv) > 0 && m.hasMACLocked(svc.Spec, srv.Spec)
 		}) {
 			out = append(out, svc.Key.VIP)
 		}
@@ -534,8 +537,9 @@ func (m *Manager) LiveVIPs() []netip.Addr {
 	return out
 }
 
-// retainNeighbors frees the ARP-table slots of servers that no snapshot
-// uses any more; called once every worker runs the state in force.
+// retainNeighbors frees the ARP-table slots of the neighbors (servers,
+// next hop) that no snapshot uses any more; called once every worker runs
+// the state in force.
 func (m *Manager) retainNeighbors() {
 	if m.neighbors == nil {
 		return
@@ -543,7 +547,7 @@ func (m *Manager) retainNeighbors() {
 	keep := map[uint32]bool{}
 	for _, svc := range m.ids.Services {
 		for _, srv := range svc.Servers {
-			keep[ipKey(srv.Spec.IP)] = true
+			keep[ipKey(ids.NeighborAddr(m.live.Encap, svc.Spec, srv.Spec))] = true
 		}
 	}
 	m.neighbors.Retain(keep)

@@ -55,6 +55,7 @@ func assemble(r dataplane.Reading, names []ids.Name, gen uint64) Counters {
 		k := &c.Counters
 		cs := CoreCounters{Core: c.Core, RX: k.RX, TX: k.TX, Replies: k.Replies, TxFull: c.TxFull,
 			ARPLearned: k.ARPLearned, ICMPErrors: k.ICMPErrors, EchoReplies: k.EchoReplies,
+			Encapsulated: k.Encapsulated, TooBig: k.TooBig,
 			Drops: map[string]uint64{}, EvictedFIN: k.EvictedFIN, ExpiredStale: k.ExpiredStale,
 			ExpiredFIN: k.ExpiredFIN, Resets: k.Resets, ReusedFIN: k.ReusedFIN, Rescheduled: k.RescheduledSYN,
 			SecondChanceHash: k.SecondChanceHash, SecondChancePrevious: k.SecondChancePrevious,

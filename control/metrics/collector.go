@@ -83,7 +83,7 @@ type Collector struct {
 
 	rx, tx, replies, txFull, drops, evicted, expired, resets, reused, purged, silenced, entries, capacity desc
 	mode, installed, naps, rescheduled, secondChance                                                      desc
-	arpLearned, echoReplies, icmpErrors                                                                   desc
+	arpLearned, echoReplies, icmpErrors, encapsulated, tooBig                                             desc
 	mailboxDepth, mailboxCapacity                                                                         desc
 	pollIteration, pollIterationMax                                                                       desc
 	portRX, portTX, portMissed, portNoMbuf                                                                desc
@@ -103,6 +103,8 @@ func NewCollector(src Source, tableCapacity int, log *zap.Logger) *Collector {
 	c.arpLearned = newDesc("core_arp_learned_total", "ARP replies from servers resolved by ARP, read to learn their MACs (neither sent nor dropped).", cv, coreLabels...)
 	c.echoReplies = newDesc("core_echo_replies_total", "ICMP echo replies a worker sent for VIPs with answer_ping.", cv, coreLabels...)
 	c.icmpErrors = newDesc("core_icmp_errors_forwarded_total", "ICMP errors (fragmentation needed, unreachable, time exceeded) forwarded to the server of the connection they quote.", cv, coreLabels...)
+	c.encapsulated = newDesc("core_encapsulated_total", "Packets a worker sent to the servers of ipip and gue services, encapsulated (within tx).", cv, coreLabels...)
+	c.tooBig = newDesc("core_too_big_total", "ICMP fragmentation-needed messages a worker sent to clients whose packets would exceed encapsulation.mtu once encapsulated.", cv, coreLabels...)
 	c.txFull = newDesc("core_tx_full_total", "Packets a worker could not send because the TX ring was full.", cv, coreLabels...)
 	c.drops = newDesc("core_drops_total", "Packets a worker dropped, by reason.", cv, "core", "reason")
 	c.evicted = newDesc("core_evicted_total", "Entries evicted to make room for a new connection in a full table, by state: fin (FIN and RST) first, then syn (embryonic), then active (idle ones only).", cv, "core", "state")
@@ -144,7 +146,7 @@ func NewCollector(src Source, tableCapacity int, log *zap.Logger) *Collector {
 
 func (c *Collector) all() []desc {
 	out := []desc{c.rx, c.tx, c.replies, c.txFull, c.drops, c.evicted, c.expired, c.resets, c.reused, c.purged, c.silenced, c.entries, c.capacity,
-		c.mode, c.installed, c.naps, c.rescheduled, c.secondChance, c.arpLearned, c.echoReplies, c.icmpErrors,
+		c.mode, c.installed, c.naps, c.rescheduled, c.secondChance, c.arpLearned, c.echoReplies, c.icmpErrors, c.encapsulated, c.tooBig,
 		c.mailboxDepth, c.mailboxCapacity, c.pollIteration, c.pollIterationMax, c.portRX, c.portTX, c.portMissed, c.portNoMbuf,
 		c.weight, c.configuredWeight, c.draining, c.quiesced, c.generation, c.snapshots, c.ackSeconds, c.drainingServers, c.up}
 	for _, f := range []flow{c.server, c.service, c.vip} {
@@ -185,8 +187,10 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		core := strconv.Itoa(k.Core)
 		emit(c.rx, float64(k.RX), core)
 		emit(c.tx, float64(k.TX), core)
-		emit(c.replies, float64(k.Replies-k.EchoReplies), core)
+		emit(c.replies, float64(k.Replies-k.EchoReplies-k.TooBig), core)
 		emit(c.echoReplies, float64(k.EchoReplies), core)
+		emit(c.tooBig, float64(k.TooBig), core)
+		emit(c.encapsulated, float64(k.Encapsulated), core)
 		emit(c.arpLearned, float64(k.ARPLearned), core)
 		emit(c.icmpErrors, float64(k.ICMPErrors), core)
 		emit(c.txFull, float64(k.TxFull), core)

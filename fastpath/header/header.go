@@ -25,9 +25,23 @@ const (
 // IP protocol numbers of the payloads the views read.
 const (
 	ICMPProtocolNumber uint8 = 1
+	IPIPProtocolNumber uint8 = 4 // IPv4 in IPv4 (RFC 2003)
 	TCPProtocolNumber  uint8 = 6
 	UDPProtocolNumber  uint8 = 17
 )
+
+// GUE (Generic UDP Encapsulation, draft-ietf-intarea-gue) variant 0
+// header without optional fields, as Linux's fou receiver in gue mode
+// reads it: version 0, no control flag, no extension words, then the
+// protocol number of the payload and two flag bytes, all zero.
+const (
+	GUEHeaderLen      = 4
+	GUEVersionOffset  = 0 // version (2 bits), C (1 bit), Hlen (5 bits)
+	GUEProtocolOffset = 1
+)
+
+// DontFragment is the DF bit of IPv4's flags and fragment offset word.
+const DontFragment uint16 = 0x4000
 
 // Address and header sizes.
 const (
@@ -88,6 +102,7 @@ const (
 // IPv4 field offsets.
 const (
 	IPv4VersionIHLOffset  = 0
+	IPv4TOSOffset         = 1 // DSCP and ECN
 	IPv4TotalLenOffset    = 2
 	IPv4IDOffset          = 4
 	IPv4FlagsFragOffset   = 6
@@ -534,6 +549,11 @@ const (
 	ICMPTimeExceeded    uint8 = 11
 )
 
+// ICMPCodeFragNeeded is destination unreachable's "fragmentation needed
+// and DF set" code (RFC 792); the next-hop MTU is in the rest of the
+// header (RFC 1191).
+const ICMPCodeFragNeeded uint8 = 4
+
 // ICMP is an ICMPv4 message.
 type ICMP []byte
 
@@ -613,6 +633,35 @@ func (q QuotedDatagram) Destination() uint32 { return IPv4(q).Destination() }
 func (q QuotedDatagram) Ports() (src, dst uint16) {
 	l4 := UDP(q[IPv4(q).HeaderLen():])
 	return l4.SourcePort(), l4.DestinationPort()
+}
+
+// IPv4HeaderChecksum returns the checksum of an IPv4 header without
+// options (20 bytes) whose checksum field is zero.
+func IPv4HeaderChecksum(h []byte) uint16 {
+	h = h[:IPv4MinHeaderLen]
+	var s uint32
+	for i := 0; i < IPv4MinHeaderLen; i += 2 {
+		s += uint32(binary.BigEndian.Uint16(h[i:]))
+	}
+	s = (s & 0xffff) + s>>16
+	s = (s & 0xffff) + s>>16
+	return ^uint16(s)
+}
+
+// Checksum returns the Internet checksum of b (odd lengths padded with a
+// zero byte), for messages built whole, such as an ICMP error.
+func Checksum(b []byte) uint16 {
+	var s uint32
+	for len(b) >= 2 {
+		s += uint32(binary.BigEndian.Uint16(b))
+		b = b[2:]
+	}
+	if len(b) == 1 {
+		s += uint32(b[0]) << 8
+	}
+	s = (s & 0xffff) + s>>16
+	s = (s & 0xffff) + s>>16
+	return ^uint16(s)
 }
 
 // ChecksumAdjust returns an Internet checksum updated for one 16-bit word

@@ -47,6 +47,11 @@ const (
 	// computation each time, and new weights applied whenever they change
 	// enough.
 	WorkerManager Mode = "worker-manager"
+	// WorkerIPIP and WorkerGUE: the worker loop with the service
+	// encapsulating its packets (docs/encapsulation.md) instead of
+	// rewriting their MACs.
+	WorkerIPIP Mode = "worker-ipip"
+	WorkerGUE  Mode = "worker-gue"
 	// Workers: a worker loop on each of Options.WorkerCores, loop i on
 	// queue i of the port, each with its own table and Flows flows of its
 	// own; the packet rate of all together (scaling across cores).
@@ -171,7 +176,7 @@ func RunBenchmark(opts Options) (Result, error) {
 	switch opts.Mode {
 	case Plain, Rewrite:
 		return runLoopBenchmark(opts, nn.port.ID, res)
-	case Worker, WorkerAPI, WorkerBusy, WorkerManager:
+	case Worker, WorkerAPI, WorkerBusy, WorkerManager, WorkerIPIP, WorkerGUE:
 		return runWorkerBenchmark(opts, nn, res)
 	case Workers:
 		return runWorkersBenchmark(opts, nn, res)
@@ -326,6 +331,9 @@ func (f *feed) write(pkts [][]byte) {
 		}
 		eth := header.Ethernet(p)
 		eth.SetDestination(gatewayMAC[:])
+		// An encapsulated packet's outer IPv4 header was written over the
+		// buffer's EtherType: net_null hands the buffer back as it was.
+		eth.SetType(header.EtherTypeIPv4)
 		ip := header.IPv4(eth.Payload())
 		ip.SetSource(f.client | flow>>16)
 		tcp := header.TCP(ip[header.IPv4MinHeaderLen:])

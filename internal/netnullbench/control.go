@@ -40,6 +40,17 @@ type control struct {
 
 const benchToken = "bench-admin-token-0123456789"
 
+// forwarding is the benchmark service's forwarding mode.
+func (o Options) forwarding() string {
+	switch o.Mode {
+	case WorkerIPIP:
+		return "ipip"
+	case WorkerGUE:
+		return "gue"
+	}
+	return "dsr"
+}
+
 func newControl(opts Options) (*control, error) {
 	dir, err := os.MkdirTemp("", "vec-bench-")
 	if err != nil {
@@ -56,11 +67,13 @@ clusters:
       - name: http
         protocol: tcp
         port: 80
+        forwarding: %s
         servers:
           - {name: s1, ip: 10.10.0.11, mac: "02:00:00:00:00:11", weight: 3}
           - {name: s2, ip: 10.10.0.12, mac: "02:00:00:00:00:12", weight: 2}
+encapsulation: {source: 10.10.0.1}
 manager: {enabled: %t, interval: %s}
-`, coreList(opts.workerCores()), opts.ControlCore, opts.tableCapacity(), opts.Mode == WorkerManager, managerInterval)
+`, coreList(opts.workerCores()), opts.ControlCore, opts.tableCapacity(), opts.forwarding(), opts.Mode == WorkerManager, managerInterval)
 	path := filepath.Join(dir, "vecd.yaml")
 	tokens := filepath.Join(dir, "tokens")
 	if err := errors.Join(os.WriteFile(path, []byte(text), 0o600),

@@ -125,6 +125,9 @@ func runWorkerBenchmark(opts Options, nn *netNull, res Result) (Result, error) {
 	if c.Entries != uint64(opts.Flows) {
 		return res, fmt.Errorf("after warm-up the table holds %d entries, want %d", c.Entries, opts.Flows)
 	}
+	if encapsulating := opts.forwarding() != "dsr"; encapsulating && c.Encapsulated != c.TX {
+		return res, fmt.Errorf("%d of %d packets sent were encapsulated", c.Encapsulated, c.TX)
+	}
 	res.Packets = c.RX - fd.warmSent
 	res.Seconds = end.Sub(fd.warmDone).Seconds()
 	res.Mpps = float64(res.Packets) / res.Seconds / 1e6

@@ -66,6 +66,17 @@ func (d *Dataplane) Process(i int, frames ...[]byte) []fastpath.Verdict {
 	return v
 }
 
+// SetHeadroom tells every core that the frames given to Process have n
+// writable bytes before them (fastpath.Core.SetHeadroom), as DPDK's
+// packet buffers do: encapsulating services need fastpath.EncapHeadroom.
+func (d *Dataplane) SetHeadroom(n int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, c := range d.cores {
+		c.SetHeadroom(n)
+	}
+}
+
 // Snapshot is the snapshot core i runs.
 func (d *Dataplane) Snapshot(i int) *fastpath.Snapshot {
 	d.mu.Lock()
