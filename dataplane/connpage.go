@@ -11,7 +11,7 @@ const MaxListRequests = 64
 // ListFunc carries out fastpath.Core.List on worker i's core from cursor
 // from into buf, with a bound of fastpath.ScanSlots and the query's Match:
 // directly, or through the worker's mailbox.
-type ListFunc func(i int, from fastpath.ListCursor, buf []fastpath.Entry) (fastpath.Listed, error)
+type ListFunc func(i int, from fastpath.ListCursor, buf []fastpath.ListedEntry) (fastpath.Listed, error)
 
 // PageConnections makes a page of q.Limit entries at most from q.From on,
 // asking the workers (cores[i] is worker i's CPU) one after another
@@ -21,7 +21,7 @@ type ListFunc func(i int, from fastpath.ListCursor, buf []fastpath.Entry) (fastp
 func PageConnections(q *ConnQuery, cores []int, list ListFunc) (ConnPage, error) {
 	var page ConnPage
 	at := q.From
-	buf := make([]fastpath.Entry, q.Limit)
+	buf := make([]fastpath.ListedEntry, q.Limit)
 	for range MaxListRequests {
 		if at.Worker >= len(cores) {
 			page.Done = true

@@ -17,7 +17,7 @@ type fakeTables struct {
 	requests int
 }
 
-func (f *fakeTables) list(i int, from fastpath.ListCursor, buf []fastpath.Entry) (fastpath.Listed, error) {
+func (f *fakeTables) list(i int, from fastpath.ListCursor, buf []fastpath.ListedEntry) (fastpath.Listed, error) {
 	f.requests++
 	home := from.Home
 	copied := 0
@@ -25,7 +25,7 @@ func (f *fakeTables) list(i int, from fastpath.ListCursor, buf []fastpath.Entry)
 		if copied == len(buf) {
 			return fastpath.Listed{Copied: copied, Next: fastpath.ListCursor{Home: home}, Full: true}, nil
 		}
-		buf[copied] = fastpath.Entry{Key: fastpath.FlowKey{SrcPort: uint16(home), DstPort: uint16(i)}}
+		buf[copied] = fastpath.ListedEntry{Entry: fastpath.Entry{Key: fastpath.FlowKey{SrcPort: uint16(home), DstPort: uint16(i)}}}
 		copied, home = copied+1, home+1
 	}
 	return fastpath.Listed{Copied: copied, Next: fastpath.ListCursor{Home: home}, Done: home >= f.sizes[i]}, nil
@@ -62,7 +62,7 @@ func TestPageConnectionsHandsOverBetweenWorkers(t *testing.T) {
 	for i, n := range f.sizes {
 		for home := range n {
 			want = append(want, dataplane.ConnEntry{Core: cores[i],
-				Entry: fastpath.Entry{Key: fastpath.FlowKey{SrcPort: uint16(home), DstPort: uint16(i)}}})
+				Entry: fastpath.ListedEntry{Entry: fastpath.Entry{Key: fastpath.FlowKey{SrcPort: uint16(home), DstPort: uint16(i)}}}})
 		}
 	}
 	if len(got) != len(want) {
@@ -102,7 +102,7 @@ func TestPageConnectionsMakesBoundedRequests(t *testing.T) {
 func TestPageConnectionsReturnsTheWorkersError(t *testing.T) {
 	errBusy := errors.New("mailbox full")
 	f := &fakeTables{sizes: []int{3, 3}, step: 5}
-	list := func(i int, from fastpath.ListCursor, buf []fastpath.Entry) (fastpath.Listed, error) {
+	list := func(i int, from fastpath.ListCursor, buf []fastpath.ListedEntry) (fastpath.Listed, error) {
 		if i == 1 {
 			return fastpath.Listed{}, errBusy
 		}

@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"context"
+	"net/netip"
 	"time"
 
 	"vec/fastpath"
@@ -42,9 +43,10 @@ type Update struct {
 	// whose drain ended.
 	Purge []fastpath.ServerID
 	// SilentVIPs are VIPs whose services all drain: the cluster was
-	// removed, so the workers stop answering ARP for them while the
-	// snapshot still forwards their open connections. Big-endian IPv4.
-	SilentVIPs []uint32
+	// removed, so the workers stop answering ARP (IPv4) and Neighbor
+	// Solicitations (IPv6) for them while the snapshot still forwards
+	// their open connections.
+	SilentVIPs []netip.Addr
 }
 
 // ApplyReport tells how fast the workers took a snapshot.
@@ -141,7 +143,7 @@ func (p *PollTimes) Count() uint64 {
 // ConnQuery selects connection entries. Nil sets and zero values match
 // everything.
 type ConnQuery struct {
-	VIP      uint32 // big-endian IPv4, 0 = any
+	VIP      uint32 // big-endian IPv4, 0 = any (an IPv6 VIP is selected by its Services)
 	Services []bool // indexed by ServiceID; nil = any
 	Servers  []bool // indexed by ServerID; nil = any
 	State    fastpath.ConnState
@@ -167,7 +169,7 @@ type ConnCursor struct {
 
 // Match reports whether e is selected (for the worker's scan).
 func (q *ConnQuery) Match(e *fastpath.Entry) bool {
-	return (q.VIP == 0 || e.Key.DstIP == q.VIP) &&
+	return (q.VIP == 0 || (!e.Key.IPv6 && e.Key.DstIP == q.VIP)) &&
 		(q.Services == nil || q.Services[e.Service]) &&
 		(q.Servers == nil || q.Servers[e.Server]) &&
 		(q.State == 0 || e.State == q.State)
@@ -185,5 +187,5 @@ type ConnPage struct {
 // ConnEntry is one connection entry and the worker that holds it.
 type ConnEntry struct {
 	Core  int
-	Entry fastpath.Entry
+	Entry fastpath.ListedEntry
 }

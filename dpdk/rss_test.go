@@ -2,7 +2,9 @@ package dpdk
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -34,6 +36,38 @@ func TestToeplitzKnownVectors(t *testing.T) {
 	}
 }
 
+// IPv6 verification vectors of the same page ("Verifying the RSS Hash
+// Calculation", Microsoft's network driver documentation,
+// learn.microsoft.com/windows-hardware/drivers/network/verifying-the-rss-hash-calculation;
+// DPDK's app/test/test_thash.c v6_tbl holds the same): the hash of the
+// addresses alone and of the TCP 4-tuple, under DefaultRSSKey.
+var msRSSVectorsIPv6 = []struct {
+	src, dst         string
+	srcPort, dstPort uint16
+	ipv6, ipv6TCP    uint32
+}{
+	{"3ffe:2501:200:1fff::7", "3ffe:2501:200:3::1", 2794, 1766, 0x2cc18cd5, 0x40207d3d},
+	{"3ffe:501:8::260:97ff:fe40:efab", "ff02::1", 14230, 4739, 0x0f0c461c, 0xdde51bbf},
+	{"3ffe:1900:4545:3:200:f8ff:fe21:67cf", "fe80::200:f8ff:fe21:67cf", 44251, 38024, 0x4b61e985, 0x02d1feef},
+}
+
+func TestToeplitzKnownVectorsIPv6(t *testing.T) {
+	tab := NewRSSTable(DefaultRSSKey[:])
+	for _, v := range msRSSVectorsIPv6 {
+		src, dst := netip.MustParseAddr(v.src).As16(), netip.MustParseAddr(v.dst).As16()
+		in := RSSInputIPv6(src, dst, v.srcPort, v.dstPort)
+		if got := ToeplitzHash(DefaultRSSKey[:], in[:32]); got != v.ipv6 {
+			t.Errorf("%s -> %s: IPv6 hash %#x, want %#x", v.src, v.dst, got, v.ipv6)
+		}
+		if got := RSSHashIPv6(DefaultRSSKey[:], src, dst, v.srcPort, v.dstPort); got != v.ipv6TCP {
+			t.Errorf("[%s]:%d -> [%s]:%d: TCP hash %#x, want %#x", v.src, v.srcPort, v.dst, v.dstPort, got, v.ipv6TCP)
+		}
+		if got := tab.HashIPv6(&src, &dst, v.srcPort, v.dstPort); got != v.ipv6TCP {
+			t.Errorf("[%s]:%d -> [%s]:%d: table hash %#x, want %#x", v.src, v.srcPort, v.dst, v.dstPort, got, v.ipv6TCP)
+		}
+	}
+}
+
 func TestToeplitzMatchesDPDKSoftRSS(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	var otherKey [40]byte
@@ -61,6 +95,60 @@ func TestToeplitzMatchesDPDKSoftRSS(t *testing.T) {
 			}
 		}
 	}
+}
+
+func TestToeplitzMatchesDPDKSoftRSSIPv6(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var otherKey [40]byte
+	for i := range otherKey {
+		otherKey[i] = byte(rng.Uint32())
+	}
+	for _, key := range [][]byte{DefaultRSSKey[:], otherKey[:]} {
+		tab := NewRSSTable(key)
+		for i := range 200 {
+			var src, dst [16]byte
+			for j := range 16 {
+				src[j], dst[j] = byte(rng.Uint32()), byte(rng.Uint32())
+			}
+			sp, dp := uint16(rng.Uint32()), uint16(rng.Uint32())
+			if i == 0 { // edges: all zero and all ones
+				src, dst, sp, dp = [16]byte{}, [16]byte{}, 0, 0
+			} else if i == 1 {
+				for j := range 16 {
+					src[j], dst[j] = 0xff, 0xff
+				}
+				sp, dp = 0xffff, 0xffff
+			}
+			want := softRSSIPv6(key, src, dst, sp, dp, true)
+			if got := RSSHashIPv6(key, src, dst, sp, dp); got != want {
+				t.Fatalf("[%x]:%d -> [%x]:%d: Go %#x, rte_softrss %#x", src, sp, dst, dp, got, want)
+			}
+			if got := tab.HashIPv6(&src, &dst, sp, dp); got != want {
+				t.Fatalf("[%x]:%d -> [%x]:%d: table %#x, rte_softrss %#x", src, sp, dst, dp, got, want)
+			}
+			in := RSSInputIPv6(src, dst, sp, dp)
+			if got, want := ToeplitzHash(key, in[:32]), softRSSIPv6(key, src, dst, sp, dp, false); got != want {
+				t.Fatalf("%x -> %x (addresses only): Go %#x, rte_softrss %#x", src, dst, got, want)
+			}
+		}
+	}
+}
+
+// A table built from a key too short for the IPv6 input refuses to hash
+// IPv6 rather than leave the uncovered bytes out; it still hashes IPv4.
+func TestRSSTableShortKey(t *testing.T) {
+	tab := NewRSSTable(DefaultRSSKey[:16])
+	s, d := [4]byte{66, 9, 149, 187}, [4]byte{161, 142, 100, 80}
+	if got, want := tab.HashIPv4(0x420995bb, 0xa18e6450, 2794, 1766), RSSHashIPv4(DefaultRSSKey[:16], s, d, 2794, 1766); got != want {
+		t.Errorf("IPv4 with a 16-byte key: table %#x, Toeplitz %#x", got, want)
+	}
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "16-byte key too short for IPv6") {
+			t.Errorf("HashIPv6 with a 16-byte key: panic %v", r)
+		}
+	}()
+	var a [16]byte
+	tab.HashIPv6(&a, &a, 1, 2)
 }
 
 // A hash's queue depends on its low log2(period) bits only, dealt round
@@ -128,6 +216,23 @@ func TestRSSTableAgreesWithToeplitz(t *testing.T) {
 		binary.BigEndian.PutUint32(d[:], dst)
 		if got, want := tab.HashIPv4(src, dst, sp, dp), RSSHashIPv4(DefaultRSSKey[:], s, d, sp, dp); got != want {
 			t.Fatalf("%08x:%d → %08x:%d: table %08x, Toeplitz %08x", src, sp, dst, dp, got, want)
+		}
+	}
+}
+
+// The byte tables give the bit-by-bit Toeplitz hash of IPv6 tuples too.
+func TestRSSTableAgreesWithToeplitzIPv6(t *testing.T) {
+	tab := NewRSSTable(DefaultRSSKey[:])
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 2000 {
+		var src, dst [16]byte
+		binary.BigEndian.PutUint64(src[:8], rng.Uint64())
+		binary.BigEndian.PutUint64(src[8:], rng.Uint64())
+		binary.BigEndian.PutUint64(dst[:8], rng.Uint64())
+		binary.BigEndian.PutUint64(dst[8:], rng.Uint64())
+		sp, dp := uint16(rng.Uint32()), uint16(rng.Uint32())
+		if got, want := tab.HashIPv6(&src, &dst, sp, dp), RSSHashIPv6(DefaultRSSKey[:], src, dst, sp, dp); got != want {
+			t.Fatalf("[%x]:%d → [%x]:%d: table %08x, Toeplitz %08x", src, sp, dst, dp, got, want)
 		}
 	}
 }

@@ -24,3 +24,18 @@ func softRSSIPv4(key []byte, src, dst [4]byte, srcPort, dstPort uint16, l4 bool)
 	return uint32(C.vec_softrss_ipv4(C.uint32_t(binary.BigEndian.Uint32(src[:])), C.uint32_t(binary.BigEndian.Uint32(dst[:])),
 		C.uint16_t(srcPort), C.uint16_t(dstPort), withPorts, (*C.uint8_t)(unsafe.Pointer(&key[0]))))
 }
+
+// softRSSIPv6 is rte_softrss of an IPv6 tuple, addresses in network order
+// as they are on the wire. l4 includes the ports. key must be at least 40
+// bytes.
+func softRSSIPv6(key []byte, src, dst [16]byte, srcPort, dstPort uint16, l4 bool) uint32 {
+	if len(key) < 40 {
+		panic("dpdk.softRSSIPv6: key shorter than 40 bytes")
+	}
+	withPorts := C.int(0)
+	if l4 {
+		withPorts = 1
+	}
+	return uint32(C.vec_softrss_ipv6((*C.uint8_t)(unsafe.Pointer(&src[0])), (*C.uint8_t)(unsafe.Pointer(&dst[0])),
+		C.uint16_t(srcPort), C.uint16_t(dstPort), withPorts, (*C.uint8_t)(unsafe.Pointer(&key[0]))))
+}

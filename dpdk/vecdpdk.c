@@ -437,3 +437,25 @@ uint32_t vec_softrss_ipv4(uint32_t src, uint32_t dst, uint16_t sport,
 	return rte_softrss((uint32_t *)&t,
 			l4 ? RTE_THASH_V4_L4_LEN : RTE_THASH_V4_L3_LEN, key);
 }
+
+uint32_t vec_softrss_ipv6(const uint8_t *src, const uint8_t *dst,
+		uint16_t sport, uint16_t dport, int l4, const uint8_t *key)
+{
+	struct rte_ipv6_tuple t;
+	int i;
+
+	/* rte_softrss reads the tuple as CPU-order 32-bit words, like
+	 * rte_thash_load_v6_addrs leaves a packet's addresses. */
+	for (i = 0; i < 4; i++) {
+		uint32_t s, d;
+
+		memcpy(&s, src + 4 * i, 4);
+		memcpy(&d, dst + 4 * i, 4);
+		((uint32_t *)t.src_addr)[i] = rte_be_to_cpu_32(s);
+		((uint32_t *)t.dst_addr)[i] = rte_be_to_cpu_32(d);
+	}
+	t.sport = sport;
+	t.dport = dport;
+	return rte_softrss((uint32_t *)&t,
+			l4 ? RTE_THASH_V6_L4_LEN : RTE_THASH_V6_L3_LEN, key);
+}

@@ -103,5 +103,7 @@ unsigned int vec_ring_count(const struct rte_ring *r);
 
 uint32_t vec_softrss_ipv4(uint32_t src, uint32_t dst, uint16_t sport,
 		uint16_t dport, int l4, const uint8_t *key);
+uint32_t vec_softrss_ipv6(const uint8_t *src, const uint8_t *dst,
+		uint16_t sport, uint16_t dport, int l4, const uint8_t *key);
 
 #endif

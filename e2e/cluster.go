@@ -29,6 +29,12 @@ type Options struct {
 	ClientAddrs int
 	// VIPs held by every server on lo (default 10.99.0.100).
 	VIPs []string
+	// IPv6 makes the cluster dual-stack (netns.sh --ipv6): IPv6 addresses
+	// in fd00:99::/64 next to the IPv4 ones, see Status.IPv6.
+	IPv6 bool
+	// VIPs6 are the IPv6 VIPs every server holds on lo, with IPv6 only
+	// (default fd00:99::100).
+	VIPs6 []string
 	// Backends starts vec-backend in every server namespace (named s1, s2, …)
 	// and waits until each one accepts connections.
 	Backends bool
@@ -69,6 +75,12 @@ func StartCluster(t testing.TB, opts Options) *Cluster {
 	if len(opts.VIPs) > 0 {
 		args = append(args, "--vips", strings.Join(opts.VIPs, ","))
 	}
+	if opts.IPv6 {
+		args = append(args, "--ipv6")
+	}
+	if len(opts.VIPs6) > 0 {
+		args = append(args, "--vips6", strings.Join(opts.VIPs6, ","))
+	}
 	// Registered before `up` so that a failed up is cleaned too.
 	t.Cleanup(func() {
 		if os.Getenv("VEC_KEEP_CLUSTER") == "1" {
@@ -87,6 +99,9 @@ func StartCluster(t testing.TB, opts Options) *Cluster {
 	}
 	if c.status.State != "up" {
 		t.Fatalf("after netns.sh up the state is %q", c.status.State)
+	}
+	if opts.IPv6 && !c.status.IPv6 {
+		t.Fatalf("asked for IPv6, netns.sh status reports IPV6=%q", c.status.Raw["IPV6"])
 	}
 	if opts.Backends {
 		c.StartBackends()

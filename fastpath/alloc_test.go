@@ -89,6 +89,54 @@ func TestProcessBurstDoesNotAllocate(t *testing.T) {
 	}
 }
 
+// Nor must IPv6: flows, Neighbor Discovery, echo and errors.
+func TestIPv6DoesNotAllocate(t *testing.T) {
+	h := newHarness(t, ipv6Config(), 1024)
+	h.send(pktbuild.TCP(tcp6Flow(1000), pktbuild.SYN, 1, 0, nil))
+	reply := pktbuild.Flow{SrcMAC: serverMAC(51), DstMAC: clientMA, SrcIP: vip6, DstIP: client6, SrcPort: 80, DstPort: 1000}
+	cases := map[string]func() []byte{
+		"hit":  func() []byte { return pktbuild.TCP(tcp6Flow(1000), pktbuild.ACK, 2, 1, []byte("data")) },
+		"miss": func() []byte { return pktbuild.TCP(tcp6Flow(2000), pktbuild.ACK, 2, 1, nil) },
+		"NS":   func() []byte { return pktbuild.NeighborSolicitation(clientMA, client6, vip6) },
+		"echo": func() []byte {
+			return pktbuild.ICMPv6(pktbuild.Flow{SrcMAC: clientMA, DstMAC: gwMAC, SrcIP: client6, DstIP: vip6}, 64, 128, 0, [4]byte{}, nil)
+		},
+		"too big": func() []byte {
+			return pktbuild.PacketTooBig(routerMAC, gwMAC, client6, pktbuild.TCP(reply, pktbuild.ACK, 1, 1, nil)[14:], 1280)
+		},
+	}
+	verdicts := make([]Verdict, 1)
+	for name, mk := range cases {
+		frame := mk()
+		buf := make([]byte, len(frame))
+		burst := [][]byte{nil}
+		if n := testing.AllocsPerRun(1000, func() {
+			burst[0] = buf[:copy(buf, frame)]
+			h.core.ProcessBurst(burst, verdicts)
+		}); n != 0 {
+			t.Errorf("%s: %.1f allocations per packet", name, n)
+		}
+	}
+	// New connections, each closed again so the table stays small.
+	syns := make([][]byte, 2000)
+	rsts := make([][]byte, len(syns))
+	for i := range syns {
+		syns[i] = pktbuild.TCP(tcp6Flow(uint16(3000+i)), pktbuild.SYN, 1, 0, nil)
+		rsts[i] = pktbuild.TCP(tcp6Flow(uint16(3000+i)), pktbuild.RST, 2, 0, nil)
+	}
+	i := 0
+	if n := testing.AllocsPerRun(1000, func() {
+		h.core.ProcessBurst(syns[i:i+1], verdicts)
+		if verdicts[0] != VerdictForward {
+			t.Fatalf("SYN %d: %v", i, verdicts[0])
+		}
+		h.core.ProcessBurst(rsts[i:i+1], verdicts)
+		i++
+	}); n != 0 {
+		t.Errorf("new IPv6 connection: %.1f allocations per packet", n)
+	}
+}
+
 // Encapsulating a packet (IPIP, GUE) and answering one too big for the
 // path MTU must not allocate either. Each run puts the client's frame back
 // in a buffer with headroom: the last run's frame was rewritten.

@@ -23,10 +23,14 @@ type benchPool struct {
 	views  [][]byte
 	length int
 	next   int
+	// ipv6: the template is IPv6; the flow goes in the source address's
+	// last four bytes and the source port.
+	ipv6 bool
 }
 
 func newBenchPool(template []byte, n int) *benchPool {
-	p := &benchPool{bufs: make([][]byte, n), views: make([][]byte, n), length: len(template)}
+	p := &benchPool{bufs: make([][]byte, n), views: make([][]byte, n), length: len(template),
+		ipv6: header.Ethernet(template).Type() == header.EtherTypeIPv6}
 	for i := range p.bufs {
 		p.bufs[i] = make([]byte, EncapHeadroom+len(template))
 		copy(p.bufs[i][EncapHeadroom:], template)
@@ -45,6 +49,11 @@ func (p *benchPool) burst(flows []uint32) [][]byte {
 		// Fixed offsets, as commonFlow reads them: the rewrite is part of
 		// the measured loop and must cost what a NIC's write costs, nothing.
 		copy(f[header.EthernetDstOffset:header.EthernetSrcOffset], gwMAC[:])
+		if p.ipv6 {
+			binary.BigEndian.PutUint32(f[header.UntaggedIPv6Offset+header.IPv6DstAddrOffset-4:], flows[i]>>16)
+			binary.BigEndian.PutUint16(f[header.UntaggedIPv6L4Offset+header.TCPSrcPortOffset:], uint16(flows[i]))
+			continue
+		}
 		binary.BigEndian.PutUint16(f[header.EthernetTypeOffset:], header.EtherTypeIPv4)
 		binary.BigEndian.PutUint32(f[header.UntaggedIPv4Offset+header.IPv4SrcAddrOffset:], 0xc0000000|flows[i]>>16)
 		binary.BigEndian.PutUint16(f[header.UntaggedL4Offset+header.TCPSrcPortOffset:], uint16(flows[i]))
@@ -55,8 +64,9 @@ func (p *benchPool) burst(flows []uint32) [][]byte {
 // benchCore builds a core whose table lives in hugepages when the machine
 // has them, as the daemon's does.
 func benchCore(b *testing.B, capacity int, stale time.Duration, via Forwarding) *harness {
-	cfg := testConfig()
+	cfg := ipv6Config()
 	cfg.Services[0].Forwarding, cfg.Encap.Source = via, gwIP
+	cfg.Services[2].StaleTimeout, cfg.Services[2].SynTimeout = stale, stale
 	// A benchmark's entries expire after stale whatever their state: the
 	// connections of BenchmarkNewConnections never get past their SYN.
 	cfg.Services[0].StaleTimeout, cfg.Services[0].SynTimeout = stale, stale
@@ -70,6 +80,16 @@ func BenchmarkBurstEstablished1KIPIP(b *testing.B) { benchmarkEstablishedVia(b, 
 func BenchmarkBurstEstablished1KGUE(b *testing.B)  { benchmarkEstablishedVia(b, 1<<10, ForwardGUE) }
 func BenchmarkBurstEstablished1MGUE(b *testing.B)  { benchmarkEstablishedVia(b, 1<<20, ForwardGUE) }
 
+// The same over IPv6 (a service on an IPv6 VIP): the longer parse, the
+// keyed fold of both addresses, and their comparison with the table's
+// IPv6 store on every lookup.
+func BenchmarkBurstEstablished1KIPv6(b *testing.B) {
+	benchmarkEstablishedFrom(b, 1<<10, ForwardDSR, tcp6Flow(0))
+}
+func BenchmarkBurstEstablished1MIPv6(b *testing.B) {
+	benchmarkEstablishedFrom(b, 1<<20, ForwardDSR, tcp6Flow(0))
+}
+
 // BenchmarkBurstEstablished1M: bursts of 32 data packets, each of a random
 // flow among 1 M live entries (a 2 M-slot, 64 MiB table, far beyond the
 // caches): what memory latency costs. One op = one packet.
@@ -82,9 +102,13 @@ func BenchmarkBurstEstablished1K(b *testing.B) { benchmarkEstablished(b, 1<<10) 
 func benchmarkEstablished(b *testing.B, flows int) { benchmarkEstablishedVia(b, flows, ForwardDSR) }
 
 func benchmarkEstablishedVia(b *testing.B, flows int, via Forwarding) {
+	benchmarkEstablishedFrom(b, flows, via, tcpFlow(0))
+}
+
+func benchmarkEstablishedFrom(b *testing.B, flows int, via Forwarding, flow pktbuild.Flow) {
 	h := benchCore(b, flows, time.Hour, via)
 	h.core.SetHeadroom(EncapHeadroom)
-	syn := newBenchPool(pktbuild.TCP(tcpFlow(0), pktbuild.SYN, 1, 0, nil), 4096)
+	syn := newBenchPool(pktbuild.TCP(flow, pktbuild.SYN, 1, 0, nil), 4096)
 	verdicts := make([]Verdict, benchBurst)
 	ids := make([]uint32, flows)
 	for i := range ids {
@@ -97,7 +121,7 @@ func benchmarkEstablishedVia(b *testing.B, flows int, via Forwarding) {
 		b.Fatalf("table holds %d entries, want %d", h.core.table.Len(), flows)
 	}
 	rand.New(rand.NewPCG(3, 4)).Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
-	data := newBenchPool(pktbuild.TCP(tcpFlow(0), pktbuild.ACK, 2, 1, make([]byte, 6)), 4096)
+	data := newBenchPool(pktbuild.TCP(flow, pktbuild.ACK, 2, 1, make([]byte, 6)), 4096)
 	txBefore, encapBefore := h.core.Counters.TX, h.core.Counters.Encapsulated
 	b.ReportAllocs()
 	b.ResetTimer()

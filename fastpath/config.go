@@ -74,7 +74,12 @@ type Config struct {
 	// GatewayIP is the gateway's own address; ARP requests for it are
 	// answered like those for the VIPs. Optional (the zero Addr disables it).
 	GatewayIP netip.Addr
-	Services  []ServiceConfig
+	// GatewayIP6 is the gateway's own IPv6 address: Neighbor Solicitations
+	// for it are answered like those for the IPv6 VIPs, and it is the
+	// source of the solicitations that resolve IPv6 servers configured
+	// without a MAC. Optional (required for such servers).
+	GatewayIP6 netip.Addr
+	Services   []ServiceConfig
 	// EchoVIPs are the VIPs that answer ICMP echo requests (ping).
 	EchoVIPs []netip.Addr
 	// Neighbors holds the MACs learned by ARP for servers configured
@@ -96,7 +101,7 @@ type Config struct {
 // ServiceConfig is one entry of a cluster's port table (patent Fig. 8).
 type ServiceConfig struct {
 	ID    ServiceID
-	VIP   netip.Addr // IPv4
+	VIP   netip.Addr // IPv4 or IPv6; the servers' addresses are of the same family
 	Proto uint8      // ProtoTCP or ProtoUDP
 	Port  uint16
 	// StaleTimeout removes an ACTIVE (or UDP) entry after this long without a
@@ -200,8 +205,9 @@ type ServerConfig struct {
 	// Name is the server's name in its service; a Maglev table is built
 	// from the names (and weights), so every gateway builds the same one.
 	Name string
-	IP   netip.Addr // IPv4
-	// MAC is the server's address; all zero means "resolve IP by ARP"
+	IP   netip.Addr // of the VIP's family
+	// MAC is the server's address; all zero means "resolve IP by ARP" (or,
+	// for IPv6, by Neighbor Discovery)
 	// (Config.Neighbors). For a server of an encapsulating service with a
 	// next hop, it must be zero: the next hop's MAC is used.
 	MAC    [6]byte

@@ -76,6 +76,24 @@ type packetMeta struct {
 	home     int
 	service  int32 // services index, or quotedFlow
 	tcpFlags uint8
+	addrs    Addrs6 // an IPv6 flow's addresses (key.IPv6)
+}
+
+// lookup finds m's flow in the table: find, or find6 for an IPv6 flow.
+func (t *Table) lookup(m *packetMeta) (found, free int) {
+	if m.key.IPv6 {
+		return t.find6(m.key, &m.addrs, m.home)
+	}
+	return t.find(m.key, m.home)
+}
+
+// insertMeta inserts m's flow at free; nil when it is an IPv6 flow and the
+// IPv6 store is full.
+func (t *Table) insertMeta(free int, m *packetMeta) *Entry {
+	if m.key.IPv6 {
+		return t.insertAt6(free, m.key, &m.addrs)
+	}
+	return t.insertAt(free, m.key)
 }
 
 // quotedFlow is packetMeta.service for an ICMP error: key is the
@@ -114,7 +132,8 @@ type Core struct {
 
 	// lastService remembers the last service lookup: traffic comes in runs
 	// of packets for the same VIP and port.
-	lastService serviceCache
+	lastService  serviceCache
+	lastService6 serviceCache6
 
 	// headroom is how many bytes before each frame the core may write
 	// (SetHeadroom). resized is set, for one packet, when its frame no
@@ -148,7 +167,7 @@ func NewCore(snap *Snapshot, table *Table, clock Clock, reapSweep time.Duration)
 // carry over: both are keyed by stable IDs.
 func (c *Core) SetSnapshot(s *Snapshot) {
 	c.snap = s
-	c.lastService = serviceCache{}
+	c.lastService, c.lastService6 = serviceCache{}, serviceCache6{}
 }
 
 // Snapshot returns the configuration the core is running.
@@ -203,6 +222,9 @@ func (c *Core) processChunk(pkts [][]byte, verdicts []Verdict) {
 		v := c.commonFlow(p, m)
 		if v == notCommon {
 			v = c.classifyAny(p, m, now)
+			if c.resized != nil { // a reply shorter than its frame
+				pkts[i], c.resized = c.resized, nil
+			}
 		}
 		verdicts[i] = v
 		if v == isFlow {
@@ -309,7 +331,7 @@ func (c *Core) commonFlow(p []byte, m *packetMeta) Verdict {
 	}
 	k := &m.key
 	k.SrcIP, k.DstIP = be.Uint32(p[commonIPSrc:]), be.Uint32(p[commonIPDst:])
-	k.SrcPort, k.DstPort, k.Proto = be.Uint16(p[commonSrcPort:]), be.Uint16(p[commonDstPort:]), p[commonIPProto]
+	k.SrcPort, k.DstPort, k.Proto, k.IPv6 = be.Uint16(p[commonSrcPort:]), be.Uint16(p[commonDstPort:]), p[commonIPProto], false
 	m.tcpFlags = flags
 	return c.flowPacket(m)
 }
@@ -326,6 +348,10 @@ var problemReason = [header.NumProblems]DropReason{
 	header.TCPBadDataOffset:   DropTCPBadDataOffset,
 	header.UDPTruncated:       DropUDPTruncated,
 	header.UDPBadLength:       DropUDPBadLength,
+	header.IPv6Truncated:      DropIPv6Truncated,
+	header.IPv6BadVersion:     DropIPv6BadVersion,
+	header.IPv6BadLength:      DropIPv6BadLength,
+	header.IPv6Extension:      DropIPv6Extension,
 }
 
 // classifyAny parses any frame, header by header, naming the reason for
@@ -337,7 +363,7 @@ func (c *Core) classifyAny(p []byte, m *packetMeta, now int64) Verdict {
 	}
 	dst := eth.DestinationUint64()
 	toUs, broadcast := dst == c.snap.gatewayMAC64, dst == broadcastMAC64
-	if !toUs && !broadcast {
+	if !toUs && !broadcast && dst>>ipv6MulticastMACShift != ipv6MulticastMACPrefix {
 		return DropVerdict(DropNotOurMAC)
 	}
 	if eth.Tagged() {
@@ -353,6 +379,8 @@ func (c *Core) classifyAny(p []byte, m *packetMeta, now int64) Verdict {
 		if !toUs {
 			return DropVerdict(DropNotOurMAC)
 		}
+	case header.EtherTypeIPv6:
+		return c.classifyIPv6(eth, toUs, m, now)
 	default:
 		return DropVerdict(DropUnsupportedL3)
 	}
@@ -381,7 +409,7 @@ func (c *Core) classifyAny(p []byte, m *packetMeta, now int64) Verdict {
 		return DropVerdict(DropNotForCluster)
 	}
 	k := &m.key
-	k.SrcIP, k.DstIP, k.SrcPort, k.DstPort, k.Proto = ip.Source(), ip.Destination(), srcPort, dstPort, proto
+	k.SrcIP, k.DstIP, k.SrcPort, k.DstPort, k.Proto, k.IPv6 = ip.Source(), ip.Destination(), srcPort, dstPort, proto, false
 	return c.flowPacket(m)
 }
 
@@ -431,7 +459,7 @@ func (c *Core) handleICMP(frame []byte, ip header.IPv4, m *packetMeta) Verdict {
 // quotes (m.key), leaving the connection's entry as it is.
 func (c *Core) forwardICMPError(frame []byte, m *packetMeta) Verdict {
 	t := c.table
-	found, _ := t.find(m.key, m.home)
+	found, _ := t.lookup(m)
 	if found < 0 {
 		return DropVerdict(DropICMPNoFlow)
 	}
@@ -491,7 +519,7 @@ func (c *Core) flowPacket(m *packetMeta) Verdict {
 // few lines, and leaves every other case to decideFlow.
 func (c *Core) handleFlow(p []byte, m *packetMeta, now int64) Verdict {
 	t := c.table
-	found, free := t.find(m.key, m.home)
+	found, free := t.lookup(m)
 	if found >= 0 {
 		e := &t.slots[found]
 		if e.State == StateActive && m.tcpFlags&(TCPFlagSYN|TCPFlagFIN|TCPFlagRST) == 0 &&
@@ -512,7 +540,7 @@ func (c *Core) decideFlow(p []byte, m *packetMeta, now int64, found, free int) V
 	if found >= 0 && c.expired(&t.slots[found], svc, now) {
 		// The reaper has not reached this entry yet; it is gone all the same.
 		c.removeEntry(found, expiryReason(&t.slots[found]))
-		found, free = t.find(m.key, m.home)
+		found, free = t.lookup(m)
 	}
 	opening := m.tcpFlags&(TCPFlagSYN|TCPFlagACK|TCPFlagRST|TCPFlagFIN) == TCPFlagSYN
 	if found >= 0 && opening && !t.slots[found].State.closing() && !c.snap.serverTakesNew[t.slots[found].Server] {
@@ -524,7 +552,7 @@ func (c *Core) decideFlow(p []byte, m *packetMeta, now int64, found, free int) V
 		// schedule it anew, as IPVS's expire_nodest_conn does.
 		c.Counters.RescheduledSYN++
 		c.removeEntry(found, removeReused)
-		found, free = t.find(m.key, m.home)
+		found, free = t.lookup(m)
 	}
 	if found >= 0 && opening && t.slots[found].State.closing() {
 		// A client reusing the ports of a closing connection (within
@@ -537,7 +565,7 @@ func (c *Core) decideFlow(p []byte, m *packetMeta, now int64, found, free int) V
 		// may no longer take new ones.
 		c.Counters.ReusedFIN++
 		c.removeEntry(found, removeReused)
-		found, free = t.find(m.key, m.home)
+		found, free = t.lookup(m)
 	}
 	if found >= 0 {
 		return c.existing(p, found, m.tcpFlags, now)
@@ -567,11 +595,14 @@ func (c *Core) decideFlow(p []byte, m *packetMeta, now int64, found, free int) V
 	}
 	var server ServerID
 	if svc.maglev != nil {
-		server = svc.servers[svc.maglev.pick(maglevSlot(&m.key))]
+		server = svc.servers[svc.maglev.pick(maglevSlot(m))]
 	} else {
 		server = svc.servers[c.wrr[svc.id].pick(svc.weights, svc.maxWeight)]
 	}
-	e := t.insertAt(free, m.key)
+	e := t.insertMeta(free, m)
+	if e == nil {
+		return DropVerdict(DropTableFull) // the IPv6 store is full
+	}
 	// A TCP entry starts embryonic (short timer, evicted before live ones) until the
 	// client's next packet; a UDP datagram has no handshake to wait for.
 	state := StateActive
@@ -611,11 +642,12 @@ func (c *Core) makeRoom(m *packetMeta, free int, now int64) (int, bool) {
 		// from its home up to there is occupied, so lookups still
 		// find it, and no entry has to shift back.
 		c.settleRemoved(victim, removeEvicted)
+		t.release6(victim)
 		t.count--
 		return victim, true
 	}
 	c.removeEntry(victim, removeEvicted)
-	_, free = t.find(m.key, m.home)
+	_, free = t.lookup(m)
 	return free, true
 }
 
@@ -629,7 +661,7 @@ func (c *Core) makeRoom(m *packetMeta, free int, now int64) (int, bool) {
 // change. The flow gets an entry, not counted as a new connection (another
 // gateway scheduled it): embryonic, FIN or RST after this segment's flags.
 func (c *Core) secondChance(p []byte, m *packetMeta, svc *service, now int64, free int) Verdict {
-	index, previous := svc.maglev.secondChance(maglevSlot(&m.key))
+	index, previous := svc.maglev.secondChance(maglevSlot(m))
 	if index < 0 {
 		return DropVerdict(c.missReason)
 	}
@@ -638,7 +670,10 @@ func (c *Core) secondChance(p []byte, m *packetMeta, svc *service, now int64, fr
 		return DropVerdict(DropTableFull)
 	}
 	server := svc.servers[index]
-	e := c.table.insertAt(free, m.key)
+	e := c.table.insertMeta(free, m)
+	if e == nil {
+		return DropVerdict(DropTableFull)
+	}
 	// Embryonic until the flow's next packet makes it ACTIVE (existing): a
 	// lone, perhaps spoofed, ACK leaves an entry that the SYN timer removes
 	// and a full table evicts first, as a lone SYN's is.

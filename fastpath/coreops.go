@@ -1,5 +1,7 @@
 package fastpath
 
+import "net/netip"
+
 // What a worker does to its own core when the control plane asks through
 // the mailbox: drop the connection entries of servers whose drain ended
 // (PurgeStep), and copy out a page of entries (List). Both go a bounded
@@ -60,6 +62,43 @@ func (c *Core) PurgeStep(p *Purge, maxSlots int) (examined int, done bool) {
 	return examined, true
 }
 
+// ListedEntry is a copy of an entry as List hands it out, with an IPv6
+// entry's addresses, which the entry itself does not hold.
+type ListedEntry struct {
+	Entry
+	Addrs Addrs6 // when Key.IPv6
+}
+
+// listed copies e, one of t's slots.
+func (t *Table) listed(e *Entry) ListedEntry {
+	l := ListedEntry{Entry: *e}
+	if e.Key.IPv6 {
+		l.Addrs = t.Addrs6(e)
+	}
+	return l
+}
+
+// Client returns the connection's client address and port.
+func (l *ListedEntry) Client() netip.AddrPort {
+	if l.Key.IPv6 {
+		return netip.AddrPortFrom(netip.AddrFrom16(l.Addrs.Src), l.Key.SrcPort)
+	}
+	return netip.AddrPortFrom(addr4(l.Key.SrcIP), l.Key.SrcPort)
+}
+
+// VIP returns the connection's VIP and port.
+func (l *ListedEntry) VIP() netip.AddrPort {
+	if l.Key.IPv6 {
+		return netip.AddrPortFrom(netip.AddrFrom16(l.Addrs.Dst), l.Key.DstPort)
+	}
+	return netip.AddrPortFrom(addr4(l.Key.DstIP), l.Key.DstPort)
+}
+
+// addr4 is the address of a big-endian IPv4 integer.
+func addr4(ip uint32) netip.Addr {
+	return netip.AddrFrom4([4]byte{byte(ip >> 24), byte(ip >> 16), byte(ip >> 8), byte(ip)})
+}
+
 // ListCursor is where a listing of one core's table goes on: at home slot
 // Home, after the first Skip matching entries of that home slot (earlier
 // pages returned those; Skip is not zero only when one home slot holds
@@ -86,13 +125,13 @@ type Listed struct {
 // slot by home slot, and a home slot with more than a page is split over
 // pages (ListCursor.Skip). A page may be short, or empty, without the
 // table being done.
-func (c *Core) List(match func(*Entry) bool, from ListCursor, buf []Entry, maxSlots int) Listed {
+func (c *Core) List(match func(*Entry) bool, from ListCursor, buf []ListedEntry, maxSlots int) Listed {
 	t := c.table
 	home := from.Home
 	var copied, examined int
 	take := func(e *Entry) bool {
 		if copied < len(buf) {
-			buf[copied] = *e
+			buf[copied] = t.listed(e)
 		}
 		copied++ // counts the entries that did not fit too
 		return false
@@ -127,14 +166,14 @@ func (c *Core) List(match func(*Entry) bool, from ListCursor, buf []Entry, maxSl
 // slots unless one home slot has more matching entries than buf; it
 // examines one run per home slot, so it stops at the end of the run it
 // started in.
-func (c *Core) listHome(match func(*Entry) bool, from ListCursor, buf []Entry) Listed {
+func (c *Core) listHome(match func(*Entry) bool, from ListCursor, buf []ListedEntry) Listed {
 	t := c.table
 	home, skip := from.Home, from.Skip
 	var copied, examined int
 	var group int // matching entries of the home slot being scanned
 	take := func(e *Entry) bool {
 		if group++; group > skip && copied < len(buf) {
-			buf[copied] = *e
+			buf[copied] = t.listed(e)
 			copied++
 		}
 		return false

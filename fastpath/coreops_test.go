@@ -73,7 +73,7 @@ func TestListAndPurgeExamineBoundedSlots(t *testing.T) {
 		core, _ := newCore(t, capacity, capacity*9/10, rng)
 		table := core.Table()
 		bound := ScanSlots + longestScan(table)
-		buf := make([]Entry, pageLimit)
+		buf := make([]ListedEntry, pageLimit)
 		for _, home := range []int{0, table.Slots() / 2, table.Slots() - ScanSlots/2, table.Slots() - 1} {
 			for _, match := range []func(*Entry) bool{matchNone, matchAll} {
 				l := core.List(match, ListCursor{Home: home}, buf, ScanSlots)
@@ -143,7 +143,7 @@ func TestListingVisitsEveryEntryOnce(t *testing.T) {
 				live[k], stable[k], ever[k] = true, true, true
 			}
 			listed := map[FlowKey]int{}
-			buf := make([]Entry, tc.limit)
+			buf := make([]ListedEntry, tc.limit)
 			pages := 0
 			for c := (ListCursor{}); ; pages++ {
 				l := core.List(matchAll, c, buf, tc.maxSlots)
@@ -254,7 +254,7 @@ func TestPurgeInStepsDropsEveryEntry(t *testing.T) {
 func BenchmarkListRequest(b *testing.B) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	core, _ := newCore(b, 1<<20, 1<<20, rng)
-	buf := make([]Entry, pageLimit)
+	buf := make([]ListedEntry, pageLimit)
 	for _, bc := range []struct {
 		name  string
 		match func(*Entry) bool

@@ -7,7 +7,7 @@ type DropReason uint8
 // Drop reasons. Keep dropReasonNames in step.
 const (
 	DropNotOurMAC          DropReason = iota // unicast frame for another MAC, or multicast
-	DropUnsupportedL3                        // EtherType other than IPv4 or ARP
+	DropUnsupportedL3                        // EtherType other than IPv4, IPv6 or ARP
 	DropNotForCluster                        // IPv4 to an address/protocol/port no service owns
 	DropNonSYNMiss                           // TCP segment without SYN and without a table entry
 	DropNoServer                             // no server with a non-zero weight
@@ -39,6 +39,12 @@ const (
 	DropOversize
 	DropEncapNoHeadroom // no room before the frame for an encapsulating service's outer headers
 	DropEncapTooBig     // longer than Encapsulation.MTU once encapsulated, without Don't Fragment (no ICMP to answer with; the gateway does not fragment)
+	DropIPv6Truncated   // fewer than 40 bytes of IPv6 header
+	DropIPv6BadVersion  // version field is not 6
+	DropIPv6BadLength   // payload length past the frame
+	DropIPv6Extension   // an extension header (hop-by-hop, routing, fragment, …): not parsed
+	DropMalformedNDP    // Neighbor Solicitation or Advertisement too short, or without the hop limit 255 it must have
+	DropNDPIgnored      // NDP that needs no answer: for another address, a DAD probe, an advertisement from no server
 	NumDropReasons
 )
 
@@ -73,6 +79,12 @@ var dropReasonNames = [NumDropReasons]string{
 	DropOversize:           "oversize",
 	DropEncapNoHeadroom:    "encap_no_headroom",
 	DropEncapTooBig:        "encap_too_big",
+	DropIPv6Truncated:      "ipv6_truncated",
+	DropIPv6BadVersion:     "ipv6_bad_version",
+	DropIPv6BadLength:      "ipv6_bad_length",
+	DropIPv6Extension:      "ipv6_extension",
+	DropMalformedNDP:       "malformed_ndp",
+	DropNDPIgnored:         "ndp_ignored",
 }
 
 // String returns the reason's snake_case name, as used in metrics and logs.
@@ -90,8 +102,9 @@ type CoreCounters struct {
 	RX      uint64 // packets handed to ProcessBurst
 	TX      uint64 // packets forwarded to a server (ICMPErrors included)
 	Replies uint64 // ARP and ICMP echo replies sent back
-	// ARPLearned counts ARP replies from servers resolved by ARP: read to
-	// learn the server's MAC, then released (not sent, not dropped).
+	// ARPLearned counts ARP replies (and Neighbor Advertisements) from
+	// servers resolved by ARP (or NDP): read to learn the server's MAC,
+	// then released (not sent, not dropped).
 	ARPLearned uint64
 	Drops      [NumDropReasons]uint64
 	// ICMPErrors counts ICMP errors (destination unreachable, among them

@@ -6,13 +6,24 @@ import "math/bits"
 // usable as a table key without hashing any pointer (tailscale flowtrack
 // style). Addresses are IPv4 as big-endian integers. Proto 0 never occurs in a
 // real key, so the table uses it to mark an empty slot.
+//
+// An IPv6 flow's key has IPv6 set and its addresses folded to 32 bits by a
+// keyed hash (Table.fold6); the table keeps the flow's full addresses beside
+// its entry (Addrs6) and compares them too, so a folded collision never
+// confuses two flows, and IPv4 keys stay 16 bytes.
 type FlowKey struct {
 	SrcIP   uint32
 	DstIP   uint32
 	SrcPort uint16
 	DstPort uint16
 	Proto   uint8
-	_       [3]byte
+	IPv6    bool
+	_       [2]byte
+}
+
+// Addrs6 are an IPv6 flow's source and destination addresses.
+type Addrs6 struct {
+	Src, Dst [16]byte
 }
 
 // NewFlowKey builds a key; it exists so callers outside the package can build

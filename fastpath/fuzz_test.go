@@ -30,7 +30,26 @@ func seedFrames() [][]byte {
 		pktbuild.TCP(flowTo(8080, 1000), pktbuild.SYN, 1, 0, nil),
 		pktbuild.TCP(flowTo(8081, 1000), pktbuild.SYN, 1, 0, nil),
 		pktbuild.TCP(flowTo(8081, 1000), pktbuild.ACK, 2, 1, make([]byte, 1400)),
+		// IPv6 (fuzzConfig's services): a connection, UDP, Neighbor
+		// Discovery, echo.
+		pktbuild.TCP(tcp6Flow(1000), pktbuild.SYN, 1, 0, nil),
+		pktbuild.TCP(tcp6Flow(1000), pktbuild.ACK|pktbuild.PSH, 2, 1, []byte("GET /")),
+		pktbuild.UDP(pktbuild.Flow{SrcMAC: clientMA, DstMAC: gwMAC, SrcIP: client6, DstIP: vip6, SrcPort: 7, DstPort: 53}, []byte("q")),
+		pktbuild.NeighborSolicitation(clientMA, client6, vip6),
+		pktbuild.NeighborAdvertisement(serverMAC(51), gwMAC, server6IP[51], gwIP6),
+		pktbuild.ICMPv6(pktbuild.Flow{SrcMAC: clientMA, DstMAC: gwMAC, SrcIP: client6, DstIP: vip6}, 64, header.ICMPv6EchoRequest, 0, [4]byte{}, nil),
 	}
+}
+
+// fuzzConfig is encapConfig (IPv4, DSR and encapsulating services) with
+// ipv6Config's IPv6 services and addresses.
+func fuzzConfig() *Config {
+	cfg := encapConfig()
+	cfg.Encap.MTU = 1400
+	v6 := ipv6Config()
+	cfg.GatewayIP6, cfg.EchoVIPs = v6.GatewayIP6, v6.EchoVIPs
+	cfg.Services = append(cfg.Services, v6.Services[2:]...)
+	return cfg
 }
 
 // FuzzHeaders checks that the views never panic and agree with each other:
@@ -50,6 +69,22 @@ func FuzzHeaders(f *testing.F) {
 		case header.EtherTypeARP:
 			if a := header.ARP(payload); a.IsValid() {
 				_, _, _ = a.Op(), a.SenderIP(), a.TargetIP()
+			}
+		case header.EtherTypeIPv6:
+			ip := header.IPv6(payload)
+			if ip.Check() != header.OK {
+				return
+			}
+			if header.IPv6HeaderLen+ip.PayloadLength() > len(ip) || header.IsIPv6Extension(ip.NextHeader()) {
+				t.Fatalf("valid IPv6 with payload length %d of %d, next header %d", ip.PayloadLength(), len(ip), ip.NextHeader())
+			}
+			if n := header.NDP(ip.Payload()); ip.NextHeader() == header.ICMPv6ProtocolNumber && n.IsValid() {
+				_ = n.Target()
+				for _, typ := range []uint8{header.NDPSourceLinkLayer, header.NDPTargetLinkLayer} {
+					if mac, ok := n.LinkLayerOption(typ); ok && len(mac) != header.MACLen {
+						t.Fatalf("link-layer option of %d bytes", len(mac))
+					}
+				}
 			}
 		case header.EtherTypeIPv4:
 			ip := header.IPv4(payload)
@@ -87,9 +122,7 @@ func FuzzBurst(f *testing.F) {
 	}
 	f.Add(seed, uint8(3))
 	f.Fuzz(func(t *testing.T, data []byte, tick uint8) {
-		cfg := encapConfig()
-		cfg.Encap.MTU = 1400
-		h := newHarness(t, cfg, 8)
+		h := newHarness(t, fuzzConfig(), 8)
 		h.core.SetHeadroom(EncapHeadroom)
 		var pkts [][]byte
 		for len(data) >= 2 {

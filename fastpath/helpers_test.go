@@ -64,6 +64,9 @@ func newHarnessOn(t testing.TB, cfg *Config, mem []Entry) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := table.EnableIPv6(make([]Addrs6, table.Capacity()), make([]int32, table.Capacity())); err != nil {
+		t.Fatal(err)
+	}
 	clock := &ManualClock{}
 	core, err := NewCore(snap, table, clock, 0)
 	if err != nil {

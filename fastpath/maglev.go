@@ -1,6 +1,7 @@
 package fastpath
 
 import (
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"strings"
@@ -46,8 +47,21 @@ const maglevFlowSeed uint64 = 0x6d61676c65762d31 // "maglev-1"
 
 // maglevSlot is the slot of the flow k (its 5-tuple hashed with
 // maglevFlowSeed) in any Maglev table.
-func maglevSlot(k *FlowKey) uint32 {
-	return uint32(hashTuple(k.SrcIP, k.DstIP, k.SrcPort, k.DstPort, k.Proto, maglevFlowSeed) % MaglevTableSize)
+func maglevSlot(m *packetMeta) uint32 {
+	k := &m.key
+	src, dst := k.SrcIP, k.DstIP
+	if k.IPv6 {
+		// The key's folded addresses depend on the table's seed; every
+		// gateway must find the same slot, so fold them without one.
+		src, dst = foldFixed(&m.addrs.Src), foldFixed(&m.addrs.Dst)
+	}
+	return uint32(hashTuple(src, dst, k.SrcPort, k.DstPort, k.Proto, maglevFlowSeed) % MaglevTableSize)
+}
+
+// foldFixed folds an IPv6 address to 32 bits with no seed, for maglevSlot.
+func foldFixed(a *[16]byte) uint32 {
+	be := binary.BigEndian
+	return be.Uint32(a[0:]) ^ be.Uint32(a[4:]) ^ be.Uint32(a[8:]) ^ be.Uint32(a[12:])
 }
 
 // maglevMember is one server of a Maglev table: the inputs of the table

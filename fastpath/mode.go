@@ -1,6 +1,11 @@
 package fastpath
 
-import "vec/fastpath/header"
+import (
+	"encoding/binary"
+	"net/netip"
+
+	"vec/fastpath/header"
+)
 
 // Mode is what a core does with the traffic it receives, set by the
 // recovery control plane between bursts (docs/recovery.md).
@@ -56,8 +61,7 @@ func (c *Core) SetMode(m Mode) {
 func (c *Core) flush() {
 	t := c.table
 	if t.count > 0 {
-		clear(t.slots)
-		t.count = 0
+		t.clear()
 	}
 	for i := range c.Servers {
 		sc := &c.Servers[i]
@@ -77,17 +81,33 @@ func (c *Core) Mode() Mode { return c.mode }
 func (c *Core) standbyChunk(pkts [][]byte, verdicts []Verdict, now int64) {
 	for i, p := range pkts {
 		v := DropVerdict(DropStandby)
-		if eth := header.Ethernet(p); eth.IsValid() && eth.Type() == header.EtherTypeARP {
+		if eth := header.Ethernet(p); eth.IsValid() && (eth.Type() == header.EtherTypeARP || isNDP(p)) {
 			v = c.classifyAny(p, &c.meta[i], now)
+			if c.resized != nil {
+				pkts[i], c.resized = c.resized, nil
+			}
 		}
 		verdicts[i] = v
 		c.count(v)
 	}
 }
 
-// InstallEntry is one connection rebuilt from a server's shadow table.
+// isNDP reports whether frame p is an untagged IPv6 Neighbor Solicitation
+// or Advertisement, which a backup still handles (its own address, and
+// learning servers' MACs) as it does ARP.
+func isNDP(p []byte) bool {
+	const next, typ = header.UntaggedIPv6Offset + header.IPv6NextHeaderOffset, header.UntaggedIPv6L4Offset + header.ICMPTypeOffset
+	return len(p) > typ && header.Ethernet(p).Type() == header.EtherTypeIPv6 && p[next] == header.ICMPv6ProtocolNumber &&
+		(p[typ] == header.ICMPv6NeighborSolicitation || p[typ] == header.ICMPv6NeighborAdvertisement)
+}
+
+// InstallEntry is one connection rebuilt from a server's shadow table. An
+// IPv6 connection has Key.IPv6 set, its ports and protocol in Key and its
+// addresses in Addrs (Install folds them into the key, Key's addresses are
+// not read).
 type InstallEntry struct {
 	Key     FlowKey
+	Addrs   Addrs6
 	Service ServiceID
 	Server  ServerID
 	State   ConnState
@@ -124,16 +144,25 @@ func (c *Core) Install(entries []InstallEntry) InstallResult {
 			r.Invalid++
 			continue
 		}
-		found, free := t.find(e.Key, t.home(t.hash(e.Key)))
+		m := packetMeta{key: e.Key}
+		if e.Key.IPv6 {
+			m.addrs = e.Addrs
+			m.key = t.key6(&m.addrs, e.Key.SrcPort, e.Key.DstPort, e.Key.Proto)
+		}
+		m.home = t.home(t.hash(m.key))
+		found, free := t.lookup(&m)
 		if found >= 0 {
 			r.Existing++
 			continue
 		}
-		if t.Full() {
+		var slot *Entry
+		if !t.Full() {
+			slot = t.insertMeta(free, &m)
+		}
+		if slot == nil {
 			r.Full++
 			continue
 		}
-		slot := t.insertAt(free, e.Key)
 		slot.Server, slot.Service, slot.State, slot.LastSeen = e.Server, e.Service, e.State, now
 		sc := &c.Servers[e.Server]
 		if e.State == StateFIN {
@@ -150,8 +179,48 @@ func (c *Core) Install(entries []InstallEntry) InstallResult {
 	return r
 }
 
-// GratuitousARPLen is the length of the frames WriteGratuitousARP writes.
-const GratuitousARPLen = ARPRequestLen
+// AnnouncementLen is the room WriteAnnouncement needs per frame.
+const AnnouncementLen = ndpFrameLen
+
+// WriteAnnouncement writes into b (at least AnnouncementLen bytes) the
+// frame that tells the segment vip is at mac, and returns b cut to its
+// length: a gratuitous ARP for an IPv4 address (WriteGratuitousARP), an
+// unsolicited Neighbor Advertisement with the override flag to all nodes
+// for an IPv6 one (RFC 4861 §7.2.6), which hosts that have vip in their
+// neighbor cache take as the new MAC at once.
+func WriteAnnouncement(b []byte, mac [6]byte, vip netip.Addr) []byte {
+	if !vip.Is6() || vip.Is4In6() {
+		b = b[:ARPRequestLen]
+		WriteGratuitousARP(b, mac, ipv4Uint32(vip.Unmap()))
+		return b
+	}
+	b = b[:ndpFrameLen]
+	eth := header.Ethernet(b)
+	eth.SetDestination([]byte{0x33, 0x33, 0, 0, 0, 1})
+	eth.SetSource(mac[:])
+	eth.SetType(header.EtherTypeIPv6)
+	ip := header.IPv6(eth.Payload())
+	ip.SetVersionClassFlow()
+	ip.SetPayloadLength(header.NDPMessageLen)
+	ip.SetNextHeader(header.ICMPv6ProtocolNumber)
+	ip.SetHopLimit(header.NDPHopLimit)
+	target := vip.As16()
+	copy(ip.Source(), target[:])
+	copy(ip.Destination(), allNodes[:])
+	na := header.NDP(ip[header.IPv6HeaderLen:])
+	msg := header.ICMP(na)
+	msg.SetType(header.ICMPv6NeighborAdvertisement)
+	msg.SetCode(0)
+	msg.SetChecksum(0)
+	binary.BigEndian.PutUint32(na[header.ICMPRestOffset:], header.NDPFlagOverride)
+	copy(na.Target(), target[:])
+	na.PutLinkLayerOption(header.NDPTargetLinkLayer, mac[:])
+	msg.SetChecksum(header.ICMPv6Checksum(ip.Source(), ip.Destination(), na))
+	return b
+}
+
+// allNodes is ff02::1, the link's all-nodes multicast group.
+var allNodes = [16]byte{0xff, 0x02, 15: 1}
 
 // WriteGratuitousARP writes into b (at least GratuitousARPLen bytes) a
 // broadcast gratuitous ARP request announcing that ip is at mac: sender and

@@ -2,6 +2,7 @@ package fastpath
 
 import (
 	"bytes"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -33,7 +34,7 @@ func TestStandbyDropsEverythingButARP(t *testing.T) {
 	if v := h.send(pktbuild.ARP(2, gwMAC, s1MAC, s1IP, gwIP, gwMAC)); v != VerdictConsumed {
 		t.Fatalf("server's ARP reply on a standby: %v", v)
 	}
-	if !nb.ResolvedIPs(h.clock.Now())[be32(s1IP)] {
+	if !nb.ResolvedIPs(h.clock.Now())[s1IP] {
 		t.Fatal("standby did not learn the server's MAC")
 	}
 	if h.core.Counters.Drops[DropStandby] != 3 {
@@ -157,12 +158,21 @@ func TestVIPClaimedOnlyOnceServable(t *testing.T) {
 	}
 }
 
-func TestGratuitousARPFrame(t *testing.T) {
-	b := make([]byte, 64)
-	WriteGratuitousARP(b, gwMAC, be32(vip))
+// A VIP is announced by gratuitous ARP, an IPv6 VIP by an unsolicited
+// Neighbor Advertisement (override, no solicited flag) to all nodes.
+func TestAnnouncementFrames(t *testing.T) {
+	b := make([]byte, AnnouncementLen)
 	want := pktbuild.ARP(1, pktbuild.Broadcast, gwMAC, vip, vip, pktbuild.MAC{})
-	if !bytes.Equal(b[:GratuitousARPLen], want) {
-		t.Fatalf("gratuitous ARP\n got %x\nwant %x", b[:GratuitousARPLen], want)
+	if got := WriteAnnouncement(b, gwMAC, vip); !bytes.Equal(got, want) {
+		t.Fatalf("gratuitous ARP\n got %x\nwant %x", got, want)
+	}
+	target := vip6.As16()
+	body := append(target[:], 2, 1)
+	body = append(body, gwMAC[:]...)
+	f := pktbuild.Flow{SrcMAC: gwMAC, DstMAC: pktbuild.MAC{0x33, 0x33, 0, 0, 0, 1}, SrcIP: vip6, DstIP: netip.MustParseAddr("ff02::1")}
+	want = pktbuild.ICMPv6(f, 255, 136, 0, [4]byte{0x20}, body)
+	if got := WriteAnnouncement(make([]byte, AnnouncementLen), gwMAC, vip6); !bytes.Equal(got, want) {
+		t.Fatalf("unsolicited NA\n got %x\nwant %x", got, want)
 	}
 }
 

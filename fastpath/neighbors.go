@@ -1,7 +1,9 @@
 package fastpath
 
 import (
+	"encoding/binary"
 	"fmt"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,20 +36,20 @@ type Neighbors struct {
 	learned chan struct{}
 
 	mu     sync.Mutex // control plane only
-	byIP   map[uint32]int
+	byIP   map[netip.Addr]int
 	nextID int
 	free   []int // slots released by Retain, reused first
 }
 
 type neighborSlot struct {
-	ip   uint32
+	ip   netip.Addr
 	mac  atomic.Uint64 // header.MACUint64 of the MAC; 0 = never resolved
 	seen atomic.Int64  // clock time of the last reply
 }
 
 // NewNeighbors makes a table for up to capacity server addresses.
 func NewNeighbors(capacity int) *Neighbors {
-	return &Neighbors{slots: make([]neighborSlot, capacity), byIP: make(map[uint32]int), learned: make(chan struct{}, 1)}
+	return &Neighbors{slots: make([]neighborSlot, capacity), byIP: make(map[netip.Addr]int), learned: make(chan struct{}, 1)}
 }
 
 // Learned is signalled when a server's MAC has been learned or has
@@ -55,7 +57,7 @@ func NewNeighbors(capacity int) *Neighbors {
 func (n *Neighbors) Learned() <-chan struct{} { return n.learned }
 
 // slot returns ip's slot, assigning one the first time.
-func (n *Neighbors) slot(ip uint32) (int, error) {
+func (n *Neighbors) slot(ip netip.Addr) (int, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if i, ok := n.byIP[ip]; ok {
@@ -82,7 +84,7 @@ func (n *Neighbors) slot(ip uint32) (int, error) {
 // Retain releases the slots of every address not in keep, for reuse by
 // later snapshots. Call it only once every worker runs a snapshot compiled
 // without those addresses: no core may still read their slots.
-func (n *Neighbors) Retain(keep map[uint32]bool) {
+func (n *Neighbors) Retain(keep map[netip.Addr]bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for ip, i := range n.byIP {
@@ -117,24 +119,27 @@ func (n *Neighbors) due(i int, now int64) bool {
 	return !n.resolved(i, now) || now-n.slots[i].seen.Load() >= int64(NeighborRefreshInterval)
 }
 
-// ResolvedIPs returns the addresses (big-endian integers) resolved at now,
-// for the control plane to notice changes.
-func (n *Neighbors) ResolvedIPs(now int64) map[uint32]bool {
+// ResolvedIPs returns whether each address is resolved at now, for the
+// control plane to notice changes.
+func (n *Neighbors) ResolvedIPs(now int64) map[netip.Addr]bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	out := make(map[uint32]bool, len(n.byIP))
+	out := make(map[netip.Addr]bool, len(n.byIP))
 	for ip, i := range n.byIP {
 		out[ip] = n.resolved(i, now)
 	}
 	return out
 }
 
-// WriteARPRequests writes into frames (each at least 42 bytes, typically
-// freshly allocated packet buffers) one broadcast ARP request per server of
-// the snapshot that needs asking at now, and returns how many it wrote.
-// The requests come from the gateway's MAC and address.
-func (s *Snapshot) WriteARPRequests(frames [][]byte, now int64) int {
-	if s.neighbors == nil || s.gatewayIP == 0 {
+// WriteNeighborRequests writes into frames (each at least
+// NeighborRequestLen bytes, typically freshly allocated packet buffers) one
+// request per server of the snapshot that needs asking at now, and returns
+// how many it wrote, shortening each frame it wrote to the request's
+// length: a broadcast ARP request from the gateway's MAC and address for an
+// IPv4 server, a Neighbor Solicitation to the server's solicited-node group
+// from the gateway's IPv6 address for an IPv6 one.
+func (s *Snapshot) WriteNeighborRequests(frames [][]byte, now int64) int {
+	if s.neighbors == nil {
 		return 0
 	}
 	n := 0
@@ -145,11 +150,22 @@ func (s *Snapshot) WriteARPRequests(frames [][]byte, now int64) int {
 		if !s.neighbors.due(slot, now) {
 			continue
 		}
-		writeARPRequest(frames[n], s.gatewayMAC, s.gatewayIP, s.neighbors.slots[slot].ip)
+		ip := s.neighbors.slots[slot].ip
+		if ip.Is6() {
+			frames[n] = frames[n][:ndpFrameLen]
+			writeNeighborSolicitation(frames[n], s.gatewayMAC, s.gatewayIP6, ip.As16())
+		} else {
+			frames[n] = frames[n][:ARPRequestLen]
+			writeARPRequest(frames[n], s.gatewayMAC, s.gatewayIP, ipv4Uint32(ip))
+		}
 		n++
 	}
 	return n
 }
+
+// NeighborRequestLen is the room WriteNeighborRequests needs per frame:
+// the longer of an ARP request and a Neighbor Solicitation.
+const NeighborRequestLen = ndpFrameLen
 
 // ARPRequestLen is the length of the frames WriteARPRequests writes.
 const ARPRequestLen = header.EthernetHeaderLen + header.ARPIPv4Len
@@ -171,6 +187,41 @@ func writeARPRequest(b []byte, srcMAC [6]byte, srcIP, targetIP uint32) {
 	a.SetTargetIP(targetIP)
 }
 
+// writeNeighborSolicitation writes into b (ndpFrameLen bytes) a Neighbor
+// Solicitation for target from src, with the source link-layer address
+// option (RFC 4861 §4.3), to target's solicited-node group.
+func writeNeighborSolicitation(b []byte, srcMAC [6]byte, src, target [16]byte) {
+	eth := header.Ethernet(b)
+	group := header.SolicitedNodeMAC(target[:])
+	eth.SetDestination(group[:])
+	eth.SetSource(srcMAC[:])
+	eth.SetType(header.EtherTypeIPv6)
+	ip := header.IPv6(eth.Payload())
+	ip.SetVersionClassFlow()
+	ip.SetPayloadLength(header.NDPMessageLen)
+	ip.SetNextHeader(header.ICMPv6ProtocolNumber)
+	ip.SetHopLimit(header.NDPHopLimit)
+	copy(ip.Source(), src[:])
+	dst := header.SolicitedNodeAddr(target[:])
+	copy(ip.Destination(), dst[:])
+	ns := header.NDP(ip[header.IPv6HeaderLen:])
+	msg := header.ICMP(ns)
+	msg.SetType(header.ICMPv6NeighborSolicitation)
+	msg.SetCode(0)
+	msg.SetChecksum(0)
+	binary.BigEndian.PutUint32(ns[header.ICMPRestOffset:], 0)
+	copy(ns.Target(), target[:])
+	ns.PutLinkLayerOption(header.NDPSourceLinkLayer, srcMAC[:])
+	msg.SetChecksum(header.ICMPv6Checksum(ip.Source(), ip.Destination(), ns))
+}
+
 // NeighborSlots returns the neighbor-table slots of the snapshot's servers
-// resolved by ARP (empty when every server has a static MAC).
+// resolved by ARP or Neighbor Discovery (empty when every server has a
+// static MAC).
 func (s *Snapshot) NeighborSlots() []int { return s.neighborSlots }
+
+// ipv4Uint32 is an IPv4 address as the big-endian integer the views use.
+func ipv4Uint32(a netip.Addr) uint32 {
+	b := a.As4()
+	return binary.BigEndian.Uint32(b[:])
+}

@@ -36,8 +36,8 @@ func TestServerResolvedByARP(t *testing.T) {
 		t.Fatalf("SYN before resolution: %v", v)
 	}
 	// The core asks both servers, from the gateway's MAC and address.
-	frames := [][]byte{make([]byte, 64), make([]byte, 64), make([]byte, 64)}
-	if n := h.core.Snapshot().WriteARPRequests(frames, h.clock.Now()); n != 2 {
+	frames := [][]byte{make([]byte, NeighborRequestLen), make([]byte, NeighborRequestLen), make([]byte, NeighborRequestLen)}
+	if n := h.core.Snapshot().WriteNeighborRequests(frames, h.clock.Now()); n != 2 {
 		t.Fatalf("%d ARP requests, want 2", n)
 	}
 	want := pktbuild.ARP(1, pktbuild.Broadcast, gwMAC, gwIP, s1IP, pktbuild.MAC{})
@@ -49,7 +49,7 @@ func TestServerResolvedByARP(t *testing.T) {
 	if v := h.send(reply); v != VerdictConsumed {
 		t.Fatalf("ARP reply: %v", v)
 	}
-	if got := nb.ResolvedIPs(h.clock.Now()); !got[be32(s1IP)] || len(got) != 2 || got[be32(netip.MustParseAddr("10.0.0.12"))] {
+	if got := nb.ResolvedIPs(h.clock.Now()); !got[s1IP] || len(got) != 2 || got[netip.MustParseAddr("10.0.0.12")] {
 		t.Fatalf("resolved %v", got)
 	}
 	// The control plane notices and compiles a snapshot saying so.
@@ -66,17 +66,17 @@ func TestServerResolvedByARP(t *testing.T) {
 		t.Fatalf("handshake ACK: %v", v)
 	}
 	// Only server 2 still needs asking; server 1 again after the refresh interval.
-	if n := snap.WriteARPRequests(frames, h.clock.Now()); n != 1 {
+	if n := snap.WriteNeighborRequests(frames, h.clock.Now()); n != 1 {
 		t.Fatalf("%d requests with one server resolved, want 1", n)
 	}
 	h.clock.Advance(NeighborRefreshInterval)
-	if n := snap.WriteARPRequests(frames, h.clock.Now()); n != 2 {
+	if n := snap.WriteNeighborRequests(frames, h.clock.Now()); n != 2 {
 		t.Fatalf("%d requests at the refresh interval, want 2", n)
 	}
 	// A server that stops answering is unresolved again, but its open
 	// connection keeps the MAC it had.
 	h.clock.Advance(NeighborStaleAfter)
-	if nb.ResolvedIPs(h.clock.Now())[be32(s1IP)] {
+	if nb.ResolvedIPs(h.clock.Now())[s1IP] {
 		t.Fatal("server still resolved after missing every refresh")
 	}
 	h.core.SetSnapshot(mustSnapshot(t, arpConfig(nb)))
@@ -97,7 +97,7 @@ func TestARPRequestFromServerTeachesAndIsAnswered(t *testing.T) {
 	if v := h.send(req); v != VerdictReply {
 		t.Fatalf("server's ARP request for the gateway: %v", v)
 	}
-	if !nb.ResolvedIPs(h.clock.Now())[be32(s1IP)] {
+	if !nb.ResolvedIPs(h.clock.Now())[s1IP] {
 		t.Fatal("MAC not learned from the request")
 	}
 	// ARP from an address that is not a server teaches nothing.
@@ -105,7 +105,7 @@ func TestARPRequestFromServerTeachesAndIsAnswered(t *testing.T) {
 	if v := h.send(stranger); v != DropVerdict(DropARPIgnored) {
 		t.Fatalf("stranger's reply: %v", v)
 	}
-	if _, known := nb.ResolvedIPs(h.clock.Now())[be32(client)]; known {
+	if _, known := nb.ResolvedIPs(h.clock.Now())[client]; known {
 		t.Fatal("a non-server address entered the neighbor table")
 	}
 }
@@ -170,7 +170,7 @@ func TestNeighborsSignalWhatTheyLearn(t *testing.T) {
 // reused slot starts unresolved.
 func TestNeighborSlotsAreReused(t *testing.T) {
 	nb := NewNeighbors(2)
-	ip := func(i int) uint32 { return be32(netip.AddrFrom4([4]byte{10, 0, 1, byte(i)})) }
+	ip := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, 0, 1, byte(i)}) }
 	a, errA := nb.slot(ip(1))
 	_, errB := nb.slot(ip(2))
 	if errA != nil || errB != nil {
@@ -180,7 +180,7 @@ func TestNeighborSlotsAreReused(t *testing.T) {
 	if _, err := nb.slot(ip(3)); err == nil {
 		t.Fatal("a third address fit a table of two")
 	}
-	nb.Retain(map[uint32]bool{ip(2): true}) // server 1 was removed
+	nb.Retain(map[netip.Addr]bool{ip(2): true}) // server 1 was removed
 	c, err := nb.slot(ip(3))
 	if err != nil || c != a {
 		t.Fatalf("slot for a new server after one was removed: %d, %v (want the freed %d)", c, err, a)

@@ -65,6 +65,25 @@ type Snapshot struct {
 	serverOuterSum      [MaxServers]uint32
 	encapSource         uint32
 	encapMTU            int
+
+	// IPv6: the services by (VIP, port, protocol); the VIPs, those that
+	// answer echo requests, and the addresses Neighbor Solicitations are
+	// answered for (the claimed VIPs and the gateway's own); the neighbor
+	// slot of each server address resolved by Neighbor Discovery.
+	services6     map[serviceKey6]int32
+	vips6         map[[16]byte]struct{}
+	echoVIPs6     map[[16]byte]struct{}
+	ndpTargets    map[[16]byte]struct{}
+	gatewayIP6    [16]byte
+	hasGatewayIP6 bool
+	neighborByIP6 map[[16]byte]int
+}
+
+// serviceKey6 names an IPv6 service.
+type serviceKey6 struct {
+	vip   [16]byte
+	port  uint16
+	proto uint8
 }
 
 type serviceSlot struct {
@@ -89,6 +108,9 @@ type service struct {
 	unresolved bool
 	// maglev holds the tables of a SchedulerMaglev service; nil for WRR.
 	maglev *maglevLookup
+	// vip6 is the VIP of an IPv6 service (ipv6 set), whose key is 0.
+	ipv6 bool
+	vip6 [16]byte
 }
 
 // serviceKey packs (VIP, port, protocol) into one integer.
@@ -147,14 +169,19 @@ func ipv4(a netip.Addr, field string) (uint32, error) {
 // weights have not changed.
 func NewSnapshot(cfg *Config) (*Snapshot, error) {
 	s := &Snapshot{
-		gatewayMAC:   cfg.GatewayMAC,
-		gatewayMAC64: header.MACUint64(cfg.GatewayMAC[:]),
-		arpTargets:   make(map[uint32]struct{}),
-		vips:         make(map[uint32]struct{}),
-		echoVIPs:     make(map[uint32]struct{}),
-		services:     make([]service, 0, len(cfg.Services)),
-		neighbors:    cfg.Neighbors,
-		neighborByIP: make(map[uint32]int),
+		gatewayMAC:    cfg.GatewayMAC,
+		gatewayMAC64:  header.MACUint64(cfg.GatewayMAC[:]),
+		arpTargets:    make(map[uint32]struct{}),
+		vips:          make(map[uint32]struct{}),
+		echoVIPs:      make(map[uint32]struct{}),
+		services:      make([]service, 0, len(cfg.Services)),
+		neighbors:     cfg.Neighbors,
+		neighborByIP:  make(map[uint32]int),
+		services6:     make(map[serviceKey6]int32),
+		vips6:         make(map[[16]byte]struct{}),
+		echoVIPs6:     make(map[[16]byte]struct{}),
+		ndpTargets:    make(map[[16]byte]struct{}),
+		neighborByIP6: make(map[[16]byte]int),
 	}
 	s.gatewayMACHi, s.gatewayMACLo = header.MACHiLo(cfg.GatewayMAC)
 	for i := range s.byID {
@@ -171,6 +198,13 @@ func NewSnapshot(cfg *Config) (*Snapshot, error) {
 		s.arpTargets[ip] = struct{}{}
 		s.gatewayIP = ip
 	}
+	if a := cfg.GatewayIP6; a.IsValid() {
+		if !a.Is6() || a.Is4In6() {
+			return nil, fmt.Errorf("gateway IPv6 address: %v is not an IPv6 address", a)
+		}
+		s.gatewayIP6, s.hasGatewayIP6 = a.As16(), true
+		s.ndpTargets[s.gatewayIP6] = struct{}{}
+	}
 	if len(cfg.Services) > MaxServices {
 		return nil, fmt.Errorf("%d services exceed the limit of %d", len(cfg.Services), MaxServices)
 	}
@@ -182,6 +216,7 @@ func NewSnapshot(cfg *Config) (*Snapshot, error) {
 	// still waiting for its servers to answer ARP: a gateway that has just
 	// started does not pull clients to itself before it can serve them.
 	claim := make(map[uint32]bool)
+	claim6 := make(map[[16]byte]bool)
 	if err := s.compileEncap(cfg); err != nil {
 		return nil, err
 	}
@@ -202,10 +237,15 @@ func NewSnapshot(cfg *Config) (*Snapshot, error) {
 				return nil, fmt.Errorf("service %d (%v %s/%d): %w", sc.ID, sc.VIP, protoName(sc.Proto), sc.Port, err)
 			}
 		}
-		if keySeen[svc.key] {
+		key6 := serviceKey6{vip: svc.vip6, port: sc.Port, proto: sc.Proto}
+		if _, dup := s.services6[key6]; (svc.ipv6 && dup) || (!svc.ipv6 && keySeen[svc.key]) {
 			return nil, fmt.Errorf("service %d: %v %s/%d is defined twice", sc.ID, sc.VIP, protoName(sc.Proto), sc.Port)
 		}
-		keySeen[svc.key] = true
+		if svc.ipv6 {
+			s.services6[key6] = int32(len(s.services))
+		} else {
+			keySeen[svc.key] = true
+		}
 		if s.byID[sc.ID] >= 0 {
 			return nil, fmt.Errorf("service %d: ID used twice", sc.ID)
 		}
@@ -214,9 +254,15 @@ func NewSnapshot(cfg *Config) (*Snapshot, error) {
 		for i, id := range svc.servers {
 			s.serverTakesNew[id] = svc.weights[i] > 0
 		}
-		vip := uint32(svc.key >> 24)
-		s.vips[vip] = struct{}{}
-		claim[vip] = claim[vip] || !(svc.unresolved && svc.maxWeight == 0)
+		servable := !(svc.unresolved && svc.maxWeight == 0)
+		if svc.ipv6 {
+			s.vips6[svc.vip6] = struct{}{}
+			claim6[svc.vip6] = claim6[svc.vip6] || servable
+		} else {
+			vip := uint32(svc.key >> 24)
+			s.vips[vip] = struct{}{}
+			claim[vip] = claim[vip] || servable
+		}
 		for _, srv := range sc.Servers {
 			if err := s.placeServer(cfg, &sc, &srv); err != nil {
 				return nil, fmt.Errorf("service %d: server %d: %w", sc.ID, srv.ID, err)
@@ -228,7 +274,19 @@ func NewSnapshot(cfg *Config) (*Snapshot, error) {
 			s.arpTargets[vip] = struct{}{}
 		}
 	}
+	for vip, ok := range claim6 {
+		if ok {
+			s.ndpTargets[vip] = struct{}{}
+		}
+	}
 	for _, a := range cfg.EchoVIPs {
+		if a.Is6() && !a.Is4In6() {
+			if _, served := s.vips6[a.As16()]; !served {
+				return nil, fmt.Errorf("echo VIP %v: no service has it", a)
+			}
+			s.echoVIPs6[a.As16()] = struct{}{}
+			continue
+		}
 		vip, err := ipv4(a, "echo VIP")
 		if err != nil {
 			return nil, err
@@ -245,6 +303,9 @@ func NewSnapshot(cfg *Config) (*Snapshot, error) {
 	s.lookup = make([]serviceSlot, size)
 	s.lookupMask = uint64(size - 1)
 	for i := range s.services {
+		if s.services[i].ipv6 {
+			continue // in services6
+		}
 		key := s.services[i].key
 		j := s.lookupHash(key) & s.lookupMask
 		for s.lookup[j].index != 0 {
@@ -267,6 +328,9 @@ func (s *Snapshot) placeServer(cfg *Config, sc *ServiceConfig, srv *ServerConfig
 		s.serverMAC[srv.ID] = header.MACUint64(srv.MAC[:])
 		return nil
 	}
+	if via.Is6() {
+		return s.placeServer6(srv.ID, via)
+	}
 	if s.neighbors == nil || s.gatewayIP == 0 {
 		return errors.New("no MAC, and no neighbor table and gateway address to resolve one by ARP")
 	}
@@ -274,13 +338,31 @@ func (s *Snapshot) placeServer(cfg *Config, sc *ServiceConfig, srv *ServerConfig
 	if err != nil {
 		return err
 	}
-	slot, err := s.neighbors.slot(ip)
+	slot, err := s.neighbors.slot(via)
 	if err != nil {
 		return err
 	}
 	s.serverNeighbor[srv.ID] = int32(slot)
 	if _, seen := s.neighborByIP[ip]; !seen {
 		s.neighborByIP[ip] = slot
+		s.neighborSlots = append(s.neighborSlots, slot)
+	}
+	return nil
+}
+
+// placeServer6 records that an IPv6 server without a MAC is resolved by
+// Neighbor Discovery, in the Neighbors table.
+func (s *Snapshot) placeServer6(id ServerID, ip netip.Addr) error {
+	if s.neighbors == nil || !s.hasGatewayIP6 {
+		return errors.New("no MAC, and no neighbor table and gateway IPv6 address to resolve one by Neighbor Discovery")
+	}
+	slot, err := s.neighbors.slot(ip)
+	if err != nil {
+		return err
+	}
+	s.serverNeighbor[id] = int32(slot)
+	if _, seen := s.neighborByIP6[ip.As16()]; !seen {
+		s.neighborByIP6[ip.As16()] = slot
 		s.neighborSlots = append(s.neighborSlots, slot)
 	}
 	return nil
@@ -346,9 +428,16 @@ func compileService(sc *ServiceConfig, serverSeen map[ServerID]bool) (service, e
 	if int(sc.ID) >= MaxServices {
 		return service{}, fmt.Errorf("%s: ID is above the limit of %d", name, MaxServices-1)
 	}
-	vip, err := ipv4(sc.VIP, name+": VIP")
-	if err != nil {
-		return service{}, err
+	ipv6 := sc.VIP.Is6() && !sc.VIP.Is4In6()
+	var vip uint32
+	if !ipv6 {
+		var err error
+		if vip, err = ipv4(sc.VIP, name+": VIP"); err != nil {
+			return service{}, err
+		}
+	}
+	if ipv6 && sc.Forwarding != ForwardDSR {
+		return service{}, fmt.Errorf("%s: %v forwarding: encapsulation is IPv4 only", name, sc.Forwarding)
 	}
 	if sc.Proto != ProtoTCP && sc.Proto != ProtoUDP {
 		return service{}, fmt.Errorf("%s: protocol must be TCP or UDP", name)
@@ -388,6 +477,7 @@ func compileService(sc *ServiceConfig, serverSeen map[ServerID]bool) (service, e
 	}
 	svc := service{
 		id:           sc.ID,
+		ipv6:         ipv6,
 		key:          serviceKey(vip, sc.Port, sc.Proto),
 		staleTimeout: int64(stale),
 		finTimeout:   int64(fin),
@@ -395,6 +485,9 @@ func compileService(sc *ServiceConfig, serverSeen map[ServerID]bool) (service, e
 		resetTimeout: int64(reset),
 		servers:      make([]ServerID, len(sc.Servers)),
 		weights:      make([]uint8, len(sc.Servers)),
+	}
+	if ipv6 {
+		svc.key, svc.vip6 = 0, sc.VIP.As16()
 	}
 	for i, srv := range sc.Servers {
 		if int(srv.ID) >= MaxServers {
@@ -404,6 +497,9 @@ func compileService(sc *ServiceConfig, serverSeen map[ServerID]bool) (service, e
 			return service{}, fmt.Errorf("%s: server ID %d used twice", name, srv.ID)
 		}
 		serverSeen[srv.ID] = true
+		if srv.IP.IsValid() && (srv.IP.Is6() && !srv.IP.Is4In6()) != ipv6 {
+			return service{}, fmt.Errorf("%s: server %d: %v is not of the VIP's address family", name, srv.ID, srv.IP)
+		}
 		if srv.Weight < 0 {
 			return service{}, fmt.Errorf("%s: server %d: negative weight %d", name, srv.ID, srv.Weight)
 		}

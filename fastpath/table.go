@@ -1,6 +1,7 @@
 package fastpath
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/bits"
@@ -54,8 +55,20 @@ type Entry struct {
 	Server   ServerID
 	Service  ServiceID
 	State    ConnState
-	_        [3]byte
+	// addrs6 is, for an IPv6 entry, the index of its addresses in the
+	// table's IPv6 store (24 bits, little-endian): kept in the entry's
+	// padding so that IPv4 entries stay 32 bytes.
+	addrs6 [3]byte
 }
+
+// MaxIPv6Entries is the most IPv6 entries a table's store can index.
+const MaxIPv6Entries = 1 << 24
+
+func (e *Entry) addrsIndex() int {
+	return int(e.addrs6[0]) | int(e.addrs6[1])<<8 | int(e.addrs6[2])<<16
+}
+
+func (e *Entry) setAddrsIndex(i int) { e.addrs6 = [3]byte{byte(i), byte(i >> 8), byte(i >> 16)} }
 
 func (e *Entry) empty() bool { return e.Key.Proto == 0 }
 
@@ -84,6 +97,14 @@ type Table struct {
 	count    int
 	capacity int
 	cursor   int // next slot the incremental reaper looks at
+
+	// store6 holds the addresses of the IPv6 entries (EnableIPv6); its
+	// free entries are chained through freeNext6, from free6 (-1: none),
+	// and next6 is the first never used.
+	store6    []Addrs6
+	freeNext6 []int32
+	free6     int32
+	next6     int
 }
 
 // TableSlots returns how many slots a table for capacity live entries needs:
@@ -110,7 +131,7 @@ func NewTable(slots []Entry, seed uint64) (*Table, error) {
 			return nil, fmt.Errorf("connection table: slot %d is not zeroed", i)
 		}
 	}
-	return &Table{slots: slots, mask: uint64(n - 1), seed: seed, capacity: n / 2}, nil
+	return &Table{slots: slots, mask: uint64(n - 1), seed: seed, capacity: n / 2, free6: -1}, nil
 }
 
 // Len returns the number of live entries.
@@ -133,6 +154,89 @@ func (t *Table) slot(i int) *Entry { return &t.slots[i] }
 
 // find probes from home for k. It returns the index of k's entry, or -1 and
 // the first empty slot of the probe run (where k would be inserted).
+// EnableIPv6 gives the table the memory for the addresses of up to
+// len(store) IPv6 entries (at most 1<<24; next to each, in free, the free
+// list's link). Without it the table takes no IPv6 entry.
+func (t *Table) EnableIPv6(store []Addrs6, free []int32) error {
+	if len(store) > MaxIPv6Entries || len(free) != len(store) {
+		return fmt.Errorf("connection table: an IPv6 store of %d entries with %d links (at most %d)", len(store), len(free), MaxIPv6Entries)
+	}
+	t.store6, t.freeNext6, t.free6, t.next6 = store, free, -1, 0
+	return nil
+}
+
+// fold6 folds an IPv6 address to the 32 bits a FlowKey holds, by a hash
+// keyed with the table's seed: a client that can choose its addresses
+// cannot make many flows share a folded key, and so a home slot, without
+// knowing the seed.
+func (t *Table) fold6(a *[16]byte) uint32 {
+	hi, lo := bits.Mul64(binary.BigEndian.Uint64(a[:8])^t.seed, 0x9e3779b97f4a7c15)
+	h := hi ^ lo ^ binary.BigEndian.Uint64(a[8:])
+	hi, lo = bits.Mul64(h, 0xbf58476d1ce4e5b9)
+	return uint32(hi ^ lo)
+}
+
+// key6 returns the key of an IPv6 flow with addresses a.
+func (t *Table) key6(a *Addrs6, srcPort, dstPort uint16, proto uint8) FlowKey {
+	return FlowKey{SrcIP: t.fold6(&a.Src), DstIP: t.fold6(&a.Dst), SrcPort: srcPort, DstPort: dstPort, Proto: proto, IPv6: true}
+}
+
+// Addrs6 returns the addresses of IPv6 entry e, which must be one of this
+// table's slots.
+func (t *Table) Addrs6(e *Entry) Addrs6 { return t.store6[e.addrsIndex()] }
+
+// find6 is find for an IPv6 key: the entry's full addresses must match a
+// too.
+func (t *Table) find6(k FlowKey, a *Addrs6, home int) (found, free int) {
+	i := home
+	for {
+		e := &t.slots[i]
+		if sameKey(&e.Key, &k) && t.store6[e.addrsIndex()] == *a {
+			return i, -1
+		}
+		if e.empty() {
+			return -1, i
+		}
+		i = int(uint64(i+1) & t.mask)
+	}
+}
+
+// insertAt6 is insertAt for an IPv6 key with addresses a; nil when the
+// IPv6 store is full (or was never given).
+func (t *Table) insertAt6(free int, k FlowKey, a *Addrs6) *Entry {
+	i := int(t.free6)
+	switch {
+	case i >= 0:
+		t.free6 = t.freeNext6[i]
+	case t.next6 < len(t.store6):
+		i = t.next6
+		t.next6++
+	default:
+		return nil
+	}
+	t.store6[i] = *a
+	e := t.insertAt(free, k)
+	e.setAddrsIndex(i)
+	return e
+}
+
+// release6 returns slot's IPv6 addresses to the store, before the entry in
+// slot is deleted or overwritten; nothing for an IPv4 entry.
+func (t *Table) release6(slot int) {
+	if e := &t.slots[slot]; e.Key.IPv6 {
+		i := e.addrsIndex()
+		t.freeNext6[i] = t.free6
+		t.free6 = int32(i)
+	}
+}
+
+// clear empties the table.
+func (t *Table) clear() {
+	clear(t.slots)
+	t.count = 0
+	t.free6, t.next6 = -1, 0
+}
+
 func (t *Table) find(k FlowKey, home int) (found, free int) {
 	i := home
 	for {
@@ -189,6 +293,7 @@ func (t *Table) Insert(k FlowKey) *Entry {
 // back into the hole (Knuth's algorithm R), so no tombstones are needed.
 // Entries only ever move to positions at or after i (cyclically).
 func (t *Table) deleteAt(i int) {
+	t.release6(i)
 	hole := i
 	j := i
 	for {

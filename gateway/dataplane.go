@@ -126,7 +126,7 @@ func (g *Gateway) Connections(ctx context.Context, q dataplane.ConnQuery) (datap
 		cores[i] = w.cpu
 	}
 	match := q.Match // made once per page here, so the workers allocate nothing
-	return dataplane.PageConnections(&q, cores, func(i int, from fastpath.ListCursor, buf []fastpath.Entry) (fastpath.Listed, error) {
+	return dataplane.PageConnections(&q, cores, func(i int, from fastpath.ListCursor, buf []fastpath.ListedEntry) (fastpath.Listed, error) {
 		w := g.workers[i]
 		req := &request{kind: reqConnections, match: match, from: from, entries: buf}
 		if err := w.mailbox.send(ctx, req); err != nil {

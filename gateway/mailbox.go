@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,7 +45,8 @@ const (
 	reqMode
 	// reqInstall: install rebuilt connection entries.
 	reqInstall
-	// reqAnnounce: send gratuitous ARP for announce (worker 0 only).
+	// reqAnnounce: send gratuitous ARP (IPv6: unsolicited NA) for
+	// announce (worker 0 only).
 	reqAnnounce
 )
 
@@ -60,7 +62,7 @@ type request struct {
 	snap   *fastpath.Snapshot
 	gen    uint64
 	purge  []bool
-	silent []uint32
+	silent []netip.Addr
 	// reqStage results: refused is set when the worker had not finished
 	// carrying out the update committed before (its purge goes a step
 	// per poll iteration); once committed, live is closed when the
@@ -86,7 +88,7 @@ type request struct {
 	// at most about fastpath.ScanSlots slots; listed is the result.
 	match   func(*fastpath.Entry) bool
 	from    fastpath.ListCursor
-	entries []fastpath.Entry
+	entries []fastpath.ListedEntry
 	listed  fastpath.Listed
 
 	newMode fastpath.Mode // reqMode
@@ -94,8 +96,8 @@ type request struct {
 	install       []fastpath.InstallEntry // reqInstall
 	installResult fastpath.InstallResult
 
-	announce []uint32 // reqAnnounce: VIPs, big-endian
-	sent     int      // result: gratuitous ARP frames sent
+	announce []netip.Addr // reqAnnounce: VIPs
+	sent     int          // result: gratuitous ARP frames sent
 
 	ackedAt time.Time // when the worker finished, read after done
 	done    chan struct{}

@@ -95,22 +95,38 @@ func TestWorkerForFollowsTheProgrammedTable(t *testing.T) {
 	g := &Gateway{ports: []*dpdk.Port{port}, rss: dpdk.NewRSSTable(key), workers: make([]*worker, workers)}
 	rng := rand.New(rand.NewPCG(10, 13))
 	seen := make([]int, workers)
-	for range 10000 {
-		k := fastpath.FlowKey{SrcIP: rng.Uint32(), DstIP: rng.Uint32(), SrcPort: uint16(rng.Uint32()), DstPort: uint16(rng.Uint32())}
-		var src, dst [4]byte
-		for i := range 4 {
-			src[i], dst[i] = byte(k.SrcIP>>(24-8*i)), byte(k.DstIP>>(24-8*i))
+	seen6 := make([]int, workers)
+	for i := range 20000 {
+		// Even flows IPv4, odd ones IPv6: hashed on the full addresses,
+		// whatever the key's folded ones hold.
+		e := fastpath.InstallEntry{Key: fastpath.FlowKey{SrcIP: rng.Uint32(), DstIP: rng.Uint32(),
+			SrcPort: uint16(rng.Uint32()), DstPort: uint16(rng.Uint32()), Proto: 6, IPv6: i%2 == 1}}
+		var h uint32
+		if e.Key.IPv6 {
+			for j := range 16 {
+				e.Addrs.Src[j], e.Addrs.Dst[j] = byte(rng.Uint32()), byte(rng.Uint32())
+			}
+			h = dpdk.RSSHashIPv6(key, e.Addrs.Src, e.Addrs.Dst, e.Key.SrcPort, e.Key.DstPort)
+		} else {
+			var src, dst [4]byte
+			for j := range 4 {
+				src[j], dst[j] = byte(e.Key.SrcIP>>(24-8*j)), byte(e.Key.DstIP>>(24-8*j))
+			}
+			h = dpdk.RSSHashIPv4(key, src, dst, e.Key.SrcPort, e.Key.DstPort)
 		}
-		h := dpdk.RSSHashIPv4(key, src, dst, k.SrcPort, k.DstPort)
 		want := int(reta[int(h%uint32(len(reta)))])
-		if got := g.WorkerFor(k); got != want {
-			t.Fatalf("flow %+v: WorkerFor %d, the device's table %d (entry %d of %d)", k, got, want, h%uint32(len(reta)), len(reta))
+		if got := g.WorkerFor(e); got != want {
+			t.Fatalf("flow %+v: WorkerFor %d, the device's table %d (entry %d of %d)", e, got, want, h%uint32(len(reta)), len(reta))
 		}
-		seen[want]++
+		if e.Key.IPv6 {
+			seen6[want]++
+		} else {
+			seen[want]++
+		}
 	}
-	for w, n := range seen {
-		if n == 0 {
-			t.Errorf("no flow for worker %d: %v", w, seen)
+	for w := range workers {
+		if seen[w] == 0 || seen6[w] == 0 {
+			t.Errorf("no flow for worker %d: IPv4 %v, IPv6 %v", w, seen, seen6)
 		}
 	}
 }

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -43,12 +42,18 @@ func (g *Gateway) Install(ctx context.Context, worker int, entries []fastpath.In
 func (g *Gateway) NumWorkers() int { return len(g.workers) }
 
 // WorkerFor returns the worker whose RX queue the first port's RSS delivers
-// flow k to: worker i polls queue i of every port. It hashes in software
-// with the key programmed on the port (dpdk.RSSTable), so an entry rebuilt
-// for a flow lands on the core that will see its packets.
-func (g *Gateway) WorkerFor(k fastpath.FlowKey) int {
+// entry e's flow to: worker i polls queue i of every port. It hashes in
+// software with the key programmed on the port (dpdk.RSSTable), so an entry
+// rebuilt for a flow lands on the core that will see its packets. An IPv6
+// entry is hashed on its full addresses (e.Addrs), not on its key's folded
+// ones.
+func (g *Gateway) WorkerFor(e fastpath.InstallEntry) int {
 	if len(g.workers) <= 1 || g.rss == nil {
 		return 0
+	}
+	k := &e.Key
+	if k.IPv6 {
+		return g.ports[0].RSSQueue(g.rss.HashIPv6(&e.Addrs.Src, &e.Addrs.Dst, k.SrcPort, k.DstPort))
 	}
 	return g.ports[0].RSSQueue(g.rss.HashIPv4(k.SrcIP, k.DstIP, k.SrcPort, k.DstPort))
 }
@@ -58,13 +63,7 @@ var errNoVIPs = errors.New("announce: no IPv4 VIP given")
 // Announce has the first worker send one gratuitous ARP for every VIP on
 // every port, from the gateway's MAC, and waits until it has.
 func (g *Gateway) Announce(ctx context.Context, vips []netip.Addr) error {
-	var ips []uint32
-	for _, v := range vips {
-		if v.Is4() {
-			b := v.As4()
-			ips = append(ips, binary.BigEndian.Uint32(b[:]))
-		}
-	}
+	ips := vips
 	if len(ips) == 0 {
 		return errNoVIPs
 	}
@@ -73,14 +72,15 @@ func (g *Gateway) Announce(ctx context.Context, vips []netip.Addr) error {
 		return fmt.Errorf("announce: %w", err)
 	}
 	if want := len(ips) * len(g.ports); req.sent < want {
-		return fmt.Errorf("announce: %d of %d gratuitous ARP frames sent (no packet buffers or TX ring full)", req.sent, want)
+		return fmt.Errorf("announce: %d of %d gratuitous ARP and unsolicited NA frames sent (no packet buffers or TX ring full)", req.sent, want)
 	}
 	return nil
 }
 
-// sendGratuitousARP sends one gratuitous ARP per VIP on every port and
+// sendGratuitousARP sends one gratuitous ARP per IPv4 VIP, one
+// unsolicited Neighbor Advertisement per IPv6 VIP, on every port and
 // returns how many frames went out. Only the first worker has the buffers.
-func (w *worker) sendGratuitousARP(vips []uint32) int {
+func (w *worker) sendGratuitousARP(vips []netip.Addr) int {
 	if w.probe == nil {
 		return 0
 	}
@@ -89,13 +89,13 @@ func (w *worker) sendGratuitousARP(vips []uint32) int {
 	for _, port := range w.ports {
 		for left := vips; len(left) > 0; {
 			n := min(len(left), burstSize)
-			if err := w.probe.Alloc(w.pool, n, fastpath.GratuitousARPLen); err != nil {
+			if err := w.probe.Alloc(w.pool, n, fastpath.AnnouncementLen); err != nil {
 				return sent
 			}
 			frames := w.probe.Packets()
 			keep := w.probe.Keep()
 			for i := range n {
-				fastpath.WriteGratuitousARP(frames[i], mac, left[i])
+				frames[i] = fastpath.WriteAnnouncement(frames[i], mac, left[i])
 				keep[i] = 1
 			}
 			out, _ := w.probe.SendKept(port, w.queue)

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"net/netip"
 	"runtime"
 	"slices"
 	"sync/atomic"
@@ -59,9 +60,9 @@ type worker struct {
 	txFull   uint64 // packets the TX ring had no room for
 	purged   uint64 // entries dropped because their server's drain ended
 	// silentVIPs are removed clusters still draining: the fastpath
-	// answers ARP for them (they are in its snapshot), the worker does
-	// not send those replies. arpSilenced counts them.
-	silentVIPs  []uint32
+	// answers ARP and NDP for them (they are in its snapshot), the worker
+	// does not send those replies. arpSilenced counts them.
+	silentVIPs  []netip.Addr
 	arpSilenced uint64
 
 	stopWhenIdle bool
@@ -233,26 +234,50 @@ func transmitted(v fastpath.Verdict) byte {
 
 // silenced reports whether a reply the fastpath wrote (always untagged:
 // tagged frames are dropped) answers for a removed VIP: the sender address
-// of an ARP reply, the source of an echo reply, is one of silentVIPs.
+// of an ARP reply, the target of a Neighbor Advertisement, the source of an
+// echo reply (ICMP or ICMPv6), is one of silentVIPs. The fastpath writes
+// its IPv6 replies without extension headers, so the ICMPv6 message is
+// right after the fixed header.
 func (w *worker) silenced(reply []byte) bool {
 	eth := header.Ethernet(reply)
 	if !eth.IsValid() {
 		return false
 	}
-	var ip uint32
+	var ip netip.Addr
 	switch eth.Type() {
 	case header.EtherTypeARP:
 		a := header.ARP(eth.Payload())
 		if !a.IsValid() {
 			return false
 		}
-		ip = a.SenderIP()
+		ip = addr4(a.SenderIP())
 	case header.EtherTypeIPv4:
 		v4 := header.IPv4(eth.Payload())
 		if !v4.IsValid() {
 			return false
 		}
-		ip = v4.Source()
+		ip = addr4(v4.Source())
+	case header.EtherTypeIPv6:
+		const (
+			next   = header.UntaggedIPv6Offset + header.IPv6NextHeaderOffset
+			source = header.UntaggedIPv6Offset + header.IPv6SrcAddrOffset
+			typ    = header.UntaggedIPv6L4Offset + header.ICMPTypeOffset
+			target = header.UntaggedIPv6L4Offset + header.NDPTargetOffset
+		)
+		if len(reply) < header.UntaggedIPv6L4Offset+header.ICMPHeaderLen || reply[next] != header.ICMPv6ProtocolNumber {
+			return false
+		}
+		switch reply[typ] {
+		case header.ICMPv6NeighborAdvertisement:
+			if len(reply) < target+header.IPv6AddressLen {
+				return false
+			}
+			ip = netip.AddrFrom16([16]byte(reply[target:]))
+		case header.ICMPv6EchoReply:
+			ip = netip.AddrFrom16([16]byte(reply[source:]))
+		default:
+			return false
+		}
 	default:
 		return false
 	}
@@ -263,8 +288,14 @@ func (w *worker) silenced(reply []byte) bool {
 	return false
 }
 
+// addr4 is the IPv4 address a big-endian integer holds.
+func addr4(ip uint32) netip.Addr {
+	return netip.AddrFrom4([4]byte{byte(ip >> 24), byte(ip >> 16), byte(ip >> 8), byte(ip)})
+}
+
 // sendARPRequests asks, once per probe interval, every server given by IP
-// alone that is unresolved or due for a refresh, on every port.
+// alone that is unresolved or due for a refresh, on every port (by ARP or
+// by Neighbor Discovery; SendKept sends each request as long as its view).
 func (w *worker) sendARPRequests() {
 	now := w.clock.Now()
 	if now < w.nextProbe {
@@ -276,10 +307,10 @@ func (w *worker) sendARPRequests() {
 		return // every server has a static MAC
 	}
 	for _, port := range w.ports {
-		if err := w.probe.Alloc(w.pool, burstSize, fastpath.ARPRequestLen); err != nil {
+		if err := w.probe.Alloc(w.pool, burstSize, fastpath.NeighborRequestLen); err != nil {
 			return // no buffers now: the next interval tries again
 		}
-		n := snap.WriteARPRequests(w.probe.Packets(), now)
+		n := snap.WriteNeighborRequests(w.probe.Packets(), now)
 		keep := w.probe.Keep()
 		for i := range keep {
 			keep[i] = 0

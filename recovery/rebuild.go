@@ -1,6 +1,8 @@
 package recovery
 
 import (
+	"cmp"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -34,8 +36,10 @@ type RebuildStats struct {
 	// Skipped counts UDP sockets bound to a VIP without a peer: they are
 	// not a flow, there is nothing to install.
 	Skipped int
-	// Invalid counts entries the fastpath cannot key: an address that is
-	// not IPv4, an unknown state, a TCP entry without a client.
+	// Invalid counts entries the fastpath cannot key: a VIP and a client
+	// of different families, a v4-mapped IPv6 address (agents list IPv4
+	// connections as IPv4), an unknown state, a TCP entry without a
+	// client.
 	Invalid int
 	// Foreign counts entries whose (protocol, VIP:port) has no server at
 	// the answering agent's own address: an agent may only claim
@@ -53,8 +57,9 @@ type RebuildStats struct {
 
 // Plan is the result of Rebuild: the entries each worker installs.
 type Plan struct {
-	// PerWorker[w] are worker w's entries, in tuple order (protocol, VIP,
-	// VIP port, client, client port).
+	// PerWorker[w] are worker w's entries, in the agents' listing order
+	// (wire.Compare: protocol, VIP, VIP port, client, client port, each
+	// address by its 16-byte form).
 	PerWorker [][]fastpath.InstallEntry
 	Stats     RebuildStats
 }
@@ -75,7 +80,7 @@ type Plan struct {
 // k-way merge over the answers. Unsorted answers (built by hand) are sorted
 // first.
 func Rebuild(dir Directory, agents []Agent, results []client.ConnectionsResult,
-	numWorkers int, workerFor func(fastpath.FlowKey) int) (Plan, error) {
+	numWorkers int, workerFor func(fastpath.InstallEntry) int) (Plan, error) {
 	if len(results) != len(agents) {
 		return Plan{}, fmt.Errorf("rebuild: %d answers for %d agents", len(results), len(agents))
 	}
@@ -109,17 +114,54 @@ func Rebuild(dir Directory, agents []Agent, results []client.ConnectionsResult,
 // errUnsorted: an answer is not in wire.Compare order.
 var errUnsorted = errors.New("answer not in listing order")
 
+// tuple is an entry's identity as wire.Compare orders it, addresses as
+// their 16-byte forms split into big-endian halves, so that comparing two
+// is a few integer comparisons, without building anything per entry.
+type tuple struct {
+	vipHi, vipLo       uint64
+	clientHi, clientLo uint64
+	vipPort            uint16
+	clientPort         uint16
+	proto              wire.Proto
+}
+
+func tupleOf(e *wire.Entry) tuple {
+	v, c := e.VIP.Addr().As16(), e.Client.Addr().As16()
+	return tuple{
+		vipHi: binary.BigEndian.Uint64(v[:8]), vipLo: binary.BigEndian.Uint64(v[8:]),
+		clientHi: binary.BigEndian.Uint64(c[:8]), clientLo: binary.BigEndian.Uint64(c[8:]),
+		vipPort: e.VIP.Port(), clientPort: e.Client.Port(), proto: e.Proto,
+	}
+}
+
+// compare is wire.Compare on the entries the tuples were made of.
+func (a *tuple) compare(b *tuple) int {
+	switch {
+	case a.proto != b.proto:
+		return cmp.Compare(a.proto, b.proto)
+	case a.vipHi != b.vipHi:
+		return cmp.Compare(a.vipHi, b.vipHi)
+	case a.vipLo != b.vipLo:
+		return cmp.Compare(a.vipLo, b.vipLo)
+	case a.vipPort != b.vipPort:
+		return cmp.Compare(a.vipPort, b.vipPort)
+	case a.clientHi != b.clientHi:
+		return cmp.Compare(a.clientHi, b.clientHi)
+	case a.clientLo != b.clientLo:
+		return cmp.Compare(a.clientLo, b.clientLo)
+	}
+	return cmp.Compare(a.clientPort, b.clientPort)
+}
+
 // answerCursor walks one agent's entries, mapping each to a claim. Its head
-// is the current claim; (hi, lo) packs its tuple so that comparing them
-// follows wire.Compare on IPv4 entries: protocol, VIP, VIP port, client,
-// client port.
+// is the current claim, at tuple.
 type answerCursor struct {
 	entries []wire.Entry
 	pos     int
 	ip      netip.Addr
 
-	hi, lo uint64
-	head   fastpath.InstallEntry
+	tuple tuple
+	head  fastpath.InstallEntry
 
 	// The last (protocol, VIP:port) looked up and its answer: an agent's
 	// entries come grouped by VIP and port, so the directory is asked once
@@ -155,7 +197,8 @@ func (r *answerCursor) next(dir Directory, st *RebuildStats) (bool, error) {
 		case wire.StateFIN:
 			state = fastpath.StateFIN
 		}
-		if !vip.Is4() || !peer.Is4() || state == 0 || (e.Proto != wire.ProtoTCP && e.Proto != wire.ProtoUDP) {
+		if !vip.IsValid() || vip.Is4() != peer.Is4() || vip.Is4In6() || peer.Is4In6() || state == 0 ||
+			(e.Proto != wire.ProtoTCP && e.Proto != wire.ProtoUDP) {
 			st.Invalid++
 			continue
 		}
@@ -167,22 +210,24 @@ func (r *answerCursor) next(dir Directory, st *RebuildStats) (bool, error) {
 			st.Foreign++
 			continue
 		}
-		v4, p4 := vip.As4(), peer.As4()
-		dstIP := uint32(v4[0])<<24 | uint32(v4[1])<<16 | uint32(v4[2])<<8 | uint32(v4[3])
-		srcIP := uint32(p4[0])<<24 | uint32(p4[1])<<16 | uint32(p4[2])<<8 | uint32(p4[3])
-		hi := uint64(e.Proto)<<48 | uint64(dstIP)<<16 | uint64(e.VIP.Port())
-		lo := uint64(srcIP)<<16 | uint64(e.Client.Port())
+		t := tupleOf(e)
 		// Equal tuples may follow each other (the merge treats them as a
-		// conflict); a tuple before the previous one may not.
-		if r.hi > hi || (r.hi == hi && r.lo > lo) {
+		// conflict); a tuple before the previous one may not. The first
+		// tuple compares with the zero tuple, which is before every entry
+		// (protocol 0).
+		if r.tuple.compare(&t) > 0 {
 			return false, errUnsorted
 		}
-		r.hi, r.lo = hi, lo
-		r.head = fastpath.InstallEntry{
-			Key:     fastpath.NewFlowKey(uint8(e.Proto), srcIP, e.Client.Port(), dstIP, e.VIP.Port()),
-			Service: r.cachedService,
-			Server:  r.cachedServer,
-			State:   state,
+		r.tuple = t
+		r.head = fastpath.InstallEntry{Service: r.cachedService, Server: r.cachedServer, State: state}
+		if vip.Is4() {
+			// The 16-byte form's low 32 bits are the IPv4 address.
+			r.head.Key = fastpath.NewFlowKey(uint8(e.Proto), uint32(t.clientLo), e.Client.Port(), uint32(t.vipLo), e.VIP.Port())
+		} else {
+			// Source = client, destination = VIP, as the packets go in;
+			// Install folds the addresses into the key.
+			r.head.Key = fastpath.FlowKey{Proto: uint8(e.Proto), SrcPort: e.Client.Port(), DstPort: e.VIP.Port(), IPv6: true}
+			r.head.Addrs = fastpath.Addrs6{Src: peer.As16(), Dst: vip.As16()}
 		}
 		return true, nil
 	}
@@ -190,12 +235,12 @@ func (r *answerCursor) next(dir Directory, st *RebuildStats) (bool, error) {
 }
 
 func (r *answerCursor) less(o *answerCursor) bool {
-	return r.hi < o.hi || (r.hi == o.hi && r.lo < o.lo)
+	return r.tuple.compare(&o.tuple) < 0
 }
 
 // mergeAnswers is Rebuild over sorted answers: a k-way merge with a binary
 // heap of cursors, every group of equal tuples decided by the conflict rule.
-func mergeAnswers(dir Directory, answers [][]wire.Entry, ips []netip.Addr, numWorkers int, workerFor func(fastpath.FlowKey) int) (Plan, error) {
+func mergeAnswers(dir Directory, answers [][]wire.Entry, ips []netip.Addr, numWorkers int, workerFor func(fastpath.InstallEntry) int) (Plan, error) {
 	var st RebuildStats
 	cursors := make([]answerCursor, len(answers))
 	heap := make([]int, 0, len(answers))
@@ -229,10 +274,10 @@ func mergeAnswers(dir Directory, answers [][]wire.Entry, ips []netip.Addr, numWo
 	}
 
 	for len(heap) > 0 {
-		hi, lo := cursors[heap[0]].hi, cursors[heap[0]].lo
+		group := cursors[heap[0]].tuple
 		var active, fin fastpath.InstallEntry
 		nActive, nFIN := 0, 0
-		for len(heap) > 0 && cursors[heap[0]].hi == hi && cursors[heap[0]].lo == lo {
+		for len(heap) > 0 && cursors[heap[0]].tuple == group {
 			r := &cursors[heap[0]]
 			if r.head.State == fastpath.StateActive {
 				active = r.head
@@ -266,7 +311,7 @@ func mergeAnswers(dir Directory, answers [][]wire.Entry, ips []netip.Addr, numWo
 			st.ConflictsDropped++
 			continue
 		}
-		w := workerFor(chosen.Key)
+		w := workerFor(chosen)
 		if w < 0 || w >= numWorkers {
 			return Plan{}, fmt.Errorf("rebuild: WorkerFor gave worker %d, want 0..%d", w, numWorkers-1)
 		}

@@ -37,7 +37,8 @@ func BenchmarkRebuild(b *testing.B) {
 		received += len(r.Shadow.Entries)
 	}
 	dir := newRebuildDirectory()
-	workerFor := func(k fastpath.FlowKey) int {
+	workerFor := func(e fastpath.InstallEntry) int {
+		k := &e.Key
 		h := (k.SrcIP ^ uint32(k.SrcPort)<<16 ^ k.DstIP) * 0x9e3779b1
 		return int(h>>16) % workers
 	}

@@ -65,6 +65,22 @@ func newRebuildDirectory() *rebuildDirectory {
 	return d
 }
 
+// web6 is tcp [2001:db8::80]:80 (service 3) on all three servers, added
+// by withWeb6 for the IPv6 tests.
+var web6 = netip.MustParseAddrPort("[2001:db8::80]:80")
+
+func withWeb6(d *rebuildDirectory) *rebuildDirectory {
+	d.vips = append(d.vips, web6.Addr())
+	for i, ip := range serverIPs {
+		d.servers[rebuildDirKey{6, web6, ip}] = rebuildDirValue{3, fastpath.ServerID(i + 1)}
+	}
+	return d
+}
+
+func tcp6(client string, state wire.State) wire.Entry {
+	return wire.Entry{Proto: wire.ProtoTCP, Client: netip.MustParseAddrPort(client), VIP: web6, State: state}
+}
+
 func rebuildAgents(n int) []Agent {
 	agents := make([]Agent, n)
 	for i := range agents {
@@ -96,8 +112,8 @@ func udp(client string) wire.Entry {
 }
 
 // workerBySrcPort spreads flows by client port, easy to predict in tests.
-func workerBySrcPort(n int) func(fastpath.FlowKey) int {
-	return func(k fastpath.FlowKey) int { return int(k.SrcPort) % n }
+func workerBySrcPort(n int) func(fastpath.InstallEntry) int {
+	return func(e fastpath.InstallEntry) int { return int(e.Key.SrcPort) % n }
 }
 
 func key4(proto uint8, client, vip netip.AddrPort) fastpath.FlowKey {
@@ -199,21 +215,37 @@ func TestRebuildMapsClaimsToTheAgentsOwnServer(t *testing.T) {
 
 func TestRebuildSkipsWhatIsNoFlow(t *testing.T) {
 	agents := rebuildAgents(1)
-	v6 := wire.Entry{Proto: wire.ProtoTCP, Client: netip.MustParseAddrPort("[2001:db8::1]:1000"), VIP: web, State: wire.StateActive}
+	// A flow's VIP and client are of one family.
+	v6ToV4 := wire.Entry{Proto: wire.ProtoTCP, Client: netip.MustParseAddrPort("[2001:db8::1]:1000"), VIP: web, State: wire.StateActive}
+	v4ToV6 := tcp6("192.0.2.1:1000", wire.StateActive)
+	// Agents list IPv4 connections with IPv4 addresses, never v4-mapped.
+	mapped := tcp6("[::ffff:192.0.2.1]:1000", wire.StateActive)
+	mapped.VIP = netip.MustParseAddrPort("[::ffff:10.0.0.1]:80")
 	noState := tcp("192.0.2.1:1002", 0)
 	noClient := wire.Entry{Proto: wire.ProtoTCP, VIP: web, State: wire.StateActive}
 	results := answered(agents, []wire.Entry{
 		udp(""), // an unconnected UDP socket
-		v6, noState, noClient,
+		v6ToV4, v4ToV6, mapped, noState, noClient,
 		tcp("192.0.2.1:1000", wire.StateActive),
+		tcp6("[2001:db8::1]:1000", wire.StateActive),
 	})
-	plan, err := Rebuild(newRebuildDirectory(), agents, results, 1, workerBySrcPort(1))
+	plan, err := Rebuild(withWeb6(newRebuildDirectory()), agents, results, 1, workerBySrcPort(1))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (RebuildStats{Received: 5, Skipped: 1, Invalid: 3, Entries: 1}); plan.Stats != want {
+	if want := (RebuildStats{Received: 8, Skipped: 1, Invalid: 5, Entries: 2}); plan.Stats != want {
 		t.Errorf("stats %+v, want %+v", plan.Stats, want)
 	}
+}
+
+// conflictCase: claims by s1, s2, s3 on one tuple (0 = no claim); winner
+// is the index of the agent installed, -1 none.
+type conflictCase struct {
+	name              string
+	claims            []wire.State
+	winner            int
+	resolved, dropped int
+	installed         int
 }
 
 func TestRebuildConflicts(t *testing.T) {
@@ -221,14 +253,7 @@ func TestRebuildConflicts(t *testing.T) {
 		A = wire.StateActive
 		F = wire.StateFIN
 	)
-	cases := []struct {
-		name       string
-		claims     []wire.State // by s1, s2, s3; 0 = no claim
-		winner     int          // index of the agent installed, -1 none
-		resolved   int
-		dropped    int
-		wantLength int
-	}{
+	cases := []conflictCase{
 		{"one claim", []wire.State{0, F, 0}, 1, 0, 0, 1},
 		{"ACTIVE beats FIN", []wire.State{F, A, 0}, 1, 1, 0, 1},
 		{"ACTIVE beats two FIN", []wire.State{F, F, A}, 2, 1, 0, 1},
@@ -236,43 +261,137 @@ func TestRebuildConflicts(t *testing.T) {
 		{"two FIN: none", []wire.State{0, F, F}, -1, 0, 1, 0},
 		{"two ACTIVE and a FIN: none", []wire.State{A, F, A}, -1, 0, 1, 0},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			agents := rebuildAgents(3)
-			const contested = "192.0.2.1:1000"
-			entries := make([][]wire.Entry, 3)
-			for i := range entries {
-				// Every agent also holds one connection of its own.
-				entries[i] = []wire.Entry{tcp("198.51.100.1:"+string(rune('1'+i))+"000", A)}
-				if c.claims[i] != 0 {
-					entries[i] = append(entries[i], tcp(contested, c.claims[i]))
-				}
-			}
-			plan, err := Rebuild(newRebuildDirectory(), agents, answered(agents, entries...), 1, workerBySrcPort(1))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if plan.Stats.ConflictsResolved != c.resolved || plan.Stats.ConflictsDropped != c.dropped {
-				t.Errorf("stats %+v", plan.Stats)
-			}
-			if plan.Stats.Entries != 3+c.wantLength || len(plan.PerWorker[0]) != 3+c.wantLength {
-				t.Errorf("%d entries (%d planned), want %d", len(plan.PerWorker[0]), plan.Stats.Entries, 3+c.wantLength)
-			}
-			key := key4(6, netip.MustParseAddrPort(contested), web)
-			var got []fastpath.InstallEntry
-			for _, e := range plan.PerWorker[0] {
-				if e.Key == key {
-					got = append(got, e)
-				}
-			}
-			switch {
-			case c.winner < 0 && len(got) != 0:
-				t.Errorf("contested tuple installed: %+v", got)
-			case c.winner >= 0 && (len(got) != 1 || got[0].Server != fastpath.ServerID(c.winner+1) ||
-				got[0].State != map[wire.State]fastpath.ConnState{A: fastpath.StateActive, F: fastpath.StateFIN}[c.claims[c.winner]]):
-				t.Errorf("contested tuple: got %+v, want server %d", got, c.winner+1)
-			}
-		})
+	// The contested tuple is IPv4 or IPv6, decided alike; every agent
+	// also holds one connection of its own, of the other family.
+	families := []struct {
+		name      string
+		contested wire.Entry
+		own       func(i int) wire.Entry
+	}{
+		{"IPv4", tcp("192.0.2.1:1000", 0), func(i int) wire.Entry { return tcp6("[2001:db8::c1]:"+string(rune('1'+i))+"000", A) }},
+		{"IPv6", tcp6("[2001:db8::c1]:1000", 0), func(i int) wire.Entry { return tcp("198.51.100.1:"+string(rune('1'+i))+"000", A) }},
+	}
+	for _, family := range families {
+		for _, c := range cases {
+			t.Run(family.name+"/"+c.name, func(t *testing.T) {
+				testRebuildConflict(t, c, family.contested, family.own)
+			})
+		}
+	}
+}
+
+func testRebuildConflict(t *testing.T, c conflictCase, contested wire.Entry, own func(int) wire.Entry) {
+	agents := rebuildAgents(3)
+	entries := make([][]wire.Entry, 3)
+	for i := range entries {
+		entries[i] = []wire.Entry{own(i)}
+		if c.claims[i] != 0 {
+			claim := contested
+			claim.State = c.claims[i]
+			entries[i] = append(entries[i], claim)
+		}
+	}
+	plan, err := Rebuild(withWeb6(newRebuildDirectory()), agents, answered(agents, entries...), 1, workerBySrcPort(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.Stats.ConflictsResolved != c.resolved || plan.Stats.ConflictsDropped != c.dropped {
+		t.Errorf("stats %+v", plan.Stats)
+	}
+	if plan.Stats.Entries != 3+c.installed || len(plan.PerWorker[0]) != 3+c.installed {
+		t.Errorf("%d entries (%d planned), want %d", len(plan.PerWorker[0]), plan.Stats.Entries, 3+c.installed)
+	}
+	want := installEntry(contested)
+	var got []fastpath.InstallEntry
+	for _, e := range plan.PerWorker[0] {
+		if e.Key == want.Key && e.Addrs == want.Addrs {
+			got = append(got, e)
+		}
+	}
+	switch {
+	case c.winner < 0 && len(got) != 0:
+		t.Errorf("contested tuple installed: %+v", got)
+	case c.winner >= 0 && (len(got) != 1 || got[0].Server != fastpath.ServerID(c.winner+1) ||
+		got[0].State != fastpath.ConnState(c.claims[c.winner])):
+		t.Errorf("contested tuple: got %+v, want server %d", got, c.winner+1)
+	}
+}
+
+// An answer mixing IPv4 and IPv6 connections gives both to the workers,
+// IPv6 ones with the addresses in Addrs (source = client, destination =
+// VIP), in the listing's order: IPv4 addresses sort as ::ffff:a.b.c.d.
+func TestRebuildMixesIPv4AndIPv6(t *testing.T) {
+	agents := rebuildAgents(2)
+	results := answered(agents,
+		[]wire.Entry{tcp6("[2001:db8::c1]:1000", wire.StateActive), tcp("192.0.2.1:1000", wire.StateActive),
+			tcp6("[2001:db8::c2]:1001", wire.StateFIN)},
+		[]wire.Entry{tcp6("[2001:db8::c1]:1001", wire.StateActive), tcp("192.0.2.1:1001", wire.StateFIN),
+			udp("198.51.100.7:5001")},
+	)
+	dir := withWeb6(newRebuildDirectory())
+	plan, err := Rebuild(dir, agents, results, 2, workerBySrcPort(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v6 := func(client string, server fastpath.ServerID, state fastpath.ConnState) fastpath.InstallEntry {
+		c := netip.MustParseAddrPort(client)
+		return fastpath.InstallEntry{
+			Key:     fastpath.FlowKey{Proto: 6, SrcPort: c.Port(), DstPort: 80, IPv6: true},
+			Addrs:   fastpath.Addrs6{Src: c.Addr().As16(), Dst: web6.Addr().As16()},
+			Service: 3, Server: server, State: state,
+		}
+	}
+	want := [][]fastpath.InstallEntry{
+		{ // even client ports
+			{Key: key4(6, netip.MustParseAddrPort("192.0.2.1:1000"), web), Service: 1, Server: 1, State: fastpath.StateActive},
+			v6("[2001:db8::c1]:1000", 1, fastpath.StateActive),
+		},
+		{ // odd client ports
+			{Key: key4(6, netip.MustParseAddrPort("192.0.2.1:1001"), web), Service: 1, Server: 2, State: fastpath.StateFIN},
+			v6("[2001:db8::c1]:1001", 2, fastpath.StateActive),
+			v6("[2001:db8::c2]:1001", 1, fastpath.StateFIN),
+			{Key: key4(17, netip.MustParseAddrPort("198.51.100.7:5001"), dns), Service: 2, Server: 12, State: fastpath.StateActive},
+		},
+	}
+	for w := range want {
+		if !slices.Equal(plan.PerWorker[w], want[w]) {
+			t.Errorf("worker %d: got %+v\nwant %+v", w, plan.PerWorker[w], want[w])
+		}
+	}
+	if want := (RebuildStats{Received: 6, Entries: 6}); plan.Stats != want {
+		t.Errorf("stats %+v, want %+v", plan.Stats, want)
+	}
+}
+
+// The merge's order across families is wire.Compare's, so a listing the
+// agent sorted passes, and one out of order is caught whichever family
+// goes backwards, then sorted by Rebuild.
+func TestRebuildDetectsUnsortedMixedAnswers(t *testing.T) {
+	dir := withWeb6(newRebuildDirectory())
+	ips := []netip.Addr{serverIPs[0]}
+	sorted := slices.SortedFunc(slices.Values([]wire.Entry{
+		tcp("192.0.2.1:1000", wire.StateActive), tcp("192.0.2.2:1000", wire.StateActive),
+		tcp6("[2001:db8::c1]:1000", wire.StateActive), tcp6("[2001:db8::c1]:1001", wire.StateActive),
+		tcp6("[2001:db8::c2]:1000", wire.StateActive), tcp6("[2001:db8:1::c1]:1000", wire.StateActive),
+		udp("192.0.2.1:1000"),
+	}), wire.Compare)
+	want, err := mergeAnswers(dir, [][]wire.Entry{sorted}, ips, 1, workerBySrcPort(1))
+	if err != nil || want.Stats.Entries != len(sorted) {
+		t.Fatalf("sorted answer: %+v, %v", want.Stats, err)
+	}
+	for i := 1; i < len(sorted); i++ {
+		swapped := slices.Clone(sorted)
+		swapped[i-1], swapped[i] = swapped[i], swapped[i-1]
+		if _, err := mergeAnswers(dir, [][]wire.Entry{swapped}, ips, 1, workerBySrcPort(1)); !errors.Is(err, errUnsorted) {
+			t.Errorf("%v before %v: error %v, want errUnsorted", swapped[i-1], swapped[i], err)
+		}
+		agents := rebuildAgents(1)
+		results := answered(agents, nil)
+		results[0].Shadow.Entries = swapped
+		got, err := Rebuild(dir, agents, results, 1, workerBySrcPort(1))
+		if err != nil || !slices.Equal(got.PerWorker[0], want.PerWorker[0]) || got.Stats != want.Stats {
+			t.Errorf("%v before %v: Rebuild %+v, %v; want %+v", swapped[i-1], swapped[i], got, err, want)
+		}
 	}
 }
 
@@ -305,13 +424,13 @@ func TestRebuildRefusesMisuse(t *testing.T) {
 		agents    []Agent
 		results   []client.ConnectionsResult
 		workers   int
-		workerFor func(fastpath.FlowKey) int
+		workerFor func(fastpath.InstallEntry) int
 		want      string
 	}{
 		{"fewer answers", agents, results[:1], 1, workerBySrcPort(1), "1 answers for 2 agents"},
 		{"answers in another order", agents, []client.ConnectionsResult{results[1], results[0]}, 1, workerBySrcPort(1), `agent "s2"'s, want "s1"'s`},
 		{"no workers", agents, results, 0, workerBySrcPort(1), "0 workers"},
-		{"worker out of range", agents, results, 2, func(fastpath.FlowKey) int { return 2 }, "worker 2, want 0..1"},
+		{"worker out of range", agents, results, 2, func(fastpath.InstallEntry) int { return 2 }, "worker 2, want 0..1"},
 	} {
 		_, err := Rebuild(dir, c.agents, c.results, c.workers, c.workerFor)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -322,20 +441,25 @@ func TestRebuildRefusesMisuse(t *testing.T) {
 
 // referenceRebuild is the rule written plainly, with a map: what Rebuild's
 // merge must agree with.
-func referenceRebuild(dir Directory, agents []Agent, results []client.ConnectionsResult, numWorkers int, workerFor func(fastpath.FlowKey) int) Plan {
+func referenceRebuild(dir Directory, agents []Agent, results []client.ConnectionsResult, numWorkers int, workerFor func(fastpath.InstallEntry) int) Plan {
 	var st RebuildStats
-	claims := map[fastpath.FlowKey][]fastpath.InstallEntry{}
+	type flow struct {
+		key   fastpath.FlowKey
+		addrs fastpath.Addrs6
+	}
+	claims := map[flow][]fastpath.InstallEntry{}
 	for i, r := range results {
 		if r.Err != nil {
 			continue
 		}
 		for _, e := range r.Shadow.Entries {
 			st.Received++
+			vip, peer := e.VIP.Addr(), e.Client.Addr()
 			switch {
 			case !e.Client.IsValid() && e.Proto == wire.ProtoUDP:
 				st.Skipped++
 				continue
-			case !e.Client.IsValid() || !e.Client.Addr().Is4() || !e.VIP.Addr().Is4() ||
+			case !e.Client.IsValid() || (!vip.Is4() || !peer.Is4()) && (!vip.Is6() || !peer.Is6() || vip.Is4In6() || peer.Is4In6()) ||
 				(e.State != wire.StateActive && e.State != wire.StateFIN):
 				st.Invalid++
 				continue
@@ -345,12 +469,14 @@ func referenceRebuild(dir Directory, agents []Agent, results []client.Connection
 				st.Foreign++
 				continue
 			}
-			k := key4(uint8(e.Proto), e.Client, e.VIP)
-			claims[k] = append(claims[k], fastpath.InstallEntry{Key: k, Service: svc, Server: srv, State: fastpath.ConnState(e.State)})
+			c := installEntry(e)
+			c.Service, c.Server = svc, srv
+			f := flow{c.Key, c.Addrs}
+			claims[f] = append(claims[f], c)
 		}
 	}
 	plan := Plan{PerWorker: make([][]fastpath.InstallEntry, numWorkers)}
-	for k, cs := range claims {
+	for _, cs := range claims {
 		var active []fastpath.InstallEntry
 		for _, c := range cs {
 			if c.State == fastpath.StateActive {
@@ -368,7 +494,7 @@ func referenceRebuild(dir Directory, agents []Agent, results []client.Connection
 			st.ConflictsDropped++
 			continue
 		}
-		w := workerFor(k)
+		w := workerFor(e)
 		plan.PerWorker[w] = append(plan.PerWorker[w], e)
 		st.Entries++
 	}
@@ -376,23 +502,45 @@ func referenceRebuild(dir Directory, agents []Agent, results []client.Connection
 	return plan
 }
 
+// installEntry is the entry the fastpath gets for e (no service or server
+// yet): IPv4 addresses in the key, IPv6 ones in Addrs.
+func installEntry(e wire.Entry) fastpath.InstallEntry {
+	if e.VIP.Addr().Is4() {
+		return fastpath.InstallEntry{Key: key4(uint8(e.Proto), e.Client, e.VIP), State: fastpath.ConnState(e.State)}
+	}
+	return fastpath.InstallEntry{
+		Key:   fastpath.FlowKey{Proto: uint8(e.Proto), SrcPort: e.Client.Port(), DstPort: e.VIP.Port(), IPv6: true},
+		Addrs: fastpath.Addrs6{Src: e.Client.Addr().As16(), Dst: e.VIP.Addr().As16()},
+		State: fastpath.ConnState(e.State),
+	}
+}
+
 func sortedByKey(es []fastpath.InstallEntry) []fastpath.InstallEntry {
 	return slices.SortedFunc(slices.Values(es), func(a, b fastpath.InstallEntry) int {
-		return strings.Compare(string(flowKeyBytes(a.Key)), string(flowKeyBytes(b.Key)))
+		return strings.Compare(string(listingOrder(a)), string(listingOrder(b)))
 	})
 }
 
-func flowKeyBytes(k fastpath.FlowKey) []byte {
-	return []byte{k.Proto, byte(k.SrcIP >> 24), byte(k.SrcIP >> 16), byte(k.SrcIP >> 8), byte(k.SrcIP),
-		byte(k.SrcPort >> 8), byte(k.SrcPort), byte(k.DstIP >> 24), byte(k.DstIP >> 16), byte(k.DstIP >> 8), byte(k.DstIP),
-		byte(k.DstPort >> 8), byte(k.DstPort)}
+// listingOrder is the tuple order Plan documents, wire.Compare's:
+// protocol, VIP, VIP port, client, client port, an IPv4 address as
+// ::ffff:a.b.c.d.
+func listingOrder(e fastpath.InstallEntry) []byte {
+	vip, client := e.Addrs.Dst, e.Addrs.Src
+	if !e.Key.IPv6 {
+		vip = netip.AddrFrom4([4]byte{byte(e.Key.DstIP >> 24), byte(e.Key.DstIP >> 16), byte(e.Key.DstIP >> 8), byte(e.Key.DstIP)}).As16()
+		client = netip.AddrFrom4([4]byte{byte(e.Key.SrcIP >> 24), byte(e.Key.SrcIP >> 16), byte(e.Key.SrcIP >> 8), byte(e.Key.SrcIP)}).As16()
+	}
+	b := append([]byte{e.Key.Proto}, vip[:]...)
+	b = append(b, byte(e.Key.DstPort>>8), byte(e.Key.DstPort))
+	b = append(b, client[:]...)
+	return append(b, byte(e.Key.SrcPort>>8), byte(e.Key.SrcPort))
 }
 
 // randomAnswers draws overlapping tables: few clients and ports, so many
 // tuples are claimed twice or three times, with every kind of bad entry.
 func randomAnswers(rng *rand.Rand, agents []Agent) []client.ConnectionsResult {
 	entries := make([][]wire.Entry, len(agents))
-	vips := []netip.AddrPort{web, dns, netip.MustParseAddrPort("10.0.0.1:443")}
+	vips := []netip.AddrPort{web, dns, netip.MustParseAddrPort("10.0.0.1:443"), web6, netip.MustParseAddrPort("[2001:db8::80]:443")}
 	for i := range entries {
 		seen := map[wire.Entry]bool{}
 		for range rng.IntN(300) {
@@ -400,12 +548,19 @@ func randomAnswers(rng *rand.Rand, agents []Agent) []client.ConnectionsResult {
 			if rng.IntN(2) == 0 {
 				e.Proto = wire.ProtoUDP
 			}
+			v4 := netip.AddrPortFrom(netip.AddrFrom4([4]byte{192, 0, 2, byte(rng.IntN(4))}), uint16(1000+rng.IntN(8)))
+			v6 := netip.AddrPortFrom(netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 15: byte(rng.IntN(4))}), uint16(1000+rng.IntN(8)))
+			if e.VIP.Addr().Is6() {
+				v4, v6 = v6, v4
+			}
 			switch rng.IntN(20) {
 			case 0: // no client
-			case 1:
-				e.Client = netip.AddrPortFrom(netip.MustParseAddr("2001:db8::7"), uint16(rng.IntN(4)))
+			case 1: // the other family
+				e.Client = v6
+			case 2: // v4-mapped
+				e.Client = netip.AddrPortFrom(netip.AddrFrom16(v4.Addr().As16()), v4.Port())
 			default:
-				e.Client = netip.AddrPortFrom(netip.AddrFrom4([4]byte{192, 0, 2, byte(rng.IntN(4))}), uint16(1000+rng.IntN(8)))
+				e.Client = v4
 			}
 			// An agent lists each (protocol, VIP, client) once.
 			id := wire.Entry{Proto: e.Proto, VIP: e.VIP, Client: e.Client}
@@ -432,7 +587,7 @@ func TestRebuildAgreesWithReference(t *testing.T) {
 			rng.Shuffle(len(es), func(i, j int) { es[i], es[j] = es[j], es[i] })
 		}
 		workers := 1 + rng.IntN(4)
-		dir := newRebuildDirectory()
+		dir := withWeb6(newRebuildDirectory())
 		got, err := Rebuild(dir, agents, results, workers, workerBySrcPort(workers))
 		if err != nil {
 			t.Fatal(err)
@@ -446,18 +601,10 @@ func TestRebuildAgreesWithReference(t *testing.T) {
 				t.Fatalf("round %d worker %d: got %v, want %v", round, w, got.PerWorker[w], want.PerWorker[w])
 			}
 			if !slices.IsSortedFunc(got.PerWorker[w], func(a, b fastpath.InstallEntry) int {
-				return strings.Compare(string(flowKeyOrder(a.Key)), string(flowKeyOrder(b.Key)))
+				return strings.Compare(string(listingOrder(a)), string(listingOrder(b)))
 			}) {
 				t.Fatalf("round %d worker %d: not in tuple order", round, w)
 			}
 		}
 	}
-}
-
-// flowKeyOrder is the tuple order Plan documents: protocol, VIP, VIP port,
-// client, client port.
-func flowKeyOrder(k fastpath.FlowKey) []byte {
-	return []byte{k.Proto, byte(k.DstIP >> 24), byte(k.DstIP >> 16), byte(k.DstIP >> 8), byte(k.DstIP),
-		byte(k.DstPort >> 8), byte(k.DstPort), byte(k.SrcIP >> 24), byte(k.SrcIP >> 16), byte(k.SrcIP >> 8), byte(k.SrcIP),
-		byte(k.SrcPort >> 8), byte(k.SrcPort)}
 }

@@ -18,7 +18,7 @@ import (
 type Dataplane interface {
 	SetMode(ctx context.Context, m fastpath.Mode) error
 	Install(ctx context.Context, worker int, entries []fastpath.InstallEntry) (fastpath.InstallResult, error)
-	WorkerFor(k fastpath.FlowKey) int
+	WorkerFor(e fastpath.InstallEntry) int
 	NumWorkers() int
 	Announce(ctx context.Context, vips []netip.Addr) error // one round of gratuitous ARP for vips on every port
 }

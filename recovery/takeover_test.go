@@ -93,7 +93,9 @@ func (dp *takeoverDataplane) Install(ctx context.Context, worker int, entries []
 	return r, nil
 }
 
-func (dp *takeoverDataplane) WorkerFor(k fastpath.FlowKey) int { return int(k.SrcPort) % dp.workers }
+func (dp *takeoverDataplane) WorkerFor(e fastpath.InstallEntry) int {
+	return int(e.Key.SrcPort) % dp.workers
+}
 
 func (dp *takeoverDataplane) NumWorkers() int { return dp.workers }
 
@@ -240,7 +242,7 @@ func TestTakeoverOrderAndReport(t *testing.T) {
 	// The gateway has already seen one of the flows itself (a SYN since
 	// the fence): its own entry stays.
 	seen := key4(6, netip.MustParseAddrPort("192.0.2.3:1002"), web)
-	dp.tables[dp.WorkerFor(seen)][seen] = fastpath.InstallEntry{Key: seen, Service: 1, Server: 1, State: fastpath.StateActive}
+	dp.tables[dp.WorkerFor(fastpath.InstallEntry{Key: seen})][seen] = fastpath.InstallEntry{Key: seen, Service: 1, Server: 1, State: fastpath.StateActive}
 
 	core, logs := observer.New(zap.InfoLevel)
 	tk := newTestTakeover(t, dp, key, agents, zap.New(core))
@@ -294,8 +296,8 @@ func TestTakeoverOrderAndReport(t *testing.T) {
 			t.Errorf("entry %+v: got %+v", e, got[k])
 		}
 	}
-	for k := range got {
-		if dp.WorkerFor(k) != slices.IndexFunc(dp.tables, func(m map[fastpath.FlowKey]fastpath.InstallEntry) bool { _, ok := m[k]; return ok }) {
+	for k, e := range got {
+		if dp.WorkerFor(e) != slices.IndexFunc(dp.tables, func(m map[fastpath.FlowKey]fastpath.InstallEntry) bool { _, ok := m[k]; return ok }) {
 			t.Errorf("flow %+v installed on another worker than WorkerFor's", k)
 		}
 	}

@@ -2,11 +2,12 @@
 # netns.sh — the vec test cluster in network namespaces (see docs/test-cluster.md).
 #
 #   scripts/netns.sh up [--servers N] [--gateways G] [--clients C] [--vips A,B]
-#                       [--port-driver af_xdp|af_packet]
+#                       [--port-driver af_xdp|af_packet] [--ipv6 [--vips6 A,B]]
 #   scripts/netns.sh down
 #   scripts/netns.sh status      KEY=VALUE lines; exit 0 up, 1 partial, 3 down
 #                                (partial and down print STATE and NAMESPACES only)
-#   scripts/netns.sh check       connectivity and ARP checks, KEY=VALUE lines
+#   scripts/netns.sh check       connectivity, ARP (and with IPv6, ND) checks,
+#                                KEY=VALUE lines
 #
 # Every namespace and interface it creates is named vec*, and every address
 # lives inside those namespaces: the host's own network is never touched.
@@ -15,7 +16,13 @@
 # `up`, which cleans up after itself through a trap.
 #
 # Defaults may also come from the environment: VEC_SERVERS, VEC_GATEWAYS,
-# VEC_CLIENTS, VEC_VIPS, VEC_PORT_DRIVER.
+# VEC_CLIENTS, VEC_VIPS, VEC_PORT_DRIVER, VEC_IPV6=1, VEC_VIPS6.
+#
+# --ipv6 makes the cluster dual-stack: the same host numbers in
+# fd00:99::/64 as in 10.99.0.0/24 (fd00:99::11 is server 1), the IPv6 VIPs
+# (--vips6, default fd00:99::100) on every server's lo next to the IPv4
+# ones. Without it (the default) no namespace has IPv6 at all, and an `up`
+# without it takes an IPv6 cluster back to IPv4 only.
 #
 # --port-driver is the DPDK driver vecd is meant to drive each gateway's
 # port with; `status` reports the matching --vdev argument as GW<k>_VDEV.
@@ -25,6 +32,8 @@ set -euo pipefail
 
 readonly NET=10.99.0
 readonly PLEN=24
+readonly NET6=fd00:99:
+readonly PLEN6=64
 readonly BR_NS=vecbr
 readonly BR=vecbr0
 readonly CLIENT_NS=vecc
@@ -50,6 +59,9 @@ gateways=${VEC_GATEWAYS:-1}
 clients=${VEC_CLIENTS:-4}
 vips=${VEC_VIPS:-$NET.100}
 port_driver=${VEC_PORT_DRIVER:-af_xdp}
+ipv6=${VEC_IPV6:-0}
+vips6=${VEC_VIPS6:-$NET6:100}
+vips6_flag=0 # --vips6 given: an error without --ipv6
 
 die() { echo "netns.sh: $*" >&2; exit 2; }
 log() { echo "netns.sh: $*" >&2; }
@@ -58,6 +70,10 @@ log() { echo "netns.sh: $*" >&2; }
 # .1-.4 gateway (vecd) addresses, answered by vecd, never configured in a kernel
 # .5-.8 gateway management addresses (kernel, for vecd's control plane)
 # .11-.19 servers, .21-.40 client source addresses, VIPs from .41 up (.100 default)
+# With --ipv6 the same numbers, written the same way, in fd00:99::/64:
+# fd00:99::1-::4 (vecd, in no kernel), ::5-::8, ::11-::19, ::21-::40, and
+# VIPs from fd00:99::41 up (::100 default). The digits are read as hex by
+# IPv6 (::11 is host 17), which keeps the plan readable and collision-free.
 gw_ns() { if [ "$1" -eq 1 ]; then echo vecgw; else echo "vecgw$1"; fi; }
 gw_addr() { echo "$NET.$1"; }
 gw_mgmt_addr() { echo "$NET.$((4 + $1))"; }
@@ -65,6 +81,10 @@ srv_ns() { echo "vecs$1"; }
 srv_if() { echo "vecs$1eth"; }
 srv_addr() { echo "$NET.$((10 + $1))"; }
 client_addr() { echo "$NET.$((20 + $1))"; }
+gw_addr6() { echo "$NET6:$1"; }
+gw_mgmt_addr6() { echo "$NET6:$((4 + $1))"; }
+srv_addr6() { echo "$NET6:$((10 + $1))"; }
+client_addr6() { echo "$NET6:$((20 + $1))"; }
 # Fixed, locally administered MACs make captures readable; tests still read
 # them from `status` rather than assuming them.
 mac() { printf '02:99:00:00:%02x:%02x\n' "$1" "$2"; }
@@ -78,14 +98,25 @@ ns_exists() { [ -e "/run/netns/$1" ]; }
 link_exists() { ip -n "$1" link show dev "$2" >/dev/null 2>&1; }
 
 # ---- up ----------------------------------------------------------------------
+# ensure_ns NS [v4]: the namespace, IPv6 on with --ipv6 unless v4 is given.
 ensure_ns() {
-	local ns=$1
+	local ns=$1 off=1
 	ns_exists "$ns" || ip netns add "$ns"
 	ip -n "$ns" link set lo up
-	# No IPv6 anywhere: keeps the segment free of ND/MLD/router-solicitation
-	# chatter that would show up in captures and in vecd's drop counters.
-	# default.* must be set before the veths arrive so they inherit it.
-	sysctl_set "$ns" net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+	[ "$ipv6" = 1 ] && [ "${2:-}" != v4 ] && off=0
+	# Without --ipv6 no IPv6 anywhere: keeps the segment free of
+	# ND/MLD/router-solicitation chatter that would show up in captures and
+	# in vecd's drop counters. default.* must be set before the veths arrive
+	# so they inherit it. Writing all.disable_ipv6 sets every interface, so
+	# it is written only when it differs: a re-run must not turn IPv6 back
+	# on where up_gateway turned it off (vecgw0).
+	[ "$(nsx "$ns" sysctl -n net.ipv6.conf.all.disable_ipv6)" = $off ] ||
+		sysctl_set "$ns" net.ipv6.conf.all.disable_ipv6=$off
+	sysctl_set "$ns" net.ipv6.conf.default.disable_ipv6=$off
+	# With IPv6: no router advertisements taken (nothing on the segment
+	# sends any, and none must add routes or addresses), and no duplicate
+	# address detection, so that addresses are usable at once.
+	[ $off = 1 ] || sysctl_set "$ns" net.ipv6.conf.default.accept_ra=0 net.ipv6.conf.default.accept_dad=0
 }
 
 # Offloads on one veth end. The gateway's port and its bridge port get
@@ -110,18 +141,24 @@ plug() {
 	ip -n "$BR_NS" link set "$port" master "$BR"
 	$set "$BR_NS" "$port"
 	$set "$ns" "$ifname"
+	# default.* covered veths made with --ipv6; these are for a veth made
+	# by an earlier `up` without it.
+	[ "$ipv6" = 0 ] || sysctl_set "$ns" "net.ipv6.conf.$ifname.accept_ra=0" "net.ipv6.conf.$ifname.accept_dad=0"
 	ip -n "$BR_NS" link set "$port" up
 	ip -n "$ns" link set "$ifname" up
 }
 
-# sync_addrs NS IF PLEN ADDR...: exactly these IPv4 addresses on IF.
+# sync_addrs [-6] NS IF PLEN ADDR...: exactly these IPv4 (-6: IPv6,
+# without DAD) addresses on IF.
 sync_addrs() {
+	local fam=-4 opts=()
+	if [ "$1" = -6 ]; then fam=-6; opts=(nodad); shift; fi
 	local ns=$1 ifname=$2 plen=$3; shift 3
 	local want=" $* " a
-	for a in $(ip -n "$ns" -4 -o addr show dev "$ifname" scope global | awk '{print $4}'); do
+	for a in $(ip -n "$ns" $fam -o addr show dev "$ifname" scope global | awk '{print $4}'); do
 		case "$want" in *" ${a%/*} "*) ;; *) ip -n "$ns" addr del "$a" dev "$ifname" ;; esac
 	done
-	for a in "$@"; do ip -n "$ns" addr replace "$a/$plen" dev "$ifname"; done
+	for a in "$@"; do ip -n "$ns" addr replace "$a/$plen" dev "$ifname" "${opts[@]}"; done
 }
 
 remove_ns() {
@@ -146,7 +183,9 @@ remove_ns() {
 }
 
 up_bridge() {
-	ensure_ns "$BR_NS"
+	# The bridge only switches frames, IPv6 ones too: IPv6 on its ports
+	# would only add their own link-local addresses, ND and MLD.
+	ensure_ns "$BR_NS" v4
 	link_exists "$BR_NS" "$BR" || ip -n "$BR_NS" link add "$BR" type bridge stp_state 0 forward_delay 0
 	# No IGMP snooping: the segment carries no multicast we care about and
 	# snooping would add queries to captures.
@@ -163,6 +202,10 @@ up_client() {
 	plug "$CLIENT_NS" "$CLIENT_IF" vecpc "$(mac 4 1)"
 	for i in $(seq "$clients"); do addrs+=("$(client_addr "$i")"); done
 	sync_addrs "$CLIENT_NS" "$CLIENT_IF" "$PLEN" "${addrs[@]}"
+	[ "$ipv6" = 1 ] || return 0
+	addrs=()
+	for i in $(seq "$clients"); do addrs+=("$(client_addr6 "$i")"); done
+	sync_addrs -6 "$CLIENT_NS" "$CLIENT_IF" "$PLEN6" "${addrs[@]}"
 }
 
 up_gateway() {
@@ -181,8 +224,12 @@ up_gateway() {
 	# packet socket sees every frame the bridge hands it.
 	sync_addrs "$ns" "$GW_IF" "$PLEN"
 	ip -n "$ns" link set "$GW_IF" arp off promisc on
+	# Nor kernel IPv6 on it (no link-local address, no ND, MLD or
+	# forwarding): vecd answers ND for fd00:99::k and the VIPs.
+	sysctl_set "$ns" "net.ipv6.conf.$GW_IF.disable_ipv6=1"
 	plug "$ns" "$GW_MGMT_IF" "vecpm$k" "$(mac 2 "$k")"
 	sync_addrs "$ns" "$GW_MGMT_IF" "$PLEN" "$(gw_mgmt_addr "$k")"
+	[ "$ipv6" = 0 ] || sync_addrs -6 "$ns" "$GW_MGMT_IF" "$PLEN6" "$(gw_mgmt_addr6 "$k")"
 }
 
 up_server() {
@@ -192,11 +239,14 @@ up_server() {
 	ensure_ns "$ns"
 	plug "$ns" "$ifname" "vecps$i" "$(mac 3 "$i")"
 	sync_addrs "$ns" "$ifname" "$PLEN" "$(srv_addr "$i")"
-	# The VIPs on lo, hidden from ARP, as on a real server: the same script
-	# (it also drops VIPs an earlier `up` added and `--vips` no longer has).
-	# rp_filter off, as the test cluster always had it: DSR traffic is
-	# asymmetric by design.
-	nsx "$ns" "$SERVER_SETUP" --quiet --vip "$vips" --iface "$ifname" --rp-filter off
+	[ "$ipv6" = 0 ] || sync_addrs -6 "$ns" "$ifname" "$PLEN6" "$(srv_addr6 "$i")"
+	# The VIPs on lo, hidden from ARP (and ND), as on a real server: the
+	# same script (it also drops VIPs an earlier `up` added and `--vips` or
+	# `--vips6` no longer has). rp_filter off, as the test cluster always
+	# had it: DSR traffic is asymmetric by design.
+	local all_vips=$vips
+	[ "$ipv6" = 0 ] || all_vips="$vips,$vips6"
+	nsx "$ns" "$SERVER_SETUP" --quiet --vip "$all_vips" --iface "$ifname" --rp-filter off
 }
 
 in_range() { [[ $1 =~ ^[0-9]+$ ]] && [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]; }
@@ -211,6 +261,15 @@ validate_up_args() {
 	for v in ${vips//,/ }; do
 		[[ $v =~ ^10\.99\.0\.([0-9]+)$ ]] || die "VIP '$v' is not in $NET.0/$PLEN"
 		in_range "${BASH_REMATCH[1]}" 41 254 || die "VIP '$v' must be $NET.41-$NET.254 (lower addresses are taken)"
+	done
+	case $ipv6 in 0 | 1) ;; *) die "VEC_IPV6 must be 0 or 1, got '$ipv6'" ;; esac
+	[ "$ipv6" = 1 ] || [ "$vips6_flag" = 0 ] || die "--vips6 needs --ipv6"
+	[ "$ipv6" = 0 ] || [ -n "$vips6" ] || die "--vips6 must name at least one address"
+	# The IPv6 VIPs as `ip` prints them (lower case, no leading zeros), so
+	# that status reports them as given: fd00:99::41 to fd00:99::ffff.
+	for v in ${vips6//,/ }; do
+		[[ $v =~ ^fd00:99::([1-9a-f][0-9a-f]{0,3})$ ]] || die "IPv6 VIP '$v' must be fd00:99::N, N hex 41..ffff in lower case without leading zeros"
+		[ $((16#${BASH_REMATCH[1]})) -ge $((16#41)) ] || die "IPv6 VIP '$v' must be fd00:99::41 or above (lower addresses are taken)"
 	done
 }
 
@@ -242,7 +301,9 @@ do_up() {
 		if [[ $ns =~ ^vecgw([0-9]+)$ ]] && [ "${BASH_REMATCH[1]}" -gt "$gateways" ]; then remove_ns "$ns"; fi
 	done
 	up_in_progress=0
-	log "up: $servers server(s), $gateways gateway(s), $clients client address(es), VIPs $vips, port driver $port_driver"
+	local family="IPv4 only"
+	[ "$ipv6" = 0 ] || family="IPv6 VIPs $vips6"
+	log "up: $servers server(s), $gateways gateway(s), $clients client address(es), VIPs $vips, $family, port driver $port_driver"
 }
 
 # ---- down --------------------------------------------------------------------
@@ -263,7 +324,15 @@ do_down() {
 
 # ---- status ------------------------------------------------------------------
 if_mac() { ip -n "$1" -br link show dev "$2" 2>/dev/null | awk '{print $3}'; }
-if_addrs() { ip -n "$1" -4 -o addr show dev "$2" scope global 2>/dev/null | awk '{sub(/\/.*/, "", $4); print $4}' | paste -sd, -; }
+# if_addrs NS IF [-6]: IF's global IPv4 (-6: IPv6) addresses, comma-separated,
+# in the order they were added (the kernel lists IPv6 ones newest first).
+if_addrs() {
+	local order=cat
+	[ "${3:-}" = -6 ] && order=tac
+	ip -n "$1" "${3:--4}" -o addr show dev "$2" scope global 2>/dev/null | awk '{sub(/\/.*/, "", $4); print $4}' | $order | paste -sd, -
+}
+# ipv6_on: the cluster is dual-stack (`up --ipv6`): IPv6 on the client's interface.
+ipv6_on() { [ "$(nsx "$CLIENT_NS" cat "/proc/sys/net/ipv6/conf/$CLIENT_IF/disable_ipv6" 2>/dev/null)" = 0 ]; }
 
 # port_vdev NS: the DPDK --vdev argument for the gateway port in NS, for
 # the driver `up` recorded in its alias. framecnt=8192: af_packet's default
@@ -300,10 +369,19 @@ do_status() {
 	echo "SUBNET=$NET.0/$PLEN"
 	echo "BRIDGE_NS=$BR_NS"
 	echo "BRIDGE=$BR"
-	local vips_now=""
-	if ns_exists vecs1; then vips_now=$(ip -n vecs1 -4 -o addr show dev lo scope global | awk '{sub(/\/.*/, "", $4); print $4}' | paste -sd, -); fi
+	local vips_now="" v6=0 vips6_now=""
+	if ns_exists vecs1; then vips_now=$(if_addrs vecs1 lo); fi
 	echo "VIP=${vips_now%%,*}"
 	echo "VIPS=$vips_now"
+	# With --ipv6, the IPv6 keys follow the IPv4 ones' names with a 6.
+	ipv6_on && v6=1
+	echo "IPV6=$v6"
+	if [ $v6 = 1 ]; then
+		echo "SUBNET6=$NET6:/$PLEN6"
+		vips6_now=$(if_addrs vecs1 lo -6)
+		echo "VIP6=${vips6_now%%,*}"
+		echo "VIPS6=$vips6_now"
+	fi
 	echo "GATEWAYS=$n_gw"
 	for k in $(seq "$n_gw"); do
 		ns=$(gw_ns "$k")
@@ -315,11 +393,16 @@ do_status() {
 		echo "GW${k}_MGMT_IFACE=$GW_MGMT_IF"
 		echo "GW${k}_MGMT_MAC=$(if_mac "$ns" "$GW_MGMT_IF")"
 		echo "GW${k}_MGMT_ADDR=$(if_addrs "$ns" "$GW_MGMT_IF")"
+		if [ $v6 = 1 ]; then
+			echo "GW${k}_ADDR6=$(gw_addr6 "$k")"
+			echo "GW${k}_MGMT_ADDR6=$(if_addrs "$ns" "$GW_MGMT_IF" -6)"
+		fi
 	done
 	echo "CLIENT_NS=$CLIENT_NS"
 	echo "CLIENT_IFACE=$CLIENT_IF"
 	echo "CLIENT_MAC=$(if_mac "$CLIENT_NS" "$CLIENT_IF")"
 	echo "CLIENT_ADDRS=$(if_addrs "$CLIENT_NS" "$CLIENT_IF")"
+	[ $v6 = 0 ] || echo "CLIENT_ADDRS6=$(if_addrs "$CLIENT_NS" "$CLIENT_IF" -6)"
 	echo "SERVERS=$n_srv"
 	for i in $(seq "$n_srv"); do
 		ns=$(srv_ns "$i")
@@ -327,6 +410,7 @@ do_status() {
 		echo "S${i}_IFACE=$(srv_if "$i")"
 		echo "S${i}_MAC=$(if_mac "$ns" "$(srv_if "$i")")"
 		echo "S${i}_ADDR=$(if_addrs "$ns" "$(srv_if "$i")")"
+		[ $v6 = 0 ] || echo "S${i}_ADDR6=$(if_addrs "$ns" "$(srv_if "$i")" -6)"
 	done
 }
 
@@ -337,13 +421,25 @@ arp_macs() {
 		sed -n 's/.*reply from [0-9.]* \[\([0-9A-Fa-f:]*\)\].*/\1/p' | tr 'A-F' 'a-f' | sort -u | paste -sd, - || true
 }
 
+# nd_mac NS IF SRC TARGET: the MAC (lower case) NS's kernel learns for
+# TARGET by neighbour discovery when it pings it from SRC, or nothing. The
+# entry is deleted first, so an answer must come now; with several
+# answerers it is the one the kernel kept.
+nd_mac() {
+	ip -n "$1" -6 neigh del "$4" dev "$2" 2>/dev/null || true
+	nsx "$1" ping -6 -c 1 -W 2 -I "$3" "$4" >/dev/null 2>&1 || true
+	ip -n "$1" -6 neigh show to "$4" dev "$2" | sed -n 's/.* lladdr \([0-9a-fA-F:]*\).*/\1/p' | tr 'A-F' 'a-f'
+}
+
 do_check() {
-	local st failed=0 i n_srv n_gw k src v got want gw_macs="" flags
+	local st failed=0 i n_srv n_gw k src src6="" v got want gw_macs="" flags v6
 	st=$(do_status) || { echo "$st"; echo "CHECK=FAIL topology is not up"; return 1; }
 	get() { echo "$st" | sed -n "s/^$1=//p"; }
 	n_srv=$(get SERVERS)
 	n_gw=$(get GATEWAYS)
 	src=$(get CLIENT_ADDRS); src=${src%%,*}
+	v6=$(get IPV6)
+	if [ "$v6" = 1 ]; then src6=$(get CLIENT_ADDRS6); src6=${src6%%,*}; fi
 	for k in $(seq "$n_gw"); do
 		gw_macs="$gw_macs $(get "GW${k}_MAC")"
 		flags=$(ip -n "$(get "GW${k}_NS")" -o link show dev "$GW_IF")
@@ -352,6 +448,10 @@ do_check() {
 		if [ -n "$(if_addrs "$(get "GW${k}_NS")" "$GW_IF")" ]; then
 			echo "CHECK_GW${k}_NOADDR=FAIL $GW_IF has a kernel address"; failed=1
 		else echo "CHECK_GW${k}_NOADDR=ok"; fi
+		[ "$v6" = 1 ] || continue
+		if [ -n "$(ip -n "$(get "GW${k}_NS")" -6 -o addr show dev "$GW_IF")" ]; then
+			echo "CHECK_GW${k}_NOADDR6=FAIL $GW_IF has a kernel IPv6 address"; failed=1
+		else echo "CHECK_GW${k}_NOADDR6=ok"; fi
 	done
 	for i in $(seq "$n_srv"); do
 		want=$(get "S${i}_MAC")
@@ -359,6 +459,11 @@ do_check() {
 		if [ "$got" = "$want" ]; then echo "CHECK_S${i}_ARP=ok"; else echo "CHECK_S${i}_ARP=FAIL answered by '$got', want $want"; failed=1; fi
 		if nsx "$CLIENT_NS" ping -c 1 -W 2 -I "$src" "$(get "S${i}_ADDR")" >/dev/null 2>&1; then echo "CHECK_S${i}_PING=ok"
 		else echo "CHECK_S${i}_PING=FAIL"; failed=1; fi
+		[ "$v6" = 1 ] || continue
+		if nsx "$CLIENT_NS" ping -6 -c 1 -W 2 -I "$src6" "$(get "S${i}_ADDR6")" >/dev/null 2>&1; then echo "CHECK_S${i}_PING6=ok"
+		else echo "CHECK_S${i}_PING6=FAIL"; failed=1; fi
+		got=$(nd_mac "$CLIENT_NS" "$CLIENT_IF" "$src6" "$(get "S${i}_ADDR6")")
+		if [ "$got" = "$want" ]; then echo "CHECK_S${i}_ND=ok"; else echo "CHECK_S${i}_ND=FAIL resolved to '$got', want $want"; failed=1; fi
 	done
 	# Only a gateway (vecd) may answer ARP for a VIP: with vecd stopped nobody
 	# answers; with vecd running only gateway MACs do.
@@ -369,6 +474,16 @@ do_check() {
 			case " $gw_macs " in *" $k "*) ;; *) echo "CHECK_VIP_ARP=FAIL $v answered by non-gateway $k"; failed=1 ;; esac
 		done
 	done
+	# The same for neighbour discovery and the IPv6 VIPs (on the servers' lo:
+	# Linux answers a solicitation only for the receiving interface's
+	# addresses).
+	if [ "$v6" = 1 ]; then
+		for v in $(get VIPS6 | tr , ' '); do
+			got=$(nd_mac "$CLIENT_NS" "$CLIENT_IF" "$src6" "$v")
+			echo "VIP6_ND_REPLIES_${v//:/_}=${got:-none}"
+			[ -z "$got" ] || case " $gw_macs " in *" $got "*) ;; *) echo "CHECK_VIP6_ND=FAIL $v answered by non-gateway $got"; failed=1 ;; esac
+		done
+	fi
 	if [ $failed = 0 ]; then echo CHECK=ok; else echo CHECK=FAIL; return 1; fi
 }
 
@@ -384,6 +499,8 @@ while [ $# -gt 0 ]; do
 	--clients) clients=${2:?}; shift 2 ;;
 	--vips) vips=${2:?}; shift 2 ;;
 	--port-driver) port_driver=${2:?}; shift 2 ;;
+	--ipv6) ipv6=1; shift ;;
+	--vips6) vips6=${2:?}; vips6_flag=1; shift 2 ;;
 	*) usage ;;
 	esac
 done

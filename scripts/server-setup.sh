@@ -15,14 +15,25 @@
 #   scripts/server-setup.sh --help
 #
 # What it does, in the network namespace it runs in (run it as root):
-#   - every VIP on the loopback as a /32 alias, so the server accepts
-#     packets for it, without a route to announce (lo must be up, as it
-#     is on any running system);
-#   - arp_ignore=1 (on all and IF) so the server answers ARP only for the
-#     addresses of the interface asked on, never for the VIPs: the gateway
-#     alone answers for those; a stricter value already set is kept;
-#   - arp_announce=2 (on all and IF) so the server's own ARP requests never
-#     carry a VIP as sender address;
+#   - every VIP on the loopback as a /32 alias (an IPv6 VIP as a /128), so
+#     the server accepts packets for it, without a route to announce (lo
+#     must be up, as it is on any running system);
+#   - with an IPv4 VIP, arp_ignore=1 (on all and IF) so the server answers
+#     ARP only for the addresses of the interface asked on, never for the
+#     VIPs: the gateway alone answers for those; a stricter value already
+#     set is kept;
+#   - with an IPv4 VIP, arp_announce=2 (on all and IF) so the server's own
+#     ARP requests never carry a VIP as sender address;
+#   - with an IPv6 VIP, net.ipv6.conf.{lo,IF}.disable_ipv6=0 where it was 1
+#     (the VIP cannot be put on lo, nor its packets received on IF,
+#     otherwise). IPv6 needs no arp_ignore or arp_announce: Linux answers a
+#     neighbour solicitation only for an address of the interface it came
+#     in on (or with proxy_ndp and forwarding on, for an `ip -6 neigh add
+#     proxy` entry: never make one for a VIP), and solicits from an address
+#     of the outgoing interface, its link-local one when the packet waiting
+#     for the answer comes from a VIP. So IF must have a link-local address
+#     (the script fails when it has none and addr_gen_mode is 1, none);
+#     IPv6 has no rp_filter. IPv6 VIPs are for --forwarding dsr only;
 #   - rp_filter on all, default, lo and IF: with "loose" (the default) a
 #     strict setting (1) becomes loose (2), enough when the clients are
 #     reached through IF; "off" sets 0 (asymmetric routing, several
@@ -136,7 +147,8 @@ if [ -z "$state" ]; then
 	state="$STATE_DIR/net-$netns_inode.state"
 fi
 
-# ---- state: "addr CIDR", "conf IF NAME ORIGINAL" and decapsulation lines ------
+# ---- state: "addr CIDR", "conf IF NAME ORIGINAL" (net.ipv4.conf.IF.NAME),
+# "conf6 IF NAME ORIGINAL" (net.ipv6.conf.IF.NAME) and decapsulation lines --
 # The decapsulation: "encap MODES PORT KIND" (what it was set up for),
 # "link IF" (a device it created), "linkup IF" (one it brought up),
 # "fou PORT", "decap PID CMDLINE" (the userspace decapsulator it started).
@@ -144,7 +156,7 @@ fi
 # main table, by its metric, given advmss N; ORIGINAL: the route before,
 # as `ip route` printed it).
 added_addrs=()
-declare -A conf_orig=() # "IF NAME" -> value before the first change
+declare -A conf_orig=() # "FAMILY IF NAME" (ipv4 or ipv6) -> value before the first change
 conf_order=()
 created_links=()
 upped_links=()
@@ -162,7 +174,8 @@ load_state() {
 	while read -r kind a b c; do
 		case "$kind" in
 		addr) added_addrs+=("$a") ;;
-		conf) conf_orig["$a $b"]=$c; conf_order+=("$a $b") ;;
+		conf) conf_orig["ipv4 $a $b"]=$c; conf_order+=("ipv4 $a $b") ;;
+		conf6) conf_orig["ipv6 $a $b"]=$c; conf_order+=("ipv6 $a $b") ;;
 		encap) encap_spec="$a $b"; decap_kind=$c ;;
 		link) created_links+=("$a") ;;
 		linkup) upped_links+=("$a") ;;
@@ -188,7 +201,9 @@ save_state() {
 	{
 		echo "# written by scripts/server-setup.sh; --undo reverts exactly this"
 		for a in "${added_addrs[@]}"; do echo "addr $a"; done
-		for k in "${conf_order[@]}"; do echo "conf $k ${conf_orig[$k]}"; done
+		for k in "${conf_order[@]}"; do
+			case $k in ipv4\ *) echo "conf ${k#ipv4 } ${conf_orig[$k]}" ;; *) echo "conf6 ${k#ipv6 } ${conf_orig[$k]}" ;; esac
+		done
 		[ -z "$encap_spec" ] || echo "encap $encap_spec $decap_kind"
 		for a in "${created_links[@]}"; do echo "link $a"; done
 		for a in "${upped_links[@]}"; do echo "linkup $a"; done
@@ -201,29 +216,74 @@ save_state() {
 
 # ---- helpers -------------------------------------------------------------------
 # /proc/sys paths rather than sysctl's dotted names: an interface name may
-# hold a dot (eth0.10).
-conf_path() { echo "/proc/sys/net/ipv4/conf/$1/$2"; }
-conf_get() { cat "$(conf_path "$1" "$2")"; }
+# hold a dot (eth0.10). FAMILY is ipv4 or ipv6; conf_get and conf_set
+# without it are ipv4's.
+fconf_path() { echo "/proc/sys/net/$1/conf/$2/$3"; }
+fconf_get() { cat "$(fconf_path "$1" "$2" "$3")"; }
 
-# conf_set IF NAME VALUE: set it, remembering the first original value.
-conf_set() {
-	local ifname=$1 name=$2 value=$3 cur
-	cur=$(conf_get "$ifname" "$name")
+# fconf_set FAMILY IF NAME VALUE: set it, remembering the first original value.
+fconf_set() {
+	local fam=$1 ifname=$2 name=$3 value=$4 cur
+	cur=$(fconf_get "$fam" "$ifname" "$name")
 	[ "$cur" = "$value" ] && return 0
-	if [ -z "${conf_orig["$ifname $name"]+set}" ]; then
-		conf_orig["$ifname $name"]=$cur
-		conf_order+=("$ifname $name")
+	if [ -z "${conf_orig["$fam $ifname $name"]+set}" ]; then
+		conf_orig["$fam $ifname $name"]=$cur
+		conf_order+=("$fam $ifname $name")
 	fi
-	echo "$value" >"$(conf_path "$ifname" "$name")" || fail "cannot set net.ipv4.conf.$ifname.$name"
-	say "net.ipv4.conf.$ifname.$name: $cur -> $value"
+	echo "$value" >"$(fconf_path "$fam" "$ifname" "$name")" || fail "cannot set net.$fam.conf.$ifname.$name"
+	say "net.$fam.conf.$ifname.$name: $cur -> $value"
 }
+conf_get() { fconf_get ipv4 "$1" "$2"; }
+conf_set() { fconf_set ipv4 "$1" "$2" "$3"; }
 
-lo_has() { ip -4 -o addr show dev lo | awk '{print $4}' | grep -qxF "$1"; }
+# lo_has CIDR: lo holds it, as `ip` prints it (IPv6 in canonical_ipv6's form).
+lo_has() { ip -o addr show dev lo | awk '{print $4}' | grep -qxF "$1"; }
 
 valid_ipv4() {
 	local IFS=. o
 	[[ $1 =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]] || return 1
 	for o in $1; do [ "$o" -le 255 ] || return 1; done
+}
+
+# canonical_ipv6 ADDR: ADDR as `ip` prints it (RFC 5952: lower case, no
+# leading zeros, the longest run of two or more zero groups as ::), so that
+# it compares with `ip`'s output; status 1 if it is no IPv6 address. The
+# forms with a dotted IPv4 address, and anything in ::/80 (which `ip`
+# prints that way), are refused: no VIP is one.
+canonical_ipv6() {
+	local a=${1,,} head tail i n run=0 best=-1 bestlen=1 hg=() tg=() g=()
+	[[ $a =~ ^[0-9a-f:]+$ ]] && [[ $a != *:::* ]] || return 1
+	[[ $a == :* && $a != ::* ]] && return 1
+	[[ $a == *: && $a != *:: ]] && return 1
+	if [[ $a == *::* ]]; then
+		head=${a%%::*} tail=${a#*::}
+		[[ $tail != *::* ]] || return 1
+		IFS=: read -ra hg <<<"$head"
+		IFS=: read -ra tg <<<"$tail"
+		n=$((8 - ${#hg[@]} - ${#tg[@]}))
+		[ "$n" -ge 1 ] || return 1
+		g=("${hg[@]}")
+		for ((i = 0; i < n; i++)); do g+=(0); done
+		g+=("${tg[@]}")
+	else
+		IFS=: read -ra g <<<"$a"
+		[ ${#g[@]} -eq 8 ] || return 1
+	fi
+	for ((i = 0; i < 8; i++)); do
+		[[ ${g[i]} =~ ^[0-9a-f]{1,4}$ ]] || return 1
+		g[i]=$(printf %x $((16#${g[i]})))
+		if [ "${g[i]}" = 0 ]; then
+			run=$((run + 1))
+			if [ $run -gt $bestlen ]; then bestlen=$run best=$((i - run + 1)); fi
+		else
+			run=0
+		fi
+	done
+	[ "${g[*]:0:5}" != "0 0 0 0 0" ] || return 1
+	if [ $best -lt 0 ]; then (IFS=:; echo "${g[*]}"); return; fi
+	head=$(IFS=:; echo "${g[*]:0:best}")
+	tail=$(IFS=:; echo "${g[*]:best+bestlen}")
+	echo "$head::$tail"
 }
 
 # ---- decapsulation ---------------------------------------------------------------
@@ -445,11 +505,11 @@ do_undo() {
 	mss_restore
 	for k in "${conf_order[@]}"; do
 		set -- $k
-		if [ -e "$(conf_path "$1" "$2")" ]; then
-			echo "${conf_orig[$k]}" >"$(conf_path "$1" "$2")" || fail "cannot restore net.ipv4.conf.$1.$2"
-			say "net.ipv4.conf.$1.$2: restored ${conf_orig[$k]}"
+		if [ -e "$(fconf_path "$1" "$2" "$3")" ]; then
+			echo "${conf_orig[$k]}" >"$(fconf_path "$1" "$2" "$3")" || fail "cannot restore net.$1.conf.$2.$3"
+			say "net.$1.conf.$2.$3: restored ${conf_orig[$k]}"
 		else
-			say "net.ipv4.conf.$1.$2: interface gone, nothing to restore"
+			say "net.$1.conf.$2.$3: interface gone, nothing to restore"
 		fi
 	done
 	for a in "${added_addrs[@]}"; do
@@ -463,7 +523,7 @@ do_undo() {
 
 # ---- set up --------------------------------------------------------------------
 do_setup() {
-	local v a cidr keep=() want=() ifname name modes=""
+	local v a cidr keep=() want=() ifname name modes="" c has4=0 has6=0
 	[ ${#vips[@]} -gt 0 ] || die "--vip is required (see --help)"
 	case "$forwarding" in
 	dsr) ;;
@@ -475,7 +535,18 @@ do_setup() {
 	[ -n "$iface" ] || die "--iface is required: the interface the gateway's frames arrive on"
 	[ "$iface" != lo ] || die "--iface is the server's network interface, not lo"
 	case "$rp_mode" in loose | off | keep) ;; *) die "--rp-filter must be loose, off or keep, not '$rp_mode'" ;; esac
-	for v in "${vips[@]}"; do valid_ipv4 "$v" || die "VIP '$v' is not an IPv4 address"; done
+	for v in "${vips[@]}"; do
+		if valid_ipv4 "$v"; then
+			has4=1
+			want+=("$v/32")
+		elif c=$(canonical_ipv6 "$v"); then
+			has6=1
+			want+=("$c/128")
+		else
+			die "VIP '$v' is not an IPv4 or IPv6 unicast address"
+		fi
+	done
+	[ "$has6" = 0 ] || [ -z "$modes" ] || die "IPv6 VIPs are for --forwarding dsr only (the decapsulation is IPv4's)"
 	if [ -n "$mss" ]; then
 		[ -n "$modes" ] || die "--mss goes with --forwarding ipip, gue or ipip,gue (DSR packets are not longer)"
 		[ "$mss" = auto ] || { [[ $mss =~ ^[0-9]{1,4}$ ]] && [ "$mss" -ge 536 ] && [ "$mss" -le 9000 ]; } ||
@@ -488,13 +559,20 @@ do_setup() {
 		fi
 	fi
 	[ -d "/proc/sys/net/ipv4/conf/$iface" ] || die "no interface '$iface' in this network namespace"
+	[ "$has6" = 0 ] || [ -d "/proc/sys/net/ipv6/conf/$iface" ] || fail "no IPv6 in this kernel (booted with ipv6.disable=1?) for the IPv6 VIPs"
 	[ -w /proc/sys/net/ipv4/conf/all/arp_ignore ] || fail "cannot change sysctls: run as root"
 	ip -o link show dev lo | grep -q '[<,]UP[,>]' || fail "lo is down: bring it up first (ip link set lo up)"
 	load_state
 	# Whatever happens next, what was changed is recorded for --undo.
 	trap save_state EXIT
 
-	for v in "${vips[@]}"; do want+=("$v/32"); done
+	# IPv6 on lo before its VIPs go there, and on IF, which they arrive on.
+	if [ "$has6" = 1 ]; then
+		for ifname in lo "$iface"; do fconf_set ipv6 "$ifname" disable_ipv6 0; done
+		# Without carrier the kernel makes the link-local address later.
+		[ "$(fconf_get ipv6 "$iface" addr_gen_mode)" != 1 ] || [ -n "$(ip -6 -o addr show dev "$iface" scope link)" ] ||
+			fail "$iface has no IPv6 link-local address and addr_gen_mode 1 (none): the server solicits its neighbours, the clients included, from it"
+	fi
 	# VIPs an earlier run added that are no longer wanted.
 	for a in "${added_addrs[@]}"; do
 		if [[ " ${want[*]} " == *" $a "* ]]; then
@@ -512,10 +590,12 @@ do_setup() {
 		say "added $cidr to lo"
 	done
 
-	for ifname in all "$iface"; do
-		[ "$(conf_get "$ifname" arp_ignore)" != 0 ] || conf_set "$ifname" arp_ignore 1
-		[ "$(conf_get "$ifname" arp_announce)" = 2 ] || conf_set "$ifname" arp_announce 2
-	done
+	if [ "$has4" = 1 ]; then
+		for ifname in all "$iface"; do
+			[ "$(conf_get "$ifname" arp_ignore)" != 0 ] || conf_set "$ifname" arp_ignore 1
+			[ "$(conf_get "$ifname" arp_announce)" = 2 ] || conf_set "$ifname" arp_announce 2
+		done
+	fi
 	if [ "$rp_mode" != keep ]; then
 		for ifname in all default lo "$iface"; do
 			name=rp_filter

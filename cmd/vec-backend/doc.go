@@ -1,16 +1,19 @@
 // Command vec-backend is the test server run in every server namespace of the
-// test cluster (scripts/netns.sh). It binds the wildcard address, so it
-// answers on the server's own address and on the VIP held on its loopback:
+// test cluster (scripts/netns.sh). It binds the wildcard address of both
+// IPv4 and IPv6, so it answers on the server's own addresses and on the VIPs
+// held on its loopback, of either family:
 //
 //	GET /                  "NAME\n" with header X-Vec-Server: NAME (also the health check)
 //	GET /bytes?n=N&seed=S&rate=R
 //	                       N bytes of the deterministic stream for seed S
 //	                       (package vec/e2e/traffic), paced to R bytes/s if R > 0
 //	UDP :5353              echoes "NAME " + payload, sent from the address the
-//	                       datagram was sent to (the VIP under DSR)
+//	                       datagram was sent to (the VIP under DSR), over
+//	                       IPv4 and IPv6 (one socket each)
 //
 // Usage: vec-backend -name s1 [-http :80] [-udp :5353] [-delay D] [-workers K]
-// [-control ADDR]. It stops cleanly on SIGINT or SIGTERM.
+// [-control ADDR]. An -http or -udp address with a host serves that
+// address (and so its family) only. It stops cleanly on SIGINT or SIGTERM.
 //
 // A slow server, for the manager's tests: with -delay D every GET / takes D
 // before it is answered, and with -workers K at most K of them are served at

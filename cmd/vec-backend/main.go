@@ -63,25 +63,11 @@ func run(o options, log *zap.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	// The control listener and UDP first: once the HTTP port accepts,
-	// everything is up, which is what callers wait for.
-	var ctlLn net.Listener
-	if o.controlAddr != "" {
-		if ctlLn, err = net.Listen("tcp4", o.controlAddr); err != nil {
-			return fmt.Errorf("listen control %s: %w", o.controlAddr, err)
-		}
-	}
-	echo, err := listenEcho(o.udpAddr)
+	socks, err := listen(o)
 	if err != nil {
-		closeListener(ctlLn)
 		return err
 	}
-	ln, err := net.Listen("tcp4", o.httpAddr)
-	if err != nil {
-		closeListener(ctlLn)
-		echo.Close()
-		return fmt.Errorf("listen http %s: %w", o.httpAddr, err)
-	}
+	ctlLn, ln, echo := socks.control, socks.http, socks.echo
 	servers := []*http.Server{{
 		Handler:           newHandler(o.name, slow, log),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -111,7 +97,7 @@ func run(o options, log *zap.Logger) error {
 			errc <- fmt.Errorf("udp echo: %w", err)
 		}
 	})
-	fields := []zap.Field{zap.String("http", ln.Addr().String()), zap.String("udp", echo.conn.LocalAddr().String()),
+	fields := []zap.Field{zap.String("http", ln.Addr().String()), zap.String("udp", echo.String()),
 		zap.Duration("delay", slow.Delay()), zap.Int("workers", o.workers)}
 	if ctlLn != nil {
 		fields = append(fields, zap.String("control", ctlLn.Addr().String()))
@@ -135,6 +121,38 @@ func run(o options, log *zap.Logger) error {
 	echo.Close()
 	wg.Wait()
 	return runErr
+}
+
+// sockets are what a backend serves on.
+type sockets struct {
+	control, http net.Listener // control is nil without -control
+	echo          *echoServer
+}
+
+// listen opens the sockets of o. The HTTP listener is "tcp": an address
+// without a host (":80") accepts both IPv4 and IPv6, the server's own
+// addresses and the VIPs of both families on its loopback. The control
+// listener is IPv4 (it is reached on the server's own address).
+func listen(o options) (*sockets, error) {
+	// The control listener and UDP first: once the HTTP port accepts,
+	// everything is up, which is what callers wait for.
+	var s sockets
+	var err error
+	if o.controlAddr != "" {
+		if s.control, err = net.Listen("tcp4", o.controlAddr); err != nil {
+			return nil, fmt.Errorf("listen control %s: %w", o.controlAddr, err)
+		}
+	}
+	if s.echo, err = listenEcho(o.udpAddr); err != nil {
+		closeListener(s.control)
+		return nil, err
+	}
+	if s.http, err = net.Listen("tcp", o.httpAddr); err != nil {
+		closeListener(s.control)
+		s.echo.Close()
+		return nil, fmt.Errorf("listen http %s: %w", o.httpAddr, err)
+	}
+	return &s, nil
 }
 
 // closeListener closes ln when there is one (a start-up that failed later).

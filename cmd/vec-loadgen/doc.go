@@ -19,9 +19,13 @@
 //	                records which server answered each flow
 //	-mode stray     ACK+PSH segments of a connection that does not exist, sent
 //	                with a raw socket; reports whether anything came back
+//	                (IPv4 only)
 //
-// Requests are spread round-robin over -sources (default: every non-loopback
-// IPv4 address of the namespace). Every run is bounded by -n and -timeout.
+// -target is an IPv4 or IPv6 address with an optional port (10.99.0.100,
+// 10.99.0.100:80, fd00:99::100, [fd00:99::100]:80). Requests are spread
+// round-robin over -sources, which must all be of the target's family
+// (default: every non-loopback address of that family in the namespace,
+// for IPv6 the global unicast ones, not link-local). Every run is bounded by -n and -timeout.
 // -json prints a traffic.Report. Exit status: 0 every check held, 1 some
 // check failed (the report says which; for stray, an answer is a failure),
 // 2 bad usage or setup.

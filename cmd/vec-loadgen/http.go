@@ -21,7 +21,7 @@ import (
 // connection from src and closes it afterwards. No proxy from the
 // environment is ever used.
 func newClient(src netip.Addr, connectTimeout time.Duration) *http.Client {
-	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: src.AsSlice()}, Timeout: connectTimeout}
+	d := &net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(src, 0)), Timeout: connectTimeout}
 	return &http.Client{Transport: &http.Transport{
 		DialContext:           d.DialContext,
 		DisableKeepAlives:     true,

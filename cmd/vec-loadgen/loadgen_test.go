@@ -12,6 +12,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,11 +22,20 @@ import (
 	"vec/e2e/traffic"
 )
 
-var loopback = netip.MustParseAddr("127.0.0.1")
+var (
+	loopback  = netip.MustParseAddr("127.0.0.1")
+	loopback6 = netip.IPv6Loopback()
+)
 
+// testConfig parses a command line for mode and target (host:port), with
+// the loopback address of the target's family as the source.
 func testConfig(t *testing.T, mode, target string, extra ...string) config {
 	t.Helper()
-	args := append([]string{"-mode", mode, "-target", target, "-sources", "127.0.0.1"}, extra...)
+	src := loopback
+	if ap, err := netip.ParseAddrPort(target); err == nil && ap.Addr().Is6() {
+		src = loopback6
+	}
+	args := append([]string{"-mode", mode, "-target", target, "-sources", src.String()}, extra...)
 	cfg, _, err := parseFlags(args, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -45,10 +55,20 @@ func runOK(t *testing.T, cfg config) *traffic.Report {
 }
 
 // twoServers answers "/" as s1 and s2 alternately, and /bytes with the
-// stream for seed+corruptSeed (0: the right one).
+// stream for seed+corruptSeed (0: the right one), on 127.0.0.1.
 func twoServers(t *testing.T, corruptSeed uint64) string {
+	return twoServersOn(t, loopback, corruptSeed)
+}
+
+// twoServersOn is twoServers listening on ip.
+func twoServersOn(t *testing.T, ip netip.Addr, corruptSeed uint64) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", netip.AddrPortFrom(ip, 0).String())
+	if err != nil {
+		t.Fatal(err)
+	}
 	var n atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := fmt.Sprintf("s%d", 1+n.Add(1)%2)
 		w.Header().Set(traffic.ServerHeader, name)
 		if r.URL.Path == traffic.BytesPath {
@@ -59,6 +79,9 @@ func twoServers(t *testing.T, corruptSeed uint64) string {
 		}
 		io.WriteString(w, traffic.HTTPBody(name))
 	}))
+	srv.Listener.Close()
+	srv.Listener = ln
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return srv.Listener.Addr().String()
 }
@@ -121,10 +144,17 @@ func TestDownloadChecksSHA256(t *testing.T) {
 	}
 }
 
-// udpEcho answers like vec-backend; name picks the server name per datagram.
+// udpEcho answers like vec-backend on 127.0.0.1; name picks the server name
+// per datagram.
 func udpEcho(t *testing.T, name func(i int) string, replyFrom *net.UDPConn) string {
 	t.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: loopback.AsSlice()})
+	return udpEchoOn(t, loopback, name, replyFrom)
+}
+
+// udpEchoOn is udpEcho listening on ip.
+func udpEchoOn(t *testing.T, ip netip.Addr, name func(i int) string, replyFrom *net.UDPConn) string {
+	t.Helper()
+	c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, 0)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +261,6 @@ func TestParseFlags(t *testing.T) {
 	}
 	for _, bad := range [][]string{
 		{"-mode", "nope"},
-		{"-target", "::1"},
 		{"-target", "example.org"},
 		{"-sources", "x"},
 		{"-mode", "udp", "-n", "3", "-flows", "4", "-sources", "10.0.0.1"},
@@ -313,6 +342,111 @@ func TestParseConnRate(t *testing.T) {
 	for _, bad := range []string{"-1", "NaN", "2e6"} {
 		if _, _, err := parseFlags([]string{"-conn-rate", bad, "-sources", "10.0.0.1"}, io.Discard); err == nil {
 			t.Errorf("-conn-rate %s accepted", bad)
+		}
+	}
+}
+
+// The http, download and udp modes over IPv6, against servers on [::1].
+func TestModesOverIPv6(t *testing.T) {
+	target := twoServersOn(t, loopback6, 0)
+	if !strings.HasPrefix(target, "[::1]:") {
+		t.Fatalf("server on %s", target)
+	}
+	rep := runOK(t, testConfig(t, "http", target, "-n", "40", "-c", "4"))
+	if h := rep.HTTP; !rep.Passed() || h.OK != 40 || h.PerServer["s1"] != 20 || h.PerServer["s2"] != 20 || h.PerSource["::1"] != 40 {
+		t.Fatalf("http: %+v %v", h, rep.Failures)
+	}
+	if rep.Target != target || len(rep.Sources) != 1 || rep.Sources[0] != "::1" {
+		t.Fatalf("report target %q sources %q", rep.Target, rep.Sources)
+	}
+
+	rep = runOK(t, testConfig(t, "download", target, "-parallel", "4", "-size", "300001", "-seed", "5"))
+	if d := rep.Download; !rep.Passed() || d.OK != 4 || d.Bytes != 4*300001 {
+		t.Fatalf("download: %+v %v", d, rep.Failures)
+	}
+	rep = runOK(t, testConfig(t, "download", twoServersOn(t, loopback6, 1), "-parallel", "2", "-size", "1000", "-seed", "5"))
+	if d := rep.Download; rep.Passed() || d.Mismatches != 2 {
+		t.Fatalf("wrong stream over IPv6 not caught: %+v", d)
+	}
+
+	udpTarget := udpEchoOn(t, loopback6, func(int) string { return "s1" }, nil)
+	rep = runOK(t, testConfig(t, "udp", udpTarget, "-n", "40", "-flows", "8"))
+	if u := rep.UDP; !rep.Passed() || u.Sent != 40 || u.Received != 40 || u.PerServer["s1"] != 8 {
+		t.Fatalf("udp: %+v %v", u, rep.Failures)
+	}
+	for _, fl := range rep.UDP.FlowList {
+		if !strings.HasPrefix(fl.Source, "[::1]:") {
+			t.Fatalf("flow from %s, want [::1]", fl.Source)
+		}
+	}
+	// Echoes from another IPv6 socket are from the wrong source.
+	other, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	rep = runOK(t, testConfig(t, "udp", udpEchoOn(t, loopback6, func(int) string { return "s1" }, other), "-n", "3", "-flows", "1"))
+	if rep.Passed() || rep.UDP.WrongSource != 3 {
+		t.Fatalf("wrong source over IPv6 not caught: %+v", rep.UDP)
+	}
+}
+
+func TestParseFlagsIPv6(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-target", "fd00:99::100", "-sources", "fd00:99::21,fd00:99::22"}, "[fd00:99::100]:80"},
+		{[]string{"-target", "[fd00:99::100]:8080", "-sources", "fd00:99::21"}, "[fd00:99::100]:8080"},
+		{[]string{"-mode", "udp", "-target", "fd00:99::100", "-sources", "fd00:99::21"}, "[fd00:99::100]:5353"},
+		{[]string{"-target", "[::ffff:10.99.0.100]:80", "-sources", "10.99.0.21"}, "10.99.0.100:80"},
+	} {
+		cfg, _, err := parseFlags(c.args, io.Discard)
+		if err != nil {
+			t.Fatalf("%v: %v", c.args, err)
+		}
+		if cfg.target.String() != c.want {
+			t.Errorf("%v: target %s, want %s", c.args, cfg.target, c.want)
+		}
+	}
+	for _, c := range []struct {
+		args []string
+		want []string // in the message
+	}{
+		{[]string{"-target", "[fd00:99::100]:80", "-sources", "10.99.0.21"}, []string{"10.99.0.21", "[fd00:99::100]:80", "IPv4", "IPv6"}},
+		{[]string{"-target", "10.99.0.100", "-sources", "10.99.0.21,fd00:99::21"}, []string{"fd00:99::21", "10.99.0.100:80", "IPv4", "IPv6"}},
+		{[]string{"-mode", "stray", "-target", "fd00:99::100", "-sources", "fd00:99::21"}, []string{"stray", "IPv4 only"}},
+		{[]string{"-target", "[fd00:99::100", "-sources", "fd00:99::21"}, []string{"-target"}},
+	} {
+		_, _, err := parseFlags(c.args, io.Discard)
+		if err == nil {
+			t.Errorf("%v accepted", c.args)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%v: error %q does not name %q", c.args, err, w)
+			}
+		}
+	}
+}
+
+func TestDefaultSourcesAreOfTheTargetFamily(t *testing.T) {
+	for _, c := range []struct {
+		ip         string
+		ipv6, want bool
+	}{
+		{"10.99.0.21", false, true},
+		{"10.99.0.21", true, false},
+		{"fd00:99::21", true, true},
+		{"2001:db8::21", true, true},
+		{"fd00:99::21", false, false},
+		{"fe80::1", true, false},
+		{"::1", true, false},
+		{"::ffff:10.99.0.21", true, false},
+	} {
+		if got := defaultSource(netip.MustParseAddr(c.ip), c.ipv6); got != c.want {
+			t.Errorf("defaultSource(%s, ipv6=%v) = %v, want %v", c.ip, c.ipv6, got, c.want)
 		}
 	}
 }

@@ -75,8 +75,8 @@ func parseFlags(args []string, stderr io.Writer) (config, bool, error) {
 	fs := flag.NewFlagSet("vec-loadgen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.mode, "mode", "http", "http, download, udp or stray")
-	target := fs.String("target", defaultTarget, "address[:port] to send to; the port defaults to 80, or 5353 for udp")
-	sources := fs.String("sources", "", "comma-separated source addresses (default: every non-loopback IPv4 address here)")
+	target := fs.String("target", defaultTarget, "IPv4 or IPv6 address to send to, with an optional port (10.99.0.100:80, [fd00:99::100]:80); the port defaults to 80, or 5353 for udp")
+	sources := fs.String("sources", "", "comma-separated source addresses, of the target's family (default: every non-loopback address of that family here; for IPv6 global unicast only)")
 	fs.IntVar(&cfg.n, "n", 0, "requests (http, default 2000), datagrams (udp, default 1000) or stray segments (default 3)")
 	fs.IntVar(&cfg.conc, "c", 32, "http: concurrent requests")
 	fs.IntVar(&cfg.parallel, "parallel", 50, "download: simultaneous downloads")
@@ -116,7 +116,10 @@ func parseFlags(args []string, stderr io.Writer) (config, bool, error) {
 	if cfg.target, err = parseTarget(*target, defPort); err != nil {
 		return cfg, false, err
 	}
-	if cfg.sources, err = parseSources(*sources); err != nil {
+	if cfg.mode == "stray" && !cfg.target.Addr().Is4() {
+		return cfg, false, fmt.Errorf("-mode stray: IPv4 only, -target %s is IPv6", cfg.target)
+	}
+	if cfg.sources, err = parseSources(*sources, cfg.target); err != nil {
 		return cfg, false, err
 	}
 	switch {
@@ -148,38 +151,54 @@ func parseFlags(args []string, stderr io.Writer) (config, bool, error) {
 	return cfg, *jsonOut, nil
 }
 
+// parseTarget reads an IPv4 or IPv6 address with an optional port; an IPv6
+// address with a port is written in brackets.
 func parseTarget(s string, defPort uint16) (netip.AddrPort, error) {
 	if ap, err := netip.ParseAddrPort(s); err == nil {
-		if !ap.Addr().Is4() {
-			return ap, fmt.Errorf("-target %q: IPv4 only", s)
-		}
-		return ap, nil
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
 	}
 	a, err := netip.ParseAddr(s)
-	if err != nil || !a.Is4() {
-		return netip.AddrPort{}, fmt.Errorf("-target %q: want an IPv4 address with an optional :port", s)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("-target %q: want an IPv4 or IPv6 address with an optional port (10.99.0.100:80, [fd00:99::100]:80)", s)
 	}
-	return netip.AddrPortFrom(a, defPort), nil
+	return netip.AddrPortFrom(a.Unmap(), defPort), nil
 }
 
-func parseSources(s string) ([]netip.Addr, error) {
+// family names the address family of a.
+func family(a netip.Addr) string {
+	if a.Is4() {
+		return "IPv4"
+	}
+	return "IPv6"
+}
+
+// parseSources reads -sources, every address of target's family; without
+// any, it lists this namespace's addresses of that family.
+func parseSources(s string, target netip.AddrPort) ([]netip.Addr, error) {
 	if s == "" {
-		return localIPv4()
+		return localAddrs(target.Addr().Is6())
 	}
 	var out []netip.Addr
 	for _, f := range strings.Split(s, ",") {
 		a, err := netip.ParseAddr(strings.TrimSpace(f))
-		if err != nil || !a.Is4() {
-			return nil, fmt.Errorf("-sources: %q is not an IPv4 address", f)
+		if err != nil {
+			return nil, fmt.Errorf("-sources: %q is not an IPv4 or IPv6 address", f)
+		}
+		a = a.Unmap()
+		if a.Is4() != target.Addr().Is4() {
+			return nil, fmt.Errorf("-sources %s is %s but -target %s is %s: use sources of the target's family",
+				a, family(a), target, family(target.Addr()))
 		}
 		out = append(out, a)
 	}
 	return out, nil
 }
 
-// localIPv4 lists the IPv4 addresses of this namespace's non-loopback
-// interfaces: in the client namespace, the client addresses.
-func localIPv4() ([]netip.Addr, error) {
+// localAddrs lists the addresses of this namespace's non-loopback
+// interfaces of one family: in the client namespace, the client addresses.
+// IPv6 ones are global unicast only (ULAs included): a link-local address
+// cannot reach a VIP, which is never on the link.
+func localAddrs(ipv6 bool) ([]netip.Addr, error) {
 	ifs, err := net.Interfaces()
 	if err != nil {
 		return nil, fmt.Errorf("list interfaces: %w", err)
@@ -194,15 +213,28 @@ func localIPv4() ([]netip.Addr, error) {
 			return nil, fmt.Errorf("addresses of %s: %w", ifi.Name, err)
 		}
 		for _, a := range addrs {
-			if p, err := netip.ParsePrefix(a.String()); err == nil && p.Addr().Is4() {
+			if p, err := netip.ParsePrefix(a.String()); err == nil && defaultSource(p.Addr(), ipv6) {
 				out = append(out, p.Addr())
 			}
 		}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("no non-loopback IPv4 address here; pass -sources")
+		fam := "IPv4"
+		if ipv6 {
+			fam = "global IPv6"
+		}
+		return nil, fmt.Errorf("no non-loopback %s address here; pass -sources", fam)
 	}
 	return out, nil
+}
+
+// defaultSource tells whether ip, an address of a non-loopback interface,
+// is a default source for a target of the family ipv6 says.
+func defaultSource(ip netip.Addr, ipv6 bool) bool {
+	if !ipv6 {
+		return ip.Is4()
+	}
+	return ip.Is6() && !ip.Is4In6() && ip.IsGlobalUnicast()
 }
 
 func run(ctx context.Context, cfg config) (*traffic.Report, error) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"time"
@@ -18,7 +19,11 @@ func runUDP(ctx context.Context, cfg config) (*traffic.UDPResult, error) {
 	conns := make([]*net.UDPConn, cfg.flows)
 	for f := range conns {
 		src := cfg.sources[f%len(cfg.sources)]
-		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: src.AsSlice()})
+		network := "udp4"
+		if src.Is6() {
+			network = "udp6"
+		}
+		c, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(src, 0)))
 		if err != nil {
 			for _, c := range conns[:f] {
 				c.Close()

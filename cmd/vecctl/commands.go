@@ -3,8 +3,10 @@ package main
 import (
 	"fmt"
 	"io"
+	"net/netip"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -103,15 +105,41 @@ func under(prefix string) func(string) (string, error) {
 
 func esc(s string) string { return url.PathEscape(s) }
 
-// splitName splits VIP:SERVICE[:SERVER] into n parts.
+// splitName splits VIP:SERVICE[:SERVER] into n parts. Names have no
+// colons, so the last n-1 colons separate the parts and an IPv6 VIP keeps
+// its own (2001:db8::100:http); the VIP may also be bracketed
+// ([2001:db8::100]:http).
 func splitName(s string, n int) ([]string, error) {
-	parts := strings.Split(s, ":")
-	if len(parts) != n || parts[0] == "" || parts[1] == "" || (n == 3 && parts[2] == "") {
+	parts := make([]string, n)
+	rest := s
+	for i := n - 1; i > 0; i-- {
+		j := strings.LastIndexByte(rest, ':')
+		if j < 0 {
+			rest = ""
+			break
+		}
+		rest, parts[i] = rest[:j], rest[j+1:]
+	}
+	vip, ok := parseVIP(rest)
+	if !ok || slices.Contains(parts[1:], "") {
 		want := "VIP:SERVICE"
 		if n == 3 {
 			want = "VIP:SERVICE:SERVER"
 		}
 		return nil, usageError("%q: want %s (e.g. 10.0.0.100:http%s)", s, want, map[bool]string{true: ":s1"}[n == 3])
 	}
+	parts[0] = vip
 	return parts, nil
+}
+
+// parseVIP reads an IPv4 or IPv6 address, the latter perhaps bracketed,
+// and returns it as written without brackets.
+func parseVIP(s string) (string, bool) {
+	if inner, ok := strings.CutPrefix(s, "["); ok {
+		if s, ok = strings.CutSuffix(inner, "]"); !ok {
+			return "", false
+		}
+	}
+	a, err := netip.ParseAddr(s)
+	return s, err == nil && a.Zone() == ""
 }

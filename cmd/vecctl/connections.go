@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -70,7 +71,7 @@ names (--cursor); --all follows the cursors to the end.`,
 func printConnections(w io.Writer, conns []apiwire.Connection) {
 	fmt.Fprintln(w, "core\tclient\tvip\tservice\tserver\tstate\tidle")
 	for _, cn := range conns {
-		fmt.Fprintf(w, "%d\t%s\t%s:%d/%s\t%s\t%s (%s)\t%s\t%.1fs\n", cn.Core, cn.Client, cn.VIP, cn.Port, cn.Proto,
+		fmt.Fprintf(w, "%d\t%s\t%s/%s\t%s\t%s (%s)\t%s\t%.1fs\n", cn.Core, cn.Client, net.JoinHostPort(cn.VIP, strconv.Itoa(int(cn.Port))), cn.Proto,
 			cn.Service, cn.Server, cn.ServerIP, cn.State, cn.IdleSec)
 	}
 }

@@ -131,10 +131,15 @@ func serverCmd(o *globalOptions) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			q := url.Values{}
 			if len(args) == 1 {
-				vip, service, _ := strings.Cut(args[0], ":")
-				q.Set("vip", vip)
-				if service != "" {
-					q.Set("service", service)
+				if vip, ok := parseVIP(args[0]); ok {
+					q.Set("vip", vip)
+				} else {
+					p, err := splitName(args[0], 2)
+					if err != nil {
+						return err
+					}
+					q.Set("vip", p[0])
+					q.Set("service", p[1])
 				}
 			}
 			var rows []apiwire.ServerCounters

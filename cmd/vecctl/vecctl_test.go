@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -192,5 +193,30 @@ func TestConnectionsListFollowsCursors(t *testing.T) {
 	}
 	if code, out := capture(t, append(flags, "connections", "list", "--all")...); code != exitOK || !strings.Contains(out, "30 connections") {
 		t.Errorf("--all as a table: exit %d, %s", code, out)
+	}
+}
+
+// VIP:SERVICE[:SERVER] names split at their last colons, so an IPv6 VIP,
+// bare or bracketed, keeps its own.
+func TestSplitNameTakesIPv6VIPs(t *testing.T) {
+	for _, tt := range []struct {
+		s    string
+		n    int
+		want []string
+	}{
+		{"10.0.0.100:http", 2, []string{"10.0.0.100", "http"}},
+		{"10.0.0.100:http:s1", 3, []string{"10.0.0.100", "http", "s1"}},
+		{"2001:db8::100:http", 2, []string{"2001:db8::100", "http"}},
+		{"2001:db8::100:http:s1", 3, []string{"2001:db8::100", "http", "s1"}},
+		{"[2001:db8::100]:http:s1", 3, []string{"2001:db8::100", "http", "s1"}},
+	} {
+		if got, err := splitName(tt.s, tt.n); err != nil || !slices.Equal(got, tt.want) {
+			t.Errorf("splitName(%q, %d) = %q, %v; want %q", tt.s, tt.n, got, err, tt.want)
+		}
+	}
+	for _, bad := range []string{"10.0.0.100", "10.0.0.100:http:s1:x", "web:http", "2001:db8::100:", "[2001:db8::100:http", ":http"} {
+		if got, err := splitName(bad, 2); err == nil {
+			t.Errorf("splitName(%q, 2) = %q, want a usage error", bad, got)
+		}
 	}
 }

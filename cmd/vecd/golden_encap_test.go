@@ -115,18 +115,18 @@ func goldenEncapScenario() *scenario {
 			flows[i] = clientFlow(fmt.Sprintf("192.0.2.%d", 10+i), uint16(40000+i), corpus.VIPA, svc.port)
 			server := svc.first + i%2
 			syn := pktbuild.TCP(flows[i], pktbuild.SYN, 100, 0, nil)
-			s.reply(syn, encapsulated(syn, server, svc.guePort))
+			s.send(syn, encapsulated(syn, server, svc.guePort))
 			data := pktbuild.TCP(flows[i], pktbuild.ACK|pktbuild.PSH, 101, 1, []byte("GET / HTTP/1.1\r\nHost: a\r\n\r\n"))
-			s.reply(data, encapsulated(data, server, svc.guePort))
+			s.send(data, encapsulated(data, server, svc.guePort))
 		}
 		// An ACK padded to Ethernet's 60 bytes: the padding stays behind.
 		ack := append(pktbuild.TCP(flows[0], pktbuild.ACK, 130, 1, nil), 0, 0, 0, 0, 0, 0)
-		s.reply(ack, encapsulated(ack, svc.first, svc.guePort))
+		s.send(ack, encapsulated(ack, svc.first, svc.guePort))
 		// The largest segment that fits the 1400-byte path once
 		// encapsulated, then one byte more: the client is told the MTU
 		// it may use.
 		fits := pktbuild.TCP(flows[1], pktbuild.ACK, 130, 1, make([]byte, 1400-svc.extra-40))
-		s.reply(fits, encapsulated(fits, svc.first+1, svc.guePort))
+		s.send(fits, encapsulated(fits, svc.first+1, svc.guePort))
 		big := pktbuild.TCP(flows[1], pktbuild.ACK, 130, 1, make([]byte, 1400-svc.extra-40+1))
 		s.reply(big, fragNeeded(big, uint16(1400-svc.extra)))
 		// Without Don't Fragment there is no answer: dropped.

@@ -26,8 +26,9 @@ const goldenConfigClusters = corpus.GoldenClustersYAML
 
 // expectation is what vecd must do with one input frame.
 type expectation struct {
-	out  []byte // the frame it must send, nil for a drop
-	drop string // the drop reason counted, "" when sent
+	out   []byte // the frame it must send, nil for a drop
+	drop  string // the drop reason counted, "" when sent
+	reply bool   // out is an answer the gateway wrote (counted in replies)
 }
 
 // scenario accumulates input frames and, independently of the fastpath's
@@ -47,7 +48,14 @@ func (s *scenario) forward(p []byte, server int) {
 	s.expect = append(s.expect, expectation{out: out})
 }
 
+// reply adds a frame the gateway must answer with want.
 func (s *scenario) reply(p, want []byte) {
+	s.in = append(s.in, p)
+	s.expect = append(s.expect, expectation{out: want, reply: true})
+}
+
+// send adds a frame the gateway must forward as want.
+func (s *scenario) send(p, want []byte) {
 	s.in = append(s.in, p)
 	s.expect = append(s.expect, expectation{out: want})
 }
@@ -152,7 +160,17 @@ func goldenScenario() *scenario {
 	s.drop(edit(func(p []byte) []byte { ip(p).SetHeaderLen(24); return p }), "ipv4_options")
 	s.drop(edit(func(p []byte) []byte { ip(p).SetTotalLength(1500); return p }), "ipv4_bad_total_length")
 	s.drop(edit(func(p []byte) []byte { header.TCP(p[header.UntaggedL4Offset:]).SetDataOffset(12); return p }), "tcp_bad_data_offset")
-	s.drop(edit(func(p []byte) []byte { header.Ethernet(p).SetType(0x86dd); return p }), "unsupported_l3")
+	s.drop(edit(func(p []byte) []byte { header.Ethernet(p).SetType(0x8137); return p }), "unsupported_l3") // IPX
+	// The first fragment of an IPv6 SYN: the fastpath parses no extension
+	// header (the fragment header here).
+	v6 := pktbuild.TCP(pktbuild.Flow{SrcMAC: corpus.ClientMAC, DstMAC: corpus.GatewayMAC, SrcIP: netip.MustParseAddr("2001:db8::7"),
+		DstIP: netip.MustParseAddr("2001:db8::100"), SrcPort: 2, DstPort: 80}, pktbuild.SYN, 1, 0, nil)
+	fragmentHeader := []byte{header.TCPProtocolNumber, 0, 0, 1, 0, 0, 0, 1} // offset 0, more fragments, identification 1
+	v6 = append(append(bytes.Clone(v6[:header.UntaggedIPv6L4Offset]), fragmentHeader...), v6[header.UntaggedIPv6L4Offset:]...)
+	ip6 := header.IPv6(v6[header.UntaggedIPv6Offset:])
+	ip6.SetNextHeader(44)
+	ip6.SetPayloadLength(len(v6) - header.UntaggedIPv6L4Offset)
+	s.drop(v6, "ipv6_extension")
 	tagged := clientFlow("192.0.2.1", 3, corpus.VIPA, 80)
 	tagged.VLAN = 7
 	s.drop(pktbuild.TCP(tagged, pktbuild.SYN, 1, 0, nil), "vlan_tagged")

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -407,6 +408,10 @@ func (h *handler) listServers(r *http.Request, _ Identity) (any, error) {
 		if err != nil {
 			return nil, err
 		}
+	}
+	// The counters name VIPs in their canonical form.
+	if a, err := netip.ParseAddr(vip); err == nil {
+		vip = a.String()
 	}
 	st, err := h.Backend.Counters(r.Context())
 	if err != nil {

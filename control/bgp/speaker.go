@@ -129,8 +129,11 @@ func peerConfig(cfg config.BGPRuntime, p config.BGPPeerRuntime) *api.Peer {
 // whether the gateway forwards, and announces or withdraws what changed:
 // a VIP is announced while it is eligible, the gateway forwards and is
 // not drained.
+//
+// Only IPv4 VIPs are announced (the sessions carry IPv4 unicast with an
+// IPv4 next hop); IPv6 VIPs are left out, as config.Warnings says.
 func (s *Speaker) Update(eligible []netip.Addr, forwarding bool) error {
-	vips := slices.Clone(eligible)
+	vips := slices.DeleteFunc(slices.Clone(eligible), func(a netip.Addr) bool { return !a.Is4() })
 	slices.SortFunc(vips, netip.Addr.Compare)
 	vips = slices.Compact(vips)
 	s.mu.Lock()

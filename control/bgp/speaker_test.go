@@ -177,12 +177,13 @@ func TestSpeakerAnnouncesWithdrawsDrains(t *testing.T) {
 	defer sp.Stop()
 	waitFor(t, 10*time.Second, "session established", func() bool { return established(sp) })
 
-	if err := sp.Update([]netip.Addr{vip2, vip1, vip1}, true); err != nil {
+	// An IPv6 VIP is left out: the sessions carry IPv4 unicast only.
+	if err := sp.Update([]netip.Addr{vip2, vip1, vip1, netip.MustParseAddr("2001:db8::10")}, true); err != nil {
 		t.Fatal(err)
 	}
 	wantRIB(t, router, "both VIPs live", vip1, vip2)
 	st := sp.Status()
-	if !slices.Equal(st.Announced, []string{"192.0.2.10/32", "192.0.2.11/32"}) || st.Drained || !st.Forwarding ||
+	if !slices.Equal(st.Announced, []string{"192.0.2.10/32", "192.0.2.11/32"}) || !slices.Equal(st.Eligible, []string{"192.0.2.10", "192.0.2.11"}) || st.Drained || !st.Forwarding ||
 		!slices.Equal(st.Communities, []string{"65001:100", "65001:200"}) || st.NextHop != nextHop.String() {
 		t.Fatalf("status after announcing: %+v", st)
 	}

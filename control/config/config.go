@@ -103,6 +103,10 @@ type Gateway struct {
 	// IP is the gateway's own IPv4 address; the gateway answers ARP for it.
 	// Optional.
 	IP string `mapstructure:"ip"`
+	// IP6 is the gateway's own IPv6 address; the gateway answers Neighbor
+	// Solicitations for it and sends its own from it to resolve the
+	// servers of IPv6 clusters configured without a mac. Optional.
+	IP6 string `mapstructure:"ip6"`
 	// MAC overrides the source MAC of every frame the gateway sends; empty
 	// means the port's own MAC.
 	MAC string `mapstructure:"mac"`
@@ -143,6 +147,8 @@ type Log struct {
 // Cluster is one virtual IP address and the services offered on it (the
 // patent's encapsulated cluster and its port table).
 type Cluster struct {
+	// VIP is an IPv4 or an IPv6 address; every server of the cluster has
+	// an address of the same family.
 	VIP string `mapstructure:"vip"`
 	// AnswerPing makes the gateway answer ICMP echo requests to the VIP
 	// (once it claims the VIP); otherwise they are dropped and counted.
@@ -221,7 +227,8 @@ type Server struct {
 	IP   string `mapstructure:"ip"`
 	// MAC is the server's MAC address on the gateway's network. Left out,
 	// the gateway resolves it by ARP (asking from gateway.ip, which is then
-	// required) and refreshes it; until the server answers it gets no new
+	// required), or for a server of an IPv6 cluster by Neighbor Discovery
+	// (asking from gateway.ip6), and refreshes it; until the server answers it gets no new
 	// connections. A server of an ipip or gue service with
 	// encapsulation.next_hop set has none: the next hop's MAC is used.
 	MAC string `mapstructure:"mac"`

@@ -18,6 +18,7 @@ import (
 type Live struct {
 	GatewayMAC [6]byte
 	GatewayIP  netip.Addr // zero when gateway.ip is not set
+	GatewayIP6 netip.Addr // zero when gateway.ip6 is not set
 	// Services lists every service in file order, disabled ones included.
 	Services []ServiceSpec
 	// Manager is the weight loop's configuration.
@@ -68,7 +69,7 @@ type ServiceSpec struct {
 type ServerSpec struct {
 	Name string
 	IP   netip.Addr
-	MAC  [6]byte // zero: resolved by ARP
+	MAC  [6]byte // zero: resolved by ARP (IPv6: Neighbor Discovery)
 	// Weight is the configured weight; EffectiveWeight is what the
 	// fastpath uses (0 while quiesced).
 	Weight   int

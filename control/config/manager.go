@@ -343,10 +343,9 @@ func (c *Config) compileManager(ps *problems, services []ServiceSpec) ManagerSpe
 // findService returns the index in services of "VIP:SERVICE", or -1 (and a
 // problem).
 func findService(ps *problems, path, ref string, services []ServiceSpec) int {
-	vip, name, ok := strings.Cut(ref, ":")
-	addr, err := netip.ParseAddr(vip)
-	if !ok || err != nil || name == "" {
-		ps.Add(path, "%q is not VIP:SERVICE (e.g. 10.0.0.100:http)", ref)
+	addr, name, ok := SplitServiceRef(ref)
+	if !ok {
+		ps.Add(path, "%q is not VIP:SERVICE (e.g. 10.0.0.100:http or 2001:db8::100:http)", ref)
 		return -1
 	}
 	for i, s := range services {
@@ -369,6 +368,28 @@ func hasServer(s ServiceSpec, name string) bool {
 
 // ServiceRef names a service as the manager's sections do: VIP:SERVICE.
 func ServiceRef(s ServiceSpec) string { return s.VIP.String() + ":" + s.Name }
+
+// SplitServiceRef splits VIP:SERVICE at its last colon: a service name has
+// none, an IPv6 VIP several (2001:db8::100:http). The VIP may also be
+// bracketed ([2001:db8::100]:http). ok is false when ref is not of that
+// form.
+func SplitServiceRef(ref string) (vip netip.Addr, service string, ok bool) {
+	i := strings.LastIndexByte(ref, ':')
+	if i < 0 || i == len(ref)-1 {
+		return netip.Addr{}, "", false
+	}
+	host := ref[:i]
+	if h, bracketed := strings.CutPrefix(host, "["); bracketed {
+		if host, bracketed = strings.CutSuffix(h, "]"); !bracketed {
+			return netip.Addr{}, "", false
+		}
+	}
+	vip, err := netip.ParseAddr(host)
+	if err != nil || vip.Zone() != "" {
+		return netip.Addr{}, "", false
+	}
+	return vip, ref[i+1:], true
+}
 
 // String is a proportion set as active/new/advisor/system.
 func (p Proportions) String() string {

@@ -74,6 +74,9 @@ type HAGateway struct {
 	// IP, when set, is this gateway's gateway.ip (its own data-plane
 	// address, which it answers ARP for and resolves servers from).
 	IP string `mapstructure:"ip"`
+	// IP6, when set, is this gateway's gateway.ip6 (its own IPv6
+	// data-plane address).
+	IP6 string `mapstructure:"ip6"`
 }
 
 // Defaults of the recovery and ha sections.
@@ -127,6 +130,7 @@ type HAGatewayRuntime struct {
 	Address  netip.AddrPort
 	Priority int
 	IP       netip.Addr // zero: gateway.ip
+	IP6      netip.Addr // zero: gateway.ip6
 }
 
 // Self returns the entry of the node, or false.
@@ -160,7 +164,7 @@ func (c *Config) compileRecovery(ps *problems, rt *Runtime) {
 		path := index("recovery.agents", i)
 		checkName(ps, field(path, "name"), a.Name, i, names, "recovery.agents")
 		ar := AgentRuntime{Name: a.Name, URL: a.URL, KeyFile: a.KeyFile}
-		ip, ok := parseIPv4(ps, field(path, "ip"), a.IP)
+		ip, ok := parseIP(ps, field(path, "ip"), a.IP)
 		if ok {
 			if j, dup := ips[ip]; dup {
 				ps.Add(field(path, "ip"), "%s already has an agent: recovery.agents[%d]", ip, j)
@@ -227,8 +231,11 @@ func (c *Config) compileHA(ps *problems, rt *Runtime) {
 		gr := HAGatewayRuntime{Name: g.Name, Priority: g.Priority}
 		ap, err := netip.ParseAddrPort(g.Address)
 		switch {
-		case err != nil || !ap.Addr().Is4() || ap.Port() == 0:
-			ps.Add(field(path, "address"), "%q is not IPv4 host:port (the heartbeat socket on the management interface)", g.Address)
+		case err != nil || ap.Addr().Is4In6() || ap.Port() == 0:
+			ps.Add(field(path, "address"), "%q is not host:port with an IPv4 or IPv6 host (the heartbeat socket on the management interface)", g.Address)
+		case len(out.Gateways) > 0 && out.Gateways[0].Address.IsValid() && ap.Addr().Is6() != out.Gateways[0].Address.Addr().Is6():
+			// Each gateway's one socket sends to all the others.
+			ps.Add(field(path, "address"), "%s is %s, ha.gateways[0]'s address is %s: the gateways' heartbeat sockets must be of one family", ap.Addr(), family(ap.Addr()), family(out.Gateways[0].Address.Addr()))
 		default:
 			if j, dup := addrs[ap]; dup {
 				ps.Add(field(path, "address"), "%s is already ha.gateways[%d]'s", ap, j)
@@ -242,6 +249,9 @@ func (c *Config) compileHA(ps *problems, rt *Runtime) {
 		if g.IP != "" {
 			gr.IP, _ = parseIPv4(ps, field(path, "ip"), g.IP)
 		}
+		if g.IP6 != "" {
+			gr.IP6, _ = parseIPv6(ps, field(path, "ip6"), g.IP6)
+		}
 		out.Gateways = append(out.Gateways, gr)
 	}
 	if h.Node != "" && !slices.ContainsFunc(out.Gateways, func(g HAGatewayRuntime) bool { return g.Name == h.Node }) {
@@ -252,7 +262,8 @@ func (c *Config) compileHA(ps *problems, rt *Runtime) {
 
 // ForNode makes a configuration shared by several gateways this one's:
 // ha.node is set to node (vecd -node), which must be listed in
-// ha.gateways. Its gateway.ip then comes from that entry when it has one.
+// ha.gateways. Its gateway.ip and gateway.ip6 then come from that entry
+// when it has them.
 func (c *Config) ForNode(node string) error {
 	if node == "" {
 		return nil
@@ -269,12 +280,24 @@ func (c *Config) ForNode(node string) error {
 // nodeGatewayIP returns the gateway.ip that ha.gateways gives this node,
 // or "".
 func (c *Config) nodeGatewayIP() string {
+	return c.nodeGateway().IP
+}
+
+// nodeGatewayIP6 returns the gateway.ip6 that ha.gateways gives this
+// node, or "".
+func (c *Config) nodeGatewayIP6() string {
+	return c.nodeGateway().IP6
+}
+
+// nodeGateway returns this node's entry of ha.gateways, or the zero
+// HAGateway.
+func (c *Config) nodeGateway() HAGateway {
 	for _, g := range c.HA.Gateways {
 		if g.Name == c.HA.Node && c.HA.Node != "" {
-			return g.IP
+			return g
 		}
 	}
-	return ""
+	return HAGateway{}
 }
 
 // NodeName returns the node's name, or "" without an ha section.

@@ -20,7 +20,7 @@ ha:
   preempt: false
   gateways:
     - {name: gw1, address: "10.10.1.5:10006", priority: 200, ip: 10.10.0.1}
-    - {name: gw2, address: "10.10.1.6:10006", priority: 100, ip: 10.10.0.2}
+    - {name: gw2, address: "10.10.1.6:10006", priority: 100, ip: 10.10.0.2, ip6: "2001:db8::2"}
 `
 
 func TestRecoveryAndHASections(t *testing.T) {
@@ -44,14 +44,27 @@ func TestRecoveryAndHASections(t *testing.T) {
 		Preempt: false, PreemptDelay: DefaultPreemptDelay, Lease: 150 * time.Millisecond,
 		Gateways: []HAGatewayRuntime{
 			{Name: "gw1", Address: netip.MustParseAddrPort("10.10.1.5:10006"), Priority: 200, IP: netip.MustParseAddr("10.10.0.1")},
-			{Name: "gw2", Address: netip.MustParseAddrPort("10.10.1.6:10006"), Priority: 100, IP: netip.MustParseAddr("10.10.0.2")},
+			{Name: "gw2", Address: netip.MustParseAddrPort("10.10.1.6:10006"), Priority: 100, IP: netip.MustParseAddr("10.10.0.2"),
+				IP6: netip.MustParseAddr("2001:db8::2")},
 		}}
 	if !reflect.DeepEqual(rt.HA, wantHA) {
 		t.Errorf("ha = %+v\nwant %+v", rt.HA, wantHA)
 	}
-	// The node's own address replaces gateway.ip.
-	if live := mustLive(t, cfg); live.GatewayIP != netip.MustParseAddr("10.10.0.2") {
+	// The node's own addresses replace gateway.ip and gateway.ip6; a node
+	// without an ip6 of its own keeps gateway.ip6.
+	live := mustLive(t, cfg)
+	if live.GatewayIP != netip.MustParseAddr("10.10.0.2") {
 		t.Errorf("gateway IP of gw2 = %v", live.GatewayIP)
+	}
+	if want := netip.MustParseAddr("2001:db8::2"); live.GatewayIP6 != want {
+		t.Errorf("gateway IPv6 of gw2 = %v, want %v", live.GatewayIP6, want)
+	}
+	gw1 := cfg.Clone()
+	if err := gw1.ForNode("gw1"); err != nil {
+		t.Fatal(err)
+	}
+	if live, want := mustLive(t, gw1), netip.MustParseAddr(cfg.Gateway.IP6); live.GatewayIP6 != want {
+		t.Errorf("gateway IPv6 of gw1 = %v, want gateway.ip6 %v", live.GatewayIP6, want)
 	}
 	if err := cfg.ForNode("gw9"); err == nil {
 		t.Error("an unknown node was accepted")
@@ -86,6 +99,10 @@ func TestRecoveryAndHAProblems(t *testing.T) {
 		{"interval: 50ms", "interval: 1ms", "ha.interval"},
 		{"address: \"10.10.1.6:10006\"", "address: \"10.10.1.5:10006\"", "ha.gateways[1].address"},
 		{"priority: 100", "priority: 0", "ha.gateways[1].priority"},
+		{"ip6: \"2001:db8::2\"", "ip6: 10.10.0.3", "ha.gateways[1].ip6: 10.10.0.3 is not an IPv6 address"},
+		{"ip6: \"2001:db8::2\"", "ip6: \"fe80::2\"", "ha.gateways[1].ip6: fe80::2 is a link-local address"},
+		{"address: \"10.10.1.6:10006\"", "address: \"[2001:db8:1::6]:10006\"",
+			"ha.gateways[1].address: 2001:db8:1::6 is IPv6, ha.gateways[0]'s address is IPv4: the gateways' heartbeat sockets must be of one family"},
 		{"  preempt: false", "  preempt: false\n  lease: 1s", "ha.lease"},
 		{"  preempt: false", "  preempt: false\n  node: gw7", "ha.node"},
 	})

@@ -166,6 +166,12 @@ func (c *Config) compile() (compiled, *Error) {
 	case c.Gateway.IP != "":
 		out.live.GatewayIP, _ = parseIPv4(&ps, "gateway.ip", c.Gateway.IP)
 	}
+	switch ip := c.nodeGatewayIP6(); {
+	case ip != "":
+		out.live.GatewayIP6, _ = parseIPv6(&ps, "ha.gateways[node].ip6", ip)
+	case c.Gateway.IP6 != "":
+		out.live.GatewayIP6, _ = parseIPv6(&ps, "gateway.ip6", c.Gateway.IP6)
+	}
 	if c.Gateway.MAC != "" {
 		out.gatewayMAC, out.hasGatewayMAC = parseMAC(&ps, "gateway.mac", c.Gateway.MAC)
 	}
@@ -179,7 +185,8 @@ func (c *Config) compile() (compiled, *Error) {
 	}
 	out.runtime.LogLevel = level
 	out.live.Encap = c.compileEncapsulation(&ps, out.live.GatewayIP, out.runtime.PortOptions)
-	out.live.Services = c.compileClusters(&ps, out.live.GatewayIP, out.gatewayMAC, out.hasGatewayMAC, out.live.Encap)
+	out.live.Services = c.compileClusters(&ps, gatewayAddrs{ip: out.live.GatewayIP, ip6: out.live.GatewayIP6,
+		ipSet: c.Gateway.IP != "" || c.nodeGatewayIP() != "", ip6Set: c.Gateway.IP6 != "" || c.nodeGatewayIP6() != ""}, out.gatewayMAC, out.hasGatewayMAC, out.live.Encap)
 	out.live.Manager = c.compileManager(&ps, out.live.Services)
 	if err := ps.Err(); err != nil {
 		return compiled{}, err
@@ -370,7 +377,26 @@ type protoPort struct {
 	port  uint16
 }
 
-func (c *Config) compileClusters(ps *problems, gatewayIP netip.Addr, gatewayMAC [6]byte, hasGatewayMAC bool, encap EncapSpec) []ServiceSpec {
+// gatewayAddrs are the gateway's own addresses (gateway.ip and
+// gateway.ip6, or this node's ha.gateways entry's), each zero when unset
+// or malformed; ipSet and ip6Set tell that the file sets them, so that a
+// malformed one, reported on its own, is not reported again as missing.
+type gatewayAddrs struct {
+	ip, ip6       netip.Addr
+	ipSet, ip6Set bool
+}
+
+// of returns the gateway's address of a's family, whether the file sets
+// it, and the key that does.
+func (g gatewayAddrs) of(a netip.Addr) (addr netip.Addr, set bool, key string) {
+	if a.Is6() {
+		return g.ip6, g.ip6Set, "gateway.ip6"
+	}
+	return g.ip, g.ipSet, "gateway.ip"
+}
+
+// A cluster is one address family: its VIP's, which its servers share.
+func (c *Config) compileClusters(ps *problems, gateway gatewayAddrs, gatewayMAC [6]byte, hasGatewayMAC bool, encap EncapSpec) []ServiceSpec {
 	// VIPs are gathered first so that a server address can be checked
 	// against every VIP, including those of later clusters.
 	allVIPs := map[netip.Addr]bool{}
@@ -388,15 +414,15 @@ func (c *Config) compileClusters(ps *problems, gatewayIP netip.Addr, gatewayMAC 
 	)
 	for ci, cl := range c.Clusters {
 		cpath := index("clusters", ci)
-		vip, vipOK := parseIPv4(ps, field(cpath, "vip"), cl.VIP)
+		vip, vipOK := parseIP(ps, field(cpath, "vip"), cl.VIP)
 		if vipOK {
 			if j, dup := vips[vip]; dup {
 				ps.Add(field(cpath, "vip"), "%s is already the VIP of clusters[%d]", vip, j)
 			} else {
 				vips[vip] = ci
 			}
-			if vip == gatewayIP {
-				ps.Add(field(cpath, "vip"), "%s is gateway.ip; a VIP must be an address of its own", vip)
+			if own, _, key := gateway.of(vip); vip == own {
+				ps.Add(field(cpath, "vip"), "%s is %s; a VIP must be an address of its own", vip, key)
 			}
 		}
 		if len(cl.Services) == 0 {
@@ -494,6 +520,12 @@ func (c *Config) compileClusters(ps *problems, gatewayIP netip.Addr, gatewayMAC 
 			switch s.Forwarding {
 			case "", ForwardDSR:
 			case ForwardIPIP, ForwardGUE:
+				if vip.Is6() {
+					// The service stays dsr so that its servers are
+					// checked as such; the file is rejected anyway.
+					ps.Add(field(spath, "forwarding"), "%s: encapsulation is IPv4 only, and the cluster's VIP %s is IPv6 (use %s)", s.Forwarding, vip, ForwardDSR)
+					break
+				}
 				sc.Forwarding = s.Forwarding
 				// A source that does not parse is reported on its own.
 				if !encap.Source.IsValid() && c.Encapsulation.Source == "" {
@@ -538,19 +570,28 @@ func (c *Config) compileClusters(ps *problems, gatewayIP netip.Addr, gatewayMAC 
 				nServers++
 				checkName(ps, field(vpath, "name"), sv.Name, vi, serverNames, field(spath, "servers"))
 
-				if ip, ok := parseIPv4(ps, field(vpath, "ip"), sv.IP); ok {
+				if ip, ok := parseIP(ps, field(vpath, "ip"), sv.IP); ok {
 					server.IP = ip
 					if j, dup := serverIPs[ip]; dup {
 						ps.Add(field(vpath, "ip"), "%s is already %s[%d]", ip, field(spath, "servers"), j)
 					} else {
 						serverIPs[ip] = vi
 					}
+					own, _, key := gateway.of(ip)
 					switch {
+					case vipOK && ip.Is6() != vip.Is6():
+						ps.Add(field(vpath, "ip"), "%s is an %s address, but the cluster's VIP %s is %s: a cluster's servers are of its VIP's family", ip, family(ip), vip, family(vip))
 					case allVIPs[ip]:
 						ps.Add(field(vpath, "ip"), "%s is a VIP; a server needs an address of its own (it carries the VIP on a loopback alias)", ip)
-					case ip == gatewayIP:
-						ps.Add(field(vpath, "ip"), "%s is gateway.ip", ip)
+					case ip == own:
+						ps.Add(field(vpath, "ip"), "%s is %s", ip, key)
 					}
+				}
+				// The family the server is resolved in: its own, else
+				// (its address not parsing) its VIP's.
+				resolveIn := server.IP
+				if !resolveIn.IsValid() {
+					resolveIn = vip
 				}
 
 				switch {
@@ -559,9 +600,14 @@ func (c *Config) compileClusters(ps *problems, gatewayIP netip.Addr, gatewayMAC 
 				case viaNextHop:
 					// The next hop's ARP is checked with the encapsulation section.
 				case sv.MAC == "":
-					// Resolved by ARP from gateway.ip.
-					if !gatewayIP.IsValid() {
-						ps.Add(field(vpath, "mac"), "no mac given, and resolving it by ARP needs gateway.ip")
+					// Resolved by ARP from gateway.ip, or by Neighbor
+					// Discovery from gateway.ip6.
+					if _, set, key := gateway.of(resolveIn); !set {
+						how := "ARP"
+						if resolveIn.Is6() {
+							how = "Neighbor Discovery"
+						}
+						ps.Add(field(vpath, "mac"), "no mac given, and resolving it by %s needs %s", how, key)
 					}
 				default:
 					if mac, ok := parseMAC(ps, field(vpath, "mac"), sv.MAC); ok {
@@ -600,6 +646,24 @@ func (c *Config) compileClusters(ps *problems, gatewayIP netip.Addr, gatewayMAC 
 	return services
 }
 
+// parseIP parses a required unicast host address, IPv4 (as parseIPv4
+// checks it) or IPv6 (as parseIPv6 does).
+func parseIP(ps *problems, path, s string) (netip.Addr, bool) {
+	if s == "" {
+		ps.Add(path, "address is required")
+		return netip.Addr{}, false
+	}
+	a, err := netip.ParseAddr(s)
+	switch {
+	case err != nil:
+		ps.Add(path, "%q is not an IPv4 address, nor an IPv6 one", s)
+		return netip.Addr{}, false
+	case a.Is4():
+		return checkIPv4(ps, path, a)
+	}
+	return checkIPv6(ps, path, a)
+}
+
 // parseIPv4 parses a required IPv4 unicast address.
 func parseIPv4(ps *problems, path, s string) (netip.Addr, bool) {
 	if s == "" {
@@ -611,15 +675,74 @@ func parseIPv4(ps *problems, path, s string) (netip.Addr, bool) {
 	case err != nil:
 		ps.Add(path, "%q is not an IPv4 address", s)
 	case !a.Is4():
-		ps.Add(path, "%s is not an IPv4 address (IPv6 is not supported yet)", s)
+		ps.Add(path, "%s is not an IPv4 address", s)
+	default:
+		return checkIPv4(ps, path, a)
+	}
+	return netip.Addr{}, false
+}
+
+// parseIPv6 parses a required IPv6 unicast address.
+func parseIPv6(ps *problems, path, s string) (netip.Addr, bool) {
+	if s == "" {
+		ps.Add(path, "address is required")
+		return netip.Addr{}, false
+	}
+	a, err := netip.ParseAddr(s)
+	switch {
+	case err != nil:
+		ps.Add(path, "%q is not an IPv6 address", s)
+	case a.Is4():
+		ps.Add(path, "%s is not an IPv6 address", s)
+	default:
+		return checkIPv6(ps, path, a)
+	}
+	return netip.Addr{}, false
+}
+
+// family names a's address family.
+func family(a netip.Addr) string {
+	if a.Is6() {
+		return "IPv6"
+	}
+	return "IPv4"
+}
+
+// checkIPv4 checks that an IPv4 address can be a host's.
+func checkIPv4(ps *problems, path string, a netip.Addr) (netip.Addr, bool) {
+	switch {
 	case a.IsLoopback():
-		ps.Add(path, "%s is a loopback address", s)
+		ps.Add(path, "%s is a loopback address", a)
 	case a.IsMulticast():
-		ps.Add(path, "%s is a multicast address", s)
+		ps.Add(path, "%s is a multicast address", a)
 	case a.As4()[0] == 0 || a.As4()[0] >= 240:
 		// 0.0.0.0/8 is "this network", 240.0.0.0/4 is reserved and holds
 		// the broadcast address: neither can be a host's address.
-		ps.Add(path, "%s is not a usable host address", s)
+		ps.Add(path, "%s is not a usable host address", a)
+	default:
+		return a, true
+	}
+	return netip.Addr{}, false
+}
+
+// checkIPv6 checks that an IPv6 address can be a host's on the gateway's
+// link and beyond: a global or unique local unicast address. A link-local
+// one is refused: it is only meaningful with an interface (a zone), and
+// clients off the link could not reach it.
+func checkIPv6(ps *problems, path string, a netip.Addr) (netip.Addr, bool) {
+	switch {
+	case a.Zone() != "":
+		ps.Add(path, "%s has a zone; write the address alone", a)
+	case a.Is4In6():
+		ps.Add(path, "%s is an IPv4-mapped IPv6 address; write the IPv4 address %s", a, a.Unmap())
+	case a.IsUnspecified():
+		ps.Add(path, "%s is the unspecified address", a)
+	case a.IsLoopback():
+		ps.Add(path, "%s is a loopback address", a)
+	case a.IsMulticast():
+		ps.Add(path, "%s is a multicast address", a)
+	case a.IsLinkLocalUnicast():
+		ps.Add(path, "%s is a link-local address; use a global or unique local one", a)
 	default:
 		return a, true
 	}

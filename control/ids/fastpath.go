@@ -15,9 +15,10 @@ import (
 
 // Fastpath builds the fastpath's configuration: every live and draining
 // service and server with its ID; draining ones, and quiesced ones, with
-// weight 0.
-func (s State) Fastpath(gatewayMAC [6]byte, gatewayIP netip.Addr, encap config.EncapSpec) fastpath.Config {
-	fc := fastpath.Config{GatewayMAC: gatewayMAC, GatewayIP: gatewayIP, Encap: Encapsulation(encap)}
+// weight 0. The gateway's own addresses and the encapsulation section
+// come from live; its services are s's.
+func (s State) Fastpath(live config.Live) fastpath.Config {
+	fc := gatewayConfig(live)
 	specs := make([]config.ServiceSpec, 0, len(s.Services))
 	for _, svc := range s.Services {
 		spec := svc.Spec
@@ -54,7 +55,7 @@ func FileOrder(c *config.Config, portMAC [6]byte) (fastpath.Config, error) {
 	if err != nil {
 		return fastpath.Config{}, err
 	}
-	fc := fastpath.Config{GatewayMAC: live.GatewayMAC, GatewayIP: live.GatewayIP, Encap: Encapsulation(live.Encap)}
+	fc := gatewayConfig(live)
 	var enabled []config.ServiceSpec
 	nServers := 0
 	for i, spec := range live.Services {
@@ -70,6 +71,13 @@ func FileOrder(c *config.Config, portMAC [6]byte) (fastpath.Config, error) {
 	}
 	fc.EchoVIPs = config.EchoVIPs(enabled)
 	return fc, nil
+}
+
+// gatewayConfig is the fastpath's configuration of the gateway's own
+// addresses and the encapsulation section, without services.
+func gatewayConfig(live config.Live) fastpath.Config {
+	return fastpath.Config{GatewayMAC: live.GatewayMAC, GatewayIP: live.GatewayIP, GatewayIP6: live.GatewayIP6,
+		Encap: Encapsulation(live.Encap)}
 }
 
 // serviceConfig translates a service for the fastpath under the given ID;

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -66,6 +67,7 @@ func TestFileOrder(t *testing.T) {
 	want := fastpath.Config{
 		GatewayMAC: portMAC, // gateway.mac is empty
 		GatewayIP:  netip.MustParseAddr("10.10.0.1"),
+		GatewayIP6: netip.MustParseAddr("2001:db8::1"),
 		Services: []fastpath.ServiceConfig{
 			{
 				ID: 0, VIP: vip1, Proto: fastpath.ProtoTCP, Port: 80,
@@ -194,7 +196,7 @@ func FuzzFileOrder(f *testing.F) {
 func checkFastpath(t *testing.T, fc fastpath.Config) {
 	t.Helper()
 	type key struct {
-		vip   [4]byte
+		vip   netip.Addr
 		proto uint8
 		port  uint16
 	}
@@ -206,10 +208,10 @@ func checkFastpath(t *testing.T, fc fastpath.Config) {
 			t.Fatalf("service ID %d out of range or repeated", s.ID)
 		}
 		services[s.ID] = true
-		if !s.VIP.Is4() || (s.Proto != fastpath.ProtoTCP && s.Proto != fastpath.ProtoUDP) || s.Port == 0 {
+		if !s.VIP.IsValid() || s.VIP.Is4In6() || s.VIP.Zone() != "" || (s.Proto != fastpath.ProtoTCP && s.Proto != fastpath.ProtoUDP) || s.Port == 0 {
 			t.Fatalf("bad service %+v", s)
 		}
-		k := key{s.VIP.As4(), s.Proto, s.Port}
+		k := key{s.VIP, s.Proto, s.Port}
 		if keys[k] {
 			t.Fatalf("service %v/%d/%d defined twice", s.VIP, s.Proto, s.Port)
 		}
@@ -224,7 +226,7 @@ func checkFastpath(t *testing.T, fc fastpath.Config) {
 			t.Fatalf("service %d forwards by %v with GUE port %d", s.ID, s.Forwarding, s.GUEPort)
 		}
 		encapsulates := s.Forwarding != fastpath.ForwardDSR
-		if encapsulates && (!fc.Encap.Source.Is4() || fc.Encap.MTU < config.MinEncapMTU) {
+		if encapsulates && (!s.VIP.Is4() || !fc.Encap.Source.Is4() || fc.Encap.MTU < config.MinEncapMTU) {
 			t.Fatalf("service %d encapsulates with %+v", s.ID, fc.Encap)
 		}
 		for _, sv := range s.Servers {
@@ -232,8 +234,13 @@ func checkFastpath(t *testing.T, fc fastpath.Config) {
 				t.Fatalf("server ID %d out of range or repeated", sv.ID)
 			}
 			servers[sv.ID] = true
-			// A zero MAC is resolved by ARP, which needs the gateway's address.
-			if !sv.IP.Is4() || (sv.MAC == [6]byte{} && !fc.GatewayIP.IsValid()) || sv.MAC[0]&1 != 0 {
+			// A zero MAC is resolved by ARP (IPv6: Neighbor Discovery),
+			// which needs the gateway's address of the server's family.
+			gatewayIP := fc.GatewayIP
+			if sv.IP.Is6() {
+				gatewayIP = fc.GatewayIP6
+			}
+			if sv.IP.Is6() != s.VIP.Is6() || sv.IP.Is4In6() || (sv.MAC == [6]byte{} && !gatewayIP.IsValid()) || sv.MAC[0]&1 != 0 {
 				t.Fatalf("bad server %+v", sv)
 			}
 			if encapsulates && fc.Encap.NextHop.IsValid() && sv.MAC != [6]byte{} {
@@ -275,7 +282,7 @@ func TestEncapsulatingServices(t *testing.T) {
 	wantEncap := fastpath.Encapsulation{Source: netip.MustParseAddr("10.10.0.2"), NextHop: hop, MTU: 1480}
 	for name, fc := range map[string]fastpath.Config{
 		"FileOrder":      fromFile,
-		"State.Fastpath": state.Fastpath(portMAC, live.GatewayIP, live.Encap),
+		"State.Fastpath": state.Fastpath(live),
 	} {
 		if fc.Encap != wantEncap {
 			t.Errorf("%s: Encap %+v, want %+v", name, fc.Encap, wantEncap)
@@ -330,5 +337,79 @@ func TestEncapsulatingServices(t *testing.T) {
 	onLink.NextHop = netip.Addr{}
 	if got, srv := NeighborAddr(onLink, live.Services[0], live.Services[0].Servers[0]), live.Services[0].Servers[0]; got != srv.IP {
 		t.Errorf("without a next hop, an ipip server depends on %v, want its own %v", got, srv.IP)
+	}
+}
+
+// An IPv6 cluster reaches the fastpath with its IPv6 VIP and servers and
+// the gateway's IPv6 address, beside the IPv4 clusters, from FileOrder and
+// from a State alike; a server without a MAC depends on its own address's
+// resolution (Neighbor Discovery).
+func TestIPv6ClusterMapping(t *testing.T) {
+	cfg, err := config.Load(fullYAMLFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Clusters = append(cfg.Clusters, config.Cluster{VIP: "2001:db8::100", AnswerPing: true, Services: []config.Service{{
+		Name: "web6", Protocol: "udp", Port: 443,
+		Servers: []config.Server{
+			{Name: "s1", IP: "2001:db8::11", MAC: "02:00:00:00:00:61", Weight: new(2)},
+			{Name: "s2", IP: "2001:db8::12", Weight: new(1)},
+		},
+	}}})
+	live, err := cfg.Live(portMAC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state, err := State{}.Plan(live.Services, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromFile, err := FileOrder(cfg, portMAC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vip := netip.MustParseAddr("2001:db8::100")
+	wantServers := []fastpath.ServerConfig{
+		{Name: "s1", IP: netip.MustParseAddr("2001:db8::11"), MAC: [6]byte{2, 0, 0, 0, 0, 0x61}, Weight: 2},
+		{Name: "s2", IP: netip.MustParseAddr("2001:db8::12"), Weight: 1},
+	}
+	for name, fc := range map[string]fastpath.Config{
+		"FileOrder":      fromFile,
+		"State.Fastpath": state.Fastpath(live),
+	} {
+		if want := netip.MustParseAddr("2001:db8::1"); fc.GatewayIP6 != want {
+			t.Errorf("%s: GatewayIP6 %v, want %v", name, fc.GatewayIP6, want)
+		}
+		if want := netip.MustParseAddr("10.10.0.1"); fc.GatewayIP != want {
+			t.Errorf("%s: GatewayIP %v, want %v", name, fc.GatewayIP, want)
+		}
+		if !slices.Contains(fc.EchoVIPs, vip) || !slices.Contains(fc.EchoVIPs, netip.MustParseAddr("10.10.0.100")) {
+			t.Errorf("%s: EchoVIPs %v, want both answer_ping clusters' VIPs", name, fc.EchoVIPs)
+		}
+		var web6 *fastpath.ServiceConfig
+		for i := range fc.Services {
+			if fc.Services[i].VIP == vip {
+				web6 = &fc.Services[i]
+			}
+		}
+		if web6 == nil {
+			t.Fatalf("%s: no service of VIP %v in %+v", name, vip, fc.Services)
+		}
+		if web6.Proto != fastpath.ProtoUDP || web6.Port != 443 || web6.Forwarding != fastpath.ForwardDSR {
+			t.Errorf("%s: IPv6 service %+v", name, web6)
+		}
+		got := slices.Clone(web6.Servers)
+		for i := range got {
+			got[i].ID = 0 // numbered differently by FileOrder and Plan
+		}
+		if !reflect.DeepEqual(got, wantServers) {
+			t.Errorf("%s: IPv6 servers %+v, want %+v", name, got, wantServers)
+		}
+		for _, srv := range web6.Servers {
+			if got := fc.NeighborAddr(web6, &srv); got != srv.IP {
+				t.Errorf("%s: server %s depends on %v, want its own %v", name, srv.Name, got, srv.IP)
+			}
+		}
+		checkFastpath(t, fc)
 	}
 }

@@ -42,7 +42,7 @@ func mustPlan(t *testing.T, s State, specs []config.ServiceSpec, now time.Time) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := fastpath.NewSnapshot(&fastpath.Config{GatewayMAC: [6]byte{2, 0, 0, 0, 0, 9}, Services: out.Fastpath([6]byte{2, 0, 0, 0, 0, 9}, netip.Addr{}, config.EncapSpec{}).Services}); err != nil {
+	if _, err := fastpath.NewSnapshot(&fastpath.Config{GatewayMAC: [6]byte{2, 0, 0, 0, 0, 9}, Services: out.Fastpath(config.Live{GatewayMAC: [6]byte{2, 0, 0, 0, 0, 9}}).Services}); err != nil {
 		t.Fatalf("the planned state does not compile: %v", err)
 	}
 	return out
@@ -99,7 +99,7 @@ func TestRemovedServerDrainsThenItsIDIsReused(t *testing.T) {
 	if len(d) != 1 || d[0].ID != 1 || d[0].Spec.Name != "s2" || !d[0].DrainUntil.Equal(t0.Add(31*time.Second)) {
 		t.Fatalf("draining %+v, want s2 (ID 1) until t0+31s", d)
 	}
-	fc := s2.Fastpath([6]byte{2}, netip.Addr{}, config.EncapSpec{})
+	fc := s2.Fastpath(config.Live{GatewayMAC: [6]byte{2}})
 	if len(fc.Services) != 1 || len(fc.Services[0].Servers) != 2 || fc.Services[0].Servers[1].ID != 1 || fc.Services[0].Servers[1].Weight != 0 ||
 		fc.Services[0].Servers[1].MAC == ([6]byte{}) {
 		t.Fatalf("fastpath config while draining: %+v", fc.Services)
@@ -156,7 +156,7 @@ func TestRemovedServiceDrainsWithItsServers(t *testing.T) {
 	}
 	// Still in the fastpath (its connections need the service's
 	// timers), every weight 0.
-	fc := s2.Fastpath([6]byte{2}, netip.Addr{}, config.EncapSpec{})
+	fc := s2.Fastpath(config.Live{GatewayMAC: [6]byte{2}})
 	if len(fc.Services) != 2 || fc.Services[1].Port != 8080 || fc.Services[1].Servers[0].Weight != 0 || fc.Services[1].Servers[1].Weight != 0 {
 		t.Fatalf("fastpath while web drains: %+v", fc.Services)
 	}
@@ -194,7 +194,7 @@ func TestQuiescedAndNames(t *testing.T) {
 	q := server("s2", "10.0.0.12", 4)
 	q.Quiesced = true
 	s := mustPlan(t, State{}, []config.ServiceSpec{service(vipA, "http", 80, server("s1", "10.0.0.11", 3), q)}, t0)
-	fc := s.Fastpath([6]byte{2}, netip.Addr{}, config.EncapSpec{})
+	fc := s.Fastpath(config.Live{GatewayMAC: [6]byte{2}})
 	if fc.Services[0].Servers[1].Weight != 0 {
 		t.Errorf("quiesced server has fastpath weight %d", fc.Services[0].Servers[1].Weight)
 	}

@@ -16,16 +16,24 @@ import (
 
 // FindCluster returns the index of the cluster whose VIP is vip.
 func FindCluster(c *config.Config, vip string) (int, error) {
-	want, err := netip.ParseAddr(vip)
 	for i, cl := range c.Clusters {
-		if cl.VIP == vip {
-			return i, nil
-		}
-		if got, gerr := netip.ParseAddr(cl.VIP); err == nil && gerr == nil && got == want {
+		if sameAddr(cl.VIP, vip) {
 			return i, nil
 		}
 	}
 	return -1, &NotFoundError{What: fmt.Sprintf("cluster %s", vip)}
+}
+
+// sameAddr reports whether a and b name the same address, however each is
+// written (an IPv6 address has many spellings); text that is no address
+// matches only itself.
+func sameAddr(a, b string) bool {
+	if a == b {
+		return true
+	}
+	x, errA := netip.ParseAddr(a)
+	y, errB := netip.ParseAddr(b)
+	return errA == nil && errB == nil && x == y
 }
 
 // FindService returns the cluster and service index of vip's service name.
@@ -49,7 +57,7 @@ func FindServer(c *config.Config, vip, service, server string) (int, int, int, e
 		return -1, -1, -1, err
 	}
 	for vi, sv := range c.Clusters[ci].Services[si].Servers {
-		if sv.Name == server || sv.IP == server {
+		if sv.Name == server || sameAddr(sv.IP, server) {
 			return ci, si, vi, nil
 		}
 	}
@@ -145,7 +153,7 @@ func AddServer(c *config.Config, vip, service string, sv config.Server) error {
 	}
 	s := &c.Clusters[ci].Services[si]
 	for _, old := range s.Servers {
-		if old.Name == sv.Name || old.IP == sv.IP {
+		if old.Name == sv.Name || sameAddr(old.IP, sv.IP) {
 			return &ConflictError{What: fmt.Sprintf("server %s (%s) of service %s in cluster %s", sv.Name, sv.IP, service, vip)}
 		}
 	}

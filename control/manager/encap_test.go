@@ -147,10 +147,10 @@ func TestNextHopChangesLive(t *testing.T) {
 		t.Errorf("live VIPs %v before the new next hop answered", got)
 	}
 	tracked := neighbors.ResolvedIPs(dp.Clock.Now())
-	if _, ok := tracked[addrU32(nextHop)]; ok {
+	if _, ok := tracked[nextHop]; ok {
 		t.Errorf("the old next hop is still in the neighbor table: %v", tracked)
 	}
-	if _, ok := tracked[addrU32(newHop)]; !ok {
+	if _, ok := tracked[newHop]; !ok {
 		t.Errorf("the new next hop is not in the neighbor table: %v", tracked)
 	}
 	dp.Process(0, arpReply(newHop, pktbuild.MAC{2, 0, 0, 0, 0, 0xfd}))
@@ -158,9 +158,4 @@ func TestNextHopChangesLive(t *testing.T) {
 	if got := m.LiveVIPs(); !slices.Equal(got, []netip.Addr{routedVIP}) {
 		t.Errorf("live VIPs %v after the new next hop answered, want %v", got, routedVIP)
 	}
-}
-
-func addrU32(a netip.Addr) uint32 {
-	b := a.As4()
-	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
 }

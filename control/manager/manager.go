@@ -79,7 +79,7 @@ type Manager struct {
 	live     config.Live
 	ids      ids.State
 	portMAC  [6]byte
-	resolved map[uint32]bool
+	resolved map[netip.Addr]bool
 	// computed are the weight loop's weights by server (computed.go).
 	computed map[fastpath.ServerID]int
 	// running is the snapshot the workers run (the last one applied): a
@@ -143,7 +143,7 @@ func (m *Manager) Attach(dp dataplane.Dataplane) {
 // resolved by ARP that have answered: those whose neighbor (the server, or
 // the next hop of an encapsulating service) has.
 func (m *Manager) compile(state ids.State, live config.Live) (*fastpath.Snapshot, error) {
-	fc := state.Fastpath(live.GatewayMAC, live.GatewayIP, live.Encap)
+	fc := state.Fastpath(live)
 	m.applyComputed(state, &fc)
 	fc.Neighbors = m.neighbors
 	fc.Previous = m.running
@@ -151,7 +151,7 @@ func (m *Manager) compile(state ids.State, live config.Live) (*fastpath.Snapshot
 		svc := &fc.Services[i]
 		for j := range svc.Servers {
 			srv := &svc.Servers[j]
-			srv.Resolved = m.resolved[ipKey(fc.NeighborAddr(svc, srv))]
+			srv.Resolved = m.resolved[fc.NeighborAddr(svc, srv)]
 		}
 	}
 	snap, err := fastpath.NewSnapshot(&fc)
@@ -373,18 +373,19 @@ func (m *Manager) applyLocked(ctx context.Context, u dataplane.Update) (dataplan
 }
 
 // silentVIPs lists the VIPs that only draining services have: removed
-// clusters, whose ARP the workers stop answering.
-func silentVIPs(s ids.State) []uint32 {
+// clusters, whose ARP (IPv4) or Neighbor Solicitations (IPv6) the workers
+// stop answering.
+func silentVIPs(s ids.State) []netip.Addr {
 	live := map[netip.Addr]bool{}
 	for _, svc := range s.Services {
 		if !svc.Draining {
 			live[svc.Key.VIP] = true
 		}
 	}
-	var out []uint32
+	var out []netip.Addr
 	for _, svc := range s.Services {
-		if ip := ipKey(svc.Key.VIP); svc.Draining && !live[svc.Key.VIP] && !slices.Contains(out, ip) {
-			out = append(out, ip)
+		if vip := svc.Key.VIP; svc.Draining && !live[vip] && !slices.Contains(out, vip) {
+			out = append(out, vip)
 		}
 	}
 	return out
@@ -483,7 +484,7 @@ func (m *Manager) checkNeighbors(ctx context.Context) {
 	}
 	for ip, ok := range resolved {
 		if ok != previous[ip] {
-			m.log.Info("server ARP resolution changed", zap.Stringer("ip", addrOf(ip)), zap.Bool("resolved", ok))
+			m.log.Info("server ARP resolution changed", zap.Stringer("ip", ip), zap.Bool("resolved", ok))
 		}
 	}
 }
@@ -511,7 +512,7 @@ func (m *Manager) ServersResolved() bool {
 // is configured, or its neighbor has answered ARP — the server itself, or
 // the next hop when svc encapsulates through one (as compile marks it).
 func (m *Manager) hasMACLocked(svc config.ServiceSpec, srv config.ServerSpec) bool {
-	return srv.MAC != [6]byte{} || m.resolved[ipKey(ids.NeighborAddr(m.live.Encap, svc, srv))]
+	return srv.MAC != [6]byte{} || m.resolved[ids.NeighborAddr(m.live.Encap, svc, srv)]
 }
 
 // LiveVIPs lists, sorted, the VIPs with a server that takes new
@@ -544,17 +545,13 @@ func (m *Manager) retainNeighbors() {
 	if m.neighbors == nil {
 		return
 	}
-	keep := map[uint32]bool{}
+	keep := map[netip.Addr]bool{}
 	for _, svc := range m.ids.Services {
 		for _, srv := range svc.Servers {
-			keep[ipKey(ids.NeighborAddr(m.live.Encap, svc.Spec, srv.Spec))] = true
+			keep[ids.NeighborAddr(m.live.Encap, svc.Spec, srv.Spec)] = true
 		}
 	}
 	m.neighbors.Retain(keep)
-}
-
-func addrOf(ip uint32) netip.Addr {
-	return netip.AddrFrom4([4]byte{byte(ip >> 24), byte(ip >> 16), byte(ip >> 8), byte(ip)})
 }
 
 // checkDrains ends the drain of every removed server whose connections

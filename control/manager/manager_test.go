@@ -491,6 +491,20 @@ func TestConnectionsArePagedOverWorkers(t *testing.T) {
 	if _, err := e.m.Connections(context.Background(), manager.ConnFilter{State: "open", Limit: 10}); err == nil {
 		t.Error("an unknown state was accepted")
 	}
+	// A VIP filter may be IPv4 or IPv6: the IPv4 VIP selects every
+	// connection, an IPv6 VIP no cluster has selects none.
+	for vipFilter, want := range map[string]int{"10.1.0.100": 7, "2001:db8::100": 0} {
+		p, err := e.m.Connections(context.Background(), manager.ConnFilter{VIP: vipFilter, Limit: 100})
+		if err != nil || len(p.Connections) != want {
+			t.Errorf("filter vip=%s: %d connections, %v; want %d", vipFilter, len(p.Connections), err, want)
+		}
+	}
+	for _, bad := range []string{"10.1.0", "fe80::1%eth0"} {
+		var fe *manager.FilterError
+		if _, err := e.m.Connections(context.Background(), manager.ConnFilter{VIP: bad, Limit: 10}); !errors.As(err, &fe) {
+			t.Errorf("vip %q: %v, want a FilterError", bad, err)
+		}
+	}
 	for _, bad := range []string{"1", "1.2", "a.b.c", "-1.0.0", "0.0.0.0", "0.99999999999.0"} {
 		var fe *manager.FilterError
 		if _, err := e.m.Connections(context.Background(), manager.ConnFilter{Cursor: bad, Limit: 10}); !errors.As(err, &fe) {
@@ -549,8 +563,8 @@ func TestRemovedClusterStopsARPButDrains(t *testing.T) {
 		t.Fatalf("SYN to the new cluster: %v", v[0])
 	}
 	e.mustMutate("remove cluster", func(c *config.Config) error { return manager.RemoveCluster(c, "10.1.0.200") })
-	if len(e.dp.SilentVIPs) != 1 || e.dp.SilentVIPs[0] != 0x0a0100c8 {
-		t.Errorf("silent VIPs %x after removing 10.1.0.200", e.dp.SilentVIPs)
+	if len(e.dp.SilentVIPs) != 1 || e.dp.SilentVIPs[0] != netip.MustParseAddr("10.1.0.200") {
+		t.Errorf("silent VIPs %v after removing 10.1.0.200", e.dp.SilentVIPs)
 	}
 	// Its open connection still flows; a new one is refused.
 	if v := e.dp.Process(0, pktbuild.TCP(f, pktbuild.ACK, 2, 1, []byte("x"))); v[0] != fastpath.VerdictForward {

@@ -202,12 +202,27 @@ func (m *Manager) Connections(ctx context.Context, f ConnFilter) (Connections, e
 	default:
 		return Connections{}, &FilterError{fmt.Sprintf("state %q is not active, fin, syn or rst", f.State)}
 	}
+	// vip is the VIP filter's canonical form (an IPv6 address has many).
+	// The workers' query matches IPv4 destinations only: an IPv6 VIP is
+	// selected through its services instead.
+	var vip string
+	vipByServices := false
 	if f.VIP != "" {
 		a, err := netip.ParseAddr(f.VIP)
-		if err != nil || !a.Is4() {
-			return Connections{}, &FilterError{fmt.Sprintf("vip %q is not an IPv4 address", f.VIP)}
+		if err != nil || a.Zone() != "" {
+			return Connections{}, &FilterError{fmt.Sprintf("vip %q is not an IP address", f.VIP)}
 		}
-		q.VIP = ipKey(a)
+		vip = a.String()
+		if a.Is4() {
+			q.VIP = ipKey(a)
+		} else {
+			vipByServices = true
+		}
+	}
+	// A server may be named by its address, in any spelling.
+	serverIP := f.Server
+	if a, err := netip.ParseAddr(f.Server); err == nil {
+		serverIP = a.String()
 	}
 	m.mu.Lock()
 	dp, names := m.dp, m.namesLocked()
@@ -219,15 +234,15 @@ func (m *Manager) Connections(ctx context.Context, f ConnFilter) (Connections, e
 	for _, n := range names {
 		byID[n.ServerID] = n
 	}
-	if f.Service != "" {
+	if f.Service != "" || vipByServices {
 		q.Services = make([]bool, fastpath.MaxServices)
 		found := false
 		for _, n := range names {
-			if n.Service == f.Service && (f.VIP == "" || n.VIP == f.VIP) {
+			if (f.Service == "" || n.Service == f.Service) && (vip == "" || n.VIP == vip) {
 				q.Services[n.ServiceID], found = true, true
 			}
 		}
-		if !found {
+		if !found && f.Service != "" {
 			return Connections{}, &NotFoundError{What: fmt.Sprintf("service %q", f.Service)}
 		}
 	}
@@ -235,7 +250,7 @@ func (m *Manager) Connections(ctx context.Context, f ConnFilter) (Connections, e
 		q.Servers = make([]bool, fastpath.MaxServers)
 		found := false
 		for _, n := range names {
-			if (n.Server == f.Server || n.IP == f.Server) && (f.VIP == "" || n.VIP == f.VIP) &&
+			if (n.Server == f.Server || n.IP == serverIP) && (vip == "" || n.VIP == vip) &&
 				(f.Service == "" || n.Service == f.Service) {
 				q.Servers[n.ServerID], found = true, true
 			}
@@ -259,8 +274,8 @@ func (m *Manager) Connections(ctx context.Context, f ConnFilter) (Connections, e
 	for _, ce := range page.Entries {
 		e := &ce.Entry
 		k := &e.Key
-		c := Connection{Core: ce.Core, Client: netip.AddrPortFrom(addrOf(k.SrcIP), k.SrcPort).String(),
-			VIP: addrOf(k.DstIP).String(), Port: k.DstPort, Proto: protoName(k.Proto), State: e.State.String(),
+		c := Connection{Core: ce.Core, Client: e.Client().String(),
+			VIP: e.VIP().Addr().String(), Port: k.DstPort, Proto: protoName(k.Proto), State: e.State.String(),
 			IdleSec: max(0, float64(now-e.LastSeen)/1e9), ServiceID: uint16(e.Service), ServerID: uint16(e.Server)}
 		if n, ok := byID[e.Server]; ok {
 			c.Service, c.Server, c.ServerIP = n.Service, n.Server, n.IP

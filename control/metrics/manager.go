@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"vec/control/config"
 	"vec/control/weights"
 )
 
@@ -61,8 +62,9 @@ func (c *ManagerCollector) Collect(ch chan<- prometheus.Metric) {
 	importance := map[string]float64{"active": rep.Proportions.Active, "new": rep.Proportions.New,
 		"advisor": rep.Proportions.Advisor, "system": rep.Proportions.System}
 	for _, svc := range rep.Services {
-		// VIP:SERVICE; a VIP is IPv4, so the first colon splits.
-		vip, service, _ := strings.Cut(svc.Service, ":")
+		// VIP:SERVICE, the VIP IPv4 or IPv6.
+		addr, service, _ := config.SplitServiceRef(svc.Service)
+		vip := addr.String()
 		for _, s := range svc.Servers {
 			emit(c.computed, float64(s.Computed), vip, service, s.Server)
 			emit(c.reason, 1, vip, service, s.Server, reasonLabel(s.Reason))

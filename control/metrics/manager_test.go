@@ -132,3 +132,13 @@ func TestReasonLabel(t *testing.T) {
 		}
 	}
 }
+
+// An IPv6 service's VIP label is the whole address: VIP:SERVICE splits at
+// its last colon.
+func TestManagerCollectorLabelsIPv6VIPs(t *testing.T) {
+	rep := fixedManager{Enabled: true, At: time.Unix(1, 0), Services: []weights.ServiceReport{{Service: "2001:db8::100:http",
+		Servers: []weights.ServerReport{{Server: "s1", Weight: 4, Computed: 5, Reason: "computed"}}}}}
+	wantSamples(t, gather(t, NewManagerCollector(rep)), map[string]float64{
+		`vec_manager_server_computed_weight{server="s1",service="http",vip="2001:db8::100"}`: 5,
+	})
+}

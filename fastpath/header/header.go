@@ -15,6 +15,7 @@ import (
 const (
 	EtherTypeIPv4 uint16 = 0x0800
 	EtherTypeARP  uint16 = 0x0806
+	EtherTypeIPv6 uint16 = 0x86dd
 	// Tag protocol identifiers: 802.1Q, 802.1ad (QinQ's outer tag) and
 	// the pre-standard QinQ value.
 	EtherTypeVLAN    uint16 = 0x8100
@@ -166,6 +167,10 @@ const (
 	TCPBadDataOffset // data offset < 5, or the header runs past the segment
 	UDPTruncated
 	UDPBadLength // length field < 8 or beyond the datagram's bytes
+	IPv6Truncated
+	IPv6BadVersion
+	IPv6BadLength // payload length beyond the bytes present
+	IPv6Extension // an extension header (or a fragment) the fastpath does not parse
 	NumProblems
 )
 

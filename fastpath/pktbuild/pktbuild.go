@@ -95,14 +95,46 @@ func checksum(b []byte, sum uint32) uint16 {
 }
 
 func pseudoHeaderSum(src, dst netip.Addr, proto uint8, l4Len int) uint32 {
+	if src.Is6() {
+		var sum uint32
+		for _, a := range [][]byte{src.AsSlice(), dst.AsSlice()} {
+			for i := 0; i < len(a); i += 2 {
+				sum += uint32(binary.BigEndian.Uint16(a[i:]))
+			}
+		}
+		return sum + uint32(proto) + uint32(l4Len)
+	}
 	s, d := addrUint32(src), addrUint32(dst)
 	return s>>16 + s&0xffff + d>>16 + d&0xffff + uint32(proto) + uint32(l4Len)
 }
 
-// TCP builds a TCP segment with the given flags, sequence numbers and payload.
+// ipFrame is ipv4Frame, or ipv6Frame when f's addresses are IPv6.
+func ipFrame(f *Flow, proto uint8, l4Len int) (frame, l4 []byte) {
+	if f.SrcIP.Is6() {
+		return ipv6Frame(f, proto, l4Len)
+	}
+	return ipv4Frame(f, proto, l4Len)
+}
+
+// ipv6Frame builds the frame of an IPv6 packet from f (hop limit 64)
+// carrying l4Len bytes of protocol proto, and returns it and those bytes.
+func ipv6Frame(f *Flow, proto uint8, l4Len int) (frame, l4 []byte) {
+	b := ethernet(f, header.EtherTypeIPv6, header.IPv6HeaderLen+l4Len)
+	ip := header.IPv6(b[len(b)-header.IPv6HeaderLen-l4Len:])
+	ip.SetVersionClassFlow()
+	ip.SetPayloadLength(l4Len)
+	ip.SetNextHeader(proto)
+	ip.SetHopLimit(64)
+	copy(ip.Source(), f.SrcIP.AsSlice())
+	copy(ip.Destination(), f.DstIP.AsSlice())
+	return b, ip[header.IPv6HeaderLen:]
+}
+
+// TCP builds a TCP segment with the given flags, sequence numbers and
+// payload, over IPv4 or IPv6 as f's addresses are.
 func TCP(f Flow, flags uint8, seq, ack uint32, payload []byte) []byte {
 	l4 := header.TCPMinHeaderLen + len(payload)
-	b, seg := ipv4Frame(&f, header.TCPProtocolNumber, l4)
+	b, seg := ipFrame(&f, header.TCPProtocolNumber, l4)
 	t := header.TCP(seg)
 	t.SetSourcePort(f.SrcPort)
 	t.SetDestinationPort(f.DstPort)
@@ -116,10 +148,10 @@ func TCP(f Flow, flags uint8, seq, ack uint32, payload []byte) []byte {
 	return b
 }
 
-// UDP builds a UDP datagram.
+// UDP builds a UDP datagram, over IPv4 or IPv6 as f's addresses are.
 func UDP(f Flow, payload []byte) []byte {
 	l4 := header.UDPHeaderLen + len(payload)
-	b, datagram := ipv4Frame(&f, header.UDPProtocolNumber, l4)
+	b, datagram := ipFrame(&f, header.UDPProtocolNumber, l4)
 	u := header.UDP(datagram)
 	u.SetSourcePort(f.SrcPort)
 	u.SetDestinationPort(f.DstPort)
@@ -186,3 +218,56 @@ func FragNeeded(fromMAC, dstMAC MAC, from netip.Addr, quoted []byte, mtu uint16)
 // header: the complement of the ones' complement sum); over a header or
 // message that holds its own correct checksum it returns 0.
 func Checksum(b []byte) uint16 { return ^checksum(b, 0) }
+
+// ICMPv6 builds an ICMPv6 message from f.SrcIP to f.DstIP with hop limit
+// hopLimit: type, code, the four type-specific bytes rest, then body.
+func ICMPv6(f Flow, hopLimit uint8, typ, code uint8, rest [4]byte, body []byte) []byte {
+	n := header.ICMPHeaderLen + len(body)
+	b, msg := ipv6Frame(&f, header.ICMPv6ProtocolNumber, n)
+	header.IPv6(b[len(b)-header.IPv6HeaderLen-n:]).SetHopLimit(hopLimit)
+	m := header.ICMP(msg)
+	m.SetType(typ)
+	m.SetCode(code)
+	copy(m.Rest(), rest[:])
+	copy(m.Payload(), body)
+	m.SetChecksum(^checksum(m, pseudoHeaderSum(f.SrcIP, f.DstIP, header.ICMPv6ProtocolNumber, n)))
+	return b
+}
+
+// NeighborSolicitation builds a Neighbor Solicitation from src (MAC
+// srcMAC) for target, to target's solicited-node group, with the source
+// link-layer address option (none when src is the unspecified address, as
+// in duplicate address detection).
+func NeighborSolicitation(srcMAC MAC, src, target netip.Addr) []byte {
+	t := target.As16()
+	group := netip.AddrFrom16([16]byte{0xff, 0x02, 11: 1, 12: 0xff, 13: t[13], 14: t[14], 15: t[15]})
+	f := Flow{SrcMAC: srcMAC, DstMAC: MAC{0x33, 0x33, 0xff, t[13], t[14], t[15]}, SrcIP: src, DstIP: group}
+	body := t[:]
+	if !src.IsUnspecified() {
+		body = append(body, 1, 1)
+		body = append(body, srcMAC[:]...)
+	}
+	return ICMPv6(f, 255, 135, 0, [4]byte{}, body)
+}
+
+// NeighborAdvertisement builds a solicited Neighbor Advertisement from
+// target (MAC targetMAC) to dst (MAC dstMAC), with the target link-layer
+// address option and the solicited and override flags.
+func NeighborAdvertisement(targetMAC, dstMAC MAC, target, dst netip.Addr) []byte {
+	t := target.As16()
+	body := append(t[:], 2, 1)
+	body = append(body, targetMAC[:]...)
+	return ICMPv6(Flow{SrcMAC: targetMAC, DstMAC: dstMAC, SrcIP: target, DstIP: dst}, 255, 136, 0, [4]byte{0x60}, body)
+}
+
+// PacketTooBig builds the ICMPv6 "packet too big" a router at from (MAC
+// fromMAC) sends to the source of the IPv6 packet starting at quoted,
+// reporting MTU mtu; it quotes the first 48 bytes of the packet (enough
+// for the ports). dstMAC addresses the frame.
+func PacketTooBig(fromMAC, dstMAC MAC, from netip.Addr, quoted []byte, mtu uint32) []byte {
+	ip := header.IPv6(quoted)
+	var rest [4]byte
+	binary.BigEndian.PutUint32(rest[:], mtu)
+	q := quoted[:min(len(quoted), header.IPv6HeaderLen+8)]
+	return ICMPv6(Flow{SrcMAC: fromMAC, DstMAC: dstMAC, SrcIP: from, DstIP: ip.SourceAddr()}, 64, 2, 0, rest, q)
+}

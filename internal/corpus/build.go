@@ -110,6 +110,7 @@ func Build() (*Corpus, error) {
 	b.flagCases()
 	b.vlanCases()
 	b.otherL2L3Cases()
+	b.ipv6Cases()
 	b.icmpCases()
 	b.oversizeCases()
 	b.addressCases()
@@ -418,9 +419,9 @@ func (b *builder) otherL2L3Cases() {
 	ipv6[5], ipv6[6], ipv6[7] = 20, protoTCP, 64
 	ipv6[53] = pktbuild.SYN
 	ipv6[52] = 5 << 4
-	b.add("IPv6 TCP SYN", ethernetFrame(GatewayMAC, 0x86dd, ipv6), dropped("unsupported_l3"))
-	b.add("IPv6 to the all-nodes multicast MAC", ethernetFrame(pktbuild.MAC{0x33, 0x33, 0, 0, 0, 1}, 0x86dd, ipv6), dropped("not_our_mac"))
-	b.add("IPv6 to the broadcast MAC", ethernetFrame(pktbuild.Broadcast, 0x86dd, ipv6), dropped("unsupported_l3"))
+	b.add("IPv6 TCP SYN (no IPv6 service)", ethernetFrame(GatewayMAC, 0x86dd, ipv6), dropped("not_for_cluster"))
+	b.add("IPv6 TCP SYN to the all-nodes multicast MAC", ethernetFrame(allNodesMAC, 0x86dd, ipv6), dropped("not_our_mac"))
+	b.add("IPv6 TCP SYN to the broadcast MAC", ethernetFrame(pktbuild.Broadcast, 0x86dd, ipv6), dropped("not_our_mac"))
 	stp := append([]byte{0x42, 0x42, 0x03}, make([]byte, 35)...)
 	b.add("802.3 LLC frame (spanning tree) to the gateway", ethernetFrame(GatewayMAC, uint16(len(stp)), stp), dropped("unsupported_l3"))
 	b.add("spanning tree BPDU", ethernetFrame(pktbuild.MAC{0x01, 0x80, 0xc2, 0, 0, 0}, uint16(len(stp)), stp), dropped("not_our_mac"))
@@ -430,6 +431,190 @@ func (b *builder) otherL2L3Cases() {
 	for _, et := range []uint16{0x0000, 0x05dc, 0x0600, 0x0801, 0x88e5, 0xffff} {
 		b.add(fmt.Sprintf("EtherType %#04x", et), ethernetFrame(GatewayMAC, et, make([]byte, 46)), dropped("unsupported_l3"))
 	}
+}
+
+// IPv6 addresses and MACs of the IPv6 cases. The configuration has no
+// IPv6 VIP, server or gateway address: vip6 and gateway6 are what a client
+// might try, not what the gateway owns.
+var (
+	client6     = netip.MustParseAddr("2001:db8::7")
+	vip6        = netip.MustParseAddr("2001:db8::100")
+	gateway6    = netip.MustParseAddr("fe80::1")
+	allNodesMAC = pktbuild.MAC{0x33, 0x33, 0, 0, 0, 1}
+)
+
+// Offsets in the untagged IPv6 frames the IPv6 cases build.
+const (
+	ip6At = header.UntaggedIPv6Offset
+	l6At  = header.UntaggedIPv6L4Offset
+)
+
+// ipv6Of returns the IPv6 header view of an untagged frame.
+func ipv6Of(p []byte) header.IPv6 { return header.IPv6(p[ip6At:]) }
+
+// cut6 keeps the first n bytes of an untagged IPv6 frame's payload and sets
+// the payload length to match.
+func cut6(p []byte, n int) []byte {
+	out := bytes.Clone(p[:l6At+n])
+	ipv6Of(out).SetPayloadLength(n)
+	return out
+}
+
+// withPayloadLength6 sets the payload length of an untagged IPv6 frame.
+func withPayloadLength6(p []byte, n int) []byte { ipv6Of(p).SetPayloadLength(n); return p }
+
+func toMAC(mac pktbuild.MAC, p []byte) []byte { header.Ethernet(p).SetDestination(mac[:]); return p }
+
+func flow6(dst pktbuild.MAC, port uint16) pktbuild.Flow {
+	return pktbuild.Flow{SrcMAC: ClientMAC, DstMAC: dst, SrcIP: client6, DstIP: vip6, SrcPort: 40000, DstPort: port}
+}
+
+// ipv6Cases: the IPv6 header checks, each header's checks over IPv6, the
+// destination MACs IPv6 may use, ICMPv6 and Neighbor Discovery. Nothing of
+// IPv6 is configured, so every frame is dropped; what matters is the
+// reason.
+func (b *builder) ipv6Cases() {
+	syn := func() []byte { return pktbuild.TCP(flow6(GatewayMAC, 80), pktbuild.SYN, 1, 0, nil) }
+	udp := func() []byte { return pktbuild.UDP(flow6(GatewayMAC, 53), []byte("query 12")) }
+	b.add("IPv6 SYN to port 80", syn(), dropped("not_for_cluster"))
+	b.add("IPv6 UDP datagram to port 53", udp(), dropped("not_for_cluster"))
+	b.add("IPv6 SYN to another host's MAC", toMAC(otherMAC, syn()), dropped("not_our_mac"))
+	b.add("IPv6 SYN to an IPv4 multicast MAC", toMAC(pktbuild.MAC{0x01, 0, 0x5e, 0, 0, 1}, syn()), dropped("not_our_mac"))
+	b.add("IPv6 UDP datagram to the all-nodes multicast MAC", toMAC(allNodesMAC, udp()), dropped("not_our_mac"))
+	b.add("802.1Q-tagged IPv6 SYN", tag(syn(), 0x8100, 10), dropped("vlan_tagged"))
+	b.add("802.1Q-tagged IPv6 SYN to the all-nodes multicast MAC", tag(toMAC(allNodesMAC, syn()), 0x8100, 10), dropped("vlan_tagged"))
+
+	// The fixed header.
+	s := syn()
+	for n := ip6At; n < l6At; n++ {
+		b.add(fmt.Sprintf("IPv6 SYN cut to %d bytes (inside IPv6)", n), bytes.Clone(s[:n]), dropped("ipv6_truncated"))
+	}
+	b.add("IPv6 SYN cut to 30 bytes, to the all-nodes multicast MAC", toMAC(allNodesMAC, bytes.Clone(s[:30])), dropped("ipv6_truncated"))
+	for n := l6At; n < len(s); n++ {
+		b.add(fmt.Sprintf("IPv6 SYN cut to %d bytes (inside TCP, payload length 20)", n), bytes.Clone(s[:n]), dropped("ipv6_bad_length"))
+	}
+	for _, pl := range []int{21, 1500, 65535} {
+		b.add(fmt.Sprintf("IPv6 SYN with 20 bytes of payload, payload length %d", pl), withPayloadLength6(syn(), pl), dropped("ipv6_bad_length"))
+	}
+	b.add("IPv6 SYN with payload length 21 to the broadcast MAC", toMAC(pktbuild.Broadcast, withPayloadLength6(syn(), 21)), dropped("ipv6_bad_length"))
+	for _, v := range []byte{0, 4, 5, 15} {
+		p := syn()
+		ipv6Of(p)[header.IPv6VersionOffset] = v<<4 | ipv6Of(p)[header.IPv6VersionOffset]&0x0f
+		b.add(fmt.Sprintf("IP version %d in an IPv6 frame", v), p, dropped("ipv6_bad_version"))
+	}
+	v4 := b.syn(VIPA, 80)
+	header.Ethernet(v4).SetType(header.EtherTypeIPv6)
+	b.add("IPv4 SYN to VIP A with EtherType IPv6", v4, dropped("ipv6_bad_version"))
+	p := syn()
+	ipv6Of(p)[header.IPv6VersionOffset] = 4 << 4
+	b.add("IP version 4 in an IPv6 frame to the all-nodes multicast MAC", toMAC(allNodesMAC, p), dropped("ipv6_bad_version"))
+
+	// Extension headers are refused, whatever follows and whoever the
+	// frame is for; other next headers are simply not the cluster's.
+	for _, h := range []uint8{0, 43, 44, 50, 51, 60, 135, 139, 140} {
+		p := syn()
+		ipv6Of(p).SetNextHeader(h)
+		b.add(fmt.Sprintf("IPv6 next header %d (an extension header)", h), p, dropped("ipv6_extension"))
+	}
+	mldHopByHop := []byte{protoICMPv6, 0, 5, 2, 0, 0, 1, 0} // router alert (MLD), then a PadN
+	mld := pktbuild.ICMPv6(pktbuild.Flow{SrcMAC: ClientMAC, DstMAC: pktbuild.MAC{0x33, 0x33, 0, 0, 0, 0x16}, SrcIP: netip.MustParseAddr("fe80::7"),
+		DstIP: netip.MustParseAddr("ff02::16")}, 1, 143, 0, [4]byte{0, 0, 0, 1}, make([]byte, 20))
+	mld = append(append(bytes.Clone(mld[:l6At]), mldHopByHop...), mld[l6At:]...)
+	ipv6Of(mld).SetNextHeader(0)
+	ipv6Of(mld).SetPayloadLength(len(mld) - l6At)
+	b.add("MLDv2 report with a hop-by-hop header, to its multicast MAC", mld, dropped("ipv6_extension"))
+	for _, h := range []uint8{1, 4, 59, 132} {
+		p := syn()
+		ipv6Of(p).SetNextHeader(h)
+		b.add(fmt.Sprintf("IPv6 next header %d", h), p, dropped("not_for_cluster"))
+	}
+	p = syn()
+	ipv6Of(p).SetNextHeader(59)
+	b.add("IPv6 next header 59 to the all-nodes multicast MAC", toMAC(allNodesMAC, p), dropped("not_our_mac"))
+
+	// TCP and UDP over IPv6: the payload length bounds them; bytes past it
+	// are padding.
+	for _, k := range []int{0, 8, 19} {
+		b.add(fmt.Sprintf("IPv6 TCP header cut to %d bytes, payload length agreeing", k), cut6(syn(), k), dropped("tcp_truncated"))
+	}
+	b.add("IPv6 SYN with payload length 10 (the rest padding)", withPayloadLength6(syn(), 10), dropped("tcp_truncated"))
+	b.add("IPv6 SYN cut to 10 bytes of TCP, to another host's MAC", toMAC(otherMAC, cut6(syn(), 10)), dropped("not_our_mac"))
+	for _, off := range []int{0, 4, 6, 15} {
+		p := syn()
+		header.TCP(p[l6At:]).SetDataOffset(off * 4)
+		b.add(fmt.Sprintf("IPv6 TCP data offset %d in a 20-byte segment", off), p, dropped("tcp_bad_data_offset"))
+	}
+	for _, k := range []int{0, 4, 7} {
+		b.add(fmt.Sprintf("IPv6 UDP header cut to %d bytes, payload length agreeing", k), cut6(udp(), k), dropped("udp_truncated"))
+	}
+	for _, ul := range []int{0, 7, 17, 1000} {
+		p := udp()
+		header.UDP(p[l6At:]).SetLength(ul)
+		b.add(fmt.Sprintf("IPv6 UDP length %d in a 16-byte datagram", ul), p, dropped("udp_bad_length"))
+	}
+	b.add("IPv6 UDP length 16 beyond a payload length of 12", withPayloadLength6(udp(), 12), dropped("udp_bad_length"))
+	p = udp()
+	header.UDP(p[l6At:]).SetLength(9)
+	b.add("IPv6 UDP length 9 in a 16-byte datagram (the rest not part of it)", p, dropped("not_for_cluster"))
+
+	// ICMPv6 other than Neighbor Discovery: for no IPv6 VIP.
+	icmp := func(dst pktbuild.MAC, hopLimit, typ uint8, body []byte) []byte {
+		return pktbuild.ICMPv6(pktbuild.Flow{SrcMAC: ClientMAC, DstMAC: dst, SrcIP: client6, DstIP: vip6}, hopLimit, typ, 0, [4]byte{0, 1, 0, 1}, body)
+	}
+	b.add("ICMPv6 echo request", icmp(GatewayMAC, 64, 128, []byte("ping")), dropped("not_for_cluster"))
+	b.add("ICMPv6 echo reply", icmp(GatewayMAC, 64, 129, []byte("pong")), dropped("not_for_cluster"))
+	b.add("ICMPv6 echo request to the all-nodes multicast MAC", icmp(allNodesMAC, 64, 128, []byte("ping")), dropped("not_our_mac"))
+	b.add("ICMPv6 echo request to the broadcast MAC", icmp(pktbuild.Broadcast, 64, 128, []byte("ping")), dropped("not_our_mac"))
+	b.add("ICMPv6 router solicitation to the all-routers multicast MAC",
+		icmp(pktbuild.MAC{0x33, 0x33, 0, 0, 0, 2}, 255, 133, nil), dropped("not_our_mac"))
+	b.add("ICMPv6 router advertisement to the gateway", icmp(GatewayMAC, 255, 134, make([]byte, 8)), dropped("not_for_cluster"))
+	b.add("ICMPv6 packet too big about an IPv6 flow", pktbuild.PacketTooBig(ClientMAC, GatewayMAC, netip.MustParseAddr("2001:db8::1"),
+		header.Ethernet(pktbuild.TCP(pktbuild.Flow{SrcIP: vip6, DstIP: client6, SrcPort: 80, DstPort: 40000}, pktbuild.ACK, 1, 1, make([]byte, 1400))).Payload(), 1280),
+		dropped("not_for_cluster"))
+	for _, k := range []int{0, 4, 7} {
+		b.add(fmt.Sprintf("ICMPv6 echo request cut to %d bytes, payload length agreeing", k), cut6(icmp(GatewayMAC, 64, 128, []byte("ping")), k), dropped("icmp_malformed"))
+	}
+	b.add("ICMPv6 echo request with payload length 4 (the rest padding)", withPayloadLength6(icmp(GatewayMAC, 64, 128, []byte("ping")), 4), dropped("icmp_malformed"))
+	b.add("ICMPv6 echo request cut to 4 bytes, to the all-nodes multicast MAC", cut6(icmp(allNodesMAC, 64, 128, nil), 4), dropped("icmp_malformed"))
+
+	// Neighbor Discovery: nothing to answer or learn here, whoever asks.
+	ns := func(target netip.Addr) []byte { return pktbuild.NeighborSolicitation(ClientMAC, client6, target) }
+	b.add("neighbor solicitation for "+vip6.String(), ns(vip6), dropped("ndp_ignored"))
+	b.add("neighbor solicitation for "+gateway6.String(), ns(gateway6), dropped("ndp_ignored"))
+	b.add("duplicate address detection for "+client6.String(), pktbuild.NeighborSolicitation(ClientMAC, netip.IPv6Unspecified(), client6), dropped("ndp_ignored"))
+	b.add("neighbor solicitation for "+vip6.String()+" to the gateway's MAC", toMAC(GatewayMAC, ns(vip6)), dropped("ndp_ignored"))
+	b.add("neighbor solicitation for "+vip6.String()+" to the broadcast MAC", toMAC(pktbuild.Broadcast, ns(vip6)), dropped("ndp_ignored"))
+	b.add("neighbor solicitation for "+vip6.String()+" to another host's MAC", toMAC(otherMAC, ns(vip6)), dropped("not_our_mac"))
+	for _, hop := range []uint8{64, 254} {
+		p := ns(vip6)
+		ipv6Of(p).SetHopLimit(hop)
+		b.add(fmt.Sprintf("neighbor solicitation with hop limit %d", hop), p, dropped("malformed_ndp"))
+	}
+	b.add("neighbor solicitation without options (24 bytes)", cut6(ns(vip6), 24), dropped("ndp_ignored"))
+	for _, k := range []int{8, 23} {
+		b.add(fmt.Sprintf("neighbor solicitation cut to %d bytes, payload length agreeing", k), cut6(ns(vip6), k), dropped("malformed_ndp"))
+	}
+	b.add("neighbor solicitation with payload length 20 (the rest padding)", withPayloadLength6(ns(vip6), 20), dropped("malformed_ndp"))
+	b.add("neighbor solicitation cut to 4 bytes", cut6(ns(vip6), 4), dropped("icmp_malformed"))
+	na := func(dst pktbuild.MAC) []byte {
+		return pktbuild.NeighborAdvertisement(ClientMAC, dst, client6, netip.MustParseAddr("2001:db8::1"))
+	}
+	b.add("neighbor advertisement to the gateway's MAC", na(GatewayMAC), dropped("ndp_ignored"))
+	b.add("unsolicited neighbor advertisement to the all-nodes multicast MAC", na(allNodesMAC), dropped("ndp_ignored"))
+	p = na(GatewayMAC)
+	ipv6Of(p).SetHopLimit(64)
+	b.add("neighbor advertisement with hop limit 64", p, dropped("malformed_ndp"))
+	b.add("neighbor advertisement cut to 20 bytes", cut6(na(GatewayMAC), 20), dropped("malformed_ndp"))
+
+	// Other EtherTypes to an IPv6 multicast MAC get past the MAC check as
+	// broadcast ones do.
+	arp := func(target netip.Addr) []byte {
+		return pktbuild.ARP(1, allNodesMAC, ClientMAC, requester, target, pktbuild.MAC{})
+	}
+	b.add("ARP request for VIP A to an IPv6 multicast MAC", arp(VIPA), replied())
+	b.add("ARP request for a server's address to an IPv6 multicast MAC", arp(server("s1").IP), dropped("arp_ignored"))
+	b.add("IPv4 SYN to VIP A to an IPv6 multicast MAC", toMAC(allNodesMAC, b.syn(VIPA, 80)), dropped("not_our_mac"))
+	b.add("EtherType 0x88e5 to an IPv6 multicast MAC", ethernetFrame(allNodesMAC, 0x88e5, make([]byte, 46)), dropped("unsupported_l3"))
 }
 
 // icmpFrame builds an ICMP message from src to dst with a correct checksum.

@@ -29,7 +29,8 @@ func TestCorpusOutputsPassTheChecker(t *testing.T) {
 		"ipv4_bad_total_length", "ipv4_fragment", "ipv4_options", "tcp_truncated", "tcp_bad_data_offset",
 		"udp_truncated", "udp_bad_length", "non_syn_miss", "bad_syn", "vlan_tagged", "unsupported_l3",
 		"not_our_mac", "not_for_cluster", "oversize", "malformed_arp", "arp_ignored", "server_unresolved",
-		"icmp_malformed", "icmp_no_flow", "icmp_unhandled"} {
+		"icmp_malformed", "icmp_no_flow", "icmp_unhandled", "ipv6_truncated", "ipv6_bad_version", "ipv6_bad_length",
+		"ipv6_extension", "malformed_ndp", "ndp_ignored"} {
 		if drops[reason] == 0 {
 			t.Errorf("no frame is dropped as %s", reason)
 		}

@@ -114,9 +114,12 @@ var services = []service{
 }
 
 const (
-	protoICMP = 1
-	protoTCP  = 6
-	protoUDP  = 17
+	protoICMP   = 1
+	protoTCP    = 6
+	protoUDP    = 17
+	protoICMPv6 = 58
+
+	etherTypeIPv6 = 0x86dd
 
 	flagFIN = 0x01
 	flagSYN = 0x02
@@ -207,7 +210,10 @@ func (m *model) decide(p []byte) Expectation {
 	}
 	toUs := bytes.Equal(eth.Destination(), GatewayMAC[:])
 	broadcast := bytes.Equal(eth.Destination(), pktbuild.Broadcast[:])
-	if !toUs && !broadcast {
+	// IPv6 multicast (RFC 2464: 33:33, then the group's last 32 bits)
+	// comes in too: Neighbor Solicitations go to a solicited-node group.
+	ipv6Multicast := bytes.HasPrefix(eth.Destination(), []byte{0x33, 0x33})
+	if !toUs && !broadcast && !ipv6Multicast {
 		return drop("not_our_mac")
 	}
 	switch et := eth.Type(); et {
@@ -221,6 +227,8 @@ func (m *model) decide(p []byte) Expectation {
 		if !toUs {
 			return drop("not_our_mac")
 		}
+	case etherTypeIPv6:
+		return m.ipv6(eth, toUs)
 	default:
 		return drop("unsupported_l3")
 	}
@@ -277,6 +285,95 @@ func (m *model) decide(p []byte) Expectation {
 		return drop("not_for_cluster")
 	}
 	return m.flow(p, key, svc, flags)
+}
+
+// ipv6ExtensionHeaders are the next header values that name an IPv6
+// extension header rather than an upper-layer protocol (RFC 8200 §4,
+// RFC 7045): hop-by-hop options, routing, fragment, ESP, AH, destination
+// options, mobility, host identity, shim6. The gateway parses none of them.
+var ipv6ExtensionHeaders = map[uint8]bool{0: true, 43: true, 44: true, 50: true, 51: true, 60: true, 135: true, 139: true, 140: true}
+
+// ipv6: the fixed header is checked whatever the frame's destination MAC
+// (one of the gateway's, broadcast or IPv6 multicast by now); ICMPv6 comes
+// next, for Neighbor Discovery arrives multicast; anything else must be
+// addressed to the gateway. The configuration has no IPv6 VIP, no IPv6
+// server and no IPv6 gateway address, so no IPv6 packet is forwarded or
+// answered: each is dropped under the first reason that applies.
+func (m *model) ipv6(eth header.Ethernet, toUs bool) Expectation {
+	ip := header.IPv6(eth.Payload())
+	if len(ip) < header.IPv6HeaderLen {
+		return drop("ipv6_truncated")
+	}
+	if ip.Version() != 6 {
+		return drop("ipv6_bad_version")
+	}
+	n := ip.PayloadLength()
+	if header.IPv6HeaderLen+n > len(ip) {
+		return drop("ipv6_bad_length")
+	}
+	next := ip.NextHeader()
+	if ipv6ExtensionHeaders[next] {
+		return drop("ipv6_extension")
+	}
+	payload := ip[header.IPv6HeaderLen : header.IPv6HeaderLen+n] // the rest is padding
+	if next == protoICMPv6 {
+		return icmpv6(payload, ip.HopLimit(), toUs)
+	}
+	if !toUs {
+		return drop("not_our_mac")
+	}
+	switch next {
+	case protoTCP:
+		t := header.TCP(payload)
+		if len(t) < header.TCPMinHeaderLen {
+			return drop("tcp_truncated")
+		}
+		if off := t.DataOffset(); off < header.TCPMinHeaderLen || off > len(t) {
+			return drop("tcp_bad_data_offset")
+		}
+	case protoUDP:
+		u := header.UDP(payload)
+		if len(u) < header.UDPHeaderLen {
+			return drop("udp_truncated")
+		}
+		if ul := u.Length(); ul < header.UDPHeaderLen || ul > len(u) {
+			return drop("udp_bad_length")
+		}
+	}
+	return drop("not_for_cluster") // no IPv6 service
+}
+
+// ICMPv6 Neighbor Discovery (RFC 4861 §4.3, §4.4): a solicitation or an
+// advertisement holds at least the ICMPv6 header, four bytes and the
+// target address, and arrives with hop limit 255 (proof it was not
+// routed).
+const (
+	icmpv6NeighborSolicitation  = 135
+	icmpv6NeighborAdvertisement = 136
+	ndpMinLen                   = 8 + 16
+	ndpHopLimit                 = 255
+)
+
+// icmpv6: a message shorter than its header is icmp_malformed, whoever it
+// is for. A malformed solicitation or advertisement is malformed_ndp; a
+// valid one is ndp_ignored: it asks for (or announces) no address the
+// gateway owns, and teaches no server's MAC. Other types must be
+// addressed to the gateway and then are for no IPv6 VIP.
+func icmpv6(msg []byte, hopLimit uint8, toUs bool) Expectation {
+	if len(msg) < header.ICMPHeaderLen {
+		return drop("icmp_malformed")
+	}
+	switch header.ICMP(msg).Type() {
+	case icmpv6NeighborSolicitation, icmpv6NeighborAdvertisement:
+		if len(msg) < ndpMinLen || hopLimit != ndpHopLimit {
+			return drop("malformed_ndp")
+		}
+		return drop("ndp_ignored")
+	}
+	if !toUs {
+		return drop("not_our_mac")
+	}
+	return drop("not_for_cluster")
 }
 
 // flow is the connection state machine (docs/fastpath.md).

@@ -295,7 +295,7 @@ func rebuiltEntries(ctl *control, g *gateway.Gateway, n int) ([][]fastpath.Insta
 		if i%8 == 7 {
 			e.State = fastpath.StateFIN
 		}
-		w := g.WorkerFor(k)
+		w := g.WorkerFor(e)
 		perWorker[w] = append(perWorker[w], e)
 	}
 	for _, es := range perWorker {

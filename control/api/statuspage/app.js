@@ -144,7 +144,9 @@ function downReasons(mgr) {
   for (const a of mgr.advisors) {
     for (const s of a.servers || []) {
       if (!s.up) {
-        const svc = a.service.replace(":", "/"); // VIP:SERVICE
+        // VIP:SERVICE: a service name has no colon, an IPv6 VIP several.
+        const at = a.service.lastIndexOf(":");
+        const svc = a.service.slice(0, at) + "/" + a.service.slice(at + 1);
         out.set(svc + "/" + s.server, a.name + ": " + (s.last_error || "probe failed"));
       }
     }

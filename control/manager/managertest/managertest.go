@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -35,7 +36,7 @@ type Dataplane struct {
 	Applied int
 	Purged  uint64
 	// SilentVIPs are those of the last update.
-	SilentVIPs []uint32
+	SilentVIPs []netip.Addr
 	reads      int
 }
 
@@ -169,7 +170,7 @@ func (d *Dataplane) Connections(ctx context.Context, q dataplane.ConnQuery) (dat
 	for i := range cores {
 		cores[i] = i
 	}
-	return dataplane.PageConnections(&q, cores, func(i int, from fastpath.ListCursor, buf []fastpath.Entry) (fastpath.Listed, error) {
+	return dataplane.PageConnections(&q, cores, func(i int, from fastpath.ListCursor, buf []fastpath.ListedEntry) (fastpath.Listed, error) {
 		if err := ctx.Err(); err != nil {
 			return fastpath.Listed{}, err
 		}
