@@ -2,7 +2,6 @@ package agent
 
 import (
 	"cmp"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -123,7 +122,7 @@ func (t *Table) Entries(vips []netip.Addr) ([]wire.Entry, error) {
 	for i, r := range rows {
 		// Several unconnected UDP sockets on one VIP and port
 		// (SO_REUSEPORT) are one entry to the gateway.
-		if i > 0 && sameKey(r, rows[i-1]) {
+		if i > 0 && r.key == rows[i-1].key {
 			continue
 		}
 		entries = append(entries, r.entry())
@@ -144,13 +143,11 @@ func (t *Table) dump(f sockdiag.Filter, wanted map[netip.Addr]bool, rows []row) 
 			if !ok || !wanted[s.Local.Addr()] {
 				return
 			}
-			r := row{proto: wire.Proto(s.Protocol), state: state, vipPort: s.Local.Port()}
-			r.vipHi, r.vipLo = addrWords(s.Local.Addr())
+			var client netip.AddrPort
 			if s.Connected() {
-				r.clientHi, r.clientLo = addrWords(s.Remote.Addr())
-				r.clientPort = s.Remote.Port()
+				client = s.Remote
 			}
-			rows = append(rows, r)
+			rows = append(rows, row{key: wire.KeyOf(wire.Proto(s.Protocol), s.Local, client), state: state})
 		})
 		if err == nil {
 			return rows, nil
@@ -161,61 +158,21 @@ func (t *Table) dump(f sockdiag.Filter, wanted map[netip.Addr]bool, rows []row) 
 	}
 }
 
-// row is a listed socket in a form that sorts fast: the fields wire.Compare
-// orders by, as integers (addresses in their 16-byte form), plus the state.
-// 100 000 rows sort several times faster than the same wire.Entry values.
+// row is a listed socket in a form that sorts fast: its wire.Key plus the
+// state. 100 000 rows sort several times faster than the same wire.Entry
+// values.
 type row struct {
-	vipHi, vipLo       uint64
-	clientHi, clientLo uint64 // zero: no client (unconnected UDP socket)
-	vipPort            uint16
-	clientPort         uint16
-	proto              wire.Proto
-	state              wire.State
-}
-
-func addrWords(a netip.Addr) (hi, lo uint64) {
-	b := a.As16()
-	return binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
-}
-
-func wordsAddr(hi, lo uint64) netip.Addr {
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], hi)
-	binary.BigEndian.PutUint64(b[8:], lo)
-	return netip.AddrFrom16(b).Unmap()
+	key   wire.Key
+	state wire.State
 }
 
 // compareRows is wire.Compare for rows, then the state (so that of two
 // rows with one key the first is deterministic).
 func compareRows(a, b row) int {
-	switch {
-	case a.proto != b.proto:
-		return cmp.Compare(a.proto, b.proto)
-	case a.vipHi != b.vipHi:
-		return cmp.Compare(a.vipHi, b.vipHi)
-	case a.vipLo != b.vipLo:
-		return cmp.Compare(a.vipLo, b.vipLo)
-	case a.vipPort != b.vipPort:
-		return cmp.Compare(a.vipPort, b.vipPort)
-	case a.clientHi != b.clientHi:
-		return cmp.Compare(a.clientHi, b.clientHi)
-	case a.clientLo != b.clientLo:
-		return cmp.Compare(a.clientLo, b.clientLo)
-	case a.clientPort != b.clientPort:
-		return cmp.Compare(a.clientPort, b.clientPort)
+	if c := a.key.Compare(&b.key); c != 0 {
+		return c
 	}
 	return cmp.Compare(a.state, b.state)
 }
 
-func sameKey(a, b row) bool {
-	a.state, b.state = 0, 0
-	return a == b
-}
-
-func (r row) entry() wire.Entry {
-	e := wire.Entry{Proto: r.proto, State: r.state, VIP: netip.AddrPortFrom(wordsAddr(r.vipHi, r.vipLo), r.vipPort)}
-	if r.clientHi|r.clientLo != 0 || r.clientPort != 0 {
-		e.Client = netip.AddrPortFrom(wordsAddr(r.clientHi, r.clientLo), r.clientPort)
-	}
-	return e
-}
+func (r row) entry() wire.Entry { return r.key.Entry(r.state) }

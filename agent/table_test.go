@@ -28,11 +28,7 @@ func TestRowsSortLikeEntries(t *testing.T) {
 		if e.Proto == wire.ProtoTCP || rng.IntN(2) == 0 {
 			e.Client = netip.AddrPortFrom(addrs[rng.IntN(len(addrs))], uint16(rng.IntN(4)+1))
 		}
-		r := row{proto: e.Proto, state: e.State, vipPort: e.VIP.Port(), clientPort: e.Client.Port()}
-		r.vipHi, r.vipLo = addrWords(e.VIP.Addr())
-		if e.Client.IsValid() {
-			r.clientHi, r.clientLo = addrWords(e.Client.Addr())
-		}
+		r := row{key: wire.KeyOf(e.Proto, e.VIP, e.Client), state: e.State}
 		if r.entry() != e {
 			t.Fatalf("row of %+v converts back to %+v", e, r.entry())
 		}

@@ -68,13 +68,19 @@ func TestToeplitzKnownVectorsIPv6(t *testing.T) {
 	}
 }
 
+// testKeys returns the keys the hashes are checked with: DPDK's default
+// and a random 40-byte one.
+func testKeys(rng *rand.Rand) [][]byte {
+	other := make([]byte, 40)
+	for i := range other {
+		other[i] = byte(rng.Uint32())
+	}
+	return [][]byte{DefaultRSSKey[:], other}
+}
+
 func TestToeplitzMatchesDPDKSoftRSS(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	var otherKey [40]byte
-	for i := range otherKey {
-		otherKey[i] = byte(rng.Uint32())
-	}
-	for _, key := range [][]byte{DefaultRSSKey[:], otherKey[:]} {
+	for _, key := range testKeys(rng) {
 		for i := range 200 {
 			var src, dst [4]byte
 			for j := range 4 {
@@ -99,11 +105,7 @@ func TestToeplitzMatchesDPDKSoftRSS(t *testing.T) {
 
 func TestToeplitzMatchesDPDKSoftRSSIPv6(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	var otherKey [40]byte
-	for i := range otherKey {
-		otherKey[i] = byte(rng.Uint32())
-	}
-	for _, key := range [][]byte{DefaultRSSKey[:], otherKey[:]} {
+	for _, key := range testKeys(rng) {
 		tab := NewRSSTable(key)
 		for i := range 200 {
 			var src, dst [16]byte

@@ -87,7 +87,7 @@ func ipv6ClusterYAML(vip netip.Addr, servers []vecdServer) string {
 
 type ipv6GatewayTraffic struct {
 	fromClient, toServer, ndp, serverToClient, other int
-	examples                               []string
+	examples                                         []string
 }
 
 // classifyIPv6GatewayTraffic sorts the IPv6 frames of a capture on the

@@ -76,6 +76,11 @@ type recOptions struct {
 	// holds a key that agent does not know (gw2 then gets a file of its
 	// own; "" for none).
 	WrongKeyForGW2 string
+	// IPv6 makes the cluster dual-stack: the agents serve the IPv6 VIP
+	// too, and vecd gets gateway.ip6, an IPv6 cluster beside the IPv4
+	// one (the same service over the servers' IPv6 addresses), and each
+	// agent's IPv6 address (recovery.agents[].ip6).
+	IPv6 bool
 }
 
 // recCluster is the cluster of a recovery test: three servers with
@@ -105,7 +110,7 @@ func startRecoveryCluster(t testing.TB, opts recOptions) *recCluster {
 	if opts.HA {
 		gateways = 2
 	}
-	c := startLockedCluster(t, Options{Servers: 3, Gateways: gateways, Backends: true})
+	c := startLockedCluster(t, Options{Servers: 3, Gateways: gateways, Backends: true, IPv6: opts.IPv6})
 	rc := &recCluster{Cluster: c, t: t, dir: t.TempDir(), opts: opts}
 	// Build what goroutines will run now: Binary fails the test, which only
 	// the test's goroutine may do.
@@ -173,8 +178,12 @@ func (rc *recCluster) startAgent(i int) *Proc {
 	name := rc.Server(i).Name
 	listen := netip.AddrPortFrom(rc.ServerAddr(i), recAgentPort)
 	cfgPath := filepath.Join(rc.dir, "agent-"+name+".yaml")
+	vips := rc.VIP().String()
+	if rc.opts.IPv6 {
+		vips += fmt.Sprintf(", %q", rc.VIP6())
+	}
 	cfg := fmt.Sprintf("name: %s\nlisten: %q\nvips: [%s]\ndrop_capabilities: true\nauth:\n  key_files: [%s]\nwitness:\n  max_lease: %s\n",
-		name, listen, rc.VIP(), rc.agentKeyFiles[i-1], recAgentMaxLease)
+		name, listen, vips, rc.agentKeyFiles[i-1], recAgentMaxLease)
 	writeFile(rc.t, cfgPath, cfg, 0o644)
 	p := rc.Start(rc.ServerNS(i), "vec-agent-"+name, rc.agentBin, "--config", cfgPath)
 	rc.agents[i-1] = p
@@ -192,6 +201,9 @@ func (rc *recCluster) vecdConfig(keyOverride map[string]string) string {
 	gw1 := rc.GatewayN(1)
 	b.WriteString(PortYAML(gw1))
 	fmt.Fprintf(&b, "gateway:\n  ip: %s\n", gw1.Addr)
+	if rc.opts.IPv6 {
+		fmt.Fprintf(&b, "  ip6: %q\n", gw1.Addr6)
+	}
 	b.WriteString("workers:\n  cores: [1]\n  control_core: 0\n  table_capacity: 65536\n")
 	b.WriteString("log:\n  level: info\n")
 	fmt.Fprintf(&b, "metrics:\n  listen: %s\n", recMetricsAddr)
@@ -200,6 +212,10 @@ func (rc *recCluster) vecdConfig(keyOverride map[string]string) string {
 		key := rc.agentKeyFiles[i]
 		if k, ok := keyOverride[s.Name]; ok {
 			key = k
+		}
+		if rc.opts.IPv6 {
+			fmt.Fprintf(&b, "    - {name: %s, ip: %s, ip6: %q, key_file: %s}\n", s.Name, s.Addr, s.Addr6, key)
+			continue
 		}
 		fmt.Fprintf(&b, "    - {name: %s, ip: %s, key_file: %s}\n", s.Name, s.Addr, key)
 	}
@@ -210,12 +226,41 @@ func (rc *recCluster) vecdConfig(keyOverride map[string]string) string {
 		}
 		b.WriteString("  gateways:\n")
 		for k, g := range rc.Gateways() {
-			fmt.Fprintf(&b, "    - {name: gw%d, address: \"%s\", priority: %d, ip: %s}\n",
-				k+1, netip.AddrPortFrom(g.MgmtAddr, recHeartbeatPort), 300-100*(k+1), g.Addr)
+			ip6 := ""
+			if rc.opts.IPv6 {
+				ip6 = fmt.Sprintf(", ip6: %q", g.Addr6)
+			}
+			fmt.Fprintf(&b, "    - {name: gw%d, address: \"%s\", priority: %d, ip: %s%s}\n",
+				k+1, netip.AddrPortFrom(g.MgmtAddr, recHeartbeatPort), 300-100*(k+1), g.Addr, ip6)
 		}
 	}
 	writeHTTPCluster(&b, rc.Cluster)
+	if rc.opts.IPv6 {
+		writeHTTPCluster6(&b, rc.Cluster)
+	}
 	return b.String()
+}
+
+// VIP6 is the first IPv6 VIP of a dual-stack cluster; it fails the test on
+// a cluster without one.
+func (c *Cluster) VIP6() netip.Addr {
+	c.t.Helper()
+	if len(c.status.VIPs6) == 0 {
+		c.t.Fatalf("the cluster has no IPv6 VIP (netns.sh up without --ipv6?)")
+	}
+	return c.status.VIPs6[0]
+}
+
+// writeHTTPCluster6 appends to writeHTTPCluster's clusters section the
+// same service on the IPv6 VIP, over every server by its IPv6 address
+// (vecd resolves them by Neighbor Discovery from gateway.ip6).
+func writeHTTPCluster6(b *strings.Builder, c *Cluster) {
+	fmt.Fprintf(b, "  - vip: %q\n    services:\n", c.VIP6())
+	fmt.Fprintf(b, "      - name: http\n        protocol: tcp\n        port: %d\n", traffic.HTTPPort)
+	fmt.Fprintf(b, "        fin_timeout: %s\n        stale_timeout: %s\n        servers:\n", testFinTimeout, testStaleTimeout)
+	for i, s := range c.Servers() {
+		fmt.Fprintf(b, "          - {name: %s, ip: %q, weight: %d}\n", s.Name, s.Addr6, testWeights[i])
+	}
 }
 
 // writeHTTPCluster writes the clusters section of the recovery and
@@ -447,13 +492,24 @@ func (c *Cluster) startPacedStreams(n int, rate int64, length, timeout time.Dura
 
 // startPacedStreamsIn is startPacedStreams from a client in namespace ns.
 func (c *Cluster) startPacedStreamsIn(ns string, n int, rate int64, length, timeout time.Duration) *recStreamsRun {
+	return c.startPacedStreamsTo(ns, netip.AddrPort{}, n, rate, length, timeout)
+}
+
+// startPacedStreamsTo is startPacedStreamsIn to target (an IPv4 or IPv6
+// VIP and port; the zero AddrPort for vec-loadgen's default, the first
+// IPv4 VIP), from the client's addresses of the target's family.
+func (c *Cluster) startPacedStreamsTo(ns string, target netip.AddrPort, n int, rate int64, length, timeout time.Duration) *recStreamsRun {
 	s := &recStreamsRun{n: n, done: make(chan struct{}), timeout: timeout}
 	size := rate * int64(length/time.Millisecond) / 1000
+	args := []string{"-mode", "download", "-parallel", strconv.Itoa(n), "-size", strconv.FormatInt(size, 10),
+		"-rate", strconv.FormatInt(rate, 10), "-seed", "7", "-req-timeout", "10s",
+		"-timeout", timeout.String()}
+	if target.IsValid() {
+		args = append(args, "-target", target.String())
+	}
 	go func() {
 		defer close(s.done)
-		s.rep, s.err = c.LoadgenIn(ns, "-mode", "download", "-parallel", strconv.Itoa(n), "-size", strconv.FormatInt(size, 10),
-			"-rate", strconv.FormatInt(rate, 10), "-seed", "7", "-req-timeout", "10s",
-			"-timeout", timeout.String())
+		s.rep, s.err = c.LoadgenIn(ns, args...)
 	}()
 	return s
 }
@@ -568,12 +624,22 @@ type recConnsRun struct {
 // on its own connection) for length. A request may take 5 s: TCP
 // retransmits a SYN lost in a takeover after 1 s, then 2 s later.
 func (c *Cluster) startNewConns(length time.Duration) *recConnsRun {
+	return c.startNewConnsTo(netip.AddrPort{}, length)
+}
+
+// startNewConnsTo is startNewConns to target (the zero AddrPort for
+// vec-loadgen's default, the first IPv4 VIP).
+func (c *Cluster) startNewConnsTo(target netip.AddrPort, length time.Duration) *recConnsRun {
 	r := &recConnsRun{done: make(chan struct{})}
 	n := int(length.Seconds() * recConnRate)
+	args := []string{"-mode", "http", "-n", strconv.Itoa(n), "-c", "64", "-conn-rate", strconv.Itoa(recConnRate),
+		"-req-timeout", "5s", "-timeout", (length + 20*time.Second).String()}
+	if target.IsValid() {
+		args = append(args, "-target", target.String())
+	}
 	go func() {
 		defer close(r.done)
-		r.rep, r.err = c.Loadgen("-mode", "http", "-n", strconv.Itoa(n), "-c", "64", "-conn-rate", strconv.Itoa(recConnRate),
-			"-req-timeout", "5s", "-timeout", (length + 20*time.Second).String())
+		r.rep, r.err = c.Loadgen(args...)
 	}()
 	return r
 }
@@ -776,6 +842,11 @@ func (cp *fwdCapture) packets() ([]pcapfile.Packet, bool) {
 // connections to the VIP and returns the union's size and each agent's
 // count (an agent that fails is left out and named in the error).
 func (rc *recCluster) agentUnion() (int, map[string]int, error) {
+	return rc.agentUnionOf(rc.VIP())
+}
+
+// agentUnionOf is agentUnion for the connections to vips.
+func (rc *recCluster) agentUnionOf(vips ...netip.Addr) (int, map[string]int, error) {
 	var targets []client.Target
 	for i, s := range rc.Servers() {
 		k, err := auth.NewKey(rc.agentKeys[i])
@@ -793,7 +864,7 @@ func (rc *recCluster) agentUnion() (int, map[string]int, error) {
 	union := map[wire.Entry]bool{}
 	per := map[string]int{}
 	var errs []error
-	for _, r := range cl.ConnectionsAll(ctx, targets, []netip.Addr{rc.VIP()}) {
+	for _, r := range cl.ConnectionsAll(ctx, targets, vips) {
 		if r.Err != nil {
 			errs = append(errs, fmt.Errorf("agent %s: %w", r.Target.Name, r.Err))
 			continue

@@ -39,24 +39,9 @@ func TestProcessBurstDoesNotAllocate(t *testing.T) {
 			t.Errorf("%s: %.1f allocations per packet", name, n)
 		}
 	}
-	// New SYNs: a fresh tuple every run, RST'd again so the table stays small.
-	syns := make([][]byte, 2000)
-	rsts := make([][]byte, len(syns))
-	for i := range syns {
-		syns[i] = pktbuild.TCP(tcpFlow(uint16(3000+i)), pktbuild.SYN, 1, 0, nil)
-		rsts[i] = pktbuild.TCP(tcpFlow(uint16(3000+i)), pktbuild.RST, 2, 0, nil)
-	}
+	checkNewConnectionsDoNotAllocate(t, h, tcpFlow)
+	rsts := make([][]byte, 2000)
 	i := 0
-	if n := testing.AllocsPerRun(1000, func() {
-		h.core.ProcessBurst(syns[i:i+1], verdicts)
-		if verdicts[0] != VerdictForward {
-			t.Fatalf("SYN %d: %v", i, verdicts[0])
-		}
-		h.core.ProcessBurst(rsts[i:i+1], verdicts)
-		i++
-	}); n != 0 {
-		t.Errorf("new SYN: %.1f allocations per packet", n)
-	}
 	// A Maglev service: new SYNs scheduled by its table, and mid-flow
 	// segments without an entry given their second chance (each RST'd
 	// afterwards, so the entry can be evicted again).
@@ -117,13 +102,21 @@ func TestIPv6DoesNotAllocate(t *testing.T) {
 			t.Errorf("%s: %.1f allocations per packet", name, n)
 		}
 	}
-	// New connections, each closed again so the table stays small.
+	checkNewConnectionsDoNotAllocate(t, h, tcp6Flow)
+}
+
+// checkNewConnectionsDoNotAllocate opens a new connection of flow (by its
+// client port) per run, and RSTs it again so the table stays small: none
+// may allocate.
+func checkNewConnectionsDoNotAllocate(t *testing.T, h *harness, flow func(uint16) pktbuild.Flow) {
+	t.Helper()
 	syns := make([][]byte, 2000)
 	rsts := make([][]byte, len(syns))
 	for i := range syns {
-		syns[i] = pktbuild.TCP(tcp6Flow(uint16(3000+i)), pktbuild.SYN, 1, 0, nil)
-		rsts[i] = pktbuild.TCP(tcp6Flow(uint16(3000+i)), pktbuild.RST, 2, 0, nil)
+		syns[i] = pktbuild.TCP(flow(uint16(3000+i)), pktbuild.SYN, 1, 0, nil)
+		rsts[i] = pktbuild.TCP(flow(uint16(3000+i)), pktbuild.RST, 2, 0, nil)
 	}
+	verdicts := make([]Verdict, 1)
 	i := 0
 	if n := testing.AllocsPerRun(1000, func() {
 		h.core.ProcessBurst(syns[i:i+1], verdicts)
@@ -133,7 +126,7 @@ func TestIPv6DoesNotAllocate(t *testing.T) {
 		h.core.ProcessBurst(rsts[i:i+1], verdicts)
 		i++
 	}); n != 0 {
-		t.Errorf("new IPv6 connection: %.1f allocations per packet", n)
+		t.Errorf("new connection: %.1f allocations per packet", n)
 	}
 }
 

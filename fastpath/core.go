@@ -388,29 +388,40 @@ func (c *Core) classifyAny(p []byte, m *packetMeta, now int64) Verdict {
 	if pr := ip.Check(); pr != header.OK {
 		return DropVerdict(problemReason[pr])
 	}
-	var srcPort, dstPort uint16
 	proto := ip.Protocol()
-	switch proto {
-	case ProtoTCP:
-		t := header.TCP(ip.Payload())
-		if pr := t.Check(); pr != header.OK {
-			return DropVerdict(problemReason[pr])
-		}
-		srcPort, dstPort, m.tcpFlags = t.SourcePort(), t.DestinationPort(), t.Flags()
-	case ProtoUDP:
-		u := header.UDP(ip.Payload())
-		if pr := u.Check(); pr != header.OK {
-			return DropVerdict(problemReason[pr])
-		}
-		srcPort, dstPort, m.tcpFlags = u.SourcePort(), u.DestinationPort(), 0
-	case ProtoICMP:
+	if proto == ProtoICMP {
 		return c.handleICMP(p, ip, m)
-	default:
-		return DropVerdict(DropNotForCluster)
+	}
+	srcPort, dstPort, v := parsePorts(proto, ip.Payload(), m)
+	if v != isFlow {
+		return v
 	}
 	k := &m.key
 	k.SrcIP, k.DstIP, k.SrcPort, k.DstPort, k.Proto, k.IPv6 = ip.Source(), ip.Destination(), srcPort, dstPort, proto, false
 	return c.flowPacket(m)
+}
+
+// parsePorts checks the TCP or UDP header l4 of protocol proto and returns
+// its ports, with the TCP flags in m; or the drop verdict of a bad header,
+// or of another protocol (not_for_cluster). isFlow means it parsed.
+func parsePorts(proto uint8, l4 []byte, m *packetMeta) (srcPort, dstPort uint16, v Verdict) {
+	switch proto {
+	case ProtoTCP:
+		t := header.TCP(l4)
+		if pr := t.Check(); pr != header.OK {
+			return 0, 0, DropVerdict(problemReason[pr])
+		}
+		m.tcpFlags = t.Flags()
+		return t.SourcePort(), t.DestinationPort(), isFlow
+	case ProtoUDP:
+		u := header.UDP(l4)
+		if pr := u.Check(); pr != header.OK {
+			return 0, 0, DropVerdict(problemReason[pr])
+		}
+		m.tcpFlags = 0
+		return u.SourcePort(), u.DestinationPort(), isFlow
+	}
+	return 0, 0, DropVerdict(DropNotForCluster)
 }
 
 // handleICMP forwards an ICMP error about a served connection to that

@@ -37,22 +37,9 @@ func (c *Core) classifyIPv6(eth header.Ethernet, toUs bool, m *packetMeta, now i
 	if !toUs {
 		return DropVerdict(DropNotOurMAC)
 	}
-	var srcPort, dstPort uint16
-	switch proto {
-	case ProtoTCP:
-		t := header.TCP(ip.Payload())
-		if pr := t.Check(); pr != header.OK {
-			return DropVerdict(problemReason[pr])
-		}
-		srcPort, dstPort, m.tcpFlags = t.SourcePort(), t.DestinationPort(), t.Flags()
-	case ProtoUDP:
-		u := header.UDP(ip.Payload())
-		if pr := u.Check(); pr != header.OK {
-			return DropVerdict(problemReason[pr])
-		}
-		srcPort, dstPort, m.tcpFlags = u.SourcePort(), u.DestinationPort(), 0
-	default:
-		return DropVerdict(DropNotForCluster)
+	srcPort, dstPort, v := parsePorts(proto, ip.Payload(), m)
+	if v != isFlow {
+		return v
 	}
 	m.addrs = Addrs6{Src: [16]byte(ip.Source()), Dst: [16]byte(ip.Destination())}
 	m.key = c.table.key6(&m.addrs, srcPort, dstPort, proto)
@@ -148,28 +135,41 @@ func (c *Core) handleNS(eth header.Ethernet, ip header.IPv6, now int64) Verdict 
 		return DropVerdict(DropMalformedNDP) // no room for the answer's option
 	}
 	f := eth[:ndpFrameLen]
-	header.Ethernet(f).SetDestination(header.Ethernet(f).Source())
-	header.Ethernet(f).SetSourceUint64(s.gatewayMAC64)
-	reply := header.IPv6(f[header.EthernetHeaderLen:])
-	reply.SetVersionClassFlow()
-	reply.SetPayloadLength(header.NDPMessageLen)
-	reply.SetNextHeader(header.ICMPv6ProtocolNumber)
-	reply.SetHopLimit(header.NDPHopLimit)
-	copy(reply.Destination(), src[:])
-	copy(reply.Source(), target[:])
-	na := header.NDP(reply[header.IPv6HeaderLen:])
-	msg := header.ICMP(na)
-	msg.SetType(header.ICMPv6NeighborAdvertisement)
-	msg.SetCode(0)
-	msg.SetChecksum(0)
-	binary.BigEndian.PutUint32(na[header.ICMPRestOffset:], header.NDPFlagSolicited|header.NDPFlagOverride)
-	copy(na.Target(), target[:])
-	na.PutLinkLayerOption(header.NDPTargetLinkLayer, s.gatewayMAC[:])
-	msg.SetChecksum(header.ICMPv6Checksum(reply.Source(), reply.Destination(), na))
+	writeNDP(f, s.gatewayMAC, [6]byte(eth.Source()), &target, &src, &target,
+		header.ICMPv6NeighborAdvertisement, header.NDPFlagSolicited|header.NDPFlagOverride, header.NDPTargetLinkLayer)
 	if len(eth) != ndpFrameLen {
 		c.resized = f
 	}
 	return VerdictReply
+}
+
+// writeNDP writes into f (ndpFrameLen bytes) a Neighbor Discovery message
+// of type typ with flags about target, carrying srcMAC in a link-layer
+// address option of type opt, from src (srcMAC) to dst (dstMAC), with hop
+// limit 255 (RFC 4861 §4.3, §4.4). The addresses are copied before
+// anything is written: f may be the frame they were read from.
+func writeNDP(f []byte, srcMAC, dstMAC [6]byte, src, dst, target *[16]byte, typ uint8, flags uint32, opt uint8) {
+	from, to, about := *src, *dst, *target
+	eth := header.Ethernet(f)
+	eth.SetDestination(dstMAC[:])
+	eth.SetSource(srcMAC[:])
+	eth.SetType(header.EtherTypeIPv6)
+	ip := header.IPv6(eth.Payload())
+	ip.SetVersionClassFlow()
+	ip.SetPayloadLength(header.NDPMessageLen)
+	ip.SetNextHeader(header.ICMPv6ProtocolNumber)
+	ip.SetHopLimit(header.NDPHopLimit)
+	copy(ip.Source(), from[:])
+	copy(ip.Destination(), to[:])
+	n := header.NDP(ip[header.IPv6HeaderLen:])
+	msg := header.ICMP(n)
+	msg.SetType(typ)
+	msg.SetCode(0)
+	msg.SetChecksum(0)
+	binary.BigEndian.PutUint32(n[header.ICMPRestOffset:], flags)
+	copy(n.Target(), about[:])
+	n.PutLinkLayerOption(opt, srcMAC[:])
+	msg.SetChecksum(header.ICMPv6Checksum(ip.Source(), ip.Destination(), n))
 }
 
 // handleNA learns a server's MAC from its Neighbor Advertisement: the

@@ -1,7 +1,6 @@
 package fastpath
 
 import (
-	"encoding/binary"
 	"net/netip"
 
 	"vec/fastpath/header"
@@ -195,32 +194,18 @@ func WriteAnnouncement(b []byte, mac [6]byte, vip netip.Addr) []byte {
 		return b
 	}
 	b = b[:ndpFrameLen]
-	eth := header.Ethernet(b)
-	eth.SetDestination([]byte{0x33, 0x33, 0, 0, 0, 1})
-	eth.SetSource(mac[:])
-	eth.SetType(header.EtherTypeIPv6)
-	ip := header.IPv6(eth.Payload())
-	ip.SetVersionClassFlow()
-	ip.SetPayloadLength(header.NDPMessageLen)
-	ip.SetNextHeader(header.ICMPv6ProtocolNumber)
-	ip.SetHopLimit(header.NDPHopLimit)
 	target := vip.As16()
-	copy(ip.Source(), target[:])
-	copy(ip.Destination(), allNodes[:])
-	na := header.NDP(ip[header.IPv6HeaderLen:])
-	msg := header.ICMP(na)
-	msg.SetType(header.ICMPv6NeighborAdvertisement)
-	msg.SetCode(0)
-	msg.SetChecksum(0)
-	binary.BigEndian.PutUint32(na[header.ICMPRestOffset:], header.NDPFlagOverride)
-	copy(na.Target(), target[:])
-	na.PutLinkLayerOption(header.NDPTargetLinkLayer, mac[:])
-	msg.SetChecksum(header.ICMPv6Checksum(ip.Source(), ip.Destination(), na))
+	writeNDP(b, mac, allNodesMAC, &target, &allNodes, &target, header.ICMPv6NeighborAdvertisement, header.NDPFlagOverride,
+		header.NDPTargetLinkLayer)
 	return b
 }
 
-// allNodes is ff02::1, the link's all-nodes multicast group.
-var allNodes = [16]byte{0xff, 0x02, 15: 1}
+// allNodes is ff02::1, the link's all-nodes multicast group, and
+// allNodesMAC its Ethernet address.
+var (
+	allNodes    = [16]byte{0xff, 0x02, 15: 1}
+	allNodesMAC = [6]byte{0x33, 0x33, 0, 0, 0, 1}
+)
 
 // WriteGratuitousARP writes into b (at least GratuitousARPLen bytes) a
 // broadcast gratuitous ARP request announcing that ip is at mac: sender and

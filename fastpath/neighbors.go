@@ -191,28 +191,8 @@ func writeARPRequest(b []byte, srcMAC [6]byte, srcIP, targetIP uint32) {
 // Solicitation for target from src, with the source link-layer address
 // option (RFC 4861 §4.3), to target's solicited-node group.
 func writeNeighborSolicitation(b []byte, srcMAC [6]byte, src, target [16]byte) {
-	eth := header.Ethernet(b)
-	group := header.SolicitedNodeMAC(target[:])
-	eth.SetDestination(group[:])
-	eth.SetSource(srcMAC[:])
-	eth.SetType(header.EtherTypeIPv6)
-	ip := header.IPv6(eth.Payload())
-	ip.SetVersionClassFlow()
-	ip.SetPayloadLength(header.NDPMessageLen)
-	ip.SetNextHeader(header.ICMPv6ProtocolNumber)
-	ip.SetHopLimit(header.NDPHopLimit)
-	copy(ip.Source(), src[:])
-	dst := header.SolicitedNodeAddr(target[:])
-	copy(ip.Destination(), dst[:])
-	ns := header.NDP(ip[header.IPv6HeaderLen:])
-	msg := header.ICMP(ns)
-	msg.SetType(header.ICMPv6NeighborSolicitation)
-	msg.SetCode(0)
-	msg.SetChecksum(0)
-	binary.BigEndian.PutUint32(ns[header.ICMPRestOffset:], 0)
-	copy(ns.Target(), target[:])
-	ns.PutLinkLayerOption(header.NDPSourceLinkLayer, srcMAC[:])
-	msg.SetChecksum(header.ICMPv6Checksum(ip.Source(), ip.Destination(), ns))
+	group, groupMAC := header.SolicitedNodeAddr(target[:]), header.SolicitedNodeMAC(target[:])
+	writeNDP(b, srcMAC, groupMAC, &src, &group, &target, header.ICMPv6NeighborSolicitation, 0, header.NDPSourceLinkLayer)
 }
 
 // NeighborSlots returns the neighbor-table slots of the snapshot's servers

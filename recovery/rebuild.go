@@ -1,8 +1,6 @@
 package recovery
 
 import (
-	"cmp"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -19,10 +17,23 @@ type Directory interface {
 	VIPs() []netip.Addr
 }
 
-// Agent is one server's agent: where to ask and which server address it speaks for.
+// Agent is one server's agent: where to ask and which server address it
+// speaks for; a dual-stack server's agent speaks for its IPv6 address too
+// (IP6), under which its IPv6 connections are rebuilt.
 type Agent struct {
 	Target client.Target
 	IP     netip.Addr
+	IP6    netip.Addr
+}
+
+// addrFor returns the server address the agent speaks for in the family
+// of vip: IP, or IP6 when IP is of the other family (the invalid Addr when
+// the agent has none).
+func (a Agent) addrFor(vip netip.Addr) netip.Addr {
+	if vip.Is6() == a.IP.Is6() {
+		return a.IP
+	}
+	return a.IP6
 }
 
 // RebuildStats counts what Rebuild made of the agents' answers. Every
@@ -88,7 +99,7 @@ func Rebuild(dir Directory, agents []Agent, results []client.ConnectionsResult,
 		return Plan{}, fmt.Errorf("rebuild: %d workers", numWorkers)
 	}
 	runs := make([][]wire.Entry, 0, len(results))
-	ips := make([]netip.Addr, 0, len(results))
+	ips := make([]Agent, 0, len(results))
 	for i, r := range results {
 		if r.Target.Name != agents[i].Target.Name {
 			return Plan{}, fmt.Errorf("rebuild: answer %d is agent %q's, want %q's", i, r.Target.Name, agents[i].Target.Name)
@@ -97,7 +108,7 @@ func Rebuild(dir Directory, agents []Agent, results []client.ConnectionsResult,
 			continue
 		}
 		runs = append(runs, r.Shadow.Entries)
-		ips = append(ips, agents[i].IP)
+		ips = append(ips, agents[i])
 	}
 	plan, err := mergeAnswers(dir, runs, ips, numWorkers, workerFor)
 	if errors.Is(err, errUnsorted) {
@@ -114,53 +125,14 @@ func Rebuild(dir Directory, agents []Agent, results []client.ConnectionsResult,
 // errUnsorted: an answer is not in wire.Compare order.
 var errUnsorted = errors.New("answer not in listing order")
 
-// tuple is an entry's identity as wire.Compare orders it, addresses as
-// their 16-byte forms split into big-endian halves, so that comparing two
-// is a few integer comparisons, without building anything per entry.
-type tuple struct {
-	vipHi, vipLo       uint64
-	clientHi, clientLo uint64
-	vipPort            uint16
-	clientPort         uint16
-	proto              wire.Proto
-}
-
-func tupleOf(e *wire.Entry) tuple {
-	v, c := e.VIP.Addr().As16(), e.Client.Addr().As16()
-	return tuple{
-		vipHi: binary.BigEndian.Uint64(v[:8]), vipLo: binary.BigEndian.Uint64(v[8:]),
-		clientHi: binary.BigEndian.Uint64(c[:8]), clientLo: binary.BigEndian.Uint64(c[8:]),
-		vipPort: e.VIP.Port(), clientPort: e.Client.Port(), proto: e.Proto,
-	}
-}
-
-// compare is wire.Compare on the entries the tuples were made of.
-func (a *tuple) compare(b *tuple) int {
-	switch {
-	case a.proto != b.proto:
-		return cmp.Compare(a.proto, b.proto)
-	case a.vipHi != b.vipHi:
-		return cmp.Compare(a.vipHi, b.vipHi)
-	case a.vipLo != b.vipLo:
-		return cmp.Compare(a.vipLo, b.vipLo)
-	case a.vipPort != b.vipPort:
-		return cmp.Compare(a.vipPort, b.vipPort)
-	case a.clientHi != b.clientHi:
-		return cmp.Compare(a.clientHi, b.clientHi)
-	case a.clientLo != b.clientLo:
-		return cmp.Compare(a.clientLo, b.clientLo)
-	}
-	return cmp.Compare(a.clientPort, b.clientPort)
-}
-
 // answerCursor walks one agent's entries, mapping each to a claim. Its head
 // is the current claim, at tuple.
 type answerCursor struct {
 	entries []wire.Entry
 	pos     int
-	ip      netip.Addr
+	agent   Agent // whose answer: the server addresses it speaks for
 
-	tuple tuple
+	tuple wire.Key
 	head  fastpath.InstallEntry
 
 	// The last (protocol, VIP:port) looked up and its answer: an agent's
@@ -204,25 +176,25 @@ func (r *answerCursor) next(dir Directory, st *RebuildStats) (bool, error) {
 		}
 		if !r.cached || e.Proto != r.cachedProto || e.VIP != r.cachedVIP {
 			r.cached, r.cachedProto, r.cachedVIP = true, e.Proto, e.VIP
-			r.cachedService, r.cachedServer, r.cachedOK = dir.Lookup(uint8(e.Proto), e.VIP, r.ip)
+			r.cachedService, r.cachedServer, r.cachedOK = dir.Lookup(uint8(e.Proto), e.VIP, r.agent.addrFor(e.VIP.Addr()))
 		}
 		if !r.cachedOK {
 			st.Foreign++
 			continue
 		}
-		t := tupleOf(e)
+		t := wire.KeyOf(e.Proto, e.VIP, e.Client)
 		// Equal tuples may follow each other (the merge treats them as a
 		// conflict); a tuple before the previous one may not. The first
 		// tuple compares with the zero tuple, which is before every entry
 		// (protocol 0).
-		if r.tuple.compare(&t) > 0 {
+		if r.tuple.Compare(&t) > 0 {
 			return false, errUnsorted
 		}
 		r.tuple = t
 		r.head = fastpath.InstallEntry{Service: r.cachedService, Server: r.cachedServer, State: state}
 		if vip.Is4() {
 			// The 16-byte form's low 32 bits are the IPv4 address.
-			r.head.Key = fastpath.NewFlowKey(uint8(e.Proto), uint32(t.clientLo), e.Client.Port(), uint32(t.vipLo), e.VIP.Port())
+			r.head.Key = fastpath.NewFlowKey(uint8(e.Proto), uint32(t.ClientLo), e.Client.Port(), uint32(t.VIPLo), e.VIP.Port())
 		} else {
 			// Source = client, destination = VIP, as the packets go in;
 			// Install folds the addresses into the key.
@@ -235,18 +207,18 @@ func (r *answerCursor) next(dir Directory, st *RebuildStats) (bool, error) {
 }
 
 func (r *answerCursor) less(o *answerCursor) bool {
-	return r.tuple.compare(&o.tuple) < 0
+	return r.tuple.Compare(&o.tuple) < 0
 }
 
 // mergeAnswers is Rebuild over sorted answers: a k-way merge with a binary
 // heap of cursors, every group of equal tuples decided by the conflict rule.
-func mergeAnswers(dir Directory, answers [][]wire.Entry, ips []netip.Addr, numWorkers int, workerFor func(fastpath.InstallEntry) int) (Plan, error) {
+func mergeAnswers(dir Directory, answers [][]wire.Entry, agents []Agent, numWorkers int, workerFor func(fastpath.InstallEntry) int) (Plan, error) {
 	var st RebuildStats
 	cursors := make([]answerCursor, len(answers))
 	heap := make([]int, 0, len(answers))
 	total := 0
 	for i := range cursors {
-		cursors[i] = answerCursor{entries: answers[i], ip: ips[i]}
+		cursors[i] = answerCursor{entries: answers[i], agent: agents[i]}
 		total += len(answers[i])
 		ok, err := cursors[i].next(dir, &st)
 		if err != nil {

@@ -65,13 +65,21 @@ func newRebuildDirectory() *rebuildDirectory {
 	return d
 }
 
-// web6 is tcp [2001:db8::80]:80 (service 3) on all three servers, added
-// by withWeb6 for the IPv6 tests.
-var web6 = netip.MustParseAddrPort("[2001:db8::80]:80")
+// web6 is tcp [2001:db8::80]:80 (service 3) on all three servers, at their
+// IPv6 addresses serverIPs6 (the servers are dual-stack), added by withWeb6
+// for the IPv6 tests.
+var (
+	web6       = netip.MustParseAddrPort("[2001:db8::80]:80")
+	serverIPs6 = []netip.Addr{
+		netip.MustParseAddr("fd00:99::11"),
+		netip.MustParseAddr("fd00:99::12"),
+		netip.MustParseAddr("fd00:99::13"),
+	}
+)
 
 func withWeb6(d *rebuildDirectory) *rebuildDirectory {
 	d.vips = append(d.vips, web6.Addr())
-	for i, ip := range serverIPs {
+	for i, ip := range serverIPs6 {
 		d.servers[rebuildDirKey{6, web6, ip}] = rebuildDirValue{3, fastpath.ServerID(i + 1)}
 	}
 	return d
@@ -84,7 +92,8 @@ func tcp6(client string, state wire.State) wire.Entry {
 func rebuildAgents(n int) []Agent {
 	agents := make([]Agent, n)
 	for i := range agents {
-		agents[i] = Agent{Target: client.Target{Name: "s" + string(rune('1'+i)), URL: "http://" + serverIPs[i].String() + ":10004"}, IP: serverIPs[i]}
+		agents[i] = Agent{Target: client.Target{Name: "s" + string(rune('1'+i)), URL: "http://" + serverIPs[i].String() + ":10004"},
+			IP: serverIPs[i], IP6: serverIPs6[i]}
 	}
 	return agents
 }
@@ -363,12 +372,29 @@ func TestRebuildMixesIPv4AndIPv6(t *testing.T) {
 	}
 }
 
+// A dual-stack server's agent speaks for its IPv6 address under ip6: an
+// agent known by its IPv4 address alone has its IPv6 connections counted
+// foreign (they name no server at an address it speaks for), its IPv4
+// ones installed.
+func TestRebuildNeedsTheAgentsIPv6Address(t *testing.T) {
+	agents := rebuildAgents(1)
+	agents[0].IP6 = netip.Addr{}
+	results := answered(agents, []wire.Entry{tcp6("[2001:db8::c1]:1000", wire.StateActive), tcp("192.0.2.1:1000", wire.StateActive)})
+	plan, err := Rebuild(withWeb6(newRebuildDirectory()), agents, results, 1, workerBySrcPort(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (RebuildStats{Received: 2, Entries: 1, Foreign: 1}); plan.Stats != want {
+		t.Errorf("stats %+v, want %+v", plan.Stats, want)
+	}
+}
+
 // The merge's order across families is wire.Compare's, so a listing the
 // agent sorted passes, and one out of order is caught whichever family
 // goes backwards, then sorted by Rebuild.
 func TestRebuildDetectsUnsortedMixedAnswers(t *testing.T) {
 	dir := withWeb6(newRebuildDirectory())
-	ips := []netip.Addr{serverIPs[0]}
+	ips := rebuildAgents(1)
 	sorted := slices.SortedFunc(slices.Values([]wire.Entry{
 		tcp("192.0.2.1:1000", wire.StateActive), tcp("192.0.2.2:1000", wire.StateActive),
 		tcp6("[2001:db8::c1]:1000", wire.StateActive), tcp6("[2001:db8::c1]:1001", wire.StateActive),
@@ -464,7 +490,7 @@ func referenceRebuild(dir Directory, agents []Agent, results []client.Connection
 				st.Invalid++
 				continue
 			}
-			svc, srv, ok := dir.Lookup(uint8(e.Proto), e.VIP, agents[i].IP)
+			svc, srv, ok := dir.Lookup(uint8(e.Proto), e.VIP, agents[i].addrFor(e.VIP.Addr()))
 			if !ok {
 				st.Foreign++
 				continue

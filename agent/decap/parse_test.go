@@ -169,22 +169,29 @@ func checkDelivered(t *testing.T, in, inner []byte) {
 	}
 }
 
+// checkOutcome checks a parser's answer for outer: a reason the parser
+// gives, and a delivered packet (checkDelivered) or nothing.
+func checkOutcome(t *testing.T, outer, got []byte, reason Reason) {
+	t.Helper()
+	if reason >= numReasons || reason == WriteFailed {
+		t.Fatalf("reason %d", reason)
+	}
+	if reason == Delivered {
+		checkDelivered(t, outer, got)
+	} else if got != nil {
+		t.Fatalf("dropped (%v) but returned %x", reason, got)
+	}
+}
+
 func FuzzDecapIPIP(f *testing.F) {
 	inner := udp4(netip.MustParseAddrPort("203.0.113.7:40000"), netip.MustParseAddrPort("10.99.0.100:80"), []byte("x"))
 	f.Add(ipv4(netip.MustParseAddr("10.99.0.1"), netip.MustParseAddr("10.97.0.11"), protoIPv4, inner))
 	f.Add([]byte{0x45})
 	f.Fuzz(func(t *testing.T, pkt []byte) {
 		got, reason := FromIPIP(pkt)
-		if reason >= numReasons || reason == WriteFailed {
-			t.Fatalf("reason %d", reason)
-		}
-		if reason == Delivered {
-			checkDelivered(t, pkt, got)
-			if got[0]>>4 != 4 {
-				t.Fatalf("IPIP delivered IP version %d", got[0]>>4)
-			}
-		} else if got != nil {
-			t.Fatalf("dropped (%v) but returned %x", reason, got)
+		checkOutcome(t, pkt, got, reason)
+		if reason == Delivered && got[0]>>4 != 4 {
+			t.Fatalf("IPIP delivered IP version %d", got[0]>>4)
 		}
 	})
 }
@@ -196,13 +203,6 @@ func FuzzDecapGUE(f *testing.F) {
 	f.Add(in4)
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		got, reason := FromGUE(payload)
-		if reason >= numReasons || reason == WriteFailed {
-			t.Fatalf("reason %d", reason)
-		}
-		if reason == Delivered {
-			checkDelivered(t, payload, got)
-		} else if got != nil {
-			t.Fatalf("dropped (%v) but returned %x", reason, got)
-		}
+		checkOutcome(t, payload, got, reason)
 	})
 }

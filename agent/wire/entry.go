@@ -212,3 +212,61 @@ func ParseCursor(text string) (Cursor, error) {
 	}
 	return c, nil
 }
+
+// Key is an entry's identity in the form Compare orders by, as integers:
+// each address's 16-byte form split into big-endian halves (all zero for no
+// client). Two keys compare with == or a few integer comparisons, without
+// building anything per entry, which is why the agent sorts and the gateway
+// merges listings as keys.
+type Key struct {
+	VIPHi, VIPLo        uint64
+	ClientHi, ClientLo  uint64
+	VIPPort, ClientPort uint16
+	Proto               Proto
+}
+
+// KeyOf returns the key of an entry on protocol p between vip and client
+// (the zero AddrPort for none).
+func KeyOf(p Proto, vip, client netip.AddrPort) Key {
+	v, c := vip.Addr().As16(), client.Addr().As16()
+	return Key{
+		VIPHi: binary.BigEndian.Uint64(v[:8]), VIPLo: binary.BigEndian.Uint64(v[8:]),
+		ClientHi: binary.BigEndian.Uint64(c[:8]), ClientLo: binary.BigEndian.Uint64(c[8:]),
+		VIPPort: vip.Port(), ClientPort: client.Port(), Proto: p,
+	}
+}
+
+// Compare is Compare on the entries the keys were made of.
+func (k *Key) Compare(o *Key) int {
+	switch {
+	case k.Proto != o.Proto:
+		return cmp.Compare(k.Proto, o.Proto)
+	case k.VIPHi != o.VIPHi:
+		return cmp.Compare(k.VIPHi, o.VIPHi)
+	case k.VIPLo != o.VIPLo:
+		return cmp.Compare(k.VIPLo, o.VIPLo)
+	case k.VIPPort != o.VIPPort:
+		return cmp.Compare(k.VIPPort, o.VIPPort)
+	case k.ClientHi != o.ClientHi:
+		return cmp.Compare(k.ClientHi, o.ClientHi)
+	case k.ClientLo != o.ClientLo:
+		return cmp.Compare(k.ClientLo, o.ClientLo)
+	}
+	return cmp.Compare(k.ClientPort, o.ClientPort)
+}
+
+// Entry returns the entry the key was made of, in state s.
+func (k *Key) Entry(s State) Entry {
+	e := Entry{Proto: k.Proto, State: s, VIP: netip.AddrPortFrom(wordsAddr(k.VIPHi, k.VIPLo), k.VIPPort)}
+	if k.ClientHi|k.ClientLo != 0 || k.ClientPort != 0 {
+		e.Client = netip.AddrPortFrom(wordsAddr(k.ClientHi, k.ClientLo), k.ClientPort)
+	}
+	return e
+}
+
+func wordsAddr(hi, lo uint64) netip.Addr {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], hi)
+	binary.BigEndian.PutUint64(b[8:], lo)
+	return netip.AddrFrom16(b).Unmap()
+}

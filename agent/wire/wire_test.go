@@ -52,6 +52,16 @@ func TestCompareAndCursor(t *testing.T) {
 		t.Fatalf("order:\n%v\nwant\n%v", shuffled, sorted)
 	}
 	for i, x := range sorted {
+		k := KeyOf(x.Proto, x.VIP, x.Client)
+		if back := k.Entry(x.State); back != x {
+			t.Errorf("key of %v converts back to %v", x, back)
+		}
+		if i > 0 {
+			prev := KeyOf(sorted[i-1].Proto, sorted[i-1].VIP, sorted[i-1].Client)
+			if prev.Compare(&k) >= 0 || k.Compare(&prev) <= 0 || k.Compare(&k) != 0 {
+				t.Errorf("key of %v does not sort after the key of %v", x, sorted[i-1])
+			}
+		}
 		c := Cursor{Snapshot: uint64(i) << 60, After: x}
 		text := c.Encode()
 		back, err := ParseCursor(text)

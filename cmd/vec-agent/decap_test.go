@@ -62,11 +62,7 @@ func TestDecapServerSetup(t *testing.T) {
 	vip := netip.MustParseAddrPort("198.51.100.1:9000")
 	const guePort = 7000
 
-	client.IP(t, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", server.Name)
-	client.IP(t, "addr", "add", clientAddr.String()+"/24", "dev", "eth0")
-	server.IP(t, "addr", "add", serverAddr.String()+"/24", "dev", "eth0")
-	client.IP(t, "link", "set", "eth0", "up")
-	server.IP(t, "link", "set", "eth0", "up")
+	client.Link(t, server, "eth0", clientAddr.String()+"/24", serverAddr.String()+"/24")
 	client.Sysctl(t, "net.ipv4.conf.all.rp_filter", "0") // the answer's source, the VIP, has no route here
 	client.Sysctl(t, "net.ipv4.conf.eth0.rp_filter", "0")
 	// A client beyond the server's link, answered through the server's
@@ -125,63 +121,23 @@ func TestDecapServerSetup(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var service net.PacketConn
-	if err := server.Do(func() (err error) { service, err = net.ListenPacket("udp4", vip.String()); return err }); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { service.Close() })
-	go func() {
-		buf := make([]byte, 1500)
-		for {
-			n, from, err := service.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			service.WriteTo(append([]byte("echo "), buf[:n]...), from)
-		}
-	}()
-
-	var replies, gue *net.UDPConn
-	var ipip int
-	if err := client.Do(func() (err error) {
-		if replies, err = net.ListenUDP("udp4", &net.UDPAddr{IP: clientAddr.AsSlice()}); err != nil {
-			return err
-		}
-		if gue, err = net.DialUDP("udp4", nil, &net.UDPAddr{IP: serverAddr.AsSlice(), Port: guePort}); err != nil {
-			return err
-		}
-		ipip, err = unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_IPIP)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { replies.Close(); gue.Close(); unix.Close(ipip) })
-	from := netip.AddrPortFrom(clientAddr, uint16(replies.LocalAddr().(*net.UDPAddr).Port))
-
+	server.EchoUDP(t, vip)
+	c := client.EncapClient(t, clientAddr, serverAddr, guePort)
 	for _, tc := range []struct {
 		name string
 		send func(inner []byte) error
 	}{
-		{"ipip", func(inner []byte) error {
-			return unix.Sendto(ipip, inner, 0, &unix.SockaddrInet4{Addr: serverAddr.As4()})
-		}},
+		{"ipip", c.SendIPIP},
 		{"gue", func(inner []byte) error {
-			_, err := gue.Write(append([]byte{0, 4, 0, 0}, inner...)) // variant 0, inner IPv4
-			return err
+			return c.SendGUE(append([]byte{0, 4, 0, 0}, inner...)) // variant 0, inner IPv4
 		}},
 	} {
 		msg := "over " + tc.name
-		if err := tc.send(innerUDP(from, vip, []byte(msg))); err != nil {
+		if err := tc.send(innerUDP(c.From, vip, []byte(msg))); err != nil {
 			t.Fatalf("send %s: %v", tc.name, err)
 		}
-		buf := make([]byte, 1500)
-		replies.SetReadDeadline(time.Now().Add(5 * time.Second))
-		n, src, err := replies.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			t.Fatalf("%s: no answer from the VIP: %v", tc.name, err)
-		}
-		if src != vip || string(buf[:n]) != "echo "+msg {
-			t.Fatalf("%s: got %q from %v, want %q from %v", tc.name, buf[:n], src, "echo "+msg, vip)
+		if err := c.ReadEcho(vip, msg); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
 		}
 	}
 

@@ -4,14 +4,12 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
-	"path/filepath"
 	"testing"
 
 	"vec/fastpath"
 	"vec/fastpath/header"
 	"vec/fastpath/pktbuild"
 	"vec/internal/corpus"
-	"vec/internal/pcapfile"
 )
 
 // goldenEncapClusters: VIP A's TCP/8080 is encapsulated in IPIP to r1 and
@@ -144,46 +142,9 @@ func goldenEncapScenario() *scenario {
 // the real daemon on a net_pcap port (whose mbufs have DPDK's headroom, as
 // a NIC's do) and compares what it sent with expected.pcap.
 func TestGoldenCaptureEncap(t *testing.T) {
-	s := goldenEncapScenario()
-	var expected [][]byte
-	wantDrops := map[string]uint64{}
-	for _, e := range s.expect {
-		if e.out != nil {
-			expected = append(expected, e.out)
-		} else {
-			wantDrops[e.drop]++
-		}
-	}
-	inPath, expPath := filepath.Join("testdata", "golden-encap", "input.pcap"), filepath.Join("testdata", "golden-encap", "expected.pcap")
-	if *update {
-		if err := pcapfile.Write(inPath, corpus.Packets(s.in)); err != nil {
-			t.Fatal(err)
-		}
-		if err := pcapfile.Write(expPath, corpus.Packets(expected)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	compareCapture(t, inPath, s.in)
-	compareCapture(t, expPath, expected)
-
-	st, log, outPath := replayThroughVecd(t, inPath, 4095, goldenEncapClusters)
-	compareCapture(t, outPath, expected)
-	if len(st.Cores) != 1 {
-		t.Fatalf("%d cores in the counters", len(st.Cores))
-	}
-	c := st.Cores[0]
-	if c.RX != uint64(len(s.in)) || c.Replies != 2 || c.TX != uint64(len(expected)-2) {
-		t.Errorf("rx %d tx %d replies %d; want %d, %d and 2", c.RX, c.TX, c.Replies, len(s.in), len(expected)-2)
-	}
-	for reason, n := range c.Drops {
-		if wantDrops[reason] != n {
-			t.Errorf("drops %s = %d, want %d", reason, n, wantDrops[reason])
-		}
-	}
-	if c.Drops["encap_too_big"] != wantDrops["encap_too_big"] {
-		t.Errorf("encap_too_big drops %d, want %d", c.Drops["encap_too_big"], wantDrops["encap_too_big"])
-	}
-	if t.Failed() {
-		t.Logf("vecd output:\n%s", log)
+	st := checkGolden(t, goldenEncapScenario(), "golden-encap", goldenEncapClusters,
+		map[string]uint64{"r1": 2, "r2": 2, "r3": 2, "r4": 2})
+	if c := st.Cores[0]; c.Encapsulated != c.TX || c.TooBig != c.Replies {
+		t.Errorf("encapsulated %d of tx %d, too big %d of replies %d: want all of each", c.Encapsulated, c.TX, c.TooBig, c.Replies)
 	}
 }

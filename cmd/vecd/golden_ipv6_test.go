@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"fmt"
 	"net/netip"
-	"path/filepath"
 	"testing"
 
 	"vec/fastpath/header"
 	"vec/fastpath/pktbuild"
 	"vec/internal/corpus"
-	"vec/internal/pcapfile"
 )
 
 // goldenIPv6Clusters: an IPv6 VIP with TCP/80 on v1 and v2 (weights 1:1)
@@ -105,54 +103,5 @@ func goldenIPv6Scenario() *scenario {
 // real daemon on a net_pcap port and compares what it sent with
 // expected.pcap, then the counters.
 func TestGoldenCaptureIPv6(t *testing.T) {
-	s := goldenIPv6Scenario()
-	var expected [][]byte
-	wantDrops := map[string]uint64{}
-	replies := uint64(0)
-	for _, e := range s.expect {
-		if e.out == nil {
-			wantDrops[e.drop]++
-			continue
-		}
-		expected = append(expected, e.out)
-		if e.reply {
-			replies++
-		}
-	}
-	inPath, expPath := filepath.Join("testdata", "golden-ipv6", "input.pcap"), filepath.Join("testdata", "golden-ipv6", "expected.pcap")
-	if *update {
-		if err := pcapfile.Write(inPath, corpus.Packets(s.in)); err != nil {
-			t.Fatal(err)
-		}
-		if err := pcapfile.Write(expPath, corpus.Packets(expected)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	compareCapture(t, inPath, s.in)
-	compareCapture(t, expPath, expected)
-
-	st, log, outPath := replayThroughVecd(t, inPath, 4095, goldenIPv6Clusters)
-	compareCapture(t, outPath, expected)
-	if len(st.Cores) != 1 {
-		t.Fatalf("%d cores in the counters", len(st.Cores))
-	}
-	c := st.Cores[0]
-	if c.RX != uint64(len(s.in)) || c.Replies != replies || c.TX != uint64(len(expected))-replies {
-		t.Errorf("rx %d tx %d replies %d; want %d, %d and %d", c.RX, c.TX, c.Replies, len(s.in), uint64(len(expected))-replies, replies)
-	}
-	for reason, n := range c.Drops {
-		if wantDrops[reason] != n {
-			t.Errorf("drops %s = %d, want %d", reason, n, wantDrops[reason])
-		}
-	}
-	newConns := map[string]uint64{}
-	for _, srv := range st.Servers {
-		newConns[srv.Server] = srv.New
-	}
-	if want := map[string]uint64{"v1": 2, "v2": 2, "v3": 1}; fmt.Sprint(newConns) != fmt.Sprint(want) {
-		t.Errorf("new connections %v, want %v", newConns, want)
-	}
-	if t.Failed() {
-		t.Logf("vecd output:\n%s", log)
-	}
+	checkGolden(t, goldenIPv6Scenario(), "golden-ipv6", goldenIPv6Clusters, map[string]uint64{"v1": 2, "v2": 2, "v3": 1})
 }

@@ -57,7 +57,7 @@ func newRecoverer(log *zap.Logger, rs config.RecoveryRuntime, g *gateway.Gateway
 		if err != nil {
 			return nil, fmt.Errorf("recovery.agents %s: %w", a.Name, err)
 		}
-		r.agents = append(r.agents, recovery.Agent{IP: a.IP, Target: client.Target{Name: a.Name, URL: a.URL, Key: key}})
+		r.agents = append(r.agents, recovery.Agent{IP: a.IP, IP6: a.IP6, Target: client.Target{Name: a.Name, URL: a.URL, Key: key}})
 	}
 	c, err := client.New(client.Options{})
 	if err != nil {

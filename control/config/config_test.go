@@ -67,6 +67,24 @@ func mustLive(t *testing.T, cfg *Config) Live {
 	return live
 }
 
+// wantOneProblem fails the test unless err is a *Error with a single
+// problem, on field, whose message contains message; it returns the problem.
+func wantOneProblem(t *testing.T, err error, field, message string) Problem {
+	t.Helper()
+	var ce *Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("got %v (%T), want a *config.Error", err, err)
+	}
+	if len(ce.Problems) != 1 {
+		t.Fatalf("got %d problems, want 1:\n%v", len(ce.Problems), err)
+	}
+	p := ce.Problems[0]
+	if p.Field != field || !strings.Contains(p.Message, message) {
+		t.Fatalf("got problem %q\nwant field %q with a message containing %q", p, field, message)
+	}
+	return p
+}
+
 func TestRuntime(t *testing.T) {
 	cfg := parseFull(t)
 	got, err := cfg.Runtime()
@@ -476,18 +494,8 @@ func TestRejections(t *testing.T) {
 			} else {
 				_, err = ParseBytes([]byte(replaceOnce(t, tt.yaml[0], tt.yaml[1])))
 			}
-			var ce *Error
-			if !errors.As(err, &ce) {
-				t.Fatalf("got %v (%T), want a *config.Error", err, err)
-			}
-			if len(ce.Problems) != 1 {
-				t.Fatalf("got %d problems, want 1:\n%v", len(ce.Problems), err)
-			}
-			p := ce.Problems[0]
+			p := wantOneProblem(t, err, tt.wantField, tt.wantMsg)
 			t.Log(p)
-			if p.Field != tt.wantField || !strings.Contains(p.Message, tt.wantMsg) {
-				t.Fatalf("got problem %q\nwant field %q with a message containing %q", p, tt.wantField, tt.wantMsg)
-			}
 			if !strings.Contains(err.Error(), p.String()) {
 				t.Errorf("Error() = %q does not contain the problem %q", err, p)
 			}

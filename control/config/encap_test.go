@@ -1,9 +1,7 @@
 package config
 
 import (
-	"errors"
 	"net/netip"
-	"strings"
 	"testing"
 )
 
@@ -128,16 +126,7 @@ func TestEncapsulationRejections(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := parseFull(t)
 			tt.mutate(cfg)
-			var ce *Error
-			if err := cfg.Validate(); !errors.As(err, &ce) {
-				t.Fatalf("got %v, want a *config.Error", err)
-			}
-			if len(ce.Problems) != 1 {
-				t.Fatalf("got %d problems, want 1:\n%v", len(ce.Problems), ce)
-			}
-			if p := ce.Problems[0]; p.Field != tt.wantField || !strings.Contains(p.Message, tt.wantMsg) {
-				t.Fatalf("got problem %q\nwant field %q with a message containing %q", p, tt.wantField, tt.wantMsg)
-			}
+			wantOneProblem(t, cfg.Validate(), tt.wantField, tt.wantMsg)
 		})
 	}
 }

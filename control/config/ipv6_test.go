@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"net/netip"
 	"reflect"
 	"strings"
@@ -124,16 +123,7 @@ func TestIPv6Rejections(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := mustParse(t, dualStackYAML)
 			tt.mutate(cfg)
-			var ce *Error
-			if err := cfg.Validate(); !errors.As(err, &ce) {
-				t.Fatalf("got %v, want a *config.Error", err)
-			}
-			if len(ce.Problems) != 1 {
-				t.Fatalf("got %d problems, want 1:\n%v", len(ce.Problems), ce)
-			}
-			if p := ce.Problems[0]; p.Field != tt.field || !strings.Contains(p.Message, tt.message) {
-				t.Errorf("got %q\nwant field %q with a message containing %q", p, tt.field, tt.message)
-			}
+			wantOneProblem(t, cfg.Validate(), tt.field, tt.message)
 		})
 	}
 }

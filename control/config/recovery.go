@@ -32,6 +32,10 @@ type AgentRef struct {
 	// IP is the server address the agent speaks for: its connections are
 	// rebuilt onto the servers with this address, and on no other.
 	IP string `mapstructure:"ip"`
+	// IP6 is the server's IPv6 address when IP is its IPv4 one and the
+	// server is in IPv4 and IPv6 clusters (dual-stack): its IPv6
+	// connections are rebuilt onto the servers with this address.
+	IP6 string `mapstructure:"ip6"`
 	// URL is where the agent listens; empty selects http://IP:10004.
 	URL string `mapstructure:"url"`
 	// KeyFile holds this agent's own key in hex (each agent has its own,
@@ -107,6 +111,7 @@ type RecoveryRuntime struct {
 type AgentRuntime struct {
 	Name    string
 	IP      netip.Addr
+	IP6     netip.Addr // the invalid Addr when the agent speaks for one address
 	URL     string
 	KeyFile string
 }
@@ -171,6 +176,19 @@ func (c *Config) compileRecovery(ps *problems, rt *Runtime) {
 			}
 			ips[ip] = i
 			ar.IP = ip
+		}
+		if a.IP6 != "" {
+			ip6, ok6 := parseIPv6(ps, field(path, "ip6"), a.IP6)
+			switch {
+			case ok6 && ok && ip.Is6():
+				ps.Add(field(path, "ip6"), "ip %s is IPv6 already: ip6 is for the IPv6 address of a server whose ip is IPv4", ip)
+			case ok6:
+				if j, dup := ips[ip6]; dup {
+					ps.Add(field(path, "ip6"), "%s already has an agent: recovery.agents[%d]", ip6, j)
+				}
+				ips[ip6] = i
+				ar.IP6 = ip6
+			}
 		}
 		if ar.URL == "" && ok {
 			ar.URL = "http://" + net.JoinHostPort(ip.String(), strconv.Itoa(DefaultAgentPort))

@@ -11,7 +11,7 @@ import (
 var haYAML = fullYAML + `
 recovery:
   agents:
-    - {name: a1, ip: 10.10.0.11, key_file: /k/a1.key}
+    - {name: a1, ip: 10.10.0.11, ip6: "2001:db8::11", key_file: /k/a1.key}
     - {name: a2, ip: 10.10.0.12, url: "https://10.10.0.12:9443", key_file: /k/a2.key}
   fetch_timeout: 500ms
 ha:
@@ -34,7 +34,8 @@ func TestRecoveryAndHASections(t *testing.T) {
 	}
 	wantRecovery := RecoveryRuntime{FetchTimeout: 500 * time.Millisecond, InstallChunk: DefaultInstallChunk,
 		Agents: []AgentRuntime{
-			{Name: "a1", IP: netip.MustParseAddr("10.10.0.11"), URL: "http://10.10.0.11:10004", KeyFile: "/k/a1.key"},
+			{Name: "a1", IP: netip.MustParseAddr("10.10.0.11"), IP6: netip.MustParseAddr("2001:db8::11"), URL: "http://10.10.0.11:10004",
+				KeyFile: "/k/a1.key"},
 			{Name: "a2", IP: netip.MustParseAddr("10.10.0.12"), URL: "https://10.10.0.12:9443", KeyFile: "/k/a2.key"},
 		}}
 	if !reflect.DeepEqual(rt.Recovery, wantRecovery) {
@@ -94,6 +95,9 @@ func TestRecoveryAndHAProblems(t *testing.T) {
 		{"key_file: /k/a1.key}", "key_file: \"\"}", "recovery.agents[0].key_file: every agent needs its own key file"},
 		{"ip: 10.10.0.12, url", "ip: 10.10.0.11, url", "recovery.agents[1].ip: 10.10.0.11 already has an agent"},
 		{"url: \"https://10.10.0.12:9443\"", "url: \"ftp://x\"", "recovery.agents[1].url"},
+		{"ip6: \"2001:db8::11\"", "ip6: 10.10.0.13", "recovery.agents[0].ip6: 10.10.0.13 is not an IPv6 address"},
+		{"ip: 10.10.0.11, ip6", "ip: \"2001:db8::10\", ip6", "recovery.agents[0].ip6: ip 2001:db8::10 is IPv6 already"},
+		{"ip: 10.10.0.12, url", "ip: \"2001:db8::11\", url", "recovery.agents[1].ip: 2001:db8::11 already has an agent"},
 		{"fetch_timeout: 500ms", "fetch_timeout: -1s", "recovery.fetch_timeout"},
 		{"key_file: /k/ha.key", "key_file: \"\"", "ha.key_file"},
 		{"interval: 50ms", "interval: 1ms", "ha.interval"},

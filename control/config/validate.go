@@ -646,54 +646,37 @@ func (c *Config) compileClusters(ps *problems, gateway gatewayAddrs, gatewayMAC 
 	return services
 }
 
-// parseIP parses a required unicast host address, IPv4 (as parseIPv4
-// checks it) or IPv6 (as parseIPv6 does).
-func parseIP(ps *problems, path, s string) (netip.Addr, bool) {
-	if s == "" {
-		ps.Add(path, "address is required")
-		return netip.Addr{}, false
-	}
-	a, err := netip.ParseAddr(s)
-	switch {
-	case err != nil:
-		ps.Add(path, "%q is not an IPv4 address, nor an IPv6 one", s)
-		return netip.Addr{}, false
-	case a.Is4():
-		return checkIPv4(ps, path, a)
-	}
-	return checkIPv6(ps, path, a)
-}
+// parseIP parses a required unicast host address, IPv4 (as checkIPv4
+// checks it) or IPv6 (as checkIPv6 does).
+func parseIP(ps *problems, path, s string) (netip.Addr, bool) { return parseHost(ps, path, s, "") }
 
 // parseIPv4 parses a required IPv4 unicast address.
 func parseIPv4(ps *problems, path, s string) (netip.Addr, bool) {
-	if s == "" {
-		ps.Add(path, "address is required")
-		return netip.Addr{}, false
-	}
-	a, err := netip.ParseAddr(s)
-	switch {
-	case err != nil:
-		ps.Add(path, "%q is not an IPv4 address", s)
-	case !a.Is4():
-		ps.Add(path, "%s is not an IPv4 address", s)
-	default:
-		return checkIPv4(ps, path, a)
-	}
-	return netip.Addr{}, false
+	return parseHost(ps, path, s, "IPv4")
 }
 
 // parseIPv6 parses a required IPv6 unicast address.
 func parseIPv6(ps *problems, path, s string) (netip.Addr, bool) {
+	return parseHost(ps, path, s, "IPv6")
+}
+
+// parseHost parses a required host address of the family want names (as
+// family does), or of either when want is "".
+func parseHost(ps *problems, path, s, want string) (netip.Addr, bool) {
 	if s == "" {
 		ps.Add(path, "address is required")
 		return netip.Addr{}, false
 	}
 	a, err := netip.ParseAddr(s)
 	switch {
+	case err != nil && want == "":
+		ps.Add(path, "%q is not an IPv4 address, nor an IPv6 one", s)
 	case err != nil:
-		ps.Add(path, "%q is not an IPv6 address", s)
+		ps.Add(path, "%q is not an %s address", s, want)
+	case want != "" && family(a) != want:
+		ps.Add(path, "%s is not an %s address", s, want)
 	case a.Is4():
-		ps.Add(path, "%s is not an IPv6 address", s)
+		return checkIPv4(ps, path, a)
 	default:
 		return checkIPv6(ps, path, a)
 	}

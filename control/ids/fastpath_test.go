@@ -253,6 +253,26 @@ func checkFastpath(t *testing.T, fc fastpath.Config) {
 	}
 }
 
+// fastpathRoads returns cfg's live form and the fastpath configurations
+// made of cfg by the two roads there, FileOrder and a fresh State's
+// Fastpath, by the road's name.
+func fastpathRoads(t *testing.T, cfg *config.Config) (config.Live, map[string]fastpath.Config) {
+	t.Helper()
+	live, err := cfg.Live(portMAC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state, err := State{}.Plan(live.Services, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromFile, err := FileOrder(cfg, portMAC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return live, map[string]fastpath.Config{"FileOrder": fromFile, "State.Fastpath": state.Fastpath(live)}
+}
+
 // An encapsulating service reaches the fastpath with its mode, its GUE
 // port (the default filled in) and the gateway-wide encapsulation, from
 // FileOrder and from a State alike; its servers depend on the next hop's
@@ -266,24 +286,10 @@ func TestEncapsulatingServices(t *testing.T) {
 	cfg.Clusters[0].Services[0].Servers[0].MAC, cfg.Clusters[0].Services[0].Servers[1].MAC = "", ""
 	cfg.Clusters[1].Services[0].Disabled = false
 	cfg.Clusters[1].Services[0].GUEPort = 0
-	live, err := cfg.Live(portMAC)
-	if err != nil {
-		t.Fatal(err)
-	}
-	state, err := State{}.Plan(live.Services, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	fromFile, err := FileOrder(cfg, portMAC)
-	if err != nil {
-		t.Fatal(err)
-	}
+	live, byRoad := fastpathRoads(t, cfg)
 	hop := netip.MustParseAddr("10.10.0.254")
 	wantEncap := fastpath.Encapsulation{Source: netip.MustParseAddr("10.10.0.2"), NextHop: hop, MTU: 1480}
-	for name, fc := range map[string]fastpath.Config{
-		"FileOrder":      fromFile,
-		"State.Fastpath": state.Fastpath(live),
-	} {
+	for name, fc := range byRoad {
 		if fc.Encap != wantEncap {
 			t.Errorf("%s: Encap %+v, want %+v", name, fc.Encap, wantEncap)
 		}
@@ -356,27 +362,13 @@ func TestIPv6ClusterMapping(t *testing.T) {
 			{Name: "s2", IP: "2001:db8::12", Weight: new(1)},
 		},
 	}}})
-	live, err := cfg.Live(portMAC)
-	if err != nil {
-		t.Fatal(err)
-	}
-	state, err := State{}.Plan(live.Services, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	fromFile, err := FileOrder(cfg, portMAC)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, byRoad := fastpathRoads(t, cfg)
 	vip := netip.MustParseAddr("2001:db8::100")
 	wantServers := []fastpath.ServerConfig{
 		{Name: "s1", IP: netip.MustParseAddr("2001:db8::11"), MAC: [6]byte{2, 0, 0, 0, 0, 0x61}, Weight: 2},
 		{Name: "s2", IP: netip.MustParseAddr("2001:db8::12"), Weight: 1},
 	}
-	for name, fc := range map[string]fastpath.Config{
-		"FileOrder":      fromFile,
-		"State.Fastpath": state.Fastpath(live),
-	} {
+	for name, fc := range byRoad {
 		if want := netip.MustParseAddr("2001:db8::1"); fc.GatewayIP6 != want {
 			t.Errorf("%s: GatewayIP6 %v, want %v", name, fc.GatewayIP6, want)
 		}

@@ -20,11 +20,7 @@ import (
 // encapYAML has a gue service (VIP 10.1.0.100) whose servers sit behind
 // the router 10.1.0.254, and a dsr service (VIP 10.1.0.200) whose server
 // is on the link, both resolved by ARP.
-const encapYAML = `
-dpdk: {eal_args: ["--no-pci"], vdevs: ["net_null0"]}
-ports: [{device: net_null0}]
-gateway: {ip: 10.1.0.1}
-workers: {cores: [1], control_core: 0, table_capacity: 64}
+const encapYAML = managertest.OneWorker + `
 encapsulation: {next_hop: 10.1.0.254}
 clusters:
   - vip: 10.1.0.100

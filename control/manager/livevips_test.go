@@ -73,11 +73,7 @@ func TestLiveVIPs(t *testing.T) {
 // A server given by address only makes its VIP live once it has answered
 // ARP.
 func TestLiveVIPWaitsForARP(t *testing.T) {
-	m, dp, _ := managertest.Start(t, `
-dpdk: {eal_args: ["--no-pci"], vdevs: ["net_null0"]}
-ports: [{device: net_null0}]
-gateway: {ip: 10.1.0.1}
-workers: {cores: [1], control_core: 0, table_capacity: 64}
+	m, dp, _ := managertest.Start(t, managertest.OneWorker+`
 clusters:
   - vip: 10.1.0.100
     services:

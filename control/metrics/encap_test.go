@@ -16,11 +16,7 @@ import (
 // and the "fragmentation needed" replies to clients whose packets would
 // not fit encapsulation.mtu as too_big, apart from the ARP replies.
 func TestScrapeCountsEncapsulation(t *testing.T) {
-	const yaml = `
-dpdk: {eal_args: ["--no-pci"], vdevs: ["net_null0"]}
-ports: [{device: net_null0}]
-gateway: {ip: 10.1.0.1}
-workers: {cores: [1], control_core: 0, table_capacity: 64}
+	const yaml = managertest.OneWorker + `
 encapsulation: {mtu: 1000}
 clusters:
   - vip: 10.1.0.100

@@ -30,6 +30,16 @@ clusters:
           - {name: s2, ip: 10.1.0.12, mac: "02:00:00:00:00:12", weight: 1}
 `
 
+// OneWorker opens a configuration for tests that write their own
+// clusters: a null port, gateway.ip 10.1.0.1 and one worker with a table
+// of 64 connections. The test appends the other sections.
+const OneWorker = `
+dpdk: {eal_args: ["--no-pci"], vdevs: ["net_null0"]}
+ports: [{device: net_null0}]
+gateway: {ip: 10.1.0.1}
+workers: {cores: [1], control_core: 0, table_capacity: 64}
+`
+
 // PortMAC is the MAC of the port Start's manager compiles for.
 var PortMAC = [6]byte{2, 0, 0, 0, 0, 1}
 
