@@ -22,6 +22,12 @@ const (
 	EncapHeadroom = GUEOverhead
 )
 
+// A server's Forwarding is kept above its MAC in Snapshot.serverMAC.
+const (
+	forwardingShift = 8 * header.MACLen
+	macMask         = 1<<forwardingShift - 1
+)
+
 // outerTTL is the outer header's time to live, Linux's default.
 const outerTTL = 64
 

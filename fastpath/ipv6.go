@@ -41,9 +41,10 @@ func (c *Core) classifyIPv6(eth header.Ethernet, toUs bool, m *packetMeta, now i
 	if v != isFlow {
 		return v
 	}
-	m.addrs = Addrs6{Src: [16]byte(ip.Source()), Dst: [16]byte(ip.Destination())}
-	m.key = c.table.key6(&m.addrs, srcPort, dstPort, proto)
-	key := serviceKey6{vip: m.addrs.Dst, port: dstPort, proto: proto}
+	a := c.addrs(m)
+	*a = Addrs6{Src: [16]byte(ip.Source()), Dst: [16]byte(ip.Destination())}
+	m.key = c.table.key6(a, srcPort, dstPort, proto)
+	key := serviceKey6{vip: a.Dst, port: dstPort, proto: proto}
 	svc := c.lastService6.index - 1
 	if c.lastService6.index == 0 || c.lastService6.key != key {
 		var ok bool
@@ -95,8 +96,9 @@ func (c *Core) handleICMPv6(eth header.Ethernet, ip header.IPv6, toUs bool, m *p
 		return DropVerdict(DropICMPNoFlow)
 	}
 	vipPort, clientPort := q.Ports()
-	m.addrs = Addrs6{Src: [16]byte(quoted.Destination()), Dst: [16]byte(quoted.Source())}
-	m.key = c.table.key6(&m.addrs, clientPort, vipPort, proto)
+	a := c.addrs(m)
+	*a = Addrs6{Src: [16]byte(quoted.Destination()), Dst: [16]byte(quoted.Source())}
+	m.key = c.table.key6(a, clientPort, vipPort, proto)
 	m.home = c.table.home(m.key.Hash(c.table.seed))
 	m.service = quotedFlow
 	return isFlow

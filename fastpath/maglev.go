@@ -47,13 +47,14 @@ const maglevFlowSeed uint64 = 0x6d61676c65762d31 // "maglev-1"
 
 // maglevSlot is the slot of the flow k (its 5-tuple hashed with
 // maglevFlowSeed) in any Maglev table.
-func maglevSlot(m *packetMeta) uint32 {
+func (c *Core) maglevSlot(m *packetMeta) uint32 {
 	k := &m.key
 	src, dst := k.SrcIP, k.DstIP
 	if k.IPv6 {
 		// The key's folded addresses depend on the table's seed; every
 		// gateway must find the same slot, so fold them without one.
-		src, dst = foldFixed(&m.addrs.Src), foldFixed(&m.addrs.Dst)
+		a := c.addrs(m)
+		src, dst = foldFixed(&a.Src), foldFixed(&a.Dst)
 	}
 	return uint32(hashTuple(src, dst, k.SrcPort, k.DstPort, k.Proto, maglevFlowSeed) % MaglevTableSize)
 }

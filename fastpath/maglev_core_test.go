@@ -40,7 +40,7 @@ func currentServer(t testing.TB, snap *Snapshot, srcPort uint16) ServerID {
 	t.Helper()
 	k := tcpKey(srcPort)
 	svc := snap.serviceByID(0)
-	return svc.servers[svc.maglev.pick(maglevSlot(&packetMeta{key: k}))]
+	return svc.servers[svc.maglev.pick((&Core{}).maglevSlot(&packetMeta{key: k}))]
 }
 
 func ack(srcPort uint16) []byte {

@@ -81,7 +81,9 @@ func (c *Core) standbyChunk(pkts [][]byte, verdicts []Verdict, now int64) {
 	for i, p := range pkts {
 		v := DropVerdict(DropStandby)
 		if eth := header.Ethernet(p); eth.IsValid() && (eth.Type() == header.EtherTypeARP || isNDP(p)) {
-			v = c.classifyAny(p, &c.meta[i], now)
+			m := &c.meta[i]
+			m.slot6 = uint8(i)
+			v = c.classifyAny(p, m, now)
 			if c.resized != nil {
 				pkts[i], c.resized = c.resized, nil
 			}
@@ -143,20 +145,20 @@ func (c *Core) Install(entries []InstallEntry) InstallResult {
 			r.Invalid++
 			continue
 		}
-		m := packetMeta{key: e.Key}
+		m := packetMeta{key: e.Key} // slot6 0: Install runs between bursts
 		if e.Key.IPv6 {
-			m.addrs = e.Addrs
-			m.key = t.key6(&m.addrs, e.Key.SrcPort, e.Key.DstPort, e.Key.Proto)
+			*c.addrs(&m) = e.Addrs
+			m.key = t.key6(&e.Addrs, e.Key.SrcPort, e.Key.DstPort, e.Key.Proto)
 		}
 		m.home = t.home(t.hash(m.key))
-		found, free := t.lookup(&m)
+		found, free := c.lookup(&m)
 		if found >= 0 {
 			r.Existing++
 			continue
 		}
 		var slot *Entry
 		if !t.Full() {
-			slot = t.insertMeta(free, &m)
+			slot = c.insertMeta(free, &m)
 		}
 		if slot == nil {
 			r.Full++

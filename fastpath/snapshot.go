@@ -37,9 +37,13 @@ type Snapshot struct {
 	lookup     []serviceSlot
 	lookupMask uint64
 
-	services  []service          // dense, in Config order
-	byID      [MaxServices]int16 // ServiceID → services index, -1 if absent
-	serverMAC [MaxServers]uint64 // ServerID → MAC (as header.MACUint64), for servers with a static MAC
+	services []service          // dense, in Config order
+	byID     [MaxServices]int16 // ServiceID → services index, -1 if absent
+	// serverMAC is ServerID → MAC (as header.MACUint64, 0 for a server
+	// resolved by ARP or NDP) with the server's Forwarding in the bits
+	// above (forwardingShift): forward tells DSR from encapsulation by the
+	// word it loads anyway.
+	serverMAC [MaxServers]uint64
 	// serverTakesNew: the server's effective weight is above 0.
 	serverTakesNew [MaxServers]bool
 
@@ -325,9 +329,10 @@ func (s *Snapshot) placeServer(cfg *Config, sc *ServiceConfig, srv *ServerConfig
 		if via != srv.IP {
 			return fmt.Errorf("has a MAC, but its packets go to the next hop %v, whose MAC is resolved by ARP", via)
 		}
-		s.serverMAC[srv.ID] = header.MACUint64(srv.MAC[:])
+		s.serverMAC[srv.ID] = header.MACUint64(srv.MAC[:]) | uint64(sc.Forwarding)<<forwardingShift
 		return nil
 	}
+	s.serverMAC[srv.ID] = uint64(sc.Forwarding) << forwardingShift
 	if via.Is6() {
 		return s.placeServer6(srv.ID, via)
 	}
