@@ -77,7 +77,13 @@ func benchCore(b *testing.B, capacity int, stale time.Duration, via Forwarding) 
 	// A benchmark's entries expire after stale whatever their state: the
 	// connections of BenchmarkNewConnections never get past their SYN.
 	cfg.Services[0].StaleTimeout, cfg.Services[0].SynTimeout = stale, stale
-	return newHarnessOn(b, cfg, hugepageEntries(b, TableSlots(capacity)))
+	h := newHarnessOn(b, cfg, hugepageEntries(b, TableSlots(capacity)))
+	// The IPv6 store on hugepages too, as the daemon has it.
+	n := h.core.table.Capacity()
+	if err := h.core.table.EnableIPv6(hugepageSlice[Addrs6](b, n), hugepageSlice[int32](b, n)); err != nil {
+		b.Fatal(err)
+	}
+	return h
 }
 
 // The same with the service encapsulating (docs/encapsulation.md): IPIP

@@ -10,14 +10,19 @@ import (
 // hugepageEntries maps n zeroed entries on 2 MiB hugepages, like the
 // daemon's tables, falling back to the Go heap (4 KiB pages, many more TLB
 // misses) when no hugepages are reserved; it logs which it got.
-func hugepageEntries(b *testing.B, n int) []Entry {
-	size := n * int(unsafe.Sizeof(Entry{}))
+func hugepageEntries(b *testing.B, n int) []Entry { return hugepageSlice[Entry](b, n) }
+
+// hugepageSlice is hugepageEntries for any pointer-free element type (the
+// table's IPv6 store and its links, as the daemon allocates them).
+func hugepageSlice[T any](b *testing.B, n int) []T {
+	var zero T
+	size := n * int(unsafe.Sizeof(zero))
 	mem, err := unix.Mmap(-1, 0, size, unix.PROT_READ|unix.PROT_WRITE,
 		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_HUGETLB|unix.MAP_POPULATE)
 	if err != nil {
-		b.Logf("table on 4 KiB pages: hugepage mmap of %d MiB failed: %v", size>>20, err)
-		return make([]Entry, n)
+		b.Logf("%d MiB on 4 KiB pages: hugepage mmap failed: %v", size>>20, err)
+		return make([]T, n)
 	}
 	b.Cleanup(func() { unix.Munmap(mem) })
-	return unsafe.Slice((*Entry)(unsafe.Pointer(&mem[0])), n)
+	return unsafe.Slice((*T)(unsafe.Pointer(&mem[0])), n)
 }
