@@ -78,9 +78,8 @@ func benchCore(b *testing.B, capacity int, stale time.Duration, via Forwarding) 
 	// connections of BenchmarkNewConnections never get past their SYN.
 	cfg.Services[0].StaleTimeout, cfg.Services[0].SynTimeout = stale, stale
 	h := newHarnessOn(b, cfg, hugepageEntries(b, TableSlots(capacity)))
-	// The IPv6 store on hugepages too, as the daemon has it.
-	n := h.core.table.Capacity()
-	if err := h.core.table.EnableIPv6(hugepageSlice[Addrs6](b, n), hugepageSlice[int32](b, n)); err != nil {
+	// The IPv6 addresses beside the slots on hugepages too, as the daemon has them.
+	if err := h.core.table.EnableIPv6(hugepageSlice[Addrs6](b, h.core.table.Slots())); err != nil {
 		b.Fatal(err)
 	}
 	return h
@@ -94,8 +93,8 @@ func BenchmarkBurstEstablished1KGUE(b *testing.B)  { benchmarkEstablishedVia(b, 
 func BenchmarkBurstEstablished1MGUE(b *testing.B)  { benchmarkEstablishedVia(b, 1<<20, ForwardGUE) }
 
 // The same over IPv6 (a service on an IPv6 VIP): the longer parse, the
-// keyed fold of both addresses, and their comparison with the table's
-// IPv6 store on every lookup.
+// keyed fold of both addresses, and their comparison with the addresses
+// kept beside the slot on every lookup.
 func BenchmarkBurstEstablished1KIPv6(b *testing.B) {
 	benchmarkEstablishedFrom(b, 1<<10, ForwardDSR, tcp6Flow(0))
 }

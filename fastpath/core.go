@@ -94,7 +94,7 @@ func (c *Core) lookup(m *packetMeta) (found, free int) {
 }
 
 // insertMeta inserts m's flow at free; nil when it is an IPv6 flow and the
-// IPv6 store is full.
+// table has no room for IPv6 addresses (Table.EnableIPv6).
 func (c *Core) insertMeta(free int, m *packetMeta) *Entry {
 	if m.key.IPv6 {
 		return c.table.insertAt6(free, m.key, c.addrs(m))
@@ -133,8 +133,11 @@ type Core struct {
 
 	meta [MaxBurst]packetMeta
 	// addrs6 holds the addresses of a chunk's IPv6 flow packets
-	// (packetMeta.slot6).
+	// (packetMeta.slot6); homes6 are their home slots (n6 of them), whose
+	// addresses in the table are prefetched with the slots.
 	addrs6 [MaxBurst]Addrs6
+	homes6 [MaxBurst]int32
+	n6     int
 	// homes are the home slots of a chunk's flow packets, prefetched
 	// together between the two passes.
 	homes [MaxBurst]int32
@@ -223,6 +226,7 @@ func (c *Core) processChunk(pkts [][]byte, verdicts []Verdict) {
 	// loop inside one), so that the cache misses of the whole burst
 	// overlap.
 	flows := 0
+	c.n6 = 0
 	for i, p := range pkts {
 		// A packet of a configured service (isFlow, m filled in), an ARP
 		// request answered in place (VerdictReply), or a drop verdict;
@@ -243,6 +247,7 @@ func (c *Core) processChunk(pkts [][]byte, verdicts []Verdict) {
 		}
 	}
 	prefetchSlots(c.table.slot(0), &c.homes[0], flows)
+	c.table.prefetchAddrs6(&c.homes6[0], c.n6)
 	// Pass 2: the state machine, in arrival order.
 	for i, p := range pkts {
 		v := verdicts[i]
@@ -628,7 +633,7 @@ func (c *Core) decideFlow(p []byte, m *packetMeta, now int64, found, free int) V
 	}
 	e := c.insertMeta(free, m)
 	if e == nil {
-		return DropVerdict(DropTableFull) // the IPv6 store is full
+		return DropVerdict(DropTableFull) // no room for IPv6 addresses
 	}
 	// A TCP entry starts embryonic (short timer, evicted before live ones) until the
 	// client's next packet; a UDP datagram has no handshake to wait for.
@@ -669,7 +674,6 @@ func (c *Core) makeRoom(m *packetMeta, free int, now int64) (int, bool) {
 		// from its home up to there is occupied, so lookups still
 		// find it, and no entry has to shift back.
 		c.settleRemoved(victim, removeEvicted)
-		t.release6(victim)
 		t.count--
 		return victim, true
 	}

@@ -64,7 +64,7 @@ func newHarnessOn(t testing.TB, cfg *Config, mem []Entry) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := table.EnableIPv6(make([]Addrs6, table.Capacity()), make([]int32, table.Capacity())); err != nil {
+	if err := table.EnableIPv6(make([]Addrs6, table.Slots())); err != nil {
 		t.Fatal(err)
 	}
 	clock := &ManualClock{}

@@ -13,7 +13,7 @@ import (
 func hugepageEntries(b *testing.B, n int) []Entry { return hugepageSlice[Entry](b, n) }
 
 // hugepageSlice is hugepageEntries for any pointer-free element type (the
-// table's IPv6 store and its links, as the daemon allocates them).
+// IPv6 addresses beside the table's slots, as the daemon allocates them).
 func hugepageSlice[T any](b *testing.B, n int) []T {
 	var zero T
 	size := n * int(unsafe.Sizeof(zero))

@@ -55,7 +55,18 @@ func (c *Core) classifyIPv6(eth header.Ethernet, toUs bool, m *packetMeta, now i
 	}
 	m.home = c.table.home(m.key.Hash(c.table.seed))
 	m.service = svc
+	c.prefetch6(m.home)
 	return isFlow
+}
+
+// prefetch6 records home, an IPv6 flow's home slot, for processChunk to
+// prefetch its addresses with the slots. A chunk has at most MaxBurst
+// packets; the bound only matters to a caller outside processChunk.
+func (c *Core) prefetch6(home int) {
+	if c.n6 < len(c.homes6) {
+		c.homes6[c.n6] = int32(home)
+		c.n6++
+	}
 }
 
 // handleICMPv6 answers Neighbor Solicitations for the gateway's IPv6
@@ -101,6 +112,7 @@ func (c *Core) handleICMPv6(eth header.Ethernet, ip header.IPv6, toUs bool, m *p
 	m.key = c.table.key6(a, clientPort, vipPort, proto)
 	m.home = c.table.home(m.key.Hash(c.table.seed))
 	m.service = quotedFlow
+	c.prefetch6(m.home)
 	return isFlow
 }
 

@@ -11,6 +11,9 @@ func TestEntryLayout(t *testing.T) {
 	if size := unsafe.Sizeof(Entry{}); size != 32 {
 		t.Fatalf("an Entry is %d bytes; prefetch_amd64.s multiplies slot numbers by 32", size)
 	}
+	if size := unsafe.Sizeof(Addrs6{}); size != unsafe.Sizeof(Entry{}) {
+		t.Fatalf("an Addrs6 is %d bytes, an Entry %d: prefetchAddrs6 uses prefetchSlots's stride", size, unsafe.Sizeof(Entry{}))
+	}
 }
 
 // FuzzSameKey checks that sameKey agrees with == on keys built the ways

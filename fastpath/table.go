@@ -55,20 +55,8 @@ type Entry struct {
 	Server   ServerID
 	Service  ServiceID
 	State    ConnState
-	// addrs6 is, for an IPv6 entry, the index of its addresses in the
-	// table's IPv6 store (24 bits, little-endian): kept in the entry's
-	// padding so that IPv4 entries stay 32 bytes.
-	addrs6 [3]byte
+	_        [3]byte
 }
-
-// MaxIPv6Entries is the most IPv6 entries a table's store can index.
-const MaxIPv6Entries = 1 << 24
-
-func (e *Entry) addrsIndex() int {
-	return int(e.addrs6[0]) | int(e.addrs6[1])<<8 | int(e.addrs6[2])<<16
-}
-
-func (e *Entry) setAddrsIndex(i int) { e.addrs6 = [3]byte{byte(i), byte(i >> 8), byte(i >> 16)} }
 
 func (e *Entry) empty() bool { return e.Key.Proto == 0 }
 
@@ -98,13 +86,10 @@ type Table struct {
 	capacity int
 	cursor   int // next slot the incremental reaper looks at
 
-	// store6 holds the addresses of the IPv6 entries (EnableIPv6); its
-	// free entries are chained through freeNext6, from free6 (-1: none),
-	// and next6 is the first never used.
-	store6    []Addrs6
-	freeNext6 []int32
-	free6     int32
-	next6     int
+	// addrs6 holds, beside each slot of an IPv6 entry, the entry's
+	// addresses (EnableIPv6): at the same index, so that the burst's
+	// prefetch of a home slot can fetch them too.
+	addrs6 []Addrs6
 }
 
 // TableSlots returns how many slots a table for capacity live entries needs:
@@ -131,7 +116,7 @@ func NewTable(slots []Entry, seed uint64) (*Table, error) {
 			return nil, fmt.Errorf("connection table: slot %d is not zeroed", i)
 		}
 	}
-	return &Table{slots: slots, mask: uint64(n - 1), seed: seed, capacity: n / 2, free6: -1}, nil
+	return &Table{slots: slots, mask: uint64(n - 1), seed: seed, capacity: n / 2}, nil
 }
 
 // Len returns the number of live entries.
@@ -152,16 +137,14 @@ func (t *Table) home(h uint64) int { return int(h & t.mask) }
 // slot returns a pointer to slot i, for prefetching.
 func (t *Table) slot(i int) *Entry { return &t.slots[i] }
 
-// find probes from home for k. It returns the index of k's entry, or -1 and
-// the first empty slot of the probe run (where k would be inserted).
-// EnableIPv6 gives the table the memory for the addresses of up to
-// len(store) IPv6 entries (at most 1<<24; next to each, in free, the free
-// list's link). Without it the table takes no IPv6 entry.
-func (t *Table) EnableIPv6(store []Addrs6, free []int32) error {
-	if len(store) > MaxIPv6Entries || len(free) != len(store) {
-		return fmt.Errorf("connection table: an IPv6 store of %d entries with %d links (at most %d)", len(store), len(free), MaxIPv6Entries)
+// EnableIPv6 gives the table the memory for its IPv6 entries' addresses,
+// one Addrs6 per slot (Slots of them). Without it the table takes no IPv6
+// entry.
+func (t *Table) EnableIPv6(addrs []Addrs6) error {
+	if len(addrs) != len(t.slots) {
+		return fmt.Errorf("connection table: %d IPv6 address slots for %d slots", len(addrs), len(t.slots))
 	}
-	t.store6, t.freeNext6, t.free6, t.next6 = store, free, -1, 0
+	t.addrs6 = addrs
 	return nil
 }
 
@@ -183,7 +166,7 @@ func (t *Table) key6(a *Addrs6, srcPort, dstPort uint16, proto uint8) FlowKey {
 
 // Addrs6 returns the addresses of IPv6 entry e, which must be one of this
 // table's slots.
-func (t *Table) Addrs6(e *Entry) Addrs6 { return t.store6[e.addrsIndex()] }
+func (t *Table) Addrs6(e *Entry) Addrs6 { return t.addrs6[t.slotOf(e)] }
 
 // find6 is find for an IPv6 key: the entry's full addresses must match a
 // too.
@@ -191,7 +174,7 @@ func (t *Table) find6(k FlowKey, a *Addrs6, home int) (found, free int) {
 	i := home
 	for {
 		e := &t.slots[i]
-		if sameKey(&e.Key, &k) && t.store6[e.addrsIndex()] == *a {
+		if sameKey(&e.Key, &k) && t.addrs6[i] == *a {
 			return i, -1
 		}
 		if e.empty() {
@@ -202,41 +185,23 @@ func (t *Table) find6(k FlowKey, a *Addrs6, home int) (found, free int) {
 }
 
 // insertAt6 is insertAt for an IPv6 key with addresses a; nil when the
-// IPv6 store is full (or was never given).
+// table was given no room for IPv6 addresses (EnableIPv6).
 func (t *Table) insertAt6(free int, k FlowKey, a *Addrs6) *Entry {
-	i := int(t.free6)
-	switch {
-	case i >= 0:
-		t.free6 = t.freeNext6[i]
-	case t.next6 < len(t.store6):
-		i = t.next6
-		t.next6++
-	default:
+	if t.addrs6 == nil {
 		return nil
 	}
-	t.store6[i] = *a
-	e := t.insertAt(free, k)
-	e.setAddrsIndex(i)
-	return e
-}
-
-// release6 returns slot's IPv6 addresses to the store, before the entry in
-// slot is deleted or overwritten; nothing for an IPv4 entry.
-func (t *Table) release6(slot int) {
-	if e := &t.slots[slot]; e.Key.IPv6 {
-		i := e.addrsIndex()
-		t.freeNext6[i] = t.free6
-		t.free6 = int32(i)
-	}
+	t.addrs6[free] = *a
+	return t.insertAt(free, k)
 }
 
 // clear empties the table.
 func (t *Table) clear() {
 	clear(t.slots)
 	t.count = 0
-	t.free6, t.next6 = -1, 0
 }
 
+// find probes from home for k. It returns the index of k's entry, or -1 and
+// the first empty slot of the probe run (where k would be inserted).
 func (t *Table) find(k FlowKey, home int) (found, free int) {
 	i := home
 	for {
@@ -293,7 +258,6 @@ func (t *Table) Insert(k FlowKey) *Entry {
 // back into the hole (Knuth's algorithm R), so no tombstones are needed.
 // Entries only ever move to positions at or after i (cyclically).
 func (t *Table) deleteAt(i int) {
-	t.release6(i)
 	hole := i
 	j := i
 	for {
@@ -306,6 +270,9 @@ func (t *Table) deleteAt(i int) {
 		// Move e into the hole unless its home lies cyclically in (hole, j].
 		if (j > hole && (h <= hole || h > j)) || (j < hole && h <= hole && h > j) {
 			t.slots[hole] = *e
+			if e.Key.IPv6 {
+				t.addrs6[hole] = t.addrs6[j]
+			}
 			hole = j
 		}
 	}

@@ -355,20 +355,14 @@ func (g *Gateway) newWorker(i, cpu int, snap *fastpath.Snapshot, ports []uint16,
 	if err != nil {
 		return nil, err
 	}
-	// The addresses of IPv6 entries, beside the table: as many as the
-	// table holds entries (at most fastpath.MaxIPv6Entries).
-	n6 := min(table.Capacity(), fastpath.MaxIPv6Entries)
-	store6, freeStore6, err := dpdk.AllocSlice[fastpath.Addrs6](fmt.Sprintf("vec_addrs6_%d", i), n6, -1)
+	// The addresses of IPv6 entries, in hugepages beside the table: one
+	// per slot.
+	addrs6, freeAddrs6, err := dpdk.AllocSlice[fastpath.Addrs6](fmt.Sprintf("vec_addrs6_%d", i), len(slots), -1)
 	if err != nil {
-		return nil, fmt.Errorf("IPv6 address store for worker %d: %w", i, err)
+		return nil, fmt.Errorf("IPv6 addresses of worker %d's connection table: %w", i, err)
 	}
-	g.frees = append(g.frees, freeStore6)
-	links6, freeLinks6, err := dpdk.AllocSlice[int32](fmt.Sprintf("vec_links6_%d", i), n6, -1)
-	if err != nil {
-		return nil, fmt.Errorf("IPv6 address store for worker %d: %w", i, err)
-	}
-	g.frees = append(g.frees, freeLinks6)
-	if err := table.EnableIPv6(store6, links6); err != nil {
+	g.frees = append(g.frees, freeAddrs6)
+	if err := table.EnableIPv6(addrs6); err != nil {
 		return nil, err
 	}
 	coreClock := newIterationClock(g.clock)
