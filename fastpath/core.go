@@ -545,10 +545,9 @@ func (c *Core) flowPacket(m *packetMeta) Verdict {
 // few lines, and leaves every other case to decideFlow.
 func (c *Core) handleFlow(p []byte, m *packetMeta, now int64) Verdict {
 	if m.key.IPv6 {
-		// The short way below is IPv4's: the IPv6 lookup inlined beside
-		// it costs every IPv4 packet more than the IPv6 ones save.
-		found, free := c.lookup(m)
-		return c.decideFlow(p, m, now, found, free)
+		// IPv6 has its own short way: its lookup inlined beside IPv4's
+		// costs every IPv4 packet more than the IPv6 ones save.
+		return c.handleFlow6(p, m, now)
 	}
 	t := c.table
 	found, free := t.find(m.key, m.home)

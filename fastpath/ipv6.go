@@ -59,6 +59,22 @@ func (c *Core) classifyIPv6(eth header.Ethernet, toUs bool, m *packetMeta, now i
 	return isFlow
 }
 
+// handleFlow6 is handleFlow for an IPv6 flow packet: the same short way
+// for a segment of a live ACTIVE connection, decideFlow for the rest.
+func (c *Core) handleFlow6(p []byte, m *packetMeta, now int64) Verdict {
+	t := c.table
+	found, free := t.find6(m.key, c.addrs(m), m.home)
+	if found >= 0 {
+		e := &t.slots[found]
+		if e.State == StateActive && m.tcpFlags&(TCPFlagSYN|TCPFlagFIN|TCPFlagRST) == 0 &&
+			now-e.LastSeen <= c.snap.services[m.service].staleTimeout {
+			e.LastSeen = now
+			return c.forward(p, e.Server)
+		}
+	}
+	return c.decideFlow(p, m, now, found, free)
+}
+
 // prefetch6 records home, an IPv6 flow's home slot, for processChunk to
 // prefetch its addresses with the slots. A chunk has at most MaxBurst
 // packets; the bound only matters to a caller outside processChunk.
