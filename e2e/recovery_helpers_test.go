@@ -1036,3 +1036,18 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d)/float
 func rel(d time.Duration) string {
 	return fmt.Sprintf("%+.0f ms", float64(d)/float64(time.Millisecond))
 }
+
+// longestGap returns the longest silence between two consecutive capture
+// times around a restart: from a second before killAt to a second after
+// activeAt (both zero when the capture holds nothing there).
+func longestGap(times []time.Time, killAt, activeAt time.Time) (from, to time.Time) {
+	for i := 1; i < len(times); i++ {
+		if times[i].Before(killAt.Add(-time.Second)) || times[i-1].After(activeAt.Add(time.Second)) {
+			continue
+		}
+		if times[i].Sub(times[i-1]) > to.Sub(from) {
+			from, to = times[i-1], times[i]
+		}
+	}
+	return from, to
+}

@@ -108,15 +108,7 @@ func TestRestartKeepsIPv6Connections(t *testing.T) {
 		}
 	}
 	times := capture.times()
-	var gapFrom, gapTo time.Time
-	for i := 1; i < len(times); i++ {
-		if times[i].Before(killAt.Add(-time.Second)) || times[i-1].After(activeAt.Add(time.Second)) {
-			continue
-		}
-		if times[i].Sub(times[i-1]) > gapTo.Sub(gapFrom) {
-			gapFrom, gapTo = times[i-1], times[i]
-		}
-	}
+	gapFrom, gapTo := longestGap(times, killAt, activeAt)
 	if gapTo.IsZero() {
 		t.Errorf("the capture holds no IPv6 TCP frame vecd forwarded around the restart (%d in all)", len(times))
 		return

@@ -76,16 +76,7 @@ func TestRestartKeepsConnections(t *testing.T) {
 	t.Logf("SYNs dropped before the servers answered ARP: %d", final.drops("server_unresolved"))
 	// The forwarding gap, from the bridge capture: the longest silence
 	// around the restart.
-	times := capture.times()
-	var gapFrom, gapTo time.Time
-	for i := 1; i < len(times); i++ {
-		if times[i].Before(killAt.Add(-time.Second)) || times[i-1].After(activeAt.Add(time.Second)) {
-			continue
-		}
-		if times[i].Sub(times[i-1]) > gapTo.Sub(gapFrom) {
-			gapFrom, gapTo = times[i-1], times[i]
-		}
-	}
+	gapFrom, gapTo := longestGap(capture.times(), killAt, activeAt)
 	t.Logf("forwarding stopped for %s: from kill %s to kill %s (vecd restarted at kill %s)",
 		ms(gapTo.Sub(gapFrom)), rel(gapFrom.Sub(killAt)), rel(gapTo.Sub(killAt)), rel(g.startedAt.Sub(killAt)))
 }

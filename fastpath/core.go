@@ -783,7 +783,7 @@ func (c *Core) forward(p []byte, server ServerID) Verdict {
 		mac |= learned
 	}
 	if mac>>forwardingShift != uint64(ForwardDSR) {
-		return c.encapsulate(p, server, mac&macMask)
+		return c.encapsulate(p, server, Forwarding(mac>>forwardingShift), mac&macMask)
 	}
 	eth := header.Ethernet(p)
 	eth.SetDestinationUint64(mac)

@@ -68,12 +68,11 @@ func overhead(f Forwarding) int {
 }
 
 // encapsulate sends frame p, an untagged IPv4 packet the core has parsed,
-// to server, an encapsulating service's server, through the link-layer
-// address mac (the next hop's, or the server's own). The new frame
-// replaces p in the burst (c.resized).
-func (c *Core) encapsulate(p []byte, server ServerID, mac uint64) Verdict {
+// to server, an encapsulating service's server, in mode, through the
+// link-layer address mac (the next hop's, or the server's own). The new
+// frame replaces p in the burst (c.resized).
+func (c *Core) encapsulate(p []byte, server ServerID, mode Forwarding, mac uint64) Verdict {
 	s := c.snap
-	mode := s.serverForwarding[server]
 	extra := overhead(mode)
 	inner := header.IPv4(p[header.EthernetHeaderLen:])
 	innerLen := inner.TotalLength()
@@ -94,7 +93,7 @@ func (c *Core) encapsulate(p []byte, server ServerID, mac uint64) Verdict {
 	if mode == ForwardGUE {
 		writeGUE(outer[header.IPv4MinHeaderLen:extra], inner, innerLen, s.serverGUEPort[server])
 	}
-	c.writeOuterIPv4(outer, inner, innerLen+extra, server)
+	c.writeOuterIPv4(outer, inner, innerLen+extra, mode, server)
 	c.resized = f
 	c.Counters.Encapsulated++
 	sc := &c.Servers[server]
@@ -109,7 +108,7 @@ func (c *Core) encapsulate(p []byte, server ServerID, mac uint64) Verdict {
 // packet the client let routers fragment may be fragmented outside too.
 // The checksum adds the words that vary per packet to the server's
 // precomputed sum of the others (Snapshot.serverOuterSum).
-func (c *Core) writeOuterIPv4(outer, inner header.IPv4, total int, server ServerID) {
+func (c *Core) writeOuterIPv4(outer, inner header.IPv4, total int, mode Forwarding, server ServerID) {
 	be := binary.BigEndian
 	s := c.snap
 	versionTOS := uint32(header.IPv4VersionIHLNoOptions)<<8 | uint32(inner[header.IPv4TOSOffset])
@@ -119,7 +118,7 @@ func (c *Core) writeOuterIPv4(outer, inner header.IPv4, total int, server Server
 	sum = (sum & 0xffff) + sum>>16
 	be.PutUint32(outer[header.IPv4VersionIHLOffset:], versionTOS<<16|uint32(total))
 	be.PutUint32(outer[header.IPv4IDOffset:], df) // identification 0, then flags
-	be.PutUint32(outer[header.IPv4TTLOffset:], s.serverOuterTTLProto[server]<<16|uint32(^uint16(sum)))
+	be.PutUint32(outer[header.IPv4TTLOffset:], outerTTLProto(mode)<<16|uint32(^uint16(sum)))
 	be.PutUint32(outer[header.IPv4SrcAddrOffset:], s.encapSource)
 	be.PutUint32(outer[header.IPv4DstAddrOffset:], s.serverAddr[server])
 }

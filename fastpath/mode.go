@@ -185,14 +185,18 @@ const AnnouncementLen = ndpFrameLen
 
 // WriteAnnouncement writes into b (at least AnnouncementLen bytes) the
 // frame that tells the segment vip is at mac, and returns b cut to its
-// length: a gratuitous ARP for an IPv4 address (WriteGratuitousARP), an
-// unsolicited Neighbor Advertisement with the override flag to all nodes
-// for an IPv6 one (RFC 4861 §7.2.6), which hosts that have vip in their
-// neighbor cache take as the new MAC at once.
+// length: for an IPv4 address a broadcast gratuitous ARP request (sender
+// and target address both vip), which hosts that have vip in their ARP
+// cache take as the new MAC (Linux even within its locktime); for an IPv6
+// one an unsolicited Neighbor Advertisement with the override flag to all
+// nodes (RFC 4861 §7.2.6), which hosts that have vip in their neighbor
+// cache take as the new MAC at once. A gateway taking over moves a VIP's
+// traffic to itself so.
 func WriteAnnouncement(b []byte, mac [6]byte, vip netip.Addr) []byte {
 	if !vip.Is6() || vip.Is4In6() {
 		b = b[:ARPRequestLen]
-		WriteGratuitousARP(b, mac, ipv4Uint32(vip.Unmap()))
+		ip := ipv4Uint32(vip.Unmap())
+		writeARPRequest(b, mac, ip, ip)
 		return b
 	}
 	b = b[:ndpFrameLen]
@@ -208,12 +212,3 @@ var (
 	allNodes    = [16]byte{0xff, 0x02, 15: 1}
 	allNodesMAC = [6]byte{0x33, 0x33, 0, 0, 0, 1}
 )
-
-// WriteGratuitousARP writes into b (at least GratuitousARPLen bytes) a
-// broadcast gratuitous ARP request announcing that ip is at mac: sender and
-// target address both ip. Hosts that have ip in their ARP cache update it
-// (Linux does so even within its locktime for gratuitous ARP), which moves
-// a VIP's traffic to a gateway taking over.
-func WriteGratuitousARP(b []byte, mac [6]byte, ip uint32) {
-	writeARPRequest(b, mac, ip, ip)
-}

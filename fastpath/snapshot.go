@@ -55,20 +55,15 @@ type Snapshot struct {
 	neighborSlots  []int
 	neighborByIP   map[uint32]int
 
-	// Servers of encapsulating services: how their packets are wrapped
-	// (ForwardDSR for every other server), and the address and GUE port
-	// the outer headers carry; the outer source and the path MTU
-	// (Config.Encap).
-	serverForwarding [MaxServers]Forwarding
-	serverAddr       [MaxServers]uint32
-	serverGUEPort    [MaxServers]uint16
-	// serverOuterTTLProto and serverOuterSum are the outer IPv4 header's
-	// TTL and protocol word and the checksum sum of its per-server words
-	// (outerSum).
-	serverOuterTTLProto [MaxServers]uint32
-	serverOuterSum      [MaxServers]uint32
-	encapSource         uint32
-	encapMTU            int
+	// Servers of encapsulating services (their Forwarding is in
+	// serverMAC): the address and GUE port the outer headers carry, and
+	// the checksum sum of the outer IPv4 header's per-server words
+	// (outerSum); the outer source and the path MTU (Config.Encap).
+	serverAddr     [MaxServers]uint32
+	serverGUEPort  [MaxServers]uint16
+	serverOuterSum [MaxServers]uint32
+	encapSource    uint32
+	encapMTU       int
 
 	// IPv6: the services by (VIP, port, protocol); the VIPs, those that
 	// answer echo requests, and the addresses Neighbor Solicitations are
@@ -411,8 +406,7 @@ func (s *Snapshot) placeEncap(sc *ServiceConfig) error {
 		if err != nil {
 			return err
 		}
-		s.serverForwarding[srv.ID], s.serverAddr[srv.ID], s.serverGUEPort[srv.ID] = sc.Forwarding, addr, port
-		s.serverOuterTTLProto[srv.ID] = outerTTLProto(sc.Forwarding)
+		s.serverAddr[srv.ID], s.serverGUEPort[srv.ID] = addr, port
 		s.serverOuterSum[srv.ID] = outerSum(sc.Forwarding, s.encapSource, addr)
 	}
 	return nil

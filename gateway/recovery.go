@@ -58,20 +58,20 @@ func (g *Gateway) WorkerFor(e fastpath.InstallEntry) int {
 	return g.ports[0].RSSQueue(g.rss.HashIPv4(k.SrcIP, k.DstIP, k.SrcPort, k.DstPort))
 }
 
-var errNoVIPs = errors.New("announce: no IPv4 VIP given")
+var errNoVIPs = errors.New("announce: no VIP given")
 
-// Announce has the first worker send one gratuitous ARP for every VIP on
+// Announce has the first worker announce every VIP (gratuitous ARP, or an
+// unsolicited Neighbor Advertisement for an IPv6 one) on
 // every port, from the gateway's MAC, and waits until it has.
 func (g *Gateway) Announce(ctx context.Context, vips []netip.Addr) error {
-	ips := vips
-	if len(ips) == 0 {
+	if len(vips) == 0 {
 		return errNoVIPs
 	}
-	req := &request{kind: reqAnnounce, announce: ips}
+	req := &request{kind: reqAnnounce, announce: vips}
 	if err := g.workers[0].mailbox.send(ctx, req); err != nil {
 		return fmt.Errorf("announce: %w", err)
 	}
-	if want := len(ips) * len(g.ports); req.sent < want {
+	if want := len(vips) * len(g.ports); req.sent < want {
 		return fmt.Errorf("announce: %d of %d gratuitous ARP and unsolicited NA frames sent (no packet buffers or TX ring full)", req.sent, want)
 	}
 	return nil

@@ -36,6 +36,15 @@ lock_cluster() {
 	fi
 }
 
+# prepare_demo: as root, with the cluster's lock, everything installed
+# (scripts/setup.sh) and Go on the PATH.
+prepare_demo() {
+	[[ $(id -u) -eq 0 ]] || fail "run as root (network namespaces, hugepages)"
+	lock_cluster
+	./scripts/setup.sh
+	export PATH=/usr/local/go/bin:$PATH
+}
+
 # tear_down_on_exit: on every exit, unless --keep, `netns.sh down` ends
 # every process in the namespaces (vecd, BIRD, the backends) and deletes
 # them.

@@ -35,12 +35,7 @@ keep=false
 requests=3000
 parse_demo_args "$@"
 
-[[ $(id -u) -eq 0 ]] || fail "run as root (network namespaces, hugepages)"
-
-lock_cluster
-
-./scripts/setup.sh
-export PATH=/usr/local/go/bin:$PATH
+prepare_demo
 command -v arping >/dev/null || fail "arping not found (apt-get install iputils-arping)"
 
 say "go build -o bin/ ./cmd/vecd ./cmd/vecctl ./cmd/vec-backend ./cmd/vec-loadgen ./cmd/vec-agent"

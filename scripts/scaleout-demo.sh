@@ -36,12 +36,7 @@ keep=false
 requests=18000
 parse_demo_args "$@"
 
-[[ $(id -u) -eq 0 ]] || fail "run as root (network namespaces, hugepages)"
-
-lock_cluster
-
-./scripts/setup.sh
-export PATH=/usr/local/go/bin:$PATH
+prepare_demo
 say "go build -o bin/ ./cmd/vecd ./cmd/vecctl ./cmd/vec-backend ./cmd/vec-loadgen"
 mkdir -p bin
 go build -o bin/ ./cmd/vecd ./cmd/vecctl ./cmd/vec-backend ./cmd/vec-loadgen
