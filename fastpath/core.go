@@ -139,8 +139,11 @@ type Core struct {
 	homes6 [MaxBurst]int32
 	n6     int
 	// homes are the home slots of a chunk's flow packets, prefetched
-	// together between the two passes.
-	homes [MaxBurst]int32
+	// together between the two passes; openingHomes those of its SYNs,
+	// kept apart because with the table full each SYN will also scan the
+	// slots after its home for an entry to evict.
+	homes        [MaxBurst]int32
+	openingHomes [MaxBurst]int32
 
 	// lastService remembers the last service lookup: traffic comes in runs
 	// of packets for the same VIP and port.
@@ -225,7 +228,7 @@ func (c *Core) processChunk(pkts [][]byte, verdicts []Verdict) {
 	// slot in one call (a call into assembly per packet cost more than the
 	// loop inside one), so that the cache misses of the whole burst
 	// overlap.
-	flows := 0
+	flows, opening := 0, 0
 	c.n6 = 0
 	for i, p := range pkts {
 		// A packet of a configured service (isFlow, m filled in), an ARP
@@ -241,12 +244,24 @@ func (c *Core) processChunk(pkts [][]byte, verdicts []Verdict) {
 			}
 		}
 		verdicts[i] = v
-		if v == isFlow {
+		switch {
+		case v != isFlow:
+		case m.tcpFlags&TCPFlagSYN != 0:
+			c.openingHomes[opening] = int32(m.home)
+			opening++
+		default:
 			c.homes[flows] = int32(m.home)
 			flows++
 		}
 	}
 	prefetchSlots(c.table.slot(0), &c.homes[0], flows)
+	if c.table.Full() {
+		// Each SYN will look for an entry to evict (makeRoom): fetch
+		// the slots it will read now, all of the burst's at once.
+		prefetchWindows(c.table.slot(0), &c.openingHomes[0], opening, c.table.mask)
+	} else {
+		prefetchSlots(c.table.slot(0), &c.openingHomes[0], opening)
+	}
 	c.table.prefetchAddrs6(&c.homes6[0], c.n6)
 	// Pass 2: the state machine, in arrival order.
 	for i, p := range pkts {

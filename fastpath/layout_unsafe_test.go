@@ -5,7 +5,7 @@ import (
 	"unsafe"
 )
 
-// TestEntryLayout pins what prefetchSlots's assembly and the table's
+// TestEntryLayout pins what the prefetch assembly and the table's
 // two-entries-per-cache-line reasoning assume.
 func TestEntryLayout(t *testing.T) {
 	if size := unsafe.Sizeof(Entry{}); size != 32 {
@@ -13,6 +13,11 @@ func TestEntryLayout(t *testing.T) {
 	}
 	if size := unsafe.Sizeof(Addrs6{}); size != unsafe.Sizeof(Entry{}) {
 		t.Fatalf("an Addrs6 is %d bytes, an Entry %d: prefetchAddrs6 uses prefetchSlots's stride", size, unsafe.Sizeof(Entry{}))
+	}
+	// prefetchWindows fetches 17 lines: the 2 × evictionWindow slots
+	// victimNear reads, from a home slot that may be a line's second.
+	if lines := (2*evictionWindow*int(unsafe.Sizeof(Entry{})))/64 + 1; lines != 17 {
+		t.Fatalf("victimNear reads up to %d cache lines; prefetch_amd64.s's prefetchWindows fetches 17", lines)
 	}
 }
 

@@ -9,3 +9,11 @@ package fastpath
 //
 //go:noescape
 func prefetchSlots(slots *Entry, homes *int32, n int)
+
+// prefetchWindows prefetches, for each of homes[:n], the cache lines of the
+// 2 × evictionWindow slots from there (wrapping by mask), the slots a full
+// table's victimNear reads for a new key: under a SYN flood those lines are
+// cold, and waiting for them one by one was most of a SYN's cost.
+//
+//go:noescape
+func prefetchWindows(slots *Entry, homes *int32, n int, mask uint64)

@@ -73,9 +73,9 @@ func TestVictimSearchGoesPastAnEmptyWindow(t *testing.T) {
 	const home = 100
 	put(home+evictionWindow+4, StateActive, 1000) // busy: never a victim
 	put(home+evictionWindow+9, StateRST, 500)
-	put(home+evictionWindow+12, StateRST, 100) // older, but past the first candidate's slot
-	if got := tbl.victimNear(home, 1000, 1000); got != home+evictionWindow+9 {
-		t.Fatalf("victim = slot %d, want the first closing entry past the window (%d)", got, home+evictionWindow+9)
+	put(home+evictionWindow+12, StateRST, 100) // older: the one to go
+	if got := tbl.victimNear(home, 1000, 1000); got != home+evictionWindow+12 {
+		t.Fatalf("victim = slot %d, want the oldest closing entry within twice the window (%d)", got, home+evictionWindow+12)
 	}
 	// With only embryonic entries in the window, a closing entry up to
 	// twice as far goes first.
