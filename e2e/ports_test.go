@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"vec/internal/testconfig"
 )
 
 // vecd refuses, at start and saying why, port set-ups that would lose or
@@ -15,18 +17,11 @@ import (
 func TestVecdRefusesPortsItCannotServe(t *testing.T) {
 	requireHugepages(t)
 	bin := Binary(t, "vecd")
-	const clusters = `
+	clusters := `
 log: {level: info}
 metrics: {disabled: true}
 clusters:
-  - vip: 10.1.0.100
-    services:
-      - name: http
-        protocol: tcp
-        port: 80
-        servers:
-          - {name: s1, ip: 10.1.0.11, mac: "02:00:00:00:00:11", weight: 1}
-`
+` + testconfig.HTTPCluster("10.1.0.100", nil, testconfig.S1)
 	for _, tc := range []struct {
 		name, config string
 		want         []string

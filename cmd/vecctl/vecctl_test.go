@@ -20,6 +20,7 @@ import (
 	"vec/control/manager/managertest"
 	"vec/fastpath"
 	"vec/fastpath/pktbuild"
+	"vec/internal/testconfig"
 )
 
 const testToken = "vecctl-test-token-0123456789"
@@ -40,14 +41,7 @@ dpdk: {eal_args: ["--no-pci"], vdevs: ["net_null0"]}
 ports: [{device: net_null0}]
 workers: {cores: [1], control_core: 0, table_capacity: 64}
 clusters:
-  - vip: 10.1.0.100
-    services:
-      - name: http
-        protocol: tcp
-        port: 80
-        servers:
-          - {name: s1, ip: 10.1.0.11, mac: "02:00:00:00:00:11", weight: 1}
-`, manager.Options{Log: zap.NewNop(), Level: zap.NewAtomicLevel()})
+`+testconfig.HTTPCluster("10.1.0.100", nil, testconfig.S1), manager.Options{Log: zap.NewNop(), Level: zap.NewAtomicLevel()})
 	// The socket and tokens go beside the configuration file, where
 	// TestManagerCommands finds it.
 	dir := filepath.Dir(cfgPath)

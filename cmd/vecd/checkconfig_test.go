@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"vec/agent"
+	"vec/internal/testconfig"
 )
 
 // Every configuration shipped in configs/ passes the check of the program
@@ -56,21 +57,13 @@ func TestCheckConfigShippedConfigs(t *testing.T) {
 
 // baseConfig is a valid configuration that the tests of the configuration
 // checks break one field at a time.
-const baseConfig = `
+var baseConfig = `
 dpdk: {eal_args: ["--no-pci"], vdevs: ["net_null0"]}
 ports: [{device: net_null0}]
 gateway: {ip: 10.1.0.1}
 workers: {cores: [1], control_core: 0, table_capacity: 1024}
 clusters:
-  - vip: 10.1.0.100
-    services:
-      - name: http
-        protocol: tcp
-        port: 80
-        weight_bound: 10
-        servers:
-          - {name: s1, ip: 10.1.0.11, mac: "02:00:00:00:00:11", weight: 3}
-`
+` + testconfig.HTTPCluster("10.1.0.100", []string{"weight_bound: 10"}, `{name: s1, ip: 10.1.0.11, mac: "02:00:00:00:00:11", weight: 3}`)
 
 func writeConfig(t *testing.T, text string) string {
 	t.Helper()

@@ -15,30 +15,17 @@ import (
 	"vec/fastpath"
 	"vec/fastpath/header"
 	"vec/fastpath/pktbuild"
+	"vec/internal/testconfig"
 )
 
 // encapYAML has a gue service (VIP 10.1.0.100) whose servers sit behind
 // the router 10.1.0.254, and a dsr service (VIP 10.1.0.200) whose server
 // is on the link, both resolved by ARP.
-const encapYAML = managertest.OneWorker + `
+var encapYAML = managertest.OneWorker + `
 encapsulation: {next_hop: 10.1.0.254}
 clusters:
-  - vip: 10.1.0.100
-    services:
-      - name: http
-        protocol: tcp
-        port: 80
-        forwarding: gue
-        servers:
-          - {name: r1, ip: 10.2.0.11, weight: 1}
-  - vip: 10.1.0.200
-    services:
-      - name: http
-        protocol: tcp
-        port: 80
-        servers:
-          - {name: d1, ip: 10.1.0.21, weight: 1}
-`
+` + testconfig.HTTPCluster("10.1.0.100", []string{"forwarding: gue"}, "{name: r1, ip: 10.2.0.11, weight: 1}") +
+	testconfig.HTTPCluster("10.1.0.200", nil, "{name: d1, ip: 10.1.0.21, weight: 1}")
 
 var (
 	routedVIP = netip.MustParseAddr("10.1.0.100")

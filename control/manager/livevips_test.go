@@ -13,6 +13,7 @@ import (
 	"vec/control/manager/managertest"
 	"vec/fastpath"
 	"vec/fastpath/pktbuild"
+	"vec/internal/testconfig"
 )
 
 // A VIP is live (announced over BGP) while one of its servers takes new
@@ -75,14 +76,7 @@ func TestLiveVIPs(t *testing.T) {
 func TestLiveVIPWaitsForARP(t *testing.T) {
 	m, dp, _ := managertest.Start(t, managertest.OneWorker+`
 clusters:
-  - vip: 10.1.0.100
-    services:
-      - name: http
-        protocol: tcp
-        port: 80
-        servers:
-          - {name: s1, ip: 10.1.0.11, weight: 1}
-`, manager.Options{Log: zap.NewNop(), Level: zap.NewAtomicLevel(), Neighbors: fastpath.NewNeighbors(16)})
+`+testconfig.HTTPCluster("10.1.0.100", nil, "{name: s1, ip: 10.1.0.11, weight: 1}"), manager.Options{Log: zap.NewNop(), Level: zap.NewAtomicLevel(), Neighbors: fastpath.NewNeighbors(16)})
 	if got := m.LiveVIPs(); len(got) != 0 {
 		t.Fatalf("live VIPs %v before the server answered ARP", got)
 	}

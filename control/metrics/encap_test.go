@@ -10,24 +10,17 @@ import (
 	"vec/control/manager/managertest"
 	"vec/fastpath"
 	"vec/fastpath/pktbuild"
+	"vec/internal/testconfig"
 )
 
 // The packets of an encapsulating service are counted as encapsulated,
 // and the "fragmentation needed" replies to clients whose packets would
 // not fit encapsulation.mtu as too_big, apart from the ARP replies.
 func TestScrapeCountsEncapsulation(t *testing.T) {
-	const yaml = managertest.OneWorker + `
+	yaml := managertest.OneWorker + `
 encapsulation: {mtu: 1000}
 clusters:
-  - vip: 10.1.0.100
-    services:
-      - name: http
-        protocol: tcp
-        port: 80
-        forwarding: ipip
-        servers:
-          - {name: s1, ip: 10.1.0.11, mac: "02:00:00:00:00:11", weight: 1}
-`
+` + testconfig.HTTPCluster("10.1.0.100", []string{"forwarding: ipip"}, testconfig.S1)
 	m, dp, _ := managertest.Start(t, yaml, manager.Options{Log: zap.NewNop(), Level: zap.NewAtomicLevel()})
 	dp.SetHeadroom(fastpath.EncapHeadroom)
 	c := NewCollector(m, 64, zap.NewNop())

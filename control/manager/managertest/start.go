@@ -8,27 +8,19 @@ import (
 	"vec/control/config"
 	"vec/control/manager"
 	"vec/fastpath"
+	"vec/internal/testconfig"
 )
 
 // YAML is the configuration the control plane's tests start from: a null
 // port, two workers with tables of 1024 connections, and VIP 10.1.0.100
 // with TCP/80 on s1 (10.1.0.11) and s2 (10.1.0.12), weight 1 each.
-const YAML = `
+var YAML = `
 dpdk: {eal_args: ["--no-pci"], vdevs: ["net_null0"]}
 ports: [{device: net_null0}]
 workers: {cores: [1, 2], control_core: 0, table_capacity: 1024}
 log: {level: info}
 clusters:
-  - vip: 10.1.0.100
-    services:
-      - name: http
-        protocol: tcp
-        port: 80
-        drain_timeout: 30s
-        servers:
-          - {name: s1, ip: 10.1.0.11, mac: "02:00:00:00:00:11", weight: 1}
-          - {name: s2, ip: 10.1.0.12, mac: "02:00:00:00:00:12", weight: 1}
-`
+` + testconfig.HTTPCluster("10.1.0.100", []string{"drain_timeout: 30s"}, testconfig.S1, testconfig.S2)
 
 // OneWorker opens a configuration for tests that write their own
 // clusters: a null port, gateway.ip 10.1.0.1 and one worker with a table
