@@ -233,11 +233,15 @@ func (c *Core) processChunk(pkts [][]byte, verdicts []Verdict) {
 	for i, p := range pkts {
 		// A packet of a configured service (isFlow, m filled in), an ARP
 		// request answered in place (VerdictReply), or a drop verdict;
-		// nearly every frame takes commonFlow's short way.
+		// nearly every frame takes commonFlow's short way (commonFlow6's
+		// for IPv6).
 		m := &c.meta[i]
 		v := c.commonFlow(p, m)
 		if v == notCommon {
 			m.slot6 = uint8(i)
+			v = c.commonFlow6(p, m)
+		}
+		if v == notCommon {
 			v = c.classifyAny(p, m, now)
 			if c.resized != nil { // a reply shorter than its frame
 				pkts[i], c.resized = c.resized, nil
@@ -308,12 +312,8 @@ const (
 	commonIPDst      = commonIPv4 + header.IPv4DstAddrOffset
 	commonSrcPort    = commonL4 + header.TCPSrcPortOffset // UDP's too
 	commonDstPort    = commonL4 + header.TCPDstPortOffset // UDP's too
-	commonTCPDataOff = commonL4 + header.TCPDataOffsetOffset
-	commonTCPFlags   = commonL4 + header.TCPFlagsOffset
-	commonUDPLen     = commonL4 + header.UDPLengthOffset
-	// commonMinLen holds a UDP header; a TCP segment needs commonMinTCPLen.
-	commonMinLen    = commonL4 + header.UDPHeaderLen
-	commonMinTCPLen = commonL4 + header.TCPMinHeaderLen
+	// commonMinLen holds a UDP header (checkCommonL4 checks a TCP one).
+	commonMinLen = commonL4 + header.UDPHeaderLen
 )
 
 // commonFlow recognises, with one length check and fixed offsets, the
@@ -338,25 +338,8 @@ func (c *Core) commonFlow(p []byte, m *packetMeta) Verdict {
 	if total > len(p)-commonIPv4 {
 		return notCommon
 	}
-	l4 := total - header.IPv4MinHeaderLen // bytes of TCP or UDP
-	flags := uint8(0)
-	switch proto := p[commonIPProto]; proto {
-	case ProtoTCP:
-		if l4 < header.TCPMinHeaderLen || len(p) < commonMinTCPLen {
-			return notCommon
-		}
-		if off := header.DataOffsetBytes(p[commonTCPDataOff]); off < header.TCPMinHeaderLen || off > l4 {
-			return notCommon
-		}
-		flags = p[commonTCPFlags]
-	case ProtoUDP:
-		if l4 < header.UDPHeaderLen {
-			return notCommon
-		}
-		if ul := int(be.Uint16(p[commonUDPLen:])); ul < header.UDPHeaderLen || ul > l4 {
-			return notCommon
-		}
-	default:
+	flags, ok := checkCommonL4(p[commonL4:], total-header.IPv4MinHeaderLen, p[commonIPProto])
+	if !ok {
 		return notCommon
 	}
 	k := &m.key
@@ -364,6 +347,31 @@ func (c *Core) commonFlow(p []byte, m *packetMeta) Verdict {
 	k.SrcPort, k.DstPort, k.Proto, k.IPv6 = be.Uint16(p[commonSrcPort:]), be.Uint16(p[commonDstPort:]), p[commonIPProto], false
 	m.tcpFlags = flags
 	return c.flowPacket(m)
+}
+
+// checkCommonL4 checks, for the common paths, the TCP or UDP header at the
+// start of l4 (protocol proto), of which the IP header says n bytes are
+// TCP or UDP, as parsePorts would: ok, with the TCP flags, when it would
+// accept it. l4 holds at least a UDP header (the callers' minimum
+// length), which keeps this small enough to be inlined.
+func checkCommonL4(l4 []byte, n int, proto uint8) (flags uint8, ok bool) {
+	switch proto {
+	case ProtoTCP:
+		if n < header.TCPMinHeaderLen || len(l4) < header.TCPMinHeaderLen {
+			return 0, false
+		}
+		if off := header.DataOffsetBytes(l4[header.TCPDataOffsetOffset]); off < header.TCPMinHeaderLen || off > n {
+			return 0, false
+		}
+		return l4[header.TCPFlagsOffset], true
+	case ProtoUDP:
+		if n < header.UDPHeaderLen {
+			return 0, false
+		}
+		ul := int(binary.BigEndian.Uint16(l4[header.UDPLengthOffset:]))
+		return 0, ul >= header.UDPHeaderLen && ul <= n
+	}
+	return 0, false
 }
 
 // problemReason is the drop reason of each problem a header's Check finds.

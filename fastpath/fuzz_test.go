@@ -172,23 +172,28 @@ func FuzzBurst(f *testing.F) {
 	})
 }
 
-// FuzzCommonPathAgrees checks the fixed-offset parser against the full
-// one: whatever commonFlow accepts, classifyAny must decide the same way,
-// and for a service packet with the same tuple, flags and service.
+// FuzzCommonPathAgrees checks the fixed-offset parsers against the full
+// one: whatever commonFlow or commonFlow6 accepts, classifyAny must decide
+// the same way, and for a service packet with the same tuple, flags,
+// service, home slot and (IPv6) addresses.
 func FuzzCommonPathAgrees(f *testing.F) {
 	for _, p := range seedFrames() {
 		f.Add(p)
 	}
-	h := newHarness(f, testConfig(), 8)
+	h := newHarness(f, ipv6Config(), 8)
 	f.Fuzz(func(t *testing.T, p []byte) {
 		var fast, slow packetMeta
 		vFast := h.core.commonFlow(p, &fast)
 		if vFast == notCommon {
+			vFast = h.core.commonFlow6(p, &fast)
+		}
+		if vFast == notCommon {
 			return
 		}
+		fastAddrs := *h.core.addrs(&fast)
 		vSlow := h.core.classifyAny(bytes.Clone(p), &slow, 0)
 		// On a drop the second pass never reads the meta.
-		if vFast != vSlow || (vFast == isFlow && fast != slow) {
+		if vFast != vSlow || (vFast == isFlow && (fast != slow || fastAddrs != *h.core.addrs(&slow))) {
 			t.Fatalf("common path %v %+v, full parse %v %+v", vFast, fast, vSlow, slow)
 		}
 	})

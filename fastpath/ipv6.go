@@ -59,6 +59,68 @@ func (c *Core) classifyIPv6(eth header.Ethernet, toUs bool, m *packetMeta, now i
 	return isFlow
 }
 
+// Absolute offsets of the fields commonFlow6 reads: untagged Ethernet,
+// then IPv6 without extension headers, then TCP or UDP.
+const (
+	common6IP         = header.UntaggedIPv6Offset
+	common6L4         = header.UntaggedIPv6L4Offset
+	common6PayloadLen = common6IP + header.IPv6PayloadLenOffset
+	common6Next       = common6IP + header.IPv6NextHeaderOffset
+	common6Src        = common6IP + header.IPv6SrcAddrOffset
+	common6Dst        = common6IP + header.IPv6DstAddrOffset
+	common6SrcPort    = common6L4 + header.TCPSrcPortOffset // UDP's too
+	common6DstPort    = common6L4 + header.TCPDstPortOffset // UDP's too
+	common6MinLen     = common6L4 + header.UDPHeaderLen
+)
+
+// commonFlow6 is commonFlow for IPv6: a frame addressed to the gateway,
+// untagged IPv6 carrying a whole TCP or UDP header right after the fixed
+// header. m.slot6 must be set. It accepts only what classifyAny would
+// accept with the same result (FuzzCommonPathAgrees), and returns
+// notCommon for anything else. It keeps the tuple in registers for the
+// hash: building the key and reading it back whole stalled
+// store-to-load forwarding.
+func (c *Core) commonFlow6(p []byte, m *packetMeta) Verdict {
+	if len(p) < common6MinLen {
+		return notCommon
+	}
+	be := binary.BigEndian
+	s := c.snap
+	if hi, lo := header.Ethernet(p).DestinationHiLo(); hi != s.gatewayMACHi || lo != s.gatewayMACLo ||
+		be.Uint16(p[header.EthernetTypeOffset:]) != header.EtherTypeIPv6 || p[common6IP]>>4 != 6 {
+		return notCommon
+	}
+	payload := int(be.Uint16(p[common6PayloadLen:]))
+	if payload > len(p)-common6L4 {
+		return notCommon
+	}
+	proto := p[common6Next]
+	flags, ok := checkCommonL4(p[common6L4:], payload, proto)
+	if !ok {
+		return notCommon
+	}
+	t := c.table
+	a := c.addrs(m)
+	a.Src, a.Dst = [16]byte(p[common6Src:common6Dst]), [16]byte(p[common6Dst:common6L4])
+	src, dst := t.fold6(&a.Src), t.fold6(&a.Dst)
+	srcPort, dstPort := be.Uint16(p[common6SrcPort:]), be.Uint16(p[common6DstPort:])
+	key := serviceKey6{vip: a.Dst, port: dstPort, proto: proto}
+	svc := c.lastService6.index - 1
+	if c.lastService6.index == 0 || c.lastService6.key != key {
+		if svc, ok = s.services6[key]; !ok {
+			return DropVerdict(DropNotForCluster)
+		}
+		c.lastService6 = serviceCache6{key: key, index: svc + 1}
+	}
+	k := &m.key
+	k.SrcIP, k.DstIP, k.SrcPort, k.DstPort, k.Proto, k.IPv6 = src, dst, srcPort, dstPort, proto, true
+	m.tcpFlags = flags
+	m.home = t.home(hashTuple(src, dst, srcPort, dstPort, proto, t.seed))
+	m.service = svc
+	c.prefetch6(m.home)
+	return isFlow
+}
+
 // handleFlow6 is handleFlow for an IPv6 flow packet: the same short way
 // for a segment of a live ACTIVE connection, decideFlow for the rest.
 func (c *Core) handleFlow6(p []byte, m *packetMeta, now int64) Verdict {
