@@ -13,17 +13,15 @@ import (
 )
 
 func bgpCmd(o *globalOptions) *cobra.Command {
-	c := &cobra.Command{Use: "bgp", Short: "Show the BGP sessions and the VIPs this gateway announces"}
-	c.AddCommand(replyCmd(o, "status", "Show the BGP peers, their session state, and the announced routes",
-		http.MethodGet, "/v1/bgp", printBGPStatus))
-	return c
+	return nounCmd("bgp", "Show the BGP sessions and the VIPs this gateway announces",
+		replyCmd(o, "status", "Show the BGP peers, their session state, and the announced routes",
+			http.MethodGet, "/v1/bgp", printBGPStatus))
 }
 
 func gatewayCmd(o *globalOptions) *cobra.Command {
-	c := &cobra.Command{Use: "gateway", Short: "Take this gateway out of, or back into, the routers' multipath (BGP)"}
-	c.AddCommand(drainCmd(o), replyCmd(o, "undrain", "Announce the VIPs again (those with a live server)",
-		http.MethodPost, "/v1/gateway/undrain", printBGPStatus))
-	return c
+	return nounCmd("gateway", "Take this gateway out of, or back into, the routers' multipath (BGP)",
+		drainCmd(o), replyCmd(o, "undrain", "Announce the VIPs again (those with a live server)",
+			http.MethodPost, "/v1/gateway/undrain", printBGPStatus))
 }
 
 // drainCmd withdraws every VIP; with --wait it then watches the gateway's
@@ -123,9 +121,4 @@ func printBGPStatus(st *apiwire.BGPStatus) func(io.Writer) {
 	}
 }
 
-func listOrNone(s []string) string {
-	if len(s) == 0 {
-		return "(none)"
-	}
-	return strings.Join(s, " ")
-}
+func listOrNone(s []string) string { return orNone(strings.Join(s, " ")) }

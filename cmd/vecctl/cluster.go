@@ -14,7 +14,6 @@ import (
 )
 
 func clusterCmd(o *globalOptions) *cobra.Command {
-	c := &cobra.Command{Use: "cluster", Short: "Add, remove and list clusters (VIPs)"}
 	var sf serviceFlags
 	var file string
 	add := &cobra.Command{
@@ -56,24 +55,18 @@ func clusterCmd(o *globalOptions) *cobra.Command {
 	add.Flags().StringVarP(&file, "file", "f", "", "JSON file with the whole cluster (as GET /v1/clusters shows one)")
 	remove := namedChangeCmd(o, "remove VIP", "Remove a cluster: its VIP is no longer answered, its connections drain",
 		http.MethodDelete, under("/v1/clusters/"))
-	list := &cobra.Command{
-		Use:   "list",
-		Short: "List the clusters and their services",
-		Args:  exactArgs(0),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			var cls []apiwire.Cluster
-			return call(cmd, o, http.MethodGet, "/v1/clusters", nil, nil, &cls, func(w io.Writer) {
+	list := replyCmd(o, "list", "List the clusters and their services", http.MethodGet, "/v1/clusters",
+		func(cls *[]apiwire.Cluster) func(io.Writer) {
+			return func(w io.Writer) {
 				fmt.Fprintln(w, "vip\tservices")
-				for _, cl := range cls {
+				for _, cl := range *cls {
 					var names []string
 					for _, s := range cl.Services {
 						names = append(names, fmt.Sprintf("%s (%s/%d, %d servers)", s.Name, s.Protocol, s.Port, len(s.Servers)))
 					}
 					fmt.Fprintf(w, "%s\t%s\n", cl.VIP, strings.Join(names, ", "))
 				}
-			})
-		},
-	}
-	c.AddCommand(add, remove, list)
-	return c
+			}
+		})
+	return nounCmd("cluster", "Add, remove and list clusters (VIPs)", add, remove, list)
 }

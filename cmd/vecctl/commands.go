@@ -32,11 +32,16 @@ func call(cmd *cobra.Command, o *globalOptions, method, path string, query url.V
 		return err
 	}
 	if o.output == "table" && table != nil {
-		w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+		w := newTable(cmd.OutOrStdout())
 		table(w)
 		w.Flush()
 	}
 	return nil
+}
+
+// newTable is the writer of vecctl's tables: tab-separated cells, aligned.
+func newTable(out io.Writer) *tabwriter.Writer {
+	return tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 }
 
 // printChange is the table form of a change's reply.
@@ -49,9 +54,25 @@ func printChange(ch *apiwire.Change) func(io.Writer) {
 	}
 }
 
+// fromFlag points a patch's field at the flag's value when the flag was
+// given; else the field stays nil (absent: unchanged).
+func fromFlag[T any](cmd *cobra.Command, flag string, value *T, field **T) {
+	if cmd.Flags().Changed(flag) {
+		*field = value
+	}
+}
+
 func change(cmd *cobra.Command, o *globalOptions, method, path string, body any) error {
 	var ch apiwire.Change
 	return call(cmd, o, method, path, nil, body, &ch, printChange(&ch))
+}
+
+// nounCmd is the command of a noun (vecctl NOUN VERB): it only groups the
+// verbs, its subcommands.
+func nounCmd(use, short string, verbs ...*cobra.Command) *cobra.Command {
+	c := &cobra.Command{Use: use, Short: short}
+	c.AddCommand(verbs...)
+	return c
 }
 
 // replyCmd is a command without arguments that sends one bodiless request
@@ -95,6 +116,20 @@ func namedChangeCmd(o *globalOptions, use, short, method string, pathOf func(nam
 			return change(cmd, o, method, path, nil)
 		},
 	}
+}
+
+// namePath is the API path of the service (VIP:SERVICE, n 2) or the
+// server (VIP:SERVICE:SERVER, n 3) name names.
+func namePath(name string, n int) (string, error) {
+	p, err := splitName(name, n)
+	if err != nil {
+		return "", err
+	}
+	path := "/v1/clusters/" + esc(p[0])
+	for i, collection := range []string{"services", "servers"}[:n-1] {
+		path += "/" + collection + "/" + esc(p[i+1])
+	}
+	return path, nil
 }
 
 // under is the pathOf of namedChangeCmd for a name that is the last,

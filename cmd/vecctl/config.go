@@ -11,8 +11,7 @@ import (
 )
 
 func configCmd(o *globalOptions) *cobra.Command {
-	c := &cobra.Command{Use: "config", Short: "Show, save or reload vecd's configuration"}
-	c.AddCommand(
+	return nounCmd("config", "Show, save or reload vecd's configuration",
 		replyCmd(o, "show", "Show the configuration in force (with changes not yet saved) as YAML",
 			http.MethodGet, "/v1/config", func(r *apiwire.ConfigReply) func(io.Writer) {
 				return func(w io.Writer) { fmt.Fprintf(w, "# generation %d\n%s", r.Generation, r.YAML) }
@@ -23,5 +22,4 @@ func configCmd(o *globalOptions) *cobra.Command {
 			}),
 		changeCmd(o, "reload", "Replace the configuration in force with vecd's configuration file (unsaved changes are lost)",
 			http.MethodPost, "/v1/config/reload"))
-	return c
 }

@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"os"
 	"strconv"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -17,7 +16,6 @@ import (
 )
 
 func connectionsCmd(o *globalOptions) *cobra.Command {
-	c := &cobra.Command{Use: "connections", Short: "List live connections"}
 	var f struct {
 		vip, service, server, state, cursor string
 		limit                               int
@@ -64,8 +62,7 @@ names (--cursor); --all follows the cursors to the end.`,
 	fl.IntVar(&f.limit, "limit", apiwire.DefaultConnLimit, fmt.Sprintf("connections per page (at most %d)", apiwire.MaxConnLimit))
 	fl.StringVar(&f.cursor, "cursor", "", "start at this cursor (the one the previous page named)")
 	fl.BoolVar(&f.all, "all", false, "follow the cursors to the end and list every connection")
-	c.AddCommand(list)
-	return c
+	return nounCmd("connections", "List live connections", list)
 }
 
 func printConnections(w io.Writer, conns []apiwire.Connection) {
@@ -105,7 +102,7 @@ func listAllConnections(cmd *cobra.Command, o *globalOptions, q url.Values) erro
 	if o.output == "json" {
 		return json.NewEncoder(os.Stdout).Encode(all)
 	}
-	w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+	w := newTable(cmd.OutOrStdout())
 	printConnections(w, all.Connections)
 	fmt.Fprintf(w, "%d connections\n", len(all.Connections))
 	return w.Flush()

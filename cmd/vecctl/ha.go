@@ -12,8 +12,7 @@ import (
 )
 
 func haCmd(o *globalOptions) *cobra.Command {
-	c := &cobra.Command{Use: "ha", Short: "Show and steer this gateway's high-availability role (like keepalived's VRRP state)"}
-	c.AddCommand(
+	return nounCmd("ha", "Show and steer this gateway's high-availability role (like keepalived's VRRP state)",
 		replyCmd(o, "status", "Show the role, term, peers, witness lease and the last rebuild from the agents",
 			http.MethodGet, "/v1/ha", printHAStatus),
 		replyCmd(o, "takeover", "Make this backup gateway the active one (the active yields to it)",
@@ -22,7 +21,6 @@ func haCmd(o *globalOptions) *cobra.Command {
 					fmt.Fprintf(w, "takeover requested: %s is %s (term %d)\n", st.Node, st.Role, st.Term)
 				}
 			}))
-	return c
 }
 
 func printHAStatus(st *apiwire.GatewayStatus) func(io.Writer) {

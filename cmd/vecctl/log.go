@@ -11,8 +11,7 @@ import (
 )
 
 func logCmd(o *globalOptions) *cobra.Command {
-	c := &cobra.Command{Use: "log", Short: "Show or change vecd's log level"}
-	c.AddCommand(&cobra.Command{
+	return nounCmd("log", "Show or change vecd's log level", &cobra.Command{
 		Use:       "level [debug|info|warn|error]",
 		Short:     "Show the log level, or change it at once",
 		Args:      rangeArgs(0, 1),
@@ -25,5 +24,4 @@ func logCmd(o *globalOptions) *cobra.Command {
 			return change(cmd, o, http.MethodPut, "/v1/log/level", apiwire.LogLevel{Level: args[0]})
 		},
 	})
-	return c
 }

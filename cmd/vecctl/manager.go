@@ -15,14 +15,12 @@ import (
 )
 
 func managerCmd(o *globalOptions) *cobra.Command {
-	c := &cobra.Command{Use: "manager", Short: "Show and steer the manager, the loop that re-weights servers from their metrics (like dscontrol manager)"}
-	c.AddCommand(
+	return nounCmd("manager", "Show and steer the manager, the loop that re-weights servers from their metrics (like dscontrol manager)",
 		replyCmd(o, "report", "Show the last interval: per server every metric, its proportion, the weight computed and why; advisors and rules",
 			http.MethodGet, "/v1/manager", printManagerReport),
 		changeCmd(o, "start", "Start the manager (manager.enabled: true)", http.MethodPost, "/v1/manager/start"),
 		changeCmd(o, "stop", "Stop the manager: every server goes back to its configured weight", http.MethodPost, "/v1/manager/stop"),
 		managerSetCmd(o), advisorCmd(o), ruleCmd(o))
-	return c
 }
 
 func managerSetCmd(o *globalOptions) *cobra.Command {
@@ -37,24 +35,13 @@ func managerSetCmd(o *globalOptions) *cobra.Command {
 		Args:    exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var p apiwire.ManagerPatch
-			fl := cmd.Flags()
-			for _, s := range []struct {
-				flag string
-				val  *string
-				dst  **string
-			}{{"interval", &f.interval, &p.Interval}, {"system-metric", &f.systemMetric, &p.SystemMetric},
-				{"host-interval", &f.hostInterval, &p.HostInterval}, {"host-timeout", &f.hostTimeout, &p.HostTimeout}} {
-				if fl.Changed(s.flag) {
-					*s.dst = s.val
-				}
-			}
-			if fl.Changed("smoothing") {
-				p.Smoothing = &f.smoothing
-			}
-			if fl.Changed("sensitivity") {
-				p.Sensitivity = &f.sensitivity
-			}
-			if fl.Changed("proportions") {
+			fromFlag(cmd, "interval", &f.interval, &p.Interval)
+			fromFlag(cmd, "system-metric", &f.systemMetric, &p.SystemMetric)
+			fromFlag(cmd, "host-interval", &f.hostInterval, &p.HostInterval)
+			fromFlag(cmd, "host-timeout", &f.hostTimeout, &p.HostTimeout)
+			fromFlag(cmd, "smoothing", &f.smoothing, &p.Smoothing)
+			fromFlag(cmd, "sensitivity", &f.sensitivity, &p.Sensitivity)
+			if cmd.Flags().Changed("proportions") {
 				props, err := parseProportions(f.proportions)
 				if err != nil {
 					return err
@@ -96,7 +83,6 @@ func parseProportions(s string) (apiwire.Proportions, error) {
 }
 
 func advisorCmd(o *globalOptions) *cobra.Command {
-	c := &cobra.Command{Use: "advisor", Short: "Add and remove advisors: probes of every server of a service"}
 	var f struct {
 		service, typ, interval, timeout, method, path, host, send, expect, command string
 		fall, rise, port, expectStatus                                             int
@@ -139,13 +125,12 @@ func advisorCmd(o *globalOptions) *cobra.Command {
 	fl.StringVar(&f.send, "send", "", "udp: the request datagram")
 	fl.StringVar(&f.expect, "expect", "", "udp: text the reply must contain (default: any reply)")
 	fl.StringVar(&f.command, "command", "", `custom: the program and its arguments, split at spaces ("/usr/local/bin/probe -q"); exit 0 = up, a number on the first line of its output = the metric`)
-	c.AddCommand(add, namedChangeCmd(o, "remove NAME", "Remove an advisor: its probes stop, servers it had marked down come back",
-		http.MethodDelete, under("/v1/manager/advisors/")))
-	return c
+	return nounCmd("advisor", "Add and remove advisors: probes of every server of a service",
+		add, namedChangeCmd(o, "remove NAME", "Remove an advisor: its probes stop, servers it had marked down come back",
+			http.MethodDelete, under("/v1/manager/advisors/")))
 }
 
 func ruleCmd(o *globalOptions) *cobra.Command {
-	c := &cobra.Command{Use: "rule", Short: "Add and remove rules: user metrics that give servers a weight while they hold"}
 	var f struct {
 		service, typ, from, to, command, interval string
 		servers                                   []string
@@ -164,9 +149,7 @@ func ruleCmd(o *globalOptions) *cobra.Command {
 			}
 			r := apiwire.Rule{Name: args[0], Service: f.service, Type: f.typ, Servers: f.servers, From: f.from, To: f.to,
 				Command: strings.Fields(f.command), Interval: f.interval}
-			if cmd.Flags().Changed("weight") {
-				r.Weight = &f.weight
-			}
+			fromFlag(cmd, "weight", &f.weight, &r.Weight)
 			return change(cmd, o, http.MethodPost, "/v1/manager/rules", r)
 		},
 	}
@@ -179,9 +162,9 @@ func ruleCmd(o *globalOptions) *cobra.Command {
 	fl.IntVar(&f.weight, "weight", 0, "the weight its servers get while it holds (default 0: no new connections)")
 	fl.StringVar(&f.command, "command", "", `script: the program and its arguments, split at spaces; exit 0 = the rule holds`)
 	fl.StringVar(&f.interval, "interval", "", "script: how often it runs (default 10s)")
-	c.AddCommand(add, namedChangeCmd(o, "remove NAME", "Remove a rule: its servers go back to the computed weights",
-		http.MethodDelete, under("/v1/manager/rules/")))
-	return c
+	return nounCmd("rule", "Add and remove rules: user metrics that give servers a weight while they hold",
+		add, namedChangeCmd(o, "remove NAME", "Remove a rule: its servers go back to the computed weights",
+			http.MethodDelete, under("/v1/manager/rules/")))
 }
 
 // printManagerReport is the table form of GET /v1/manager.

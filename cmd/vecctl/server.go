@@ -13,13 +13,7 @@ import (
 	"vec/control/apiwire"
 )
 
-func serverPath(name string) (string, error) {
-	p, err := splitName(name, 3)
-	if err != nil {
-		return "", err
-	}
-	return "/v1/clusters/" + esc(p[0]) + "/services/" + esc(p[1]) + "/servers/" + esc(p[2]), nil
-}
+func serverPath(name string) (string, error) { return namePath(name, 3) }
 
 // parseServerSpec reads --server name=s1,ip=10.0.0.11,weight=3[,mac=…].
 func parseServerSpec(spec string) (apiwire.Server, error) {
@@ -59,7 +53,6 @@ func parseServerSpec(spec string) (apiwire.Server, error) {
 }
 
 func serverCmd(o *globalOptions) *cobra.Command {
-	c := &cobra.Command{Use: "server", Short: "Add, remove, re-weight, quiesce and list servers"}
 	var addFlags struct {
 		ip, mac  string
 		weight   int
@@ -104,12 +97,8 @@ func serverCmd(o *globalOptions) *cobra.Command {
 				return err
 			}
 			var p apiwire.ServerPatch
-			if cmd.Flags().Changed("weight") {
-				p.Weight = &setFlags.weight
-			}
-			if cmd.Flags().Changed("mac") {
-				p.MAC = &setFlags.mac
-			}
+			fromFlag(cmd, "weight", &setFlags.weight, &p.Weight)
+			fromFlag(cmd, "mac", &setFlags.mac, &p.MAC)
 			if p == (apiwire.ServerPatch{}) {
 				return usageError("nothing to change: give --weight or --mac")
 			}
@@ -159,8 +148,7 @@ func serverCmd(o *globalOptions) *cobra.Command {
 			})
 		},
 	}
-	c.AddCommand(add, remove, set,
+	return nounCmd("server", "Add, remove, re-weight, quiesce and list servers", add, remove, set,
 		quiesce("quiesce", "Give a server no new connections (weight 0, the weight is kept); open ones go on"),
 		quiesce("unquiesce", "Give a quiesced server new connections again, at its kept weight"), list)
-	return c
 }

@@ -12,13 +12,7 @@ import (
 	"vec/control/apiwire"
 )
 
-func servicePath(name string) (string, error) {
-	p, err := splitName(name, 2)
-	if err != nil {
-		return "", err
-	}
-	return "/v1/clusters/" + esc(p[0]) + "/services/" + esc(p[1]), nil
-}
+func servicePath(name string) (string, error) { return namePath(name, 2) }
 
 // serviceFlags are the flags that describe a new service.
 type serviceFlags struct {
@@ -69,7 +63,6 @@ func (f *serviceFlags) build() (apiwire.Service, error) {
 }
 
 func serviceCmd(o *globalOptions) *cobra.Command {
-	c := &cobra.Command{Use: "service", Short: "Add, remove, change and list services"}
 	var sf serviceFlags
 	add := &cobra.Command{
 		Use:     "add VIP:SERVICE",
@@ -107,20 +100,11 @@ func serviceCmd(o *globalOptions) *cobra.Command {
 				return err
 			}
 			var p apiwire.ServicePatch
-			fl := cmd.Flags()
-			if fl.Changed("stale-timeout") {
-				p.StaleTimeout = &patch.stale
-			}
-			if fl.Changed("fin-timeout") {
-				p.FinTimeout = &patch.fin
-			}
-			if fl.Changed("drain-timeout") {
-				p.DrainTimeout = &patch.drain
-			}
-			if fl.Changed("weight-bound") {
-				p.WeightBound = &patch.bound
-			}
-			if fl.Changed("disabled") {
+			fromFlag(cmd, "stale-timeout", &patch.stale, &p.StaleTimeout)
+			fromFlag(cmd, "fin-timeout", &patch.fin, &p.FinTimeout)
+			fromFlag(cmd, "drain-timeout", &patch.drain, &p.DrainTimeout)
+			fromFlag(cmd, "weight-bound", &patch.bound, &p.WeightBound)
+			if cmd.Flags().Changed("disabled") {
 				b, err := strconv.ParseBool(patch.disabled)
 				if err != nil {
 					return usageError("--disabled %q: want true or false", patch.disabled)
@@ -161,8 +145,7 @@ func serviceCmd(o *globalOptions) *cobra.Command {
 			})
 		},
 	}
-	c.AddCommand(add, remove, set, list)
-	return c
+	return nounCmd("service", "Add, remove, change and list services", add, remove, set, list)
 }
 
 // forwarding is a service's forwarding mode, defaults applied: dsr, ipip,

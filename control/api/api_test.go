@@ -242,6 +242,10 @@ func TestBadChangesAreRejected(t *testing.T) {
 	code, body, raw = e.do(adminToken, "POST", "/v1/clusters/10.1.0.100/services",
 		`{"name": "slow", "protocol": "tcp", "port": 81, "stale_timeout": "soon", "servers": []}`)
 	e.wantError(http.StatusBadRequest, "bad_request", `"soon" is not a duration`, code, body, raw)
+	code, body, raw = e.do(adminToken, "PATCH", "/v1/clusters/10.1.0.100/services/http", `{}`)
+	e.wantError(http.StatusBadRequest, "bad_request", "changes nothing: give stale_timeout", code, body, raw)
+	code, body, raw = e.do(adminToken, "PATCH", "/v1/clusters/10.1.0.100/services/http/servers/s1", `{}`)
+	e.wantError(http.StatusBadRequest, "bad_request", "changes nothing: give weight", code, body, raw)
 	if _, gen := e.m.Config(); gen != 1 {
 		t.Errorf("rejected changes moved the generation to %d", gen)
 	}

@@ -23,9 +23,6 @@ var errNoBGP = &apiError{status: http.StatusNotFound, code: "bgp_not_configured"
 	msg: "this vecd announces no routes (no bgp section in its configuration)"}
 
 func (h *handler) bgpStatus(*http.Request, Identity) (any, error) {
-	if h.BGP == nil {
-		return nil, errNoBGP
-	}
 	return h.BGP.BGPStatus(), nil
 }
 
@@ -35,9 +32,6 @@ func (h *handler) bgpStatus(*http.Request, Identity) (any, error) {
 // next poll.
 func (h *handler) gatewayDrain(on bool) func(*http.Request, Identity) (any, error) {
 	return func(_ *http.Request, id Identity) (any, error) {
-		if h.BGP == nil {
-			return nil, errNoBGP
-		}
 		change, verb := h.BGP.Undrain, "gateway undrained"
 		if on {
 			change, verb = h.BGP.Drain, "gateway drained"

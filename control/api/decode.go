@@ -49,6 +49,16 @@ func decodeJSON[T any](r io.Reader) (T, error) {
 	return v, nil
 }
 
+// decodePatch decodes a patch (see decodeJSON), refusing one that changes
+// nothing; fields names what it may change.
+func decodePatch[P comparable](r io.Reader, fields string) (P, error) {
+	p, err := decodeJSON[P](r)
+	if err == nil && p == *new(P) {
+		err = badRequest("the patch changes nothing: give %s", fields)
+	}
+	return p, err
+}
+
 // decodeConverted decodes a request body as a W (see decodeJSON) and
 // converts it to the configuration's or the manager's type.
 func decodeConverted[W, C any](r io.Reader, convert func(W) (C, error)) (C, error) {

@@ -22,16 +22,10 @@ var errNoHA = &apiError{status: http.StatusNotFound, code: "ha_not_configured",
 	msg: "this vecd has no recovery side (no ha or recovery section in its configuration)"}
 
 func (h *handler) haStatus(*http.Request, Identity) (any, error) {
-	if h.HA == nil {
-		return nil, errNoHA
-	}
 	return h.HA.HAStatus(), nil
 }
 
 func (h *handler) haTakeover(r *http.Request, id Identity) (any, error) {
-	if h.HA == nil {
-		return nil, errNoHA
-	}
 	if err := h.HA.RequestTakeover(); err != nil {
 		return nil, &apiError{status: http.StatusConflict, code: "conflict", msg: err.Error()}
 	}

@@ -25,12 +25,16 @@ func (f *fakeHA) RequestTakeover() error {
 
 func TestHAEndpoints(t *testing.T) {
 	e := newAPIEnv(t)
-	code, body, raw := e.do(readOnlyToken, "GET", "/v1/ha", "")
-	e.wantError(404, "ha_not_configured", "no recovery side", code, body, raw)
+	for _, req := range []struct{ token, method, path string }{
+		{readOnlyToken, "GET", "/v1/ha"}, {adminToken, "POST", "/v1/ha/takeover"},
+	} {
+		code, body, raw := e.do(req.token, req.method, req.path, "")
+		e.wantError(404, "ha_not_configured", "no recovery side", code, body, raw)
+	}
 
 	ha := &fakeHA{}
 	e.h = NewHandler(Options{Backend: e.m, Tokens: e.tokens, HA: ha})
-	code, body, raw = e.do(readOnlyToken, "GET", "/v1/ha", "")
+	code, body, raw := e.do(readOnlyToken, "GET", "/v1/ha", "")
 	if code != 200 || body["role"] != "backup" || body["active"] != "gw1" || body["term"] != 7.0 {
 		t.Fatalf("GET /v1/ha: %d %s", code, raw)
 	}

@@ -64,6 +64,7 @@ func NewHandler(opts Options) http.Handler {
 		opts.Log = zap.NewNop()
 	}
 	h := &handler{Options: opts, mux: http.NewServeMux(), page: statusPage()}
+	ha, bgp, mgr := optional(h.HA != nil, errNoHA), optional(h.BGP != nil, errNoBGP), optional(h.Manager != nil, errNoManager)
 	routes := []struct {
 		pattern string
 		fn      func(*http.Request, Identity) (any, error)
@@ -93,12 +94,12 @@ func NewHandler(opts Options) http.Handler {
 		{"GET /v1/counters", h.counters},
 		{"GET /v1/log/level", h.getLogLevel},
 		{"PUT /v1/log/level", h.setLogLevel},
-		{"GET /v1/ha", h.haStatus},
-		{"POST /v1/ha/takeover", h.haTakeover},
-		{"GET /v1/bgp", h.bgpStatus},
-		{"POST /v1/gateway/drain", h.gatewayDrain(true)},
-		{"POST /v1/gateway/undrain", h.gatewayDrain(false)},
-		{"GET /v1/manager", h.managerReport},
+		{"GET /v1/ha", ha(h.haStatus)},
+		{"POST /v1/ha/takeover", ha(h.haTakeover)},
+		{"GET /v1/bgp", bgp(h.bgpStatus)},
+		{"POST /v1/gateway/drain", bgp(h.gatewayDrain(true))},
+		{"POST /v1/gateway/undrain", bgp(h.gatewayDrain(false))},
+		{"GET /v1/manager", mgr(h.managerReport)},
 		{"PATCH /v1/manager", h.updateManager},
 		{"POST /v1/manager/start", h.managerEnable(true)},
 		{"POST /v1/manager/stop", h.managerEnable(false)},
@@ -116,6 +117,18 @@ func NewHandler(opts Options) http.Handler {
 // endpoint adapts a handler function: its result is the JSON reply (200),
 // its error the JSON error.
 type endpoint func(*http.Request, Identity) (any, error)
+
+// optional returns what the endpoints of a part vecd may run without (the
+// recovery side, the BGP speaker, the manager) are wrapped in: while the
+// part is absent, they answer absent.
+func optional(present bool, absent *apiError) func(endpoint) endpoint {
+	return func(e endpoint) endpoint {
+		if present {
+			return e
+		}
+		return func(*http.Request, Identity) (any, error) { return nil, absent }
+	}
+}
 
 type identityKey struct{}
 
@@ -351,7 +364,11 @@ func (h *handler) addService(r *http.Request, id Identity) (any, error) {
 }
 
 func (h *handler) updateService(r *http.Request, id Identity) (any, error) {
-	p, err := decodeConverted(r.Body, servicePatchToManager)
+	body, err := decodePatch[ServicePatch](r.Body, "stale_timeout, fin_timeout, drain_timeout, weight_bound or disabled")
+	if err != nil {
+		return nil, err
+	}
+	p, err := servicePatchToManager(body)
 	if err != nil {
 		return nil, err
 	}
@@ -379,9 +396,6 @@ func servicePatchToManager(p ServicePatch) (manager.ServicePatch, error) {
 		*f.out = &d
 	}
 	out.WeightBound, out.Disabled = p.WeightBound, p.Disabled
-	if p == (ServicePatch{}) {
-		return out, badRequest("the patch changes nothing: give stale_timeout, fin_timeout, drain_timeout, weight_bound or disabled")
-	}
 	return out, nil
 }
 
@@ -439,12 +453,9 @@ func (h *handler) addServer(r *http.Request, id Identity) (any, error) {
 }
 
 func (h *handler) updateServer(r *http.Request, id Identity) (any, error) {
-	body, err := decodeJSON[ServerPatch](r.Body)
+	body, err := decodePatch[ServerPatch](r.Body, "weight, mac or quiesced")
 	if err != nil {
 		return nil, err
-	}
-	if body == (ServerPatch{}) {
-		return nil, badRequest("the patch changes nothing: give weight, mac or quiesced")
 	}
 	vip, service, server := r.PathValue("vip"), r.PathValue("service"), r.PathValue("server")
 	p := manager.ServerPatch{Weight: body.Weight, MAC: body.MAC, Quiesced: body.Quiesced}

@@ -23,9 +23,6 @@ var errNoManager = &apiError{status: http.StatusNotFound, code: "manager_unavail
 	msg: "this vecd runs no manager (weight loop) to report on"}
 
 func (h *handler) managerReport(*http.Request, Identity) (any, error) {
-	if h.Manager == nil {
-		return nil, errNoManager
-	}
 	return wireReport(h.Manager.ManagerReport()), nil
 }
 
@@ -51,12 +48,9 @@ func (h *handler) managerEnable(on bool) func(*http.Request, Identity) (any, err
 }
 
 func (h *handler) updateManager(r *http.Request, id Identity) (any, error) {
-	body, err := decodeJSON[ManagerPatch](r.Body)
+	body, err := decodePatch[ManagerPatch](r.Body, "interval, proportions, smoothing, sensitivity, system_metric, host_interval or host_timeout")
 	if err != nil {
 		return nil, err
-	}
-	if body == (ManagerPatch{}) {
-		return nil, badRequest("the patch changes nothing: give interval, proportions, smoothing, sensitivity, system_metric, host_interval or host_timeout")
 	}
 	// Durations are read before the change so that a bad one is a 400.
 	var durations [3]*time.Duration

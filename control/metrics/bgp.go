@@ -19,6 +19,7 @@ var bgpStates = []string{"idle", "connect", "active", "opensent", "openconfirm",
 // gateway's drain, read at scrape time.
 type BGPCollector struct {
 	src BGPSource
+	descs
 
 	peerUp, peerState, peerUpdates, announced, eligible, drained desc
 }
@@ -26,7 +27,7 @@ type BGPCollector struct {
 // NewBGPCollector makes a collector over src.
 func NewBGPCollector(src BGPSource) *BGPCollector {
 	cv, gv := prometheus.CounterValue, prometheus.GaugeValue
-	return &BGPCollector{src: src,
+	c := &BGPCollector{src: src,
 		peerUp:      newDesc("bgp_peer_up", "1 while the BGP session to a peer is established, 0 otherwise.", gv, "peer"),
 		peerState:   newDesc("bgp_peer_state", "1 for the BGP state the session to a peer is in (idle, connect, active, opensent, openconfirm, established), 0 for the others.", gv, "peer", "state"),
 		peerUpdates: newDesc("bgp_peer_updates_total", "BGP UPDATE messages exchanged with a peer, by direction (sent, received).", cv, "peer", "direction"),
@@ -34,15 +35,8 @@ func NewBGPCollector(src BGPSource) *BGPCollector {
 		eligible:    newDesc("bgp_eligible_vips", "VIPs with a server taking new connections: announced unless the gateway is drained or does not forward.", gv),
 		drained:     newDesc("gateway_drained", "1 while the gateway is drained (every VIP withdrawn from BGP by the operator), 0 otherwise.", gv),
 	}
-}
-
-func (c *BGPCollector) all() []desc {
-	return []desc{c.peerUp, c.peerState, c.peerUpdates, c.announced, c.eligible, c.drained}
-}
-
-// Describe implements prometheus.Collector.
-func (c *BGPCollector) Describe(ch chan<- *prometheus.Desc) {
-	describe(ch, c.all())
+	c.descs = descs{c.peerUp, c.peerState, c.peerUpdates, c.announced, c.eligible, c.drained}
+	return c
 }
 
 // Collect implements prometheus.Collector.

@@ -37,8 +37,12 @@ func newDesc(name, help string, t prometheus.ValueType, labels ...string) desc {
 	return desc{prometheus.NewDesc("vec_"+name, help, labels, nil), t}
 }
 
-// describe sends ds to ch: a collector's Describe.
-func describe(ch chan<- *prometheus.Desc, ds []desc) {
+// descs are every metric a collector emits; embedded in the collector,
+// they are its Describe.
+type descs []desc
+
+// Describe implements prometheus.Collector.
+func (ds descs) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range ds {
 		ch <- d.d
 	}
@@ -80,6 +84,7 @@ type Collector struct {
 	src           Source
 	log           *zap.Logger
 	tableCapacity int
+	descs
 
 	rx, tx, replies, txFull, drops, evicted, expired, resets, reused, purged, silenced, entries, capacity desc
 	mode, installed, naps, rescheduled, secondChance                                                      desc
@@ -141,23 +146,14 @@ func NewCollector(src Source, tableCapacity int, log *zap.Logger) *Collector {
 	c.ackSeconds = newDesc("config_last_ack_seconds", "Time from posting the last configuration change to the last worker's acknowledgement.", gv)
 	c.drainingServers = newDesc("draining_servers", "Removed servers whose connections are draining.", gv)
 	c.up = newDesc("workers_up", "1 when every worker answered the scrape's counter request.", gv)
-	return c
-}
-
-func (c *Collector) all() []desc {
-	out := []desc{c.rx, c.tx, c.replies, c.txFull, c.drops, c.evicted, c.expired, c.resets, c.reused, c.purged, c.silenced, c.entries, c.capacity,
+	c.descs = descs{c.rx, c.tx, c.replies, c.txFull, c.drops, c.evicted, c.expired, c.resets, c.reused, c.purged, c.silenced, c.entries, c.capacity,
 		c.mode, c.installed, c.naps, c.rescheduled, c.secondChance, c.arpLearned, c.echoReplies, c.icmpErrors, c.encapsulated, c.tooBig,
 		c.mailboxDepth, c.mailboxCapacity, c.pollIteration, c.pollIterationMax, c.portRX, c.portTX, c.portMissed, c.portNoMbuf,
 		c.weight, c.configuredWeight, c.draining, c.quiesced, c.generation, c.snapshots, c.ackSeconds, c.drainingServers, c.up}
 	for _, f := range []flow{c.server, c.service, c.vip} {
-		out = append(out, f.packets, f.bytes, f.newConns, f.completed, f.active, f.fin)
+		c.descs = append(c.descs, f.packets, f.bytes, f.newConns, f.completed, f.active, f.fin)
 	}
-	return out
-}
-
-// Describe implements prometheus.Collector.
-func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	describe(ch, c.all())
+	return c
 }
 
 // Collect implements prometheus.Collector: one counter request to every

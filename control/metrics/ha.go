@@ -19,6 +19,7 @@ var haRoles = []string{"active", "backup", "candidate", "stopped", "alone"}
 // the connection table from the agents, read at scrape time.
 type HACollector struct {
 	src HASource
+	descs
 
 	role, term, peerAge, takeovers, lastTakeover, lease, sent, received, rejected desc
 	rebuildSeconds, rebuildEntries, rebuildAgents                                 desc
@@ -28,7 +29,7 @@ type HACollector struct {
 // NewHACollector makes a collector over src.
 func NewHACollector(src HASource) *HACollector {
 	cv, gv := prometheus.CounterValue, prometheus.GaugeValue
-	return &HACollector{src: src,
+	c := &HACollector{src: src,
 		role:           newDesc("ha_role", "1 for the high-availability role this gateway holds (active, backup, candidate, stopped, or alone without peers), 0 for the others.", gv, "role"),
 		term:           newDesc("ha_term", "The HA term this gateway holds or last saw.", gv),
 		peerAge:        newDesc("ha_peer_last_heartbeat_age_seconds", "Time since the last accepted heartbeat from a peer gateway (-1: never).", gv, "peer"),
@@ -43,16 +44,9 @@ func NewHACollector(src HASource) *HACollector {
 		healthy:        newDesc("ha_healthy", "1 unless the HA machine found this gateway unable to forward (every data port's link down); 0: it neither holds nor claims the active role.", gv),
 		rebuildAgents:  newDesc("recovery_last_rebuild_agents", "Agents of the last rebuild that answered (state=answered) or counted as down (state=down).", gv, "state"),
 	}
-}
-
-func (c *HACollector) all() []desc {
-	return []desc{c.role, c.term, c.peerAge, c.takeovers, c.lastTakeover, c.lease, c.sent, c.received, c.rejected,
+	c.descs = descs{c.role, c.term, c.peerAge, c.takeovers, c.lastTakeover, c.lease, c.sent, c.received, c.rejected,
 		c.rebuildSeconds, c.rebuildEntries, c.rebuildAgents, c.healthy}
-}
-
-// Describe implements prometheus.Collector.
-func (c *HACollector) Describe(ch chan<- *prometheus.Desc) {
-	describe(ch, c.all())
+	return c
 }
 
 // Collect implements prometheus.Collector.

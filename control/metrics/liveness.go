@@ -38,7 +38,9 @@ type LivenessSource interface {
 // LivenessCollector exports the ports' link state and the workers'
 // liveness, read at scrape time.
 type LivenessCollector struct {
-	src                                       LivenessSource
+	src LivenessSource
+	descs
+
 	linkUp, linkChanges                       desc
 	stalled, iterationAge, stalls, iterations desc
 }
@@ -46,7 +48,7 @@ type LivenessCollector struct {
 // NewLivenessCollector makes a collector over src.
 func NewLivenessCollector(src LivenessSource) *LivenessCollector {
 	cv, gv := prometheus.CounterValue, prometheus.GaugeValue
-	return &LivenessCollector{src: src,
+	c := &LivenessCollector{src: src,
 		linkUp:       newDesc("port_link_up", "1 while a port's link is up, 0 while down (read once a second).", gv, "device"),
 		linkChanges:  newDesc("port_link_changes_total", "Times a port's link went down or came up.", cv, "device"),
 		stalled:      newDesc("worker_stalled", "1 while a worker's loop has not completed an iteration for the stall threshold (1 s) or longer: its queues are not served.", gv, coreLabels...),
@@ -54,15 +56,8 @@ func NewLivenessCollector(src LivenessSource) *LivenessCollector {
 		stalls:       newDesc("worker_stalls_total", "Times a worker was found stalled.", cv, coreLabels...),
 		iterations:   newDesc("worker_iterations_total", "Iterations of a worker's poll loop.", cv, coreLabels...),
 	}
-}
-
-func (c *LivenessCollector) all() []desc {
-	return []desc{c.linkUp, c.linkChanges, c.stalled, c.iterationAge, c.stalls, c.iterations}
-}
-
-// Describe implements prometheus.Collector.
-func (c *LivenessCollector) Describe(ch chan<- *prometheus.Desc) {
-	describe(ch, c.all())
+	c.descs = descs{c.linkUp, c.linkChanges, c.stalled, c.iterationAge, c.stalls, c.iterations}
+	return c
 }
 
 // Collect implements prometheus.Collector.

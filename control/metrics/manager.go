@@ -20,6 +20,7 @@ type ManagerSource interface {
 // advisors' state and latency, and the rules, read at scrape time.
 type ManagerCollector struct {
 	src ManagerSource
+	descs
 
 	enabled, computed, reason, metric, proportion, advisorUp, advisorLatency, ruleHolds, lastInterval desc
 }
@@ -29,7 +30,7 @@ func NewManagerCollector(src ManagerSource) *ManagerCollector {
 	gv := prometheus.GaugeValue
 	server := []string{"vip", "service", "server"}
 	class := []string{"vip", "service", "server", "class"}
-	return &ManagerCollector{src: src,
+	c := &ManagerCollector{src: src,
 		enabled:        newDesc("manager_enabled", "1 while the manager re-weights the servers, 0 when stopped (configured weights).", gv),
 		computed:       newDesc("manager_server_computed_weight", "The weight the manager computed for the server in its last interval (in force when the change passed the sensitivity).", gv, server...),
 		reason:         newDesc("manager_server_reason", "1 for why the server has its weight: computed, kept (no metric), quiesced, fixed, down (advisor or silent agent) or rule.", gv, "vip", "service", "server", "reason"),
@@ -40,15 +41,8 @@ func NewManagerCollector(src ManagerSource) *ManagerCollector {
 		ruleHolds:      newDesc("manager_rule_holds", "1 while the rule holds (its servers get its weight).", gv, "rule"),
 		lastInterval:   newDesc("manager_last_interval_timestamp_seconds", "Unix time of the manager's last interval.", gv),
 	}
-}
-
-func (c *ManagerCollector) all() []desc {
-	return []desc{c.enabled, c.computed, c.reason, c.metric, c.proportion, c.advisorUp, c.advisorLatency, c.ruleHolds, c.lastInterval}
-}
-
-// Describe implements prometheus.Collector.
-func (c *ManagerCollector) Describe(ch chan<- *prometheus.Desc) {
-	describe(ch, c.all())
+	c.descs = descs{c.enabled, c.computed, c.reason, c.metric, c.proportion, c.advisorUp, c.advisorLatency, c.ruleHolds, c.lastInterval}
+	return c
 }
 
 // Collect implements prometheus.Collector.
