@@ -78,20 +78,34 @@ func testKeys(rng *rand.Rand) [][]byte {
 	return [][]byte{DefaultRSSKey[:], other}
 }
 
+// randomTuple fills the addresses src and dst (of one length) and returns
+// the ports of the i-th tuple a test hashes: random ones, but for the edges
+// all zero (i == 0) and all ones (i == 1).
+func randomTuple(rng *rand.Rand, i int, src, dst []byte) (sp, dp uint16) {
+	for j := range src {
+		src[j], dst[j] = byte(rng.Uint32()), byte(rng.Uint32())
+	}
+	sp, dp = uint16(rng.Uint32()), uint16(rng.Uint32())
+	switch i {
+	case 0:
+		clear(src)
+		clear(dst)
+		sp, dp = 0, 0
+	case 1:
+		for j := range src {
+			src[j], dst[j] = 0xff, 0xff
+		}
+		sp, dp = 0xffff, 0xffff
+	}
+	return sp, dp
+}
+
 func TestToeplitzMatchesDPDKSoftRSS(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, key := range testKeys(rng) {
 		for i := range 200 {
 			var src, dst [4]byte
-			for j := range 4 {
-				src[j], dst[j] = byte(rng.Uint32()), byte(rng.Uint32())
-			}
-			sp, dp := uint16(rng.Uint32()), uint16(rng.Uint32())
-			if i == 0 { // edges: all zero and all ones
-				src, dst, sp, dp = [4]byte{}, [4]byte{}, 0, 0
-			} else if i == 1 {
-				src, dst, sp, dp = [4]byte{255, 255, 255, 255}, [4]byte{255, 255, 255, 255}, 0xffff, 0xffff
-			}
+			sp, dp := randomTuple(rng, i, src[:], dst[:])
 			in := RSSInputIPv4(src, dst, sp, dp)
 			if got, want := RSSHashIPv4(key, src, dst, sp, dp), softRSSIPv4(key, src, dst, sp, dp, true); got != want {
 				t.Fatalf("%v:%d -> %v:%d: Go %#x, rte_softrss %#x", src, sp, dst, dp, got, want)
@@ -109,18 +123,7 @@ func TestToeplitzMatchesDPDKSoftRSSIPv6(t *testing.T) {
 		tab := NewRSSTable(key)
 		for i := range 200 {
 			var src, dst [16]byte
-			for j := range 16 {
-				src[j], dst[j] = byte(rng.Uint32()), byte(rng.Uint32())
-			}
-			sp, dp := uint16(rng.Uint32()), uint16(rng.Uint32())
-			if i == 0 { // edges: all zero and all ones
-				src, dst, sp, dp = [16]byte{}, [16]byte{}, 0, 0
-			} else if i == 1 {
-				for j := range 16 {
-					src[j], dst[j] = 0xff, 0xff
-				}
-				sp, dp = 0xffff, 0xffff
-			}
+			sp, dp := randomTuple(rng, i, src[:], dst[:])
 			want := softRSSIPv6(key, src, dst, sp, dp, true)
 			if got := RSSHashIPv6(key, src, dst, sp, dp); got != want {
 				t.Fatalf("[%x]:%d -> [%x]:%d: Go %#x, rte_softrss %#x", src, sp, dst, dp, got, want)

@@ -373,6 +373,31 @@ func (g *recGateway) mustCounters() vecdCounters {
 	return st
 }
 
+// checkTakeoverMissStops waits a second after a restarted vecd's workers
+// went active (after: its counters then) and checks that takeover_miss did
+// not grow meanwhile: once the table is rebuilt a miss is no takeover miss
+// any more. It returns the counters a second after and when they were read.
+func (g *recGateway) checkTakeoverMissStops(after vecdCounters) (vecdCounters, time.Time) {
+	t := g.rc.t
+	t.Helper()
+	time.Sleep(time.Second)
+	later, laterAt := g.mustCounters(), time.Now()
+	if a, b := after.drops("takeover_miss"), later.drops("takeover_miss"); b != a {
+		t.Errorf("takeover_miss grew from %d to %d after the workers went active", a, b)
+	}
+	return later, laterAt
+}
+
+// logRestartMisses logs what a restarted vecd installed and its misses when
+// its workers went active (after), a second later (later; streamsOpen:
+// whether every stream was still open then) and at the end (final).
+func logRestartMisses(t testing.TB, after, later, final vecdCounters, streamsOpen bool) {
+	t.Helper()
+	t.Logf("restarted vecd: installed %d, takeover_miss %d (%d a second after going active), non_syn_miss %d a second after going active (streams all open: %v), %d at the end; drops %v",
+		after.installed(), after.drops("takeover_miss"), later.drops("takeover_miss"), later.drops("non_syn_miss"), streamsOpen,
+		final.drops("non_syn_miss"), final.Cores[0].Drops)
+}
+
 // waitMode waits until the current vecd's workers are all in mode and
 // returns when its counters file first said so (its write time).
 func (g *recGateway) waitMode(mode string, timeout time.Duration) time.Time {

@@ -82,22 +82,14 @@ func TestRestartKeepsIPv6Connections(t *testing.T) {
 	if active6 < recStreams {
 		t.Errorf("the restarted vecd holds %d live connections on the IPv6 cluster's servers, want at least the %d streams", active6, recStreams)
 	}
-	// Once the table is rebuilt a miss is no takeover miss any more: the
-	// counter stops.
-	time.Sleep(time.Second)
-	later, laterAt := g.mustCounters(), time.Now()
-	if a, b := after.drops("takeover_miss"), later.drops("takeover_miss"); b != a {
-		t.Errorf("takeover_miss grew from %d to %d after the workers went active", a, b)
-	}
+	later, laterAt := g.checkTakeoverMissStops(after)
 	d := streams.check(t, "IPv6 streams across kill -9 and restart", killAt, activeAt)
 	streams4.check(t, "IPv4 streams beside them", killAt, activeAt)
 	if failed := conns.result(t, "new IPv6 connections across the restart"); failed != 0 {
 		t.Errorf("%d new IPv6 connections failed although each had 5 s for TCP to retransmit its SYN", failed)
 	}
 	final := g.mustCounters()
-	t.Logf("restarted vecd: installed %d, takeover_miss %d (%d a second after going active), non_syn_miss %d a second after going active (streams all open: %v), %d at the end; drops %v",
-		after.installed(), after.drops("takeover_miss"), later.drops("takeover_miss"), later.drops("non_syn_miss"), laterAt.Before(d.FirstDone),
-		final.drops("non_syn_miss"), final.Cores[0].Drops)
+	logRestartMisses(t, after, later, final, laterAt.Before(d.FirstDone))
 	// As over IPv4, a SYN that arrives before the servers' first Neighbor
 	// Advertisement is dropped as server_unresolved and sent again by TCP.
 	// Reported, not a failure.

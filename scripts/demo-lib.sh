@@ -73,6 +73,18 @@ background() {
 	last_pid=$!
 }
 
+# send_requests NS: sends $requests HTTP requests, each on a new TCP
+# connection, 32 at a time, from namespace NS to the VIP (vec-loadgen) and
+# prints its report, kept in $LOG_DIR/loadgen.txt; fails when a request
+# failed. Sets per_server to the report's counts ("s1=N s2=N …").
+send_requests() {
+	local rc=0
+	ip netns exec "$1" bin/vec-loadgen -mode http -n "$requests" -c 32 >"$LOG_DIR/loadgen.txt" 2>&1 || rc=$?
+	cat "$LOG_DIR/loadgen.txt"
+	((rc == 0)) || fail "vec-loadgen reported failed requests (exit $rc)"
+	per_server=$(sed -n 's/^per server: //p' "$LOG_DIR/loadgen.txt")
+}
+
 # check_spread COUNTS WEIGHTS: prints each server's share of the requests
 # (COUNTS: "s1=N s2=N …", as vec-loadgen's "per server:" line) against its
 # weight's share (WEIGHTS: "s1=W s2=W …", in the order to print), and fails

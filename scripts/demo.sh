@@ -120,16 +120,10 @@ done
 $all || fail "not every server answered through vecd within 30 tries (last: ${line:-nothing})"
 say "vecd has resolved every server; sending $requests requests to http://$VIP/"
 
-set +e
-ip netns exec "$CLIENT_NS" bin/vec-loadgen -mode http -n "$requests" -c 32 >"$LOG_DIR/loadgen.txt" 2>&1
-loadgen_rc=$?
-set -e
-cat "$LOG_DIR/loadgen.txt"
-((loadgen_rc == 0)) || fail "vec-loadgen reported failed requests (exit $loadgen_rc)"
+send_requests "$CLIENT_NS"
 
 # The spread: requests each server answered (as the client saw them)
 # against its weight in the configuration's http service.
-per_server=$(sed -n 's/^per server: //p' "$LOG_DIR/loadgen.txt")
 weights=$(awk '/name: http$/ { on = 1; next } /- name:/ { on = 0 } on && /ip:.*weight:/ {
 	gsub(/[{},]/, " "); for (i = 1; i < NF; i++) { if ($i == "name:") n = $(i + 1); if ($i == "weight:") w = $(i + 1) }
 	print n "=" w }' "$CONFIG")

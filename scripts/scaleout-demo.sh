@@ -106,13 +106,7 @@ vecctl 1 bgp status
 echo
 
 say "sending $requests requests to http://$VIP/ from $REMOTE_NS, through the router"
-set +e
-ip netns exec "$REMOTE_NS" bin/vec-loadgen -mode http -n "$requests" -c 32 >"$LOG_DIR/loadgen.txt" 2>&1
-loadgen_rc=$?
-set -e
-cat "$LOG_DIR/loadgen.txt"
-((loadgen_rc == 0)) || fail "vec-loadgen reported failed requests (exit $loadgen_rc)"
-per_server=$(sed -n 's/^per server: //p' "$LOG_DIR/loadgen.txt")
+send_requests "$REMOTE_NS"
 echo
 check_spread "$per_server" "$(for i in $(seq "$SERVERS"); do printf 's%d=%d ' "$i" "${WEIGHTS[i - 1]}"; done)"
 echo

@@ -119,22 +119,17 @@ undo=0
 quiet=0
 while [ $# -gt 0 ]; do
 	case "$1" in
+	# --option=value of an option that takes a value is --option value.
+	--vip=* | --iface=* | --forwarding=* | --gue-port=* | --mss=* | --agent=* | --rp-filter=* | --state=*)
+		set -- "${1%%=*}" "${1#*=}" "${@:2}" ;;
 	--vip) [ $# -ge 2 ] || die "--vip needs an address"; IFS=, read -ra more <<<"$2"; vips+=("${more[@]}"); shift 2 ;;
-	--vip=*) IFS=, read -ra more <<<"${1#--vip=}"; vips+=("${more[@]}"); shift ;;
 	--iface) [ $# -ge 2 ] || die "--iface needs an interface"; iface=$2; shift 2 ;;
-	--iface=*) iface=${1#--iface=}; shift ;;
 	--forwarding) [ $# -ge 2 ] || die "--forwarding needs dsr, ipip, gue or ipip,gue"; forwarding=$2; shift 2 ;;
-	--forwarding=*) forwarding=${1#--forwarding=}; shift ;;
 	--gue-port) [ $# -ge 2 ] || die "--gue-port needs a port"; gue_port=$2; shift 2 ;;
-	--gue-port=*) gue_port=${1#--gue-port=}; shift ;;
 	--mss) [ $# -ge 2 ] || die "--mss needs N or auto"; mss=$2; shift 2 ;;
-	--mss=*) mss=${1#--mss=}; shift ;;
 	--agent) [ $# -ge 2 ] || die "--agent needs a path"; agent=$2; shift 2 ;;
-	--agent=*) agent=${1#--agent=}; shift ;;
 	--rp-filter) [ $# -ge 2 ] || die "--rp-filter needs loose, off or keep"; rp_mode=$2; shift 2 ;;
-	--rp-filter=*) rp_mode=${1#--rp-filter=}; shift ;;
 	--state) [ $# -ge 2 ] || die "--state needs a file"; state=$2; shift 2 ;;
-	--state=*) state=${1#--state=}; shift ;;
 	--undo) undo=1; shift ;;
 	--quiet | -q) quiet=1; shift ;;
 	--help | -h) usage; exit 0 ;;
