@@ -326,9 +326,19 @@ const (
 	notEvictable
 )
 
-// victimRank is the eviction rank of each state. An empty slot is all
-// zeroes (NewTable, deleteAt), so its State 0 ranks it notEvictable.
-var victimRank = [256]uint8{StateFIN: rankClosing, StateRST: rankClosing, StateSYN: rankEmbryonic, StateActive: rankIdle, 0: notEvictable}
+// victimRank is the eviction rank of each state (indexed by State&7, all
+// eight listed). An empty slot is all zeroes (NewTable, deleteAt), so its
+// State 0 ranks it notEvictable.
+var victimRank = [8]uint8{
+	0:           notEvictable,
+	StateActive: rankIdle,
+	StateFIN:    rankClosing,
+	StateSYN:    rankEmbryonic,
+	StateRST:    rankClosing,
+	5:           notEvictable,
+	6:           notEvictable,
+	7:           notEvictable,
+}
 
 // A candidate's sort key: its rank above victimRankShift, below it how
 // much younger than victimAgeLimit it is, so that the smallest key is the
@@ -347,7 +357,7 @@ func (t *Table) scanVictims(best uint64, slot, first, n int, now, minIdle int64)
 	for k := range n {
 		i := int(uint64(first+k) & t.mask)
 		e := &t.slots[i]
-		rank := uint64(victimRank[e.State])
+		rank := uint64(victimRank[e.State&7])
 		age := now - e.LastSeen
 		if rank == rankIdle && age <= minIdle {
 			rank = notEvictable
