@@ -58,6 +58,7 @@ import (
 	"time"
 
 	"vec/gateway"
+	"vec/internal/benchfmt"
 	"vec/internal/netnullbench"
 	"vec/recovery"
 )
@@ -193,27 +194,6 @@ func runOne(opts netnullbench.Options) int {
 	return 0
 }
 
-// row is one line of the report.
-type row struct {
-	Name      string              `json:"name"`
-	Result    netnullbench.Result `json:"result"`
-	VsTestpmd float64             `json:"ratio_to_testpmd"`
-	VsPlain   float64             `json:"ratio_to_plain_loop"`
-	// VsOneWorker is, for the two-worker row, its packet rate over the
-	// one-worker row's, measured just before it the same way.
-	VsOneWorker float64 `json:"ratio_to_one_worker,omitempty"`
-	// Note says what the row's figure depends on beyond its name.
-	Note string `json:"note,omitempty"`
-}
-
-type report struct {
-	Date        string `json:"date"`
-	Device      string `json:"device"`
-	ControlCore int    `json:"control_core"`
-	WorkerCore  int    `json:"worker_core"`
-	Rows        []row  `json:"rows"`
-}
-
 // runOptions are the default run's.
 type runOptions struct {
 	duration    time.Duration
@@ -229,29 +209,29 @@ func orchestrate(o runOptions) error {
 	duration, controlCore, workerCore := o.duration, o.controlCore, o.workerCore
 	fmt.Printf("device: net_null (64-byte frames), one RX/TX queue; measured loop on core %d, EAL main thread on core %d\n",
 		workerCore, controlCore)
-	rep := report{Date: time.Now().UTC().Format(time.RFC3339), Device: "net_null,size=64", ControlCore: controlCore, WorkerCore: workerCore}
+	rep := benchfmt.NetNullReport{Date: time.Now().UTC().Format(time.RFC3339), Device: "net_null,size=64", ControlCore: controlCore, WorkerCore: workerCore}
 	testpmd, err := runTestpmd(duration, controlCore, workerCore)
 	if err != nil {
 		return fmt.Errorf("testpmd baseline: %w", err)
 	}
-	rep.Rows = append(rep.Rows, row{Name: "testpmd io-fwd", Result: testpmd})
+	rep.Rows = append(rep.Rows, benchfmt.NetNullRow{Name: "testpmd io-fwd", Result: testpmd})
 	plain, err := child(netnullbench.Plain, duration, 1, controlCore, workerCore, 0)
 	if err != nil {
 		return err
 	}
-	rep.Rows = append(rep.Rows, row{Name: "Go rx→tx loop", Result: plain})
+	rep.Rows = append(rep.Rows, benchfmt.NetNullRow{Name: "Go rx→tx loop", Result: plain})
 	maxFlows := o.flows[len(o.flows)-1]
 	rewrite, err := child(netnullbench.Rewrite, duration, maxFlows, controlCore, workerCore, 0)
 	if err != nil {
 		return err
 	}
-	rep.Rows = append(rep.Rows, row{Name: "Go rx→rewrite→tx loop", Result: rewrite})
+	rep.Rows = append(rep.Rows, benchfmt.NetNullRow{Name: "Go rx→rewrite→tx loop", Result: rewrite})
 	for _, n := range o.flows {
 		res, err := child(netnullbench.Worker, duration, n, controlCore, workerCore, 0)
 		if err != nil {
 			return err
 		}
-		rep.Rows = append(rep.Rows, row{Name: fmt.Sprintf("vecd worker, %d flows", n), Result: res})
+		rep.Rows = append(rep.Rows, benchfmt.NetNullRow{Name: fmt.Sprintf("vecd worker, %d flows", n), Result: res})
 	}
 	// Encapsulation beside MAC rewrite: the fewest flows (the fastpath's
 	// own work) and, for GUE, the most (memory latency on top).
@@ -264,7 +244,7 @@ func orchestrate(o runOptions) error {
 		if err != nil {
 			return err
 		}
-		rep.Rows = append(rep.Rows, row{Name: fmt.Sprintf("vecd worker, %d flows, %s", e.flows, e.name), Result: res})
+		rep.Rows = append(rep.Rows, benchfmt.NetNullRow{Name: fmt.Sprintf("vecd worker, %d flows, %s", e.flows, e.name), Result: res})
 	}
 	if controlCore == workerCore {
 		fmt.Println("one core given (-control-core = -worker-core): no two-worker measurement")
@@ -279,7 +259,7 @@ func orchestrate(o runOptions) error {
 	if err != nil {
 		return err
 	}
-	rep.Rows = append(rep.Rows, row{Name: "new connections, one worker, SYN-only", Result: syn,
+	rep.Rows = append(rep.Rows, benchfmt.NetNullRow{Name: "new connections, one worker, SYN-only", Result: syn,
 		Note: fmt.Sprintf("each SYN a new flow, into a full table (-syn-table %d: %d entries): %d embryonic entries evicted and %d expired while measured",
 			syn.Flows, syn.Entries, syn.Evicted, syn.Expired)})
 	for i := range rep.Rows {
@@ -311,8 +291,8 @@ func orchestrate(o runOptions) error {
 // scalingRows measures vecd's loop on one worker (workerCore), then on
 // two (controlCore and workerCore, one net_null queue each), with flows
 // flows per worker, and gives the second its ratio to the first.
-func scalingRows(duration time.Duration, flows, controlCore, workerCore int) ([]row, error) {
-	var rows []row
+func scalingRows(duration time.Duration, flows, controlCore, workerCore int) ([]benchfmt.NetNullRow, error) {
+	var rows []benchfmt.NetNullRow
 	for _, cores := range [][]int{{workerCore}, {controlCore, workerCore}} {
 		mode := netnullbench.Workers
 		res, err := runChild(mode, duration, nil, "-run", string(mode), "-duration", duration.String(), "-flows", strconv.Itoa(flows),
@@ -320,7 +300,7 @@ func scalingRows(duration time.Duration, flows, controlCore, workerCore int) ([]
 		if err != nil {
 			return nil, err
 		}
-		r := row{Name: fmt.Sprintf("vecd workers ×%d, %d flows each", len(cores), flows), Result: res}
+		r := benchfmt.NetNullRow{Name: fmt.Sprintf("vecd workers ×%d, %d flows each", len(cores), flows), Result: res}
 		if len(cores) == 2 {
 			r.VsOneWorker = res.Mpps / rows[0].Result.Mpps
 			r.Note = fmt.Sprintf("loops on cores %s (queue 0, queue 1: %s Mpps); the EAL main thread, the control plane and the Go runtime share core %d with the first",
@@ -461,31 +441,6 @@ func runTestpmd(duration time.Duration, controlCore, workerCore int) (netnullben
 	return res, nil
 }
 
-// controlReport is what -control writes.
-type controlReport struct {
-	Date        string                `json:"date"`
-	Flows       int                   `json:"flows"`
-	APIRate     int                   `json:"api_rate_asked"`
-	DefaultGC   bool                  `json:"default_gc"`
-	ControlCore int                   `json:"control_core"`
-	WorkerCore  int                   `json:"worker_core"`
-	Alone       []netnullbench.Result `json:"worker_alone"`
-	Busy        []netnullbench.Result `json:"worker_next_to_a_busy_core"`
-	Loaded      []netnullbench.Result `json:"worker_with_api_load"`
-	Managed     []netnullbench.Result `json:"worker_with_manager"`
-	AloneMpps   float64               `json:"worker_alone_mpps"`
-	BusyMpps    float64               `json:"worker_next_to_a_busy_core_mpps"`
-	LoadedMpps  float64               `json:"worker_with_api_load_mpps"`
-	ManagedMpps float64               `json:"worker_with_manager_mpps"`
-	// Ratio is loaded / alone; RatioToBusy is loaded / busy: what the
-	// control plane costs beyond keeping the other core busy.
-	// ManagerRatio is the worker with the weight loop running (every
-	// 100 ms) / alone.
-	Ratio        float64 `json:"ratio"`
-	RatioToBusy  float64 `json:"ratio_to_busy_core"`
-	ManagerRatio float64 `json:"manager_ratio"`
-}
-
 // orchestrateControl alternates the worker alone and the worker under
 // control API load, rounds times each, and reports the ratio of the mean
 // packet rates.
@@ -496,7 +451,7 @@ func orchestrateControl(duration time.Duration, flows, apiRate, rounds int, defa
 	}
 	fmt.Printf("worker loop on core %d, control plane (API and /metrics load) on core %d, %d flows, %v per run, GC pacing %s\n",
 		workerCore, controlCore, flows, duration, gc)
-	rep := controlReport{Date: time.Now().UTC().Format(time.RFC3339), Flows: flows, APIRate: apiRate,
+	rep := benchfmt.ControlReport{Date: time.Now().UTC().Format(time.RFC3339), Flows: flows, APIRate: apiRate,
 		ControlCore: controlCore, WorkerCore: workerCore, DefaultGC: defaultGC}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "run\tMpps\tAPI req/s\talloc MB/s\tGC cycles\tdropped\titer p50 µs\tp99\tp99.9\tp99.99\tmax\tpreempted\tGC pauses")

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"vec/internal/benchfmt"
 )
 
 // Chart geometry: two panels side by side.
@@ -156,7 +158,7 @@ func drawBars(b *strings.Builder, top int, title string, bars []bar, goal float6
 // rate, labelled with the rate, its ratio to testpmd io-fwd on net_null
 // (whose own bar is grey), and the new connections per second or the
 // ratio to one worker where the row has them.
-func drawNetNull(b *strings.Builder, top int, rows []NetNullRow) int {
+func drawNetNull(b *strings.Builder, top int, rows []benchfmt.NetNullRow) int {
 	if len(rows) == 0 {
 		return top
 	}
@@ -194,16 +196,16 @@ func drawControl(b *strings.Builder, top int, c *ControlResults) int {
 			continue
 		}
 		p := run.PollIteration
-		text := fmt.Sprintf("%.1f µs; p99.99 %.1f, max %.0f", p.P999, p.P9999, p.Max)
+		text := fmt.Sprintf("%.1f µs; p99.99 %.1f, max %.0f", p.P999Micros, p.P9999Micros, p.MaxMicros)
 		name, color := k.Name, colorBasis
 		if i > 0 {
-			text = fmt.Sprintf("%.1f µs, %.2f × alone; p99.99 %.1f, max %.0f", p.P999, quotient(p.P999, alone.PollIteration.P999), p.P9999, p.Max)
+			text = fmt.Sprintf("%.1f µs, %.2f × alone; p99.99 %.1f, max %.0f", p.P999Micros, quotient(p.P999Micros, alone.PollIteration.P999Micros), p.P9999Micros, p.MaxMicros)
 			color = colorVecd
 		}
 		if run.GCCycles > 0 {
 			name += fmt.Sprintf(" (%d GC cycles)", run.GCCycles)
 		}
-		bars = append(bars, bar{name: name, text: text, value: p.P999, color: color})
+		bars = append(bars, bar{name: name, text: text, value: p.P999Micros, color: color})
 	}
 	rounds := "one round"
 	if len(c.Alone) > 1 {

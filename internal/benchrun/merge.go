@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"os"
 	"time"
+
+	"vec/internal/benchfmt"
 )
 
 // The files `make bench` writes, and the steps that write them: a merge
@@ -136,44 +138,15 @@ func readSection[T any](path, step string, check func(*T) error) (json.RawMessag
 	return b, nil
 }
 
-// PollIteration is what the merge uses of a worker run's poll-iteration
-// times (netnullbench.PollIterationReport).
-type PollIteration struct {
-	P50            float64 `json:"p50_us"`
-	P99            float64 `json:"p99_us"`
-	P999           float64 `json:"p99_9_us"`
-	P9999          float64 `json:"p99_99_us"`
-	Max            float64 `json:"max_us"`
-	Preempted      uint64  `json:"preempted"`
-	GCPauses       uint64  `json:"gc_pauses"`
-	GCPauseMaxUsec float64 `json:"gc_pause_max_us"`
-}
-
-// ControlRun is what the merge uses of one run of vec-bench -control
-// (a netnullbench.Result).
-type ControlRun struct {
-	Mpps          float64        `json:"mpps"`
-	APIPerSec     float64        `json:"api_per_s"`
-	GCCycles      uint32         `json:"gc_cycles"`
-	PollIteration *PollIteration `json:"poll_iteration"`
-}
-
-// ControlResults is what the merge uses of vec-bench -control's results
-// (bench/control.json): each kind of run, once per round.
-type ControlResults struct {
-	Date    string       `json:"date"`
-	Flows   int          `json:"flows"`
-	Alone   []ControlRun `json:"worker_alone"`
-	Busy    []ControlRun `json:"worker_next_to_a_busy_core"`
-	Loaded  []ControlRun `json:"worker_with_api_load"`
-	Managed []ControlRun `json:"worker_with_manager"`
-}
+// ControlResults is vec-bench -control's results (bench/control.json) as
+// the merge reads them: each kind of run, once per round.
+type ControlResults benchfmt.ControlReport
 
 // ControlKind is one kind of run of vec-bench -control, with its worst
 // poll-iteration times over the rounds.
 type ControlKind struct {
 	Name string
-	Runs []ControlRun
+	Runs []benchfmt.Result
 }
 
 // Kinds lists the kinds of run, the worker alone (the baseline) first.
@@ -184,10 +157,10 @@ func (c *ControlResults) Kinds() []ControlKind {
 
 // Worst is the run of the kind with the highest p99.9 (the rounds'
 // worst), or nil when the kind has no run with poll-iteration times.
-func (k ControlKind) Worst() *ControlRun {
-	var worst *ControlRun
+func (k ControlKind) Worst() *benchfmt.Result {
+	var worst *benchfmt.Result
 	for i := range k.Runs {
-		if p := k.Runs[i].PollIteration; p != nil && (worst == nil || p.P999 > worst.PollIteration.P999) {
+		if p := k.Runs[i].PollIteration; p != nil && (worst == nil || p.P999Micros > worst.PollIteration.P999Micros) {
 			worst = &k.Runs[i]
 		}
 	}

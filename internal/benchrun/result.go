@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"vec/internal/benchfmt"
 )
 
 // GenResult is what one vec-pktgen run measured. vec-pktgen prints it and
@@ -187,28 +189,11 @@ func (r *GenResult) SplitString() string {
 	return strings.Join(parts, ":")
 }
 
-// NetNullRow is what the report and the chart show of one row of
-// vec-bench's net_null results (bench/net_null.json, included in the
-// report as NetNull; cmd/vec-bench writes them).
-type NetNullRow struct {
-	Name   string `json:"name"`
-	Result struct {
-		Mode           string  `json:"mode"` // netnullbench.Mode: testpmd, worker, workers, syn, ...
-		Flows          int     `json:"flows"`
-		Entries        int     `json:"entries"`
-		WorkerCores    []int   `json:"worker_cores"`
-		Mpps           float64 `json:"mpps"`
-		NewConnsPerSec float64 `json:"new_connections_per_s"`
-	} `json:"result"`
-	VsTestpmd   float64 `json:"ratio_to_testpmd"`
-	VsOneWorker float64 `json:"ratio_to_one_worker"`
-	Note        string  `json:"note"`
-}
-
-// NetNullRows decodes the rows of the report's net_null results: none
-// when there are none, or they are not vec-bench's.
-func (r *Report) NetNullRows() []NetNullRow {
-	var nn struct{ Rows []NetNullRow }
+// NetNullRows decodes the rows of the report's net_null results
+// (bench/net_null.json as cmd/vec-bench writes it, included in the report
+// as NetNull): none when there are none, or they are not vec-bench's.
+func (r *Report) NetNullRows() []benchfmt.NetNullRow {
+	var nn benchfmt.NetNullReport
 	if len(r.NetNull) == 0 || json.Unmarshal(r.NetNull, &nn) != nil {
 		return nil
 	}

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+
+	"vec/internal/benchfmt"
 )
 
 // Goals the summary checks (issue 12).
@@ -59,7 +61,7 @@ func quotient(a, b float64) float64 {
 func (r *Report) summarize() []SummaryRow {
 	var rows []SummaryRow
 	nn := r.NetNullRows()
-	var testpmd, oneWorker *NetNullRow
+	var testpmd, oneWorker *benchfmt.NetNullRow
 	for i := range nn {
 		switch m := nn[i].Result; {
 		case m.Mode == "testpmd":
@@ -99,12 +101,12 @@ func (r *Report) summarize() []SummaryRow {
 		kinds := c.Kinds()
 		alone, loaded := kinds[0].Worst(), kinds[2].Worst()
 		p := loaded.PollIteration
-		text, met := goal(fmt.Sprintf("< %.0f µs", goalP999Micros), p.P999 < goalP999Micros)
+		text, met := goal(fmt.Sprintf("< %.0f µs", goalP999Micros), p.P999Micros < goalP999Micros)
 		rows = append(rows, SummaryRow{Figure: "poll-iteration p99.9, API load and GC",
-			Value: p.P999, Unit: "µs", Baseline: "worker alone", BaselineValue: alone.PollIteration.P999, BaselineUnit: "µs",
-			Ratio: quotient(p.P999, alone.PollIteration.P999), Goal: text, GoalMet: met,
+			Value: p.P999Micros, Unit: "µs", Baseline: "worker alone", BaselineValue: alone.PollIteration.P999Micros, BaselineUnit: "µs",
+			Ratio: quotient(p.P999Micros, alone.PollIteration.P999Micros), Goal: text, GoalMet: met,
 			Note: fmt.Sprintf("%.0f API req/s, %d GC cycles, %d GC pauses (≤ %.0f µs); p99.99 %.1f µs, max %.0f µs",
-				loaded.APIPerSec, loaded.GCCycles, p.GCPauses, p.GCPauseMaxUsec, p.P9999, p.Max), Source: "control"})
+				loaded.APIPerSec, loaded.GCCycles, p.GCPauses, p.GCPauseMaxMicros, p.P9999Micros, p.MaxMicros), Source: "control"})
 	}
 	if u := r.UploadResults(); u != nil {
 		for _, res := range u.Results {

@@ -18,10 +18,19 @@ import (
 	"vec/fastpath/header"
 	"vec/fastpath/pktbuild"
 	"vec/gateway"
+	"vec/internal/benchfmt"
 )
 
-// Mode selects what RunBenchmark measures on one net_null port.
-type Mode string
+// Mode selects what RunBenchmark measures on one net_null port. It and
+// the results are benchfmt's: the shapes cmd/vec-bench writes and
+// internal/benchrun reads without linking DPDK.
+type (
+	Mode                = benchfmt.Mode
+	Result              = benchfmt.Result
+	PollIterationReport = benchfmt.PollIterationReport
+	InstallReport       = benchfmt.InstallReport
+	InstallWorker       = benchfmt.InstallWorker
+)
 
 // Benchmark modes.
 const (
@@ -107,47 +116,6 @@ func (o Options) tableCapacity() int {
 		return o.Flows + o.InstallEntries
 	}
 	return max(o.Flows, 1)
-}
-
-// Result is one measurement.
-type Result struct {
-	Mode     Mode    `json:"mode"`
-	Flows    int     `json:"flows"`
-	Packets  uint64  `json:"packets"`
-	Seconds  float64 `json:"seconds"`
-	Mpps     float64 `json:"mpps"`
-	Dropped  uint64  `json:"dropped"`  // packets the fastpath dropped while measured
-	Entries  uint64  `json:"entries"`  // live connection entries at the end
-	Hugepage bool    `json:"hugepage"` // the table lived in hugepage memory
-
-	// While measured: control requests served (WorkerAPI), their rate,
-	// what the process allocated per second, and GC cycles.
-	APIRequests uint64  `json:"api_requests,omitempty"`
-	APIPerSec   float64 `json:"api_per_s,omitempty"`
-	AllocMBps   float64 `json:"alloc_mb_per_s"`
-	GCCycles    uint32  `json:"gc_cycles"`
-
-	// WorkerCores and WorkerMpps are the loops of the Workers mode and
-	// each one's packet rate; Mpps is their sum.
-	WorkerCores []int     `json:"worker_cores,omitempty"`
-	WorkerMpps  []float64 `json:"worker_mpps,omitempty"`
-
-	// NewConnsPerSec is the connections the NewConns mode's loop created
-	// per second (the servers' new-connection counters), Evicted and
-	// Expired the embryonic entries it evicted from the full table and
-	// its reaper removed while measured.
-	NewConnsPerSec float64 `json:"new_connections_per_s,omitempty"`
-	Evicted        uint64  `json:"evicted,omitempty"`
-	Expired        uint64  `json:"expired,omitempty"`
-
-	// Install is what the install modes measured; there Packets,
-	// Seconds and Mpps cover the install window (packets only with
-	// traffic), AllocMBps and GCCycles too.
-	Install *InstallReport `json:"install,omitempty"`
-
-	// PollIteration is the worker loop's iteration times while measured
-	// (the single-worker modes).
-	PollIteration *PollIterationReport `json:"poll_iteration,omitempty"`
 }
 
 // RunBenchmark measures one mode for opts.Duration on a net_null port and

@@ -252,37 +252,6 @@ func (l *controlLoad) stop() uint64 {
 	return l.requests.Load()
 }
 
-// PollIterationReport is what the worker's poll-iteration histogram
-// (dataplane.PollTimes) counted while measured: the quantiles are estimated
-// within its log2 buckets (pollQuantile), the longest is exact.
-type PollIterationReport struct {
-	Iterations uint64  `json:"iterations"`
-	MeanMicros float64 `json:"mean_us"`
-	P50Micros  float64 `json:"p50_us"`
-	P99Micros  float64 `json:"p99_us"`
-	P999Micros float64 `json:"p99_9_us"`
-	// P9999Micros: with about a million iterations a second, a few
-	// hundred pauses in a run show here first.
-	P9999Micros float64 `json:"p99_99_us"`
-	MaxMicros   float64 `json:"max_us"`
-	// Preempted is how many times the kernel took the worker's core
-	// from its thread (involuntary context switches), RunqueueWaitMicros
-	// how long the thread waited for it meanwhile: the stalls that are
-	// the machine's, not Go's. They cover the window from when the
-	// benchmark saw the warm-up end until the control load stopped.
-	Preempted          uint64  `json:"preempted"`
-	RunqueueWaitMicros float64 `json:"runqueue_wait_us"`
-	// GCPauses is how many times the Go runtime stopped the world for
-	// the garbage collector over the same window (it stops the worker
-	// too), GCPauseMaxMicros the upper bound of the longest one's
-	// bucket in runtime/metrics' histogram.
-	GCPauses         uint64  `json:"gc_pauses"`
-	GCPauseMaxMicros float64 `json:"gc_pause_max_us"`
-	// Buckets are the iterations per bucket of the histogram, by upper
-	// bound in µs ("+Inf" beyond the last), empty buckets left out.
-	Buckets map[string]uint64 `json:"buckets"`
-}
-
 // pollWindow is the worker's histogram and its thread's scheduling at the
 // start of the measurement.
 type pollWindow struct {

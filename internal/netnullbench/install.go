@@ -27,67 +27,6 @@ import (
 // manager's Directory, partitioned with Gateway.WorkerFor (software
 // Toeplitz with the port's RSS key) and sorted in tuple order.
 
-// InstallReport is what an install mode measured.
-type InstallReport struct {
-	ControlCore int `json:"control_core"`
-	// GOMAXPROCS is the process's: with as many workers as Ps, the
-	// control plane runs only when the Go scheduler preempts a worker.
-	GOMAXPROCS int `json:"gomaxprocs"`
-	// Polling is the workers' polling: "adaptive" (vecd's default) or
-	// "busy". Traffic says whether they forwarded packets meanwhile.
-	Polling string `json:"polling"`
-	Traffic bool   `json:"traffic"`
-	Entries int    `json:"entries"`
-	Chunk   int    `json:"chunk"`
-	// Seconds runs from the first chunk posted to the last acknowledged.
-	Seconds       float64 `json:"seconds"`
-	EntriesPerSec float64 `json:"entries_per_s"`
-	// What the workers reported for every chunk, added up.
-	Installed int `json:"installed"`
-	Existing  int `json:"existing"`
-	Full      int `json:"full"`
-	Invalid   int `json:"invalid"`
-	// TableEntries is the entries of every table after the run (the
-	// installed ones plus the forwarded flows).
-	TableEntries int `json:"table_entries"`
-
-	// With traffic: the packet rate of all workers together over
-	// -duration before the install, over the install, and over -duration
-	// after it; DuringRatio is DuringMpps / BeforeMpps.
-	BeforeMpps    float64 `json:"before_mpps,omitempty"`
-	DuringMpps    float64 `json:"during_mpps,omitempty"`
-	AfterMpps     float64 `json:"after_mpps,omitempty"`
-	DuringRatio   float64 `json:"during_ratio,omitempty"`
-	BeforeSeconds float64 `json:"before_seconds,omitempty"`
-	AfterSeconds  float64 `json:"after_seconds,omitempty"`
-
-	Workers []InstallWorker `json:"workers"`
-}
-
-// InstallWorker is one worker's part.
-type InstallWorker struct {
-	Core    int `json:"core"`
-	Entries int `json:"entries"` // the entries WorkerFor gave it
-	Chunks  int `json:"chunks"`
-	// Seconds runs from its first chunk posted to its last acknowledged;
-	// ChunkMaxMs and ChunkMeanMs are one chunk's round trip as the
-	// control plane saw it: waiting for the current burst, installing,
-	// the acknowledgement. An upper bound of how long one chunk held up
-	// the worker's next burst.
-	Seconds       float64 `json:"seconds"`
-	ChunkMaxMs    float64 `json:"chunk_max_ms"`
-	ChunkMeanMs   float64 `json:"chunk_mean_ms"`
-	Installed     int     `json:"installed"`
-	Existing      int     `json:"existing"`
-	Full          int     `json:"full"`
-	Invalid       int     `json:"invalid"`
-	TableEntries  int     `json:"table_entries"`
-	TableCapacity int     `json:"table_capacity"`
-	BeforeMpps    float64 `json:"before_mpps,omitempty"`
-	DuringMpps    float64 `json:"during_mpps,omitempty"`
-	AfterMpps     float64 `json:"after_mpps,omitempty"`
-}
-
 func isInstallMode(m Mode) bool {
 	return m == InstallIdle || m == InstallBusy || m == InstallFwd
 }
