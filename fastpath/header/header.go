@@ -643,20 +643,16 @@ func (q QuotedDatagram) Ports() (src, dst uint16) {
 // IPv4HeaderChecksum returns the checksum of an IPv4 header without
 // options (20 bytes) whose checksum field is zero.
 func IPv4HeaderChecksum(h []byte) uint16 {
-	h = h[:IPv4MinHeaderLen]
-	var s uint32
-	for i := 0; i < IPv4MinHeaderLen; i += 2 {
-		s += uint32(binary.BigEndian.Uint16(h[i:]))
-	}
-	s = (s & 0xffff) + s>>16
-	s = (s & 0xffff) + s>>16
-	return ^uint16(s)
+	return foldComplement(sumWords(0, h[:IPv4MinHeaderLen]))
 }
 
 // Checksum returns the Internet checksum of b (odd lengths padded with a
 // zero byte), for messages built whole, such as an ICMP error.
-func Checksum(b []byte) uint16 {
-	var s uint32
+func Checksum(b []byte) uint16 { return foldComplement(sumWords(0, b)) }
+
+// sumWords adds the 16-bit big-endian words of b to s, an odd last byte
+// padded with a zero byte.
+func sumWords(s uint32, b []byte) uint32 {
 	for len(b) >= 2 {
 		s += uint32(binary.BigEndian.Uint16(b))
 		b = b[2:]
@@ -664,6 +660,12 @@ func Checksum(b []byte) uint16 {
 	if len(b) == 1 {
 		s += uint32(b[0]) << 8
 	}
+	return s
+}
+
+// foldComplement folds the carries of a sum of words into 16 bits and
+// complements it: the Internet checksum of what was summed.
+func foldComplement(s uint32) uint16 {
 	s = (s & 0xffff) + s>>16
 	s = (s & 0xffff) + s>>16
 	return ^uint16(s)
@@ -672,8 +674,5 @@ func Checksum(b []byte) uint16 {
 // ChecksumAdjust returns an Internet checksum updated for one 16-bit word
 // of the summed data changing from old to new (RFC 1624, eqn. 3).
 func ChecksumAdjust(sum, old, new uint16) uint16 {
-	s := uint32(^sum) + uint32(^old) + uint32(new)
-	s = (s & 0xffff) + s>>16
-	s = (s & 0xffff) + s>>16
-	return ^uint16(s)
+	return foldComplement(uint32(^sum) + uint32(^old) + uint32(new))
 }

@@ -192,21 +192,9 @@ func ICMPv6Checksum(src, dst, msg []byte) uint16 {
 // upperLayerChecksum is the Internet checksum over the IPv6 pseudo-header
 // of an upper-layer message of protocol proto and the message.
 func upperLayerChecksum(src, dst []byte, proto uint8, msg []byte) uint16 {
-	var s uint32
-	for i := 0; i < IPv6AddressLen; i += 2 {
-		s += uint32(binary.BigEndian.Uint16(src[i:])) + uint32(binary.BigEndian.Uint16(dst[i:]))
-	}
-	s += uint32(len(msg)>>16) + uint32(len(msg)&0xffff) + uint32(proto)
-	for len(msg) >= 2 {
-		s += uint32(binary.BigEndian.Uint16(msg))
-		msg = msg[2:]
-	}
-	if len(msg) == 1 {
-		s += uint32(msg[0]) << 8
-	}
-	s = (s & 0xffff) + s>>16
-	s = (s & 0xffff) + s>>16
-	return ^uint16(s)
+	s := uint32(len(msg)>>16) + uint32(len(msg)&0xffff) + uint32(proto)
+	s = sumWords(sumWords(s, src[:IPv6AddressLen]), dst[:IPv6AddressLen])
+	return foldComplement(sumWords(s, msg))
 }
 
 // QuotedIPv6 is the start of the packet an ICMPv6 error quotes: its fixed
