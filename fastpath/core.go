@@ -328,9 +328,7 @@ func (c *Core) commonFlow(p []byte, m *packetMeta) Verdict {
 		return notCommon
 	}
 	be := binary.BigEndian
-	s := c.snap
-	if hi, lo := header.Ethernet(p).DestinationHiLo(); hi != s.gatewayMACHi || lo != s.gatewayMACLo ||
-		be.Uint16(p[header.EthernetTypeOffset:]) != header.EtherTypeIPv4 || p[commonIPVerIHL] != header.IPv4VersionIHLNoOptions ||
+	if !c.snap.untaggedToGateway(p, header.EtherTypeIPv4) || p[commonIPVerIHL] != header.IPv4VersionIHLNoOptions ||
 		header.FragmentBits(be.Uint16(p[commonIPFrag:])) {
 		return notCommon
 	}
@@ -347,6 +345,14 @@ func (c *Core) commonFlow(p []byte, m *packetMeta) Verdict {
 	k.SrcPort, k.DstPort, k.Proto, k.IPv6 = be.Uint16(p[commonSrcPort:]), be.Uint16(p[commonDstPort:]), p[commonIPProto], false
 	m.tcpFlags = flags
 	return c.flowPacket(m)
+}
+
+// untaggedToGateway reports whether frame p, at least an Ethernet header
+// long, is addressed to the gateway's MAC and untagged, of EtherType
+// etherType: the first test of the common paths.
+func (s *Snapshot) untaggedToGateway(p []byte, etherType uint16) bool {
+	hi, lo := header.Ethernet(p).DestinationHiLo()
+	return hi == s.gatewayMACHi && lo == s.gatewayMACLo && binary.BigEndian.Uint16(p[header.EthernetTypeOffset:]) == etherType
 }
 
 // checkCommonL4 checks, for the common paths, the TCP or UDP header at the

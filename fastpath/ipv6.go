@@ -41,9 +41,18 @@ func (c *Core) classifyIPv6(eth header.Ethernet, toUs bool, m *packetMeta, now i
 	if v != isFlow {
 		return v
 	}
+	return c.flowPacket6(m, ip.Source(), ip.Destination(), srcPort, dstPort, proto)
+}
+
+// flowPacket6 is flowPacket for IPv6: it keeps the flow's addresses src
+// and dst beside m (m.slot6), finds the service, and completes m for the
+// second pass, or drops a packet no service owns. The caller has set
+// m.tcpFlags. The key's fields stay in registers for the hash: building
+// the key and reading it back whole stalled store-to-load forwarding.
+func (c *Core) flowPacket6(m *packetMeta, src, dst []byte, srcPort, dstPort uint16, proto uint8) Verdict {
+	t := c.table
 	a := c.addrs(m)
-	*a = Addrs6{Src: [16]byte(ip.Source()), Dst: [16]byte(ip.Destination())}
-	m.key = c.table.key6(a, srcPort, dstPort, proto)
+	a.Src, a.Dst = [16]byte(src), [16]byte(dst)
 	key := serviceKey6{vip: a.Dst, port: dstPort, proto: proto}
 	svc := c.lastService6.index - 1
 	if c.lastService6.index == 0 || c.lastService6.key != key {
@@ -53,7 +62,10 @@ func (c *Core) classifyIPv6(eth header.Ethernet, toUs bool, m *packetMeta, now i
 		}
 		c.lastService6 = serviceCache6{key: key, index: svc + 1}
 	}
-	m.home = c.table.home(m.key.Hash(c.table.seed))
+	srcFold, dstFold := t.fold6(&a.Src), t.fold6(&a.Dst)
+	k := &m.key
+	k.SrcIP, k.DstIP, k.SrcPort, k.DstPort, k.Proto, k.IPv6 = srcFold, dstFold, srcPort, dstPort, proto, true
+	m.home = t.home(hashTuple(srcFold, dstFold, srcPort, dstPort, proto, t.seed))
 	m.service = svc
 	c.prefetch6(m.home)
 	return isFlow
@@ -77,19 +89,15 @@ const (
 // untagged IPv6 carrying a whole TCP or UDP header right after the fixed
 // header. m.slot6 must be set. It accepts only what classifyAny would
 // accept with the same result (FuzzCommonPathAgrees), and returns
-// notCommon for anything else. It keeps the tuple in registers for the
-// hash: building the key and reading it back whole stalled
-// store-to-load forwarding.
+// notCommon for anything else.
 func (c *Core) commonFlow6(p []byte, m *packetMeta) Verdict {
 	if len(p) < common6MinLen {
 		return notCommon
 	}
-	be := binary.BigEndian
-	s := c.snap
-	if hi, lo := header.Ethernet(p).DestinationHiLo(); hi != s.gatewayMACHi || lo != s.gatewayMACLo ||
-		be.Uint16(p[header.EthernetTypeOffset:]) != header.EtherTypeIPv6 || p[common6IP]>>4 != 6 {
+	if !c.snap.untaggedToGateway(p, header.EtherTypeIPv6) || p[common6IP]>>4 != 6 {
 		return notCommon
 	}
+	be := binary.BigEndian
 	payload := int(be.Uint16(p[common6PayloadLen:]))
 	if payload > len(p)-common6L4 {
 		return notCommon
@@ -99,26 +107,8 @@ func (c *Core) commonFlow6(p []byte, m *packetMeta) Verdict {
 	if !ok {
 		return notCommon
 	}
-	t := c.table
-	a := c.addrs(m)
-	a.Src, a.Dst = [16]byte(p[common6Src:common6Dst]), [16]byte(p[common6Dst:common6L4])
-	src, dst := t.fold6(&a.Src), t.fold6(&a.Dst)
-	srcPort, dstPort := be.Uint16(p[common6SrcPort:]), be.Uint16(p[common6DstPort:])
-	key := serviceKey6{vip: a.Dst, port: dstPort, proto: proto}
-	svc := c.lastService6.index - 1
-	if c.lastService6.index == 0 || c.lastService6.key != key {
-		if svc, ok = s.services6[key]; !ok {
-			return DropVerdict(DropNotForCluster)
-		}
-		c.lastService6 = serviceCache6{key: key, index: svc + 1}
-	}
-	k := &m.key
-	k.SrcIP, k.DstIP, k.SrcPort, k.DstPort, k.Proto, k.IPv6 = src, dst, srcPort, dstPort, proto, true
 	m.tcpFlags = flags
-	m.home = t.home(hashTuple(src, dst, srcPort, dstPort, proto, t.seed))
-	m.service = svc
-	c.prefetch6(m.home)
-	return isFlow
+	return c.flowPacket6(m, p[common6Src:common6Dst], p[common6Dst:common6L4], be.Uint16(p[common6SrcPort:]), be.Uint16(p[common6DstPort:]), proto)
 }
 
 // handleFlow6 is handleFlow for an IPv6 flow packet: the same short way
