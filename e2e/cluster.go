@@ -35,6 +35,12 @@ type Options struct {
 	// VIPs6 are the IPv6 VIPs every server holds on lo, with IPv6 only
 	// (default fd00:99::100).
 	VIPs6 []string
+	// PortDriver is the gateways' port driver (netns.sh --port-driver:
+	// af_xdp, the default, or af_packet).
+	PortDriver string
+	// MTU is every link's MTU (netns.sh --mtu, default 1500; above it
+	// needs PortDriver af_packet).
+	MTU int
 	// Backends starts vec-backend in every server namespace (named s1, s2, …)
 	// and waits until each one accepts connections.
 	Backends bool
@@ -77,6 +83,12 @@ func StartCluster(t testing.TB, opts Options) *Cluster {
 	}
 	if opts.IPv6 {
 		args = append(args, "--ipv6")
+	}
+	if opts.PortDriver != "" {
+		args = append(args, "--port-driver", opts.PortDriver)
+	}
+	if opts.MTU > 0 {
+		args = append(args, "--mtu", strconv.Itoa(opts.MTU))
 	}
 	if len(opts.VIPs6) > 0 {
 		args = append(args, "--vips6", strings.Join(opts.VIPs6, ","))
@@ -182,10 +194,10 @@ func (c *Cluster) GatewayNS() string { return c.status.Gateways[0].NS }
 func (c *Cluster) GatewayIface() string { return c.status.Gateways[0].Iface }
 
 // PortYAML is the dpdk and ports sections of a vecd configuration that
-// drives gateway g's port with the driver netns.sh set it up for.
+// drives gateway g's port with the driver and MTU netns.sh set it up for.
 func PortYAML(g Gateway) string {
 	dev, _, _ := strings.Cut(g.VDev, ",")
-	return fmt.Sprintf("dpdk:\n  eal_args: [\"--no-pci\"]\n  vdevs: [\"%s\"]\nports:\n  - device: %s\n", g.VDev, dev)
+	return fmt.Sprintf("dpdk:\n  eal_args: [\"--no-pci\"]\n  vdevs: [\"%s\"]\nports:\n  - device: %s\n    mtu: %d\n", g.VDev, dev, g.MTU)
 }
 
 // GatewayMAC is the MAC of GatewayIface: what vecd answers ARP with.

@@ -18,23 +18,17 @@ import (
 // in the jumbo test, and of vecd's port.
 const jumboMTU = 9000
 
-// The net_af_packet ring for jumboMTU: ring frames must hold a 9014-byte
-// frame 66 bytes in (framesz ≥ 9080, a multiple of 16), and vecd's 9216-byte
-// mbufs must hold framesz − 32; blocks hold whole frames and whole pages
-// (4 × 9216 = 9 × 4096).
-const jumboVdevArgs = "framesz=9216,blocksz=36864,framecnt=2048"
-
 // jumboUploadPort is the service port of the upload server the test runs
 // in the first server namespace.
 const jumboUploadPort = 5001
 
-// A client on an MTU-9000 network uploads through vecd to a server: every
-// data segment crosses vecd as one ~9 KB frame, larger than the 2 KB mbufs
-// vecd used to have. The body must arrive intact, and vecd must have
-// forwarded those frames, not dropped them.
+// A client on an MTU-9000 network (netns.sh --mtu, on net_af_packet, whose
+// ring frames it sizes) uploads through vecd to a server: every data
+// segment crosses vecd as one ~9 KB frame, larger than the 2 KB mbufs vecd
+// used to have. The body must arrive intact, and vecd must have forwarded
+// those frames, not dropped them.
 func TestVecdJumboFramesUpload(t *testing.T) {
-	c := startLockedCluster(t, Options{Servers: 1, ClientAddrs: 1})
-	setPathMTU(t, c, jumboMTU)
+	c := startLockedCluster(t, Options{Servers: 1, ClientAddrs: 1, PortDriver: "af_packet", MTU: jumboMTU})
 	srv := c.Server(1)
 	sums := serveUploadSums(t, srv.NS, jumboUploadPort)
 	v := startVecd(t, c, jumboYAML(c), false)
@@ -95,12 +89,11 @@ func TestVecdJumboFramesUpload(t *testing.T) {
 }
 
 // jumboYAML is vecd's configuration for the jumbo test: one worker, its
-// net_af_packet port at jumboMTU, one TCP service on the first server.
+// port as netns.sh set it up (PortYAML: net_af_packet at jumboMTU), one
+// TCP service on the first server.
 func jumboYAML(c *Cluster) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "dpdk:\n  eal_args: [\"--no-pci\"]\n  vdevs: [\"net_af_packet0,iface=%s,%s\"]\n  mempool_size: 4095\n",
-		c.GatewayIface(), jumboVdevArgs)
-	fmt.Fprintf(&b, "ports:\n  - device: net_af_packet0\n    mtu: %d\n", jumboMTU)
+	b.WriteString(PortYAML(c.GatewayN(1)))
 	fmt.Fprintf(&b, "gateway:\n  ip: %s\n", c.GatewayAddr())
 	b.WriteString("workers:\n  cores: [1]\n  control_core: 0\n  table_capacity: 65536\n")
 	b.WriteString("log:\n  level: info\nmetrics:\n  disabled: true\n")
@@ -108,35 +101,6 @@ func jumboYAML(c *Cluster) string {
 	fmt.Fprintf(&b, "clusters:\n  - vip: %s\n    services:\n      - name: upload\n        protocol: tcp\n        port: %d\n", c.VIP(), jumboUploadPort)
 	fmt.Fprintf(&b, "        servers:\n          - {name: %s, ip: %s, mac: \"%s\", weight: 1}\n", s.Name, s.Addr, s.MAC)
 	return b.String()
-}
-
-// setPathMTU sets mtu on every link between the client, the first gateway
-// and the first server: their own interfaces, and every port of the
-// bridge, then the bridge. The cluster's removal takes the links away.
-func setPathMTU(t *testing.T, c *Cluster, mtu int) {
-	t.Helper()
-	st := c.Status()
-	m := strconv.Itoa(mtu)
-	var bridgePorts []string
-	for line := range strings.Lines(c.Exec(st.BridgeNS, "ip", "-o", "link", "show")) {
-		// "7: vecpc@if6: <BROADCAST,…> mtu 1500 …"
-		fields := strings.Fields(line)
-		if len(fields) < 2 {
-			continue
-		}
-		name, _, _ := strings.Cut(strings.TrimSuffix(fields[1], ":"), "@")
-		if name != "lo" && name != st.Bridge {
-			bridgePorts = append(bridgePorts, name)
-		}
-	}
-	for _, port := range bridgePorts {
-		c.Exec(st.BridgeNS, "ip", "link", "set", "dev", port, "mtu", m)
-	}
-	c.Exec(st.BridgeNS, "ip", "link", "set", "dev", st.Bridge, "mtu", m)
-	for _, l := range [][2]string{{st.Client.NS, st.Client.Iface}, {c.GatewayNS(), c.GatewayIface()}, {c.Server(1).NS, c.Server(1).Iface}} {
-		c.Exec(l[0], "ip", "link", "set", "dev", l[1], "mtu", m)
-	}
-	t.Logf("MTU %d on %s (bridge ports %v), %s, %s and %s", mtu, st.Bridge, bridgePorts, st.Client.Iface, c.GatewayIface(), c.Server(1).Iface)
 }
 
 // uploadSum is what the upload server read from one connection.

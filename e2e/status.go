@@ -16,6 +16,8 @@ type Status struct {
 	Subnet   netip.Prefix
 	BridgeNS string
 	Bridge   string
+	// MTU is every link's (netns.sh up --mtu), vecd's ports' included.
+	MTU int
 	// VIPs are held by every server on lo; the first is the default one.
 	VIPs []netip.Addr
 	// IPv6 is a dual-stack cluster (netns.sh up --ipv6): only then are
@@ -38,12 +40,14 @@ type Status struct {
 // configured in no kernel. The management interface is an ordinary kernel
 // interface for the control plane (advisors, agents, HA). Addr6 and
 // MgmtAddr6 are their IPv6 counterparts (Addr6 answered by vecd's neighbour
-// discovery), set in a dual-stack cluster only.
+// discovery), set in a dual-stack cluster only. MTU is the port's (the
+// cluster's).
 type Gateway struct {
 	Index     int
 	NS        string
 	Iface     string
 	VDev      string
+	MTU       int
 	MAC       net.HardwareAddr
 	Addr      netip.Addr
 	MgmtIface string
@@ -98,7 +102,7 @@ func ParseStatus(text string) (Status, error) {
 		return st, p.err
 	}
 	st.Subnet = p.prefix("SUBNET")
-	st.BridgeNS, st.Bridge = p.str("BRIDGE_NS"), p.str("BRIDGE")
+	st.BridgeNS, st.Bridge, st.MTU = p.str("BRIDGE_NS"), p.str("BRIDGE"), p.int("MTU")
 	st.VIPs = p.addrs("VIPS")
 	// IPV6 is absent from the output of a netns.sh older than --ipv6.
 	switch v := st.Raw["IPV6"]; v {
@@ -113,7 +117,7 @@ func ParseStatus(text string) (Status, error) {
 	for k := 1; k <= p.int("GATEWAYS"); k++ {
 		pre := fmt.Sprintf("GW%d_", k)
 		st.Gateways = append(st.Gateways, Gateway{
-			Index: k, NS: p.str(pre + "NS"), Iface: p.str(pre + "IFACE"), VDev: p.str(pre + "VDEV"), MAC: p.mac(pre + "MAC"),
+			Index: k, NS: p.str(pre + "NS"), Iface: p.str(pre + "IFACE"), VDev: p.str(pre + "VDEV"), MTU: st.MTU, MAC: p.mac(pre + "MAC"),
 			Addr: p.addr(pre + "ADDR"), MgmtIface: p.str(pre + "MGMT_IFACE"),
 			MgmtMAC: p.mac(pre + "MGMT_MAC"), MgmtAddr: p.addr(pre + "MGMT_ADDR"),
 		})

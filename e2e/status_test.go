@@ -9,6 +9,7 @@ const sampleStatus = `STATE=up
 SUBNET=10.99.0.0/24
 BRIDGE_NS=vecbr
 BRIDGE=vecbr0
+MTU=9000
 VIP=10.99.0.100
 VIPS=10.99.0.100,10.99.0.101
 GATEWAYS=1
@@ -40,11 +41,11 @@ func TestParseStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.State != "up" || len(st.VIPs) != 2 || st.VIPs[1].String() != "10.99.0.101" {
+	if st.State != "up" || len(st.VIPs) != 2 || st.VIPs[1].String() != "10.99.0.101" || st.MTU != 9000 {
 		t.Fatalf("state/VIPs: %+v", st)
 	}
 	gw := st.Gateways[0]
-	if gw.NS != "vecgw" || gw.Iface != "vecgw0" || gw.VDev != "net_af_xdp0,iface=vecgw0,start_queue=0,queue_count=1" || gw.MAC.String() != "02:99:00:00:01:01" ||
+	if gw.NS != "vecgw" || gw.Iface != "vecgw0" || gw.MTU != 9000 || gw.VDev != "net_af_xdp0,iface=vecgw0,start_queue=0,queue_count=1" || gw.MAC.String() != "02:99:00:00:01:01" ||
 		gw.Addr.String() != "10.99.0.1" || gw.MgmtAddr.String() != "10.99.0.5" {
 		t.Fatalf("gateway: %+v", gw)
 	}
@@ -73,6 +74,7 @@ func TestParseStatusDownAndBroken(t *testing.T) {
 		"bad address":  strings.Replace(sampleStatus, "GW1_ADDR=10.99.0.1", "GW1_ADDR=10.99.0", 1),
 		"no servers":   strings.Replace(sampleStatus, "SERVERS=2", "SERVERS=0", 1),
 		"bad VIP list": strings.Replace(sampleStatus, "VIPS=10.99.0.100,", "VIPS=x,", 1),
+		"no MTU":       strings.Replace(sampleStatus, "MTU=9000\n", "", 1),
 	} {
 		if _, err := ParseStatus(text); err == nil {
 			t.Errorf("%s: accepted", name)

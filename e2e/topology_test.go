@@ -81,10 +81,23 @@ func TestNetnsScriptLifecycle(t *testing.T) {
 	if !strings.Contains(lo, "10.99.0.101/32") {
 		t.Fatalf("second VIP missing on vecs2 lo:\n%s", lo)
 	}
+	// Jumbo frames: every link at the MTU, the packet socket's ring frames
+	// sized for it, and a 9000-byte packet crosses unfragmented.
+	if _, err := ExecErr("", script, "up", "--mtu", "9000"); err == nil || !strings.Contains(err.Error(), "needs --port-driver af_packet") {
+		t.Fatalf("up --mtu 9000 with af_xdp: %v", err)
+	}
+	Exec(t, "", script, "up", "--mtu", "9000", "--port-driver", "af_packet")
+	st = status()
+	if st.MTU != 9000 || st.Gateways[0].VDev != "net_af_packet0,iface=vecgw0,framecnt=8192,framesz=9216,blocksz=36864" {
+		t.Fatalf("up --mtu 9000: MTU %d, gateway port %q", st.MTU, st.Gateways[0].VDev)
+	}
+	checkLinkMTUs(t, 9000)
+	Exec(t, "vecc", "ping", "-c", "1", "-W", "2", "-M", "do", "-s", "8972", st.Servers[0].Addr.String())
 	Exec(t, "", script, "up")
-	if st := status(); len(st.Servers) != 3 || len(st.VIPs) != 1 || len(st.Gateways) != 1 {
+	if st := status(); len(st.Servers) != 3 || len(st.VIPs) != 1 || len(st.Gateways) != 1 || st.MTU != 1500 {
 		t.Fatalf("back to defaults: %+v", st)
 	}
+	checkLinkMTUs(t, 1500)
 
 	Exec(t, "", script, "down")
 	if ns := vecNamespaces(t); len(ns) != 0 {
@@ -127,6 +140,27 @@ func TestNetnsScriptLifecycle(t *testing.T) {
 	}
 	if ns := vecNamespaces(t); len(ns) != 0 {
 		t.Fatalf("interrupted up (%v) left namespaces %v", err, ns)
+	}
+}
+
+// checkLinkMTUs fails t unless every link of every vec namespace but lo
+// has MTU mtu.
+func checkLinkMTUs(t *testing.T, mtu int) {
+	t.Helper()
+	links := 0
+	for _, ns := range vecNamespaces(t) {
+		for _, line := range strings.Split(strings.TrimSpace(Exec(t, ns, "ip", "-o", "link", "show")), "\n") {
+			name := strings.TrimSpace(strings.Split(line, ":")[1])
+			if name == "lo" {
+				continue
+			}
+			if links++; !strings.Contains(line, fmt.Sprintf(" mtu %d ", mtu)) {
+				t.Errorf("%s: want MTU %d: %s", ns, mtu, line)
+			}
+		}
+	}
+	if links == 0 {
+		t.Error("no links found")
 	}
 }
 

@@ -2,10 +2,12 @@
 # bench-upload.sh — bulk upload through vecd in the namespace cluster,
 # against an HAProxy relay and the server reached directly, in one run.
 #
-#   sudo ./scripts/bench-upload.sh [--drivers af_xdp,af_packet] [--time S]
-#                                  [--runs N] [--out FILE]
+#   sudo ./scripts/bench-upload.sh [--drivers af_xdp,af_packet,af_packet@9000]
+#                                  [--time S] [--runs N] [--out FILE]
 #
-# For each port driver (netns.sh --port-driver) it brings up the namespace
+# For each port driver (netns.sh --port-driver), at the MTU after its @
+# (netns.sh --mtu, for every link of the cluster and vecd's port; 1500
+# without one), it brings up the namespace
 # cluster with one server, runs bin/vecd on the gateway's port with one
 # service (the VIP's TCP port 5201 to the server), iperf3 -s on the server
 # and HAProxy (mode tcp) on the gateway namespace's management address,
@@ -30,7 +32,7 @@ readonly CLUSTER_LOCK=/run/vec-cluster.lock
 readonly PORT=5201
 readonly LOG_DIR=/tmp/vec-bench-upload
 
-drivers=af_xdp,af_packet
+drivers=af_xdp,af_packet,af_packet@9000
 secs=5
 runs=3
 out=bench/upload.json
@@ -77,7 +79,7 @@ rm -rf "$LOG_DIR"
 mkdir -p "$LOG_DIR"
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# vecd_config VDEV GW_ADDR VIP SERVER_ADDR: one TCP service, one server.
+# vecd_config VDEV MTU GW_ADDR VIP SERVER_ADDR: one TCP service, one server.
 vecd_config() {
 	cat <<EOF
 dpdk:
@@ -85,8 +87,9 @@ dpdk:
   vdevs: ["$1"]
 ports:
   - device: ${1%%,*}
+    mtu: $2
 gateway:
-  ip: $2
+  ip: $3
 workers:
   cores: [1]
   control_core: 0
@@ -94,13 +97,13 @@ workers:
 log:
   level: info
 clusters:
-  - vip: $3
+  - vip: $4
     services:
       - name: iperf
         protocol: tcp
         port: $PORT
         servers:
-          - {name: s1, ip: $4, weight: 1}
+          - {name: s1, ip: $5, weight: 1}
 EOF
 }
 
@@ -133,47 +136,51 @@ median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'; }
 
 results=()
-printf '%-10s %7s  %-8s %8s  %s\n' driver streams path Gbit/s "runs; ratio to relay" >&2
-for driver in ${drivers//,/ }; do
+printf '%-16s %7s  %-8s %8s  %s\n' driver@mtu streams path Gbit/s "runs; ratio to relay" >&2
+for variant in ${drivers//,/ }; do
+	driver=${variant%@*} mtu=1500
+	[[ $variant != *@* ]] || mtu=${variant#*@}
+	[[ $mtu =~ ^[1-9][0-9]*$ ]] || usage
+	variant=$driver@$mtu
 	./scripts/netns.sh down
-	./scripts/netns.sh up --servers 1 --port-driver "$driver" 2>"$LOG_DIR/netns.log" ||
+	./scripts/netns.sh up --servers 1 --port-driver "$driver" --mtu "$mtu" 2>"$LOG_DIR/netns.log" ||
 		fail "netns.sh up: $(cat "$LOG_DIR/netns.log")"
 	status=$(./scripts/netns.sh status) || fail "the cluster is not up"
 	eval "$status"
-	vecd_config "$GW1_VDEV" "$GW1_ADDR" "$VIP" "$S1_ADDR" >"$LOG_DIR/vecd-$driver.yaml"
+	vecd_config "$GW1_VDEV" "$mtu" "$GW1_ADDR" "$VIP" "$S1_ADDR" >"$LOG_DIR/vecd-$variant.yaml"
 	haproxy_config "$GW1_MGMT_ADDR" "$S1_ADDR" >"$LOG_DIR/haproxy.cfg"
 	ip netns exec "$S1_NS" iperf3 -s -D -p $PORT
 	ip netns exec "$GW1_NS" haproxy -D -f "$LOG_DIR/haproxy.cfg"
-	ip netns exec "$GW1_NS" "$vecd" -config "$LOG_DIR/vecd-$driver.yaml" -stats-json "$LOG_DIR/stats-$driver.json" \
-		</dev/null >"$LOG_DIR/vecd-$driver.log" 2>&1 &
+	ip netns exec "$GW1_NS" "$vecd" -config "$LOG_DIR/vecd-$variant.yaml" -stats-json "$LOG_DIR/stats-$variant.json" \
+		</dev/null >"$LOG_DIR/vecd-$variant.log" 2>&1 &
 	vecd_pid=$!
 	answered=false
 	for _ in $(seq 30); do
-		kill -0 "$vecd_pid" 2>/dev/null || fail "vecd exited:$(printf '\n'; tail -n 20 "$LOG_DIR/vecd-$driver.log")"
+		kill -0 "$vecd_pid" 2>/dev/null || fail "vecd exited:$(printf '\n'; tail -n 20 "$LOG_DIR/vecd-$variant.log")"
 		reply=$(ip netns exec "$CLIENT_NS" arping -I "$CLIENT_IFACE" -c 1 -w 1 "$VIP" 2>/dev/null || true)
 		if [[ ${reply,,} == *"[${GW1_MAC,,}]"* ]]; then
 			answered=true
 			break
 		fi
 	done
-	$answered || fail "vecd ($driver) does not answer ARP for $VIP (log: $LOG_DIR/vecd-$driver.log)"
+	$answered || fail "vecd ($variant) does not answer ARP for $VIP (log: $LOG_DIR/vecd-$variant.log)"
 	# vecd resolves the server by ARP on its first connection: a short warm-up.
 	ip netns exec "$CLIENT_NS" iperf3 -c "$VIP" -p $PORT -t 1 >/dev/null 2>&1 || true
 	for streams in 1 4; do
 		vip=() relay=() direct=()
 		for run in $(seq "$runs"); do
-			vip+=("$(upload "$CLIENT_NS" "$VIP" "$streams" "$driver-vip-$streams-$run")")
-			relay+=("$(upload "$CLIENT_NS" "$GW1_MGMT_ADDR" "$streams" "$driver-relay-$streams-$run")")
-			direct+=("$(upload "$CLIENT_NS" "$S1_ADDR" "$streams" "$driver-direct-$streams-$run")")
+			vip+=("$(upload "$CLIENT_NS" "$VIP" "$streams" "$variant-vip-$streams-$run")")
+			relay+=("$(upload "$CLIENT_NS" "$GW1_MGMT_ADDR" "$streams" "$variant-relay-$streams-$run")")
+			direct+=("$(upload "$CLIENT_NS" "$S1_ADDR" "$streams" "$variant-direct-$streams-$run")")
 		done
 		v=$(median "${vip[@]}") r=$(median "${relay[@]}") d=$(median "${direct[@]}")
-		printf '%-10s %7d  %-8s %8.2f  %s; %s\n' "$driver" "$streams" vecd "$v" "${vip[*]}" "$(ratio "$v" "$r")" >&2
-		printf '%-10s %7d  %-8s %8.2f  %s\n' "$driver" "$streams" relay "$r" "${relay[*]}" >&2
-		printf '%-10s %7d  %-8s %8.2f  %s; %s\n' "$driver" "$streams" direct "$d" "${direct[*]}" "$(ratio "$d" "$r")" >&2
-		results+=("$(jq -n --arg driver "$driver" --argjson streams "$streams" \
+		printf '%-16s %7d  %-8s %8.2f  %s; %s\n' "$variant" "$streams" vecd "$v" "${vip[*]}" "$(ratio "$v" "$r")" >&2
+		printf '%-16s %7d  %-8s %8.2f  %s\n' "$variant" "$streams" relay "$r" "${relay[*]}" >&2
+		printf '%-16s %7d  %-8s %8.2f  %s; %s\n' "$variant" "$streams" direct "$d" "${direct[*]}" "$(ratio "$d" "$r")" >&2
+		results+=("$(jq -n --arg driver "$driver" --argjson mtu "$mtu" --argjson streams "$streams" \
 			--argjson vecd "[$(IFS=,; echo "${vip[*]}")]" --argjson relay "[$(IFS=,; echo "${relay[*]}")]" \
 			--argjson direct "[$(IFS=,; echo "${direct[*]}")]" \
-			--argjson v "$v" --argjson r "$r" --argjson d "$d" '{driver: $driver, streams: $streams,
+			--argjson v "$v" --argjson r "$r" --argjson d "$d" '{driver: $driver, mtu: $mtu, streams: $streams,
 				vecd_gbps: $v, relay_gbps: $r, direct_gbps: $d,
 				vecd_to_relay: (if $r > 0 then ($v / $r * 100 | round / 100) else null end),
 				direct_to_relay: (if $r > 0 then ($d / $r * 100 | round / 100) else null end),
@@ -185,7 +192,6 @@ done
 
 mkdir -p "$(dirname "$out")"
 printf '%s\n' "${results[@]}" | jq -s --arg load0 "$load_start" --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" --argjson secs "$secs" \
-	--arg mtu "$(ip netns exec "$CLIENT_NS" cat "/sys/class/net/$CLIENT_IFACE/mtu")" \
 	'{benchmark: "iperf3 upload client → server, namespace cluster", seconds_per_run: $secs,
-	  mtu: ($mtu | tonumber), loadavg_at_start: $load0, loadavg_at_end: $load, results: .}' >"$out"
+	  loadavg_at_start: $load0, loadavg_at_end: $load, results: .}' >"$out"
 say "wrote $out (logs in $LOG_DIR)"

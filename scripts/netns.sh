@@ -3,6 +3,7 @@
 #
 #   scripts/netns.sh up [--servers N] [--gateways G] [--clients C] [--vips A,B]
 #                       [--port-driver af_xdp|af_packet] [--ipv6 [--vips6 A,B]]
+#                       [--mtu N]
 #   scripts/netns.sh down
 #   scripts/netns.sh status      KEY=VALUE lines; exit 0 up, 1 partial, 3 down
 #                                (partial and down print STATE and NAMESPACES only)
@@ -16,7 +17,7 @@
 # `up`, which cleans up after itself through a trap.
 #
 # Defaults may also come from the environment: VEC_SERVERS, VEC_GATEWAYS,
-# VEC_CLIENTS, VEC_VIPS, VEC_PORT_DRIVER, VEC_IPV6=1, VEC_VIPS6.
+# VEC_CLIENTS, VEC_VIPS, VEC_PORT_DRIVER, VEC_IPV6=1, VEC_VIPS6, VEC_MTU.
 #
 # --ipv6 makes the cluster dual-stack: the same host numbers in
 # fd00:99::/64 as in 10.99.0.0/24 (fd00:99::11 is server 1), the IPv6 VIPs
@@ -28,6 +29,13 @@
 # port with; `status` reports the matching --vdev argument as GW<k>_VDEV.
 # af_xdp is the default: it moved more of a bulk upload through vecd than
 # af_packet (docs/benchmarking.md, scripts/bench-upload.sh).
+#
+# --mtu sets the MTU of every link of the cluster (default 1500), jumbo
+# frames up to 9000 included; vecd's ports need the same `mtu` in its
+# configuration. Above 1500 it needs --port-driver af_packet (GW<k>_VDEV
+# then sizes the packet socket's ring frames for it): DPDK 22.11's
+# net_af_xdp takes a frame into one page-sized buffer, and on this veth
+# frames of a 2900-byte MTU did not reach vecd (counted as missed).
 set -euo pipefail
 
 readonly NET=10.99.0
@@ -43,6 +51,8 @@ readonly GW_MGMT_IF=vecgwm
 readonly MAX_SERVERS=9
 readonly MAX_GATEWAYS=4
 readonly MAX_CLIENTS=20
+readonly DEFAULT_MTU=1500
+readonly MAX_MTU=9000
 readonly LOCK=/run/vec-netns.lock
 SERVER_SETUP="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/server-setup.sh"
 readonly SERVER_SETUP
@@ -62,6 +72,7 @@ port_driver=${VEC_PORT_DRIVER:-af_xdp}
 ipv6=${VEC_IPV6:-0}
 vips6=${VEC_VIPS6:-$NET6:100}
 vips6_flag=0 # --vips6 given: an error without --ipv6
+mtu=${VEC_MTU:-$DEFAULT_MTU}
 
 die() { echo "netns.sh: $*" >&2; exit 2; }
 log() { echo "netns.sh: $*" >&2; }
@@ -220,6 +231,11 @@ up_gateway() {
 	plug "$ns" "$GW_IF" "vecpg$k" "$(mac 1 "$k")" raw
 	# The driver, where `status` finds it.
 	ip -n "$ns" link set dev "$GW_IF" alias "vec-port-driver=$port_driver"
+	# A net_af_xdp vecd leaves its XDP program on the port (it has dropped
+	# CAP_NET_ADMIN by the time it exits); the next one removes it, but for
+	# af_packet it must go now: a veth with an XDP program takes no MTU
+	# above a page.
+	[ "$port_driver" = af_xdp ] || ip -n "$ns" link set dev "$GW_IF" xdp off
 	# vecd owns vecgw0: no kernel address, no kernel ARP; promiscuous so the
 	# packet socket sees every frame the bridge hands it.
 	sync_addrs "$ns" "$GW_IF" "$PLEN"
@@ -263,6 +279,9 @@ validate_up_args() {
 		in_range "${BASH_REMATCH[1]}" 41 254 || die "VIP '$v' must be $NET.41-$NET.254 (lower addresses are taken)"
 	done
 	case $ipv6 in 0 | 1) ;; *) die "VEC_IPV6 must be 0 or 1, got '$ipv6'" ;; esac
+	in_range "$mtu" 1280 $MAX_MTU || die "--mtu must be 1280..$MAX_MTU (1280: IPv6's minimum), got '$mtu'"
+	[ "$mtu" -le $DEFAULT_MTU ] || [ "$port_driver" = af_packet ] ||
+		die "--mtu $mtu needs --port-driver af_packet: net_af_xdp takes a frame into one page-sized buffer (see the comment at the top)"
 	[ "$ipv6" = 1 ] || [ "$vips6_flag" = 0 ] || die "--vips6 needs --ipv6"
 	[ "$ipv6" = 0 ] || [ -n "$vips6" ] || die "--vips6 must name at least one address"
 	# The IPv6 VIPs as `ip` prints them (lower case, no leading zeros), so
@@ -300,10 +319,23 @@ do_up() {
 		if [[ $ns =~ ^vecs([0-9]+)$ ]] && [ "${BASH_REMATCH[1]}" -gt "$servers" ]; then remove_ns "$ns"; fi
 		if [[ $ns =~ ^vecgw([0-9]+)$ ]] && [ "${BASH_REMATCH[1]}" -gt "$gateways" ]; then remove_ns "$ns"; fi
 	done
+	set_mtu
 	up_in_progress=0
 	local family="IPv4 only"
 	[ "$ipv6" = 0 ] || family="IPv6 VIPs $vips6"
-	log "up: $servers server(s), $gateways gateway(s), $clients client address(es), VIPs $vips, $family, port driver $port_driver"
+	log "up: $servers server(s), $gateways gateway(s), $clients client address(es), VIPs $vips, $family, port driver $port_driver, MTU $mtu"
+}
+
+# set_mtu: every link of the cluster at $mtu, the bridge's ports before
+# the bridge (a bridge takes no MTU above its smallest port's).
+set_mtu() {
+	local ns l
+	for ns in $(vec_namespaces); do
+		for l in $(ip -n "$ns" -o link show | awk -F': ' '{sub(/@.*/, "", $2); print $2}'); do
+			[ "$l" = lo ] || [ "$l" = "$BR" ] || ip -n "$ns" link set dev "$l" mtu "$mtu"
+		done
+	done
+	ip -n "$BR_NS" link set dev "$BR" mtu "$mtu"
 }
 
 # ---- down --------------------------------------------------------------------
@@ -339,10 +371,29 @@ ipv6_on() { [ "$(nsx "$CLIENT_NS" cat "/proc/sys/net/ipv6/conf/$CLIENT_IF/disabl
 # 512-frame ring overflows under load. AF_XDP takes the veth's one queue.
 port_vdev() {
 	case $(ip -n "$1" -o link show dev "$GW_IF" | sed -n 's/.*alias vec-port-driver=\([a-z_]*\).*/\1/p') in
-	af_packet) echo "net_af_packet0,iface=$GW_IF,framecnt=8192" ;;
+	af_packet) echo "net_af_packet0,iface=$GW_IF,framecnt=8192$(ring_frames "$(link_mtu "$1" "$GW_IF")")" ;;
 	af_xdp) echo "net_af_xdp0,iface=$GW_IF,start_queue=0,queue_count=1" ;;
 	*) echo unknown ;;
 	esac
+}
+
+link_mtu() { nsx "$1" cat "/sys/class/net/$2/mtu"; }
+
+# ring_frames MTU: net_af_packet's frame and block sizes for a port of MTU
+# above the default (nothing at or below it: the driver's 2048 fit). A ring
+# frame is the frame after a 66-byte packet-socket header, and the driver
+# wants mbufs of framesz − 32 bytes: framesz is vecd's data room for MTU
+# (gateway.dataRoomFor without DPDK's headroom: frame, VLAN tag and 64
+# spare bytes, rounded up to a KiB), and a block holds whole frames and
+# whole pages (the least common multiple of the two).
+ring_frames() {
+	local m=$1 frame block a b t
+	[ "$m" -gt $DEFAULT_MTU ] || return 0
+	frame=$(((m + 14 + 4 + 64 + 1023) / 1024 * 1024))
+	a=$frame b=4096
+	while [ "$b" -ne 0 ]; do t=$((a % b)) a=$b b=$t; done
+	block=$((frame * 4096 / a))
+	echo ",framesz=$frame,blocksz=$block"
 }
 
 do_status() {
@@ -369,6 +420,7 @@ do_status() {
 	echo "SUBNET=$NET.0/$PLEN"
 	echo "BRIDGE_NS=$BR_NS"
 	echo "BRIDGE=$BR"
+	echo "MTU=$(link_mtu "$CLIENT_NS" "$CLIENT_IF")"
 	local vips_now="" v6=0 vips6_now=""
 	if ns_exists vecs1; then vips_now=$(if_addrs vecs1 lo); fi
 	echo "VIP=${vips_now%%,*}"
@@ -501,6 +553,7 @@ while [ $# -gt 0 ]; do
 	--port-driver) port_driver=${2:?}; shift 2 ;;
 	--ipv6) ipv6=1; shift ;;
 	--vips6) vips6=${2:?}; vips6_flag=1; shift 2 ;;
+	--mtu) mtu=${2:?}; shift 2 ;;
 	*) usage ;;
 	esac
 done

@@ -223,7 +223,7 @@ func drawUpload(b *strings.Builder, top int, u *UploadResults) int {
 	}
 	var bars []bar
 	for _, res := range u.Results {
-		name := fmt.Sprintf("%s, %s", res.Driver, streamsLabel(res.Streams))
+		name := res.label()
 		bars = append(bars,
 			bar{name: name + ": vecd", value: res.Vecd, color: colorVecd,
 				text: fmt.Sprintf("%.2f Gbit/s, %.2f × relay", res.Vecd, quotient(res.Vecd, res.Relay))},

@@ -188,10 +188,11 @@ func (c *ControlResults) predates(suiteDate string) string {
 	return fmt.Sprintf("was measured at %s, before the suite's run of %s", c.Date, suiteDate)
 }
 
-// UploadResult is one driver and stream count of scripts/bench-upload.sh:
-// medians of its runs, in Gbit/s.
+// UploadResult is one driver, MTU and stream count of
+// scripts/bench-upload.sh: medians of its runs, in Gbit/s.
 type UploadResult struct {
 	Driver  string  `json:"driver"`
+	MTU     int     `json:"mtu"`
 	Streams int     `json:"streams"`
 	Vecd    float64 `json:"vecd_gbps"`
 	Relay   float64 `json:"relay_gbps"`
@@ -209,11 +210,20 @@ func (u *UploadResults) check() error {
 		return errors.New("no results")
 	}
 	for _, r := range u.Results {
-		if r.Relay <= 0 {
-			return fmt.Errorf("%s, %d streams: no relay figure", r.Driver, r.Streams)
+		switch {
+		case r.MTU <= 0:
+			return fmt.Errorf("%s, %d streams: no MTU", r.Driver, r.Streams)
+		case r.Relay <= 0:
+			return fmt.Errorf("%s: no relay figure", r.label())
 		}
 	}
 	return nil
+}
+
+// label names the result in the summary and the chart: driver, MTU and
+// streams.
+func (r UploadResult) label() string {
+	return fmt.Sprintf("%s, MTU %d, %s", r.Driver, r.MTU, streamsLabel(r.Streams))
 }
 
 // ControlResults decodes the report's control section; nil when it has

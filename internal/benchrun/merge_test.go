@@ -136,7 +136,7 @@ func TestMergeFoldsControlAndUpload(t *testing.T) {
 	for _, r := range results {
 		res := r.(map[string]any)
 		streams := int(res["streams"].(float64))
-		row := summaryRow(t, rows, fmt.Sprintf("iperf3 upload via VIP, %s, %s", res["driver"], streamsLabel(streams)))
+		row := summaryRow(t, rows, fmt.Sprintf("iperf3 upload via VIP, %s, MTU %.0f, %s", res["driver"], res["mtu"], streamsLabel(streams)))
 		vecd, relay := res["vecd_gbps"].(float64), res["relay_gbps"].(float64)
 		if row.Value != vecd || row.BaselineValue != relay || row.Baseline != "HAProxy relay" || !near(row.Ratio, vecd/relay) {
 			t.Errorf("upload row %+v; want %g Gbit/s against the relay's %g", row, vecd, relay)
@@ -174,7 +174,7 @@ func TestMergeFoldsControlAndUpload(t *testing.T) {
 	var out bytes.Buffer
 	rep.PrintSummary(&out)
 	for _, want := range []string{"poll-iteration p99.9, API load and GC", fmt.Sprintf("%.1f µs", loaded), fmt.Sprintf("%.1f µs", alone),
-		"iperf3 upload via VIP, af_xdp, 1 stream", "HAProxy relay", "net_null: vecd worker, 1M flows", "virtio-user: vecd, tcp 1k flows", "< 100 µs"} {
+		"iperf3 upload via VIP, af_xdp, MTU 1500, 1 stream", "iperf3 upload via VIP, af_packet, MTU 9000, 1 stream", "HAProxy relay", "net_null: vecd worker, 1M flows", "virtio-user: vecd, tcp 1k flows", "< 100 µs"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, out.String())
 		}
@@ -199,7 +199,7 @@ func TestMergedChartHasControlAndUploadRows(t *testing.T) {
 		fmt.Sprintf("%.1f µs, %.2f × alone", loaded, loaded/alone), "iperf3 upload", "vecd worker, 1000000 flows"}
 	for _, r := range fixture(t, "upload.json")["results"].([]any) {
 		res := r.(map[string]any)
-		name := fmt.Sprintf("%s, %s", res["driver"], streamsLabel(int(res["streams"].(float64))))
+		name := fmt.Sprintf("%s, MTU %.0f, %s", res["driver"], res["mtu"], streamsLabel(int(res["streams"].(float64))))
 		wants = append(wants, ">"+name+": vecd<", ">"+name+": HAProxy relay<",
 			fmt.Sprintf("%.2f Gbit/s, %.2f × relay", res["vecd_gbps"], res["vecd_gbps"].(float64)/res["relay_gbps"].(float64)))
 	}
@@ -273,6 +273,13 @@ func TestMergeReportsMissingInputs(t *testing.T) {
 	}
 	if _, err = Merge(in); err == nil || !strings.Contains(err.Error(), "is not the output of scripts/bench-upload.sh") {
 		t.Errorf("merge of upload results without results: %v", err)
+	}
+	// An earlier bench-upload.sh wrote one MTU for the file, none per result.
+	if err := os.WriteFile(in.Upload, []byte(`{"mtu": 1500, "results": [{"driver": "af_xdp", "streams": 1, "vecd_gbps": 3, "relay_gbps": 5}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err = Merge(in); err == nil || !strings.Contains(err.Error(), "af_xdp, 1 streams: no MTU") {
+		t.Errorf("merge of upload results without an MTU per result: %v", err)
 	}
 
 	noNetNull := testReport()

@@ -112,7 +112,7 @@ func (r *Report) summarize() []SummaryRow {
 		for _, res := range u.Results {
 			ratio := quotient(res.Vecd, res.Relay)
 			text, met := goal(fmt.Sprintf("≥ %.0f × relay", goalUploadRatio), ratio >= goalUploadRatio)
-			rows = append(rows, SummaryRow{Figure: fmt.Sprintf("iperf3 upload via VIP, %s, %s", res.Driver, streamsLabel(res.Streams)),
+			rows = append(rows, SummaryRow{Figure: "iperf3 upload via VIP, " + res.label(),
 				Value: res.Vecd, Unit: "Gbit/s", Baseline: "HAProxy relay", BaselineValue: res.Relay, BaselineUnit: "Gbit/s",
 				Ratio: ratio, Goal: text, GoalMet: met, Note: fmt.Sprintf("direct %.2f Gbit/s", res.Direct), Source: "upload"})
 		}
