@@ -210,7 +210,7 @@ func orchestrate(o runOptions) error {
 	fmt.Printf("device: net_null (64-byte frames), one RX/TX queue; measured loop on core %d, EAL main thread on core %d\n",
 		workerCore, controlCore)
 	rep := benchfmt.NetNullReport{Date: time.Now().UTC().Format(time.RFC3339), Device: "net_null,size=64", ControlCore: controlCore, WorkerCore: workerCore}
-	testpmd, err := runTestpmd(duration, controlCore, workerCore)
+	testpmd, err := runTestpmd(duration, controlCore, []int{workerCore})
 	if err != nil {
 		return fmt.Errorf("testpmd baseline: %w", err)
 	}
@@ -249,7 +249,7 @@ func orchestrate(o runOptions) error {
 	if controlCore == workerCore {
 		fmt.Println("one core given (-control-core = -worker-core): no two-worker measurement")
 	} else {
-		scaling, err := scalingRows(duration, o.scaleFlows, controlCore, workerCore)
+		scaling, err := scalingRows(duration, o.scaleFlows, controlCore, workerCore, testpmd)
 		if err != nil {
 			return err
 		}
@@ -290,8 +290,10 @@ func orchestrate(o runOptions) error {
 
 // scalingRows measures vecd's loop on one worker (workerCore), then on
 // two (controlCore and workerCore, one net_null queue each), with flows
-// flows per worker, and gives the second its ratio to the first.
-func scalingRows(duration time.Duration, flows, controlCore, workerCore int) ([]benchfmt.NetNullRow, error) {
+// flows per worker, and gives the second its ratio to the first; then
+// testpmd on the same two cores, with its ratio to testpmd, the
+// one-core run.
+func scalingRows(duration time.Duration, flows, controlCore, workerCore int, testpmd netnullbench.Result) ([]benchfmt.NetNullRow, error) {
 	var rows []benchfmt.NetNullRow
 	for _, cores := range [][]int{{workerCore}, {controlCore, workerCore}} {
 		mode := netnullbench.Workers
@@ -308,6 +310,16 @@ func scalingRows(duration time.Duration, flows, controlCore, workerCore int) ([]
 		}
 		rows = append(rows, r)
 	}
+	// The machine's own scaling: testpmd on the same two cores, its main
+	// lcore sharing the first with a forwarding lcore as vecd's control
+	// plane shares it with the first loop.
+	cores := []int{controlCore, workerCore}
+	two, err := runTestpmd(duration, controlCore, cores)
+	if err != nil {
+		return nil, fmt.Errorf("testpmd on two cores: %w", err)
+	}
+	rows = append(rows, benchfmt.NetNullRow{Name: "testpmd io-fwd ×2", Result: two, VsOneWorker: two.Mpps / testpmd.Mpps,
+		Note: fmt.Sprintf("forwarding lcores on cores %s, one queue each; ratio to testpmd on one core", joinCores(cores))})
 	return rows, nil
 }
 
@@ -383,15 +395,24 @@ func runChild(mode netnullbench.Mode, duration time.Duration, env []string, args
 }
 
 // runTestpmd runs dpdk-testpmd io forwarding on the same kind of port
-// (one net_null port looped onto itself) and averages its per-second
-// receive rate, skipping the first report.
-func runTestpmd(duration time.Duration, controlCore, workerCore int) (netnullbench.Result, error) {
+// (one net_null port looped onto itself), one forwarding lcore and queue
+// on each of cores, its main lcore on controlCore, and averages its
+// per-second receive rate, skipping the first report.
+func runTestpmd(duration time.Duration, controlCore int, cores []int) (netnullbench.Result, error) {
 	res := netnullbench.Result{Mode: "testpmd"}
+	if len(cores) > 1 {
+		res.WorkerCores = cores
+	}
+	lcores := []string{fmt.Sprintf("0@%d", controlCore)}
+	for i, c := range cores {
+		lcores = append(lcores, fmt.Sprintf("%d@%d", i+1, c))
+	}
+	n := strconv.Itoa(len(cores))
 	ctx, cancel := context.WithTimeout(context.Background(), duration+30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "dpdk-testpmd", "-l", fmt.Sprintf("%d,%d", controlCore, workerCore),
+	cmd := exec.CommandContext(ctx, "dpdk-testpmd", "--lcores", strings.Join(lcores, ","),
 		"--in-memory", "--no-pci", "--vdev=net_null0,size=64", "--",
-		"--forward-mode=io", "--port-topology=loop", "--nb-cores=1", "--rxq=1", "--txq=1", "--stats-period=1")
+		"--forward-mode=io", "--port-topology=loop", "--nb-cores="+n, "--rxq="+n, "--txq="+n, "--stats-period=1")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return res, err

@@ -18,7 +18,8 @@ type NetNullRow struct {
 	VsTestpmd float64 `json:"ratio_to_testpmd"`
 	VsPlain   float64 `json:"ratio_to_plain_loop"`
 	// VsOneWorker is, for the two-worker row, its packet rate over the
-	// one-worker row's, measured just before it the same way.
+	// one-worker row's, measured just before it the same way; for
+	// testpmd on two cores, its rate over testpmd's on one.
 	VsOneWorker float64 `json:"ratio_to_one_worker,omitempty"`
 	// Note says what the row's figure depends on beyond its name.
 	Note string `json:"note,omitempty"`

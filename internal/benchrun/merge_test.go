@@ -158,8 +158,11 @@ func TestMergeFoldsControlAndUpload(t *testing.T) {
 		}
 	}
 	two, one := mpps["vecd workers ×2, 100000 flows each"], mpps["vecd workers ×1, 100000 flows each"]
-	if row := summaryRow(t, rows, "net_null: 2 workers, 100k flows each"); row.Value != two || row.BaselineValue != one || !near(row.Ratio, two/one) {
-		t.Errorf("two-worker row %+v; want %g against %g", row, two, one)
+	// The note has testpmd's own scaling on the same cores.
+	testpmd2 := mpps["testpmd io-fwd ×2"]
+	if row := summaryRow(t, rows, "net_null: 2 workers, 100k flows each"); row.Value != two || row.BaselineValue != one || !near(row.Ratio, two/one) ||
+		!strings.Contains(row.Note, fmt.Sprintf("testpmd io-fwd on them: %.2f Mpps, %.3f × one core", testpmd2, testpmd2/testpmd)) {
+		t.Errorf("two-worker row %+v; want %g against %g, testpmd %g against %g", row, two, one, testpmd2, testpmd)
 	}
 	syn := summaryRow(t, rows, "net_null: new connections/s, SYN-only, one worker")
 	if syn.Value <= 0 || syn.BaselineValue != testpmd {

@@ -61,11 +61,13 @@ func quotient(a, b float64) float64 {
 func (r *Report) summarize() []SummaryRow {
 	var rows []SummaryRow
 	nn := r.NetNullRows()
-	var testpmd, oneWorker *benchfmt.NetNullRow
+	var testpmd, testpmdScaled, oneWorker *benchfmt.NetNullRow
 	for i := range nn {
 		switch m := nn[i].Result; {
-		case m.Mode == "testpmd":
+		case m.Mode == "testpmd" && len(m.WorkerCores) <= 1:
 			testpmd = &nn[i]
+		case m.Mode == "testpmd":
+			testpmdScaled = &nn[i]
 		case m.Mode == "workers" && len(m.WorkerCores) == 1:
 			oneWorker = &nn[i]
 		}
@@ -82,9 +84,14 @@ func (r *Report) summarize() []SummaryRow {
 				Value: m.NewConnsPerSec, Unit: "conn/s", Baseline: "testpmd io-fwd on net_null", BaselineValue: testpmd.Result.Mpps, BaselineUnit: "Mpps",
 				Ratio: quotient(m.Mpps, testpmd.Result.Mpps), Note: fmt.Sprintf("%d entries in the table at the end", m.Entries), Source: "net_null"})
 		case oneWorker != nil && m.Mode == "workers" && len(m.WorkerCores) > 1:
+			note := "cores " + joinInts(m.WorkerCores)
+			if testpmdScaled != nil && testpmd != nil {
+				note += fmt.Sprintf("; testpmd io-fwd on them: %.2f Mpps, %.3f × one core", testpmdScaled.Result.Mpps,
+					quotient(testpmdScaled.Result.Mpps, testpmd.Result.Mpps))
+			}
 			rows = append(rows, SummaryRow{Figure: fmt.Sprintf("net_null: %d workers, %s flows each", len(m.WorkerCores), flowsLabel(float64(m.Flows))),
 				Value: m.Mpps, Unit: "Mpps", Baseline: "one worker", BaselineValue: oneWorker.Result.Mpps, BaselineUnit: "Mpps",
-				Ratio: quotient(m.Mpps, oneWorker.Result.Mpps), Note: "cores " + joinInts(m.WorkerCores), Source: "net_null"})
+				Ratio: quotient(m.Mpps, oneWorker.Result.Mpps), Note: note, Source: "net_null"})
 		}
 	}
 	for _, c := range r.Cases {
