@@ -156,6 +156,14 @@ func TestMergeFoldsControlAndUpload(t *testing.T) {
 		if row.Value != mpps[name] || row.BaselineValue != testpmd || !near(row.Ratio, mpps[name]/testpmd) {
 			t.Errorf("%s row %+v; want %g Mpps against testpmd's %g", flows, row, mpps[name], testpmd)
 		}
+		// Issue 12's goals: 40 Mpps with 1k flows, 25 with 1M.
+		want := map[string]float64{"1k": 40, "1M": 25}[flows]
+		if row.Goal != fmt.Sprintf("≥ %.0f Mpps", want) || row.GoalMet == nil || *row.GoalMet != (mpps[name] >= want) {
+			t.Errorf("%s row's goal %q met %v; want ≥ %g Mpps", flows, row.Goal, row.GoalMet, want)
+		}
+	}
+	if row := summaryRow(t, rows, "net_null: vecd worker, 100k flows"); row.Goal != "" || row.GoalMet != nil {
+		t.Errorf("100k row has a goal: %+v", row)
 	}
 	two, one := mpps["vecd workers ×2, 100000 flows each"], mpps["vecd workers ×1, 100000 flows each"]
 	// The note has testpmd's own scaling on the same cores.
@@ -165,8 +173,11 @@ func TestMergeFoldsControlAndUpload(t *testing.T) {
 		t.Errorf("two-worker row %+v; want %g against %g, testpmd %g against %g", row, two, one, testpmd2, testpmd)
 	}
 	syn := summaryRow(t, rows, "net_null: new connections/s, SYN-only, one worker")
-	if syn.Value <= 0 || syn.BaselineValue != testpmd {
+	if syn.Value <= 0 || syn.BaselineValue != testpmd || syn.Goal != "≥ 10 M/s" || syn.GoalMet == nil || *syn.GoalMet != (syn.Value >= 10e6) {
 		t.Errorf("new connections row %+v", syn)
+	}
+	if row := summaryRow(t, rows, "net_null: 2 workers, 100k flows each"); row.Goal != "≥ 1.9 × one" || row.GoalMet == nil || *row.GoalMet != (two/one >= 1.9) {
+		t.Errorf("two-worker row's goal %q met %v", row.Goal, row.GoalMet)
 	}
 	rep1M := testReport().Cases[2]
 	if row := summaryRow(t, rows, "virtio-user: vecd, tcp 1M flows"); row.Value != rep1M.Vecd.Gen.SentMpps ||

@@ -20,7 +20,26 @@ const (
 	goalP999Micros = 100.0
 	// goalUploadRatio: vecd's upload rate over the HAProxy relay's.
 	goalUploadRatio = 1.0
+	// goalWorker1kMpps, goalWorker1MMpps: vecd's worker on net_null with
+	// 1k and 1M live flows (other flow counts have no goal).
+	goalWorker1kMpps, goalWorker1MMpps = 40.0, 25.0
+	// goalNewConnsPerSec: one worker, SYN-only.
+	goalNewConnsPerSec = 10e6
+	// goalScaling: two workers' packet rate over one worker's.
+	goalScaling = 1.9
 )
+
+// workerGoal is the goal of the net_null worker row of flows live flows,
+// or nothing for a flow count the issue sets none for.
+func workerGoal(flows int, mpps float64) (string, *bool) {
+	switch flows {
+	case 1000:
+		return goal(fmt.Sprintf("≥ %.0f Mpps", goalWorker1kMpps), mpps >= goalWorker1kMpps)
+	case 1000000:
+		return goal(fmt.Sprintf("≥ %.0f Mpps", goalWorker1MMpps), mpps >= goalWorker1MMpps)
+	}
+	return "", nil
+}
 
 // SummaryRow is one figure of `make bench` with its baseline measured in
 // the same run (the same file), and their ratio.
@@ -76,22 +95,27 @@ func (r *Report) summarize() []SummaryRow {
 		m := row.Result
 		switch {
 		case testpmd != nil && m.Mode == "worker":
+			text, met := workerGoal(m.Flows, m.Mpps)
 			rows = append(rows, SummaryRow{Figure: fmt.Sprintf("net_null: vecd worker, %s flows", flowsLabel(float64(m.Flows))),
 				Value: m.Mpps, Unit: "Mpps", Baseline: "testpmd io-fwd on net_null", BaselineValue: testpmd.Result.Mpps, BaselineUnit: "Mpps",
-				Ratio: quotient(m.Mpps, testpmd.Result.Mpps), Source: "net_null"})
+				Ratio: quotient(m.Mpps, testpmd.Result.Mpps), Goal: text, GoalMet: met, Source: "net_null"})
 		case testpmd != nil && m.Mode == "syn":
+			text, met := goal(fmt.Sprintf("≥ %.0f M/s", goalNewConnsPerSec/1e6), m.NewConnsPerSec >= goalNewConnsPerSec)
 			rows = append(rows, SummaryRow{Figure: "net_null: new connections/s, SYN-only, one worker",
 				Value: m.NewConnsPerSec, Unit: "conn/s", Baseline: "testpmd io-fwd on net_null", BaselineValue: testpmd.Result.Mpps, BaselineUnit: "Mpps",
-				Ratio: quotient(m.Mpps, testpmd.Result.Mpps), Note: fmt.Sprintf("%d entries in the table at the end", m.Entries), Source: "net_null"})
+				Ratio: quotient(m.Mpps, testpmd.Result.Mpps), Goal: text, GoalMet: met,
+				Note: fmt.Sprintf("%d entries in the table at the end", m.Entries), Source: "net_null"})
 		case oneWorker != nil && m.Mode == "workers" && len(m.WorkerCores) > 1:
 			note := "cores " + joinInts(m.WorkerCores)
 			if testpmdScaled != nil && testpmd != nil {
 				note += fmt.Sprintf("; testpmd io-fwd on them: %.2f Mpps, %.3f × one core", testpmdScaled.Result.Mpps,
 					quotient(testpmdScaled.Result.Mpps, testpmd.Result.Mpps))
 			}
+			ratio := quotient(m.Mpps, oneWorker.Result.Mpps)
+			text, met := goal(fmt.Sprintf("≥ %.1f × one", goalScaling), ratio >= goalScaling)
 			rows = append(rows, SummaryRow{Figure: fmt.Sprintf("net_null: %d workers, %s flows each", len(m.WorkerCores), flowsLabel(float64(m.Flows))),
 				Value: m.Mpps, Unit: "Mpps", Baseline: "one worker", BaselineValue: oneWorker.Result.Mpps, BaselineUnit: "Mpps",
-				Ratio: quotient(m.Mpps, oneWorker.Result.Mpps), Note: note, Source: "net_null"})
+				Ratio: ratio, Goal: text, GoalMet: met, Note: note, Source: "net_null"})
 		}
 	}
 	for _, c := range r.Cases {
