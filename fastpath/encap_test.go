@@ -176,6 +176,33 @@ func TestGUEEncapsulation(t *testing.T) {
 	}
 }
 
+// GUESourcePort hashes the flow as the header views read it: addresses,
+// protocol, and the ports of TCP and UDP only (an ICMP message's first
+// bytes are not ports). A packet too short to hold them gets the lowest
+// port rather than a panic.
+func TestGUESourcePortHashesTheFlow(t *testing.T) {
+	f := flowTo(8081, 40000)
+	for name, frame := range map[string][]byte{
+		"tcp":  pktbuild.TCP(f, pktbuild.ACK, 1, 1, []byte("payload")),
+		"udp":  pktbuild.UDP(f, []byte("datagram")),
+		"icmp": pktbuild.ICMP(f, header.ICMPEchoRequest, 0, [4]byte{0xab, 0xcd, 0, 1}, []byte("ping")),
+	} {
+		ip := header.IPv4(frame[header.EthernetHeaderLen:])
+		var srcPort, dstPort uint16
+		if p := ip.Protocol(); p == ProtoTCP || p == ProtoUDP {
+			u := header.UDP(ip.Payload())
+			srcPort, dstPort = u.SourcePort(), u.DestinationPort()
+		}
+		h := hashTuple(ip.Source(), ip.Destination(), srcPort, dstPort, ip.Protocol(), 0)
+		if got, want := GUESourcePort(ip), gueSourcePortBase|uint16(h^h>>32)&gueSourcePortMask; got != want {
+			t.Errorf("%s: source port %d, want %d", name, got, want)
+		}
+	}
+	if got := GUESourcePort(make([]byte, gueHashedLen-1)); got != gueSourcePortBase {
+		t.Errorf("a %d-byte packet: source port %d, want %d", gueHashedLen-1, got, gueSourcePortBase)
+	}
+}
+
 // Ethernet padding after a short packet is not carried into the outer
 // packet, whose length is the inner packet's plus the overhead.
 func TestEncapsulationDropsPadding(t *testing.T) {
