@@ -6,7 +6,7 @@ FUZZTIME ?= 60s
 # Minimising a new interesting input can otherwise take a minute of its own.
 FUZZMINIMIZETIME ?= 10s
 
-.PHONY: build test demo replay-demo bench fuzz vet clean deb
+.PHONY: build test demo replay-demo bench pgo fuzz vet clean deb
 
 # vec-agent is built without cgo: dropping its capabilities on every thread
 # (AllThreadsSyscall) needs a binary that is pure Go.
@@ -61,6 +61,18 @@ bench:
 	./scripts/bench-upload.sh --out bench/upload.json
 	bin/vec-pktgen merge -results bench/results.json -control bench/control.json \
 		-upload bench/upload.json -chart bench/results.svg
+
+# Profile-guided optimisation: the CPU profile of the fastpath's benchmarks
+# (established flows at 1k and 1M, IPv6, IPIP, GUE, new connections, a SYN
+# flood into a full table) becomes default.pgo of the two programs that run
+# the worker loop, vecd and vec-bench, which `go build` then uses by itself
+# (docs/benchmarking.md, "Profile-guided optimisation"). Run it again after
+# a change to the packet path.
+PGO_BENCH = BurstEstablished|NewConnections|SYNFloodFullTable
+pgo:
+	$(GO) test -run='^$$' -bench='$(PGO_BENCH)' -benchtime=2s -o /tmp/vec-pgo-fastpath.test \
+		-cpuprofile cmd/vecd/default.pgo ./fastpath/
+	cp cmd/vecd/default.pgo cmd/vec-bench/default.pgo
 
 # Runs every fuzz target of the module for FUZZTIME each, one after another
 # (go test -fuzz takes one target at a time).

@@ -179,3 +179,20 @@ func namesCI(f *ast.File) bool {
 	})
 	return found
 }
+
+// vecd and vec-bench, the two programs that run the worker loop, are built
+// with one profile (make pgo), so that vec-bench measures the loop vecd
+// runs.
+func TestWorkerProgramsShareOneProfile(t *testing.T) {
+	var profiles [][]byte
+	for _, main := range []string{"vecd", "vec-bench"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "cmd", main, "default.pgo"))
+		if err != nil || len(b) == 0 {
+			t.Fatalf("cmd/%s/default.pgo: %v (make pgo writes it)", main, err)
+		}
+		profiles = append(profiles, b)
+	}
+	if !slices.Equal(profiles[0], profiles[1]) {
+		t.Error("cmd/vecd/default.pgo and cmd/vec-bench/default.pgo differ: make pgo writes both")
+	}
+}
