@@ -113,6 +113,15 @@ func (b *Burst) SendKept(port, queue uint16) (sent, freed int) {
 	return sent, n - sent
 }
 
+// SendKeptThenRx is SendKept on (txPort, txQueue), then Rx on (rxPort,
+// rxQueue), in one cgo call instead of two: a poll loop that transmits a
+// burst at the start of its next receive saves a call per burst. TxFull
+// then reports the send. It returns what Rx returns.
+func (b *Burst) SendKeptThenRx(txPort, txQueue, rxPort, rxQueue uint16) int {
+	b.n = int(C.vec_burst_send_kept_rx(b.c, C.uint16_t(txPort), C.uint16_t(txQueue), C.uint16_t(rxPort), C.uint16_t(rxQueue)))
+	return b.n
+}
+
 // SendAll transmits every held packet on port's TX queue, frees those the
 // TX ring had no room for, and returns how many were sent. One cgo call.
 func (b *Burst) SendAll(port, queue uint16) int {
@@ -126,8 +135,8 @@ func (b *Burst) SendAll(port, queue uint16) int {
 // be written (DPDK's RTE_PKTMBUF_HEADROOM, 128, after a usual Rx).
 func (b *Burst) Headroom() int { return int(b.c.headroom) }
 
-// TxFull returns how many packets the last SendKept or SendAll meant to
-// transmit but freed because the TX ring stayed full.
+// TxFull returns how many packets the last SendKept, SendKeptThenRx or
+// SendAll meant to transmit but freed because the TX ring stayed full.
 func (b *Burst) TxFull() int { return int(b.c.tx_full) }
 
 // Alloc replaces the burst's content with n new mbufs from pool

@@ -20,7 +20,8 @@
 //     packet in C memory, and each packet's segment count and whole
 //     length (Segments, PacketLens: a chained frame is visible as such).
 //     Rx (which also prefetches each packet's first bytes) and
-//     SendKept/SendAll are exactly one cgo call per burst; Packets and
+//     SendKept/SendAll are exactly one cgo call per burst, and
+//     SendKeptThenRx one for both ends of a poll loop's turn; Packets and
 //     Keep are that memory itself, rebuilt by nothing and allocating
 //     nothing. Alloc fills a burst with new mbufs to transmit.
 //   - Frames: pre-built frames in C memory that Frames.Send copies into

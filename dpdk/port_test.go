@@ -232,9 +232,22 @@ func TestSendKeptFreesTheRest(t *testing.T) {
 			t.Fatalf("packet %d is #%d, want #%d (kept order)", i, pkt[0], 2*i)
 		}
 	}
+	// The first four kept, sent and (net_ring loops them back) received
+	// again in one call; the other twelve freed.
+	for i := range 4 {
+		b.Keep()[i] = 1
+	}
+	if n := b.SendKeptThenRx(p.ID, 0, p.ID, 0); n != 4 || b.TxFull() != 0 || pool.InUse() != 4 {
+		t.Fatalf("SendKeptThenRx received %d (txfull %d, in use %d), want the 4 it sent", n, b.TxFull(), pool.InUse())
+	}
+	for i, pkt := range b.Packets() {
+		if keep := b.Keep()[i]; pkt[0] != byte(2*i) || keep != 0 {
+			t.Fatalf("packet %d after SendKeptThenRx is #%d (keep %d), want #%d (keep 0)", i, pkt[0], keep, 2*i)
+		}
+	}
 	// Nothing kept: everything is freed.
 	sent, freed = b.SendKept(p.ID, 0)
-	if sent != 0 || freed != 16 {
+	if sent != 0 || freed != 4 {
 		t.Fatalf("SendKept of nothing kept: sent %d freed %d", sent, freed)
 	}
 	if pool.InUse() != 0 {
@@ -479,6 +492,17 @@ func TestRxPacketsSendKeptDoNotAllocate(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("%v allocations per Rx+Packets+Keep+SendKept, want 0", allocs)
+	}
+	b.Rx(p.ID, 0)
+	allocs = testing.AllocsPerRun(200, func() {
+		for i := range b.Packets() {
+			b.Keep()[i] = byte(i & 1)
+		}
+		b.SendKeptThenRx(p.ID, 0, p.ID, 0)
+	})
+	b.Drop()
+	if allocs != 0 {
+		t.Errorf("%v allocations per Keep+SendKeptThenRx, want 0", allocs)
 	}
 }
 

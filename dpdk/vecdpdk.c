@@ -372,6 +372,13 @@ uint16_t vec_burst_send_kept(struct vec_burst *b, uint16_t port,
 	return sent;
 }
 
+uint16_t vec_burst_send_kept_rx(struct vec_burst *b, uint16_t tx_port,
+		uint16_t tx_queue, uint16_t rx_port, uint16_t rx_queue)
+{
+	vec_burst_send_kept(b, tx_port, tx_queue);
+	return vec_burst_rx(b, rx_port, rx_queue);
+}
+
 uint16_t vec_burst_send_all(struct vec_burst *b, uint16_t port, uint16_t queue)
 {
 	uint16_t sent = b->n > 0 ? tx_retry(port, queue, b->mbufs, b->n) : 0;

@@ -90,6 +90,11 @@ int vec_burst_alloc(struct vec_burst *b, struct rte_mempool *mp, uint16_t n,
 		uint16_t len);
 uint16_t vec_burst_send_kept(struct vec_burst *b, uint16_t port,
 		uint16_t queue);
+/* vec_burst_send_kept on (tx_port, tx_queue), then vec_burst_rx on
+ * (rx_port, rx_queue): one call for the end of one burst and the start of
+ * the next. */
+uint16_t vec_burst_send_kept_rx(struct vec_burst *b, uint16_t tx_port,
+		uint16_t tx_queue, uint16_t rx_port, uint16_t rx_queue);
 uint16_t vec_burst_send_all(struct vec_burst *b, uint16_t port,
 		uint16_t queue);
 

@@ -4,10 +4,13 @@
 // runs one polled-mode loop per worker core, pinned and registered with
 // DPDK, with the control plane's threads kept off those cores.
 //
-// A worker's loop is: receive a burst (one cgo call), decide it with
-// fastpath.Core.ProcessBurst, transmit the kept packets back out the same
-// port (one cgo call), run the reaper, serve its mailbox; nothing in it
-// locks, logs or allocates.
+// A worker's loop is: transmit the kept packets of the burst it decided
+// last back out their port and receive the next burst, in one cgo call
+// (dpdk.Burst.SendKeptThenRx), decide it with fastpath.Core.ProcessBurst,
+// run the reaper, serve its mailbox; nothing in it locks, logs or
+// allocates. A decided burst waits for the next receive at most the
+// reaper's and the mailbox's time (a loop that received nothing has
+// nothing waiting), and is sent when the loop stops.
 //
 // The Gateway is the control plane's dataplane.Dataplane. The control plane
 // reaches a worker only through the worker's mailbox, an rte_ring of

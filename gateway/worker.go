@@ -51,6 +51,12 @@ type worker struct {
 	maxFrame []uint32
 	core     *fastpath.Core
 	burst    *dpdk.Burst
+	// sendPending is set while burst holds a decided burst of port
+	// sendPort that is yet to be sent: pollPort sends it in the same cgo
+	// call that receives the next burst, and poll sends it before it
+	// returns.
+	sendPending bool
+	sendPort    uint16
 	// whole and wholeAt hold, for a burst with oversize frames, the
 	// others and their indices in the burst.
 	whole   [burstSize][]byte
@@ -116,6 +122,7 @@ func (w *worker) run(started chan<- error, done chan<- struct{}) {
 }
 
 func (w *worker) poll() {
+	defer w.flush()
 	lastRx := time.Now()
 	for idle, iter := 0, 0; !w.stop.Load(); iter++ {
 		w.iterations.Store(uint64(iter) + 1)
@@ -173,12 +180,21 @@ func (w *worker) adapt(got int) bool {
 	return true
 }
 
-// pollPort receives one burst from port, decides it, and transmits what is
-// to be transmitted back out the same port: one cgo call each way. Frames
-// that did not arrive whole (longer than maxFrame, or chained) are dropped
-// and counted as oversize before the fastpath sees the burst.
+// pollPort receives one burst from port and decides it; what is to be
+// transmitted goes back out the same port in the cgo call that receives
+// the next burst (of this port or another): one call per burst instead
+// of one each way. Frames that did not arrive whole (longer than
+// maxFrame, or chained) are dropped and counted as oversize before the
+// fastpath sees the burst.
 func (w *worker) pollPort(port uint16, maxFrame uint32) int {
-	n := w.burst.Rx(port, w.queue)
+	var n int
+	if w.sendPending {
+		n = w.burst.SendKeptThenRx(w.sendPort, w.queue, port, w.queue)
+		w.sendPending = false
+		w.txFull += uint64(w.burst.TxFull())
+	} else {
+		n = w.burst.Rx(port, w.queue)
+	}
 	if n == 0 {
 		return 0
 	}
@@ -219,9 +235,17 @@ func (w *worker) pollPort(port uint16, maxFrame uint32) int {
 			}
 		}
 	}
-	w.burst.SendKept(port, w.queue)
-	w.txFull += uint64(w.burst.TxFull())
+	w.sendPending, w.sendPort = true, port
 	return n
+}
+
+// flush sends the decided burst pollPort left, if there is one.
+func (w *worker) flush() {
+	if w.sendPending {
+		w.burst.SendKept(w.sendPort, w.queue)
+		w.sendPending = false
+		w.txFull += uint64(w.burst.TxFull())
+	}
 }
 
 // transmitted is v as a keep byte: 1 to send the packet, 0 to free it.
