@@ -327,10 +327,12 @@ do_up() {
 }
 
 # set_mtu: every link of the cluster at $mtu, the bridge's ports before
-# the bridge (a bridge takes no MTU above its smallest port's).
+# the bridge (a bridge takes no MTU above its smallest port's). Only the
+# namespaces `up` makes: the routers and remote clients tests add keep
+# theirs.
 set_mtu() {
 	local ns l
-	for ns in $(vec_namespaces); do
+	for ns in $(vec_namespaces | grep -E '^vec(br|c|gw[0-9]*|s[0-9]+)$'); do
 		for l in $(ip -n "$ns" -o link show | awk -F': ' '{sub(/@.*/, "", $2); print $2}'); do
 			[ "$l" = lo ] || [ "$l" = "$BR" ] || ip -n "$ns" link set dev "$l" mtu "$mtu"
 		done
