@@ -7,9 +7,9 @@
 #
 # For each port driver (netns.sh --port-driver), at the MTU after its @
 # (netns.sh --mtu, for every link of the cluster and vecd's port; 1500
-# without one), it brings up the namespace
-# cluster with one server, runs bin/vecd on the gateway's port with one
-# service (the VIP's TCP port 5201 to the server), iperf3 -s on the server
+# without one), it brings up the namespace cluster with one server, runs
+# bin/vecd on the gateway's port with one service (the VIP's TCP port
+# 5201 to the server), iperf3 -s on the server
 # and HAProxy (mode tcp) on the gateway namespace's management address,
 # relaying its port 5201 to the server. Then, for 1 and 4 streams, iperf3
 # in the client namespace uploads (client → server) for S seconds (default
