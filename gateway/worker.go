@@ -51,12 +51,11 @@ type worker struct {
 	maxFrame []uint32
 	core     *fastpath.Core
 	burst    *dpdk.Burst
-	// sendPending is set while burst holds a decided burst of port
-	// sendPort that is yet to be sent: pollPort sends it in the same cgo
-	// call that receives the next burst, and poll sends it before it
-	// returns.
-	sendPending bool
-	sendPort    uint16
+	// sendPort is the port of the decided burst that burst holds between
+	// one pollPort and the next (burst is empty otherwise): pollPort sends
+	// it in the same cgo call that receives the next burst, and poll
+	// sends it before it returns.
+	sendPort uint16
 	// whole and wholeAt hold, for a burst with oversize frames, the
 	// others and their indices in the burst.
 	whole   [burstSize][]byte
@@ -187,14 +186,9 @@ func (w *worker) adapt(got int) bool {
 // maxFrame, or chained) are dropped and counted as oversize before the
 // fastpath sees the burst.
 func (w *worker) pollPort(port uint16, maxFrame uint32) int {
-	var n int
-	if w.sendPending {
-		n = w.burst.SendKeptThenRx(w.sendPort, w.queue, port, w.queue)
-		w.sendPending = false
-		w.txFull += uint64(w.burst.TxFull())
-	} else {
-		n = w.burst.Rx(port, w.queue)
-	}
+	// An empty burst (nothing received last time) sends nothing.
+	n := w.burst.SendKeptThenRx(w.sendPort, w.queue, port, w.queue)
+	w.txFull += uint64(w.burst.TxFull())
 	if n == 0 {
 		return 0
 	}
@@ -235,17 +229,17 @@ func (w *worker) pollPort(port uint16, maxFrame uint32) int {
 			}
 		}
 	}
-	w.sendPending, w.sendPort = true, port
+	w.sendPort = port
 	return n
 }
 
 // flush sends the decided burst pollPort left, if there is one.
 func (w *worker) flush() {
-	if w.sendPending {
-		w.burst.SendKept(w.sendPort, w.queue)
-		w.sendPending = false
-		w.txFull += uint64(w.burst.TxFull())
+	if len(w.ports) == 0 {
+		return // it never polled: it holds no burst
 	}
+	w.burst.SendKept(w.sendPort, w.queue)
+	w.txFull += uint64(w.burst.TxFull())
 }
 
 // transmitted is v as a keep byte: 1 to send the packet, 0 to free it.
