@@ -52,6 +52,15 @@ func (p *Port) Link() (Link, error) {
 	return l, nil
 }
 
+// LinkUp reports whether the port's link is up (Link's Up). A net_vhost
+// port's link comes up when a virtio driver (e.g. a process with a
+// net_virtio_user port on the same socket) has connected and started its
+// device.
+func (p *Port) LinkUp() (bool, error) {
+	l, err := p.Link()
+	return l.Up, err
+}
+
 // SetLinkDown takes the port's link down administratively
 // (rte_eth_dev_set_link_down); not every driver can (net_ring can,
 // net_null cannot: the error then wraps ENOTSUP).

@@ -435,18 +435,6 @@ func (p *Port) MAC() ([6]byte, error) {
 	return mac, nil
 }
 
-// LinkUp reports whether the port's link is up (rte_eth_link_get_nowait).
-// A net_vhost port's link comes up when a virtio driver (e.g. a process
-// with a net_virtio_user port on the same socket) has connected and
-// started its device.
-func (p *Port) LinkUp() (bool, error) {
-	ret := C.vec_link_up(C.uint16_t(p.ID))
-	if ret < 0 {
-		return false, callError(fmt.Sprintf("rte_eth_link_get_nowait(port %d)", p.ID), ret)
-	}
-	return ret == 1, nil
-}
-
 // PortStats are a port's basic counters (struct rte_eth_stats). What is
 // counted depends on the PMD: net_ring and net_null count packets, per
 // queue too, but leave the byte counters at 0.

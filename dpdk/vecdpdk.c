@@ -192,18 +192,6 @@ int vec_reta_get(uint16_t port, uint16_t reta_size, uint16_t *out)
 	return 0;
 }
 
-int vec_link_up(uint16_t port)
-{
-	struct rte_eth_link link;
-	int r;
-
-	memset(&link, 0, sizeof(link));
-	r = rte_eth_link_get_nowait(port, &link);
-	if (r < 0)
-		return r;
-	return link.link_status == RTE_ETH_LINK_UP;
-}
-
 int vec_rss_hash_get(uint16_t port, uint8_t *key, uint8_t key_len,
 		uint64_t *hf)
 {

@@ -80,7 +80,6 @@ int vec_reta_set(uint16_t port, uint16_t reta_size, uint16_t nqueues,
 int vec_reta_get(uint16_t port, uint16_t reta_size, uint16_t *out);
 int vec_rss_hash_get(uint16_t port, uint8_t *key, uint8_t key_len,
 		uint64_t *hf);
-int vec_link_up(uint16_t port);
 
 struct vec_burst *vec_burst_new(uint16_t size);
 void vec_burst_free(struct vec_burst *b);
