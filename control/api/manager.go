@@ -5,7 +5,6 @@ import (
 	"slices"
 	"time"
 
-	"vec/control/apiwire"
 	"vec/control/config"
 	"vec/control/manager"
 	"vec/control/weights"
@@ -23,15 +22,7 @@ var errNoManager = &apiError{status: http.StatusNotFound, code: "manager_unavail
 	msg: "this vecd runs no manager (weight loop) to report on"}
 
 func (h *handler) managerReport(*http.Request, Identity) (any, error) {
-	return wireReport(h.Manager.ManagerReport()), nil
-}
-
-// wireReport is the JSON body of GET /v1/manager: the report's parts are
-// already apiwire's; the interval and the proportions are converted.
-func wireReport(rep weights.Report) apiwire.ManagerReport {
-	return apiwire.ManagerReport{Enabled: rep.Enabled, At: rep.At, Generation: rep.Generation,
-		IntervalS: rep.IntervalS, Proportions: apiwire.Proportions(rep.Proportions), Smoothing: rep.Smoothing,
-		Sensitivity: rep.Sensitivity, Services: rep.Services, Advisors: rep.Advisors, Rules: rep.Rules, Error: rep.Error}
+	return h.Manager.ManagerReport(), nil
 }
 
 func (h *handler) managerEnable(on bool) func(*http.Request, Identity) (any, error) {

@@ -8,7 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"vec/control/advisor"
-	"vec/control/config"
+	"vec/control/apiwire"
 	"vec/control/weights"
 )
 
@@ -57,7 +57,7 @@ func TestManagerCollectorReportsTheLastInterval(t *testing.T) {
 		}
 	}
 	at := time.Date(2026, 12, 1, 10, 0, 0, 500_000_000, time.UTC)
-	rep := fixedManager{Enabled: true, At: at, Proportions: config.Proportions{Active: 40, New: 40, Advisor: 20},
+	rep := fixedManager{Enabled: true, At: at, Proportions: apiwire.Proportions{Active: 40, New: 40, Advisor: 20},
 		Services: []weights.ServiceReport{{Service: "10.1.0.100:http", Bound: 20, Pushed: true, Servers: []weights.ServerReport{
 			{Server: "s1", Weight: 10, Computed: 13, Reason: "computed", Metrics: metrics(10, 30, 2, true, 0.25, 0.5, 0.4)},
 			{Server: "s2", Weight: 10, Computed: 7, Reason: "computed", Metrics: metrics(30, 30, 3, true, 0.75, 0.5, 0.6)},

@@ -13,6 +13,7 @@ import (
 
 	"vec/agent/client"
 	"vec/control/advisor"
+	"vec/control/apiwire"
 	"vec/control/config"
 	"vec/control/manager"
 	"vec/control/rules"
@@ -319,8 +320,8 @@ func (h hostMetrics) systemValue(metric string) (float64, bool) {
 func (l *Loop) compute(ctx context.Context, view manager.ManagedView) (Report, map[fastpath.ServerID]int, bool, error) {
 	spec := view.Manager
 	now := l.now()
-	rep := Report{Enabled: true, At: now, Generation: view.Generation, Interval: spec.Interval,
-		Proportions: spec.Proportions, Smoothing: spec.Smoothing, Sensitivity: spec.Sensitivity}
+	rep := Report{Enabled: true, At: now, Generation: view.Generation, IntervalS: spec.Interval.Seconds(),
+		Proportions: apiwire.Proportions(spec.Proportions), Smoothing: spec.Smoothing, Sensitivity: spec.Sensitivity}
 	counters, err := l.opts.Source.Counters(ctx)
 	if err != nil {
 		return rep, nil, false, fmt.Errorf("reading the workers' counters: %w", err)
