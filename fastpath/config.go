@@ -14,47 +14,11 @@ const (
 	ProtoUDP  uint8 = 17
 )
 
-// Default timers, used when a service leaves its timeout at zero.
-const (
-	// DefaultFinTimeout is 3 × MSL with Linux's MSL of 30 s (TCP_TIMEWAIT_LEN
-	// is 2 × MSL = 60 s); it covers the servers' own TIME-WAIT plus late
-	// retransmissions from the client.
-	DefaultFinTimeout = 90 * time.Second
-	// DefaultStaleTimeout is above the usual server-side TCP idle timeouts
-	// (nginx keepalive 75 s, Apache 5 s, HAProxy 50 s … and the 2 h TCP
-	// keepalive probe interval is rarely relied upon); 15 minutes is the
-	// value IBM Network Dispatcher shipped with (staletimeout 900 s).
-	DefaultStaleTimeout = 900 * time.Second
-	// DefaultSynTimeout is how long an embryonic entry (the client's SYN
-	// seen, nothing else from it yet) waits for the client's next packet.
-	// The handshake's ACK follows the SYN by one round trip; a client
-	// whose SYN went unanswered retransmits it (Linux after 1 s, then 2 s
-	// more), which refreshes the entry. A spoofed SYN's entry is gone
-	// after this long instead of stale_timeout.
-	DefaultSynTimeout = 3 * time.Second
-	// DefaultResetTimeout is how long an entry lives after an RST from the
-	// client's side (IPVS keeps a reset connection in CLOSE for 10 s). With
-	// direct server return the gateway sees no sequence numbers and cannot
-	// tell a real RST from a blind, spoofed one, so the entry keeps its
-	// server meanwhile and the client's next packet re-activates it.
-	DefaultResetTimeout = 10 * time.Second
-	// ActiveEvictIdle is how long an ACTIVE entry must have been idle before
-	// a new connection may evict it from a full table (after every
-	// embryonic and closing entry near the new one's home slot).
-	ActiveEvictIdle = 60 * time.Second
-	// DefaultWeightBound is the largest weight a server may carry (Fig. 8's
-	// weight bound) when a service does not set one.
-	DefaultWeightBound = 20
-	// MaxWeightBound caps every service's weight bound.
-	MaxWeightBound = 100
-)
-
-// MaxServers is the number of distinct ServerIDs a gateway can hold; counters
-// are kept in fixed arrays of this size so the fastpath never allocates.
-const MaxServers = 4096
-
-// MaxServices is the number of distinct ServiceIDs a gateway can hold.
-const MaxServices = 1024
+// ActiveEvictIdle is how long an ACTIVE entry must have been idle before a
+// new connection may evict it from a full table (after every embryonic and
+// closing entry near the new one's home slot). The service timers' defaults
+// and the weight bounds are internal/limits'.
+const ActiveEvictIdle = 60 * time.Second
 
 // ServerID names one server of one service (a row of the patent's node
 // table). IDs are assigned by the control plane and stay stable across
@@ -115,7 +79,7 @@ type ServiceConfig struct {
 	SynTimeout   time.Duration
 	ResetTimeout time.Duration
 	// WeightBound limits every server weight (Fig. 8); zero selects
-	// DefaultWeightBound.
+	// limits.DefaultWeightBound.
 	WeightBound int
 	// Scheduler picks the server of a new connection: SchedulerWRR (the
 	// zero value) or SchedulerMaglev, which needs every server's Name.
@@ -126,7 +90,7 @@ type ServiceConfig struct {
 	Forwarding Forwarding
 	// GUEPort is the UDP destination port of a ForwardGUE service's
 	// packets (the port the servers' GUE receivers listen on); zero
-	// selects DefaultGUEPort.
+	// selects limits.DefaultGUEPort.
 	GUEPort uint16
 	Servers []ServerConfig
 }
@@ -160,15 +124,6 @@ func (f Forwarding) String() string {
 	return fmt.Sprintf("forwarding-%d", uint8(f))
 }
 
-// DefaultGUEPort is the UDP port GUE packets go to when a service sets
-// none (Katran's and the Linux fou examples' choice is arbitrary; this
-// one is vec's).
-const DefaultGUEPort = 6080
-
-// DefaultEncapMTU is the path MTU to the servers assumed when
-// Encapsulation.MTU is zero: Ethernet's.
-const DefaultEncapMTU = 1500
-
 // Encapsulation is the gateway-wide part of the encapsulating modes.
 type Encapsulation struct {
 	// Source is the outer packets' source address (normally the
@@ -179,7 +134,7 @@ type Encapsulation struct {
 	// servers are on the link themselves: each is resolved by ARP (or
 	// has its MAC configured) as a DSR server is.
 	NextHop netip.Addr
-	// MTU is the path MTU to the servers (zero: DefaultEncapMTU). A
+	// MTU is the path MTU to the servers (zero: limits.DefaultEncapMTU). A
 	// packet that would exceed it once encapsulated is not sent: with
 	// Don't Fragment set (every TCP segment of a Linux client) the client
 	// is sent an ICMP "fragmentation needed" with MTU minus the overhead,

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"vec/fastpath/header"
+	"vec/internal/limits"
 )
 
 // TCP flags the connection state machine reads (header's, under the names
@@ -125,11 +126,11 @@ type Core struct {
 	lastReap   int64
 	reapCredit int64
 
-	wrr [MaxServices]wrrState // indexed by ServiceID
+	wrr [limits.MaxServices]wrrState // indexed by ServiceID
 
 	// Counters and Servers are written only by the owning goroutine.
 	Counters CoreCounters
-	Servers  [MaxServers]ServerCounters // indexed by ServerID
+	Servers  [limits.MaxServers]ServerCounters // indexed by ServerID
 
 	meta [MaxBurst]packetMeta
 	// addrs6 holds the addresses of a chunk's IPv6 flow packets
@@ -851,20 +852,20 @@ func expiryReason(e *Entry) removeReason {
 // SYN for embryonic and reset for RST entries. svc is e's service, or nil
 // when the snapshot no longer has it.
 func (c *Core) expired(e *Entry, svc *service, now int64) bool {
-	timeout := int64(DefaultStaleTimeout)
+	timeout := int64(limits.DefaultStaleTimeout)
 	switch e.State {
 	case StateFIN:
-		timeout = int64(DefaultFinTimeout)
+		timeout = int64(limits.DefaultFinTimeout)
 		if svc != nil {
 			timeout = svc.finTimeout
 		}
 	case StateSYN:
-		timeout = int64(DefaultSynTimeout)
+		timeout = int64(limits.DefaultSynTimeout)
 		if svc != nil {
 			timeout = svc.synTimeout
 		}
 	case StateRST:
-		timeout = int64(DefaultResetTimeout)
+		timeout = int64(limits.DefaultResetTimeout)
 		if svc != nil {
 			timeout = svc.resetTimeout
 		}

@@ -3,6 +3,8 @@ package fastpath
 import (
 	"math/rand/v2"
 	"testing"
+
+	"vec/internal/limits"
 )
 
 // pageLimit is the control API's largest page (apiwire.MaxConnLimit).
@@ -99,7 +101,7 @@ func TestListAndPurgeExamineBoundedSlots(t *testing.T) {
 			t.Errorf("table of %d slots listed in %d requests, fewer than %d: a request examined more than its bound", table.Slots(), requests, fewest)
 		}
 		// A purge step is bounded the same way.
-		drop := make([]bool, MaxServers)
+		drop := make([]bool, limits.MaxServers)
 		drop[1] = true
 		p := NewPurge(drop)
 		for steps := 0; ; steps++ {
@@ -205,7 +207,7 @@ func TestPurgeInStepsDropsEveryEntry(t *testing.T) {
 	core, keys := newCore(t, 1<<12, 3000, rng)
 	table := core.Table()
 	core.Servers[2].Active = 99
-	drop := make([]bool, MaxServers)
+	drop := make([]bool, limits.MaxServers)
 	drop[2] = true
 	p := NewPurge(drop)
 	steps := 0
@@ -277,7 +279,7 @@ func BenchmarkListRequest(b *testing.B) {
 func BenchmarkPurgeStep(b *testing.B) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	core, _ := newCore(b, 1<<20, 1<<20, rng)
-	drop := make([]bool, MaxServers)
+	drop := make([]bool, limits.MaxServers)
 	drop[5] = true // no entry: the step examines, drops nothing
 	p := NewPurge(drop)
 	for b.Loop() {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"vec/fastpath/pktbuild"
+	"vec/internal/limits"
 )
 
 // A SYN flood fills the table with embryonic entries; they are the ones
@@ -97,7 +98,7 @@ func TestEmbryonicEntryExpiresAfterSynTimeout(t *testing.T) {
 	h := newHarness(t, testConfig(), 16)
 	est := h.open(1)
 	half := h.syn(2)
-	h.expiresAfter(2, StateSYN, DefaultSynTimeout)
+	h.expiresAfter(2, StateSYN, limits.DefaultSynTimeout)
 	if e := h.entry(1); e == nil || e.State != StateActive {
 		t.Fatalf("ACTIVE entry after the SYN timeout: %+v", e)
 	}
@@ -178,7 +179,7 @@ func TestSpoofedRSTKeepsFlowOnServer(t *testing.T) {
 		t.Fatalf("server counters %+v", s)
 	}
 	// It now lives by the stale timer again, not the reset timer.
-	h.clock.Advance(DefaultResetTimeout + time.Second)
+	h.clock.Advance(limits.DefaultResetTimeout + time.Second)
 	reapAll(h)
 	if h.entry(1000) == nil {
 		t.Fatal("re-activated entry removed by the reset timer")
@@ -191,7 +192,7 @@ func TestRSTEntryRemovedAfterResetTimeout(t *testing.T) {
 	h := newHarness(t, testConfig(), 16)
 	srv := h.open(1000)
 	h.send(pktbuild.TCP(tcpFlow(1000), pktbuild.RST|pktbuild.ACK, 2, 1, nil))
-	h.expiresAfter(1000, StateRST, DefaultResetTimeout)
+	h.expiresAfter(1000, StateRST, limits.DefaultResetTimeout)
 	c := h.core
 	if s := c.Servers[srv]; c.Counters.ExpiredReset != 1 || c.Counters.Resets != 1 || s.Active != 0 || s.FIN != 0 || s.Completed != 1 {
 		t.Fatalf("expired reset %d resets %d, server %+v", c.Counters.ExpiredReset, c.Counters.Resets, s)

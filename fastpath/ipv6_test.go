@@ -8,6 +8,7 @@ import (
 
 	"vec/fastpath/header"
 	"vec/fastpath/pktbuild"
+	"vec/internal/limits"
 )
 
 var (
@@ -273,7 +274,7 @@ func TestIPv6EntriesExpire(t *testing.T) {
 			t.Fatalf("connection %d: %v (table %d of %d)", port, v, h.core.table.Len(), h.core.table.Capacity())
 		}
 		h.send(pktbuild.TCP(tcp6Flow(port), pktbuild.RST, 2, 0, nil))
-		h.clock.Advance(DefaultResetTimeout + time.Second)
+		h.clock.Advance(limits.DefaultResetTimeout + time.Second)
 		h.core.reapSlots(h.clock.Now(), len(h.core.table.slots))
 	}
 }

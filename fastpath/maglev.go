@@ -114,7 +114,7 @@ func buildMaglev(members []maglevMember) *maglevTable {
 		return t
 	}
 	const m = MaglevTableSize
-	const empty = ^uint16(0) // members are at most MaxServers, far below it
+	const empty = ^uint16(0) // members are at most limits.MaxServers, far below it
 	t.slots = make([]uint16, m)
 	for i := range t.slots {
 		t.slots[i] = empty

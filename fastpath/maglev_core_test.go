@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"vec/fastpath/pktbuild"
+	"vec/internal/limits"
 )
 
 // coreOn builds a core over snap with a table of its own under seed.
@@ -217,7 +218,7 @@ func TestMaglevSecondChanceLoneACKExpires(t *testing.T) {
 	if v := h.send(ack(1000)); v != VerdictForward {
 		t.Fatalf("mid-flow ACK without an entry: %v", v)
 	}
-	h.expiresAfter(1000, StateSYN, DefaultSynTimeout)
+	h.expiresAfter(1000, StateSYN, limits.DefaultSynTimeout)
 	if h.core.Counters.ExpiredSYN != 1 {
 		t.Fatalf("expired embryonic entries: %d, want 1", h.core.Counters.ExpiredSYN)
 	}

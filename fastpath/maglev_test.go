@@ -6,12 +6,14 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"testing"
+
+	"vec/internal/limits"
 )
 
 // maglevService is a Maglev service on VIP tcp/80 with one server per
 // weight, named srv-<i>, IDs first, first+1, ….
 func maglevService(id ServiceID, first ServerID, weights []int) ServiceConfig {
-	sc := ServiceConfig{ID: id, VIP: vip, Proto: ProtoTCP, Port: 80, Scheduler: SchedulerMaglev, WeightBound: MaxWeightBound}
+	sc := ServiceConfig{ID: id, VIP: vip, Proto: ProtoTCP, Port: 80, Scheduler: SchedulerMaglev, WeightBound: limits.MaxWeightBound}
 	for i, w := range weights {
 		sid := first + ServerID(i)
 		sc.Servers = append(sc.Servers, ServerConfig{ID: sid, Name: fmt.Sprintf("srv-%d", i),

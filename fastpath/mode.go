@@ -4,6 +4,7 @@ import (
 	"net/netip"
 
 	"vec/fastpath/header"
+	"vec/internal/limits"
 )
 
 // Mode is what a core does with the traffic it receives, set by the
@@ -140,7 +141,7 @@ func (c *Core) Install(entries []InstallEntry) InstallResult {
 	t := c.table
 	for i := range entries {
 		e := &entries[i]
-		if e.Key.Proto == 0 || int(e.Server) >= MaxServers || int(e.Service) >= MaxServices ||
+		if e.Key.Proto == 0 || int(e.Server) >= limits.MaxServers || int(e.Service) >= limits.MaxServices ||
 			(e.State != StateActive && e.State != StateFIN) {
 			r.Invalid++
 			continue

@@ -10,6 +10,7 @@ import (
 	"slices"
 
 	"vec/fastpath/header"
+	"vec/internal/limits"
 )
 
 // Snapshot is the compiled, read-only form of a Config that the worker cores
@@ -37,21 +38,21 @@ type Snapshot struct {
 	lookup     []serviceSlot
 	lookupMask uint64
 
-	services []service          // dense, in Config order
-	byID     [MaxServices]int16 // ServiceID → services index, -1 if absent
+	services []service                 // dense, in Config order
+	byID     [limits.MaxServices]int16 // ServiceID → services index, -1 if absent
 	// serverMAC is ServerID → MAC (as header.MACUint64, 0 for a server
 	// resolved by ARP or NDP) with the server's Forwarding in the bits
 	// above (forwardingShift): forward tells DSR from encapsulation by the
 	// word it loads anyway.
-	serverMAC [MaxServers]uint64
+	serverMAC [limits.MaxServers]uint64
 	// serverTakesNew: the server's effective weight is above 0.
-	serverTakesNew [MaxServers]bool
+	serverTakesNew [limits.MaxServers]bool
 
 	// Servers resolved by ARP: their Neighbors slot (-1 for a static MAC),
 	// the distinct slots to ask for, and the slot of each address.
 	gatewayIP      uint32
 	neighbors      *Neighbors
-	serverNeighbor [MaxServers]int32
+	serverNeighbor [limits.MaxServers]int32
 	neighborSlots  []int
 	neighborByIP   map[uint32]int
 
@@ -59,9 +60,9 @@ type Snapshot struct {
 	// serverMAC): the address and GUE port the outer headers carry, and
 	// the checksum sum of the outer IPv4 header's per-server words
 	// (outerSum); the outer source and the path MTU (Config.Encap).
-	serverAddr     [MaxServers]uint32
-	serverGUEPort  [MaxServers]uint16
-	serverOuterSum [MaxServers]uint32
+	serverAddr     [limits.MaxServers]uint32
+	serverGUEPort  [limits.MaxServers]uint16
+	serverOuterSum [limits.MaxServers]uint32
 	encapSource    uint32
 	encapMTU       int
 
@@ -142,7 +143,7 @@ func (s *Snapshot) findService(vip uint32, port uint16, proto uint8) int {
 // serviceByID returns the compiled service for id, or nil when the snapshot
 // no longer has it.
 func (s *Snapshot) serviceByID(id ServiceID) *service {
-	if int(id) >= MaxServices || s.byID[id] < 0 {
+	if int(id) >= limits.MaxServices || s.byID[id] < 0 {
 		return nil
 	}
 	return &s.services[s.byID[id]]
@@ -204,8 +205,8 @@ func NewSnapshot(cfg *Config) (*Snapshot, error) {
 		s.gatewayIP6, s.hasGatewayIP6 = a.As16(), true
 		s.ndpTargets[s.gatewayIP6] = struct{}{}
 	}
-	if len(cfg.Services) > MaxServices {
-		return nil, fmt.Errorf("%d services exceed the limit of %d", len(cfg.Services), MaxServices)
+	if len(cfg.Services) > limits.MaxServices {
+		return nil, fmt.Errorf("%d services exceed the limit of %d", len(cfg.Services), limits.MaxServices)
 	}
 	serverSeen := make(map[ServerID]bool)
 	keySeen := make(map[uint64]bool)
@@ -371,7 +372,7 @@ func (s *Snapshot) placeServer6(id ServerID, ip netip.Addr) error {
 // compileEncap checks and records the gateway-wide part of the
 // encapsulating modes, when a service uses one.
 func (s *Snapshot) compileEncap(cfg *Config) error {
-	s.encapMTU = DefaultEncapMTU
+	s.encapMTU = limits.DefaultEncapMTU
 	if !slices.ContainsFunc(cfg.Services, func(sc ServiceConfig) bool { return sc.Forwarding != ForwardDSR }) {
 		return nil
 	}
@@ -399,7 +400,7 @@ func (s *Snapshot) placeEncap(sc *ServiceConfig) error {
 	}
 	port := uint16(0)
 	if sc.Forwarding == ForwardGUE {
-		port = cmp.Or(sc.GUEPort, DefaultGUEPort)
+		port = cmp.Or(sc.GUEPort, limits.DefaultGUEPort)
 	}
 	for _, srv := range sc.Servers {
 		addr, err := ipv4(srv.IP, fmt.Sprintf("service %d: server %d: IP", sc.ID, srv.ID))
@@ -424,8 +425,8 @@ func protoName(p uint8) string {
 
 func compileService(sc *ServiceConfig, serverSeen map[ServerID]bool) (service, error) {
 	name := fmt.Sprintf("service %d (%v %s/%d)", sc.ID, sc.VIP, protoName(sc.Proto), sc.Port)
-	if int(sc.ID) >= MaxServices {
-		return service{}, fmt.Errorf("%s: ID is above the limit of %d", name, MaxServices-1)
+	if int(sc.ID) >= limits.MaxServices {
+		return service{}, fmt.Errorf("%s: ID is above the limit of %d", name, limits.MaxServices-1)
 	}
 	ipv6 := sc.VIP.Is6() && !sc.VIP.Is4In6()
 	var vip uint32
@@ -452,24 +453,24 @@ func compileService(sc *ServiceConfig, serverSeen map[ServerID]bool) (service, e
 	}
 	bound := sc.WeightBound
 	if bound == 0 {
-		bound = DefaultWeightBound
+		bound = limits.DefaultWeightBound
 	}
-	if bound < 0 || bound > MaxWeightBound {
-		return service{}, fmt.Errorf("%s: weight bound %d is outside 1..%d", name, sc.WeightBound, MaxWeightBound)
+	if bound < 0 || bound > limits.MaxWeightBound {
+		return service{}, fmt.Errorf("%s: weight bound %d is outside 1..%d", name, sc.WeightBound, limits.MaxWeightBound)
 	}
 	stale, fin := sc.StaleTimeout, sc.FinTimeout
 	if stale == 0 {
-		stale = DefaultStaleTimeout
+		stale = limits.DefaultStaleTimeout
 	}
 	if fin == 0 {
-		fin = DefaultFinTimeout
+		fin = limits.DefaultFinTimeout
 	}
 	syn, reset := sc.SynTimeout, sc.ResetTimeout
 	if syn == 0 {
-		syn = DefaultSynTimeout
+		syn = limits.DefaultSynTimeout
 	}
 	if reset == 0 {
-		reset = DefaultResetTimeout
+		reset = limits.DefaultResetTimeout
 	}
 	if stale < 0 || fin < 0 || syn < 0 || reset < 0 {
 		return service{}, fmt.Errorf("%s: negative timeout", name)
@@ -489,8 +490,8 @@ func compileService(sc *ServiceConfig, serverSeen map[ServerID]bool) (service, e
 		svc.key, svc.vip6 = 0, sc.VIP.As16()
 	}
 	for i, srv := range sc.Servers {
-		if int(srv.ID) >= MaxServers {
-			return service{}, fmt.Errorf("%s: server %d: ID is above the limit of %d", name, srv.ID, MaxServers-1)
+		if int(srv.ID) >= limits.MaxServers {
+			return service{}, fmt.Errorf("%s: server %d: ID is above the limit of %d", name, srv.ID, limits.MaxServers-1)
 		}
 		if serverSeen[srv.ID] {
 			return service{}, fmt.Errorf("%s: server ID %d used twice", name, srv.ID)

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
+
+	"vec/internal/limits"
 )
 
 func picks(s *wrrState, weights []uint8, n int) []int {
@@ -81,7 +83,7 @@ func TestWRRWeightBoundClamps(t *testing.T) {
 	if count != [2]int{40, 20} {
 		t.Fatalf("counts %v, want 4:2", count)
 	}
-	cfg.Services[0].WeightBound = MaxWeightBound + 1
+	cfg.Services[0].WeightBound = limits.MaxWeightBound + 1
 	if _, err := NewSnapshot(cfg); err == nil {
 		t.Fatal("a weight bound above the maximum was accepted")
 	}

@@ -4,7 +4,7 @@ import (
 	"go.uber.org/zap"
 
 	"vec/dataplane"
-	"vec/fastpath"
+	"vec/internal/limits"
 )
 
 // ReadStopped reads every worker's counters directly, with the per-server
@@ -14,7 +14,7 @@ func (g *Gateway) ReadStopped(servers int) dataplane.Reading {
 	var r dataplane.Reading
 	for _, w := range g.workers {
 		r.Cores = append(r.Cores, dataplane.CoreReading{Core: w.cpu, Counters: w.core.Counters, TxFull: w.txFull,
-			Purged: w.purged, ARPSilenced: w.arpSilenced, Naps: w.naps, Mode: w.core.Mode(), Servers: w.core.Servers[:min(servers, fastpath.MaxServers)],
+			Purged: w.purged, ARPSilenced: w.arpSilenced, Naps: w.naps, Mode: w.core.Mode(), Servers: w.core.Servers[:min(servers, limits.MaxServers)],
 			PollIteration: w.polls.hist})
 	}
 	r.Ports = g.portCounters()

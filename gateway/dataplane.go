@@ -7,6 +7,7 @@ import (
 
 	"vec/dataplane"
 	"vec/fastpath"
+	"vec/internal/limits"
 )
 
 // The Gateway is the manager's Dataplane: every method below talks to the
@@ -54,7 +55,7 @@ func (g *Gateway) broadcast(ctx context.Context, build func(i int) *request) ([]
 func (g *Gateway) Apply(ctx context.Context, u dataplane.Update) (dataplane.ApplyReport, error) {
 	var drop []bool
 	if len(u.Purge) > 0 {
-		drop = make([]bool, fastpath.MaxServers)
+		drop = make([]bool, limits.MaxServers)
 		for _, id := range u.Purge {
 			drop[id] = true
 		}
@@ -95,7 +96,7 @@ func (g *Gateway) Apply(ctx context.Context, u dataplane.Update) (dataplane.Appl
 // Read asks every running worker for a copy of its counters; see
 // dataplane.Dataplane.
 func (g *Gateway) Read(ctx context.Context, servers int) (dataplane.Reading, error) {
-	servers = min(servers, fastpath.MaxServers)
+	servers = min(servers, limits.MaxServers)
 	reqs, err := g.broadcast(ctx, func(int) *request {
 		return &request{kind: reqCounters, servers: make([]fastpath.ServerCounters, servers)}
 	})

@@ -11,6 +11,7 @@ import (
 
 	"vec/dataplane"
 	"vec/fastpath"
+	"vec/internal/limits"
 )
 
 // testWorkers are workers without ports whose poll loops the test starts
@@ -235,7 +236,7 @@ func TestStageWaitsForTheCommittedPurge(t *testing.T) {
 		e := w.core.Table().Insert(fastpath.FlowKey{SrcIP: uint32(i), DstIP: 1, SrcPort: 1, DstPort: 80, Proto: fastpath.ProtoTCP})
 		e.Server, e.State = 1, fastpath.StateActive
 	}
-	drop := make([]bool, fastpath.MaxServers)
+	drop := make([]bool, limits.MaxServers)
 	drop[1] = true
 	stage := func(snap *fastpath.Snapshot, drop []bool) *request {
 		t.Helper()

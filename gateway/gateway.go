@@ -14,10 +14,11 @@ import (
 
 	"vec/dpdk"
 	"vec/fastpath"
+	"vec/internal/limits"
 )
 
 // mbufDataRoom holds a 1500-byte MTU frame with its VLAN tag plus DPDK's
-// headroom: dataRoomFor(DefaultMTU), for the benchmarks.
+// headroom: dataRoomFor(limits.DefaultMTU), for the benchmarks.
 const mbufDataRoom = 2048 + 128
 
 // dataRoomFor is the mbuf data room for ports of MTUs up to mtu: the
@@ -70,7 +71,7 @@ func (o *Options) rings(i int) (rx, tx int) {
 	return rx, tx
 }
 
-// checkRings refuses ring sizes outside MinDescriptors..MaxDescriptors or
+// checkRings refuses ring sizes outside limits.MinDescriptors..MaxDescriptors or
 // not a power of two (vecd's configuration checks the same; Options built
 // by hand, as vec-bench's, meet it here), naming the port.
 func (g *Gateway) checkRings() error {
@@ -83,9 +84,9 @@ func (g *Gateway) checkRings() error {
 			what string
 			n    int
 		}{{"RX", o.RxDescriptors}, {"TX", o.TxDescriptors}} {
-			if r.n != 0 && (r.n < MinDescriptors || r.n > MaxDescriptors || r.n&(r.n-1) != 0) {
+			if r.n != 0 && (r.n < limits.MinDescriptors || r.n > limits.MaxDescriptors || r.n&(r.n-1) != 0) {
 				return fmt.Errorf("port %q: %s ring of %d descriptors: not a power of two in %d..%d",
-					dev, r.what, r.n, MinDescriptors, MaxDescriptors)
+					dev, r.what, r.n, limits.MinDescriptors, limits.MaxDescriptors)
 			}
 		}
 	}
@@ -179,10 +180,10 @@ func ealArgs(rt Options) []string {
 // up.
 func New(log *zap.Logger, rt Options) *Gateway {
 	if rt.MempoolSize == 0 {
-		rt.MempoolSize = DefaultMempoolSize
+		rt.MempoolSize = limits.DefaultMempoolSize
 	}
 	return &Gateway{log: log, rt: rt, clock: fastpath.NewMonotonicClock(),
-		neighbors: fastpath.NewNeighbors(fastpath.MaxServers),
+		neighbors: fastpath.NewNeighbors(limits.MaxServers),
 		watch:     watchdog{stallAfter: DefaultStallThreshold, stopTimeout: DefaultStopTimeout}}
 }
 
@@ -317,12 +318,12 @@ func (g *Gateway) openPorts() error {
 			rt.Ports, period)
 	}
 	for i, dev := range rt.Ports {
-		opts := PortOptions{MTU: DefaultMTU}
+		opts := PortOptions{MTU: limits.DefaultMTU}
 		if i < len(rt.PortOptions) {
 			opts = rt.PortOptions[i]
 		}
-		if opts.MTU < MinMTU || opts.MTU > MaxMTU {
-			return fmt.Errorf("port %q: MTU %d is not in %d..%d", dev, opts.MTU, MinMTU, MaxMTU)
+		if opts.MTU < limits.MinMTU || opts.MTU > limits.MaxMTU {
+			return fmt.Errorf("port %q: MTU %d is not in %d..%d", dev, opts.MTU, limits.MinMTU, limits.MaxMTU)
 		}
 		rx, tx := rt.rings(i)
 		p, err := dpdk.OpenPort(ids[i], dpdk.PortConfig{RxQueues: queues, TxQueues: queues, Mempool: g.pool,

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"vec/dpdk"
+	"vec/internal/limits"
 )
 
 // A pool too small for the ports' rings is refused before DPDK starts,
@@ -22,7 +23,7 @@ func TestMempoolTooSmallIsRefused(t *testing.T) {
 		}
 	}
 	rt := Options{Ports: []string{"a", "b", "c", "d"}, WorkerCores: []int{1, 2, 3, 4, 5, 6, 7, 8},
-		MempoolSize: DefaultMempoolSize}
+		MempoolSize: limits.DefaultMempoolSize}
 	err := New(zap.NewNop(), rt).checkMempool()
 	if err == nil || !strings.Contains(err.Error(), "8 workers × 8192 descriptors of one queue on each of 4 ports") ||
 		!strings.Contains(err.Error(), "16383 is too small") {
@@ -93,7 +94,7 @@ func TestBadRingsAreRefused(t *testing.T) {
 		}
 	}
 	g := New(zap.NewNop(), Options{Ports: []string{"net_ring0", "net_af_xdp0"},
-		PortOptions: []PortOptions{{RxDescriptors: MinDescriptors, TxDescriptors: MaxDescriptors}, {}}})
+		PortOptions: []PortOptions{{RxDescriptors: limits.MinDescriptors, TxDescriptors: limits.MaxDescriptors}, {}}})
 	if err := g.checkRings(); err != nil {
 		t.Errorf("bounds and defaults: %v", err)
 	}

@@ -1,30 +1,10 @@
 package gateway
 
-import "time"
+import (
+	"time"
 
-// Port MTU bounds: DefaultMTU for a port without options, MinMTU the IPv4
-// minimum (RFC 791), MaxMTU the largest the gateway sizes packet buffers
-// for (dataRoomFor). vecd's configuration has the same limits
-// (control/config); cmd/vecd's tests check that they agree.
-const (
-	DefaultMTU = 1500
-	MinMTU     = 68
-	MaxMTU     = 16000
+	"vec/internal/limits"
 )
-
-// Ring size bounds of PortOptions.RxDescriptors and TxDescriptors: powers
-// of two from MinDescriptors to MaxDescriptors, the largest a DPDK ring
-// size (uint16) can be. vecd's configuration has the same limits
-// (control/config); cmd/vecd's tests check that they agree.
-const (
-	MinDescriptors = 64
-	MaxDescriptors = 32768
-)
-
-// DefaultMempoolSize is the packet-buffer pool size when
-// Options.MempoolSize is zero. DPDK mempools are most memory-efficient at
-// 2^q − 1 elements; 16383 buffers of ~2.2 KB are ~36 MB of hugepage memory.
-const DefaultMempoolSize = 16383
 
 // Options are what a gateway is started with: the start-up part of vecd's
 // configuration, which cmd/vecd converts from config.Runtime, so that the
@@ -32,10 +12,10 @@ const DefaultMempoolSize = 16383
 type Options struct {
 	EALArgs []string // extra EAL arguments, verbatim
 	VDevs   []string // virtual devices, one --vdev argument each
-	// MempoolSize is the number of mbufs (zero: DefaultMempoolSize).
+	// MempoolSize is the number of mbufs (zero: limits.DefaultMempoolSize).
 	MempoolSize int
 	// Ports are the port devices in order; PortOptions their settings, in
-	// the same order (a port without any gets DefaultMTU).
+	// the same order (a port without any gets limits.DefaultMTU).
 	Ports       []string
 	PortOptions []PortOptions
 	WorkerCores []int
@@ -63,9 +43,9 @@ type PortOptions struct {
 	RxDescriptors, TxDescriptors int
 }
 
-// MaxPortMTU returns the largest MTU of the ports (DefaultMTU without any).
+// MaxPortMTU returns the largest MTU of the ports (limits.DefaultMTU without any).
 func (o *Options) MaxPortMTU() int {
-	m := DefaultMTU
+	m := limits.DefaultMTU
 	for _, p := range o.PortOptions {
 		m = max(m, p.MTU)
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"vec/dpdk"
+	"vec/internal/limits"
 )
 
 // Frames that did not arrive whole — chained over several mbufs, or longer
@@ -39,10 +40,10 @@ func TestOversizeFramesAreLeftOut(t *testing.T) {
 // The packet buffers hold the longest frame of the largest MTU in one
 // mbuf; the default MTU keeps the 2 KiB buffers of old.
 func TestDataRoomFollowsMTU(t *testing.T) {
-	if got := dataRoomFor(DefaultMTU); got != mbufDataRoom {
+	if got := dataRoomFor(limits.DefaultMTU); got != mbufDataRoom {
 		t.Errorf("data room for MTU 1500: %d, want %d", got, mbufDataRoom)
 	}
-	for _, mtu := range []int{MinMTU, 1500, 4000, 9000, 9216, MaxMTU} {
+	for _, mtu := range []int{limits.MinMTU, 1500, 4000, 9000, 9216, limits.MaxMTU} {
 		room := int(dataRoomFor(mtu)) - dpdk.Headroom
 		frame := dpdk.MaxFrameLen(uint16(mtu))
 		if room < frame+dpdk.VLANTagLen+64 || room%1024 != 0 || room > frame+dpdk.VLANTagLen+64+1023 {

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"vec/internal/limits"
+
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
 )
@@ -18,7 +20,7 @@ import (
 // Defaults of Config.
 const (
 	DefaultTUN     = "vecdecap0"
-	DefaultGUEPort = 6080
+	DefaultGUEPort = limits.DefaultGUEPort // the gateway's default too
 )
 
 // maxPacket holds the largest IPv4 packet a socket can hand over.

@@ -165,7 +165,7 @@ func forwarding(s apiwire.Service) string {
 }
 
 // defaultGUEPort is the gue_port of a gue service that sets none
-// (config.DefaultGUEPort; vecctl does not import the configuration).
+// (limits.DefaultGUEPort; vecctl imports control/apiwire alone).
 const defaultGUEPort = 6080
 
 func orDefault(s string) string {

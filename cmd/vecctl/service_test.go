@@ -5,13 +5,13 @@ import (
 	"testing"
 
 	"vec/control/apiwire"
-	"vec/control/config"
+	"vec/internal/limits"
 )
 
 // vecctl keeps its own copy of the default GUE port.
-func TestDefaultGUEPortAgreesWithConfig(t *testing.T) {
-	if defaultGUEPort != config.DefaultGUEPort {
-		t.Errorf("defaultGUEPort = %d, config.DefaultGUEPort = %d", defaultGUEPort, config.DefaultGUEPort)
+func TestDefaultGUEPortAgreesWithLimits(t *testing.T) {
+	if defaultGUEPort != limits.DefaultGUEPort {
+		t.Errorf("defaultGUEPort = %d, limits.DefaultGUEPort = %d", defaultGUEPort, limits.DefaultGUEPort)
 	}
 }
 

@@ -6,28 +6,7 @@ import (
 	"time"
 
 	"vec/control/config"
-	"vec/gateway"
 )
-
-// config keeps its own copies of the gateway's defaults and limits so that
-// the gateway imports no control-plane package; they must agree.
-func TestConfigAgreesWithGateway(t *testing.T) {
-	for _, c := range []struct {
-		name        string
-		config, gwy any
-	}{
-		{"DefaultMTU", config.DefaultMTU, gateway.DefaultMTU},
-		{"MinMTU", config.MinMTU, gateway.MinMTU},
-		{"MaxMTU", config.MaxMTU, gateway.MaxMTU},
-		{"DefaultMempoolSize", config.DefaultMempoolSize, gateway.DefaultMempoolSize},
-		{"MinDescriptors", config.MinDescriptors, gateway.MinDescriptors},
-		{"MaxDescriptors", config.MaxDescriptors, gateway.MaxDescriptors},
-	} {
-		if c.config != c.gwy {
-			t.Errorf("%s: config %v, gateway %v", c.name, c.config, c.gwy)
-		}
-	}
-}
 
 // Every field of the gateway's options is set, from the Runtime field of
 // the same name, and none is left out: the Runtime below sets every field

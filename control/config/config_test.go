@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"vec/internal/limits"
+
 	"go.uber.org/zap/zapcore"
 )
 
@@ -117,8 +119,8 @@ func TestRuntime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.MempoolSize != DefaultMempoolSize || got.LogLevel != zapcore.InfoLevel {
-		t.Errorf("defaults: mempool %d level %v, want %d info", got.MempoolSize, got.LogLevel, DefaultMempoolSize)
+	if got.MempoolSize != limits.DefaultMempoolSize || got.LogLevel != zapcore.InfoLevel {
+		t.Errorf("defaults: mempool %d level %v, want %d info", got.MempoolSize, got.LogLevel, limits.DefaultMempoolSize)
 	}
 }
 
@@ -132,7 +134,7 @@ func TestPortMTU(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []PortRuntime{{MTU: DefaultMTU}, {MTU: 9000}}; !reflect.DeepEqual(rt.PortOptions, want) {
+	if want := []PortRuntime{{MTU: limits.DefaultMTU}, {MTU: 9000}}; !reflect.DeepEqual(rt.PortOptions, want) {
 		t.Errorf("port options %+v, want %+v", rt.PortOptions, want)
 	}
 	running := cfg.Clone()
@@ -152,15 +154,15 @@ func TestPortMTU(t *testing.T) {
 // settings like the rest of the port.
 func TestPortDescriptors(t *testing.T) {
 	cfg := parseFull(t)
-	cfg.Ports = []Port{{Device: "net_pcap0"}, {Device: "0000:03:00.0", RxDescriptors: 4096, TxDescriptors: MinDescriptors},
-		{Device: "0000:03:00.1", RxDescriptors: MaxDescriptors}}
+	cfg.Ports = []Port{{Device: "net_pcap0"}, {Device: "0000:03:00.0", RxDescriptors: 4096, TxDescriptors: limits.MinDescriptors},
+		{Device: "0000:03:00.1", RxDescriptors: limits.MaxDescriptors}}
 	cfg.DPDK.EALArgs = []string{"--in-memory"}
 	rt, err := cfg.Runtime()
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []PortRuntime{{MTU: DefaultMTU}, {MTU: DefaultMTU, RxDescriptors: 4096, TxDescriptors: MinDescriptors},
-		{MTU: DefaultMTU, RxDescriptors: MaxDescriptors}}
+	want := []PortRuntime{{MTU: limits.DefaultMTU}, {MTU: limits.DefaultMTU, RxDescriptors: 4096, TxDescriptors: limits.MinDescriptors},
+		{MTU: limits.DefaultMTU, RxDescriptors: limits.MaxDescriptors}}
 	if !reflect.DeepEqual(rt.PortOptions, want) {
 		t.Errorf("port options %+v, want %+v", rt.PortOptions, want)
 	}
@@ -418,9 +420,9 @@ func TestRejections(t *testing.T) {
 		{name: "reset timeout on a udp service", mutate: func(c *Config) { c.Clusters[0].Services[1].ResetTimeout = time.Second },
 			wantField: "clusters[0].services[1].reset_timeout", wantMsg: "only TCP connections have handshakes and resets"},
 		{name: "weight bound 0", mutate: func(c *Config) { svc(c).WeightBound = new(0) },
-			wantField: "clusters[0].services[0].weight_bound", wantMsg: fmt.Sprintf("0 is not in 1..%d", MaxWeightBound)},
-		{name: "weight bound above maximum", mutate: func(c *Config) { svc(c).WeightBound = new(MaxWeightBound + 1) },
-			wantField: "clusters[0].services[0].weight_bound", wantMsg: fmt.Sprintf("%d is not in 1..%d", MaxWeightBound+1, MaxWeightBound)},
+			wantField: "clusters[0].services[0].weight_bound", wantMsg: fmt.Sprintf("0 is not in 1..%d", limits.MaxWeightBound)},
+		{name: "weight bound above maximum", mutate: func(c *Config) { svc(c).WeightBound = new(limits.MaxWeightBound + 1) },
+			wantField: "clusters[0].services[0].weight_bound", wantMsg: fmt.Sprintf("%d is not in 1..%d", limits.MaxWeightBound+1, limits.MaxWeightBound)},
 		{name: "unknown scheduler", mutate: func(c *Config) { svc(c).Scheduler = "random" },
 			wantField: "clusters[0].services[0].scheduler", wantMsg: `"random" is not wrr or maglev`},
 		{name: "enabled service without servers", mutate: func(c *Config) { c.Clusters[0].Services[1].Servers = nil },
@@ -429,8 +431,8 @@ func TestRejections(t *testing.T) {
 		// Servers.
 		{name: "weight above bound", mutate: func(c *Config) { srv(c).Weight = new(30); svc(c).WeightBound = new(20) },
 			wantField: "clusters[0].services[0].servers[0].weight", wantMsg: "30 is above weight_bound 20"},
-		{name: "weight above default bound", mutate: func(c *Config) { c.Clusters[1].Services[1].Servers[0].Weight = new(DefaultWeightBound + 1) },
-			wantField: "clusters[1].services[1].servers[0].weight", wantMsg: fmt.Sprintf("%d is above the default weight_bound %d", DefaultWeightBound+1, DefaultWeightBound)},
+		{name: "weight above default bound", mutate: func(c *Config) { c.Clusters[1].Services[1].Servers[0].Weight = new(limits.DefaultWeightBound + 1) },
+			wantField: "clusters[1].services[1].servers[0].weight", wantMsg: fmt.Sprintf("%d is above the default weight_bound %d", limits.DefaultWeightBound+1, limits.DefaultWeightBound)},
 		{name: "negative weight", mutate: func(c *Config) { srv(c).Weight = new(-1) },
 			wantField: "clusters[0].services[0].servers[0].weight", wantMsg: "-1 is negative"},
 		{name: "missing weight", mutate: func(c *Config) { srv(c).Weight = nil },
@@ -465,23 +467,23 @@ func TestRejections(t *testing.T) {
 		// Limits.
 		{name: "too many services", mutate: func(c *Config) {
 			cl := &c.Clusters[0]
-			for len(c.Clusters[0].Services)+len(c.Clusters[1].Services) <= MaxServices {
+			for len(c.Clusters[0].Services)+len(c.Clusters[1].Services) <= limits.MaxServices {
 				s := cl.Services[1]
 				s.Name = fmt.Sprintf("svc%d", len(cl.Services))
 				s.Port = 1000 + len(cl.Services)
 				cl.Services = append(cl.Services, s)
 			}
-		}, wantField: "clusters", wantMsg: fmt.Sprintf("%d services in total; the gateway holds at most %d", MaxServices+1, MaxServices)},
+		}, wantField: "clusters", wantMsg: fmt.Sprintf("%d services in total; the gateway holds at most %d", limits.MaxServices+1, limits.MaxServices)},
 		{name: "too many servers", mutate: func(c *Config) {
 			s := &c.Clusters[0].Services[1]
 			s.Servers = nil
-			for i := range MaxServers {
+			for i := range limits.MaxServers {
 				s.Servers = append(s.Servers, Server{
 					Name: fmt.Sprintf("s%d", i), IP: fmt.Sprintf("10.20.%d.%d", i/250, 1+i%250),
 					MAC: "02:00:00:00:00:11", Weight: new(1),
 				})
 			}
-		}, wantField: "clusters", wantMsg: fmt.Sprintf("%d servers in total", MaxServers+4)},
+		}, wantField: "clusters", wantMsg: fmt.Sprintf("%d servers in total", limits.MaxServers+4)},
 	}
 
 	for _, tt := range tests {

@@ -1,6 +1,10 @@
 package config
 
-import "net/netip"
+import (
+	"net/netip"
+
+	"vec/internal/limits"
+)
 
 // encapsulates reports whether a service, disabled or not, has forwarding
 // ipip or gue (an unknown value is reported on the service).
@@ -24,7 +28,7 @@ func (c *Config) encapsulates() bool {
 // ports and no encapsulating service needs no encapsulation section.
 func (c *Config) compileEncapsulation(ps *problems, gatewayIP netip.Addr, ports []PortRuntime) EncapSpec {
 	e := c.Encapsulation
-	out := EncapSpec{Source: gatewayIP, MTU: DefaultEncapMTU}
+	out := EncapSpec{Source: gatewayIP, MTU: limits.DefaultEncapMTU}
 	if e.Source != "" {
 		out.Source, _ = parseIPv4(ps, "encapsulation.source", e.Source)
 	}
@@ -51,19 +55,19 @@ func (c *Config) compileEncapsulation(ps *problems, gatewayIP netip.Addr, ports 
 	// range there is no bound to hold the MTU to.
 	largest := 0
 	for _, p := range ports {
-		if p.MTU >= MinMTU && p.MTU <= MaxMTU {
+		if p.MTU >= limits.MinMTU && p.MTU <= limits.MaxMTU {
 			largest = max(largest, p.MTU)
 		}
 	}
 	switch {
 	case e.MTU < 0 || e.MTU > 0 && e.MTU < MinEncapMTU:
-		ps.Add("encapsulation.mtu", "%d is below %d: a 576-byte packet must fit once encapsulated (0 or absent selects %d)", e.MTU, MinEncapMTU, DefaultEncapMTU)
+		ps.Add("encapsulation.mtu", "%d is below %d: a 576-byte packet must fit once encapsulated (0 or absent selects %d)", e.MTU, MinEncapMTU, limits.DefaultEncapMTU)
 	case e.MTU > largest && largest > 0:
 		ps.Add("encapsulation.mtu", "%d is above the largest port MTU %d: the outer packets could not leave the gateway", e.MTU, largest)
 	case e.MTU > 0:
 		out.MTU = e.MTU
-	case DefaultEncapMTU > largest && largest > 0 && c.encapsulates():
-		ps.Add("encapsulation.mtu", "absent, it is %d, above the largest port MTU %d: set it to the path MTU to the servers, at most %d", DefaultEncapMTU, largest, largest)
+	case limits.DefaultEncapMTU > largest && largest > 0 && c.encapsulates():
+		ps.Add("encapsulation.mtu", "absent, it is %d, above the largest port MTU %d: set it to the path MTU to the servers, at most %d", limits.DefaultEncapMTU, largest, largest)
 	}
 	return out
 }

@@ -3,6 +3,8 @@ package config
 import (
 	"net/netip"
 	"testing"
+
+	"vec/internal/limits"
 )
 
 // The full example's encapsulation section and its gue service (the
@@ -34,7 +36,7 @@ func TestEncapsulationDefaults(t *testing.T) {
 	cfg.Clusters[1].Services[0].GUEPort = 0
 	cfg.Clusters[1].Services[0].Servers[0].MAC = "02:00:00:00:00:31"
 	live := mustLive(t, cfg)
-	want := EncapSpec{Source: netip.MustParseAddr("10.10.0.1"), MTU: DefaultEncapMTU}
+	want := EncapSpec{Source: netip.MustParseAddr("10.10.0.1"), MTU: limits.DefaultEncapMTU}
 	if live.Encap != want {
 		t.Errorf("Encap = %+v, want %+v", live.Encap, want)
 	}
@@ -45,8 +47,8 @@ func TestEncapsulationDefaults(t *testing.T) {
 	if s := byName["http"]; s.Forwarding != ForwardIPIP || s.GUEPort != 0 {
 		t.Errorf("ipip service: forwarding %q port %d, want ipip port 0", s.Forwarding, s.GUEPort)
 	}
-	if s := byName["retired"]; s.Forwarding != ForwardGUE || s.GUEPort != DefaultGUEPort {
-		t.Errorf("gue service: forwarding %q port %d, want gue port %d", s.Forwarding, s.GUEPort, DefaultGUEPort)
+	if s := byName["retired"]; s.Forwarding != ForwardGUE || s.GUEPort != limits.DefaultGUEPort {
+		t.Errorf("gue service: forwarding %q port %d, want gue port %d", s.Forwarding, s.GUEPort, limits.DefaultGUEPort)
 	}
 	if s := byName["dns"]; s.Forwarding != ForwardDSR {
 		t.Errorf("service without forwarding: %q, want %q", s.Forwarding, ForwardDSR)

@@ -8,32 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"vec/internal/limits"
+
 	"go.uber.org/zap/zapcore"
-)
-
-// DefaultMempoolSize is the packet-buffer pool size when dpdk.mempool_size
-// is zero. DPDK mempools are most memory-efficient at 2^q − 1 elements; 16383
-// buffers of ~2.2 KB are ~36 MB of hugepage memory.
-const DefaultMempoolSize = 16383
-
-// Port MTU bounds: DefaultMTU when ports[].mtu is zero, MinMTU the IPv4
-// minimum (RFC 791), MaxMTU what the gateway sizes packet buffers for at
-// most (a 16 KiB frame). The gateway keeps its own copies of these and of
-// DefaultMempoolSize; cmd/vecd's tests check that they agree.
-const (
-	DefaultMTU = 1500
-	MinMTU     = 68
-	MaxMTU     = 16000
-)
-
-// Ring size bounds of ports[].rx_descriptors and tx_descriptors: powers of
-// two from MinDescriptors to MaxDescriptors, the largest a DPDK ring size
-// (uint16) can be. The device may allow less: DPDK fits the sizes to its
-// limits when the gateway opens the port. The gateway keeps its own copies;
-// cmd/vecd's tests check that they agree.
-const (
-	MinDescriptors = 64
-	MaxDescriptors = 32768
 )
 
 // MaxLcore is RTE_MAX_LCORE of Debian's DPDK 22.11 build: EAL cannot use a
@@ -230,7 +207,7 @@ func (c *Config) compileDPDK(ps *problems, rt *Runtime) {
 	case c.DPDK.MempoolSize < 0:
 		ps.Add("dpdk.mempool_size", "%d is negative", c.DPDK.MempoolSize)
 	case c.DPDK.MempoolSize == 0:
-		rt.MempoolSize = DefaultMempoolSize
+		rt.MempoolSize = limits.DefaultMempoolSize
 	default:
 		rt.MempoolSize = c.DPDK.MempoolSize
 	}
@@ -282,10 +259,10 @@ func (c *Config) compilePorts(ps *problems, rt *Runtime) {
 		}
 		mtu := p.MTU
 		if mtu == 0 {
-			mtu = DefaultMTU
+			mtu = limits.DefaultMTU
 		}
-		if mtu < MinMTU || mtu > MaxMTU {
-			ps.Add(field(index("ports", i), "mtu"), "%d is not in %d..%d (0 or absent selects %d)", p.MTU, MinMTU, MaxMTU, DefaultMTU)
+		if mtu < limits.MinMTU || mtu > limits.MaxMTU {
+			ps.Add(field(index("ports", i), "mtu"), "%d is not in %d..%d (0 or absent selects %d)", p.MTU, limits.MinMTU, limits.MaxMTU, limits.DefaultMTU)
 		}
 		checkDescriptors(ps, field(index("ports", i), "rx_descriptors"), p.RxDescriptors)
 		checkDescriptors(ps, field(index("ports", i), "tx_descriptors"), p.TxDescriptors)
@@ -298,8 +275,8 @@ func (c *Config) compilePorts(ps *problems, rt *Runtime) {
 // checkDescriptors checks a ring size at path: zero (the default) or a
 // power of two in MinDescriptors..MaxDescriptors.
 func checkDescriptors(ps *problems, path string, n int) {
-	if n != 0 && (n < MinDescriptors || n > MaxDescriptors || n&(n-1) != 0) {
-		ps.Add(path, "%d is not a power of two in %d..%d (0 or absent selects the driver's default)", n, MinDescriptors, MaxDescriptors)
+	if n != 0 && (n < limits.MinDescriptors || n > limits.MaxDescriptors || n&(n-1) != 0) {
+		ps.Add(path, "%d is not a power of two in %d..%d (0 or absent selects the driver's default)", n, limits.MinDescriptors, limits.MaxDescriptors)
 	}
 }
 
@@ -438,11 +415,11 @@ func (c *Config) compileClusters(ps *problems, gateway gatewayAddrs, gatewayMAC 
 				Name:         s.Name,
 				Disabled:     s.Disabled,
 				AnswerPing:   cl.AnswerPing,
-				StaleTimeout: DefaultStaleTimeout,
-				FinTimeout:   DefaultFinTimeout,
-				SynTimeout:   DefaultSynTimeout,
-				ResetTimeout: DefaultResetTimeout,
-				WeightBound:  DefaultWeightBound,
+				StaleTimeout: limits.DefaultStaleTimeout,
+				FinTimeout:   limits.DefaultFinTimeout,
+				SynTimeout:   limits.DefaultSynTimeout,
+				ResetTimeout: limits.DefaultResetTimeout,
+				WeightBound:  limits.DefaultWeightBound,
 				Scheduler:    SchedulerWRR,
 				Forwarding:   ForwardDSR,
 			}
@@ -537,12 +514,12 @@ func (c *Config) compileClusters(ps *problems, gateway gatewayAddrs, gatewayMAC 
 			switch {
 			case s.GUEPort == 0:
 				if sc.Forwarding == ForwardGUE {
-					sc.GUEPort = DefaultGUEPort
+					sc.GUEPort = limits.DefaultGUEPort
 				}
 			case s.Forwarding != ForwardGUE:
 				ps.Add(field(spath, "gue_port"), "only a service with forwarding: %s has a GUE port", ForwardGUE)
 			case s.GUEPort < 1 || s.GUEPort > 65535:
-				ps.Add(field(spath, "gue_port"), "%d is not in 1..65535 (0 or absent selects %d)", s.GUEPort, DefaultGUEPort)
+				ps.Add(field(spath, "gue_port"), "%d is not in 1..65535 (0 or absent selects %d)", s.GUEPort, limits.DefaultGUEPort)
 			default:
 				sc.GUEPort = uint16(s.GUEPort)
 			}
@@ -551,8 +528,8 @@ func (c *Config) compileClusters(ps *problems, gateway gatewayAddrs, gatewayMAC 
 			viaNextHop := sc.Forwarding != ForwardDSR && c.Encapsulation.NextHop != ""
 			boundOK := true
 			if s.WeightBound != nil {
-				if b := *s.WeightBound; b < 1 || b > MaxWeightBound {
-					ps.Add(field(spath, "weight_bound"), "%d is not in 1..%d", b, MaxWeightBound)
+				if b := *s.WeightBound; b < 1 || b > limits.MaxWeightBound {
+					ps.Add(field(spath, "weight_bound"), "%d is not in 1..%d", b, limits.MaxWeightBound)
 					boundOK = false
 				} else {
 					sc.WeightBound = b
@@ -637,11 +614,11 @@ func (c *Config) compileClusters(ps *problems, gateway gatewayAddrs, gatewayMAC 
 			services = append(services, sc)
 		}
 	}
-	if nServices > MaxServices {
-		ps.Add("clusters", "%d services in total; the gateway holds at most %d", nServices, MaxServices)
+	if nServices > limits.MaxServices {
+		ps.Add("clusters", "%d services in total; the gateway holds at most %d", nServices, limits.MaxServices)
 	}
-	if nServers > MaxServers {
-		ps.Add("clusters", "%d servers in total (each service's servers counted); the gateway holds at most %d", nServers, MaxServers)
+	if nServers > limits.MaxServers {
+		ps.Add("clusters", "%d servers in total (each service's servers counted); the gateway holds at most %d", nServers, limits.MaxServers)
 	}
 	return services
 }

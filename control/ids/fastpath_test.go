@@ -12,6 +12,7 @@ import (
 
 	"vec/control/config"
 	"vec/fastpath"
+	"vec/internal/limits"
 )
 
 // fullYAMLFile uses every field of vecd's configuration (control/config's
@@ -20,8 +21,8 @@ const fullYAMLFile = "../config/testdata/full.yaml"
 
 var portMAC = [6]byte{0x02, 0, 0, 0, 0, 0x99}
 
-// config keeps its own copies of the fastpath's protocol numbers,
-// defaults and limits so as not to import it; they must agree.
+// config keeps its own names for the fastpath's protocol numbers,
+// schedulers and forwarding modes so as not to import it; they must agree.
 func TestConfigAgreesWithFastpath(t *testing.T) {
 	for _, c := range []struct {
 		name          string
@@ -29,21 +30,11 @@ func TestConfigAgreesWithFastpath(t *testing.T) {
 	}{
 		{"ProtoTCP", config.ProtoTCP, fastpath.ProtoTCP},
 		{"ProtoUDP", config.ProtoUDP, fastpath.ProtoUDP},
-		{"DefaultStaleTimeout", config.DefaultStaleTimeout, fastpath.DefaultStaleTimeout},
-		{"DefaultFinTimeout", config.DefaultFinTimeout, fastpath.DefaultFinTimeout},
-		{"DefaultSynTimeout", config.DefaultSynTimeout, fastpath.DefaultSynTimeout},
-		{"DefaultResetTimeout", config.DefaultResetTimeout, fastpath.DefaultResetTimeout},
-		{"DefaultWeightBound", config.DefaultWeightBound, fastpath.DefaultWeightBound},
-		{"MaxWeightBound", config.MaxWeightBound, fastpath.MaxWeightBound},
-		{"MaxServices", config.MaxServices, fastpath.MaxServices},
-		{"MaxServers", config.MaxServers, fastpath.MaxServers},
 		{"SchedulerWRR", config.SchedulerWRR, fastpath.SchedulerWRR.String()},
 		{"SchedulerMaglev", config.SchedulerMaglev, fastpath.SchedulerMaglev.String()},
 		{"ForwardDSR", config.ForwardDSR, fastpath.ForwardDSR.String()},
 		{"ForwardIPIP", config.ForwardIPIP, fastpath.ForwardIPIP.String()},
 		{"ForwardGUE", config.ForwardGUE, fastpath.ForwardGUE.String()},
-		{"DefaultGUEPort", config.DefaultGUEPort, fastpath.DefaultGUEPort},
-		{"DefaultEncapMTU", config.DefaultEncapMTU, fastpath.DefaultEncapMTU},
 	} {
 		if c.config != c.fpath {
 			t.Errorf("config.%s = %v, fastpath.%[1]s = %v", c.name, c.config, c.fpath)
@@ -112,9 +103,9 @@ func TestFileOrder(t *testing.T) {
 // withDefaults is sc with the fastpath's default timeouts and weight bound,
 // what FileOrder gives a service that sets none.
 func withDefaults(sc fastpath.ServiceConfig) fastpath.ServiceConfig {
-	sc.StaleTimeout, sc.FinTimeout = fastpath.DefaultStaleTimeout, fastpath.DefaultFinTimeout
-	sc.SynTimeout, sc.ResetTimeout = fastpath.DefaultSynTimeout, fastpath.DefaultResetTimeout
-	sc.WeightBound = fastpath.DefaultWeightBound
+	sc.StaleTimeout, sc.FinTimeout = limits.DefaultStaleTimeout, limits.DefaultFinTimeout
+	sc.SynTimeout, sc.ResetTimeout = limits.DefaultSynTimeout, limits.DefaultResetTimeout
+	sc.WeightBound = limits.DefaultWeightBound
 	return sc
 }
 
@@ -141,7 +132,7 @@ func TestExampleConfigsCompile(t *testing.T) {
 // compiles makes a snapshot of fc as the manager does, with a neighbor
 // table for the servers resolved by ARP.
 func compiles(fc fastpath.Config) error {
-	fc.Neighbors = fastpath.NewNeighbors(fastpath.MaxServers)
+	fc.Neighbors = fastpath.NewNeighbors(limits.MaxServers)
 	_, err := fastpath.NewSnapshot(&fc)
 	return err
 }
@@ -204,7 +195,7 @@ func checkFastpath(t *testing.T, fc fastpath.Config) {
 	servers := map[fastpath.ServerID]bool{}
 	keys := map[key]bool{}
 	for _, s := range fc.Services {
-		if s.ID >= fastpath.MaxServices || services[s.ID] {
+		if s.ID >= limits.MaxServices || services[s.ID] {
 			t.Fatalf("service ID %d out of range or repeated", s.ID)
 		}
 		services[s.ID] = true
@@ -216,7 +207,7 @@ func checkFastpath(t *testing.T, fc fastpath.Config) {
 			t.Fatalf("service %v/%d/%d defined twice", s.VIP, s.Proto, s.Port)
 		}
 		keys[k] = true
-		if s.StaleTimeout <= 0 || s.FinTimeout <= 0 || s.WeightBound < 1 || s.WeightBound > fastpath.MaxWeightBound {
+		if s.StaleTimeout <= 0 || s.FinTimeout <= 0 || s.WeightBound < 1 || s.WeightBound > limits.MaxWeightBound {
 			t.Fatalf("service %d has timeouts %v/%v and bound %d", s.ID, s.StaleTimeout, s.FinTimeout, s.WeightBound)
 		}
 		if len(s.Servers) == 0 {
@@ -230,7 +221,7 @@ func checkFastpath(t *testing.T, fc fastpath.Config) {
 			t.Fatalf("service %d encapsulates with %+v", s.ID, fc.Encap)
 		}
 		for _, sv := range s.Servers {
-			if sv.ID >= fastpath.MaxServers || servers[sv.ID] {
+			if sv.ID >= limits.MaxServers || servers[sv.ID] {
 				t.Fatalf("server ID %d out of range or repeated", sv.ID)
 			}
 			servers[sv.ID] = true
@@ -315,8 +306,8 @@ func TestEncapsulatingServices(t *testing.T) {
 		if m := modes[80]; m.fwd != fastpath.ForwardIPIP || m.port != 0 {
 			t.Errorf("%s: http forwards by %v port %d, want ipip port 0", name, m.fwd, m.port)
 		}
-		if m := modes[8080]; m.fwd != fastpath.ForwardGUE || m.port != fastpath.DefaultGUEPort {
-			t.Errorf("%s: retired forwards by %v port %d, want gue port %d", name, m.fwd, m.port, fastpath.DefaultGUEPort)
+		if m := modes[8080]; m.fwd != fastpath.ForwardGUE || m.port != limits.DefaultGUEPort {
+			t.Errorf("%s: retired forwards by %v port %d, want gue port %d", name, m.fwd, m.port, limits.DefaultGUEPort)
 		}
 		if m := modes[53]; m.fwd != fastpath.ForwardDSR {
 			t.Errorf("%s: dns forwards by %v, want dsr", name, m.fwd)

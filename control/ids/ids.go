@@ -8,6 +8,7 @@ import (
 
 	"vec/control/config"
 	"vec/fastpath"
+	"vec/internal/limits"
 )
 
 // ServiceKey identifies a service across configurations.
@@ -87,8 +88,8 @@ func (p *idPool[ID]) fresh() (ID, error) {
 func (s State) Plan(specs []config.ServiceSpec, now time.Time) (State, error) {
 	oldServices := map[ServiceKey]*Service{}
 	oldServers := map[ServerKey]*Server{}
-	services := idPool[fastpath.ServiceID]{used: map[fastpath.ServiceID]bool{}, limit: fastpath.MaxServices, what: "service"}
-	servers := idPool[fastpath.ServerID]{used: map[fastpath.ServerID]bool{}, limit: fastpath.MaxServers, what: "server"}
+	services := idPool[fastpath.ServiceID]{used: map[fastpath.ServiceID]bool{}, limit: limits.MaxServices, what: "service"}
+	servers := idPool[fastpath.ServerID]{used: map[fastpath.ServerID]bool{}, limit: limits.MaxServers, what: "server"}
 	for i := range s.Services {
 		svc := &s.Services[i]
 		oldServices[svc.Key] = svc

@@ -7,6 +7,7 @@ import (
 
 	"vec/control/config"
 	"vec/fastpath"
+	"vec/internal/limits"
 )
 
 var (
@@ -210,7 +211,7 @@ func TestQuiescedAndNames(t *testing.T) {
 
 func TestIDsRunOut(t *testing.T) {
 	var servers []config.ServerSpec
-	for i := range fastpath.MaxServers + 1 {
+	for i := range limits.MaxServers + 1 {
 		servers = append(servers, config.ServerSpec{Name: "s", IP: netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), Weight: 1})
 	}
 	if _, err := (State{}).Plan([]config.ServiceSpec{service(vipA, "big", 80, servers...)}, t0); err == nil {

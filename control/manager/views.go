@@ -11,6 +11,7 @@ import (
 	"vec/control/ids"
 	"vec/dataplane"
 	"vec/fastpath"
+	"vec/internal/limits"
 )
 
 // The views' shapes are the control API's, defined in control/apiwire;
@@ -235,7 +236,7 @@ func (m *Manager) Connections(ctx context.Context, f ConnFilter) (Connections, e
 		byID[n.ServerID] = n
 	}
 	if f.Service != "" || vipByServices {
-		q.Services = make([]bool, fastpath.MaxServices)
+		q.Services = make([]bool, limits.MaxServices)
 		found := false
 		for _, n := range names {
 			if (f.Service == "" || n.Service == f.Service) && (vip == "" || n.VIP == vip) {
@@ -247,7 +248,7 @@ func (m *Manager) Connections(ctx context.Context, f ConnFilter) (Connections, e
 		}
 	}
 	if f.Server != "" {
-		q.Servers = make([]bool, fastpath.MaxServers)
+		q.Servers = make([]bool, limits.MaxServers)
 		found := false
 		for _, n := range names {
 			if (n.Server == f.Server || n.IP == serverIP) && (vip == "" || n.VIP == vip) &&

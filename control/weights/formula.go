@@ -6,7 +6,7 @@ import (
 	"math"
 	"strings"
 
-	"vec/fastpath"
+	"vec/internal/limits"
 )
 
 // Class is a metric class, the index into Proportions, ServerInput.Metrics
@@ -60,8 +60,8 @@ const proportionTolerance = 1e-6
 // that fail it, so callers check first and reject the configuration.
 func (p Params) Check() error {
 	var errs []error
-	if p.Bound < 1 || p.Bound > fastpath.MaxWeightBound {
-		errs = append(errs, fmt.Errorf("weight bound %d: want 1..%d", p.Bound, fastpath.MaxWeightBound))
+	if p.Bound < 1 || p.Bound > limits.MaxWeightBound {
+		errs = append(errs, fmt.Errorf("weight bound %d: want 1..%d", p.Bound, limits.MaxWeightBound))
 	}
 	if !(p.Smoothing > 0) || math.IsInf(p.Smoothing, 1) {
 		errs = append(errs, fmt.Errorf("smoothing %g: want a finite number above 0", p.Smoothing))

@@ -16,6 +16,7 @@ import (
 
 	"vec/dataplane"
 	"vec/fastpath"
+	"vec/internal/limits"
 )
 
 // Dataplane is a dataplane.Dataplane over in-memory fastpath cores. Its
@@ -126,7 +127,7 @@ func (d *Dataplane) Apply(ctx context.Context, u dataplane.Update) (dataplane.Ap
 		// As a gateway worker: the purge first, a bounded step at a
 		// time, then the switch.
 		if len(u.Purge) > 0 {
-			drop := make([]bool, fastpath.MaxServers)
+			drop := make([]bool, limits.MaxServers)
 			for _, id := range u.Purge {
 				drop[id] = true
 			}
