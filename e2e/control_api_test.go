@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"vec/control/manager"
+	"vec/control/apiwire"
 	"vec/e2e/traffic"
 )
 
@@ -58,7 +58,7 @@ func TestControlAPIAndCLI(t *testing.T) {
 		}
 		// Read-only: may look, may not change anything.
 		out, code, stderr := v.run(v.viewFile, "status", "--output", "json")
-		var st manager.Status
+		var st apiwire.Status
 		if code != 0 || json.Unmarshal([]byte(out), &st) != nil || st.Generation != 1 {
 			t.Errorf("read-only status: exit %d %s %s", code, stderr, out)
 		}
@@ -159,7 +159,7 @@ func TestControlAPIAndCLI(t *testing.T) {
 
 	t.Run("bad changes", func(t *testing.T) {
 		loop := startHTTPLoop(c, vip, 300, 8)
-		var before manager.Status
+		var before apiwire.Status
 		v.json(&before, "status")
 		var cfgBefore struct{ YAML string }
 		v.json(&cfgBefore, "config", "show")
@@ -204,7 +204,7 @@ func TestControlAPIAndCLI(t *testing.T) {
 		if err := os.WriteFile(v.config, goodFile, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		var after manager.Status
+		var after apiwire.Status
 		v.json(&after, "status")
 		var cfgAfter struct{ YAML string }
 		v.json(&cfgAfter, "config", "show")
@@ -229,7 +229,7 @@ func TestControlAPIAndCLI(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitUntil(t, "SIGHUP to reload the file", 10*time.Second, func() bool { return v.status().Generation == gen+3 })
-		var servers []manager.ServerCounters
+		var servers []apiwire.ServerCounters
 		v.json(&servers, "server", "list", vip+":http")
 		if len(servers) != 3 || servers[0].Weight != 1 {
 			t.Errorf("after SIGHUP s1 has weight %+v, want the file's 1", servers)
@@ -296,7 +296,7 @@ func TestControlAPIAndCLI(t *testing.T) {
 		seen := map[string]bool{}
 		cursor, listed := "", 0
 		for page := 1; ; page++ {
-			var p manager.Connections
+			var p apiwire.Connections
 			args := []string{"connections", "list", "--vip", vip, "--service", "sink", "--limit", "20"}
 			if cursor != "" {
 				args = append(args, "--cursor", cursor)
@@ -320,7 +320,7 @@ func TestControlAPIAndCLI(t *testing.T) {
 		if len(seen) != 50 || listed != 50 {
 			t.Errorf("%d connections listed, %d distinct, want 50", listed, len(seen))
 		}
-		var s1 manager.Connections
+		var s1 apiwire.Connections
 		v.json(&s1, "connections", "list", "--all", "--service", "sink", "--server", "s1", "--state", "active")
 		if len(s1.Connections) != 25 {
 			t.Errorf("%d sink connections on s1, want 25", len(s1.Connections))

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"vec/control/manager"
+	"vec/control/apiwire"
 	"vec/e2e/traffic"
 )
 
@@ -178,7 +178,7 @@ func (v *ctlVecd) json(out any, args ...string) {
 // ctlChange is a change as vecctl --output json reports it, with the time
 // the vecctl call took.
 type ctlChange struct {
-	manager.Change
+	apiwire.Change
 	Took time.Duration
 }
 
@@ -204,22 +204,22 @@ func (v *ctlVecd) change(args ...string) ctlChange {
 }
 
 // counters reads the live counters through vecctl.
-func (v *ctlVecd) counters() manager.Counters {
+func (v *ctlVecd) counters() apiwire.Counters {
 	v.t.Helper()
-	var st manager.Counters
+	var st apiwire.Counters
 	v.json(&st, "counters")
 	return st
 }
 
-func (v *ctlVecd) status() manager.Status {
+func (v *ctlVecd) status() apiwire.Status {
 	v.t.Helper()
-	var st manager.Status
+	var st apiwire.Status
 	v.json(&st, "status")
 	return st
 }
 
 // newConns is how many new connections each server of vip's service got.
-func newConns(st manager.Counters, vip, service string) map[string]uint64 {
+func newConns(st apiwire.Counters, vip, service string) map[string]uint64 {
 	out := map[string]uint64{}
 	for _, s := range st.Servers {
 		if s.VIP == vip && s.Service == service && !s.Draining {
@@ -357,7 +357,7 @@ func (d *download) wait(t *testing.T, what string, parallel int) map[string]int 
 // lists for a server ("" for every server of the service).
 func (v *ctlVecd) connectionsTo(vip, service, server, state string) int {
 	v.t.Helper()
-	var page manager.Connections
+	var page apiwire.Connections
 	v.json(&page, "connections", "list", "--all", "--vip", vip, "--service", service, "--server", server, "--state", state, "--limit", "1000")
 	return len(page.Connections)
 }

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"vec/control/manager"
+	"vec/control/apiwire"
 )
 
 // TestControlQuiesceUnderTraffic quiesces a server with vecctl while long
@@ -30,7 +30,7 @@ func TestControlQuiesceUnderTraffic(t *testing.T) {
 	loop := startHTTPLoop(c, vip, 400, 8)
 
 	v.change("server", "quiesce", vip+":http:s1")
-	var servers []manager.ServerCounters
+	var servers []apiwire.ServerCounters
 	v.json(&servers, "server", "list", vip+":http")
 	for _, s := range servers {
 		if s.Server == "s1" && (!s.Quiesced || s.EffectiveWeight != 0 || s.Weight != 1 || s.Active == 0) {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"vec/control/manager"
+	"vec/control/apiwire"
 )
 
 // TestVecdRunsWithoutCapabilities: vecd, started as root in the gateway
@@ -68,7 +68,7 @@ func TestVecdRunsWithoutCapabilities(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitUntil(t, "the reload to give s2 weight 3", 10*time.Second, func() bool {
-		var servers []manager.ServerCounters
+		var servers []apiwire.ServerCounters
 		v.json(&servers, "server", "list", vip+":http")
 		return len(servers) == 2 && servers[1].Weight == 3
 	})

@@ -19,7 +19,7 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
-	"vec/control/manager"
+	"vec/control/apiwire"
 	"vec/internal/testcert"
 )
 
@@ -92,10 +92,10 @@ func TestStatusPage(t *testing.T) {
 	// Read-only: rows, weights and counters as the API has them, moving.
 	b.login(ctlViewerToken, "read-only")
 	rows := b.rows(3)
-	apiServers := func() map[string]manager.ServerCounters {
-		var list []manager.ServerCounters
+	apiServers := func() map[string]apiwire.ServerCounters {
+		var list []apiwire.ServerCounters
 		v.json(&list, "server", "list", vip+":http")
-		out := map[string]manager.ServerCounters{}
+		out := map[string]apiwire.ServerCounters{}
 		for _, s := range list {
 			out[s.VIP+"/"+s.Service+"/"+s.Server] = s
 		}

@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"vec/internal/benchfmt"
 	"vec/internal/netnullbench"
 )
 
@@ -17,7 +18,7 @@ import (
 const installGoal = 300 * time.Millisecond
 
 // installModes are measured in this order in every round and core set.
-var installModes = []netnullbench.Mode{netnullbench.InstallIdle, netnullbench.InstallBusy, netnullbench.InstallFwd}
+var installModes = []benchfmt.Mode{netnullbench.InstallIdle, netnullbench.InstallBusy, netnullbench.InstallFwd}
 
 type installOptions struct {
 	duration    time.Duration
@@ -33,18 +34,18 @@ type installOptions struct {
 
 // installRun is one measurement.
 type installRun struct {
-	Round       int                 `json:"round"`
-	WorkerCores []int               `json:"worker_cores"`
-	Result      netnullbench.Result `json:"result"`
+	Round       int             `json:"round"`
+	WorkerCores []int           `json:"worker_cores"`
+	Result      benchfmt.Result `json:"result"`
 }
 
 // installSummary sums up the runs of one core set and mode.
 type installSummary struct {
-	WorkerCores []int             `json:"worker_cores"`
-	Mode        netnullbench.Mode `json:"mode"`
-	InstallMs   []float64         `json:"install_ms"`
-	BestMs      float64           `json:"best_ms"`
-	MeanMs      float64           `json:"mean_ms"`
+	WorkerCores []int         `json:"worker_cores"`
+	Mode        benchfmt.Mode `json:"mode"`
+	InstallMs   []float64     `json:"install_ms"`
+	BestMs      float64       `json:"best_ms"`
+	MeanMs      float64       `json:"mean_ms"`
 	// BestEntriesPerSec is the entries per second of the best run.
 	BestEntriesPerSec float64 `json:"best_entries_per_s"`
 	// With traffic: the means over the runs of the rates before and

@@ -22,7 +22,7 @@
 // rounds; it reports the ratios of the packet rates with the allocation
 // rate and GC cycles of each run, and the worker loop's iteration times
 // (p50, p99, p99.9, p99.99 and the longest, with the times the kernel
-// preempted the worker and the GC pauses; netnullbench.PollIterationReport).
+// preempted the worker and the GC pauses; benchfmt.PollIterationReport).
 //
 // -install measures step (3) of a takeover (docs/recovery.md): installing
 // -entries rebuilt connection entries through the workers' mailboxes in
@@ -64,7 +64,7 @@ import (
 )
 
 func main() {
-	run := flag.String("run", "", "run one measurement in this process: a netnullbench.Mode such as plain, worker or install-fwd (internal)")
+	run := flag.String("run", "", "run one measurement in this process: a benchfmt.Mode such as plain, worker or install-fwd (internal)")
 	control := flag.Bool("control", false, "measure the worker with and without control API load (see the package comment)")
 	install := flag.Bool("install", false, "measure installing rebuilt connection entries, and forwarding meanwhile (see the package comment)")
 	apiRate := flag.Int("api-rate", 1000, "-control: control requests per second (0: as fast as one goroutine goes)")
@@ -106,7 +106,7 @@ func main() {
 			fmt.Fprintln(os.Stderr, "vec-bench -run needs exactly one -flows value")
 			os.Exit(2)
 		}
-		opts := netnullbench.Options{Mode: netnullbench.Mode(*run), Flows: flows[0], Duration: *duration,
+		opts := netnullbench.Options{Mode: benchfmt.Mode(*run), Flows: flows[0], Duration: *duration,
 			ControlCore: *controlCore, WorkerCore: *workerCore, APIRate: *apiRate, InstallEntries: *entries, InstallChunk: *chunk}
 		if *workerCoreList != "" {
 			if opts.WorkerCores, err = parseCores(*workerCoreList); err != nil {
@@ -236,7 +236,7 @@ func orchestrate(o runOptions) error {
 	// Encapsulation beside MAC rewrite: the fewest flows (the fastpath's
 	// own work) and, for GUE, the most (memory latency on top).
 	for _, e := range []struct {
-		mode  netnullbench.Mode
+		mode  benchfmt.Mode
 		name  string
 		flows int
 	}{{netnullbench.WorkerIPIP, "IPIP", o.flows[0]}, {netnullbench.WorkerGUE, "GUE", o.flows[0]}, {netnullbench.WorkerGUE, "GUE", maxFlows}} {
@@ -293,7 +293,7 @@ func orchestrate(o runOptions) error {
 // flows per worker, and gives the second its ratio to the first; then
 // testpmd on the same two cores, with its ratio to testpmd, the
 // one-core run.
-func scalingRows(duration time.Duration, flows, controlCore, workerCore int, testpmd netnullbench.Result) ([]benchfmt.NetNullRow, error) {
+func scalingRows(duration time.Duration, flows, controlCore, workerCore int, testpmd benchfmt.Result) ([]benchfmt.NetNullRow, error) {
 	var rows []benchfmt.NetNullRow
 	for _, cores := range [][]int{{workerCore}, {controlCore, workerCore}} {
 		mode := netnullbench.Workers
@@ -350,12 +350,12 @@ func writeResults(out string, rep any) error {
 }
 
 // child runs one measurement in a fresh process.
-func child(mode netnullbench.Mode, duration time.Duration, flows, controlCore, workerCore, apiRate int) (netnullbench.Result, error) {
+func child(mode benchfmt.Mode, duration time.Duration, flows, controlCore, workerCore, apiRate int) (benchfmt.Result, error) {
 	return childGC(mode, duration, flows, controlCore, workerCore, apiRate, false)
 }
 
 // childGC is child, optionally with Go's default GC pacing.
-func childGC(mode netnullbench.Mode, duration time.Duration, flows, controlCore, workerCore, apiRate int, defaultGC bool) (netnullbench.Result, error) {
+func childGC(mode benchfmt.Mode, duration time.Duration, flows, controlCore, workerCore, apiRate int, defaultGC bool) (benchfmt.Result, error) {
 	return runChild(mode, duration, nil, "-run", string(mode), "-duration", duration.String(), "-flows", strconv.Itoa(flows),
 		"-control-core", strconv.Itoa(controlCore), "-worker-core", strconv.Itoa(workerCore), "-api-rate", strconv.Itoa(apiRate),
 		"-default-gc="+strconv.FormatBool(defaultGC))
@@ -368,8 +368,8 @@ func childTimeout(duration time.Duration) time.Duration { return 3*duration + 2*
 // runChild runs this program with args, and env added to the environment,
 // and decodes the result it prints; it kills the child if it outlives
 // childTimeout.
-func runChild(mode netnullbench.Mode, duration time.Duration, env []string, args ...string) (netnullbench.Result, error) {
-	var res netnullbench.Result
+func runChild(mode benchfmt.Mode, duration time.Duration, env []string, args ...string) (benchfmt.Result, error) {
+	var res benchfmt.Result
 	self, err := os.Executable()
 	if err != nil {
 		return res, err
@@ -398,8 +398,8 @@ func runChild(mode netnullbench.Mode, duration time.Duration, env []string, args
 // (one net_null port looped onto itself), one forwarding lcore and queue
 // on each of cores, its main lcore on controlCore, and averages its
 // per-second receive rate, skipping the first report.
-func runTestpmd(duration time.Duration, controlCore int, cores []int) (netnullbench.Result, error) {
-	res := netnullbench.Result{Mode: "testpmd"}
+func runTestpmd(duration time.Duration, controlCore int, cores []int) (benchfmt.Result, error) {
+	res := benchfmt.Result{Mode: "testpmd"}
 	if len(cores) > 1 {
 		res.WorkerCores = cores
 	}
@@ -476,7 +476,7 @@ func orchestrateControl(duration time.Duration, flows, apiRate, rounds int, defa
 		ControlCore: controlCore, WorkerCore: workerCore, DefaultGC: defaultGC}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "run\tMpps\tAPI req/s\talloc MB/s\tGC cycles\tdropped\titer p50 µs\tp99\tp99.9\tp99.99\tmax\tpreempted\tGC pauses")
-	mean := func(rs []netnullbench.Result) float64 {
+	mean := func(rs []benchfmt.Result) float64 {
 		var sum float64
 		for _, r := range rs {
 			sum += r.Mpps
@@ -484,7 +484,7 @@ func orchestrateControl(duration time.Duration, flows, apiRate, rounds int, defa
 		return sum / float64(len(rs))
 	}
 	for i := range rounds {
-		for _, mode := range []netnullbench.Mode{netnullbench.Worker, netnullbench.WorkerBusy, netnullbench.WorkerAPI, netnullbench.WorkerManager} {
+		for _, mode := range []benchfmt.Mode{netnullbench.Worker, netnullbench.WorkerBusy, netnullbench.WorkerAPI, netnullbench.WorkerManager} {
 			res, err := childGC(mode, duration, flows, controlCore, workerCore, apiRate, defaultGC)
 			if err != nil {
 				return err

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"vec/control/manager"
+	"vec/control/apiwire"
 )
 
 // buildVecd compiles the daemon once per test binary run.
@@ -23,7 +23,7 @@ func buildVecd(t *testing.T) string {
 
 // runVecd runs vecd with the configuration text and returns its final
 // counters (parsed from -stats-json) and combined output.
-func runVecd(t *testing.T, bin, dir, configYAML string) (manager.Counters, string) {
+func runVecd(t *testing.T, bin, dir, configYAML string) (apiwire.Counters, string) {
 	t.Helper()
 	cfgPath := filepath.Join(dir, "vecd.yaml")
 	if err := os.WriteFile(cfgPath, []byte(configYAML), 0o644); err != nil {
@@ -39,7 +39,7 @@ func runVecd(t *testing.T, bin, dir, configYAML string) (manager.Counters, strin
 	if err != nil {
 		t.Fatalf("reading final counters: %v\n%s", err, out)
 	}
-	var st manager.Counters
+	var st apiwire.Counters
 	if err := json.Unmarshal(b, &st); err != nil {
 		t.Fatal(err)
 	}

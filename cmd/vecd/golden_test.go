@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"vec/control/manager"
+	"vec/control/apiwire"
 	"vec/fastpath/header"
 	"vec/fastpath/pktbuild"
 	"vec/internal/corpus"
@@ -181,7 +181,7 @@ func goldenScenario() *scenario {
 // the capture inPath, with a pool of mempool buffers and the clusters of
 // clustersYAML, until the capture is exhausted; it returns vecd's final
 // counters, its log and the capture it wrote.
-func replayThroughVecd(t *testing.T, inPath string, mempool int, clustersYAML string) (manager.Counters, string, string) {
+func replayThroughVecd(t *testing.T, inPath string, mempool int, clustersYAML string) (apiwire.Counters, string, string) {
 	t.Helper()
 	testenv.RequireDPDK(t)
 	bin := buildVecd(t)
@@ -216,7 +216,7 @@ func TestGoldenCapture(t *testing.T) {
 // frames, that its counters add up (rx = tx + replies + learned + drops,
 // replies as the scenario has them), every drop reason's count, and the
 // new connections per server (newConns). It returns vecd's counters.
-func checkGolden(t *testing.T, s *scenario, dir, clustersYAML string, newConns map[string]uint64) manager.Counters {
+func checkGolden(t *testing.T, s *scenario, dir, clustersYAML string, newConns map[string]uint64) apiwire.Counters {
 	t.Helper()
 	var expected [][]byte
 	wantDrops := map[string]uint64{}

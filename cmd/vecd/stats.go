@@ -4,12 +4,12 @@ import (
 	"encoding/json"
 	"os"
 
-	"vec/control/manager"
+	"vec/control/apiwire"
 )
 
 // writeJSON writes the counters to path atomically (a temporary file
 // renamed over it), so a reader never sees half a file.
-func writeJSON(st *manager.Counters, path string) error {
+func writeJSON(st *apiwire.Counters, path string) error {
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err

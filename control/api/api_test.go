@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"vec/control/apiwire"
 	"vec/control/manager"
 	"vec/control/manager/managertest"
 	"vec/internal/testenv"
@@ -263,7 +264,7 @@ func TestChangesThroughTheAPI(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer "+readOnlyToken)
 	rec := httptest.NewRecorder()
 	e.h.ServeHTTP(rec, req)
-	var cls []Cluster
+	var cls []apiwire.Cluster
 	if err := json.Unmarshal(rec.Body.Bytes(), &cls); err != nil || len(cls) != 2 || cls[1].Services[0].StaleTimeout != "1m0s" {
 		t.Errorf("clusters: %v %s", err, rec.Body.String())
 	}
@@ -296,7 +297,7 @@ func TestChangesThroughTheAPI(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer "+adminToken)
 	rec = httptest.NewRecorder()
 	e.h.ServeHTTP(rec, req)
-	var servers []manager.ServerCounters
+	var servers []apiwire.ServerCounters
 	if err := json.Unmarshal(rec.Body.Bytes(), &servers); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"time"
 
+	"vec/control/apiwire"
 	"vec/control/config"
 )
 
@@ -100,7 +101,7 @@ func duration(field, s string) (time.Duration, error) {
 }
 
 // clusterToConfig converts a cluster from the API to the configuration's types.
-func clusterToConfig(c Cluster) (config.Cluster, error) {
+func clusterToConfig(c apiwire.Cluster) (config.Cluster, error) {
 	out := config.Cluster{VIP: c.VIP, AnswerPing: c.AnswerPing}
 	for i, s := range c.Services {
 		sc, err := serviceToConfig(s)
@@ -112,7 +113,7 @@ func clusterToConfig(c Cluster) (config.Cluster, error) {
 	return out, nil
 }
 
-func serviceToConfig(s Service) (config.Service, error) {
+func serviceToConfig(s apiwire.Service) (config.Service, error) {
 	out := config.Service{Name: s.Name, Protocol: s.Protocol, Port: s.Port, Disabled: s.Disabled,
 		Forwarding: s.Forwarding, GUEPort: s.GUEPort}
 	var err error
@@ -141,7 +142,7 @@ func serviceToConfig(s Service) (config.Service, error) {
 	return out, nil
 }
 
-func serverToConfig(s Server) config.Server {
+func serverToConfig(s apiwire.Server) config.Server {
 	out := config.Server{Name: s.Name, IP: s.IP, MAC: s.MAC, Quiesced: s.Quiesced, Fixed: s.Fixed}
 	if s.Weight != nil {
 		w := *s.Weight
@@ -150,17 +151,17 @@ func serverToConfig(s Server) config.Server {
 	return out
 }
 
-func fromConfigCluster(c config.Cluster) Cluster {
-	out := Cluster{VIP: c.VIP, AnswerPing: c.AnswerPing, Services: []Service{}}
+func fromConfigCluster(c config.Cluster) apiwire.Cluster {
+	out := apiwire.Cluster{VIP: c.VIP, AnswerPing: c.AnswerPing, Services: []apiwire.Service{}}
 	for _, s := range c.Services {
 		out.Services = append(out.Services, fromConfigService(s))
 	}
 	return out
 }
 
-func fromConfigService(s config.Service) Service {
-	out := Service{Name: s.Name, Protocol: s.Protocol, Port: s.Port, Disabled: s.Disabled,
-		WeightBound: s.WeightBound, Forwarding: s.Forwarding, GUEPort: s.GUEPort, Servers: []Server{}}
+func fromConfigService(s config.Service) apiwire.Service {
+	out := apiwire.Service{Name: s.Name, Protocol: s.Protocol, Port: s.Port, Disabled: s.Disabled,
+		WeightBound: s.WeightBound, Forwarding: s.Forwarding, GUEPort: s.GUEPort, Servers: []apiwire.Server{}}
 	if s.StaleTimeout != 0 {
 		out.StaleTimeout = s.StaleTimeout.String()
 	}
@@ -177,7 +178,7 @@ func fromConfigService(s config.Service) Service {
 		out.DrainTimeout = s.DrainTimeout.String()
 	}
 	for _, sv := range s.Servers {
-		out.Servers = append(out.Servers, Server{Name: sv.Name, IP: sv.IP, MAC: sv.MAC, Weight: sv.Weight, Quiesced: sv.Quiesced, Fixed: sv.Fixed})
+		out.Servers = append(out.Servers, apiwire.Server{Name: sv.Name, IP: sv.IP, MAC: sv.MAC, Weight: sv.Weight, Quiesced: sv.Quiesced, Fixed: sv.Fixed})
 	}
 	return out
 }

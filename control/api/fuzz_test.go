@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"testing"
 
+	"vec/control/apiwire"
 	"vec/control/config"
 	"vec/control/manager"
 	"vec/control/manager/managertest"
@@ -32,14 +33,14 @@ func FuzzDecodeRequest(f *testing.F) {
 				return manager.AddService(cfg, "10.1.0.100", sc)
 			})
 		case 2:
-			checkDecode[Server](t, data, func(s Server) {
+			checkDecode[apiwire.Server](t, data, func(s apiwire.Server) {
 				cfg := baseConfig(t)
 				if err := manager.AddServer(cfg, "10.1.0.100", "http", serverToConfig(s)); err == nil {
 					_ = cfg.Validate()
 				}
 			})
 		case 3:
-			checkDecode[ServerPatch](t, data, func(p ServerPatch) {
+			checkDecode[apiwire.ServerPatch](t, data, func(p apiwire.ServerPatch) {
 				cfg := baseConfig(t)
 				mp := manager.ServerPatch{Weight: p.Weight, MAC: p.MAC, Quiesced: p.Quiesced}
 				if err := manager.UpdateServer(cfg, "10.1.0.100", "http", "s1", mp); err != nil {
@@ -48,7 +49,7 @@ func FuzzDecodeRequest(f *testing.F) {
 				_ = cfg.Validate()
 			})
 		case 4:
-			checkDecode[ServicePatch](t, data, func(p ServicePatch) {
+			checkDecode[apiwire.ServicePatch](t, data, func(p apiwire.ServicePatch) {
 				mp, err := servicePatchToManager(p)
 				if err != nil {
 					requireRequestError(t, err)
@@ -61,9 +62,9 @@ func FuzzDecodeRequest(f *testing.F) {
 				_ = cfg.Validate()
 			})
 		case 5:
-			checkDecode[LogLevel](t, data, func(LogLevel) {})
+			checkDecode[apiwire.LogLevel](t, data, func(apiwire.LogLevel) {})
 		case 6:
-			checkDecode[ManagerPatch](t, data, func(ManagerPatch) {})
+			checkDecode[apiwire.ManagerPatch](t, data, func(apiwire.ManagerPatch) {})
 		case 7:
 			checkApply(t, data, advisorToConfig, advisorList.add)
 		case 8:

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"vec/control/apiwire"
 	"vec/control/config"
 	"vec/control/manager"
 )
@@ -22,12 +23,12 @@ import (
 // Backend is what the API serves: the manager, or a test's stand-in.
 type Backend interface {
 	Config() (*config.Config, uint64)
-	Mutate(ctx context.Context, source string, change func(*config.Config) error) (manager.Change, error)
-	Reload(ctx context.Context, source string, onlyIfChanged bool) (manager.Change, error)
+	Mutate(ctx context.Context, source string, change func(*config.Config) error) (apiwire.Change, error)
+	Reload(ctx context.Context, source string, onlyIfChanged bool) (apiwire.Change, error)
 	Save() (string, error)
-	Status() manager.Status
-	Counters(ctx context.Context) (manager.Counters, error)
-	Connections(ctx context.Context, f manager.ConnFilter) (manager.Connections, error)
+	Status() apiwire.Status
+	Counters(ctx context.Context) (apiwire.Counters, error)
+	Connections(ctx context.Context, f manager.ConnFilter) (apiwire.Connections, error)
 }
 
 // Options configure the API's handler.
@@ -245,9 +246,9 @@ func classify(err error) *apiError {
 
 func writeError(w http.ResponseWriter, err error) {
 	ae := classify(err)
-	body := ErrorBody{Error: ErrorDetail{Code: ae.code, Message: ae.msg}}
+	body := apiwire.ErrorBody{Error: apiwire.ErrorDetail{Code: ae.code, Message: ae.msg}}
 	for _, p := range ae.problems {
-		body.Error.Problems = append(body.Error.Problems, Problem{Field: p.Field, Message: p.Message})
+		body.Error.Problems = append(body.Error.Problems, apiwire.Problem{Field: p.Field, Message: p.Message})
 	}
 	writeJSON(w, ae.status, body)
 }
@@ -274,7 +275,7 @@ func (h *handler) showConfig(*http.Request, Identity) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ConfigReply{Generation: gen, YAML: string(b)}, nil
+	return apiwire.ConfigReply{Generation: gen, YAML: string(b)}, nil
 }
 
 func (h *handler) saveConfig(*http.Request, Identity) (any, error) {
@@ -283,7 +284,7 @@ func (h *handler) saveConfig(*http.Request, Identity) (any, error) {
 		return nil, err
 	}
 	_, gen := h.Backend.Config()
-	return SaveReply{Generation: gen, File: path}, nil
+	return apiwire.SaveReply{Generation: gen, File: path}, nil
 }
 
 func (h *handler) reloadConfig(r *http.Request, id Identity) (any, error) {
@@ -297,7 +298,7 @@ func (h *handler) reloadConfig(r *http.Request, id Identity) (any, error) {
 
 func (h *handler) listClusters(*http.Request, Identity) (any, error) {
 	cfg, _ := h.Backend.Config()
-	out := []Cluster{}
+	out := []apiwire.Cluster{}
 	for _, cl := range cfg.Clusters {
 		out = append(out, fromConfigCluster(cl))
 	}
@@ -336,7 +337,7 @@ func (h *handler) listServices(r *http.Request, _ Identity) (any, error) {
 	if vip == "" {
 		vip = r.URL.Query().Get("vip")
 	}
-	out := []ServiceRow{}
+	out := []apiwire.ServiceRow{}
 	if vip != "" {
 		ci, err := manager.FindCluster(cfg, vip)
 		if err != nil {
@@ -346,7 +347,7 @@ func (h *handler) listServices(r *http.Request, _ Identity) (any, error) {
 	}
 	for _, cl := range cfg.Clusters {
 		for _, s := range cl.Services {
-			out = append(out, ServiceRow{VIP: cl.VIP, Service: fromConfigService(s)})
+			out = append(out, apiwire.ServiceRow{VIP: cl.VIP, Service: fromConfigService(s)})
 		}
 	}
 	return out, nil
@@ -364,7 +365,7 @@ func (h *handler) addService(r *http.Request, id Identity) (any, error) {
 }
 
 func (h *handler) updateService(r *http.Request, id Identity) (any, error) {
-	body, err := decodePatch[ServicePatch](r.Body, "stale_timeout, fin_timeout, drain_timeout, weight_bound or disabled")
+	body, err := decodePatch[apiwire.ServicePatch](r.Body, "stale_timeout, fin_timeout, drain_timeout, weight_bound or disabled")
 	if err != nil {
 		return nil, err
 	}
@@ -378,7 +379,7 @@ func (h *handler) updateService(r *http.Request, id Identity) (any, error) {
 	})
 }
 
-func servicePatchToManager(p ServicePatch) (manager.ServicePatch, error) {
+func servicePatchToManager(p apiwire.ServicePatch) (manager.ServicePatch, error) {
 	var out manager.ServicePatch
 	for _, f := range []struct {
 		name string
@@ -431,7 +432,7 @@ func (h *handler) listServers(r *http.Request, _ Identity) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := []manager.ServerCounters{}
+	out := []apiwire.ServerCounters{}
 	for _, s := range st.Servers {
 		if (vip == "" || s.VIP == vip) && (service == "" || s.Service == service) {
 			out = append(out, s)
@@ -441,7 +442,7 @@ func (h *handler) listServers(r *http.Request, _ Identity) (any, error) {
 }
 
 func (h *handler) addServer(r *http.Request, id Identity) (any, error) {
-	body, err := decodeJSON[Server](r.Body)
+	body, err := decodeJSON[apiwire.Server](r.Body)
 	if err != nil {
 		return nil, err
 	}
@@ -453,7 +454,7 @@ func (h *handler) addServer(r *http.Request, id Identity) (any, error) {
 }
 
 func (h *handler) updateServer(r *http.Request, id Identity) (any, error) {
-	body, err := decodePatch[ServerPatch](r.Body, "weight, mac or quiesced")
+	body, err := decodePatch[apiwire.ServerPatch](r.Body, "weight, mac or quiesced")
 	if err != nil {
 		return nil, err
 	}
@@ -492,7 +493,7 @@ func (h *handler) connections(r *http.Request, _ Identity) (any, error) {
 		}
 	}
 	f := manager.ConnFilter{VIP: q.Get("vip"), Service: q.Get("service"), Server: q.Get("server"), State: q.Get("state"),
-		Cursor: q.Get("cursor"), Limit: DefaultConnLimit}
+		Cursor: q.Get("cursor"), Limit: apiwire.DefaultConnLimit}
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 {
@@ -508,11 +509,11 @@ func (h *handler) counters(r *http.Request, _ Identity) (any, error) {
 }
 
 func (h *handler) getLogLevel(*http.Request, Identity) (any, error) {
-	return LogLevel{Level: h.Backend.Status().LogLevel}, nil
+	return apiwire.LogLevel{Level: h.Backend.Status().LogLevel}, nil
 }
 
 func (h *handler) setLogLevel(r *http.Request, id Identity) (any, error) {
-	body, err := decodeJSON[LogLevel](r.Body)
+	body, err := decodeJSON[apiwire.LogLevel](r.Body)
 	if err != nil {
 		return nil, err
 	}

@@ -5,9 +5,9 @@ import (
 	"slices"
 	"time"
 
+	"vec/control/apiwire"
 	"vec/control/config"
 	"vec/control/manager"
-	"vec/control/weights"
 )
 
 // Manager is vecd's weight loop (control/weights, the patent's manager):
@@ -15,7 +15,7 @@ import (
 // configuring it are changes of the configuration's manager section, made
 // through the Backend like any other change.
 type Manager interface {
-	ManagerReport() weights.Report
+	ManagerReport() apiwire.ManagerReport
 }
 
 var errNoManager = &apiError{status: http.StatusNotFound, code: "manager_unavailable",
@@ -39,7 +39,7 @@ func (h *handler) managerEnable(on bool) func(*http.Request, Identity) (any, err
 }
 
 func (h *handler) updateManager(r *http.Request, id Identity) (any, error) {
-	body, err := decodePatch[ManagerPatch](r.Body, "interval, proportions, smoothing, sensitivity, system_metric, host_interval or host_timeout")
+	body, err := decodePatch[apiwire.ManagerPatch](r.Body, "interval, proportions, smoothing, sensitivity, system_metric, host_interval or host_timeout")
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +82,7 @@ func (h *handler) updateManager(r *http.Request, id Identity) (any, error) {
 	})
 }
 
-func advisorToConfig(a Advisor) (config.Advisor, error) {
+func advisorToConfig(a apiwire.Advisor) (config.Advisor, error) {
 	out := config.Advisor{Name: a.Name, Service: a.Service, Type: a.Type, Fall: a.Fall, Rise: a.Rise, Port: a.Port,
 		Command: slices.Clone(a.Command)}
 	var err error
@@ -101,7 +101,7 @@ func advisorToConfig(a Advisor) (config.Advisor, error) {
 	return out, nil
 }
 
-func ruleToConfig(r Rule) (config.Rule, error) {
+func ruleToConfig(r apiwire.Rule) (config.Rule, error) {
 	out := config.Rule{Name: r.Name, Service: r.Service, Type: r.Type, Servers: slices.Clone(r.Servers), From: r.From,
 		To: r.To, Command: slices.Clone(r.Command)}
 	if r.Weight != nil {

@@ -6,14 +6,14 @@ import (
 	"testing"
 	"time"
 
+	"vec/control/apiwire"
 	"vec/control/config"
-	"vec/control/weights"
 )
 
 // fixedManager reports the same interval every time.
-type fixedManager weights.Report
+type fixedManager apiwire.ManagerReport
 
-func (f fixedManager) ManagerReport() weights.Report { return weights.Report(f) }
+func (f fixedManager) ManagerReport() apiwire.ManagerReport { return apiwire.ManagerReport(f) }
 
 func TestManagerReportEndpoint(t *testing.T) {
 	e := newAPIEnv(t)
@@ -22,10 +22,10 @@ func TestManagerReportEndpoint(t *testing.T) {
 
 	rep := fixedManager{Enabled: true, At: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC), Generation: 3, IntervalS: 2,
 		Smoothing: 1.5, Sensitivity: 5,
-		Services: []weights.ServiceReport{{Service: "10.1.0.100:http", Bound: 20, Pushed: true,
-			Servers: []weights.ServerReport{{Server: "s1", IP: "10.1.0.11", Weight: 10, Computed: 7, Reason: "computed",
-				Metrics: []weights.MetricReport{{Class: "active", Value: 30, Known: true, Proportion: 0.75}}}}}},
-		Rules: []weights.RuleReport{{Name: "night", Type: "window", Service: "10.1.0.100:http", Holds: true}}}
+		Services: []apiwire.ServiceReport{{Service: "10.1.0.100:http", Bound: 20, Pushed: true,
+			Servers: []apiwire.ServerReport{{Server: "s1", IP: "10.1.0.11", Weight: 10, Computed: 7, Reason: "computed",
+				Metrics: []apiwire.MetricReport{{Class: "active", Value: 30, Known: true, Proportion: 0.75}}}}}},
+		Rules: []apiwire.RuleReport{{Name: "night", Type: "window", Service: "10.1.0.100:http", Holds: true}}}
 	e.h = NewHandler(Options{Backend: e.m, Tokens: e.tokens, Manager: rep})
 	code, body, raw = e.do(readOnlyToken, "GET", "/v1/manager", "")
 	if code != 200 || body["enabled"] != true || body["generation"] != 3.0 || body["interval_s"] != 2.0 {

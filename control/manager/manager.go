@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"vec/control/apiwire"
 	"vec/control/config"
 	"vec/control/ids"
 	"vec/dataplane"
@@ -87,7 +88,7 @@ type Manager struct {
 	running    *fastpath.Snapshot
 	generation uint64 // configurations applied
 	snapshots  uint64 // snapshots applied, for any reason
-	last       Change
+	last       apiwire.Change
 	fileHash   [32]byte // of the file as last read or written
 }
 
@@ -128,7 +129,7 @@ func (m *Manager) Initial(portMAC [6]byte) (*fastpath.Snapshot, error) {
 	}
 	m.live, m.ids, m.running = live, state, snap
 	m.generation, m.snapshots = 1, 1
-	m.last = Change{Generation: 1, Source: "start-up", At: m.now()}
+	m.last = apiwire.Change{Generation: 1, Source: "start-up", At: m.now()}
 	return snap, nil
 }
 
@@ -178,7 +179,7 @@ func (m *Manager) Config() (*config.Config, uint64) {
 
 // Replace validates next as a whole against the running gateway and
 // applies it, or rejects it (*RejectedError) with nothing changed.
-func (m *Manager) Replace(ctx context.Context, next *config.Config, source string) (Change, error) {
+func (m *Manager) Replace(ctx context.Context, next *config.Config, source string) (apiwire.Change, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.replaceLocked(ctx, next, source)
@@ -187,12 +188,12 @@ func (m *Manager) Replace(ctx context.Context, next *config.Config, source strin
 // Mutate applies change to a copy of the configuration in force and
 // replaces it with the result, as Replace. An error from change (such as
 // *NotFoundError) is returned as it is, with nothing changed.
-func (m *Manager) Mutate(ctx context.Context, source string, change func(*config.Config) error) (Change, error) {
+func (m *Manager) Mutate(ctx context.Context, source string, change func(*config.Config) error) (apiwire.Change, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	next := m.cfg.Clone()
 	if err := change(next); err != nil {
-		return Change{}, err
+		return apiwire.Change{}, err
 	}
 	return m.replaceLocked(ctx, next, source)
 }
@@ -201,20 +202,20 @@ func (m *Manager) Mutate(ctx context.Context, source string, change func(*config
 // configuration with it — runtime changes that were not saved are lost.
 // With onlyIfChanged (the file watch), a file identical to the one last
 // read or written is ignored: the returned Change is then zero.
-func (m *Manager) Reload(ctx context.Context, source string, onlyIfChanged bool) (Change, error) {
+func (m *Manager) Reload(ctx context.Context, source string, onlyIfChanged bool) (apiwire.Change, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	data, err := os.ReadFile(m.path)
 	if err != nil {
-		return Change{}, rejected(fmt.Errorf("reading %s: %w", m.path, err))
+		return apiwire.Change{}, rejected(fmt.Errorf("reading %s: %w", m.path, err))
 	}
 	hash := sha256.Sum256(data)
 	if onlyIfChanged && hash == m.fileHash {
-		return Change{}, nil
+		return apiwire.Change{}, nil
 	}
 	next, err := config.ParseBytes(data)
 	if err != nil {
-		return Change{}, rejected(err)
+		return apiwire.Change{}, rejected(err)
 	}
 	ch, err := m.replaceLocked(ctx, next, source)
 	if err == nil {
@@ -298,42 +299,42 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) (err error) {
 	return nil
 }
 
-func (m *Manager) replaceLocked(ctx context.Context, next *config.Config, source string) (Change, error) {
+func (m *Manager) replaceLocked(ctx context.Context, next *config.Config, source string) (apiwire.Change, error) {
 	if err := next.ForNode(m.node); err != nil {
-		return Change{}, rejected(err)
+		return apiwire.Change{}, rejected(err)
 	}
 	if err := next.Validate(); err != nil {
-		return Change{}, rejected(err)
+		return apiwire.Change{}, rejected(err)
 	}
 	if err := next.RestartOnly(m.cfg); err != nil {
-		return Change{}, rejected(err)
+		return apiwire.Change{}, rejected(err)
 	}
 	live, err := next.Live(m.portMAC)
 	if err != nil {
-		return Change{}, rejected(err)
+		return apiwire.Change{}, rejected(err)
 	}
 	level, err := zapcore.ParseLevel(next.Log.Level)
 	if err != nil {
-		return Change{}, rejected(err)
+		return apiwire.Change{}, rejected(err)
 	}
 	state, err := m.ids.Plan(live.Services, m.now())
 	if err != nil {
-		return Change{}, rejected(err)
+		return apiwire.Change{}, rejected(err)
 	}
 	snap, err := m.compile(state, live)
 	if err != nil {
-		return Change{}, rejected(err)
+		return apiwire.Change{}, rejected(err)
 	}
 	report, err := m.applyLocked(ctx, dataplane.Update{Snapshot: snap, SilentVIPs: silentVIPs(state)})
 	if err != nil {
-		return Change{}, err
+		return apiwire.Change{}, err
 	}
 	summary := describe(m.ids, state)
 	m.cfg, m.live, m.ids = next, live, state
 	m.retainNeighbors()
 	m.generation++
 	m.level.SetLevel(level)
-	m.last = Change{Generation: m.generation, Source: source, At: m.now(), AckLatency: report.Max,
+	m.last = apiwire.Change{Generation: m.generation, Source: source, At: m.now(), AckLatency: report.Max,
 		AckLatencyMs: ms(report.Max), Summary: summary}
 	for _, d := range report.AckLatency {
 		m.last.PerWorkerMs = append(m.last.PerWorkerMs, ms(d))
@@ -424,11 +425,11 @@ func describe(before, after ids.State) []string {
 	return out
 }
 
-func (m *Manager) drainingLocked() []DrainingEntry {
-	var out []DrainingEntry
+func (m *Manager) drainingLocked() []apiwire.DrainingEntry {
+	var out []apiwire.DrainingEntry
 	for _, n := range m.ids.Servers() {
 		if n.Draining {
-			out = append(out, DrainingEntry{VIP: n.VIP, Service: n.Service, Server: n.Server, IP: n.IP, Until: n.DrainUntil})
+			out = append(out, apiwire.DrainingEntry{VIP: n.VIP, Service: n.Service, Server: n.Server, IP: n.IP, Until: n.DrainUntil})
 		}
 	}
 	return out

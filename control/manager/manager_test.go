@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"vec/control/apiwire"
 	"vec/control/config"
 	"vec/control/manager"
 	"vec/control/manager/managertest"
@@ -56,11 +57,11 @@ func (e *env) syn(core int) [6]byte {
 	return [6]byte(header.Ethernet(p).Destination())
 }
 
-func (e *env) mutate(what string, fn func(*config.Config) error) (manager.Change, error) {
+func (e *env) mutate(what string, fn func(*config.Config) error) (apiwire.Change, error) {
 	return e.m.Mutate(context.Background(), what, fn)
 }
 
-func (e *env) mustMutate(what string, fn func(*config.Config) error) manager.Change {
+func (e *env) mustMutate(what string, fn func(*config.Config) error) apiwire.Change {
 	e.t.Helper()
 	ch, err := e.mutate(what, fn)
 	if err != nil {

@@ -14,20 +14,8 @@ import (
 	"vec/internal/limits"
 )
 
-// The views' shapes are the control API's, defined in control/apiwire;
-// the manager fills them from the workers' readings and its names.
-type (
-	Counters       = apiwire.Counters
-	CoreCounters   = apiwire.CoreCounters
-	ServerCounters = apiwire.ServerCounters
-	PortCounters   = apiwire.PortCounters
-	Status         = apiwire.Status
-	Change         = apiwire.Change
-	DrainingEntry  = apiwire.DrainingEntry
-	WorkerStatus   = apiwire.WorkerStatus
-	Connection     = apiwire.Connection
-	Connections    = apiwire.Connections
-)
+// The views' shapes are the control API's (control/apiwire); the manager
+// fills them from the workers' readings and its names.
 
 // convertAll converts the workers' values (package dataplane) to the
 // control API's shapes, one by one; nil stays nil, as the JSON shows it.
@@ -43,18 +31,18 @@ func convertAll[From, To any](in []From, conv func(From) To) []To {
 }
 
 // Assemble names a reading of the counters by the IDs in force.
-func (m *Manager) Assemble(r dataplane.Reading) Counters {
+func (m *Manager) Assemble(r dataplane.Reading) apiwire.Counters {
 	m.mu.Lock()
 	names, gen := m.namesLocked(), m.generation
 	m.mu.Unlock()
 	return assemble(r, names, gen)
 }
 
-func assemble(r dataplane.Reading, names []ids.Name, gen uint64) Counters {
-	st := Counters{Generation: gen, Ports: convertAll(r.Ports, func(p dataplane.PortCounters) PortCounters { return PortCounters(p) })}
+func assemble(r dataplane.Reading, names []ids.Name, gen uint64) apiwire.Counters {
+	st := apiwire.Counters{Generation: gen, Ports: convertAll(r.Ports, func(p dataplane.PortCounters) apiwire.PortCounters { return apiwire.PortCounters(p) })}
 	for _, c := range r.Cores {
 		k := &c.Counters
-		cs := CoreCounters{Core: c.Core, RX: k.RX, TX: k.TX, Replies: k.Replies, TxFull: c.TxFull,
+		cs := apiwire.CoreCounters{Core: c.Core, RX: k.RX, TX: k.TX, Replies: k.Replies, TxFull: c.TxFull,
 			ARPLearned: k.ARPLearned, ICMPErrors: k.ICMPErrors, EchoReplies: k.EchoReplies,
 			Encapsulated: k.Encapsulated, TooBig: k.TooBig,
 			Drops: map[string]uint64{}, EvictedFIN: k.EvictedFIN, ExpiredStale: k.ExpiredStale,
@@ -77,7 +65,7 @@ func assemble(r dataplane.Reading, names []ids.Name, gen uint64) Counters {
 				sum.Add(&c.Servers[n.ServerID])
 			}
 		}
-		sc := ServerCounters{ID: uint16(n.ServerID), ServiceID: uint16(n.ServiceID), VIP: n.VIP, Service: n.Service,
+		sc := apiwire.ServerCounters{ID: uint16(n.ServerID), ServiceID: uint16(n.ServiceID), VIP: n.VIP, Service: n.Service,
 			Proto: n.Proto, Port: n.Port, Server: n.Server, IP: n.IP, Weight: n.Weight, EffectiveWeight: n.EffectiveWeight,
 			Quiesced: n.Quiesced, Draining: n.Draining, ServerTraffic: apiwire.ServerTraffic(sum)}
 		st.Servers = append(st.Servers, sc)
@@ -86,25 +74,25 @@ func assemble(r dataplane.Reading, names []ids.Name, gen uint64) Counters {
 }
 
 // Counters asks the workers for their counters and names them.
-func (m *Manager) Counters(ctx context.Context) (Counters, error) {
+func (m *Manager) Counters(ctx context.Context) (apiwire.Counters, error) {
 	m.mu.Lock()
 	dp, names, gen, n := m.dp, m.namesLocked(), m.generation, m.ids.MaxServerID()
 	m.mu.Unlock()
 	if dp == nil {
-		return Counters{}, fmt.Errorf("the workers are not running")
+		return apiwire.Counters{}, fmt.Errorf("the workers are not running")
 	}
 	r, err := dp.Read(ctx, n)
 	if err != nil {
-		return Counters{}, err
+		return apiwire.Counters{}, err
 	}
 	return assemble(r, names, gen), nil
 }
 
 // Status reports the manager's state.
-func (m *Manager) Status() Status {
+func (m *Manager) Status() apiwire.Status {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	st := Status{Generation: m.generation, Snapshots: m.snapshots, ConfigFile: m.path, Started: m.started,
+	st := apiwire.Status{Generation: m.generation, Snapshots: m.snapshots, ConfigFile: m.path, Started: m.started,
 		LastChange: m.last, LogLevel: m.level.Level().String(), Clusters: len(m.cfg.Clusters), Draining: m.drainingLocked()}
 	for _, svc := range m.ids.Services {
 		if svc.Draining {
@@ -118,10 +106,10 @@ func (m *Manager) Status() Status {
 		}
 	}
 	if m.dp != nil {
-		st.Workers = convertAll(m.dp.Workers(), func(w dataplane.WorkerStatus) WorkerStatus { return WorkerStatus(w) })
+		st.Workers = convertAll(m.dp.Workers(), func(w dataplane.WorkerStatus) apiwire.WorkerStatus { return apiwire.WorkerStatus(w) })
 	}
 	if st.Draining == nil {
-		st.Draining = []DrainingEntry{}
+		st.Draining = []apiwire.DrainingEntry{}
 	}
 	return st
 }
@@ -178,15 +166,15 @@ type FilterError struct{ Msg string }
 func (e *FilterError) Error() string { return e.Msg }
 
 // Connections lists a page of the workers' connection entries.
-func (m *Manager) Connections(ctx context.Context, f ConnFilter) (Connections, error) {
+func (m *Manager) Connections(ctx context.Context, f ConnFilter) (apiwire.Connections, error) {
 	if f.Limit < 1 || f.Limit > MaxConnLimit {
-		return Connections{}, &FilterError{fmt.Sprintf("limit %d is not in 1..%d", f.Limit, MaxConnLimit)}
+		return apiwire.Connections{}, &FilterError{fmt.Sprintf("limit %d is not in 1..%d", f.Limit, MaxConnLimit)}
 	}
 	q := dataplane.ConnQuery{Limit: f.Limit}
 	if f.Cursor != "" {
 		c, err := parseCursor(f.Cursor)
 		if err != nil {
-			return Connections{}, err
+			return apiwire.Connections{}, err
 		}
 		q.From = c
 	}
@@ -201,7 +189,7 @@ func (m *Manager) Connections(ctx context.Context, f ConnFilter) (Connections, e
 	case "rst", "RST":
 		q.State = fastpath.StateRST
 	default:
-		return Connections{}, &FilterError{fmt.Sprintf("state %q is not active, fin, syn or rst", f.State)}
+		return apiwire.Connections{}, &FilterError{fmt.Sprintf("state %q is not active, fin, syn or rst", f.State)}
 	}
 	// vip is the VIP filter's canonical form (an IPv6 address has many).
 	// The workers' query matches IPv4 destinations only: an IPv6 VIP is
@@ -211,7 +199,7 @@ func (m *Manager) Connections(ctx context.Context, f ConnFilter) (Connections, e
 	if f.VIP != "" {
 		a, err := netip.ParseAddr(f.VIP)
 		if err != nil || a.Zone() != "" {
-			return Connections{}, &FilterError{fmt.Sprintf("vip %q is not an IP address", f.VIP)}
+			return apiwire.Connections{}, &FilterError{fmt.Sprintf("vip %q is not an IP address", f.VIP)}
 		}
 		vip = a.String()
 		if a.Is4() {
@@ -229,7 +217,7 @@ func (m *Manager) Connections(ctx context.Context, f ConnFilter) (Connections, e
 	dp, names := m.dp, m.namesLocked()
 	m.mu.Unlock()
 	if dp == nil {
-		return Connections{}, fmt.Errorf("the workers are not running")
+		return apiwire.Connections{}, fmt.Errorf("the workers are not running")
 	}
 	byID := map[fastpath.ServerID]ids.Name{}
 	for _, n := range names {
@@ -244,7 +232,7 @@ func (m *Manager) Connections(ctx context.Context, f ConnFilter) (Connections, e
 			}
 		}
 		if !found && f.Service != "" {
-			return Connections{}, &NotFoundError{What: fmt.Sprintf("service %q", f.Service)}
+			return apiwire.Connections{}, &NotFoundError{What: fmt.Sprintf("service %q", f.Service)}
 		}
 	}
 	if f.Server != "" {
@@ -257,14 +245,14 @@ func (m *Manager) Connections(ctx context.Context, f ConnFilter) (Connections, e
 			}
 		}
 		if !found {
-			return Connections{}, &NotFoundError{What: fmt.Sprintf("server %q", f.Server)}
+			return apiwire.Connections{}, &NotFoundError{What: fmt.Sprintf("server %q", f.Server)}
 		}
 	}
 	page, err := dp.Connections(ctx, q)
 	if err != nil {
-		return Connections{}, err
+		return apiwire.Connections{}, err
 	}
-	out := Connections{Limit: f.Limit, More: !page.Done, Connections: make([]Connection, 0, len(page.Entries))}
+	out := apiwire.Connections{Limit: f.Limit, More: !page.Done, Connections: make([]apiwire.Connection, 0, len(page.Entries))}
 	if !page.Done {
 		out.NextCursor = formatCursor(page.Next)
 	}
@@ -275,7 +263,7 @@ func (m *Manager) Connections(ctx context.Context, f ConnFilter) (Connections, e
 	for _, ce := range page.Entries {
 		e := &ce.Entry
 		k := &e.Key
-		c := Connection{Core: ce.Core, Client: e.Client().String(),
+		c := apiwire.Connection{Core: ce.Core, Client: e.Client().String(),
 			VIP: e.VIP().Addr().String(), Port: k.DstPort, Proto: protoName(k.Proto), State: e.State.String(),
 			IdleSec: max(0, float64(now-e.LastSeen)/1e9), ServiceID: uint16(e.Service), ServerID: uint16(e.Server)}
 		if n, ok := byID[e.Server]; ok {

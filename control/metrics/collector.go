@@ -14,15 +14,14 @@ import (
 	"go.uber.org/zap"
 
 	"vec/control/apiwire"
-	"vec/control/manager"
 	"vec/dataplane"
 	"vec/fastpath"
 )
 
 // Source is where the collector reads from: the manager.
 type Source interface {
-	Counters(ctx context.Context) (manager.Counters, error)
-	Status() manager.Status
+	Counters(ctx context.Context) (apiwire.Counters, error)
+	Status() apiwire.Status
 }
 
 // scrapeTimeout bounds the wait for the workers' counters.

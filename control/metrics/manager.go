@@ -6,13 +6,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"vec/control/apiwire"
 	"vec/control/config"
-	"vec/control/weights"
 )
 
 // ManagerSource is vecd's weight loop (control/api.Manager).
 type ManagerSource interface {
-	ManagerReport() weights.Report
+	ManagerReport() apiwire.ManagerReport
 }
 
 // ManagerCollector exports the manager's last interval: every server's

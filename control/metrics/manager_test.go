@@ -9,12 +9,11 @@ import (
 
 	"vec/control/advisor"
 	"vec/control/apiwire"
-	"vec/control/weights"
 )
 
-type fixedManager weights.Report
+type fixedManager apiwire.ManagerReport
 
-func (f fixedManager) ManagerReport() weights.Report { return weights.Report(f) }
+func (f fixedManager) ManagerReport() apiwire.ManagerReport { return apiwire.ManagerReport(f) }
 
 // gather registers c alone and returns its samples by "name{labels}".
 func gather(t *testing.T, c prometheus.Collector) map[string]float64 {
@@ -48,8 +47,8 @@ func wantSamples(t *testing.T, got, want map[string]float64) {
 }
 
 func TestManagerCollectorReportsTheLastInterval(t *testing.T) {
-	metrics := func(active, newConns, latency float64, haveLatency bool, pa, pn, pl float64) []weights.MetricReport {
-		return []weights.MetricReport{
+	metrics := func(active, newConns, latency float64, haveLatency bool, pa, pn, pl float64) []apiwire.MetricReport {
+		return []apiwire.MetricReport{
 			{Class: "active", Value: active, Known: true, Proportion: pa},
 			{Class: "new", Value: newConns, Known: true, Proportion: pn},
 			{Class: "advisor", Value: latency, Known: haveLatency, Proportion: pl},
@@ -58,18 +57,18 @@ func TestManagerCollectorReportsTheLastInterval(t *testing.T) {
 	}
 	at := time.Date(2026, 12, 1, 10, 0, 0, 500_000_000, time.UTC)
 	rep := fixedManager{Enabled: true, At: at, Proportions: apiwire.Proportions{Active: 40, New: 40, Advisor: 20},
-		Services: []weights.ServiceReport{{Service: "10.1.0.100:http", Bound: 20, Pushed: true, Servers: []weights.ServerReport{
+		Services: []apiwire.ServiceReport{{Service: "10.1.0.100:http", Bound: 20, Pushed: true, Servers: []apiwire.ServerReport{
 			{Server: "s1", Weight: 10, Computed: 13, Reason: "computed", Metrics: metrics(10, 30, 2, true, 0.25, 0.5, 0.4)},
 			{Server: "s2", Weight: 10, Computed: 7, Reason: "computed", Metrics: metrics(30, 30, 3, true, 0.75, 0.5, 0.6)},
 			{Server: "s3", Weight: 10, Computed: 0, Reason: "down: advisor web: timeout", Metrics: metrics(4, 0, 0, false, 0, 0, 0)},
 			{Server: "s4", Weight: 5, Computed: 0, Reason: "rule nightly", Metrics: metrics(1, 0, 0, false, 0, 0, 0)},
 			{Server: "s5", Weight: 3, Computed: 3, Reason: "kept: no metric", Metrics: metrics(0, 0, 0, false, 0, 0, 0)},
 		}}},
-		Advisors: []weights.AdvisorReport{{Name: "web", Type: "http", Service: "10.1.0.100:http", Servers: []advisor.Result{
+		Advisors: []apiwire.AdvisorReport{{Name: "web", Type: "http", Service: "10.1.0.100:http", Servers: []advisor.Result{
 			{Server: "s1", Up: true, Latency: 2 * time.Millisecond},
 			{Server: "s3", Up: false, Latency: 0, LastError: "timeout"},
 		}}},
-		Rules: []weights.RuleReport{{Name: "nightly", Holds: true}, {Name: "xmas", Holds: false}},
+		Rules: []apiwire.RuleReport{{Name: "nightly", Holds: true}, {Name: "xmas", Holds: false}},
 	}
 	got := gather(t, NewManagerCollector(rep))
 	want := map[string]float64{
@@ -136,8 +135,8 @@ func TestReasonLabel(t *testing.T) {
 // An IPv6 service's VIP label is the whole address: VIP:SERVICE splits at
 // its last colon.
 func TestManagerCollectorLabelsIPv6VIPs(t *testing.T) {
-	rep := fixedManager{Enabled: true, At: time.Unix(1, 0), Services: []weights.ServiceReport{{Service: "2001:db8::100:http",
-		Servers: []weights.ServerReport{{Server: "s1", Weight: 4, Computed: 5, Reason: "computed"}}}}}
+	rep := fixedManager{Enabled: true, At: time.Unix(1, 0), Services: []apiwire.ServiceReport{{Service: "2001:db8::100:http",
+		Servers: []apiwire.ServerReport{{Server: "s1", Weight: 4, Computed: 5, Reason: "computed"}}}}}
 	wantSamples(t, gather(t, NewManagerCollector(rep)), map[string]float64{
 		`vec_manager_server_computed_weight{server="s1",service="http",vip="2001:db8::100"}`: 5,
 	})

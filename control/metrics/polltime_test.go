@@ -7,18 +7,17 @@ import (
 	"go.uber.org/zap"
 
 	"vec/control/apiwire"
-	"vec/control/manager"
 )
 
 // pollSource is a Source whose one worker has a given poll-iteration
 // histogram.
 type pollSource struct{ hist apiwire.PollTimes }
 
-func (s pollSource) Counters(context.Context) (manager.Counters, error) {
-	return manager.Counters{Cores: []manager.CoreCounters{{Core: 3, Drops: map[string]uint64{}, PollIteration: s.hist}}}, nil
+func (s pollSource) Counters(context.Context) (apiwire.Counters, error) {
+	return apiwire.Counters{Cores: []apiwire.CoreCounters{{Core: 3, Drops: map[string]uint64{}, PollIteration: s.hist}}}, nil
 }
 
-func (s pollSource) Status() manager.Status { return manager.Status{} }
+func (s pollSource) Status() apiwire.Status { return apiwire.Status{} }
 
 // The histogram goes out with cumulative buckets at the bounds
 // dataplane.PollTimeBound gives, the iterations beyond the last bound in

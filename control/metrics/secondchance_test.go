@@ -4,20 +4,20 @@ import (
 	"context"
 	"testing"
 
-	"go.uber.org/zap"
+	"vec/control/apiwire"
 
-	"vec/control/manager"
+	"go.uber.org/zap"
 )
 
 // fixedSource serves one reading of the counters.
-type fixedSource struct{ counters manager.Counters }
+type fixedSource struct{ counters apiwire.Counters }
 
-func (s fixedSource) Counters(context.Context) (manager.Counters, error) { return s.counters, nil }
-func (s fixedSource) Status() manager.Status                             { return manager.Status{} }
+func (s fixedSource) Counters(context.Context) (apiwire.Counters, error) { return s.counters, nil }
+func (s fixedSource) Status() apiwire.Status                             { return apiwire.Status{} }
 
 // The maglev second chances are exported per core and table.
 func TestSecondChancesExported(t *testing.T) {
-	src := fixedSource{manager.Counters{Cores: []manager.CoreCounters{
+	src := fixedSource{apiwire.Counters{Cores: []apiwire.CoreCounters{
 		{Core: 0, SecondChanceHash: 7, SecondChancePrevious: 2},
 		{Core: 1, SecondChanceHash: 1},
 	}}}

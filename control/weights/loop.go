@@ -25,7 +25,7 @@ import (
 // apply path for computed weights (control/manager.Manager).
 type Source interface {
 	Managed() manager.ManagedView
-	Counters(ctx context.Context) (manager.Counters, error)
+	Counters(ctx context.Context) (apiwire.Counters, error)
 	SetComputedWeights(ctx context.Context, gen uint64, weights map[fastpath.ServerID]int) error
 }
 
@@ -68,7 +68,7 @@ type Loop struct {
 	hosts  map[netip.Addr]hostState
 
 	mu     sync.Mutex
-	report Report
+	report apiwire.ManagerReport
 }
 
 type runningAdvisor struct {
@@ -160,7 +160,7 @@ func (l *Loop) disable(ctx context.Context, view manager.ManagedView) {
 	}
 	clear(l.prevNew)
 	l.mu.Lock()
-	l.report = Report{At: l.now(), Generation: view.Generation}
+	l.report = apiwire.ManagerReport{At: l.now(), Generation: view.Generation}
 	l.mu.Unlock()
 }
 
@@ -317,16 +317,16 @@ func (h hostMetrics) systemValue(metric string) (float64, bool) {
 // compute builds every service's inputs and runs the formula. weights
 // holds the weight of every server the loop steers (neither quiesced nor
 // fixed); push is set when some service's weights changed enough.
-func (l *Loop) compute(ctx context.Context, view manager.ManagedView) (Report, map[fastpath.ServerID]int, bool, error) {
+func (l *Loop) compute(ctx context.Context, view manager.ManagedView) (apiwire.ManagerReport, map[fastpath.ServerID]int, bool, error) {
 	spec := view.Manager
 	now := l.now()
-	rep := Report{Enabled: true, At: now, Generation: view.Generation, IntervalS: spec.Interval.Seconds(),
+	rep := apiwire.ManagerReport{Enabled: true, At: now, Generation: view.Generation, IntervalS: spec.Interval.Seconds(),
 		Proportions: apiwire.Proportions(spec.Proportions), Smoothing: spec.Smoothing, Sensitivity: spec.Sensitivity}
 	counters, err := l.opts.Source.Counters(ctx)
 	if err != nil {
 		return rep, nil, false, fmt.Errorf("reading the workers' counters: %w", err)
 	}
-	byID := map[fastpath.ServerID]*manager.ServerCounters{}
+	byID := map[fastpath.ServerID]*apiwire.ServerCounters{}
 	for i := range counters.Servers {
 		byID[fastpath.ServerID(counters.Servers[i].ID)] = &counters.Servers[i]
 	}
@@ -404,7 +404,7 @@ func (l *Loop) compute(ctx context.Context, view manager.ManagedView) (Report, m
 		}
 		results, servicePush := Compute(params, inputs)
 		push = push || servicePush
-		sr := ServiceReport{Service: view.ServiceRefs[svc.Index], Bound: svc.Bound, Pushed: servicePush}
+		sr := apiwire.ServiceReport{Service: view.ServiceRefs[svc.Index], Bound: svc.Bound, Pushed: servicePush}
 		for i, r := range results {
 			srv := svc.Servers[i]
 			if !srv.Fixed && !srv.Quiesced {
@@ -420,12 +420,12 @@ func (l *Loop) compute(ctx context.Context, view manager.ManagedView) (Report, m
 	}
 	l.prevNew = newNew
 	for _, ra := range l.advisors {
-		rep.Advisors = append(rep.Advisors, AdvisorReport{Name: ra.spec.Name, Type: ra.spec.Type,
+		rep.Advisors = append(rep.Advisors, apiwire.AdvisorReport{Name: ra.spec.Name, Type: ra.spec.Type,
 			Service: view.ServiceRefs[ra.service], Servers: ra.a.Results()})
 	}
 	if l.rules != nil {
 		for _, st := range l.rules.Status(now) {
-			rr := RuleReport{Name: st.Name, Type: st.Type, Holds: st.Holds, LastError: st.LastError}
+			rr := apiwire.RuleReport{Name: st.Name, Type: st.Type, Holds: st.Holds, LastError: st.LastError}
 			if svc, ok := l.ruleService[st.Name]; ok && svc >= 0 && svc < len(view.ServiceRefs) {
 				rr.Service = view.ServiceRefs[svc]
 			}

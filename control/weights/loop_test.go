@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap/zaptest"
 
+	"vec/control/apiwire"
 	"vec/control/config"
 	"vec/control/manager"
 	"vec/fastpath"
@@ -19,7 +20,7 @@ import (
 type fakeSource struct {
 	mu       sync.Mutex
 	view     manager.ManagedView
-	counters manager.Counters
+	counters apiwire.Counters
 	applied  []map[fastpath.ServerID]int
 }
 
@@ -40,7 +41,7 @@ func (f *fakeSource) Managed() manager.ManagedView {
 	return f.view
 }
 
-func (f *fakeSource) Counters(context.Context) (manager.Counters, error) {
+func (f *fakeSource) Counters(context.Context) (apiwire.Counters, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.counters, nil
@@ -69,9 +70,9 @@ func (f *fakeSource) SetComputedWeights(_ context.Context, gen uint64, w map[fas
 func (f *fakeSource) setCounters(newConns, active [3]uint64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.counters = manager.Counters{}
+	f.counters = apiwire.Counters{}
 	for i := range 3 {
-		sc := manager.ServerCounters{ID: uint16(i)}
+		sc := apiwire.ServerCounters{ID: uint16(i)}
 		sc.New, sc.Active = newConns[i], int64(active[i])
 		f.counters.Servers = append(f.counters.Servers, sc)
 	}

@@ -22,67 +22,56 @@ import (
 	"vec/internal/benchfmt"
 )
 
-// Mode selects what RunBenchmark measures on one net_null port. It and
-// the results are benchfmt's: the shapes cmd/vec-bench writes and
-// internal/benchrun reads without linking DPDK.
-type (
-	Mode                = benchfmt.Mode
-	Result              = benchfmt.Result
-	PollIterationReport = benchfmt.PollIterationReport
-	InstallReport       = benchfmt.InstallReport
-	InstallWorker       = benchfmt.InstallWorker
-)
-
 // Benchmark modes.
 const (
 	// Plain: rx → tx, packets untouched: the cost of DPDK from Go.
-	Plain Mode = "plain"
+	Plain benchfmt.Mode = "plain"
 	// Rewrite: rx → write a fresh flow tuple into each packet → tx: the
 	// part of the worker benchmark that stands in for the NIC.
-	Rewrite Mode = "rewrite"
+	Rewrite benchfmt.Mode = "rewrite"
 	// Worker: vecd's worker loop (fastpath included) over live flows.
-	Worker Mode = "worker"
+	Worker benchfmt.Mode = "worker"
 	// WorkerAPI: the worker loop while the control plane serves a steady
 	// load of control API and /metrics requests in the same process (see
 	// controlLoad), to measure what the control plane's allocations cost
 	// the poll loop.
-	WorkerAPI Mode = "worker-api"
+	WorkerAPI benchfmt.Mode = "worker-api"
 	// WorkerBusy: the worker loop while a goroutine spins on the control
 	// core without allocating or talking to the worker: the control for
 	// what a busy neighbouring core alone costs.
-	WorkerBusy Mode = "worker-busy"
+	WorkerBusy benchfmt.Mode = "worker-busy"
 	// WorkerManager: the worker loop while the weight loop (the patent's
 	// manager, control/weights) runs every managerInterval, 20 times
 	// vecd's default pace: a counter request to the worker and a weight
 	// computation each time, and new weights applied whenever they change
 	// enough.
-	WorkerManager Mode = "worker-manager"
+	WorkerManager benchfmt.Mode = "worker-manager"
 	// WorkerIPIP and WorkerGUE: the worker loop with the service
 	// encapsulating its packets (docs/encapsulation.md) instead of
 	// rewriting their MACs.
-	WorkerIPIP Mode = "worker-ipip"
-	WorkerGUE  Mode = "worker-gue"
+	WorkerIPIP benchfmt.Mode = "worker-ipip"
+	WorkerGUE  benchfmt.Mode = "worker-gue"
 	// Workers: a worker loop on each of Options.WorkerCores, loop i on
 	// queue i of the port, each with its own table and Flows flows of its
 	// own; the packet rate of all together (scaling across cores).
-	Workers Mode = "workers"
+	Workers benchfmt.Mode = "workers"
 	// NewConns: one worker loop fed only SYNs, each of a flow never seen
 	// before, into a table of Flows entries: new connections per second.
-	NewConns Mode = "syn"
+	NewConns benchfmt.Mode = "syn"
 	// InstallIdle: installing rebuilt connection entries through the
 	// mailboxes of workers that have no traffic and poll the way vecd's
 	// workers do by default (idle-adaptive; see install.go).
-	InstallIdle Mode = "install-idle"
+	InstallIdle benchfmt.Mode = "install-idle"
 	// InstallBusy: the same with busy-polling workers.
-	InstallBusy Mode = "install-busy"
+	InstallBusy benchfmt.Mode = "install-busy"
 	// InstallFwd: the same while the workers forward the worker
 	// benchmark's flows, with the packet rate before, during and after.
-	InstallFwd Mode = "install-fwd"
+	InstallFwd benchfmt.Mode = "install-fwd"
 )
 
 // Options configure RunBenchmark.
 type Options struct {
-	Mode        Mode
+	Mode        benchfmt.Mode
 	Flows       int // live flows per worker; NewConns: the table's capacity
 	Duration    time.Duration
 	ControlCore int
@@ -122,8 +111,8 @@ func (o Options) tableCapacity() int {
 // RunBenchmark measures one mode for opts.Duration on a net_null port and
 // returns the packet rate. It initialises and cleans up the EAL itself, so
 // it must be called from the main goroutine, once per process.
-func RunBenchmark(opts Options) (Result, error) {
-	res := Result{Mode: opts.Mode, Flows: opts.Flows}
+func RunBenchmark(opts Options) (benchfmt.Result, error) {
+	res := benchfmt.Result{Mode: opts.Mode, Flows: opts.Flows}
 	if err := checkHugepages(opts); err != nil {
 		return res, err
 	}
@@ -333,7 +322,7 @@ func (f *feed) write(pkts [][]byte) {
 
 // runLoopBenchmark is a bare rx → tx loop on a registered, pinned thread,
 // optionally rewriting each packet like the worker benchmark's feed.
-func runLoopBenchmark(opts Options, port uint16, res Result) (Result, error) {
+func runLoopBenchmark(opts Options, port uint16, res benchfmt.Result) (benchfmt.Result, error) {
 	type outcome struct {
 		packets uint64
 		elapsed time.Duration

@@ -25,6 +25,7 @@ import (
 	"vec/control/weights"
 	"vec/dataplane"
 	"vec/fastpath"
+	"vec/internal/benchfmt"
 )
 
 // control is the control plane of the worker benchmarks: a manager over
@@ -282,9 +283,9 @@ func gcPauses() *rtmetrics.Float64Histogram {
 // report is what end, the histogram once the worker stopped, counted
 // since the window started; sched is its thread's scheduling counters
 // read before it stopped.
-func (win *pollWindow) report(end *dataplane.PollTimes, sched threadSched, gc *rtmetrics.Float64Histogram) *PollIterationReport {
+func (win *pollWindow) report(end *dataplane.PollTimes, sched threadSched, gc *rtmetrics.Float64Histogram) *benchfmt.PollIterationReport {
 	h := dataplane.PollTimes{SumNanos: end.SumNanos - win.start.SumNanos, MaxNanos: end.MaxNanos}
-	r := &PollIterationReport{Buckets: map[string]uint64{}, Preempted: sched.preempted - win.sched.preempted,
+	r := &benchfmt.PollIterationReport{Buckets: map[string]uint64{}, Preempted: sched.preempted - win.sched.preempted,
 		RunqueueWaitMicros: float64(sched.waited-win.sched.waited) / 1e3}
 	for i := range h.Buckets {
 		h.Buckets[i] = end.Buckets[i] - win.start.Buckets[i]

@@ -16,6 +16,7 @@ import (
 	"vec/control/config"
 	"vec/fastpath"
 	"vec/gateway"
+	"vec/internal/benchfmt"
 )
 
 // The install benchmarks measure step (3) of a takeover on its own: rebuilt
@@ -27,7 +28,7 @@ import (
 // manager's Directory, partitioned with Gateway.WorkerFor (software
 // Toeplitz with the port's RSS key) and sorted in tuple order.
 
-func isInstallMode(m Mode) bool {
+func isInstallMode(m benchfmt.Mode) bool {
 	return m == InstallIdle || m == InstallBusy || m == InstallFwd
 }
 
@@ -55,7 +56,7 @@ type installWorker struct {
 	rx   atomic.Uint64 // packets received, added once per burst
 }
 
-func runInstallBenchmark(opts Options, nn *netNull, res Result) (Result, error) {
+func runInstallBenchmark(opts Options, nn *netNull, res benchfmt.Result) (benchfmt.Result, error) {
 	cores := opts.workerCores()
 	traffic := opts.Mode == InstallFwd
 	if opts.InstallEntries < 1 || opts.InstallChunk < 1 {
@@ -113,12 +114,12 @@ func runInstallBenchmark(opts Options, nn *netNull, res Result) (Result, error) 
 		return res, err
 	}
 
-	rep := &InstallReport{ControlCore: opts.ControlCore, GOMAXPROCS: runtime.GOMAXPROCS(0), Polling: polling, Traffic: traffic,
+	rep := &benchfmt.InstallReport{ControlCore: opts.ControlCore, GOMAXPROCS: runtime.GOMAXPROCS(0), Polling: polling, Traffic: traffic,
 		Entries: opts.InstallEntries, Chunk: opts.InstallChunk}
-	rep.Workers = make([]InstallWorker, len(iws))
+	rep.Workers = make([]benchfmt.InstallWorker, len(iws))
 	for i, iw := range iws {
 		// NewTable holds half its slots.
-		rep.Workers[i] = InstallWorker{Core: iw.core, Entries: len(perWorker[i]), TableCapacity: fastpath.TableSlots(opts.tableCapacity()) / 2}
+		rep.Workers[i] = benchfmt.InstallWorker{Core: iw.core, Entries: len(perWorker[i]), TableCapacity: fastpath.TableSlots(opts.tableCapacity()) / 2}
 	}
 	if traffic {
 		if err := waitWarm(feeds, cores); err != nil {
@@ -264,7 +265,7 @@ func mixTuple(x uint64) uint64 {
 // Gateway.Install, each worker's chunks one after the other and the
 // workers in parallel: recovery.Takeover's install. It fills in each
 // worker's results and timings.
-func installChunks(ctx context.Context, g *gateway.Gateway, perWorker [][]fastpath.InstallEntry, chunk int, out []InstallWorker) error {
+func installChunks(ctx context.Context, g *gateway.Gateway, perWorker [][]fastpath.InstallEntry, chunk int, out []benchfmt.InstallWorker) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errs := make([]error, len(perWorker))

@@ -11,6 +11,7 @@ import (
 	"vec/dataplane"
 	"vec/dpdk"
 	"vec/gateway"
+	"vec/internal/benchfmt"
 )
 
 // newLoops builds vecd's worker loops on the benchmark's port over the
@@ -54,7 +55,7 @@ func waitWarm(feeds []*feed, cores []int) error {
 // Every worker mode builds the snapshot through the control plane's
 // manager and attaches the loop to it, so they differ only in the control
 // load.
-func runWorkerBenchmark(opts Options, nn *netNull, res Result) (Result, error) {
+func runWorkerBenchmark(opts Options, nn *netNull, res benchfmt.Result) (benchfmt.Result, error) {
 	ctl, err := newControl(opts)
 	if err != nil {
 		return res, err
@@ -156,7 +157,7 @@ func readCounters(g *gateway.Gateway, servers int) (dataplane.Reading, time.Time
 // on queue i of the port with flows of its own in a table of its own,
 // and measures the packets they all received over opts.Duration, from
 // their counters read through the mailboxes at both ends.
-func runWorkersBenchmark(opts Options, nn *netNull, res Result) (Result, error) {
+func runWorkersBenchmark(opts Options, nn *netNull, res benchfmt.Result) (benchfmt.Result, error) {
 	cores := opts.workerCores()
 	ctl, err := newControl(opts)
 	if err != nil {
@@ -218,7 +219,7 @@ const settleLimit = 30 * time.Second
 // evicted from the full table or expired), it measures the connections
 // created over opts.Duration: the servers' new-connection counters, read
 // through the mailbox at both ends.
-func runNewConnsBenchmark(opts Options, nn *netNull, res Result) (Result, error) {
+func runNewConnsBenchmark(opts Options, nn *netNull, res benchfmt.Result) (benchfmt.Result, error) {
 	ctl, err := newControl(opts)
 	if err != nil {
 		return res, err
