@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -14,15 +13,7 @@ import (
 
 	"vec/e2e/traffic"
 	"vec/fastpath/header"
-)
-
-// TCP flag bits.
-const (
-	tcpFIN = 1 << iota
-	tcpSYN
-	tcpRST
-	tcpPSH
-	tcpACK
+	"vec/fastpath/pktbuild"
 )
 
 // runStray sends cfg.n ACK+PSH segments with data for a connection nobody
@@ -46,7 +37,8 @@ func runStray(ctx context.Context, cfg config) (*traffic.StrayResult, error) {
 		if ctx.Err() != nil {
 			break
 		}
-		seg := tcpSegment(src, cfg.target.Addr(), sport, cfg.target.Port(), seq+uint32(i*len(payload)), ack, tcpACK|tcpPSH, payload)
+		flow := pktbuild.Flow{SrcIP: src, DstIP: cfg.target.Addr(), SrcPort: sport, DstPort: cfg.target.Port()}
+		seg := pktbuild.TCPSegment(flow, pktbuild.ACK|pktbuild.PSH, seq+uint32(i*len(payload)), ack, payload)
 		if _, err := conn.WriteToIP(seg, dst); err != nil {
 			return nil, fmt.Errorf("send stray segment: %w", err)
 		}
@@ -82,51 +74,12 @@ func runStray(ctx context.Context, cfg config) (*traffic.StrayResult, error) {
 	return res, nil
 }
 
-// tcpSegment builds a TCP header without options, plus payload, with the
-// checksum over the IPv4 pseudo-header; the kernel adds the IP header.
-func tcpSegment(src, dst netip.Addr, sport, dport uint16, seq, ack uint32, flags byte, payload []byte) []byte {
-	seg := header.TCP(make([]byte, header.TCPMinHeaderLen+len(payload)))
-	seg.SetSourcePort(sport)
-	seg.SetDestinationPort(dport)
-	seg.SetSequenceNumber(seq)
-	seg.SetAckNumber(ack)
-	seg.SetDataOffset(header.TCPMinHeaderLen)
-	seg.SetFlags(flags)
-	seg.SetWindow(64240)
-	copy(seg[header.TCPMinHeaderLen:], payload)
-
-	s, d := src.As4(), dst.As4()
-	pseudo := make([]byte, 0, 12+len(seg))
-	pseudo = append(pseudo, s[:]...)
-	pseudo = append(pseudo, d[:]...)
-	pseudo = append(pseudo, 0, header.TCPProtocolNumber)
-	pseudo = binary.BigEndian.AppendUint16(pseudo, uint16(len(seg)))
-	pseudo = append(pseudo, seg...)
-	seg.SetChecksum(checksum(pseudo))
-	return seg
-}
-
-// checksum is the Internet checksum (RFC 1071).
-func checksum(b []byte) uint16 {
-	var sum uint32
-	for ; len(b) >= 2; b = b[2:] {
-		sum += uint32(b[0])<<8 | uint32(b[1])
-	}
-	if len(b) == 1 {
-		sum += uint32(b[0]) << 8
-	}
-	for sum>>16 != 0 {
-		sum = sum&0xffff + sum>>16
-	}
-	return ^uint16(sum)
-}
-
 func flagString(f byte) string {
 	var names []string
 	for _, x := range []struct {
 		bit  byte
 		name string
-	}{{tcpSYN, "SYN"}, {tcpRST, "RST"}, {tcpFIN, "FIN"}, {tcpPSH, "PSH"}, {tcpACK, "ACK"}} {
+	}{{pktbuild.SYN, "SYN"}, {pktbuild.RST, "RST"}, {pktbuild.FIN, "FIN"}, {pktbuild.PSH, "PSH"}, {pktbuild.ACK, "ACK"}} {
 		if f&x.bit != 0 {
 			names = append(names, x.name)
 		}

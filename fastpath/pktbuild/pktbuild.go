@@ -133,9 +133,22 @@ func ipv6Frame(f *Flow, proto uint8, l4Len int) (frame, l4 []byte) {
 // TCP builds a TCP segment with the given flags, sequence numbers and
 // payload, over IPv4 or IPv6 as f's addresses are.
 func TCP(f Flow, flags uint8, seq, ack uint32, payload []byte) []byte {
-	l4 := header.TCPMinHeaderLen + len(payload)
-	b, seg := ipFrame(&f, header.TCPProtocolNumber, l4)
-	t := header.TCP(seg)
+	b, seg := ipFrame(&f, header.TCPProtocolNumber, header.TCPMinHeaderLen+len(payload))
+	writeTCP(header.TCP(seg), &f, flags, seq, ack, payload)
+	return b
+}
+
+// TCPSegment is the segment TCP would frame, alone: for a raw socket, where
+// the kernel writes the IP header.
+func TCPSegment(f Flow, flags uint8, seq, ack uint32, payload []byte) []byte {
+	seg := header.TCP(make([]byte, header.TCPMinHeaderLen+len(payload)))
+	writeTCP(seg, &f, flags, seq, ack, payload)
+	return seg
+}
+
+// writeTCP fills t, a TCP header without options followed by room for
+// payload, checksum included.
+func writeTCP(t header.TCP, f *Flow, flags uint8, seq, ack uint32, payload []byte) {
 	t.SetSourcePort(f.SrcPort)
 	t.SetDestinationPort(f.DstPort)
 	t.SetSequenceNumber(seq)
@@ -144,8 +157,7 @@ func TCP(f Flow, flags uint8, seq, ack uint32, payload []byte) []byte {
 	t.SetFlags(flags)
 	t.SetWindow(65535)
 	copy(t[header.TCPMinHeaderLen:], payload)
-	t.SetChecksum(^checksum(t, pseudoHeaderSum(f.SrcIP, f.DstIP, header.TCPProtocolNumber, l4)))
-	return b
+	t.SetChecksum(^checksum(t, pseudoHeaderSum(f.SrcIP, f.DstIP, header.TCPProtocolNumber, len(t))))
 }
 
 // UDP builds a UDP datagram, over IPv4 or IPv6 as f's addresses are.
