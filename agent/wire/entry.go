@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -20,39 +21,19 @@ const (
 	ProtoUDP Proto = 17
 )
 
-func (p Proto) String() string {
-	switch p {
-	case ProtoTCP:
-		return "tcp"
-	case ProtoUDP:
-		return "udp"
-	}
-	return fmt.Sprintf("proto(%d)", uint8(p))
-}
+var protoNames = textEnum[Proto]{kind: "protocol", short: "proto", values: []Proto{ProtoTCP, ProtoUDP}, names: []string{"tcp", "udp"}}
+
+func (p Proto) String() string { return protoNames.String(p) }
 
 // ParseProto parses "tcp" or "udp".
-func ParseProto(s string) (Proto, error) {
-	switch s {
-	case "tcp":
-		return ProtoTCP, nil
-	case "udp":
-		return ProtoUDP, nil
-	}
-	return 0, fmt.Errorf("unknown protocol %q (want tcp or udp)", s)
-}
+func ParseProto(s string) (Proto, error) { return protoNames.parse(s) }
 
 // MarshalText implements encoding.TextMarshaler.
-func (p Proto) MarshalText() ([]byte, error) {
-	if p != ProtoTCP && p != ProtoUDP {
-		return nil, fmt.Errorf("cannot encode protocol %d", uint8(p))
-	}
-	return []byte(p.String()), nil
-}
+func (p Proto) MarshalText() ([]byte, error) { return protoNames.marshal(p) }
 
 // UnmarshalText implements encoding.TextUnmarshaler.
-func (p *Proto) UnmarshalText(b []byte) error {
-	v, err := ParseProto(string(b))
-	*p = v
+func (p *Proto) UnmarshalText(b []byte) (err error) {
+	*p, err = protoNames.parse(string(b))
 	return err
 }
 
@@ -67,40 +48,50 @@ const (
 	StateFIN    State = 2
 )
 
-func (s State) String() string {
-	switch s {
-	case StateActive:
-		return "ACTIVE"
-	case StateFIN:
-		return "FIN"
-	}
-	return fmt.Sprintf("state(%d)", uint8(s))
-}
+var stateNames = textEnum[State]{kind: "state", short: "state", values: []State{StateActive, StateFIN}, names: []string{"ACTIVE", "FIN"}}
+
+func (s State) String() string { return stateNames.String(s) }
 
 // ParseState parses "ACTIVE" or "FIN".
-func ParseState(s string) (State, error) {
-	switch s {
-	case "ACTIVE":
-		return StateActive, nil
-	case "FIN":
-		return StateFIN, nil
-	}
-	return 0, fmt.Errorf("unknown state %q (want ACTIVE or FIN)", s)
-}
+func ParseState(s string) (State, error) { return stateNames.parse(s) }
 
 // MarshalText implements encoding.TextMarshaler.
-func (s State) MarshalText() ([]byte, error) {
-	if s != StateActive && s != StateFIN {
-		return nil, fmt.Errorf("cannot encode state %d", uint8(s))
-	}
-	return []byte(s.String()), nil
-}
+func (s State) MarshalText() ([]byte, error) { return stateNames.marshal(s) }
 
 // UnmarshalText implements encoding.TextUnmarshaler.
-func (s *State) UnmarshalText(b []byte) error {
-	v, err := ParseState(string(b))
-	*s = v
+func (s *State) UnmarshalText(b []byte) (err error) {
+	*s, err = stateNames.parse(string(b))
 	return err
+}
+
+// textEnum names the values of a small wire enum, for String, parsing and
+// the text (JSON) encoding, which accepts and writes the names alone.
+type textEnum[T ~uint8] struct {
+	kind   string // what a value is, for errors ("protocol")
+	short  string // String's prefix of a value without a name ("proto")
+	values []T
+	names  []string // names[i] is values[i]'s
+}
+
+func (e *textEnum[T]) String(v T) string {
+	if i := slices.Index(e.values, v); i >= 0 {
+		return e.names[i]
+	}
+	return fmt.Sprintf("%s(%d)", e.short, uint8(v))
+}
+
+func (e *textEnum[T]) parse(s string) (T, error) {
+	if i := slices.Index(e.names, s); i >= 0 {
+		return e.values[i], nil
+	}
+	return 0, fmt.Errorf("unknown %s %q (want %s)", e.kind, s, strings.Join(e.names, " or "))
+}
+
+func (e *textEnum[T]) marshal(v T) ([]byte, error) {
+	if i := slices.Index(e.values, v); i >= 0 {
+		return []byte(e.names[i]), nil
+	}
+	return nil, fmt.Errorf("cannot encode %s %d", e.kind, uint8(v))
 }
 
 // Entry is one row of a server's shadow connection table: a connection (or

@@ -1,7 +1,9 @@
 package wire
 
 import (
+	"encoding"
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"slices"
 	"testing"
@@ -95,5 +97,42 @@ func TestTextForms(t *testing.T) {
 	}
 	if _, err := State(9).MarshalText(); err == nil {
 		t.Error("state 9 encoded")
+	}
+}
+
+// Protocols and states travel by name: each named value round-trips, a
+// value without a name is not encoded, an unknown name is refused.
+func TestProtoAndStateNames(t *testing.T) {
+	checkTextEnum(t, ProtoTCP, "tcp", Proto(1), "proto(1)", `unknown protocol "TCP" (want tcp or udp)`)
+	checkTextEnum(t, ProtoUDP, "udp", Proto(0), "proto(0)", `unknown protocol "TCP" (want tcp or udp)`)
+	checkTextEnum(t, StateActive, "ACTIVE", State(0), "state(0)", `unknown state "TCP" (want ACTIVE or FIN)`)
+	checkTextEnum(t, StateFIN, "FIN", State(3), "state(3)", `unknown state "TCP" (want ACTIVE or FIN)`)
+}
+
+func checkTextEnum[T interface {
+	~uint8
+	fmt.Stringer
+	encoding.TextMarshaler
+}, PT interface {
+	*T
+	encoding.TextUnmarshaler
+}](t *testing.T, named T, name string, unnamed T, unnamedString, badNameErr string) {
+	t.Helper()
+	b, err := named.MarshalText()
+	if err != nil || string(b) != name {
+		t.Errorf("%v: encoded %q, %v; want %q", named, b, err, name)
+	}
+	var back T
+	if err := PT(&back).UnmarshalText(b); err != nil || back != named {
+		t.Errorf("%q: decoded %v, %v", b, back, err)
+	}
+	if b, err := unnamed.MarshalText(); err == nil {
+		t.Errorf("%v encoded as %q; want an error", unnamed, b)
+	}
+	if s := unnamed.String(); s != unnamedString {
+		t.Errorf("String() = %q, want %q", s, unnamedString)
+	}
+	if err := PT(&back).UnmarshalText([]byte("TCP")); err == nil || err.Error() != badNameErr {
+		t.Errorf("decoding TCP: %v, want %s", err, badNameErr)
 	}
 }
