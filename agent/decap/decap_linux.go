@@ -11,10 +11,10 @@ import (
 	"sync"
 	"time"
 
-	"vec/internal/limits"
-
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
+
+	"vec/internal/limits"
 )
 
 // Defaults of Config.

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"vec/internal/limits"
-
 	"go.uber.org/zap/zapcore"
+
+	"vec/internal/limits"
 )
 
 // fullYAML uses every field of the schema. Expected translation: see

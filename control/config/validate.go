@@ -8,9 +8,9 @@ import (
 	"strings"
 	"time"
 
-	"vec/internal/limits"
-
 	"go.uber.org/zap/zapcore"
+
+	"vec/internal/limits"
 )
 
 // MaxLcore is RTE_MAX_LCORE of Debian's DPDK 22.11 build: EAL cannot use a

@@ -4,9 +4,9 @@ import (
 	"context"
 	"testing"
 
-	"vec/control/apiwire"
-
 	"go.uber.org/zap"
+
+	"vec/control/apiwire"
 )
 
 // fixedSource serves one reading of the counters.
