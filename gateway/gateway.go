@@ -71,9 +71,10 @@ func (o *Options) rings(i int) (rx, tx int) {
 	return rx, tx
 }
 
-// checkRings refuses ring sizes outside limits.MinDescriptors..MaxDescriptors or
-// not a power of two (vecd's configuration checks the same; Options built
-// by hand, as vec-bench's, meet it here), naming the port.
+// checkRings refuses ring sizes outside
+// limits.MinDescriptors..limits.MaxDescriptors or not a power of two
+// (vecd's configuration checks the same; Options built by hand, as
+// vec-bench's, meet it here), naming the port.
 func (g *Gateway) checkRings() error {
 	for i, dev := range g.rt.Ports {
 		if i >= len(g.rt.PortOptions) {
